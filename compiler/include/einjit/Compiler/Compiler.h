@@ -1,0 +1,58 @@
+//===- Compiler.h - The compiler's interface to the runtime -----*- C++ -*-===//
+//
+// The one interface the runtime and the tools use: register what the
+// compiler needs in a context, build the kernel module of a bound einsum and
+// lower it to a chosen stage. Nothing here knows about buffers or caches.
+//
+// A kernel is `func.func @einsum(%in0: memref<..>, ..., %out: memref<..>)`
+// over contiguous row-major buffers; after the LLVM stage each memref is a
+// bare pointer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_COMPILER_COMPILER_H
+#define EINJIT_COMPILER_COMPILER_H
+
+#include "einjit/Spec/Equation.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace mlir {
+class DialectRegistry;
+class MLIRContext;
+class OpPassManager;
+} // namespace mlir
+
+namespace einjit {
+
+/// Stages a kernel can be lowered to, in pipeline order.
+enum class Stage {
+  Einsum, ///< einsum.contract on tensors
+  Linalg, ///< linalg.generic per contraction step
+  Vector, ///< tiled, vectorized and bufferized loops
+  LLVM,   ///< LLVM dialect, ready for translation
+};
+std::optional<Stage> parseStage(llvm::StringRef name);
+
+/// Adds every dialect and interface the CPU pipeline uses.
+void registerCompilerDialects(mlir::DialectRegistry &registry);
+/// Registers the einsum passes and the named pipelines with the global
+/// registry (for einsum-opt).
+void registerCompilerPasses();
+
+/// Adds the passes that take a module from stage `from` to stage `to`.
+void buildCpuPipeline(mlir::OpPassManager &pm, Stage from, Stage to);
+
+/// The name of the kernel function in a module from buildKernelModule.
+constexpr llvm::StringLiteral kKernelName = "einsum";
+
+/// Builds the einsum-stage kernel module of `eq`.
+mlir::OwningOpRef<mlir::ModuleOp> buildKernelModule(mlir::MLIRContext &ctx,
+                                                    const BoundEquation &eq);
+
+/// Lowers `module` from the einsum stage to `to`.
+llvm::Error lowerKernelModule(mlir::ModuleOp module, Stage to);
+
+} // namespace einjit
+
+#endif // EINJIT_COMPILER_COMPILER_H

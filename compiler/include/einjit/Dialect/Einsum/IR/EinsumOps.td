@@ -1,0 +1,40 @@
+//===- EinsumOps.td - Operations of the einsum dialect -----*- tablegen -*-===//
+
+#ifndef EINSUM_OPS
+#define EINSUM_OPS
+
+include "einjit/Dialect/Einsum/IR/EinsumDialect.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Einsum_ContractOp : Einsum_Op<"contract", [Pure]> {
+  let summary = "Einstein summation over any number of tensors";
+  let description = [{
+    Computes `numpy.einsum(equation, *inputs)`. The equation follows NumPy
+    exactly: explicit (`->`) or implicit output, `...` with broadcasting,
+    repeated labels for diagonals, size-1 dimensions broadcasting. Operands
+    must have static shapes. The result element type is NumPy's promotion of
+    the operand types (an int with a float gives f64); f16 operands
+    accumulate in f32.
+
+    The verifier binds the equation to the operand types and checks the
+    result type against the shape and dtype it implies.
+
+    Example:
+
+    ```mlir
+    %c = einsum.contract "ij,jk->ik" %a, %b
+        : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+    ```
+  }];
+
+  let arguments = (ins StrAttr:$equation,
+                       Variadic<AnyStaticShapeTensor>:$inputs);
+  let results = (outs AnyStaticShapeTensor:$result);
+
+  let assemblyFormat = [{
+    $equation $inputs attr-dict `:` functional-type($inputs, $result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // EINSUM_OPS

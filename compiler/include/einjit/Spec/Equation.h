@@ -1,0 +1,117 @@
+//===- Equation.h - The einsum language: parse and bind ---------*- C++ -*-===//
+//
+// The einsum language with NumPy semantics, in pure C++ (no MLIR). An
+// equation is parsed into terms (`Equation::parse`), then bound to operand
+// shapes and dtypes (`bindEquation`), which expands ellipses, applies NumPy
+// broadcasting, checks every size and computes the output. Every error says
+// what is wrong and, where it can, the column of the offending character.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_SPEC_EQUATION_H
+#define EINJIT_SPEC_EQUATION_H
+
+#include "einjit/Spec/DType.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace einjit {
+
+/// An error in an equation or in the operands given to it. `message()` is
+/// one line; when the error has a column, `log()` adds the equation and a
+/// caret under the offending character on two more lines.
+class EinsumError : public llvm::ErrorInfo<EinsumError> {
+public:
+  static char ID;
+  EinsumError(std::string message, std::string equation = "",
+              int column = -1)
+      : msg(std::move(message)), equation(std::move(equation)),
+        column(column) {}
+
+  const std::string &getMessage() const { return msg; }
+  int getColumn() const { return column; }
+  void log(llvm::raw_ostream &os) const override;
+  std::error_code convertToErrorCode() const override;
+
+private:
+  std::string msg;
+  std::string equation;
+  int column;
+};
+
+/// Makes an EinsumError pointing at `column` of `equation` (-1: nowhere).
+llvm::Error makeEinsumError(const llvm::Twine &message,
+                            llvm::StringRef equation = "", int column = -1);
+
+/// One side of an equation: the labels of one operand, or of the output.
+struct Term {
+  /// Letters in order, without the ellipsis.
+  std::string labels;
+  /// Column of each letter in the equation text.
+  std::vector<int> columns;
+  /// Index into `labels` before which `...` stands, or -1.
+  int ellipsis = -1;
+  int ellipsisColumn = -1;
+  /// Column where the term starts.
+  int column = 0;
+
+  bool hasEllipsis() const { return ellipsis >= 0; }
+};
+
+/// A parsed equation, not yet bound to shapes.
+struct Equation {
+  std::string text;
+  std::vector<Term> inputs;
+  /// Present only for an explicit output (`->`).
+  std::optional<Term> output;
+
+  static llvm::Expected<Equation> parse(llvm::StringRef text);
+};
+
+/// Label ids: 0-25 are 'a'-'z', 26-51 are 'A'-'Z', and 52 + k is dimension k
+/// of the broadcast ellipsis.
+constexpr int kNumLetters = 52;
+int labelId(char letter);
+/// 'a'..'Z' for letters, "...0", "...1" for ellipsis dimensions.
+std::string labelName(int id);
+
+/// An equation bound to concrete operand shapes and dtypes.
+struct BoundEquation {
+  std::string text;
+  /// For each operand, the label id of each of its dimensions.
+  std::vector<std::vector<int>> inputs;
+  std::vector<std::vector<int64_t>> inputShapes;
+  std::vector<DType> inputTypes;
+  /// Label ids of the result dimensions, in order.
+  std::vector<int> output;
+  /// Size of each label after broadcasting, indexed by label id; -1 for ids
+  /// that do not occur.
+  std::vector<int64_t> labelSizes;
+  /// Result dtype (NumPy promotion) and the type products are summed in.
+  DType resultType = DType::F32;
+  DType computeType = DType::F32;
+
+  std::vector<int64_t> outputShape() const;
+  /// Label ids that occur in some input but not in the output.
+  std::vector<int> summedLabels() const;
+};
+
+/// Binds `eq` to operand shapes and dtypes, with NumPy semantics.
+llvm::Expected<BoundEquation>
+bindEquation(const Equation &eq, llvm::ArrayRef<std::vector<int64_t>> shapes,
+             llvm::ArrayRef<DType> types);
+
+/// Parses and binds in one step.
+llvm::Expected<BoundEquation>
+bindEquation(llvm::StringRef text, llvm::ArrayRef<std::vector<int64_t>> shapes,
+             llvm::ArrayRef<DType> types);
+
+} // namespace einjit
+
+#endif // EINJIT_SPEC_EQUATION_H

@@ -1,0 +1,37 @@
+//===- Passes.td - Transformations of einsum kernels -------*- tablegen -*-===//
+
+#ifndef EINJIT_TRANSFORMS_PASSES
+#define EINJIT_TRANSFORMS_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def EinsumTileAndVectorize
+    : Pass<"einsum-tile-and-vectorize", "mlir::func::FuncOp"> {
+  let summary = "Tile contraction loop nests for cache and registers, then "
+                "vectorize the register tiles";
+  let description = [{
+    Works on every `linalg.generic` with static loop ranges (what
+    `convert-einsum-to-linalg` produces):
+
+    1. picks cache tiles (up to 64 x 128 over the two innermost parallel
+       loops, 256 over the innermost reduction) and register tiles (4 x one
+       SIMD width, reductions 1), each a divisor of the loop range so that
+       every tile is static and needs no masks;
+    2. tiles twice with `scf.for` loops;
+    3. vectorizes the register tile when the vectorizer accepts it (ops with
+       diagonal maps stay scalar loops);
+    4. turns reductions into `vector.contract`, folds tensor slices into
+       transfers and hoists loop-invariant transfer pairs, so accumulators
+       stay in registers across the reduction loop.
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
+           "SIMD register width in bits used to size register tiles">,
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect",
+                           "mlir::affine::AffineDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
+#endif // EINJIT_TRANSFORMS_PASSES

@@ -1,0 +1,192 @@
+//===- Compiler.cpp - The compiler's interface to the runtime -------------===//
+//
+// The CPU pipeline, stage by stage (see docs/pipeline.md):
+//
+// 1. Linalg: convert-einsum-to-linalg splits each einsum along its path.
+// 2. Vector: einsum-tile-and-vectorize, then one-shot bufferization (the
+//    result is written in place into the output argument) and buffer
+//    deallocation for intermediates.
+// 3. LLVM: the vector, memref, scf and arith dialects to LLVM, with bare
+//    pointers for memref arguments.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/Compiler/Compiler.h"
+#include "einjit/Conversion/Passes.h"
+#include "einjit/Dialect/Einsum/IR/EinsumOps.h"
+#include "einjit/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/Extensions/InlinerExtension.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Linalg/Transforms/TilingInterfaceImpl.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/UB/IR/UBOps.h"
+#include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Vector/Transforms/SubsetOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/Dialect/Linalg/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/Dialect/Index/IR/IndexDialect.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Conversion/ConvertToLLVM/ToLLVMInterface.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/ADT/StringSwitch.h"
+
+using namespace mlir;
+
+std::optional<einjit::Stage> einjit::parseStage(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<Stage>>(name)
+      .Case("einsum", Stage::Einsum)
+      .Case("linalg", Stage::Linalg)
+      .Case("vector", Stage::Vector)
+      .Case("llvm", Stage::LLVM)
+      .Default(std::nullopt);
+}
+
+void einjit::registerCompilerDialects(DialectRegistry &registry) {
+  registry.insert<einsum::EinsumDialect, affine::AffineDialect,
+                  arith::ArithDialect, bufferization::BufferizationDialect,
+                  cf::ControlFlowDialect, func::FuncDialect,
+                  index::IndexDialect, linalg::LinalgDialect,
+                  LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
+                  scf::SCFDialect, tensor::TensorDialect, ub::UBDialect,
+                  vector::VectorDialect>();
+  arith::registerBufferizableOpInterfaceExternalModels(registry);
+  bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
+      registry);
+  linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  linalg::registerTilingInterfaceExternalModels(registry);
+  linalg::registerSubsetOpInterfaceExternalModels(registry);
+  scf::registerBufferizableOpInterfaceExternalModels(registry);
+  tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  tensor::registerSubsetOpInterfaceExternalModels(registry);
+  vector::registerBufferizableOpInterfaceExternalModels(registry);
+  vector::registerSubsetOpInterfaceExternalModels(registry);
+  func::registerInlinerExtension(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerConvertToLLVMDependentDialectLoading(registry);
+}
+
+// The stages as textual pipelines: they double as documentation of exactly
+// what runs, and einsum-opt accepts the same strings.
+static constexpr llvm::StringLiteral kLinalgStage =
+    "convert-einsum-to-linalg,canonicalize,cse";
+static constexpr llvm::StringLiteral kVectorStage =
+    "func.func(einsum-tile-and-vectorize),canonicalize,cse,"
+    "eliminate-empty-tensors,"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "canonicalize,cse,"
+    "func.func(ownership-based-buffer-deallocation),canonicalize,"
+    "func.func(buffer-deallocation-simplification),"
+    "bufferization-lower-deallocations,cse,canonicalize";
+static constexpr llvm::StringLiteral kLLVMStage =
+    "func.func(convert-linalg-to-loops),"
+    "func.func(convert-vector-to-scf{full-unroll=true}),"
+    "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
+    "cse,convert-vector-to-llvm{vector-contract-lowering=outerproduct},"
+    "finalize-memref-to-llvm,convert-arith-to-llvm,convert-ub-to-llvm,"
+    "convert-index-to-llvm,convert-math-to-llvm,convert-cf-to-llvm,"
+    "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
+    "reconcile-unrealized-casts,canonicalize,cse";
+
+void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to) {
+  auto add = [&](llvm::StringRef pipeline) {
+    if (failed(parsePassPipeline(pipeline, pm)))
+      llvm::report_fatal_error("einjit: malformed built-in pipeline");
+  };
+  if (from < Stage::Linalg && to >= Stage::Linalg)
+    add(kLinalgStage);
+  if (from < Stage::Vector && to >= Stage::Vector)
+    add(kVectorStage);
+  if (from < Stage::LLVM && to >= Stage::LLVM)
+    add(kLLVMStage);
+}
+
+void einjit::registerCompilerPasses() {
+  einsum::registerEinjitConversionPasses();
+  einsum::registerEinjitTransformsPasses();
+  static bool registered = false;
+  if (registered)
+    return;
+  registered = true;
+  PassPipelineRegistration<>(
+      "einsum-cpu-pipeline",
+      "Lower einsum.contract to the LLVM dialect: linalg, tiled and "
+      "vectorized loops, bufferized, bare-pointer functions",
+      [](OpPassManager &pm) {
+        buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM);
+      });
+}
+
+OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
+                                                const BoundEquation &eq) {
+  ctx.loadDialect<einsum::EinsumDialect, func::FuncDialect,
+                  bufferization::BufferizationDialect>();
+  OpBuilder b(&ctx);
+  Location loc = NameLoc::get(b.getStringAttr(eq.text));
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+
+  SmallVector<Type> argTypes;
+  SmallVector<Type> tensorTypes;
+  for (auto [shape, type] : llvm::zip(eq.inputShapes, eq.inputTypes)) {
+    Type element = einsum::toMLIRType(&ctx, type);
+    argTypes.push_back(MemRefType::get(shape, element));
+    tensorTypes.push_back(RankedTensorType::get(shape, element));
+  }
+  Type resultElement = einsum::toMLIRType(&ctx, eq.resultType);
+  std::vector<int64_t> outShape = eq.outputShape();
+  argTypes.push_back(MemRefType::get(outShape, resultElement));
+  auto resultType = RankedTensorType::get(outShape, resultElement);
+
+  auto func = func::FuncOp::create(b, loc, kKernelName,
+                                   b.getFunctionType(argTypes, {}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  SmallVector<Value> inputs;
+  for (auto [arg, type] : llvm::zip(entry->getArguments(), tensorTypes))
+    inputs.push_back(bufferization::ToTensorOp::create(
+        b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
+  Value result = einsum::ContractOp::create(
+      b, loc, resultType, b.getStringAttr(eq.text), inputs);
+  auto store = bufferization::MaterializeInDestinationOp::create(
+      b, loc, result, entry->getArguments().back());
+  store.setRestrict(true);
+  store.setWritable(true);
+  func::ReturnOp::create(b, loc);
+  return module;
+}
+
+llvm::Error einjit::lowerKernelModule(ModuleOp module, Stage to) {
+  PassManager pm(module->getContext());
+  buildCpuPipeline(pm, Stage::Einsum, to);
+  std::string diagnostics;
+  {
+    llvm::raw_string_ostream os(diagnostics);
+    ScopedDiagnosticHandler handler(module->getContext(), [&](Diagnostic &d) {
+      os << d.str() << "\n";
+      return success();
+    });
+    if (succeeded(pm.run(module)))
+      return llvm::Error::success();
+  }
+  return makeEinsumError("internal compiler error while lowering: " +
+                         llvm::StringRef(diagnostics).trim());
+}

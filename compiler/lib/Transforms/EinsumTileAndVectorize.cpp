@@ -1,0 +1,173 @@
+//===- EinsumTileAndVectorize.cpp - Tile and vectorize contractions -------===//
+//
+// Two levels of static tiling and vectorization of the register tile; the
+// algorithm is in Passes.td. Tile sizes are divisors of the loop ranges, so
+// every tile is static: no masks, no peeled remainders. A range with no good
+// divisor (a prime, say) is left to a smaller vector or to scalar code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/Transforms/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/IR/Dominance.h"
+#include "mlir/Transforms/CSE.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
+
+namespace mlir::einsum {
+#define GEN_PASS_DEF_EINSUMTILEANDVECTORIZE
+#include "einjit/Transforms/Passes.h.inc"
+} // namespace mlir::einsum
+
+using namespace mlir;
+
+/// The largest divisor of `range` that is at most `cap` and a multiple of
+/// `multiple` (which divides `range`).
+static int64_t tileFor(int64_t range, int64_t cap, int64_t multiple = 1) {
+  if (range <= 0)
+    return 0;
+  for (int64_t t = std::min(range, cap); t >= multiple; --t)
+    if (range % t == 0 && t % multiple == 0)
+      return t;
+  return multiple;
+}
+
+namespace {
+struct TileSizes {
+  SmallVector<int64_t> cache;
+  SmallVector<int64_t> reg;
+};
+} // namespace
+
+/// Picks cache and register tiles for a loop nest.
+static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  unsigned bits = 32;
+  if (auto out = dyn_cast<ShapedType>(op.getDpsInits()[0].getType()))
+    bits = std::max(8u, out.getElementType().getIntOrFloatBitWidth());
+  int64_t lanes = std::max<int64_t>(1, vectorBits / bits);
+
+  SmallVector<unsigned> parallel, reduction;
+  for (auto [i, it] : llvm::enumerate(iterators))
+    (it == utils::IteratorType::parallel ? parallel : reduction).push_back(i);
+
+  TileSizes t;
+  t.cache.assign(ranges.size(), 1);
+  t.reg.assign(ranges.size(), 1);
+  // Register tile: the innermost parallel loop is the SIMD dimension (the
+  // result is contiguous along it), the next one gives 4 rows; reductions
+  // step one at a time (outer products). Without parallel loops, the
+  // innermost reduction is vectorized instead.
+  if (!parallel.empty()) {
+    unsigned inner = parallel.back();
+    t.reg[inner] = tileFor(ranges[inner], lanes);
+    t.cache[inner] = tileFor(ranges[inner], 128, t.reg[inner]);
+    if (parallel.size() > 1) {
+      unsigned outer = parallel[parallel.size() - 2];
+      t.reg[outer] = tileFor(ranges[outer], 4);
+      t.cache[outer] = tileFor(ranges[outer], 64, t.reg[outer]);
+    }
+    if (!reduction.empty()) {
+      unsigned red = reduction.back();
+      t.cache[red] = tileFor(ranges[red], 256);
+    }
+  } else if (!reduction.empty()) {
+    unsigned red = reduction.back();
+    t.reg[red] = tileFor(ranges[red], lanes);
+    t.cache[red] = tileFor(ranges[red], 1024, t.reg[red]);
+  }
+  // A tile as large as its loop means "do not tile" (size 0) at that level;
+  // the register level is relative to the cache tile.
+  for (unsigned i = 0; i < ranges.size(); ++i) {
+    if (t.reg[i] == t.cache[i])
+      t.reg[i] = 0;
+    if (t.cache[i] == ranges[i])
+      t.cache[i] = 0;
+  }
+  return t;
+}
+
+/// Tiles `op` with `sizes` (0 = untiled); returns the tiled op, or `op`
+/// itself when nothing is tiled.
+static FailureOr<Operation *> tile(RewriterBase &rewriter, Operation *op,
+                                   ArrayRef<int64_t> sizes) {
+  if (llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
+    return op;
+  scf::SCFTilingOptions options;
+  options.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), sizes));
+  rewriter.setInsertionPoint(op);
+  auto tiled = scf::tileUsingSCF(rewriter, cast<TilingInterface>(op), options);
+  if (failed(tiled))
+    return failure();
+  rewriter.replaceOp(op, tiled->replacements);
+  return tiled->tiledOps.front();
+}
+
+namespace {
+struct EinsumTileAndVectorize
+    : einsum::impl::EinsumTileAndVectorizeBase<EinsumTileAndVectorize> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    MLIRContext *ctx = &getContext();
+    IRRewriter rewriter(ctx);
+
+    SmallVector<linalg::GenericOp> generics;
+    func.walk([&](linalg::GenericOp op) {
+      if (op.hasPureTensorSemantics() &&
+          !ShapedType::isDynamicShape(op.getStaticLoopRanges()))
+        generics.push_back(op);
+    });
+
+    for (linalg::GenericOp generic : generics) {
+      TileSizes sizes = chooseTiles(generic, vectorBits);
+      FailureOr<Operation *> cacheTile = tile(rewriter, generic, sizes.cache);
+      if (failed(cacheTile))
+        return signalPassFailure();
+      FailureOr<Operation *> regTile = tile(rewriter, *cacheTile, sizes.reg);
+      if (failed(regTile))
+        return signalPassFailure();
+      if (failed(linalg::vectorizeOpPrecondition(*regTile)))
+        continue;
+      rewriter.setInsertionPoint(*regTile);
+      auto vectorized = linalg::vectorize(rewriter, *regTile);
+      if (failed(vectorized))
+        continue;
+      if (!vectorized->replacements.empty())
+        rewriter.replaceOp(*regTile, vectorized->replacements);
+      else
+        rewriter.eraseOp(*regTile);
+    }
+
+    RewritePatternSet patterns(ctx);
+    vector::populateVectorReductionToContractPatterns(patterns);
+    vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
+    tensor::populateFoldTensorSubsetIntoVectorTransferPatterns(patterns);
+    scf::ForOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::ExtractSliceOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::InsertSliceOp::getCanonicalizationPatterns(patterns, ctx);
+    vector::TransferReadOp::getCanonicalizationPatterns(patterns, ctx);
+    vector::TransferWriteOp::getCanonicalizationPatterns(patterns, ctx);
+    if (failed(applyPatternsGreedily(func, std::move(patterns))))
+      return signalPassFailure();
+
+    DominanceInfo dom(func);
+    eliminateCommonSubExpressions(rewriter, dom, func);
+
+    // Hoist accumulator reads/writes out of the reduction loops, innermost
+    // loops first, so the accumulator stays in registers.
+    SmallVector<scf::ForOp> loops;
+    func.walk([&](scf::ForOp loop) { loops.push_back(loop); });
+    for (scf::ForOp loop : loops)
+      hoistLoopInvariantSubsets(rewriter, loop);
+  }
+};
+} // namespace

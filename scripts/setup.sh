@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every dependency einjit needs on a fresh Debian bookworm machine:
+# LLVM/MLIR 22 (from bookworm-security), lld-22, clang-format-22, ninja,
+# ccache, GoogleTest, Google Benchmark, and numpy from pip (which bundles
+# OpenBLAS, the fair peer; Debian's python3-numpy uses reference BLAS).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+pkgs=(cmake ninja-build ccache g++ python3 python3-pip
+      llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools lld-22
+      clang-format-22 libgtest-dev libbenchmark-dev zlib1g-dev libzstd-dev)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import numpy' 2>/dev/null; then
+  "$PY" -m pip install --quiet numpy ||
+    "$PY" -m pip install --quiet --break-system-packages numpy
+fi
+"$PY" -c 'import numpy; print("numpy", numpy.__version__)'
