@@ -43,9 +43,12 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Conversion/ConvertToLLVM/ToLLVMInterface.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/StringSwitch.h"
+
+#include <mutex>
 
 using namespace mlir;
 
@@ -107,6 +110,12 @@ static constexpr llvm::StringLiteral kLLVMStage =
     "reconcile-unrealized-casts,canonicalize,cse";
 
 void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to) {
+  // The textual stages name upstream and einjit passes: register them once.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    registerAllPasses();
+    registerCompilerPasses();
+  });
   auto add = [&](llvm::StringRef pipeline) {
     if (failed(parsePassPipeline(pipeline, pm)))
       llvm::report_fatal_error("einjit: malformed built-in pipeline");
@@ -120,19 +129,18 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to) {
 }
 
 void einjit::registerCompilerPasses() {
-  einsum::registerEinjitConversionPasses();
-  einsum::registerEinjitTransformsPasses();
-  static bool registered = false;
-  if (registered)
-    return;
-  registered = true;
-  PassPipelineRegistration<>(
+  static std::once_flag once;
+  std::call_once(once, [] {
+    einsum::registerEinjitConversionPasses();
+    einsum::registerEinjitTransformsPasses();
+    PassPipelineRegistration<>(
       "einsum-cpu-pipeline",
       "Lower einsum.contract to the LLVM dialect: linalg, tiled and "
       "vectorized loops, bufferized, bare-pointer functions",
-      [](OpPassManager &pm) {
-        buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM);
-      });
+        [](OpPassManager &pm) {
+          buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM);
+        });
+  });
 }
 
 OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,

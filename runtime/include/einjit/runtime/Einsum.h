@@ -1,0 +1,77 @@
+//===- Einsum.h - Run einsums: compile, cache, execute ----------*- C++ -*-===//
+//
+// The C++ entry point: `einjit::einsum("ij,jk->ik", {a, b})` binds the
+// equation to the operands, compiles a kernel for that signature (equation,
+// dtypes, shapes) the first time it is seen, and runs it. Later calls with
+// the same signature reuse the compiled kernel from an in-memory cache.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_RUNTIME_EINSUM_H
+#define EINJIT_RUNTIME_EINSUM_H
+
+#include "einjit/Compiler/Compiler.h"
+#include "einjit/Spec/Path.h"
+#include "einjit/runtime/Tensor.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace einjit {
+
+class JitKernel;
+
+/// An einsum compiled for one signature.
+class CompiledEinsum {
+public:
+  CompiledEinsum(BoundEquation eq, std::unique_ptr<JitKernel> kernel,
+                 double compileSeconds);
+  ~CompiledEinsum();
+
+  const BoundEquation &equation() const { return eq; }
+  const ContractionPath &path() const { return plan; }
+  /// Floating-point operations of one call along the path.
+  double flops() const { return plan.flops(); }
+  /// Seconds spent lowering and JIT-compiling this kernel.
+  double compileSeconds() const { return seconds; }
+
+  /// Runs on `operands` (of the bound shapes and dtypes; any strides) into
+  /// `out`, a contiguous tensor of the output shape and result dtype.
+  llvm::Error run(llvm::ArrayRef<Tensor> operands, Tensor &out) const;
+  /// Runs into a new tensor.
+  llvm::Expected<Tensor> operator()(llvm::ArrayRef<Tensor> operands) const;
+
+private:
+  BoundEquation eq;
+  ContractionPath plan;
+  std::unique_ptr<JitKernel> kernel;
+  double seconds;
+};
+
+/// Binds `equation` to `operands` and returns the cached kernel for the
+/// signature, compiling it on first use.
+llvm::Expected<std::shared_ptr<const CompiledEinsum>>
+compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands);
+
+/// numpy.einsum(equation, *operands).
+llvm::Expected<Tensor> einsum(llvm::StringRef equation,
+                              llvm::ArrayRef<Tensor> operands);
+
+/// The IR of the kernel for this signature at `stage`, as text.
+llvm::Expected<std::string> emitEinsum(llvm::StringRef equation,
+                                       llvm::ArrayRef<Tensor> operands,
+                                       Stage stage);
+
+struct CacheStats {
+  size_t hits = 0;
+  size_t compiles = 0;
+  size_t entries = 0;
+};
+CacheStats cacheStats();
+void clearCache();
+
+} // namespace einjit
+
+#endif // EINJIT_RUNTIME_EINSUM_H

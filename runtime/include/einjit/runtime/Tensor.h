@@ -1,0 +1,67 @@
+//===- Tensor.h - Dense tensors on the CPU ----------------------*- C++ -*-===//
+//
+// A tensor is a dtype, a shape, strides (in elements) and memory that is
+// either owned (shared between copies of the handle) or borrowed from the
+// caller, who keeps it alive.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_RUNTIME_TENSOR_H
+#define EINJIT_RUNTIME_TENSOR_H
+
+#include "einjit/Spec/DType.h"
+#include "llvm/ADT/ArrayRef.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace einjit {
+
+class Tensor {
+public:
+  Tensor() = default;
+
+  /// A new contiguous row-major tensor, zero-filled, 64-byte aligned.
+  static Tensor zeros(DType dtype, llvm::ArrayRef<int64_t> shape);
+  /// Wraps caller-owned memory. Empty `strides` means contiguous row-major.
+  static Tensor borrow(void *data, DType dtype, llvm::ArrayRef<int64_t> shape,
+                       llvm::ArrayRef<int64_t> strides = {});
+
+  DType dtype() const { return type; }
+  llvm::ArrayRef<int64_t> shape() const { return dims; }
+  llvm::ArrayRef<int64_t> strides() const { return steps; }
+  int64_t rank() const { return dims.size(); }
+  int64_t numel() const;
+  size_t nbytes() const { return numel() * dtypeBytes(type); }
+  void *data() const { return ptr; }
+  template <typename T>
+  T *data() const {
+    return static_cast<T *>(ptr);
+  }
+  bool defined() const { return ptr != nullptr || numel() == 0; }
+
+  /// True when the strides are row-major contiguous.
+  bool isContiguous() const;
+  /// This tensor if contiguous, else a contiguous copy.
+  Tensor contiguous() const;
+  /// Element `flat` of the row-major order, converted to double.
+  double getDouble(int64_t flat) const;
+
+  static std::vector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);
+
+private:
+  DType type = DType::F32;
+  std::vector<int64_t> dims;
+  std::vector<int64_t> steps;
+  std::shared_ptr<void> storage;
+  void *ptr = nullptr;
+};
+
+/// IEEE half <-> float, for tools and tests.
+float halfToFloat(uint16_t h);
+uint16_t floatToHalf(float f);
+
+} // namespace einjit
+
+#endif // EINJIT_RUNTIME_TENSOR_H

@@ -1,0 +1,219 @@
+//===- Einsum.cpp - Run einsums: compile, cache, execute ------------------===//
+//
+// One MLIR context serves every compilation, under a lock; the cache maps a
+// signature key to its compiled kernel. Kernels take contiguous row-major
+// buffers as bare pointers (see Compiler.h), so strided operands are copied
+// first.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Einsum.h"
+#include "JitKernel.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+using namespace einjit;
+
+CompiledEinsum::CompiledEinsum(BoundEquation eq,
+                               std::unique_ptr<JitKernel> kernel,
+                               double compileSeconds)
+    : eq(std::move(eq)), kernel(std::move(kernel)), seconds(compileSeconds) {
+  plan = greedyPath(this->eq);
+}
+
+CompiledEinsum::~CompiledEinsum() = default;
+
+static std::string shapeString(llvm::ArrayRef<int64_t> shape) {
+  std::string s = "(";
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? "," : "") + std::to_string(d);
+  return s + ")";
+}
+
+llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
+                                Tensor &out) const {
+  if (operands.size() != eq.inputs.size())
+    return makeEinsumError("compiled einsum takes " +
+                           std::to_string(eq.inputs.size()) +
+                           " operands, got " + std::to_string(operands.size()));
+  for (auto [i, t] : llvm::enumerate(operands)) {
+    if (t.shape() != llvm::ArrayRef<int64_t>(eq.inputShapes[i]) ||
+        t.dtype() != eq.inputTypes[i])
+      return makeEinsumError(
+          "operand " + std::to_string(i) + " is " + dtypeName(t.dtype()).str() +
+          shapeString(t.shape()) + " but the kernel was compiled for " +
+          dtypeName(eq.inputTypes[i]).str() + shapeString(eq.inputShapes[i]));
+  }
+  if (out.dtype() != eq.resultType ||
+      out.shape() != llvm::ArrayRef<int64_t>(eq.outputShape()) ||
+      !out.isContiguous())
+    return makeEinsumError("output must be a contiguous " +
+                           dtypeName(eq.resultType).str() +
+                           shapeString(eq.outputShape()));
+  if (out.numel() == 0)
+    return llvm::Error::success();
+  if (!kernel) { // a summed label has size 0: the sum is empty
+    std::memset(out.data(), 0, out.nbytes());
+    return llvm::Error::success();
+  }
+  llvm::SmallVector<Tensor> contiguous;
+  llvm::SmallVector<void *> pointers;
+  for (const Tensor &t : operands) {
+    contiguous.push_back(t.contiguous());
+    pointers.push_back(contiguous.back().data());
+  }
+  pointers.push_back(out.data());
+  kernel->call(pointers);
+  return llvm::Error::success();
+}
+
+llvm::Expected<Tensor>
+CompiledEinsum::operator()(llvm::ArrayRef<Tensor> operands) const {
+  Tensor out = Tensor::zeros(eq.resultType, eq.outputShape());
+  if (auto err = run(operands, out))
+    return std::move(err);
+  return out;
+}
+
+namespace {
+/// The process-wide compiler state and kernel cache.
+class Runtime {
+public:
+  static Runtime &get() {
+    static Runtime runtime;
+    return runtime;
+  }
+
+  llvm::Expected<std::shared_ptr<const CompiledEinsum>>
+  compile(BoundEquation eq);
+  llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage);
+
+  std::mutex mutex;
+  CacheStats stats;
+  std::unordered_map<std::string, std::shared_ptr<const CompiledEinsum>> cache;
+
+private:
+  Runtime() {
+    mlir::DialectRegistry registry;
+    registerCompilerDialects(registry);
+    context = std::make_unique<mlir::MLIRContext>(registry);
+    context->loadAllAvailableDialects();
+    initializeNativeJit();
+  }
+  std::unique_ptr<mlir::MLIRContext> context;
+};
+} // namespace
+
+/// The signature a kernel is specialized to.
+static std::string cacheKey(const BoundEquation &eq) {
+  std::string key;
+  for (char c : eq.text)
+    if (c != ' ')
+      key += c;
+  for (auto [shape, type] : llvm::zip(eq.inputShapes, eq.inputTypes))
+    key += "|" + dtypeName(type).str() + shapeString(shape);
+  return key;
+}
+
+llvm::Expected<std::shared_ptr<const CompiledEinsum>>
+Runtime::compile(BoundEquation eq) {
+  std::string key = cacheKey(eq);
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) {
+    ++stats.hits;
+    return it->second;
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<JitKernel> kernel;
+  bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
+  if (!empty) {
+    auto module = buildKernelModule(*context, eq);
+    if (auto err = lowerKernelModule(*module, Stage::LLVM))
+      return std::move(err);
+    auto jit = JitKernel::create(*module, kKernelName);
+    if (!jit)
+      return jit.takeError();
+    kernel = std::move(*jit);
+  }
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  auto compiled = std::make_shared<const CompiledEinsum>(
+      std::move(eq), std::move(kernel), seconds);
+  ++stats.compiles;
+  cache.emplace(key, compiled);
+  stats.entries = cache.size();
+  return compiled;
+}
+
+llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq,
+                                          Stage stage) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto module = buildKernelModule(*context, eq);
+  if (auto err = lowerKernelModule(*module, stage))
+    return std::move(err);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return text;
+}
+
+static llvm::Expected<BoundEquation> bindOperands(llvm::StringRef equation,
+                                                  llvm::ArrayRef<Tensor> ops) {
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  for (const Tensor &t : ops) {
+    if (!t.defined())
+      return makeEinsumError("operand " + std::to_string(shapes.size()) +
+                             " is an empty tensor handle");
+    shapes.emplace_back(t.shape().begin(), t.shape().end());
+    types.push_back(t.dtype());
+  }
+  return bindEquation(equation, shapes, types);
+}
+
+llvm::Expected<std::shared_ptr<const CompiledEinsum>>
+einjit::compileEinsum(llvm::StringRef equation,
+                      llvm::ArrayRef<Tensor> operands) {
+  auto bound = bindOperands(equation, operands);
+  if (!bound)
+    return bound.takeError();
+  return Runtime::get().compile(std::move(*bound));
+}
+
+llvm::Expected<Tensor> einjit::einsum(llvm::StringRef equation,
+                                      llvm::ArrayRef<Tensor> operands) {
+  auto compiled = compileEinsum(equation, operands);
+  if (!compiled)
+    return compiled.takeError();
+  return (**compiled)(operands);
+}
+
+llvm::Expected<std::string> einjit::emitEinsum(llvm::StringRef equation,
+                                               llvm::ArrayRef<Tensor> operands,
+                                               Stage stage) {
+  auto bound = bindOperands(equation, operands);
+  if (!bound)
+    return bound.takeError();
+  return Runtime::get().emit(*bound, stage);
+}
+
+CacheStats einjit::cacheStats() {
+  Runtime &rt = Runtime::get();
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  return rt.stats;
+}
+
+void einjit::clearCache() {
+  Runtime &rt = Runtime::get();
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  rt.cache.clear();
+  rt.stats = {};
+}

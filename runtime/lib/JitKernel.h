@@ -1,0 +1,42 @@
+//===- JitKernel.h - One JIT-compiled kernel --------------------*- C++ -*-===//
+//
+// Wraps mlir::ExecutionEngine: translates an LLVM-dialect module, optimizes
+// it at O3 for the host CPU (its name and features are set on every
+// function), and exposes the kernel as a packed call.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_RUNTIME_JITKERNEL_H
+#define EINJIT_RUNTIME_JITKERNEL_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+
+namespace mlir {
+class ExecutionEngine;
+}
+
+namespace einjit {
+
+/// Initializes LLVM's native target once per process.
+void initializeNativeJit();
+
+class JitKernel {
+public:
+  static llvm::Expected<std::unique_ptr<JitKernel>>
+  create(mlir::ModuleOp module, llvm::StringRef name);
+  ~JitKernel();
+
+  /// Calls the kernel with one pointer per memref argument.
+  void call(llvm::ArrayRef<void *> pointers) const;
+
+private:
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+  void (*packed)(void **) = nullptr;
+};
+
+} // namespace einjit
+
+#endif // EINJIT_RUNTIME_JITKERNEL_H

@@ -1,0 +1,161 @@
+//===- Tensor.cpp - Dense tensors on the CPU ------------------------------===//
+
+#include "einjit/runtime/Tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace einjit;
+
+std::vector<int64_t> Tensor::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
+  std::vector<int64_t> strides(shape.size());
+  int64_t s = 1;
+  for (int i = shape.size() - 1; i >= 0; --i) {
+    strides[i] = s;
+    s *= std::max<int64_t>(shape[i], 1);
+  }
+  return strides;
+}
+
+Tensor Tensor::zeros(DType dtype, llvm::ArrayRef<int64_t> shape) {
+  Tensor t;
+  t.type = dtype;
+  t.dims.assign(shape.begin(), shape.end());
+  t.steps = rowMajorStrides(shape);
+  size_t bytes = std::max<size_t>(t.nbytes(), 1);
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void *mem = std::aligned_alloc(64, rounded);
+  std::memset(mem, 0, rounded);
+  t.storage = std::shared_ptr<void>(mem, std::free);
+  t.ptr = mem;
+  return t;
+}
+
+Tensor Tensor::borrow(void *data, DType dtype, llvm::ArrayRef<int64_t> shape,
+                      llvm::ArrayRef<int64_t> strides) {
+  Tensor t;
+  t.type = dtype;
+  t.dims.assign(shape.begin(), shape.end());
+  t.steps = strides.empty() ? rowMajorStrides(shape)
+                            : std::vector<int64_t>(strides.begin(),
+                                                   strides.end());
+  t.ptr = data;
+  return t;
+}
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
+}
+
+bool Tensor::isContiguous() const {
+  int64_t expected = 1;
+  for (int i = dims.size() - 1; i >= 0; --i) {
+    if (dims[i] != 1 && steps[i] != expected)
+      return false;
+    expected *= dims[i];
+  }
+  return true;
+}
+
+Tensor Tensor::contiguous() const {
+  if (isContiguous())
+    return *this;
+  Tensor out = zeros(type, dims);
+  size_t elem = dtypeBytes(type);
+  int64_t n = numel();
+  std::vector<int64_t> index(dims.size(), 0);
+  auto *src = static_cast<const char *>(ptr);
+  auto *dst = static_cast<char *>(out.ptr);
+  for (int64_t flat = 0; flat < n; ++flat) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < dims.size(); ++d)
+      offset += index[d] * steps[d];
+    std::memcpy(dst + flat * elem, src + offset * elem, elem);
+    for (int d = dims.size() - 1; d >= 0; --d) {
+      if (++index[d] < dims[d])
+        break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+double Tensor::getDouble(int64_t flat) const {
+  int64_t offset = 0;
+  for (int d = dims.size() - 1; d >= 0; --d) {
+    offset += (flat % dims[d]) * steps[d];
+    flat /= dims[d];
+  }
+  switch (type) {
+  case DType::F16:
+    return halfToFloat(static_cast<const uint16_t *>(ptr)[offset]);
+  case DType::F32:
+    return static_cast<const float *>(ptr)[offset];
+  case DType::F64:
+    return static_cast<const double *>(ptr)[offset];
+  case DType::I32:
+    return static_cast<const int32_t *>(ptr)[offset];
+  case DType::I64:
+    return static_cast<const int64_t *>(ptr)[offset];
+  }
+  return 0;
+}
+
+float einjit::halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else { // subnormal: normalize
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      mant &= 0x3ff;
+      bits = sign | (exp << 23) | (mant << 13);
+    }
+  } else if (exp == 0x1f) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t einjit::floatToHalf(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  uint16_t sign = (bits >> 16) & 0x8000;
+  int32_t exp = int32_t((bits >> 23) & 0xff) - 127 + 15;
+  uint32_t mant = bits & 0x7fffff;
+  if (((bits >> 23) & 0xff) == 0xff) // inf or nan
+    return sign | 0x7c00 | (mant ? 0x200 : 0);
+  if (exp >= 0x1f)
+    return sign | 0x7c00;
+  if (exp <= 0) {
+    if (exp < -10)
+      return sign;
+    mant |= 0x800000;
+    uint32_t shift = 14 - exp;
+    uint32_t half = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1);
+    uint32_t mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1)))
+      ++half;
+    return sign | half;
+  }
+  uint16_t half = sign | (exp << 10) | (mant >> 13);
+  uint32_t rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+    ++half; // may carry into the exponent, which is correct rounding
+  return half;
+}

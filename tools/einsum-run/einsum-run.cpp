@@ -1,0 +1,295 @@
+//===- einsum-run.cpp - Run, print, emit and time one einsum --------------===//
+//
+//   einsum-run EQUATION OPERAND... [-o OUT.npy] [--print] [--emit=STAGE]
+//              [--bench=N] [--seed=N]
+//
+// An OPERAND is a .npy file or a random spec DTYPE:DIMS (`f32:64x128`;
+// `f64:` is a scalar). Any bad input ends with `einsum-run: error: ...` on
+// stderr and exit status 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Einsum.h"
+#include "einjit/runtime/Npy.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+using namespace einjit;
+using llvm::formatv;
+
+static const char *kUsage =
+    "usage: einsum-run EQUATION OPERAND... [options]\n"
+    "  OPERAND        a .npy file, or DTYPE:DIMS for random data "
+    "(f32:64x128, f64: for a scalar)\n"
+    "                 DTYPE is f16, f32, f64, i32 or i64\n"
+    "  -o FILE        write the result to FILE (.npy)\n"
+    "  --print        print the result\n"
+    "  --emit=STAGE   print the kernel's IR at STAGE (einsum, linalg, vector, "
+    "llvm) instead of running\n"
+    "  --bench=N      time N steady-state calls after compiling\n"
+    "  --seed=N       seed for random operands (default 0)\n";
+
+namespace {
+struct Options {
+  std::string equation;
+  bool haveEquation = false;
+  std::vector<std::string> operands;
+  std::string output;
+  bool print = false;
+  std::optional<Stage> emit;
+  int bench = 0;
+  uint64_t seed = 0;
+};
+} // namespace
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "einsum-run: error: " << message << "\n";
+  return 1;
+}
+
+static int fail(llvm::Error err) { return fail(llvm::toString(std::move(err))); }
+
+static llvm::Expected<Options> parseArgs(int argc, char **argv) {
+  Options o;
+  auto needValue = [&](int &i, llvm::StringRef flag) -> llvm::Expected<std::string> {
+    if (i + 1 >= argc)
+      return makeEinsumError(flag + " needs a value");
+    return std::string(argv[++i]);
+  };
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    if (arg == "-o" || arg == "--output") {
+      auto v = needValue(i, arg);
+      if (!v)
+        return v.takeError();
+      o.output = *v;
+    } else if (arg.consume_front("--output=") || arg.consume_front("-o=")) {
+      o.output = arg.str();
+    } else if (arg == "--print") {
+      o.print = true;
+    } else if (arg.consume_front("--emit=")) {
+      o.emit = parseStage(arg);
+      if (!o.emit)
+        return makeEinsumError("unknown stage '" + arg +
+                               "' for --emit (einsum, linalg, vector, llvm)");
+    } else if (arg.consume_front("--bench=")) {
+      if (arg.getAsInteger(10, o.bench) || o.bench <= 0)
+        return makeEinsumError("--bench needs a positive count, got '" + arg +
+                               "'");
+    } else if (arg.consume_front("--seed=")) {
+      if (arg.getAsInteger(10, o.seed))
+        return makeEinsumError("--seed needs an unsigned integer, got '" + arg +
+                               "'");
+    } else if (arg == "-h" || arg == "--help") {
+      llvm::outs() << kUsage;
+      std::exit(0);
+    } else if (arg.starts_with("-") && arg.size() > 1 && o.haveEquation) {
+      return makeEinsumError("unknown option '" + arg + "'");
+    } else if (!o.haveEquation) {
+      o.equation = arg.str();
+      o.haveEquation = true;
+    } else {
+      o.operands.push_back(arg.str());
+    }
+  }
+  if (!o.haveEquation)
+    return makeEinsumError("no equation given\n" + llvm::StringRef(kUsage).rtrim());
+  return o;
+}
+
+/// A random operand from `DTYPE:DIMS`.
+static llvm::Expected<Tensor> randomOperand(llvm::StringRef spec,
+                                            std::mt19937_64 &rng) {
+  auto [typeName, dims] = spec.split(':');
+  auto dtype = parseDType(typeName);
+  if (!dtype)
+    return makeEinsumError("unknown dtype '" + typeName + "' in '" + spec +
+                           "' (f16, f32, f64, i32, i64)");
+  std::vector<int64_t> shape;
+  if (!dims.empty()) {
+    llvm::SmallVector<llvm::StringRef> parts;
+    dims.split(parts, 'x');
+    for (llvm::StringRef p : parts) {
+      int64_t d;
+      if (p.getAsInteger(10, d) || d < 0)
+        return makeEinsumError("bad dimension '" + p + "' in '" + spec +
+                               "' (dimensions are non-negative integers "
+                               "joined by 'x')");
+      shape.push_back(d);
+    }
+  }
+  Tensor t = Tensor::zeros(*dtype, shape);
+  std::uniform_real_distribution<double> real(-1.0, 1.0);
+  std::uniform_int_distribution<int> integer(-4, 4);
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+    switch (*dtype) {
+    case DType::F16:
+      t.data<uint16_t>()[i] = floatToHalf(real(rng));
+      break;
+    case DType::F32:
+      t.data<float>()[i] = real(rng);
+      break;
+    case DType::F64:
+      t.data<double>()[i] = real(rng);
+      break;
+    case DType::I32:
+      t.data<int32_t>()[i] = integer(rng);
+      break;
+    case DType::I64:
+      t.data<int64_t>()[i] = integer(rng);
+      break;
+    }
+  }
+  return t;
+}
+
+static llvm::Expected<Tensor> loadOperand(llvm::StringRef arg,
+                                          std::mt19937_64 &rng) {
+  if (arg.ends_with(".npy") || llvm::sys::fs::exists(arg))
+    return readNpy(arg);
+  if (arg.contains(':'))
+    return randomOperand(arg, rng);
+  return makeEinsumError("operand '" + arg +
+                         "' is neither a .npy file nor a random spec "
+                         "DTYPE:DIMS (e.g. f32:64x128)");
+}
+
+static void printValue(llvm::raw_ostream &os, const Tensor &t, int64_t flat) {
+  double v = t.getDouble(flat);
+  switch (t.dtype()) {
+  case DType::I32:
+  case DType::I64:
+    os << (int64_t)v;
+    return;
+  case DType::F16:
+    os << formatv("{0}", llvm::format("%.4g", v));
+    return;
+  case DType::F32:
+    os << formatv("{0}", llvm::format("%.8g", v));
+    return;
+  case DType::F64:
+    os << formatv("{0}", llvm::format("%.17g", v));
+    return;
+  }
+}
+
+/// Nested brackets in NumPy's layout: `[[1, 2],\n [3, 4]]`.
+static void printTensor(llvm::raw_ostream &os, const Tensor &t) {
+  os << dtypeName(t.dtype()) << " (";
+  for (auto [i, d] : llvm::enumerate(t.shape()))
+    os << (i ? "," : "") << d;
+  os << (t.rank() == 1 ? ",)" : ")") << "\n";
+  if (t.rank() == 0) {
+    printValue(os, t, 0);
+    os << "\n";
+    return;
+  }
+  int64_t flat = 0;
+  std::function<void(int)> rec = [&](int dim) {
+    os << "[";
+    for (int64_t i = 0; i < t.shape()[dim]; ++i) {
+      if (i) {
+        os << ",";
+        if (dim + 1 < t.rank())
+          os << std::string(t.rank() - dim - 1, '\n')
+             << std::string(dim + 1, ' ');
+        else
+          os << " ";
+      }
+      if (dim + 1 == t.rank())
+        printValue(os, t, flat++);
+      else
+        rec(dim + 1);
+    }
+    os << "]";
+  };
+  rec(0);
+  os << "\n";
+}
+
+static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
+                 int runs) {
+  using clock = std::chrono::steady_clock;
+  const BoundEquation &eq = kernel.equation();
+  Tensor out = Tensor::zeros(eq.resultType, eq.outputShape());
+  auto time = [&]() -> llvm::Expected<double> {
+    auto start = clock::now();
+    if (auto err = kernel.run(operands, out))
+      return std::move(err);
+    return std::chrono::duration<double>(clock::now() - start).count();
+  };
+  auto first = time();
+  if (!first)
+    return fail(first.takeError());
+  std::vector<double> times;
+  for (int i = 0; i < runs; ++i) {
+    auto t = time();
+    if (!t)
+      return fail(t.takeError());
+    times.push_back(*t);
+  }
+  std::sort(times.begin(), times.end());
+  double min = times.front(), median = times[times.size() / 2];
+  llvm::outs() << "equation: " << eq.text << "\n";
+  llvm::outs() << "path: " << kernel.path().describe()
+               << formatv("  flops: {0:e}\n", kernel.flops());
+  llvm::outs() << formatv("compile: {0:f3} ms\n", kernel.compileSeconds() * 1e3);
+  llvm::outs() << formatv("first call: {0:f3} ms\n", *first * 1e3);
+  llvm::outs() << formatv("steady state ({0} runs): min {1:f3} ms, median "
+                          "{2:f3} ms\n",
+                          runs, min * 1e3, median * 1e3);
+  llvm::outs() << formatv("GFLOP/s: {0:f2} (min), {1:f2} (median)\n",
+                          kernel.flops() / min * 1e-9,
+                          kernel.flops() / median * 1e-9);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  auto options = parseArgs(argc, argv);
+  if (!options)
+    return fail(options.takeError());
+  // Check the equation before touching any operand file.
+  auto parsed = Equation::parse(options->equation);
+  if (!parsed)
+    return fail(parsed.takeError());
+
+  std::mt19937_64 rng(options->seed);
+  std::vector<Tensor> operands;
+  for (const std::string &arg : options->operands) {
+    auto t = loadOperand(arg, rng);
+    if (!t)
+      return fail(t.takeError());
+    operands.push_back(std::move(*t));
+  }
+
+  if (options->emit) {
+    auto text = emitEinsum(options->equation, operands, *options->emit);
+    if (!text)
+      return fail(text.takeError());
+    llvm::outs() << *text;
+    return 0;
+  }
+
+  auto kernel = compileEinsum(options->equation, operands);
+  if (!kernel)
+    return fail(kernel.takeError());
+  if (options->bench)
+    return bench(**kernel, operands, options->bench);
+
+  auto result = (**kernel)(operands);
+  if (!result)
+    return fail(result.takeError());
+  if (!options->output.empty())
+    if (auto err = writeNpy(options->output, *result))
+      return fail(std::move(err));
+  if (options->print || options->output.empty())
+    printTensor(llvm::outs(), *result);
+  return 0;
+}
