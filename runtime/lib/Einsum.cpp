@@ -85,9 +85,11 @@ namespace {
 /// The process-wide compiler state and kernel cache.
 class Runtime {
 public:
+  /// Never destroyed: JIT engines must not be torn down after LLVM's own
+  /// statics at exit.
   static Runtime &get() {
-    static Runtime runtime;
-    return runtime;
+    static Runtime *runtime = new Runtime();
+    return *runtime;
   }
 
   llvm::Expected<std::shared_ptr<const CompiledEinsum>>

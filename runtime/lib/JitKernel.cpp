@@ -24,14 +24,6 @@ void einjit::initializeNativeJit() {
   });
 }
 
-/// "+avx2,+fma,..." for the host.
-static std::string hostFeatures() {
-  llvm::SubtargetFeatures features;
-  for (auto &feature : llvm::sys::getHostCPUFeatures())
-    features.AddFeature(feature.first(), feature.second);
-  return features.getString();
-}
-
 JitKernel::~JitKernel() = default;
 
 llvm::Expected<std::unique_ptr<JitKernel>>
@@ -46,32 +38,21 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name) {
   if (!tm)
     return tm.takeError();
 
-  std::string cpu = llvm::sys::getHostCPUName().str();
-  std::string features = hostFeatures();
-  auto buildModule = [&](mlir::Operation *op, llvm::LLVMContext &ctx) {
-    std::unique_ptr<llvm::Module> m = mlir::translateModuleToLLVMIR(op, ctx);
-    if (m)
-      for (llvm::Function &f : *m) {
-        if (f.isDeclaration())
-          continue;
-        f.addFnAttr("target-cpu", cpu);
-        f.addFnAttr("target-features", features);
-      }
-    return m;
-  };
-  auto transformer = mlir::makeOptimizingTransformer(3, 0, tm->get());
-
+  // The engine compiles with this target machine: the host CPU and all its
+  // features (AVX-512 where present), at O3.
+  // The engine keeps a function_ref to the transformer and calls it again
+  // when it is destroyed (deinitializers), so the kernel owns it.
+  auto kernel = std::unique_ptr<JitKernel>(new JitKernel());
+  kernel->transformer = mlir::makeOptimizingTransformer(3, 0, tm->get());
   mlir::ExecutionEngineOptions options;
-  options.llvmModuleBuilder = buildModule;
-  options.transformer = transformer;
+  options.transformer = kernel->transformer;
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   options.enableGDBNotificationListener = false;
   options.enablePerfNotificationListener = false;
-  auto engine = mlir::ExecutionEngine::create(module, options);
+  auto engine = mlir::ExecutionEngine::create(module, options, std::move(*tm));
   if (!engine)
     return makeEinsumError("JIT compilation failed: " +
                            llvm::toString(engine.takeError()));
-  auto kernel = std::unique_ptr<JitKernel>(new JitKernel());
   kernel->engine = std::move(*engine);
   auto packed = kernel->engine->lookupPacked(name);
   if (!packed)

@@ -12,8 +12,12 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 
+namespace llvm {
+class Module;
+}
 namespace mlir {
 class ExecutionEngine;
 }
@@ -33,6 +37,7 @@ public:
   void call(llvm::ArrayRef<void *> pointers) const;
 
 private:
+  std::function<llvm::Error(llvm::Module *)> transformer;
   std::unique_ptr<mlir::ExecutionEngine> engine;
   void (*packed)(void **) = nullptr;
 };

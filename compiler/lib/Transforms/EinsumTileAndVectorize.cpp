@@ -42,6 +42,7 @@ namespace {
 struct TileSizes {
   SmallVector<int64_t> cache;
   SmallVector<int64_t> reg;
+  bool vectorize = true;
 };
 } // namespace
 
@@ -79,6 +80,9 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits) {
       t.cache[red] = tileFor(ranges[red], 256);
     }
   } else if (!reduction.empty()) {
+    // A full reduction to a scalar over several loops vectorizes to a
+    // rank-0 vector.contract that MLIR 22 rejects; keep it scalar.
+    t.vectorize = reduction.size() == 1;
     unsigned red = reduction.back();
     t.reg[red] = tileFor(ranges[red], lanes);
     t.cache[red] = tileFor(ranges[red], 1024, t.reg[red]);
@@ -135,7 +139,8 @@ struct EinsumTileAndVectorize
       FailureOr<Operation *> regTile = tile(rewriter, *cacheTile, sizes.reg);
       if (failed(regTile))
         return signalPassFailure();
-      if (failed(linalg::vectorizeOpPrecondition(*regTile)))
+      if (!sizes.vectorize ||
+          failed(linalg::vectorizeOpPrecondition(*regTile)))
         continue;
       rewriter.setInsertionPoint(*regTile);
       auto vectorized = linalg::vectorize(rewriter, *regTile);

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Parity of einsum-run with numpy.einsum.
+
+Runs the lab's canonical operations and a set of random valid equations
+(1-4 operands, repeated labels, ellipses with broadcasting, implicit mode,
+f32 and f64, plus f16/i32/i64 and mixed dtypes) through einsum-run and
+compares each result with numpy.einsum computed in float64 (integers:
+exactly), using allclose with rtol 1e-5 for f32 and 1e-12 for f64.
+
+usage: parity.py EINSUM_RUN [--count N] [--seed S] [--jobs J]
+Prints 'N passed, N failed' last; exits non-zero on any failure.
+"""
+import argparse
+import os
+import random
+import string
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np  # a missing numpy is a failure, never a skip
+
+CANONICAL = [
+    ("transpose", "ij->ji", [(3, 4)]),
+    ("total sum", "ij->", [(3, 4)]),
+    ("column sum", "ij->j", [(3, 4)]),
+    ("row sum", "ij->i", [(3, 4)]),
+    ("matrix-vector", "ik,k->i", [(3, 4), (4,)]),
+    ("matrix-matrix", "ik,kj->ij", [(3, 4), (4, 5)]),
+    ("dot", "i,i->", [(7,), (7,)]),
+    ("outer", "i,j->ij", [(3,), (5,)]),
+    ("hadamard", "ij,ij->ij", [(3, 4), (3, 4)]),
+    ("batch matmul", "bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("trace", "ii->", [(4, 4)]),
+    ("diagonal", "ii->i", [(4, 4)]),
+    ("bilinear form", "i,ij,j->", [(3,), (3, 4), (4,)]),
+    ("4-d contraction", "pqrs,tuqvr->pstuv", [(2, 3, 4, 5), (2, 3, 3, 4, 4)]),
+    ("attention scores", "bhqd,bhkd->bhqk", [(2, 3, 5, 8), (2, 3, 6, 8)]),
+    ("implicit matmul", "ij,jk", [(3, 4), (4, 5)]),
+    ("implicit trace", "ii", [(5, 5)]),
+    ("ellipsis batch", "...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]),
+    ("scalar", "->", [()]),
+    ("scalar times", ",i->i", [(), (4,)]),
+    ("triple diagonal", "iii->i", [(3, 3, 3)]),
+    ("diagonal sum", "iij->j", [(3, 3, 4)]),
+    ("size-1 broadcast", "ij,ij->ij", [(3, 1), (3, 4)]),
+    ("upper case", "Ab,bC->AC", [(3, 4), (4, 2)]),
+    ("large matmul", "ij,jk->ik", [(64, 96), (96, 80)]),
+    ("odd sizes", "ij,jk->ik", [(7, 13), (13, 11)]),
+]
+
+DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64,
+          "i32": np.int32, "i64": np.int64}
+TOL = {"f16": 2e-3, "f32": 1e-5, "f64": 1e-12}
+
+
+def random_case(rng):
+    """A random valid equation with shapes, as (equation, shapes)."""
+    letters = rng.sample(string.ascii_letters[:8] + "XYZ",
+                         rng.randint(1, 6))
+    sizes = {c: rng.randint(1, 5) for c in letters}
+    n_ops = rng.choice([1, 1, 2, 2, 2, 3, 3, 4])
+    use_ellipsis = rng.random() < 0.25
+    ell_sizes = [rng.randint(1, 3) for _ in range(rng.randint(0, 2))]
+    terms, shapes = [], []
+    for _ in range(n_ops):
+        k = rng.randint(0, min(4, len(letters)))
+        labels = [rng.choice(letters) for _ in range(k)]
+        # Repeated labels (diagonals) happen naturally; cap a term at 4.
+        shape = [sizes[c] for c in labels]
+        # Size-1 broadcasting on a labeled dim, unless it is a diagonal.
+        for i, c in enumerate(labels):
+            if labels.count(c) == 1 and rng.random() < 0.1:
+                shape[i] = 1
+        term = "".join(labels)
+        if use_ellipsis and rng.random() < 0.8:
+            r = rng.randint(0, len(ell_sizes))
+            ell = [s if rng.random() < 0.8 else 1 for s in ell_sizes[len(ell_sizes) - r:]]
+            pos = rng.randint(0, len(labels))
+            term = term[:pos] + "..." + term[pos:]
+            shape = shape[:pos] + ell + shape[pos:]
+        terms.append(term)
+        shapes.append(tuple(shape))
+    used = sorted(set("".join(terms).replace(".", "")))
+    if rng.random() < 0.3:
+        eq = ",".join(terms)  # implicit output
+    else:
+        out = [c for c in used if rng.random() < 0.5]
+        rng.shuffle(out)
+        out = "".join(out)
+        if any("..." in t for t in terms):
+            pos = rng.randint(0, len(out))
+            out = out[:pos] + "..." + out[pos:]
+        eq = ",".join(terms) + "->" + out
+    return eq, shapes
+
+
+def make_operand(shape, dtype, nrng):
+    if dtype.startswith("i"):
+        return nrng.integers(-4, 5, size=shape).astype(DTYPES[dtype])
+    return nrng.uniform(-1, 1, size=shape).astype(DTYPES[dtype])
+
+
+def reference(eq, arrays, result_dtype):
+    if np.issubdtype(result_dtype, np.integer):
+        return np.einsum(eq, *arrays)
+    wide = [a.astype(np.float64) for a in arrays]
+    return np.einsum(eq, *wide)
+
+
+def check(einsum_run, name, eq, arrays, workdir, index):
+    paths = []
+    for i, a in enumerate(arrays):
+        p = os.path.join(workdir, f"c{index}_in{i}.npy")
+        np.save(p, a)
+        paths.append(p)
+    out = os.path.join(workdir, f"c{index}_out.npy")
+    proc = subprocess.run([einsum_run, eq, *paths, "-o", out],
+                          capture_output=True, text=True)
+    where = f"{name}: {eq!r} {[a.shape for a in arrays]} {[a.dtype.name for a in arrays]}"
+    if proc.returncode != 0:
+        return f"FAIL {where}: exit {proc.returncode}: {proc.stderr.strip()}"
+    got = np.load(out)
+    expected_dtype = np.einsum(eq, *[np.zeros(a.shape, a.dtype) for a in arrays]).dtype
+    if got.dtype.type != expected_dtype.type:
+        return f"FAIL {where}: dtype {got.dtype}, numpy gives {expected_dtype}"
+    ref = reference(eq, arrays, expected_dtype)
+    if got.shape != np.shape(ref):
+        return f"FAIL {where}: shape {got.shape}, numpy gives {np.shape(ref)}"
+    if np.issubdtype(expected_dtype, np.integer):
+        ok = np.array_equal(got, ref)
+    else:
+        tol = TOL[{np.float16: "f16", np.float32: "f32", np.float64: "f64"}[expected_dtype.type]]
+        ok = np.allclose(got.astype(np.float64), ref, rtol=tol, atol=tol)
+    if not ok:
+        err = np.max(np.abs(got.astype(np.float64) - ref)) if got.size else 0
+        return f"FAIL {where}: values differ (max abs error {err})"
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("einsum_run")
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+
+    rng = random.Random(args.seed)
+    nrng = np.random.default_rng(args.seed)
+    cases = []
+    for name, eq, shapes in CANONICAL:
+        for dt in ("f32", "f64"):
+            cases.append((name, eq, [make_operand(s, dt, nrng) for s in shapes]))
+    for dt in ("f16", "i32", "i64"):
+        cases.append((f"matmul {dt}", "ij,jk->ik",
+                      [make_operand(s, dt, nrng) for s in [(5, 6), (6, 3)]]))
+    for a, b in (("f32", "f64"), ("i32", "f32"), ("i32", "i64"), ("f16", "f32")):
+        cases.append((f"mixed {a}+{b}", "ij,jk->ik",
+                      [make_operand((4, 5), a, nrng), make_operand((5, 3), b, nrng)]))
+    cases.append(("zero-size sum", "ij->i", [make_operand((3, 0), "f32", nrng)]))
+    cases.append(("zero-size output", "ij,jk->ik",
+                  [make_operand((0, 3), "f64", nrng), make_operand((3, 2), "f64", nrng)]))
+    cases.append(("fortran order", "ij,jk->ik",
+                  [np.asfortranarray(make_operand((5, 7), "f64", nrng)),
+                   make_operand((7, 3), "f64", nrng)]))
+    cases.append(("big-endian", "ij->ji",
+                  [make_operand((3, 4), "f64", nrng).astype(">f8")]))
+
+    generated = 0
+    while generated < args.count:
+        eq, shapes = random_case(rng)
+        dt = rng.choice(["f32", "f64"])
+        arrays = [make_operand(s, dt, nrng) for s in shapes]
+        try:
+            np.einsum(eq, *arrays)
+        except ValueError:
+            continue  # numpy rejects it: not a valid equation
+        cases.append((f"random {generated}", eq, arrays))
+        generated += 1
+
+    with tempfile.TemporaryDirectory() as workdir:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(
+                lambda ic: check(args.einsum_run, ic[1][0], ic[1][1], ic[1][2],
+                                 workdir, ic[0]),
+                enumerate(cases)))
+    failures = [r for r in results if r]
+    for f in failures:
+        print(f)
+    print(f"{len(results) - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
