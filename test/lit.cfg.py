@@ -1,0 +1,23 @@
+# lit configuration for einjit: IR tests run einsum-opt, integration tests
+# run einsum-run; FileCheck, not and count come from LLVM 22.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "EINJIT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
+                   "lit.site.cfg.py", "parity", "unit"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.einjit_obj_root)
+
+config.substitutions.append(("%PYTHON", config.python_executable))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+llvm_config.add_tool_substitutions(
+    ["einsum-opt", "einsum-run"], [config.einjit_tools_dir])
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -1,0 +1,216 @@
+//===- RuntimeTest.cpp - einjit::einsum through the JIT -------------------===//
+//
+// References are computed here with plain loops (closed forms), never with
+// einjit. The bad-input table is shared with test/bad-inputs.py.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Einsum.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+
+using namespace einjit;
+
+namespace {
+
+Tensor iota(DType type, std::vector<int64_t> shape, double scale = 1.0) {
+  Tensor t = Tensor::zeros(type, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    double v = std::fmod(i * 0.37, 2.0) - 1.0;
+    switch (type) {
+    case DType::F16:
+      t.data<uint16_t>()[i] = floatToHalf(v * scale);
+      break;
+    case DType::F32:
+      t.data<float>()[i] = v * scale;
+      break;
+    case DType::F64:
+      t.data<double>()[i] = v * scale;
+      break;
+    case DType::I32:
+      t.data<int32_t>()[i] = i % 7 - 3;
+      break;
+    case DType::I64:
+      t.data<int64_t>()[i] = i % 5 - 2;
+      break;
+    }
+  }
+  return t;
+}
+
+Tensor run(llvm::StringRef eq, std::vector<Tensor> ops) {
+  auto r = einsum(eq, ops);
+  if (!r) {
+    ADD_FAILURE() << eq.str() << ": " << llvm::toString(r.takeError());
+    return {};
+  }
+  return *r;
+}
+
+TEST(RuntimeTest, MatmulMatchesLoops) {
+  for (DType type : {DType::F32, DType::F64}) {
+    int64_t m = 37, k = 64, n = 48;
+    Tensor a = iota(type, {m, k}), b = iota(type, {k, n}, 0.5);
+    Tensor c = run("ij,jk->ik", {a, b});
+    ASSERT_EQ(c.shape(), llvm::ArrayRef<int64_t>({m, n}));
+    ASSERT_EQ(c.dtype(), type);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double ref = 0;
+        for (int64_t p = 0; p < k; ++p)
+          ref += a.getDouble(i * k + p) * b.getDouble(p * n + j);
+        EXPECT_NEAR(c.getDouble(i * n + j), ref,
+                    type == DType::F32 ? 1e-4 : 1e-12);
+      }
+  }
+}
+
+TEST(RuntimeTest, TraceDiagonalTranspose) {
+  Tensor a = iota(DType::F64, {5, 5});
+  double trace = 0;
+  for (int i = 0; i < 5; ++i)
+    trace += a.getDouble(i * 6);
+  EXPECT_NEAR(run("ii", {a}).getDouble(0), trace, 1e-12);
+  EXPECT_NEAR(run("ii->", {a}).getDouble(0), trace, 1e-12);
+  Tensor diag = run("ii->i", {a});
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(diag.getDouble(i), a.getDouble(i * 6));
+  Tensor t = run("ij->ji", {a});
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j)
+      EXPECT_EQ(t.getDouble(i * 5 + j), a.getDouble(j * 5 + i));
+}
+
+TEST(RuntimeTest, IntegersAreExact) {
+  Tensor a = iota(DType::I64, {3, 4}), b = iota(DType::I64, {4});
+  Tensor c = run("ij,j->i", {a, b});
+  ASSERT_EQ(c.dtype(), DType::I64);
+  for (int i = 0; i < 3; ++i) {
+    int64_t ref = 0;
+    for (int j = 0; j < 4; ++j)
+      ref += a.data<int64_t>()[i * 4 + j] * b.data<int64_t>()[j];
+    EXPECT_EQ(c.data<int64_t>()[i], ref);
+  }
+}
+
+TEST(RuntimeTest, HalfAccumulatesInFloat) {
+  // 4096 products of 1 * 1: f16 accumulation would stop at 2048.
+  Tensor a = Tensor::zeros(DType::F16, {4096});
+  for (int i = 0; i < 4096; ++i)
+    a.data<uint16_t>()[i] = floatToHalf(1.0f);
+  Tensor c = run("i,i->", {a, a});
+  EXPECT_EQ(c.dtype(), DType::F16);
+  EXPECT_EQ(halfToFloat(c.data<uint16_t>()[0]), 4096.0f);
+}
+
+TEST(RuntimeTest, MixedTypesPromote) {
+  Tensor a = iota(DType::I32, {3}), b = iota(DType::F32, {3});
+  Tensor c = run("i,i->i", {a, b});
+  EXPECT_EQ(c.dtype(), DType::F64);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(c.getDouble(i), a.getDouble(i) * b.getDouble(i));
+}
+
+TEST(RuntimeTest, StridedOperand) {
+  Tensor a = iota(DType::F32, {4, 3});
+  // A transposed view of `a`: shape 3x4, strides (1, 3).
+  Tensor view = Tensor::borrow(a.data(), DType::F32, {3, 4}, {1, 3});
+  Tensor c = run("ij->ij", {view});
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 4; ++j)
+      EXPECT_EQ(c.getDouble(i * 4 + j), a.getDouble(j * 3 + i));
+}
+
+TEST(RuntimeTest, ZeroSizedDimensions) {
+  Tensor empty = Tensor::zeros(DType::F32, {3, 0});
+  Tensor sums = run("ij->i", {empty});
+  ASSERT_EQ(sums.shape(), llvm::ArrayRef<int64_t>({3}));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(sums.getDouble(i), 0.0);
+  EXPECT_EQ(run("ij->j", {empty}).numel(), 0);
+}
+
+TEST(RuntimeTest, CacheCompilesOncePerSignature) {
+  clearCache();
+  Tensor a = iota(DType::F32, {8, 8}), b = iota(DType::F32, {8, 8});
+  run("ij,jk->ik", {a, b});
+  run("ij,jk->ik", {a, b});
+  run(" ij , jk -> ik ", {a, b}); // spaces do not change the signature
+  CacheStats s = cacheStats();
+  EXPECT_EQ(s.compiles, 1u);
+  EXPECT_EQ(s.hits, 2u);
+  run("ij,jk->ik", {iota(DType::F32, {4, 8}), b}); // new shape: retrace
+  run("ij,jk->ik", {iota(DType::F64, {8, 8}), iota(DType::F64, {8, 8})});
+  s = cacheStats();
+  EXPECT_EQ(s.compiles, 3u);
+  EXPECT_EQ(s.entries, 3u);
+}
+
+TEST(RuntimeTest, CompiledEinsumRejectsOtherShapes) {
+  Tensor a = iota(DType::F32, {2, 3}), b = iota(DType::F32, {3, 4});
+  auto kernel = compileEinsum("ij,jk->ik", {a, b});
+  ASSERT_TRUE((bool)kernel);
+  auto bad = (**kernel)({a, iota(DType::F32, {3, 5})});
+  ASSERT_FALSE((bool)bad);
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "operand 1 is f32(3,5) but the kernel was compiled for f32(3,4)");
+}
+
+TEST(RuntimeTest, EmitsEveryStage) {
+  Tensor a = iota(DType::F32, {2, 3}), b = iota(DType::F32, {3, 4});
+  for (auto [stage, marker] :
+       {std::pair{Stage::Einsum, "einsum.contract"},
+        std::pair{Stage::Linalg, "linalg.generic"},
+        std::pair{Stage::Vector, "vector.contract"},
+        std::pair{Stage::LLVM, "llvm.func @einsum"}}) {
+    auto text = emitEinsum("ij,jk->ik", {a, b}, stage);
+    ASSERT_TRUE((bool)text);
+    EXPECT_NE(text->find(marker), std::string::npos) << marker;
+  }
+}
+
+/// A tensor from a random spec "f32:2x3" (values do not matter here).
+Tensor fromSpec(llvm::StringRef spec) {
+  auto [type, dims] = spec.split(':');
+  std::vector<int64_t> shape;
+  llvm::SmallVector<llvm::StringRef> parts;
+  if (!dims.empty())
+    dims.split(parts, 'x');
+  for (llvm::StringRef p : parts)
+    shape.push_back(std::stoll(p.str()));
+  return Tensor::zeros(*parseDType(type), shape);
+}
+
+TEST(RuntimeTest, BadInputsGiveTheirMessage) {
+  auto file = llvm::MemoryBuffer::getFile(EINJIT_TEST_INPUTS "/bad-inputs.tsv");
+  ASSERT_TRUE((bool)file);
+  llvm::SmallVector<llvm::StringRef> lines;
+  (*file)->getBuffer().split(lines, '\n', -1, false);
+  int checked = 0;
+  for (llvm::StringRef line : lines) {
+    if (line.starts_with("#"))
+      continue;
+    llvm::SmallVector<llvm::StringRef> cols;
+    line.split(cols, '\t');
+    ASSERT_EQ(cols.size(), 3u) << line.str();
+    std::vector<Tensor> ops;
+    llvm::SmallVector<llvm::StringRef> specs;
+    cols[1].split(specs, ' ', -1, false);
+    for (llvm::StringRef s : specs)
+      ops.push_back(fromSpec(s));
+    auto result = einsum(cols[0], ops);
+    ASSERT_FALSE((bool)result) << cols[0].str() << " was accepted";
+    std::string message = llvm::toString(result.takeError());
+    EXPECT_EQ(llvm::StringRef(message).split('\n').first, cols[2])
+        << cols[0].str();
+    ++checked;
+  }
+  EXPECT_GE(checked, 30);
+}
+
+} // namespace
