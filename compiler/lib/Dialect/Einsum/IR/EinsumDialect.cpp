@@ -58,8 +58,9 @@ llvm::Expected<einjit::BoundEquation> mlir::einsum::bindContract(ContractOp op) 
       std::string name;
       llvm::raw_string_ostream os(name);
       os << type.getElementType();
-      return einjit::makeEinsumError("operand " + std::to_string(i) +
-                                     " has unsupported element type " + name);
+      return einjit::makeEinsumError(
+          "operand " + std::to_string(i) + " has unsupported element type '" +
+          name + "' (einjit supports f16, f32, f64, i32, i64)");
     }
     shapes.emplace_back(type.getShape().begin(), type.getShape().end());
     types.push_back(*dtype);
@@ -67,24 +68,41 @@ llvm::Expected<einjit::BoundEquation> mlir::einsum::bindContract(ContractOp op) 
   return einjit::bindEquation(op.getEquation(), shapes, types);
 }
 
+/// "2x4", or "scalar" for rank 0.
+static std::string shapeString(ArrayRef<int64_t> shape) {
+  if (shape.empty())
+    return "scalar";
+  std::string s;
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? "x" : "") + std::to_string(d);
+  return s;
+}
+
 LogicalResult ContractOp::verify() {
   auto bound = bindContract(*this);
-  if (!bound)
-    return emitOpError() << llvm::toString(bound.takeError());
+  if (!bound) {
+    // One line: the message and, where known, the column it points at.
+    std::string message;
+    llvm::handleAllErrors(bound.takeError(), [&](const einjit::EinsumError &e) {
+      message = e.getMessage();
+      if (e.getColumn() >= 0)
+        message += " (at position " + std::to_string(e.getColumn()) + ")";
+    });
+    return emitOpError() << message;
+  }
   auto resultType = cast<RankedTensorType>(getResult().getType());
   Type expectedElement = toMLIRType(getContext(), bound->resultType);
   if (resultType.getElementType() != expectedElement)
-    return emitOpError() << "result element type " << resultType.getElementType()
+    return emitOpError() << "result element type "
+                         << resultType.getElementType()
                          << " does not match the promoted operand type "
                          << expectedElement;
   std::vector<int64_t> shape = bound->outputShape();
-  if (resultType.getShape() != ArrayRef<int64_t>(shape)) {
+  if (resultType.getShape() != ArrayRef<int64_t>(shape))
     return emitOpError() << "result shape ("
-                         << llvm::make_range(resultType.getShape().begin(),
-                                             resultType.getShape().end())
+                         << shapeString(resultType.getShape())
                          << ") does not match the equation's output shape ("
-                         << ArrayRef<int64_t>(shape) << ")";
-  }
+                         << shapeString(shape) << ")";
   return success();
 }
 

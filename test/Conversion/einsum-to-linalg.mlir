@@ -1,0 +1,146 @@
+// RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg | FileCheck %s
+
+// -----
+
+// CHECK-DAG: #[[$MA:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[$MB:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[$MC:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func @matmul
+// CHECK: %[[FILL:.*]] = linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[$MA]], #[[$MB]], #[[$MC]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: outs(%[[FILL]] : tensor<2x4xf32>)
+// CHECK: arith.mulf
+// CHECK: arith.addf
+func.func @matmul(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$BA:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[$BB:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+// CHECK-DAG: #[[$BC:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func @batch_matmul
+// CHECK: linalg.generic {indexing_maps = [#[[$BA]], #[[$BB]], #[[$BC]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+func.func @batch_matmul(%a: tensor<5x2x3xf32>, %b: tensor<5x3x4xf32>) -> tensor<5x2x4xf32> {
+  %0 = einsum.contract "bij,bjk->bik" %a, %b : (tensor<5x2x3xf32>, tensor<5x3x4xf32>) -> tensor<5x2x4xf32>
+  return %0 : tensor<5x2x4xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$TD:.*]] = affine_map<(d0) -> (d0, d0)>
+// CHECK-DAG: #[[$TS:.*]] = affine_map<(d0) -> ()>
+// CHECK-LABEL: func @trace
+// CHECK: linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[$TD]], #[[$TS]]], iterator_types = ["reduction"]}
+// CHECK: arith.addf
+func.func @trace(%a: tensor<4x4xf64>) -> tensor<f64> {
+  %0 = einsum.contract "ii->" %a : (tensor<4x4xf64>) -> tensor<f64>
+  return %0 : tensor<f64>
+}
+
+// -----
+
+// CHECK-DAG: #[[$DD:.*]] = affine_map<(d0) -> (d0, d0)>
+// CHECK-DAG: #[[$DI:.*]] = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func @diagonal
+// CHECK-NOT: linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[$DD]], #[[$DI]]], iterator_types = ["parallel"]}
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: f64, %{{.*}}: f64):
+// CHECK-NEXT: linalg.yield %[[IN]] : f64
+func.func @diagonal(%a: tensor<4x4xf64>) -> tensor<4xf64> {
+  %0 = einsum.contract "ii->i" %a : (tensor<4x4xf64>) -> tensor<4xf64>
+  return %0 : tensor<4xf64>
+}
+
+// -----
+
+// CHECK-DAG: #[[$OA:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-DAG: #[[$OB:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-DAG: #[[$OC:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func @outer
+// CHECK-NOT: linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[$OA]], #[[$OB]], #[[$OC]]], iterator_types = ["parallel", "parallel"]}
+// CHECK: arith.mulf
+// CHECK-NOT: arith.addf
+func.func @outer(%a: tensor<3xf32>, %b: tensor<5xf32>) -> tensor<3x5xf32> {
+  %0 = einsum.contract "i,j->ij" %a, %b : (tensor<3xf32>, tensor<5xf32>) -> tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$PA:.*]] = affine_map<(d0, d1, d2) -> (d1, d2, d0)>
+// CHECK-DAG: #[[$PB:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-LABEL: func @transpose
+// CHECK: linalg.generic {indexing_maps = [#[[$PA]], #[[$PB]]], iterator_types = ["parallel", "parallel", "parallel"]}
+func.func @transpose(%a: tensor<2x3x4xf32>) -> tensor<4x2x3xf32> {
+  %0 = einsum.contract "ijk->kij" %a : (tensor<2x3x4xf32>) -> tensor<4x2x3xf32>
+  return %0 : tensor<4x2x3xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$EA:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[$EB:.*]] = affine_map<(d0, d1, d2, d3) -> (d3, d2)>
+// CHECK-DAG: #[[$EC:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func @ellipsis
+// CHECK: linalg.generic {indexing_maps = [#[[$EA]], #[[$EB]], #[[$EC]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+func.func @ellipsis(%a: tensor<6x2x3xf32>, %b: tensor<3x4xf32>) -> tensor<6x2x4xf32> {
+  %0 = einsum.contract "...ij,...jk->...ik" %a, %b : (tensor<6x2x3xf32>, tensor<3x4xf32>) -> tensor<6x2x4xf32>
+  return %0 : tensor<6x2x4xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$TA:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[$TB:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-DAG: #[[$TC:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func @three_operands
+// CHECK-SAME: (%[[A:.*]]: tensor<8x2xf32>, %[[B:.*]]: tensor<2x8xf32>, %[[C:.*]]: tensor<8xf32>)
+// The greedy path contracts B with C first: a 2-vector, not an 8x8 matrix.
+// CHECK: %[[BC:.*]] = linalg.generic {indexing_maps = [#[[$TA]], #[[$TB]], #[[$TC]]], iterator_types = ["parallel", "reduction"]} ins(%[[B]], %[[C]] : tensor<2x8xf32>, tensor<8xf32>) outs(%{{.*}} : tensor<2xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[$TA]], #[[$TB]], #[[$TC]]], iterator_types = ["parallel", "reduction"]} ins(%[[A]], %[[BC]] : tensor<8x2xf32>, tensor<2xf32>) outs(%{{.*}} : tensor<8xf32>)
+func.func @three_operands(%a: tensor<8x2xf32>, %b: tensor<2x8xf32>, %c: tensor<8xf32>) -> tensor<8xf32> {
+  %0 = einsum.contract "ij,jk,k->i" %a, %b, %c : (tensor<8x2xf32>, tensor<2x8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$BR0:.*]] = affine_map<(d0, d1) -> (d0, 0)>
+// CHECK-DAG: #[[$BR1:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func @broadcast
+// CHECK: linalg.generic {indexing_maps = [#[[$BR0]], #[[$BR1]], #[[$BR1]]], iterator_types = ["parallel", "parallel"]}
+func.func @broadcast(%a: tensor<3x1xf32>, %b: tensor<3x4xf32>) -> tensor<3x4xf32> {
+  %0 = einsum.contract "ij,ij->ij" %a, %b : (tensor<3x1xf32>, tensor<3x4xf32>) -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @half
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<f32>)
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: arith.mulf %{{.*}} : f32
+// CHECK: arith.addf %{{.*}} : f32
+// CHECK: linalg.generic
+// CHECK: arith.truncf %{{.*}} : f32 to f16
+func.func @half(%a: tensor<8xf16>, %b: tensor<8xf16>) -> tensor<f16> {
+  %0 = einsum.contract "i,i->" %a, %b : (tensor<8xf16>, tensor<8xf16>) -> tensor<f16>
+  return %0 : tensor<f16>
+}
+
+// -----
+
+// CHECK-LABEL: func @mixed
+// CHECK: arith.sitofp %{{.*}} : i32 to f64
+// CHECK: arith.extf %{{.*}} : f32 to f64
+// CHECK: arith.mulf %{{.*}} : f64
+func.func @mixed(%a: tensor<3xi32>, %b: tensor<3xf32>) -> tensor<f64> {
+  %0 = einsum.contract "i,i" %a, %b : (tensor<3xi32>, tensor<3xf32>) -> tensor<f64>
+  return %0 : tensor<f64>
+}

@@ -1,0 +1,41 @@
+// RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize | FileCheck %s
+
+// A 128x512x256 matmul: cache tiles 64 x 128 over the parallel loops (the
+// reduction fits in one 256 tile), register tiles 4 x 16 within them, and
+// an outer-product step over the reduction.
+// CHECK-LABEL: func @matmul
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c64
+// CHECK: scf.for %{{.*}} = %c0 to %c512 step %c128
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c16
+// The accumulator is read once per register tile, outside the k loop ...
+// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} vector<4x16xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c1 iter_args({{.*}}, %[[ITER:.*]] = %[[ACC]])
+// CHECK: vector.contract {{.*}} %[[ITER]] : vector<4x1xf32>, vector<1x16xf32> into vector<4x16xf32>
+// ... and written once after it.
+// CHECK: vector.transfer_write {{.*}} : vector<4x16xf32>
+func.func @matmul(%a: tensor<128x256xf32>, %b: tensor<256x512xf32>) -> tensor<128x512xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<128x256xf32>, tensor<256x512xf32>) -> tensor<128x512xf32>
+  return %0 : tensor<128x512xf32>
+}
+
+// -----
+
+// f64 fills 8 lanes of a 512-bit register; a range of 12 takes tile 6.
+// CHECK-LABEL: func @f64_lanes
+// CHECK: vector.contract {{.*}} : vector<4x1xf64>, vector<1x6xf64> into vector<4x6xf64>
+func.func @f64_lanes(%a: tensor<8x3xf64>, %b: tensor<3x12xf64>) -> tensor<8x12xf64> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<8x3xf64>, tensor<3x12xf64>) -> tensor<8x12xf64>
+  return %0 : tensor<8x12xf64>
+}
+
+// -----
+
+// A diagonal is not a projected permutation: tiled, left for scalar loops.
+// CHECK-LABEL: func @diagonal
+// CHECK-NOT: vector.
+// CHECK: linalg.generic
+func.func @diagonal(%a: tensor<4x4xf32>) -> tensor<4xf32> {
+  %0 = einsum.contract "ii->i" %a : (tensor<4x4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
