@@ -8,7 +8,7 @@ from lit.llvm import llvm_config
 config.name = "EINJIT"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "Inputs", "bad-inputs.py",
                    "lit.site.cfg.py", "parity", "unit"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.einjit_obj_root)
