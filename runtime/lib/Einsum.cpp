@@ -144,9 +144,9 @@ Runtime::compile(BoundEquation eq) {
       return jit.takeError();
     kernel = std::move(*jit);
   }
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   auto compiled = std::make_shared<const CompiledEinsum>(
       std::move(eq), std::move(kernel), seconds);
   ++stats.compiles;

@@ -36,9 +36,9 @@ Tensor Tensor::borrow(void *data, DType dtype, llvm::ArrayRef<int64_t> shape,
   Tensor t;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
-  t.steps = strides.empty() ? rowMajorStrides(shape)
-                            : std::vector<int64_t>(strides.begin(),
-                                                   strides.end());
+  t.steps = strides.empty()
+                ? rowMajorStrides(shape)
+                : std::vector<int64_t>(strides.begin(), strides.end());
   t.ptr = data;
   return t;
 }

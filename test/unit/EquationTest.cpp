@@ -111,9 +111,9 @@ TEST(EquationTest, ScalarsAndManyOperands) {
   EXPECT_EQ(outShape("", {{}}), V({}));
   EXPECT_EQ(outShape(",->", {{}, {}}), V({}));
   EXPECT_EQ(outShape(",i->i", {{}, {3}}), V({3}));
-  EXPECT_EQ(outShape("ab,bc,cd,de,ef->af",
-                     {{2, 3}, {3, 4}, {4, 5}, {5, 6}, {6, 7}}),
-            V({2, 7}));
+  EXPECT_EQ(
+      outShape("ab,bc,cd,de,ef->af", {{2, 3}, {3, 4}, {4, 5}, {5, 6}, {6, 7}}),
+      V({2, 7}));
 }
 
 TEST(EquationTest, SizeOneBroadcasts) {
@@ -151,12 +151,11 @@ TEST(EquationTest, DTypePromotionFollowsNumPy) {
 }
 
 TEST(EquationTest, ErrorsInTheEquation) {
-  expectError("ij,j#->i", {{2, 3}, {3, 4}},
-              "invalid character '#' in equation", 4);
+  expectError("ij,j#->i", {{2, 3}, {3, 4}}, "invalid character '#' in equation",
+              4);
   expectError("ij,jk->i1", {{2, 3}, {3, 4}},
               "invalid character '1' in equation", 8);
-  expectError("i..j->ij", {{2, 3}}, "'.' is not part of an ellipsis '...'",
-              1);
+  expectError("i..j->ij", {{2, 3}}, "'.' is not part of an ellipsis '...'", 1);
   expectError("ij->i.", {{2, 3}}, "'.' is not part of an ellipsis '...'", 5);
   expectError("...i...", {{2, 3}}, "operand 0 has more than one ellipsis '...'",
               4);
@@ -175,14 +174,16 @@ TEST(EquationTest, ErrorsInTheEquation) {
 }
 
 TEST(EquationTest, ErrorsAgainstOperands) {
-  expectError("ij,jk->ik", {{2, 3}},
-              "equation has 2 operands but 1 was given", -1);
+  expectError("ij,jk->ik", {{2, 3}}, "equation has 2 operands but 1 was given",
+              -1);
   expectError("ij", {{2, 3}, {3, 4}, {1}},
               "equation has 1 operand but 3 were given", -1);
   expectError("ij,jk", {{2, 3}, {3, 4, 5}},
               "operand 1 has rank 3 but its subscripts name 2 dimensions", 3);
-  expectError("i", {{}}, "operand 0 has rank 0 but its subscripts name 1 "
-                         "dimension", 0);
+  expectError("i", {{}},
+              "operand 0 has rank 0 but its subscripts name 1 "
+              "dimension",
+              0);
   expectError("ij...", {{2}},
               "operand 0 has rank 1 but its subscripts name 2 dimensions "
               "besides '...'",
@@ -208,8 +209,8 @@ TEST(EquationTest, ErrorsAgainstOperands) {
 }
 
 TEST(EquationTest, ErrorLogHasCaretUnderColumn) {
-  auto bound = bindEquation("ij,jk->il", {{2, 3}, {3, 4}},
-                            {DType::F32, DType::F32});
+  auto bound =
+      bindEquation("ij,jk->il", {{2, 3}, {3, 4}}, {DType::F32, DType::F32});
   ASSERT_FALSE(bound);
   EXPECT_EQ(llvm::toString(bound.takeError()),
             "label 'l' in the output appears in no input\n"

@@ -104,9 +104,9 @@ TEST(NpyTest, CorruptFilesAreErrors) {
                              raw(data, 16))),
             "x.npy: unsupported dtype '<c8' (einjit reads f16, f32, f64, "
             "i32, i64)");
-  EXPECT_EQ(errorOf(npyBytes("{'descr': '<f4', 'shape': (2,), }",
-                             raw(data, 8))),
-            "x.npy: corrupt header (needs descr, fortran_order and shape)");
+  EXPECT_EQ(
+      errorOf(npyBytes("{'descr': '<f4', 'shape': (2,), }", raw(data, 8))),
+      "x.npy: corrupt header (needs descr, fortran_order and shape)");
   EXPECT_EQ(errorOf(npyBytes("{'descr': '<f4', 'fortran_order': False, "
                              "'shape': (2, x), }",
                              raw(data, 8))),
@@ -118,7 +118,9 @@ TEST(NpyTest, CorruptFilesAreErrors) {
   EXPECT_EQ(errorOf(v9), "x.npy: unsupported .npy version 9");
   auto missing = readNpy("/nonexistent/dir/a.npy");
   ASSERT_FALSE((bool)missing);
-  EXPECT_EQ(llvm::toString(missing.takeError()).rfind("/nonexistent/dir/a.npy: cannot read:", 0), 0u);
+  EXPECT_EQ(llvm::toString(missing.takeError())
+                .rfind("/nonexistent/dir/a.npy: cannot read:", 0),
+            0u);
 }
 
 } // namespace

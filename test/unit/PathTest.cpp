@@ -36,8 +36,7 @@ TEST(PathTest, MatmulFlops) {
 
 TEST(PathTest, ChainAvoidsTheLargeIntermediate) {
   // (A B) is 1000x1000 while (B v) is 10: greedy contracts B with v first.
-  ContractionPath p =
-      pathOf("ij,jk,k->i", {{1000, 10}, {10, 1000}, {1000}});
+  ContractionPath p = pathOf("ij,jk,k->i", {{1000, 10}, {10, 1000}, {1000}});
   ASSERT_EQ(p.steps.size(), 2u);
   EXPECT_EQ(p.steps[0].operands, std::vector<int>({1, 2}));
   EXPECT_EQ(p.steps[0].shape, std::vector<int64_t>({10}));

@@ -163,11 +163,10 @@ TEST(RuntimeTest, CompiledEinsumRejectsOtherShapes) {
 
 TEST(RuntimeTest, EmitsEveryStage) {
   Tensor a = iota(DType::F32, {2, 3}), b = iota(DType::F32, {3, 4});
-  for (auto [stage, marker] :
-       {std::pair{Stage::Einsum, "einsum.contract"},
-        std::pair{Stage::Linalg, "linalg.generic"},
-        std::pair{Stage::Vector, "vector.contract"},
-        std::pair{Stage::LLVM, "llvm.func @einsum"}}) {
+  for (auto [stage, marker] : {std::pair{Stage::Einsum, "einsum.contract"},
+                               std::pair{Stage::Linalg, "linalg.generic"},
+                               std::pair{Stage::Vector, "vector.contract"},
+                               std::pair{Stage::LLVM, "llvm.func @einsum"}}) {
     auto text = emitEinsum("ij,jk->ik", {a, b}, stage);
     ASSERT_TRUE((bool)text);
     EXPECT_NE(text->find(marker), std::string::npos) << marker;

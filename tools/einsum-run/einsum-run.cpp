@@ -54,11 +54,14 @@ static int fail(const llvm::Twine &message) {
   return 1;
 }
 
-static int fail(llvm::Error err) { return fail(llvm::toString(std::move(err))); }
+static int fail(llvm::Error err) {
+  return fail(llvm::toString(std::move(err)));
+}
 
 static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   Options o;
-  auto needValue = [&](int &i, llvm::StringRef flag) -> llvm::Expected<std::string> {
+  auto needValue = [&](int &i,
+                       llvm::StringRef flag) -> llvm::Expected<std::string> {
     if (i + 1 >= argc)
       return makeEinsumError(flag + " needs a value");
     return std::string(argv[++i]);
@@ -100,7 +103,8 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
     }
   }
   if (!o.haveEquation)
-    return makeEinsumError("no equation given\n" + llvm::StringRef(kUsage).rtrim());
+    return makeEinsumError("no equation given\n" +
+                           llvm::StringRef(kUsage).rtrim());
   return o;
 }
 
@@ -240,7 +244,8 @@ static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
   llvm::outs() << "equation: " << eq.text << "\n";
   llvm::outs() << "path: " << kernel.path().describe()
                << formatv("  flops: {0:e}\n", kernel.flops());
-  llvm::outs() << formatv("compile: {0:f3} ms\n", kernel.compileSeconds() * 1e3);
+  llvm::outs() << formatv("compile: {0:f3} ms\n",
+                          kernel.compileSeconds() * 1e3);
   llvm::outs() << formatv("first call: {0:f3} ms\n", *first * 1e3);
   llvm::outs() << formatv("steady state ({0} runs): min {1:f3} ms, median "
                           "{2:f3} ms\n",

@@ -16,6 +16,7 @@
 #include "einjit/Dialect/Einsum/IR/EinsumOps.h"
 #include "einjit/Transforms/Passes.h"
 
+#include "mlir/Conversion/ConvertToLLVM/ToLLVMInterface.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -23,27 +24,26 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/Extensions/InlinerExtension.h"
+#include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Linalg/Transforms/SubsetInsertionOpInterfaceImpl.h"
 #include "mlir/Dialect/Linalg/Transforms/TilingInterfaceImpl.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
 #include "mlir/Dialect/UB/IR/UBOps.h"
 #include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Vector/Transforms/SubsetOpInterfaceImpl.h"
-#include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
-#include "mlir/Dialect/Linalg/Transforms/SubsetInsertionOpInterfaceImpl.h"
-#include "mlir/Dialect/Index/IR/IndexDialect.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
-#include "mlir/Conversion/ConvertToLLVM/ToLLVMInterface.h"
-#include "mlir/InitAllPasses.h"
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/StringSwitch.h"
@@ -62,13 +62,13 @@ std::optional<einjit::Stage> einjit::parseStage(llvm::StringRef name) {
 }
 
 void einjit::registerCompilerDialects(DialectRegistry &registry) {
-  registry.insert<einsum::EinsumDialect, affine::AffineDialect,
-                  arith::ArithDialect, bufferization::BufferizationDialect,
-                  cf::ControlFlowDialect, func::FuncDialect,
-                  index::IndexDialect, linalg::LinalgDialect,
-                  LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
-                  scf::SCFDialect, tensor::TensorDialect, ub::UBDialect,
-                  vector::VectorDialect>();
+  registry
+      .insert<einsum::EinsumDialect, affine::AffineDialect, arith::ArithDialect,
+              bufferization::BufferizationDialect, cf::ControlFlowDialect,
+              func::FuncDialect, index::IndexDialect, linalg::LinalgDialect,
+              LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
+              scf::SCFDialect, tensor::TensorDialect, ub::UBDialect,
+              vector::VectorDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);
@@ -134,9 +134,9 @@ void einjit::registerCompilerPasses() {
     einsum::registerEinjitConversionPasses();
     einsum::registerEinjitTransformsPasses();
     PassPipelineRegistration<>(
-      "einsum-cpu-pipeline",
-      "Lower einsum.contract to the LLVM dialect: linalg, tiled and "
-      "vectorized loops, bufferized, bare-pointer functions",
+        "einsum-cpu-pipeline",
+        "Lower einsum.contract to the LLVM dialect: linalg, tiled and "
+        "vectorized loops, bufferized, bare-pointer functions",
         [](OpPassManager &pm) {
           buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM);
         });
@@ -172,8 +172,8 @@ OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
   for (auto [arg, type] : llvm::zip(entry->getArguments(), tensorTypes))
     inputs.push_back(bufferization::ToTensorOp::create(
         b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
-  Value result = einsum::ContractOp::create(
-      b, loc, resultType, b.getStringAttr(eq.text), inputs);
+  Value result = einsum::ContractOp::create(b, loc, resultType,
+                                            b.getStringAttr(eq.text), inputs);
   auto store = bufferization::MaterializeInDestinationOp::create(
       b, loc, result, entry->getArguments().back());
   store.setRestrict(true);

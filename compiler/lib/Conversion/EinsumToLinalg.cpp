@@ -86,13 +86,15 @@ static Value buildStep(OpBuilder &b, Location loc,
         Value product = convertScalar(nb, nloc, args[0], computeType);
         for (Value arg : args.drop_front().drop_back()) {
           Value x = convertScalar(nb, nloc, arg, computeType);
-          product = isFloat ? (Value)arith::MulFOp::create(nb, nloc, product, x)
-                            : (Value)arith::MulIOp::create(nb, nloc, product, x);
+          product = isFloat
+                        ? (Value)arith::MulFOp::create(nb, nloc, product, x)
+                        : (Value)arith::MulIOp::create(nb, nloc, product, x);
         }
         if (sums) {
           Value acc = args.back();
-          product = isFloat ? (Value)arith::AddFOp::create(nb, nloc, acc, product)
-                            : (Value)arith::AddIOp::create(nb, nloc, acc, product);
+          product = isFloat
+                        ? (Value)arith::AddFOp::create(nb, nloc, acc, product)
+                        : (Value)arith::AddIOp::create(nb, nloc, acc, product);
         }
         linalg::YieldOp::create(nb, nloc, product);
       });
@@ -111,8 +113,8 @@ static Value buildConvert(OpBuilder &b, Location loc, Value v, Type to) {
              b, loc, init.getType(), v, init, ArrayRef<AffineMap>{id, id},
              iterators,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               linalg::YieldOp::create(
-                   nb, nloc, convertScalar(nb, nloc, args[0], to));
+               linalg::YieldOp::create(nb, nloc,
+                                       convertScalar(nb, nloc, args[0], to));
              })
       .getResult(0);
 }

@@ -62,8 +62,8 @@ static std::string termName(int operand) {
 }
 
 /// Parses the term in text[begin, end); `operand` is -1 for the output.
-static llvm::Expected<Term> parseTerm(llvm::StringRef text, int begin,
-                                      int end, int operand) {
+static llvm::Expected<Term> parseTerm(llvm::StringRef text, int begin, int end,
+                                      int operand) {
   Term term;
   term.column = begin;
   for (int i = begin; i < end; ++i) {
@@ -77,12 +77,10 @@ static llvm::Expected<Term> parseTerm(llvm::StringRef text, int begin,
     }
     if (c == '.') {
       if (i + 3 > end || text.substr(i, 3) != "...")
-        return makeEinsumError("'.' is not part of an ellipsis '...'", text,
-                               i);
+        return makeEinsumError("'.' is not part of an ellipsis '...'", text, i);
       if (term.hasEllipsis())
-        return makeEinsumError(termName(operand) +
-                                   " has more than one ellipsis '...'",
-                               text, i);
+        return makeEinsumError(
+            termName(operand) + " has more than one ellipsis '...'", text, i);
       term.ellipsis = term.labels.size();
       term.ellipsisColumn = i;
       i += 2;
@@ -262,8 +260,8 @@ einjit::bindEquation(const Equation &eq,
                 : formatv("dimension {0} of '...'", id - kNumLetters).str();
         return makeEinsumError(formatv("{0} has size {1} in operand {2} and "
                                        "{3} in operand {4}",
-                                       what, origin.size, origin.operand,
-                                       size, i),
+                                       what, origin.size, origin.operand, size,
+                                       i),
                                text, columns[d]);
       }
     }

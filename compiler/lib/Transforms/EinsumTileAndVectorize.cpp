@@ -139,8 +139,7 @@ struct EinsumTileAndVectorize
       FailureOr<Operation *> regTile = tile(rewriter, *cacheTile, sizes.reg);
       if (failed(regTile))
         return signalPassFailure();
-      if (!sizes.vectorize ||
-          failed(linalg::vectorizeOpPrecondition(*regTile)))
+      if (!sizes.vectorize || failed(linalg::vectorizeOpPrecondition(*regTile)))
         continue;
       rewriter.setInsertionPoint(*regTile);
       auto vectorized = linalg::vectorize(rewriter, *regTile);

@@ -29,10 +29,9 @@ namespace einjit {
 class EinsumError : public llvm::ErrorInfo<EinsumError> {
 public:
   static char ID;
-  EinsumError(std::string message, std::string equation = "",
-              int column = -1)
-      : msg(std::move(message)), equation(std::move(equation)),
-        column(column) {}
+  EinsumError(std::string message, std::string equation = "", int column = -1)
+      : msg(std::move(message)), equation(std::move(equation)), column(column) {
+  }
 
   const std::string &getMessage() const { return msg; }
   int getColumn() const { return column; }

@@ -48,7 +48,8 @@ Type mlir::einsum::toMLIRType(MLIRContext *ctx, einjit::DType type) {
   return {};
 }
 
-llvm::Expected<einjit::BoundEquation> mlir::einsum::bindContract(ContractOp op) {
+llvm::Expected<einjit::BoundEquation>
+mlir::einsum::bindContract(ContractOp op) {
   std::vector<std::vector<int64_t>> shapes;
   std::vector<einjit::DType> types;
   for (auto [i, input] : llvm::enumerate(op.getInputs())) {
