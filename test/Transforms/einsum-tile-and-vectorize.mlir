@@ -39,3 +39,20 @@ func.func @diagonal(%a: tensor<4x4xf32>) -> tensor<4xf32> {
   %0 = einsum.contract "ii->i" %a : (tensor<4x4xf32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// A matrix-vector product sums along the rows' contiguous dimension: each
+// group of 4 rows keeps 4 x 16 partial sums in registers, fed by contiguous
+// loads and reduced across lanes once at the end.
+// CHECK-LABEL: func @matvec
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
+// CHECK: %[[SUMS:.*]] = scf.for %{{.*}} = %c0 to %c128 step %c16 iter_args(%[[P:.*]] = %{{.*}}) -> (vector<4x16xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<64x128xf32>, vector<4x16xf32>
+// CHECK: %[[SUM:.*]] = arith.addf %[[P]], %{{.*}} : vector<4x16xf32>
+// CHECK: scf.yield %[[SUM]]
+// CHECK: vector.multi_reduction <add>, %[[SUMS]], %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
+func.func @matvec(%a: tensor<64x128xf32>, %x: tensor<128xf32>) -> tensor<64xf32> {
+  %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x128xf32>, tensor<128xf32>) -> tensor<64xf32>
+  return %0 : tensor<64xf32>
+}

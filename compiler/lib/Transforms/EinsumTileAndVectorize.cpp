@@ -114,6 +114,100 @@ static FailureOr<Operation *> tile(RewriterBase &rewriter, Operation *op,
   return tiled->tiledOps.front();
 }
 
+/// Whether loop `loop` indexes the contiguous (last) dimension of an input.
+static bool isContiguousInAnInput(linalg::LinalgOp op, unsigned loop) {
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (map.getNumResults() == 0)
+      continue;
+    auto dim = dyn_cast<AffineDimExpr>(map.getResults().back());
+    if (dim && dim.getPosition() == loop)
+      return true;
+  }
+  return false;
+}
+
+/// Reductions along the inputs' contiguous dimension (`ij,j->i`,
+/// `ij->i`) vectorize badly along the parallel loop: every lane would load
+/// from another row. Such ops get per-lane partial sums instead.
+static bool prefersPartialReduction(linalg::LinalgOp op) {
+  SmallVector<unsigned> parallel, reduction;
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  return !parallel.empty() && reduction.size() == 1 &&
+         !isContiguousInAnInput(op, parallel.back()) &&
+         isContiguousInAnInput(op, reduction.front());
+}
+
+/// Vectorizes `op` when the vectorizer accepts it; returns success if it did.
+static LogicalResult vectorizeIfPossible(RewriterBase &rewriter,
+                                         Operation *op) {
+  if (failed(linalg::vectorizeOpPrecondition(op)))
+    return failure();
+  rewriter.setInsertionPoint(op);
+  auto vectorized = linalg::vectorize(rewriter, op);
+  if (failed(vectorized))
+    return failure();
+  if (!vectorized->replacements.empty())
+    rewriter.replaceOp(op, vectorized->replacements);
+  else
+    rewriter.eraseOp(op);
+  return success();
+}
+
+/// Partial-reduction strategy:
+/// 1. tile the innermost parallel loop by 4 (other parallel loops by 1);
+/// 2. split the reduction into one-SIMD-width partial sums per row
+///    (`tileReductionUsingScf`), so the loop body is elementwise FMAs on a
+///    4 x lanes accumulator;
+/// 3. vectorize the partial-sum body, its zero fill and the final merge.
+static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
+                                             linalg::GenericOp op,
+                                             unsigned vectorBits) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<unsigned> parallel, reduction;
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  unsigned bits =
+      std::max(8u, getElementTypeOrSelf(op.getDpsInits()[0].getType())
+                       .getIntOrFloatBitWidth());
+  int64_t lanes = std::max<int64_t>(1, vectorBits / bits);
+
+  SmallVector<int64_t> rows(ranges.size(), 0);
+  for (unsigned p : parallel)
+    rows[p] = 1;
+  rows[parallel.back()] = tileFor(ranges[parallel.back()], 4);
+  for (unsigned p : parallel)
+    if (rows[p] == ranges[p])
+      rows[p] = 0;
+  FailureOr<Operation *> rowTile = tile(rewriter, op, rows);
+  if (failed(rowTile))
+    return failure();
+
+  unsigned red = reduction.front();
+  int64_t width = tileFor(ranges[red], lanes);
+  if (width == ranges[red]) { // one chunk: no partial sums needed
+    (void)vectorizeIfPossible(rewriter, *rowTile);
+    return success();
+  }
+  SmallVector<OpFoldResult> sizes(ranges.size(), rewriter.getIndexAttr(0));
+  sizes[red] = rewriter.getIndexAttr(width);
+  rewriter.setInsertionPoint(*rowTile);
+  auto partial = scf::tileReductionUsingScf(
+      rewriter, cast<PartialReductionOpInterface>(*rowTile), sizes);
+  if (failed(partial))
+    return failure();
+  rewriter.replaceOp(*rowTile, partial->replacements);
+  SmallVector<Operation *> toVectorize(partial->tiledOps);
+  for (Value init : partial->initialValues)
+    if (Operation *fill = init.getDefiningOp())
+      toVectorize.push_back(fill);
+  llvm::append_range(toVectorize, partial->mergeOps);
+  for (Operation *o : toVectorize)
+    (void)vectorizeIfPossible(rewriter, o);
+  return success();
+}
+
 namespace {
 struct EinsumTileAndVectorize
     : einsum::impl::EinsumTileAndVectorizeBase<EinsumTileAndVectorize> {
@@ -132,6 +226,11 @@ struct EinsumTileAndVectorize
     });
 
     for (linalg::GenericOp generic : generics) {
+      if (prefersPartialReduction(generic)) {
+        if (failed(tileForPartialReduction(rewriter, generic, vectorBits)))
+          return signalPassFailure();
+        continue;
+      }
       TileSizes sizes = chooseTiles(generic, vectorBits);
       FailureOr<Operation *> cacheTile = tile(rewriter, generic, sizes.cache);
       if (failed(cacheTile))

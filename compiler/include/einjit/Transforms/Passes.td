@@ -23,6 +23,13 @@ def EinsumTileAndVectorize
     4. turns reductions into `vector.contract`, folds tensor slices into
        transfers and hoists loop-invariant transfer pairs, so accumulators
        stay in registers across the reduction loop.
+
+    An op whose single reduction runs along the inputs' contiguous
+    dimension while its innermost parallel loop does not (`ij,j->i`,
+    `ij->i`) is instead tiled by 4 rows and split into one-SIMD-width
+    partial sums per row (`tileReductionUsingScf`): contiguous loads,
+    elementwise adds into a 4 x lanes accumulator, one cross-lane reduction
+    at the end.
   }];
   let options = [
     Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
