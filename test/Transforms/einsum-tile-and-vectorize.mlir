@@ -47,11 +47,11 @@ func.func @diagonal(%a: tensor<4x4xf32>) -> tensor<4xf32> {
 // loads and reduced across lanes once at the end.
 // CHECK-LABEL: func @matvec
 // CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
-// CHECK: %[[SUMS:.*]] = scf.for %{{.*}} = %c0 to %c128 step %c16 iter_args(%[[P:.*]] = %{{.*}}) -> (vector<4x16xf32>)
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c16 iter_args(%{{.*}} = %{{.*}}, %[[P:.*]] = %{{.*}}) -> (tensor<4x16xf32>, vector<4x16xf32>)
 // CHECK: vector.transfer_read {{.*}} : tensor<64x128xf32>, vector<4x16xf32>
 // CHECK: %[[SUM:.*]] = arith.addf %[[P]], %{{.*}} : vector<4x16xf32>
-// CHECK: scf.yield %[[SUM]]
-// CHECK: vector.multi_reduction <add>, %[[SUMS]], %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
+// CHECK: scf.yield %{{.*}}, %[[SUM]]
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
 func.func @matvec(%a: tensor<64x128xf32>, %x: tensor<128xf32>) -> tensor<64xf32> {
   %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x128xf32>, tensor<128xf32>) -> tensor<64xf32>
   return %0 : tensor<64xf32>
