@@ -13,28 +13,23 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include "llvm/Support/FormatVariadic.h"
+
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <unistd.h>
 #include <unordered_map>
 
 using namespace einjit;
 
-CompiledEinsum::CompiledEinsum(BoundEquation eq,
+CompiledEinsum::CompiledEinsum(BoundEquation eq, ContractionPath path,
                                std::unique_ptr<JitKernel> kernel,
                                double compileSeconds)
-    : eq(std::move(eq)), kernel(std::move(kernel)), seconds(compileSeconds) {
-  plan = greedyPath(this->eq);
-}
+    : eq(std::move(eq)), plan(std::move(path)), kernel(std::move(kernel)),
+      seconds(compileSeconds) {}
 
 CompiledEinsum::~CompiledEinsum() = default;
-
-static std::string shapeString(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "(";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? "," : "") + std::to_string(d);
-  return s + ")";
-}
 
 llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
                                 Tensor &out) const {
@@ -75,8 +70,10 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
 
 llvm::Expected<Tensor>
 CompiledEinsum::operator()(llvm::ArrayRef<Tensor> operands) const {
-  Tensor out = Tensor::zeros(eq.resultType, eq.outputShape());
-  if (auto err = run(operands, out))
+  auto out = Tensor::allocate(eq.resultType, eq.outputShape());
+  if (!out)
+    return out.takeError();
+  if (auto err = run(operands, *out))
     return std::move(err);
   return out;
 }
@@ -123,6 +120,27 @@ static std::string cacheKey(const BoundEquation &eq) {
   return key;
 }
 
+/// Kernels allocate their intermediates with malloc and cannot report a
+/// failure, so a path whose intermediates cannot fit in this machine's memory
+/// is refused before it is compiled.
+static llvm::Error checkIntermediates(const BoundEquation &eq,
+                                      const ContractionPath &path) {
+  double bytes = 0;
+  for (size_t i = 0; i + 1 < path.steps.size(); ++i) {
+    double n = dtypeBytes(eq.computeType);
+    for (int64_t d : path.steps[i].shape)
+      n *= d;
+    bytes += n;
+  }
+  double memory = double(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  if (bytes <= memory)
+    return llvm::Error::success();
+  return makeEinsumError(llvm::formatv("the contraction path {0} needs {1:e} "
+                                       "bytes of intermediates, more than "
+                                       "this machine's {2:e} bytes of memory",
+                                       path.describe(), bytes, memory));
+}
+
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 Runtime::compile(BoundEquation eq) {
   std::string key = cacheKey(eq);
@@ -133,6 +151,9 @@ Runtime::compile(BoundEquation eq) {
     return it->second;
   }
   auto start = std::chrono::steady_clock::now();
+  ContractionPath path = greedyPath(eq);
+  if (auto err = checkIntermediates(eq, path))
+    return std::move(err);
   std::unique_ptr<JitKernel> kernel;
   bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
   if (!empty) {
@@ -148,7 +169,7 @@ Runtime::compile(BoundEquation eq) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   auto compiled = std::make_shared<const CompiledEinsum>(
-      std::move(eq), std::move(kernel), seconds);
+      std::move(eq), std::move(path), std::move(kernel), seconds);
   ++stats.compiles;
   cache.emplace(key, compiled);
   stats.entries = cache.size();

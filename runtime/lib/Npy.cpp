@@ -128,6 +128,7 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
                                   "the file holds {1}",
                                   (uint64_t)(count * elem), available));
 
+  // The data is in memory already, so this size is one that exists.
   Tensor t = Tensor::zeros(*dtype, shape);
   size_t nbytes = t.nbytes();
   std::memcpy(t.data(), bytes.data() + dataStart, nbytes);

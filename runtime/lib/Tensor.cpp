@@ -1,6 +1,9 @@
 //===- Tensor.cpp - Dense tensors on the CPU ------------------------------===//
 
 #include "einjit/runtime/Tensor.h"
+#include "einjit/Spec/Equation.h"
+
+#include "llvm/ADT/STLExtras.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -17,18 +20,43 @@ std::vector<int64_t> Tensor::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
   return strides;
 }
 
-Tensor Tensor::zeros(DType dtype, llvm::ArrayRef<int64_t> shape) {
+llvm::Expected<Tensor> Tensor::allocate(DType dtype,
+                                        llvm::ArrayRef<int64_t> shape) {
+  uint64_t bytes = dtypeBytes(dtype);
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(bytes, (uint64_t)d, &bytes) ||
+        bytes > (uint64_t(1) << 62))
+      return makeEinsumError("a " + dtypeName(dtype) + " tensor of shape " +
+                             shapeString(shape) + " is too large to allocate");
+  }
+  uint64_t rounded = (std::max<uint64_t>(bytes, 1) + 63) / 64 * 64;
+  void *mem = std::aligned_alloc(64, rounded);
+  if (!mem)
+    return makeEinsumError("cannot allocate " + std::to_string(bytes) +
+                           " bytes for a " + dtypeName(dtype) +
+                           " tensor of shape " + shapeString(shape));
+  std::memset(mem, 0, rounded);
   Tensor t;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
   t.steps = rowMajorStrides(shape);
-  size_t bytes = std::max<size_t>(t.nbytes(), 1);
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void *mem = std::aligned_alloc(64, rounded);
-  std::memset(mem, 0, rounded);
   t.storage = std::shared_ptr<void>(mem, std::free);
   t.ptr = mem;
   return t;
+}
+
+Tensor Tensor::zeros(DType dtype, llvm::ArrayRef<int64_t> shape) {
+  auto t = allocate(dtype, shape);
+  if (!t)
+    llvm::report_fatal_error(llvm::Twine(llvm::toString(t.takeError())));
+  return std::move(*t);
+}
+
+std::string einjit::shapeString(llvm::ArrayRef<int64_t> shape) {
+  std::string s = "(";
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? "," : "") + std::to_string(d);
+  return s + ")";
 }
 
 Tensor Tensor::borrow(void *data, DType dtype, llvm::ArrayRef<int64_t> shape,
@@ -63,6 +91,7 @@ bool Tensor::isContiguous() const {
 Tensor Tensor::contiguous() const {
   if (isContiguous())
     return *this;
+  // Same number of bytes as this tensor, which exists: cannot overflow.
   Tensor out = zeros(type, dims);
   size_t elem = dtypeBytes(type);
   int64_t n = numel();

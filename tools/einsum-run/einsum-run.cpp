@@ -129,7 +129,10 @@ static llvm::Expected<Tensor> randomOperand(llvm::StringRef spec,
       shape.push_back(d);
     }
   }
-  Tensor t = Tensor::zeros(*dtype, shape);
+  auto allocated = Tensor::allocate(*dtype, shape);
+  if (!allocated)
+    return allocated.takeError();
+  Tensor t = std::move(*allocated);
   std::uniform_real_distribution<double> real(-1.0, 1.0);
   std::uniform_int_distribution<int> integer(-4, 4);
   for (int64_t i = 0, n = t.numel(); i < n; ++i) {
@@ -222,7 +225,10 @@ static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
                  int runs) {
   using clock = std::chrono::steady_clock;
   const BoundEquation &eq = kernel.equation();
-  Tensor out = Tensor::zeros(eq.resultType, eq.outputShape());
+  auto allocated = Tensor::allocate(eq.resultType, eq.outputShape());
+  if (!allocated)
+    return fail(allocated.takeError());
+  Tensor out = std::move(*allocated);
   auto time = [&]() -> llvm::Expected<double> {
     auto start = clock::now();
     if (auto err = kernel.run(operands, out))

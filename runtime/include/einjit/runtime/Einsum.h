@@ -26,8 +26,8 @@ class JitKernel;
 /// An einsum compiled for one signature.
 class CompiledEinsum {
 public:
-  CompiledEinsum(BoundEquation eq, std::unique_ptr<JitKernel> kernel,
-                 double compileSeconds);
+  CompiledEinsum(BoundEquation eq, ContractionPath path,
+                 std::unique_ptr<JitKernel> kernel, double compileSeconds);
   ~CompiledEinsum();
 
   const BoundEquation &equation() const { return eq; }

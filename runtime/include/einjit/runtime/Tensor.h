@@ -11,9 +11,11 @@
 
 #include "einjit/Spec/DType.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace einjit {
@@ -22,7 +24,12 @@ class Tensor {
 public:
   Tensor() = default;
 
-  /// A new contiguous row-major tensor, zero-filled, 64-byte aligned.
+  /// A new contiguous row-major tensor, zero-filled, 64-byte aligned; an
+  /// error if its size overflows or the memory cannot be had.
+  static llvm::Expected<Tensor> allocate(DType dtype,
+                                         llvm::ArrayRef<int64_t> shape);
+  /// allocate() for tensors known to be small (tests, examples): a failure
+  /// is a fatal error.
   static Tensor zeros(DType dtype, llvm::ArrayRef<int64_t> shape);
   /// Wraps caller-owned memory. Empty `strides` means contiguous row-major.
   static Tensor borrow(void *data, DType dtype, llvm::ArrayRef<int64_t> shape,
@@ -57,6 +64,9 @@ private:
   std::shared_ptr<void> storage;
   void *ptr = nullptr;
 };
+
+/// "(2,3)": a shape for messages.
+std::string shapeString(llvm::ArrayRef<int64_t> shape);
 
 /// IEEE half <-> float, for tools and tests.
 float halfToFloat(uint16_t h);
