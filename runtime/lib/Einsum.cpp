@@ -60,7 +60,10 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
   llvm::SmallVector<Tensor> contiguous;
   llvm::SmallVector<void *> pointers;
   for (const Tensor &t : operands) {
-    contiguous.push_back(t.contiguous());
+    auto c = t.contiguous();
+    if (!c)
+      return c.takeError();
+    contiguous.push_back(std::move(*c));
     pointers.push_back(contiguous.back().data());
   }
   pointers.push_back(out.data());

@@ -144,9 +144,8 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
       strides[i] = s;
       s *= std::max<int64_t>(shape[i], 1);
     }
-    Tensor fortranView = Tensor::borrow(t.data(), *dtype, shape, strides);
-    Tensor c = fortranView.contiguous();
-    return c;
+    // The copy must not outlive `t`'s memory: contiguous() copies.
+    return Tensor::borrow(t.data(), *dtype, shape, strides).contiguous();
   }
   return t;
 }
@@ -160,7 +159,10 @@ llvm::Expected<Tensor> einjit::readNpy(StringRef path) {
 }
 
 llvm::Error einjit::writeNpy(StringRef path, const Tensor &tensor) {
-  Tensor t = tensor.contiguous();
+  auto contiguous = tensor.contiguous();
+  if (!contiguous)
+    return contiguous.takeError();
+  const Tensor &t = *contiguous;
   std::string descr;
   switch (t.dtype()) {
   case DType::F16:

@@ -88,11 +88,13 @@ bool Tensor::isContiguous() const {
   return true;
 }
 
-Tensor Tensor::contiguous() const {
+llvm::Expected<Tensor> Tensor::contiguous() const {
   if (isContiguous())
     return *this;
-  // Same number of bytes as this tensor, which exists: cannot overflow.
-  Tensor out = zeros(type, dims);
+  auto allocated = allocate(type, dims);
+  if (!allocated)
+    return allocated.takeError();
+  Tensor out = std::move(*allocated);
   size_t elem = dtypeBytes(type);
   int64_t n = numel();
   std::vector<int64_t> index(dims.size(), 0);

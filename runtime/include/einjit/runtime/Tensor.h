@@ -50,8 +50,9 @@ public:
 
   /// True when the strides are row-major contiguous.
   bool isContiguous() const;
-  /// This tensor if contiguous, else a contiguous copy.
-  Tensor contiguous() const;
+  /// This tensor if contiguous, else a contiguous copy (an error if the
+  /// copy cannot be allocated).
+  llvm::Expected<Tensor> contiguous() const;
   /// Element `flat` of the row-major order, converted to double.
   double getDouble(int64_t flat) const;
 
