@@ -144,8 +144,12 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
       strides[i] = s;
       s *= std::max<int64_t>(shape[i], 1);
     }
-    // The copy must not outlive `t`'s memory: contiguous() copies.
-    return Tensor::borrow(t.data(), *dtype, shape, strides).contiguous();
+    // A view that is already row-major (only one dimension above 1) has
+    // the same bytes as `t`; otherwise copy out of `t` before it goes.
+    Tensor view = Tensor::borrow(t.data(), *dtype, shape, strides);
+    if (view.isContiguous())
+      return t;
+    return view.contiguous();
   }
   return t;
 }

@@ -162,6 +162,9 @@ def main():
     cases.append(("zero-size sum", "ij->i", [make_operand((3, 0), "f32", nrng)]))
     cases.append(("zero-size output", "ij,jk->ik",
                   [make_operand((0, 3), "f64", nrng), make_operand((3, 2), "f64", nrng)]))
+    cases.append(("fortran column", "ij,jk->ik",
+                  [np.asfortranarray(make_operand((5, 1), "f64", nrng)),
+                   make_operand((1, 3), "f64", nrng)]))
     cases.append(("fortran order", "ij,jk->ik",
                   [np.asfortranarray(make_operand((5, 7), "f64", nrng)),
                    make_operand((7, 3), "f64", nrng)]))
