@@ -1,19 +1,19 @@
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize | FileCheck %s
 
 // A 128x512x256 matmul: cache tiles 64 x 128 over the parallel loops (the
-// reduction fits in one 256 tile), register tiles 4 x 16 within them, and
+// reduction fits in one 256 tile), register tiles 8 x 32 within them, and
 // an outer-product step over the reduction.
 // CHECK-LABEL: func @matmul
 // CHECK: scf.for %{{.*}} = %c0 to %c128 step %c64
 // CHECK: scf.for %{{.*}} = %c0 to %c512 step %c128
-// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
-// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c16
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c8
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c32
 // The accumulator is read once per register tile, outside the k loop ...
-// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} vector<4x16xf32>
+// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} vector<8x32xf32>
 // CHECK: scf.for %{{.*}} = %c0 to %c256 step %c1 iter_args({{.*}}, %[[ITER:.*]] = %[[ACC]])
-// CHECK: vector.contract {{.*}} %[[ITER]] : vector<4x1xf32>, vector<1x16xf32> into vector<4x16xf32>
+// CHECK: vector.contract {{.*}} %[[ITER]] : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
 // ... and written once after it.
-// CHECK: vector.transfer_write {{.*}} : vector<4x16xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<8x32xf32>
 func.func @matmul(%a: tensor<128x256xf32>, %b: tensor<256x512xf32>) -> tensor<128x512xf32> {
   %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<128x256xf32>, tensor<256x512xf32>) -> tensor<128x512xf32>
   return %0 : tensor<128x512xf32>
@@ -21,12 +21,13 @@ func.func @matmul(%a: tensor<128x256xf32>, %b: tensor<256x512xf32>) -> tensor<12
 
 // -----
 
-// f64 fills 8 lanes of a 512-bit register; a range of 12 takes tile 6.
+// f64 fills 8 lanes of a 512-bit register: a range of 48 takes two whole
+// registers (16), and 12 rows take 6, the largest divisor up to 8.
 // CHECK-LABEL: func @f64_lanes
-// CHECK: vector.contract {{.*}} : vector<4x1xf64>, vector<1x6xf64> into vector<4x6xf64>
-func.func @f64_lanes(%a: tensor<8x3xf64>, %b: tensor<3x12xf64>) -> tensor<8x12xf64> {
-  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<8x3xf64>, tensor<3x12xf64>) -> tensor<8x12xf64>
-  return %0 : tensor<8x12xf64>
+// CHECK: vector.contract {{.*}} : vector<6x1xf64>, vector<1x16xf64> into vector<6x16xf64>
+func.func @f64_lanes(%a: tensor<12x3xf64>, %b: tensor<3x48xf64>) -> tensor<12x48xf64> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<12x3xf64>, tensor<3x48xf64>) -> tensor<12x48xf64>
+  return %0 : tensor<12x48xf64>
 }
 
 // -----

@@ -1,7 +1,8 @@
 // RUN: einsum-opt %s --einsum-cpu-pipeline | FileCheck %s
 
 // The whole pipeline leaves only the LLVM dialect, with bare pointers for
-// memrefs and FMA-friendly vector code for the register tile.
+// memrefs and FMA-friendly vector code for the register tile. The 48-wide
+// result takes whole 16-lane registers (not 24-lane ones).
 // CHECK-LABEL: llvm.func @einsum
 // CHECK-SAME: (%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // CHECK: llvm.intr.fmuladd{{.*}} : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>

@@ -14,9 +14,9 @@ def EinsumTileAndVectorize
     `convert-einsum-to-linalg` produces):
 
     1. picks cache tiles (up to 64 x 128 over the two innermost parallel
-       loops, 256 over the innermost reduction) and register tiles (4 x one
-       SIMD width, reductions 1), each a divisor of the loop range so that
-       every tile is static and needs no masks;
+       loops, 256 over the innermost reduction) and register tiles (8 rows x
+       two SIMD registers, reductions 1), each a divisor of the loop range so
+       that every tile is static and needs no masks;
     2. tiles twice with `scf.for` loops;
     3. vectorizes the register tile when the vectorizer accepts it (ops with
        diagonal maps stay scalar loops);
