@@ -46,18 +46,20 @@ struct TileSizes {
 };
 } // namespace
 
+/// Elements of the accumulator type in one SIMD register.
+static int64_t simdLanes(linalg::LinalgOp op, unsigned vectorBits) {
+  unsigned bits = getElementTypeOrSelf(op.getDpsInits()[0].getType())
+                      .getIntOrFloatBitWidth();
+  return std::max<int64_t>(1, vectorBits / std::max(8u, bits));
+}
+
 /// Picks cache and register tiles for a loop nest.
 static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-  unsigned bits = 32;
-  if (auto out = dyn_cast<ShapedType>(op.getDpsInits()[0].getType()))
-    bits = std::max(8u, out.getElementType().getIntOrFloatBitWidth());
-  int64_t lanes = std::max<int64_t>(1, vectorBits / bits);
-
+  int64_t lanes = simdLanes(op, vectorBits);
   SmallVector<unsigned> parallel, reduction;
-  for (auto [i, it] : llvm::enumerate(iterators))
-    (it == utils::IteratorType::parallel ? parallel : reduction).push_back(i);
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
 
   TileSizes t;
   t.cache.assign(ranges.size(), 1);
@@ -173,10 +175,7 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
-  unsigned bits =
-      std::max(8u, getElementTypeOrSelf(op.getDpsInits()[0].getType())
-                       .getIntOrFloatBitWidth());
-  int64_t lanes = std::max<int64_t>(1, vectorBits / bits);
+  int64_t lanes = simdLanes(op, vectorBits);
 
   SmallVector<int64_t> rows(ranges.size(), 0);
   for (unsigned p : parallel)
