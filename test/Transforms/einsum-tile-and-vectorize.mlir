@@ -57,3 +57,20 @@ func.func @matvec(%a: tensor<64x128xf32>, %x: tensor<128xf32>) -> tensor<64xf32>
   %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x128xf32>, tensor<128xf32>) -> tensor<64xf32>
   return %0 : tensor<64xf32>
 }
+
+// -----
+
+// In A B^T the SIMD loop (k) is not contiguous in B, which 64 rows of A
+// reuse: B is transposed once, then the outer-product kernel runs on it.
+// CHECK-LABEL: func @transposed_operand
+// CHECK-SAME: (%[[A:.*]]: tensor<64x32xf32>, %[[B:.*]]: tensor<64x32xf32>)
+// CHECK: tensor.empty() : tensor<32x64xf32>
+// CHECK: vector.transfer_read %[[B]]{{.*}} : tensor<64x32xf32>, vector<32x8xf32>
+// CHECK: vector.transpose %{{.*}}, [1, 0] : vector<32x8xf32> to vector<8x32xf32>
+// CHECK: %[[BT:.*]] = scf.for {{.*}} -> (tensor<32x64xf32>)
+// CHECK: vector.transfer_read %[[BT]]{{.*}} : tensor<32x64xf32>, vector<1x32xf32>
+// CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+func.func @transposed_operand(%a: tensor<64x32xf32>, %b: tensor<64x32xf32>) -> tensor<64x64xf32> {
+  %0 = einsum.contract "ij,kj->ik" %a, %b : (tensor<64x32xf32>, tensor<64x32xf32>) -> tensor<64x64xf32>
+  return %0 : tensor<64x64xf32>
+}

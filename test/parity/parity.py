@@ -48,6 +48,8 @@ CANONICAL = [
     ("upper case", "Ab,bC->AC", [(3, 4), (4, 2)]),
     ("large matmul", "ij,jk->ik", [(64, 96), (96, 80)]),
     ("odd sizes", "ij,jk->ik", [(7, 13), (13, 11)]),
+    ("transpose of unit dims", "ec...X", [(1, 5, 3)]),
+    ("transposed operand", "ij,kj->ik", [(40, 24), (48, 24)]),
 ]
 
 DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64,

@@ -100,7 +100,8 @@ static constexpr llvm::StringLiteral kVectorStage =
     "func.func(buffer-deallocation-simplification),"
     "bufferization-lower-deallocations,cse,canonicalize";
 static constexpr llvm::StringLiteral kLLVMStage =
-    "func.func(convert-linalg-to-loops,lower-vector-multi-reduction),"
+    "func.func(einsum-lower-copies,convert-linalg-to-loops,"
+    "lower-vector-multi-reduction),"
     "func.func(convert-vector-to-scf{full-unroll=true}),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
     "cse,convert-vector-to-llvm{vector-contract-lowering=outerproduct},"

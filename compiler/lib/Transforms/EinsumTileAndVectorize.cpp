@@ -212,6 +212,84 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   return success();
 }
 
+/// The outer-product strategy: cache tiles, register tiles, vectorization
+/// of the register tile.
+static LogicalResult tileAndVectorize(RewriterBase &rewriter,
+                                      linalg::LinalgOp op,
+                                      unsigned vectorBits) {
+  TileSizes sizes = chooseTiles(op, vectorBits);
+  FailureOr<Operation *> cacheTile = tile(rewriter, op, sizes.cache);
+  if (failed(cacheTile))
+    return failure();
+  FailureOr<Operation *> regTile = tile(rewriter, *cacheTile, sizes.reg);
+  if (failed(regTile))
+    return failure();
+  if (sizes.vectorize)
+    (void)vectorizeIfPossible(rewriter, *regTile);
+  return success();
+}
+
+/// The outer-product kernel takes SIMD vectors along the innermost parallel
+/// loop. An input that carries that loop in any dimension but its last
+/// (`kd` in `bhqd,bhkd->bhqk`) would feed every lane from another row.
+/// When the loops that do not index the input reuse it at least 16 times,
+/// so a copy is cheap next to the contraction, the input is transposed once
+/// to make that loop its contiguous dimension. Returns the transposes.
+static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
+                                                         linalg::GenericOp op) {
+  SmallVector<linalg::TransposeOp> copies;
+  SmallVector<unsigned> parallel, reduction;
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  if (parallel.empty() || reduction.empty())
+    return copies;
+  MLIRContext *ctx = op.getContext();
+  AffineExpr simd = getAffineDimExpr(parallel.back(), ctx);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = maps[input->getOperandNumber()];
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
+      continue;
+    std::optional<unsigned> pos = map.getResultPosition(simd);
+    if (!pos || *pos + 1 == map.getNumResults())
+      continue;
+    int64_t reuse = 1;
+    for (unsigned loop = 0; loop < ranges.size(); ++loop)
+      if (!map.isFunctionOfDim(loop))
+        reuse *= ranges[loop];
+    if (reuse < 16)
+      continue;
+
+    SmallVector<int64_t> perm;
+    for (unsigned i = 0; i < map.getNumResults(); ++i)
+      if (i != *pos)
+        perm.push_back(i);
+    perm.push_back(*pos);
+    auto type = cast<RankedTensorType>(input->get().getType());
+    SmallVector<int64_t> shape;
+    SmallVector<AffineExpr> exprs;
+    for (int64_t p : perm) {
+      shape.push_back(type.getDimSize(p));
+      exprs.push_back(map.getResult(p));
+    }
+    rewriter.setInsertionPoint(op);
+    Location loc = op.getLoc();
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, shape, type.getElementType());
+    auto copy =
+        linalg::TransposeOp::create(rewriter, loc, input->get(), init, perm);
+    maps[input->getOperandNumber()] =
+        AffineMap::get(map.getNumDims(), 0, exprs, ctx);
+    rewriter.modifyOpInPlace(op, [&] {
+      input->set(copy->getResult(0));
+      op.setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(maps));
+    });
+    copies.push_back(copy);
+  }
+  return copies;
+}
+
 namespace {
 struct EinsumTileAndVectorize
     : einsum::impl::EinsumTileAndVectorizeBase<EinsumTileAndVectorize> {
@@ -230,28 +308,15 @@ struct EinsumTileAndVectorize
     });
 
     for (linalg::GenericOp generic : generics) {
-      if (prefersPartialReduction(generic)) {
-        if (failed(tileForPartialReduction(rewriter, generic, vectorBits)))
+      for (linalg::TransposeOp copy : transposeForSimd(rewriter, generic))
+        if (failed(tileAndVectorize(rewriter, copy, vectorBits)))
           return signalPassFailure();
-        continue;
-      }
-      TileSizes sizes = chooseTiles(generic, vectorBits);
-      FailureOr<Operation *> cacheTile = tile(rewriter, generic, sizes.cache);
-      if (failed(cacheTile))
+      LogicalResult done =
+          prefersPartialReduction(generic)
+              ? tileForPartialReduction(rewriter, generic, vectorBits)
+              : tileAndVectorize(rewriter, generic, vectorBits);
+      if (failed(done))
         return signalPassFailure();
-      FailureOr<Operation *> regTile = tile(rewriter, *cacheTile, sizes.reg);
-      if (failed(regTile))
-        return signalPassFailure();
-      if (!sizes.vectorize || failed(linalg::vectorizeOpPrecondition(*regTile)))
-        continue;
-      rewriter.setInsertionPoint(*regTile);
-      auto vectorized = linalg::vectorize(rewriter, *regTile);
-      if (failed(vectorized))
-        continue;
-      if (!vectorized->replacements.empty())
-        rewriter.replaceOp(*regTile, vectorized->replacements);
-      else
-        rewriter.eraseOp(*regTile);
     }
 
     RewritePatternSet patterns(ctx);

@@ -24,6 +24,12 @@ def EinsumTileAndVectorize
        transfers and hoists loop-invariant transfer pairs, so accumulators
        stay in registers across the reduction loop.
 
+    An input that carries the SIMD loop (the innermost parallel one) in any
+    dimension but its last, and that the other loops reuse at least 16
+    times (`B` in `ij,kj->ik`, `bhkd` in `bhqd,bhkd->bhqk`), is first
+    transposed once (a `linalg.transpose`, itself tiled and vectorized) so
+    that the SIMD loop becomes its contiguous dimension.
+
     An op whose single reduction runs along the inputs' contiguous
     dimension while its innermost parallel loop does not (`ij,j->i`,
     `ij->i`) is instead tiled by 4 rows and split into one-SIMD-width
@@ -39,6 +45,18 @@ def EinsumTileAndVectorize
                            "mlir::vector::VectorDialect",
                            "mlir::affine::AffineDialect",
                            "mlir::tensor::TensorDialect"];
+}
+
+def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
+  let summary = "Rewrite memref.copy as linalg.copy";
+  let description = [{
+    Bufferization leaves `memref.copy` where a tile is moved unchanged (a
+    transpose that only moves size-1 dimensions, say). Between strided
+    memrefs, `finalize-memref-to-llvm` lowers it to a call of `memrefCopy`
+    from MLIR's runner-utils library, which JIT kernels do not link. As a
+    `linalg.copy` it becomes a plain loop nest instead.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
 #endif // EINJIT_TRANSFORMS_PASSES
