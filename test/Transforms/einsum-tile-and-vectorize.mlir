@@ -65,9 +65,9 @@ func.func @matvec(%a: tensor<64x128xf32>, %x: tensor<128xf32>) -> tensor<64xf32>
 // CHECK-LABEL: func @transposed_operand
 // CHECK-SAME: (%[[A:.*]]: tensor<64x32xf32>, %[[B:.*]]: tensor<64x32xf32>)
 // CHECK: tensor.empty() : tensor<32x64xf32>
+// CHECK: %[[BT:.*]] = scf.for {{.*}} -> (tensor<32x64xf32>)
 // CHECK: vector.transfer_read %[[B]]{{.*}} : tensor<64x32xf32>, vector<32x8xf32>
 // CHECK: vector.transpose %{{.*}}, [1, 0] : vector<32x8xf32> to vector<8x32xf32>
-// CHECK: %[[BT:.*]] = scf.for {{.*}} -> (tensor<32x64xf32>)
 // CHECK: vector.transfer_read %[[BT]]{{.*}} : tensor<32x64xf32>, vector<1x32xf32>
 // CHECK: vector.contract {{.*}} : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
 func.func @transposed_operand(%a: tensor<64x32xf32>, %b: tensor<64x32xf32>) -> tensor<64x64xf32> {
