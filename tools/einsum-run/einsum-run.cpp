@@ -188,8 +188,11 @@ static void printValue(llvm::raw_ostream &os, const Tensor &t, int64_t flat) {
   }
 }
 
-/// Nested brackets in NumPy's layout: `[[1, 2],\n [3, 4]]`.
+/// Nested brackets in NumPy's layout: `[[1, 2],\n [3, 4]]`. Like NumPy, a
+/// tensor of more than 1000 elements shows 3 items at each end of every
+/// dimension, with `...` between.
 static void printTensor(llvm::raw_ostream &os, const Tensor &t) {
+  constexpr int64_t kThreshold = 1000, kEdge = 3;
   os << dtypeName(t.dtype()) << " (";
   for (auto [i, d] : llvm::enumerate(t.shape()))
     os << (i ? "," : "") << d;
@@ -199,26 +202,35 @@ static void printTensor(llvm::raw_ostream &os, const Tensor &t) {
     os << "\n";
     return;
   }
-  int64_t flat = 0;
-  std::function<void(int)> rec = [&](int dim) {
-    os << "[";
-    for (int64_t i = 0; i < t.shape()[dim]; ++i) {
-      if (i) {
-        os << ",";
-        if (dim + 1 < t.rank())
-          os << std::string(t.rank() - dim - 1, '\n')
-             << std::string(dim + 1, ' ');
-        else
-          os << " ";
-      }
-      if (dim + 1 == t.rank())
-        printValue(os, t, flat++);
+  bool summarize = t.numel() > kThreshold;
+  std::function<void(int, int64_t)> rec = [&](int dim, int64_t flat) {
+    int64_t size = t.shape()[dim];
+    bool last = dim + 1 == t.rank();
+    auto separator = [&] {
+      os << ",";
+      if (last)
+        os << " ";
       else
-        rec(dim + 1);
+        os << std::string(t.rank() - dim - 1, '\n')
+           << std::string(dim + 1, ' ');
+    };
+    os << "[";
+    for (int64_t i = 0; i < size; ++i) {
+      if (summarize && size > 2 * kEdge && i == kEdge) {
+        separator();
+        os << "...";
+        i = size - kEdge;
+      }
+      if (i)
+        separator();
+      if (last)
+        printValue(os, t, flat * size + i);
+      else
+        rec(dim + 1, flat * size + i);
     }
     os << "]";
   };
-  rec(0);
+  rec(0, 0);
   os << "\n";
 }
 
