@@ -20,6 +20,12 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
+  # LLVM/MLIR 22 come from bookworm-security: say so if it is not enabled.
+  if ! apt-cache policy libmlir-22-dev | grep -q 'Candidate: [0-9]'; then
+    echo "setup.sh: error: no libmlir-22-dev candidate; enable the" \
+      "bookworm-security suite (deb.debian.org/debian-security) in apt" >&2
+    exit 1
+  fi
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
