@@ -74,3 +74,14 @@ func.func @transposed_operand(%a: tensor<64x32xf32>, %b: tensor<64x32xf32>) -> t
   %0 = einsum.contract "ij,kj->ik" %a, %b : (tensor<64x32xf32>, tensor<64x32xf32>) -> tensor<64x64xf32>
   return %0 : tensor<64x64xf32>
 }
+
+// -----
+
+// A size-0 label leaves an empty loop nest: nothing to tile or vectorize.
+// CHECK-LABEL: func @empty
+// CHECK-NOT: scf.for
+// CHECK: linalg.generic
+func.func @empty(%a: tensor<0x3xf32>, %b: tensor<3x4xf32>) -> tensor<0x4xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<0x3xf32>, tensor<3x4xf32>) -> tensor<0x4xf32>
+  return %0 : tensor<0x4xf32>
+}

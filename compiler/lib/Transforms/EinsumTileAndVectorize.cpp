@@ -301,9 +301,11 @@ struct EinsumTileAndVectorize
     IRRewriter rewriter(ctx);
 
     SmallVector<linalg::GenericOp> generics;
+    // Empty loop nests (a size-0 label) have nothing to tile or vectorize.
     func.walk([&](linalg::GenericOp op) {
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
       if (op.hasPureTensorSemantics() &&
-          !ShapedType::isDynamicShape(op.getStaticLoopRanges()))
+          llvm::all_of(ranges, [](int64_t r) { return r > 0; }))
         generics.push_back(op);
     });
 
