@@ -79,6 +79,8 @@ int64_t Tensor::numel() const {
 }
 
 bool Tensor::isContiguous() const {
+  if (numel() == 0) // no element to be out of place
+    return true;
   int64_t expected = 1;
   for (int i = dims.size() - 1; i >= 0; --i) {
     if (dims[i] != 1 && steps[i] != expected)

@@ -162,6 +162,7 @@ def main():
         cases.append((f"mixed {a}+{b}", "ij,jk->ik",
                       [make_operand((4, 5), a, nrng), make_operand((5, 3), b, nrng)]))
     cases.append(("zero-size sum", "ij->i", [make_operand((3, 0), "f32", nrng)]))
+    cases.append(("zero-size last dim", "ij->ji", [make_operand((0, 3), "f32", nrng)]))
     cases.append(("zero-size output", "ij,jk->ik",
                   [make_operand((0, 3), "f64", nrng), make_operand((3, 2), "f64", nrng)]))
     cases.append(("fortran column", "ij,jk->ik",

@@ -133,6 +133,10 @@ TEST(RuntimeTest, ZeroSizedDimensions) {
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(sums.getDouble(i), 0.0);
   EXPECT_EQ(run("ij->j", {empty}).numel(), 0);
+  // A size-0 dimension last, others above 1: still a valid (empty) output.
+  Tensor t = run("ij->ji", {Tensor::zeros(DType::F32, {0, 3})});
+  EXPECT_EQ(t.shape(), llvm::ArrayRef<int64_t>({3, 0}));
+  EXPECT_TRUE(t.isContiguous());
 }
 
 TEST(RuntimeTest, CacheCompilesOncePerSignature) {
