@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 pkgs=(cmake ninja-build ccache g++ python3 python3-pip
       llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools lld-22
-      clang-format-22 libgtest-dev libbenchmark-dev zlib1g-dev libzstd-dev)
+      clang-format-22 libgtest-dev libbenchmark-dev libopenblas-dev zlib1g-dev
+      libzstd-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -21,7 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   # LLVM/MLIR 22 come from bookworm-security: say so if it is not enabled.
-  if ! apt-cache policy libmlir-22-dev | grep -q 'Candidate: [0-9]'; then
+  policy=$(apt-cache policy libmlir-22-dev)
+  if ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
     echo "setup.sh: error: no libmlir-22-dev candidate; enable the" \
       "bookworm-security suite (deb.debian.org/debian-security) in apt" >&2
     exit 1
