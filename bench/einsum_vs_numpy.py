@@ -92,30 +92,28 @@ def main():
     args = ap.parse_args()
 
     import numpy
-    print(f"numpy {numpy.__version__}, {os.cpu_count()} cores; times are "
-          f"steady-state min per call over {args.runs} calls; "
+    print(f"numpy {numpy.__version__}, {os.cpu_count()} cores; steady-state "
+          f"times are the min (and median) per call over {args.runs} calls; "
           f"ratio = peer time / einjit time (>1: einjit faster)")
-    header = (f"{'case':18} {'einjit':>10} {'GFLOP/s':>8} {'compile':>9} "
-              f"{'peer':>26} {'peer time':>10} {'ratio':>6}")
-    print(header)
-    print("-" * len(header))
     for name in args.cases.split(","):
         eq, specs, expr = CASES[name]
         e = run_einjit(args.einsum_run, eq, specs, args.runs)
         gflops = e["flops"] / e["min"] * 1e-9 if e["flops"] else 0
-        peers = []
+        print(f"\n{name}: einsum-run '{eq}' {' '.join(specs)}")
+        print(f"  {'einjit (1 thread)':30} {e['min'] * 1e3:9.3f} ms "
+              f"(median {e['median'] * 1e3:.3f}, first call "
+              f"{e['first'] * 1e3:.3f}, compile {e['compile'] * 1e3:.1f}) "
+              f"{gflops:7.1f} GFLOP/s")
         for threads, label in ((1, "1 thread"), (0, "all cores")):
             n = run_numpy(eq, specs, expr, args.runs, threads)
+            peers = []
             if "matmul" in n:
-                peers.append((f"numpy @ ({label})", n["matmul"][0]))
-            peers.append((f"np.einsum ({label})", n["einsum"][0]))
-            peers.append((f"np.einsum opt ({label})", n["einsum_opt"][0]))
-        first = True
-        for label, t in peers:
-            lead = (f"{name:18} {e['min'] * 1e3:8.3f}ms {gflops:8.1f} "
-                    f"{e['compile'] * 1e3:7.1f}ms") if first else " " * 48
-            print(f"{lead} {label:>26} {t * 1e3:8.3f}ms {t / e['min']:6.2f}")
-            first = False
+                peers.append((f"numpy {expr} ({label})", n["matmul"]))
+            peers.append((f"np.einsum ({label})", n["einsum"]))
+            peers.append((f"np.einsum optimize ({label})", n["einsum_opt"]))
+            for label2, (tmin, tmed) in peers:
+                print(f"  {label2:30} {tmin * 1e3:9.3f} ms "
+                      f"(median {tmed * 1e3:.3f})  ratio {tmin / e['min']:6.2f}")
     return 0
 
 

@@ -5,7 +5,8 @@ Runs the lab's canonical operations and a set of random valid equations
 (1-4 operands, repeated labels, ellipses with broadcasting, implicit mode,
 f32 and f64, plus f16/i32/i64 and mixed dtypes) through einsum-run and
 compares each result with numpy.einsum computed in float64 (integers:
-exactly), using allclose with rtol 1e-5 for f32 and 1e-12 for f64.
+exactly), using allclose with rtol 1e-5 for f32 and 1e-12 for f64 (atol the
+same, for sums that cancel to near zero).
 
 usage: parity.py EINSUM_RUN [--count N] [--seed S] [--jobs J]
 Prints 'N passed, N failed' last; exits non-zero on any failure.
