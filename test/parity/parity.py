@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Parity of einsum-run with numpy.einsum.
 
-Runs the lab's canonical operations and a set of random valid equations
+Runs the lab's canonical operations, a set of random valid equations
 (1-4 operands, repeated labels, ellipses with broadcasting, implicit mode,
-f32 and f64, plus f16/i32/i64 and mixed dtypes) through einsum-run and
+f32 and f64, plus f16/i32/i64 and mixed dtypes) and a sixth as many random
+two-operand contractions with loop ranges up to 96 (so every tiling
+strategy runs) through einsum-run and
 compares each result with numpy.einsum computed in float64 (integers:
-exactly), using allclose with rtol 1e-5 for f32 and 1e-12 for f64 (atol the
-same, for sums that cancel to near zero).
+exactly), using allclose with rtol 1e-5 for f32 and 1e-12 for f64; the
+absolute tolerance is the same factor times einsum of the operands'
+magnitudes (the standard bound for a sum's rounding error), so sums that
+cancel to near zero are judged against what they added up.
 
 usage: parity.py EINSUM_RUN [--count N] [--seed S] [--jobs J]
 Prints 'N passed, N failed' last; exits non-zero on any failure.
@@ -99,6 +103,22 @@ def random_case(rng):
     return eq, shapes
 
 
+def random_large_case(rng):
+    """Two operands with loop ranges large enough for every tiling strategy
+    (register tiles, cache tiles, partial sums, transposed operands)."""
+    letters = rng.sample("abcdefg", rng.randint(2, 5))
+    sizes = {c: rng.choice([1, 7, 16, 24, 33, 48, 64, 96]) for c in letters}
+    terms = []
+    for _ in range(2):
+        k = rng.randint(1, min(3, len(letters)))
+        terms.append("".join(rng.sample(letters, k)))
+    used = sorted(set("".join(terms)))
+    out = [c for c in used if rng.random() < 0.6]
+    rng.shuffle(out)
+    eq = ",".join(terms) + "->" + "".join(out)
+    return eq, [tuple(sizes[c] for c in t) for t in terms]
+
+
 def make_operand(shape, dtype, nrng):
     if dtype.startswith("i"):
         return nrng.integers(-4, 5, size=shape).astype(DTYPES[dtype])
@@ -135,7 +155,13 @@ def check(einsum_run, name, eq, arrays, workdir, index):
         ok = np.array_equal(got, ref)
     else:
         tol = TOL[{np.float16: "f16", np.float32: "f32", np.float64: "f64"}[expected_dtype.type]]
-        ok = np.allclose(got.astype(np.float64), ref, rtol=tol, atol=tol)
+        # allclose with rtol `tol`; the absolute term is `tol` times the sum
+        # of the products' magnitudes (the summation's condition), so a sum
+        # that cancels to near zero is judged against what it added up.
+        scale = np.einsum(eq, *[np.abs(a.astype(np.float64)) for a in arrays])
+        ok = np.allclose(got.astype(np.float64), ref, rtol=tol, atol=0) or bool(
+            np.all(np.abs(got.astype(np.float64) - ref)
+                   <= tol * np.abs(ref) + tol * scale))
     if not ok:
         err = np.max(np.abs(got.astype(np.float64) - ref)) if got.size else 0
         return f"FAIL {where}: values differ (max abs error {err})"
@@ -186,6 +212,12 @@ def main():
             continue  # numpy rejects it: not a valid equation
         cases.append((f"random {generated}", eq, arrays))
         generated += 1
+
+    for i in range(args.count // 6):
+        eq, shapes = random_large_case(rng)
+        dt = rng.choice(["f32", "f64"])
+        cases.append((f"random large {i}", eq,
+                      [make_operand(s, dt, nrng) for s in shapes]))
 
     with tempfile.TemporaryDirectory() as workdir:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
