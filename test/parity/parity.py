@@ -216,7 +216,7 @@ def main():
 
     for i in range(args.count // 6):
         eq, shapes = random_large_case(rng)
-        dt = rng.choice(["f32", "f64"])
+        dt = rng.choice(["f32", "f64", "f32", "f64", "i32", "i64", "f16"])
         cases.append((f"random large {i}", eq,
                       [make_operand(s, dt, nrng) for s in shapes]))
 
