@@ -94,7 +94,8 @@ public:
 
   llvm::Expected<std::shared_ptr<const CompiledEinsum>>
   compile(BoundEquation eq);
-  llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage);
+  llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage,
+                                   bool llvmIR = false);
 
   std::mutex mutex;
   CacheStats stats;
@@ -179,12 +180,14 @@ Runtime::compile(BoundEquation eq) {
   return compiled;
 }
 
-llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq,
-                                          Stage stage) {
+llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq, Stage stage,
+                                          bool llvmIR) {
   std::lock_guard<std::mutex> lock(mutex);
   auto module = buildKernelModule(*context, eq);
   if (auto err = lowerKernelModule(*module, stage))
     return std::move(err);
+  if (llvmIR)
+    return optimizedLLVMIR(*module);
   std::string text;
   llvm::raw_string_ostream os(text);
   module->print(os);
@@ -229,6 +232,14 @@ llvm::Expected<std::string> einjit::emitEinsum(llvm::StringRef equation,
   if (!bound)
     return bound.takeError();
   return Runtime::get().emit(*bound, stage);
+}
+
+llvm::Expected<std::string>
+einjit::emitLLVMIR(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands) {
+  auto bound = bindOperands(equation, operands);
+  if (!bound)
+    return bound.takeError();
+  return Runtime::get().emit(*bound, Stage::LLVM, /*llvmIR=*/true);
 }
 
 CacheStats einjit::cacheStats() {

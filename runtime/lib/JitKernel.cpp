@@ -8,8 +8,10 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
 
 #include <mutex>
@@ -24,17 +26,41 @@ void einjit::initializeNativeJit() {
   });
 }
 
-JitKernel::~JitKernel() = default;
-
-llvm::Expected<std::unique_ptr<JitKernel>>
-JitKernel::create(mlir::ModuleOp module, llvm::StringRef name) {
+/// A target machine for the host CPU with all its features, at O3.
+static llvm::Expected<std::unique_ptr<llvm::TargetMachine>> hostMachine() {
   initializeNativeJit();
   auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!tmBuilder)
     return tmBuilder.takeError();
   tmBuilder->setCPU(llvm::sys::getHostCPUName().str());
   tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  auto tm = tmBuilder->createTargetMachine();
+  return tmBuilder->createTargetMachine();
+}
+
+llvm::Expected<std::string> einjit::optimizedLLVMIR(mlir::ModuleOp module) {
+  auto tm = hostMachine();
+  if (!tm)
+    return tm.takeError();
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> ir =
+      mlir::translateModuleToLLVMIR(module, context);
+  if (!ir)
+    return makeEinsumError("could not translate the kernel to LLVM IR");
+  ir->setDataLayout((*tm)->createDataLayout());
+  ir->setTargetTriple((*tm)->getTargetTriple());
+  if (auto err = mlir::makeOptimizingTransformer(3, 0, tm->get())(ir.get()))
+    return std::move(err);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  ir->print(os, nullptr);
+  return text;
+}
+
+JitKernel::~JitKernel() = default;
+
+llvm::Expected<std::unique_ptr<JitKernel>>
+JitKernel::create(mlir::ModuleOp module, llvm::StringRef name) {
+  auto tm = hostMachine();
   if (!tm)
     return tm.takeError();
 

@@ -27,6 +27,10 @@ namespace einjit {
 /// Initializes LLVM's native target once per process.
 void initializeNativeJit();
 
+/// The LLVM IR the JIT compiles for an LLVM-dialect `module`: translated
+/// and optimized at O3 for the host CPU, as text.
+llvm::Expected<std::string> optimizedLLVMIR(mlir::ModuleOp module);
+
 class JitKernel {
 public:
   static llvm::Expected<std::unique_ptr<JitKernel>>

@@ -12,7 +12,9 @@
 
 #include "gtest/gtest.h"
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 using namespace einjit;
 
@@ -153,6 +155,39 @@ TEST(RuntimeTest, CacheCompilesOncePerSignature) {
   s = cacheStats();
   EXPECT_EQ(s.compiles, 3u);
   EXPECT_EQ(s.entries, 3u);
+}
+
+TEST(RuntimeTest, ConcurrentCallersShareTheCache) {
+  clearCache();
+  Tensor a = iota(DType::F64, {16, 12}), b = iota(DType::F64, {12, 8});
+  std::vector<double> ref(16 * 8, 0.0);
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 8; ++j)
+      for (int p = 0; p < 12; ++p)
+        ref[i * 8 + j] += a.getDouble(i * 12 + p) * b.getDouble(p * 8 + j);
+  std::atomic<int> wrong{0};
+  auto worker = [&] {
+    for (int r = 0; r < 20; ++r) {
+      auto c = einsum("ij,jk->ik", {a, b});
+      if (!c) {
+        llvm::consumeError(c.takeError());
+        ++wrong;
+        continue;
+      }
+      for (int e = 0; e < 16 * 8; ++e)
+        if (std::abs(c->getDouble(e) - ref[e]) > 1e-12)
+          ++wrong;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back(worker);
+  for (std::thread &t : threads)
+    t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  CacheStats s = cacheStats();
+  EXPECT_EQ(s.compiles, 1u);
+  EXPECT_EQ(s.hits, 79u);
 }
 
 TEST(RuntimeTest, CompiledEinsumRejectsOtherShapes) {

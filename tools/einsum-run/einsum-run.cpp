@@ -32,8 +32,10 @@ static const char *kUsage =
     "                 DTYPE is f16, f32, f64, i32 or i64\n"
     "  -o FILE        write the result to FILE (.npy)\n"
     "  --print        print the result\n"
-    "  --emit=STAGE   print the kernel's IR at STAGE (einsum, linalg, vector, "
-    "llvm) instead of running\n"
+    "  --emit=STAGE   print the kernel's IR at STAGE instead of running: "
+    "einsum, linalg,\n"
+    "                 vector, llvm (LLVM dialect) or llvm-ir (LLVM IR after "
+    "O3)\n"
     "  --bench=N      time N steady-state calls after compiling\n"
     "  --seed=N       seed for random operands (default 0)\n";
 
@@ -45,6 +47,7 @@ struct Options {
   std::string output;
   bool print = false;
   std::optional<Stage> emit;
+  bool emitLLVMIR = false;
   int bench = 0;
   uint64_t seed = 0;
 };
@@ -79,10 +82,12 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
     } else if (arg == "--print") {
       o.print = true;
     } else if (arg.consume_front("--emit=")) {
-      o.emit = parseStage(arg);
+      o.emitLLVMIR = arg == "llvm-ir";
+      o.emit = o.emitLLVMIR ? Stage::LLVM : parseStage(arg);
       if (!o.emit)
         return makeEinsumError("unknown stage '" + arg +
-                               "' for --emit (einsum, linalg, vector, llvm)");
+                               "' for --emit (einsum, linalg, vector, llvm, "
+                               "llvm-ir)");
     } else if (arg.consume_front("--bench=")) {
       if (arg.getAsInteger(10, o.bench) || o.bench <= 0)
         return makeEinsumError("--bench needs a positive count, got '" + arg +
@@ -294,7 +299,9 @@ int main(int argc, char **argv) {
   }
 
   if (options->emit) {
-    auto text = emitEinsum(options->equation, operands, *options->emit);
+    auto text = options->emitLLVMIR
+                    ? emitLLVMIR(options->equation, operands)
+                    : emitEinsum(options->equation, operands, *options->emit);
     if (!text)
       return fail(text.takeError());
     llvm::outs() << *text;

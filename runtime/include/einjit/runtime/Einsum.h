@@ -63,6 +63,9 @@ llvm::Expected<Tensor> einsum(llvm::StringRef equation,
 llvm::Expected<std::string> emitEinsum(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands,
                                        Stage stage);
+/// The LLVM IR the JIT compiles for this signature (after O3), as text.
+llvm::Expected<std::string> emitLLVMIR(llvm::StringRef equation,
+                                       llvm::ArrayRef<Tensor> operands);
 
 struct CacheStats {
   size_t hits = 0;
