@@ -155,6 +155,9 @@ TEST(EquationTest, ErrorsInTheEquation) {
               4);
   expectError("ij,jk->i1", {{2, 3}, {3, 4}},
               "invalid character '1' in equation", 8);
+  expectError("ij,jk->i\xc3\xa9", {{2, 3}, {3, 4}},
+              "invalid byte 0xc3 in equation", 8);
+  expectError("i\tj", {{2, 3}}, "invalid byte 0x09 in equation", 1);
   expectError("i..j->ij", {{2, 3}}, "'.' is not part of an ellipsis '...'", 1);
   expectError("ij->i.", {{2, 3}}, "'.' is not part of an ellipsis '...'", 5);
   expectError("...i...", {{2, 3}}, "operand 0 has more than one ellipsis '...'",

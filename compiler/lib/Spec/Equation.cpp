@@ -11,6 +11,7 @@
 #include "einjit/Spec/Equation.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -89,6 +90,10 @@ static llvm::Expected<Term> parseTerm(llvm::StringRef text, int begin, int end,
     if (c == ',' && operand < 0)
       return makeEinsumError("the output of an equation cannot contain ','",
                              text, i);
+    if (!llvm::isPrint(c))
+      return makeEinsumError(
+          formatv("invalid byte 0x{0:x-2} in equation", (unsigned char)c), text,
+          i);
     return makeEinsumError(formatv("invalid character '{0}' in equation", c),
                            text, i);
   }
