@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 pkgs=(cmake ninja-build ccache g++ python3 python3-pip
       llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools lld-22
-      clang-format-22 libgtest-dev libbenchmark-dev libopenblas-dev zlib1g-dev
+      libomp-22-dev clang-format-22 libgtest-dev libbenchmark-dev libopenblas-dev
+      zlib1g-dev
       libzstd-dev)
 
 missing=()

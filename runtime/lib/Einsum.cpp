@@ -113,6 +113,11 @@ private:
 };
 } // namespace
 
+/// Work from which kernels use threads; 0 where libomp is missing.
+static int64_t parallelWork() {
+  return kThreadedKernels ? kDefaultParallelWork : 0;
+}
+
 /// The signature a kernel is specialized to.
 static std::string cacheKey(const BoundEquation &eq) {
   std::string key;
@@ -162,7 +167,7 @@ Runtime::compile(BoundEquation eq) {
   bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
   if (!empty) {
     auto module = buildKernelModule(*context, eq);
-    if (auto err = lowerKernelModule(*module, Stage::LLVM))
+    if (auto err = lowerKernelModule(*module, Stage::LLVM, parallelWork()))
       return std::move(err);
     auto jit = JitKernel::create(*module, kKernelName);
     if (!jit)
@@ -184,7 +189,7 @@ llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq, Stage stage,
                                           bool llvmIR) {
   std::lock_guard<std::mutex> lock(mutex);
   auto module = buildKernelModule(*context, eq);
-  if (auto err = lowerKernelModule(*module, stage))
+  if (auto err = lowerKernelModule(*module, stage, parallelWork()))
     return std::move(err);
   if (llvmIR)
     return optimizedLLVMIR(*module);

@@ -75,6 +75,11 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name) {
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   options.enableGDBNotificationListener = false;
   options.enablePerfNotificationListener = false;
+#ifdef EINJIT_LIBOMP_PATH
+  // Threaded kernels call __kmpc_fork_call and friends.
+  llvm::StringRef libraries[] = {EINJIT_LIBOMP_PATH};
+  options.sharedLibPaths = libraries;
+#endif
   auto engine = mlir::ExecutionEngine::create(module, options, std::move(*tm));
   if (!engine)
     return makeEinsumError("JIT compilation failed: " +

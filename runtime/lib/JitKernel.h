@@ -24,6 +24,14 @@ class ExecutionEngine;
 
 namespace einjit {
 
+/// Whether kernels may use OpenMP threads (the runtime found libomp).
+constexpr bool kThreadedKernels =
+#ifdef EINJIT_LIBOMP_PATH
+    true;
+#else
+    false;
+#endif
+
 /// Initializes LLVM's native target once per process.
 void initializeNativeJit();
 

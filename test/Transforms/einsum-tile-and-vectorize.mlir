@@ -1,4 +1,5 @@
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize | FileCheck %s
+// RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize=parallel-work=1000000 | FileCheck %s --check-prefix=THREADS
 
 // A 128x512x256 matmul: cache tiles 64 x 128 over the parallel loops (the
 // reduction fits in one 256 tile), register tiles 8 x 32 within them, and
@@ -14,6 +15,17 @@
 // CHECK: vector.contract {{.*}} %[[ITER]] : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
 // ... and written once after it.
 // CHECK: vector.transfer_write {{.*}} : vector<8x32xf32>
+// With parallel-work at most 128*512*256, the parallel cache tiles form one
+// scf.forall (threads); the register tiles and the k loop stay inside.
+// THREADS-LABEL: func @matmul
+// THREADS: scf.forall (%{{.*}}, %{{.*}}) = (0, 0) to (128, 512) step (64, 128)
+// THREADS: scf.for %{{.*}} = %c0 to %c64 step %c8
+// THREADS: vector.contract {{.*}} into vector<8x32xf32>
+// THREADS: scf.forall.in_parallel
+// THREADS: tensor.parallel_insert_slice {{.*}} [64, 128] [1, 1] : tensor<64x128xf32> into tensor<128x512xf32>
+// Below the threshold (8*3*48 iterations) nothing changes.
+// THREADS-LABEL: func @f64_lanes
+// THREADS-NOT: scf.forall
 func.func @matmul(%a: tensor<128x256xf32>, %b: tensor<256x512xf32>) -> tensor<128x512xf32> {
   %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<128x256xf32>, tensor<256x512xf32>) -> tensor<128x512xf32>
   return %0 : tensor<128x512xf32>

@@ -54,6 +54,12 @@ CANONICAL = [
     ("large matmul", "ij,jk->ik", [(64, 96), (96, 80)]),
     ("odd sizes", "ij,jk->ik", [(7, 13), (13, 11)]),
     ("transpose of unit dims", "ec...X", [(1, 5, 3)]),
+    # Loop nests of 2^21 iterations or more run on OpenMP threads.
+    ("threaded matmul", "ij,jk->ik", [(256, 192), (192, 160)]),
+    ("threaded batch matmul", "bij,bjk->bik", [(8, 128, 64), (8, 64, 96)]),
+    ("threaded attention", "bhqd,bhkd->bhqk", [(2, 4, 128, 64), (2, 4, 96, 64)]),
+    ("threaded transpose", "ij->ji", [(2048, 1024)]),
+    ("threaded odd tiles", "ij,jk->ik", [(200, 96), (96, 120)]),
     ("transposed operand", "ij,kj->ik", [(40, 24), (48, 24)]),
 ]
 

@@ -33,6 +33,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
@@ -44,7 +45,9 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include "llvm/ADT/StringSwitch.h"
 
@@ -64,11 +67,11 @@ std::optional<einjit::Stage> einjit::parseStage(llvm::StringRef name) {
 void einjit::registerCompilerDialects(DialectRegistry &registry) {
   registry
       .insert<einsum::EinsumDialect, affine::AffineDialect, arith::ArithDialect,
-              bufferization::BufferizationDialect, cf::ControlFlowDialect,
-              func::FuncDialect, index::IndexDialect, linalg::LinalgDialect,
-              LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
-              scf::SCFDialect, tensor::TensorDialect, ub::UBDialect,
-              vector::VectorDialect>();
+              omp::OpenMPDialect, bufferization::BufferizationDialect,
+              cf::ControlFlowDialect, func::FuncDialect, index::IndexDialect,
+              linalg::LinalgDialect, LLVM::LLVMDialect, math::MathDialect,
+              memref::MemRefDialect, scf::SCFDialect, tensor::TensorDialect,
+              ub::UBDialect, vector::VectorDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);
@@ -83,6 +86,7 @@ void einjit::registerCompilerDialects(DialectRegistry &registry) {
   func::registerInlinerExtension(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   registerConvertToLLVMDependentDialectLoading(registry);
 }
 
@@ -90,15 +94,19 @@ void einjit::registerCompilerDialects(DialectRegistry &registry) {
 // what runs, and einsum-opt accepts the same strings.
 static constexpr llvm::StringLiteral kLinalgStage =
     "convert-einsum-to-linalg,canonicalize,cse";
+// {0}: einsum-tile-and-vectorize's parallel-work. An scf.forall it makes
+// becomes an OpenMP parallel loop; canonicalize then inlines the
+// memref.alloca_scope that convert-scf-to-openmp wraps around the body.
 static constexpr llvm::StringLiteral kVectorStage =
-    "func.func(einsum-tile-and-vectorize),canonicalize,cse,"
+    "func.func(einsum-tile-and-vectorize{{parallel-work={0}}),canonicalize,cse,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "canonicalize,cse,"
     "func.func(ownership-based-buffer-deallocation),canonicalize,"
     "func.func(buffer-deallocation-simplification),"
-    "bufferization-lower-deallocations,cse,canonicalize";
+    "bufferization-lower-deallocations,cse,canonicalize,"
+    "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize";
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"
     "lower-vector-multi-reduction),"
@@ -108,9 +116,11 @@ static constexpr llvm::StringLiteral kLLVMStage =
     "finalize-memref-to-llvm,convert-arith-to-llvm,convert-ub-to-llvm,"
     "convert-index-to-llvm,convert-math-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
+    "convert-openmp-to-llvm,"
     "reconcile-unrealized-casts,canonicalize,cse";
 
-void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to) {
+void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
+                              int64_t parallelWork) {
   // The textual stages name upstream and einjit passes: register them once.
   static std::once_flag once;
   std::call_once(once, [] {
@@ -124,7 +134,7 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to) {
   if (from < Stage::Linalg && to >= Stage::Linalg)
     add(kLinalgStage);
   if (from < Stage::Vector && to >= Stage::Vector)
-    add(kVectorStage);
+    add(llvm::formatv(kVectorStage.data(), parallelWork).str());
   if (from < Stage::LLVM && to >= Stage::LLVM)
     add(kLLVMStage);
 }
@@ -139,7 +149,8 @@ void einjit::registerCompilerPasses() {
         "Lower einsum.contract to the LLVM dialect: linalg, tiled and "
         "vectorized loops, bufferized, bare-pointer functions",
         [](OpPassManager &pm) {
-          buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM);
+          buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM,
+                           kDefaultParallelWork);
         });
   });
 }
@@ -183,9 +194,10 @@ OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
   return module;
 }
 
-llvm::Error einjit::lowerKernelModule(ModuleOp module, Stage to) {
+llvm::Error einjit::lowerKernelModule(ModuleOp module, Stage to,
+                                      int64_t parallelWork) {
   PassManager pm(module->getContext());
-  buildCpuPipeline(pm, Stage::Einsum, to);
+  buildCpuPipeline(pm, Stage::Einsum, to, parallelWork);
   std::string diagnostics;
   {
     llvm::raw_string_ostream os(diagnostics);

@@ -106,12 +106,16 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits) {
 }
 
 /// Tiles `op` with `sizes` (0 = untiled); returns the tiled op, or `op`
-/// itself when nothing is tiled.
+/// itself when nothing is tiled. `forall` makes the tile loops one
+/// `scf.forall`, whose iterations may run on different threads.
 static FailureOr<Operation *> tile(RewriterBase &rewriter, Operation *op,
-                                   ArrayRef<int64_t> sizes) {
+                                   ArrayRef<int64_t> sizes,
+                                   bool forall = false) {
   if (llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
     return op;
   scf::SCFTilingOptions options;
+  if (forall)
+    options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
   options.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), sizes));
   rewriter.setInsertionPoint(op);
   auto tiled = scf::tileUsingSCF(rewriter, cast<TilingInterface>(op), options);
@@ -215,10 +219,33 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
 /// The outer-product strategy: cache tiles, register tiles, vectorization
 /// of the register tile.
 static LogicalResult tileAndVectorize(RewriterBase &rewriter,
-                                      linalg::LinalgOp op,
-                                      unsigned vectorBits) {
+                                      linalg::LinalgOp op, unsigned vectorBits,
+                                      int64_t parallelWork) {
   TileSizes sizes = chooseTiles(op, vectorBits);
-  FailureOr<Operation *> cacheTile = tile(rewriter, op, sizes.cache);
+  Operation *target = op;
+  // Enough work for several threads: the cache tiles of the parallel loops
+  // become one scf.forall, the reduction's cache tiles a loop inside it.
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t work = 1, tiles = 1;
+  for (auto [range, size] : llvm::zip(ranges, sizes.cache)) {
+    work *= range;
+  }
+  SmallVector<unsigned> parallel;
+  op.getParallelDims(parallel);
+  for (unsigned p : parallel)
+    tiles *= sizes.cache[p] ? ranges[p] / sizes.cache[p] : 1;
+  if (parallelWork > 0 && work >= parallelWork && tiles > 1) {
+    SmallVector<int64_t> outer(ranges.size(), 0);
+    for (unsigned p : parallel) {
+      outer[p] = sizes.cache[p];
+      sizes.cache[p] = 0;
+    }
+    FailureOr<Operation *> threadTile = tile(rewriter, op, outer, true);
+    if (failed(threadTile))
+      return failure();
+    target = *threadTile;
+  }
+  FailureOr<Operation *> cacheTile = tile(rewriter, target, sizes.cache);
   if (failed(cacheTile))
     return failure();
   FailureOr<Operation *> regTile = tile(rewriter, *cacheTile, sizes.reg);
@@ -311,12 +338,12 @@ struct EinsumTileAndVectorize
 
     for (linalg::GenericOp generic : generics) {
       for (linalg::TransposeOp copy : transposeForSimd(rewriter, generic))
-        if (failed(tileAndVectorize(rewriter, copy, vectorBits)))
+        if (failed(tileAndVectorize(rewriter, copy, vectorBits, parallelWork)))
           return signalPassFailure();
       LogicalResult done =
           prefersPartialReduction(generic)
               ? tileForPartialReduction(rewriter, generic, vectorBits)
-              : tileAndVectorize(rewriter, generic, vectorBits);
+              : tileAndVectorize(rewriter, generic, vectorBits, parallelWork);
       if (failed(done))
         return signalPassFailure();
     }

@@ -17,6 +17,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <cstdint>
+
 namespace mlir {
 class DialectRegistry;
 class MLIRContext;
@@ -40,8 +42,16 @@ void registerCompilerDialects(mlir::DialectRegistry &registry);
 /// registry (for einsum-opt).
 void registerCompilerPasses();
 
-/// Adds the passes that take a module from stage `from` to stage `to`.
-void buildCpuPipeline(mlir::OpPassManager &pm, Stage from, Stage to);
+/// Loop nests of at least this many iterations (product of loop ranges) are
+/// split across threads when threading is asked for: about 8 us of work on
+/// one core, several times OpenMP's fork and join.
+constexpr int64_t kDefaultParallelWork = int64_t(1) << 21;
+
+/// Adds the passes that take a module from stage `from` to stage `to`. Loop
+/// nests of `parallelWork` iterations or more run their cache tiles on
+/// OpenMP threads (0: never; the kernel then needs no OpenMP runtime).
+void buildCpuPipeline(mlir::OpPassManager &pm, Stage from, Stage to,
+                      int64_t parallelWork = 0);
 
 /// The name of the kernel function in a module from buildKernelModule.
 constexpr llvm::StringLiteral kKernelName = "einsum";
@@ -50,8 +60,9 @@ constexpr llvm::StringLiteral kKernelName = "einsum";
 mlir::OwningOpRef<mlir::ModuleOp> buildKernelModule(mlir::MLIRContext &ctx,
                                                     const BoundEquation &eq);
 
-/// Lowers `module` from the einsum stage to `to`.
-llvm::Error lowerKernelModule(mlir::ModuleOp module, Stage to);
+/// Lowers `module` from the einsum stage to `to` (see buildCpuPipeline).
+llvm::Error lowerKernelModule(mlir::ModuleOp module, Stage to,
+                              int64_t parallelWork = 0);
 
 } // namespace einjit
 

@@ -17,7 +17,10 @@ def EinsumTileAndVectorize
        loops, 256 over the innermost reduction) and register tiles (8 rows x
        two SIMD registers, reductions 1), each a divisor of the loop range so
        that every tile is static and needs no masks;
-    2. tiles twice with `scf.for` loops;
+    2. tiles twice with `scf.for` loops; when the loop nest has at least
+       `parallel-work` iterations and more than one cache tile, the cache
+       tiles of the parallel loops form one `scf.forall` instead (the
+       pipeline turns it into an OpenMP parallel loop);
     3. vectorizes the register tile when the vectorizer accepts it (ops with
        diagonal maps stay scalar loops);
     4. turns reductions into `vector.contract`, folds tensor slices into
@@ -40,6 +43,9 @@ def EinsumTileAndVectorize
   let options = [
     Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
            "SIMD register width in bits used to size register tiles">,
+    Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
+           "Loop-nest size (product of loop ranges) from which the parallel "
+           "cache tiles become an scf.forall for threads; 0 never">,
   ];
   let dependentDialects = ["mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect",
