@@ -7,7 +7,7 @@
 //
 // Build and run: cmake --build build --target einsum-bench &&
 //                build/bin/einsum-bench [--benchmark_filter=...]
-// OpenBLAS runs on one thread, as einjit's kernels do.
+// Both run on one thread (OMP_NUM_THREADS=1 unless already set).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +18,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cblas.h>
+#include <cstdlib>
 #include <map>
 #include <random>
 
@@ -154,7 +155,10 @@ private:
 } // namespace
 
 int main(int argc, char **argv) {
+  // Like for like, one thread each: OpenBLAS through its API; einjit's
+  // OpenMP runtime reads OMP_NUM_THREADS when the JIT first loads it.
   openblas_set_num_threads(1);
+  setenv("OMP_NUM_THREADS", "1", /*overwrite=*/0);
   for (const Case &c : cases()) {
     benchmark::RegisterBenchmark((std::string("BM_Compile/") + c.name).c_str(),
                                  BM_Compile, c)

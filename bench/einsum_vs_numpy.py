@@ -6,7 +6,8 @@ steady-state min/median per call; numpy is timed on the same shapes and
 dtype with the same number of calls: the matmul-shaped ones with `@`
 (OpenBLAS, from numpy's pip wheel) and all with `numpy.einsum` (default,
 and optimize=True). numpy runs once on one thread and once on every core
-(OPENBLAS_NUM_THREADS). einjit kernels are single-threaded today.
+(OPENBLAS_NUM_THREADS), and so is einjit (OMP_NUM_THREADS: kernels of 2^21
+loop iterations or more use OpenMP threads). Ratios compare like with like.
 numpy.einsum returns a view for a pure transpose, so that row compares a
 copy with no copy at all.
 
@@ -58,9 +59,18 @@ print(json.dumps(out))
 """
 
 
-def run_einjit(einsum_run, eq, specs, runs):
+def thread_env(threads):
+    env = dict(os.environ)
+    if threads:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    return env
+
+
+def run_einjit(einsum_run, eq, specs, runs, threads):
     proc = subprocess.run([einsum_run, eq, *specs, f"--bench={runs}"],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True,
+                          env=thread_env(threads))
     text = proc.stdout
     def grab(pattern):
         return float(re.search(pattern, text).group(1))
@@ -74,13 +84,10 @@ def run_einjit(einsum_run, eq, specs, runs):
 
 
 def run_numpy(eq, specs, expr, runs, threads):
-    env = dict(os.environ)
-    if threads:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
     proc = subprocess.run([sys.executable, "-c", NUMPY_TIMER,
                            json.dumps([eq, specs, expr, runs])],
-                          capture_output=True, text=True, check=True, env=env)
+                          capture_output=True, text=True, check=True,
+                          env=thread_env(threads))
     return json.loads(proc.stdout)
 
 
@@ -97,14 +104,14 @@ def main():
           f"ratio = peer time / einjit time (>1: einjit faster)")
     for name in args.cases.split(","):
         eq, specs, expr = CASES[name]
-        e = run_einjit(args.einsum_run, eq, specs, args.runs)
-        gflops = e["flops"] / e["min"] * 1e-9 if e["flops"] else 0
         print(f"\n{name}: einsum-run '{eq}' {' '.join(specs)}")
-        print(f"  {'einjit (1 thread)':30} {e['min'] * 1e3:9.3f} ms "
-              f"(median {e['median'] * 1e3:.3f}, first call "
-              f"{e['first'] * 1e3:.3f}, compile {e['compile'] * 1e3:.1f}) "
-              f"{gflops:7.1f} GFLOP/s")
         for threads, label in ((1, "1 thread"), (0, "all cores")):
+            e = run_einjit(args.einsum_run, eq, specs, args.runs, threads)
+            gflops = e["flops"] / e["min"] * 1e-9 if e["flops"] else 0
+            print(f"  {'einjit (' + label + ')':30} {e['min'] * 1e3:9.3f} ms "
+                  f"(median {e['median'] * 1e3:.3f}, first call "
+                  f"{e['first'] * 1e3:.3f}, compile {e['compile'] * 1e3:.1f}) "
+                  f"{gflops:7.1f} GFLOP/s")
             n = run_numpy(eq, specs, expr, args.runs, threads)
             peers = []
             if "matmul" in n:
