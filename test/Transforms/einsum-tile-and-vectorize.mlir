@@ -1,5 +1,6 @@
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize | FileCheck %s
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize=parallel-work=1000000 | FileCheck %s --check-prefix=THREADS
+// RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize=parallel-work=4096 | FileCheck %s --check-prefix=ROWS
 
 // A 128x512x256 matmul: cache tiles 64 x 128 over the parallel loops (the
 // reduction fits in one 256 tile), register tiles 8 x 32 within them, and
@@ -65,6 +66,11 @@ func.func @diagonal(%a: tensor<4x4xf32>) -> tensor<4xf32> {
 // CHECK: %[[SUM:.*]] = arith.addf %[[P]], %{{.*}} : vector<4x16xf32>
 // CHECK: scf.yield %{{.*}}, %[[SUM]]
 // CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
+// With threads, the groups of 4 rows are the iterations of an scf.forall.
+// ROWS-LABEL: func @matvec
+// ROWS: scf.forall (%{{.*}}) = (0) to (64) step (4)
+// ROWS: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
+// ROWS: scf.forall.in_parallel
 func.func @matvec(%a: tensor<64x128xf32>, %x: tensor<128xf32>) -> tensor<64xf32> {
   %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x128xf32>, tensor<128xf32>) -> tensor<64xf32>
   return %0 : tensor<64xf32>

@@ -60,6 +60,8 @@ CANONICAL = [
     ("threaded attention", "bhqd,bhkd->bhqk", [(2, 4, 128, 64), (2, 4, 96, 64)]),
     ("threaded transpose", "ij->ji", [(2048, 1024)]),
     ("threaded odd tiles", "ij,jk->ik", [(200, 96), (96, 120)]),
+    ("threaded matvec", "ij,j->i", [(2048, 1024), (1024,)]),
+    ("threaded row sum", "ij->i", [(1024, 2048)]),
     ("transposed operand", "ij,kj->ik", [(40, 24), (48, 24)]),
 ]
 

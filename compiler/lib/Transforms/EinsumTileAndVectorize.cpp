@@ -174,7 +174,8 @@ static LogicalResult vectorizeIfPossible(RewriterBase &rewriter,
 /// 3. vectorize the partial-sum body, its zero fill and the final merge.
 static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
                                              linalg::GenericOp op,
-                                             unsigned vectorBits) {
+                                             unsigned vectorBits,
+                                             int64_t parallelWork) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
@@ -188,7 +189,14 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   for (unsigned p : parallel)
     if (rows[p] == ranges[p])
       rows[p] = 0;
-  FailureOr<Operation *> rowTile = tile(rewriter, op, rows);
+  // Row groups are independent: with enough work they go to threads.
+  int64_t work = 1, groups = 1;
+  for (auto [range, size] : llvm::zip(ranges, rows)) {
+    work *= range;
+    groups *= size ? range / size : 1;
+  }
+  bool threads = parallelWork > 0 && work >= parallelWork && groups > 1;
+  FailureOr<Operation *> rowTile = tile(rewriter, op, rows, threads);
   if (failed(rowTile))
     return failure();
 
@@ -342,7 +350,8 @@ struct EinsumTileAndVectorize
           return signalPassFailure();
       LogicalResult done =
           prefersPartialReduction(generic)
-              ? tileForPartialReduction(rewriter, generic, vectorBits)
+              ? tileForPartialReduction(rewriter, generic, vectorBits,
+                                        parallelWork)
               : tileAndVectorize(rewriter, generic, vectorBits, parallelWork);
       if (failed(done))
         return signalPassFailure();

@@ -38,7 +38,8 @@ def EinsumTileAndVectorize
     `ij->i`) is instead tiled by 4 rows and split into one-SIMD-width
     partial sums per row (`tileReductionUsingScf`): contiguous loads,
     elementwise adds into a 4 x lanes accumulator, one cross-lane reduction
-    at the end.
+    at the end. With `parallel-work` iterations or more, the groups of rows
+    are the iterations of an `scf.forall`.
   }];
   let options = [
     Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
