@@ -125,6 +125,19 @@ static FailureOr<Operation *> tile(RewriterBase &rewriter, Operation *op,
   return tiled->tiledOps.front();
 }
 
+/// Whether a loop nest of `ranges` is worth splitting over threads, tile by
+/// tile of `sizes` (0 = untiled): it has at least `parallelWork` iterations
+/// (0: never) and more than one tile.
+static bool worthThreads(ArrayRef<int64_t> ranges, ArrayRef<int64_t> sizes,
+                         int64_t parallelWork) {
+  int64_t work = 1, tiles = 1;
+  for (auto [range, size] : llvm::zip(ranges, sizes)) {
+    work *= range;
+    tiles *= size ? range / size : 1;
+  }
+  return parallelWork > 0 && work >= parallelWork && tiles > 1;
+}
+
 /// Whether loop `loop` indexes the contiguous (last) dimension of an input.
 static bool isContiguousInAnInput(linalg::LinalgOp op, unsigned loop) {
   for (OpOperand *input : op.getDpsInputOperands()) {
@@ -190,13 +203,8 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
     if (rows[p] == ranges[p])
       rows[p] = 0;
   // Row groups are independent: with enough work they go to threads.
-  int64_t work = 1, groups = 1;
-  for (auto [range, size] : llvm::zip(ranges, rows)) {
-    work *= range;
-    groups *= size ? range / size : 1;
-  }
-  bool threads = parallelWork > 0 && work >= parallelWork && groups > 1;
-  FailureOr<Operation *> rowTile = tile(rewriter, op, rows, threads);
+  FailureOr<Operation *> rowTile =
+      tile(rewriter, op, rows, worthThreads(ranges, rows, parallelWork));
   if (failed(rowTile))
     return failure();
 
@@ -234,15 +242,12 @@ static LogicalResult tileAndVectorize(RewriterBase &rewriter,
   // Enough work for several threads: the cache tiles of the parallel loops
   // become one scf.forall, the reduction's cache tiles a loop inside it.
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  int64_t work = 1, tiles = 1;
-  for (auto [range, size] : llvm::zip(ranges, sizes.cache)) {
-    work *= range;
-  }
   SmallVector<unsigned> parallel;
   op.getParallelDims(parallel);
+  SmallVector<int64_t> parallelTiles(ranges.size(), 0);
   for (unsigned p : parallel)
-    tiles *= sizes.cache[p] ? ranges[p] / sizes.cache[p] : 1;
-  if (parallelWork > 0 && work >= parallelWork && tiles > 1) {
+    parallelTiles[p] = sizes.cache[p];
+  if (worthThreads(ranges, parallelTiles, parallelWork)) {
     SmallVector<int64_t> outer(ranges.size(), 0);
     for (unsigned p : parallel) {
       outer[p] = sizes.cache[p];
