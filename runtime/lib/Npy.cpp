@@ -16,6 +16,14 @@ using namespace einjit;
 using llvm::formatv;
 using llvm::StringRef;
 
+/// NumPy's type codes (after the byte-order character) for each dtype.
+static constexpr std::pair<DType, llvm::StringLiteral> kNpyCodes[] = {
+    {DType::F16, "f2"},
+    {DType::F32, "f4"},
+    {DType::F64, "f8"},
+    {DType::I32, "i4"},
+    {DType::I64, "i8"}};
+
 static llvm::Error npyError(StringRef name, const llvm::Twine &what) {
   return makeEinsumError(name + ": " + what);
 }
@@ -79,16 +87,9 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
   char order = d[0];
   StringRef code = d.drop_front();
   std::optional<DType> dtype;
-  if (code == "f2")
-    dtype = DType::F16;
-  else if (code == "f4")
-    dtype = DType::F32;
-  else if (code == "f8")
-    dtype = DType::F64;
-  else if (code == "i4")
-    dtype = DType::I32;
-  else if (code == "i8")
-    dtype = DType::I64;
+  for (auto [type, npyCode] : kNpyCodes)
+    if (code == npyCode)
+      dtype = type;
   if (!dtype || (order != '<' && order != '>' && order != '=' && order != '|'))
     return npyError(name, formatv("unsupported dtype '{0}' (einjit reads "
                                   "f16, f32, f64, i32, i64)",
@@ -168,23 +169,9 @@ llvm::Error einjit::writeNpy(StringRef path, const Tensor &tensor) {
     return contiguous.takeError();
   const Tensor &t = *contiguous;
   std::string descr;
-  switch (t.dtype()) {
-  case DType::F16:
-    descr = "<f2";
-    break;
-  case DType::F32:
-    descr = "<f4";
-    break;
-  case DType::F64:
-    descr = "<f8";
-    break;
-  case DType::I32:
-    descr = "<i4";
-    break;
-  case DType::I64:
-    descr = "<i8";
-    break;
-  }
+  for (auto [type, npyCode] : kNpyCodes)
+    if (type == t.dtype())
+      descr = ("<" + npyCode).str();
   std::string shape = "(";
   for (int64_t d : t.shape())
     shape += std::to_string(d) + ", ";
