@@ -62,7 +62,7 @@ std::vector<Tensor> operandsOf(const Case &c) {
   std::uniform_real_distribution<float> dist(-1, 1);
   std::vector<Tensor> ops;
   for (const auto &shape : c.shapes) {
-    Tensor t = Tensor::zeros(DType::F32, shape);
+    Tensor t = llvm::cantFail(Tensor::allocate(DType::F32, shape));
     for (int64_t i = 0; i < t.numel(); ++i)
       t.data<float>()[i] = dist(rng);
     ops.push_back(t);
@@ -90,7 +90,8 @@ void BM_Run(benchmark::State &state, const Case &c) {
     return;
   }
   const BoundEquation &eq = (*kernel)->equation();
-  Tensor out = Tensor::zeros(eq.resultType, eq.outputShape());
+  Tensor out =
+      llvm::cantFail(Tensor::allocate(eq.resultType, eq.outputShape()));
   for (auto _ : state)
     if (llvm::Error err = (*kernel)->run(ops, out)) {
       state.SkipWithError(llvm::toString(std::move(err)).c_str());

@@ -161,6 +161,8 @@ Runtime::compile(BoundEquation eq) {
   }
   auto start = std::chrono::steady_clock::now();
   ContractionPath path = greedyPath(eq);
+  if (auto err = checkPathLimits(eq, path))
+    return std::move(err);
   if (auto err = checkIntermediates(eq, path))
     return std::move(err);
   std::unique_ptr<JitKernel> kernel;

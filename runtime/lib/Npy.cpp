@@ -129,8 +129,10 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
                                   "the file holds {1}",
                                   (uint64_t)(count * elem), available));
 
-  // The data is in memory already, so this size is one that exists.
-  Tensor t = Tensor::zeros(*dtype, shape);
+  auto allocated = Tensor::allocate(*dtype, shape);
+  if (!allocated)
+    return npyError(name, llvm::toString(allocated.takeError()));
+  Tensor t = std::move(*allocated);
   size_t nbytes = t.nbytes();
   std::memcpy(t.data(), bytes.data() + dataStart, nbytes);
   if (swap) {
@@ -147,10 +149,12 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
     }
     // A view that is already row-major (only one dimension above 1) has
     // the same bytes as `t`; otherwise copy out of `t` before it goes.
-    Tensor view = Tensor::borrow(t.data(), *dtype, shape, strides);
-    if (view.isContiguous())
+    auto view = Tensor::borrow(t.data(), *dtype, shape, strides);
+    if (!view)
+      return view.takeError();
+    if (view->isContiguous())
       return t;
-    return view.contiguous();
+    return view->contiguous();
   }
   return t;
 }

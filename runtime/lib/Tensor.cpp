@@ -4,6 +4,7 @@
 #include "einjit/Spec/Equation.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -11,24 +12,22 @@
 using namespace einjit;
 
 std::vector<int64_t> Tensor::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
+  // Called on shapes within the limits, whose products cannot overflow.
   std::vector<int64_t> strides(shape.size());
   int64_t s = 1;
   for (int i = shape.size() - 1; i >= 0; --i) {
     strides[i] = s;
-    s *= std::max<int64_t>(shape[i], 1);
+    s = saturatingProduct({s, std::max<int64_t>(shape[i], 1)});
   }
   return strides;
 }
 
 llvm::Expected<Tensor> Tensor::allocate(DType dtype,
                                         llvm::ArrayRef<int64_t> shape) {
-  uint64_t bytes = dtypeBytes(dtype);
-  for (int64_t d : shape) {
-    if (d < 0 || __builtin_mul_overflow(bytes, (uint64_t)d, &bytes) ||
-        bytes > (uint64_t(1) << 62))
-      return makeEinsumError("a " + dtypeName(dtype) + " tensor of shape " +
-                             shapeString(shape) + " is too large to allocate");
-  }
+  auto count = checkTensorSize("a tensor", dtype, shape);
+  if (!count)
+    return count.takeError();
+  uint64_t bytes = *count * dtypeBytes(dtype);
   uint64_t rounded = (std::max<uint64_t>(bytes, 1) + 63) / 64 * 64;
   void *mem = std::aligned_alloc(64, rounded);
   if (!mem)
@@ -40,42 +39,52 @@ llvm::Expected<Tensor> Tensor::allocate(DType dtype,
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
   t.steps = rowMajorStrides(shape);
+  t.count = *count;
   t.storage = std::shared_ptr<void>(mem, std::free);
   t.ptr = mem;
   return t;
 }
 
-Tensor Tensor::zeros(DType dtype, llvm::ArrayRef<int64_t> shape) {
-  auto t = allocate(dtype, shape);
-  if (!t)
-    llvm::report_fatal_error(llvm::Twine(llvm::toString(t.takeError())));
-  return std::move(*t);
-}
-
-std::string einjit::shapeString(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "(";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? "," : "") + std::to_string(d);
-  return s + ")";
-}
-
-Tensor Tensor::borrow(void *data, DType dtype, llvm::ArrayRef<int64_t> shape,
-                      llvm::ArrayRef<int64_t> strides) {
+llvm::Expected<Tensor> Tensor::borrow(void *data, DType dtype,
+                                      llvm::ArrayRef<int64_t> shape,
+                                      llvm::ArrayRef<int64_t> strides) {
+  auto count = checkTensorSize("a tensor", dtype, shape);
+  if (!count)
+    return count.takeError();
+  if (!strides.empty() && strides.size() != shape.size())
+    return makeEinsumError(
+        llvm::formatv("a tensor of rank {0} cannot have {1} strides",
+                      shape.size(), strides.size()));
+  if (!strides.empty() && *count > 0) {
+    // The farthest element from `data`, in bytes, must be within the limit
+    // so that no offset computed from these strides overflows.
+    std::optional<int64_t> reach = 0;
+    for (auto [d, s] : llvm::zip(shape, strides)) {
+      if (s == INT64_MIN) {
+        reach = std::nullopt;
+        break;
+      }
+      std::optional<int64_t> step = checkedProduct(
+          {d - 1, s < 0 ? -s : s}, dtypeBytes(dtype), kMaxTensorBytes);
+      reach =
+          step ? checkedAdd(*reach, *step * dtypeBytes(dtype)) : std::nullopt;
+      if (!reach || *reach > kMaxTensorBytes)
+        break;
+    }
+    if (!reach || *reach > kMaxTensorBytes)
+      return makeEinsumError("the strides " + shapeString(strides) +
+                             " of a tensor of shape " + shapeString(shape) +
+                             " reach beyond 2^62 bytes");
+  }
   Tensor t;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
   t.steps = strides.empty()
                 ? rowMajorStrides(shape)
                 : std::vector<int64_t>(strides.begin(), strides.end());
+  t.count = *count;
   t.ptr = data;
   return t;
-}
-
-int64_t Tensor::numel() const {
-  int64_t n = 1;
-  for (int64_t d : dims)
-    n *= d;
-  return n;
 }
 
 bool Tensor::isContiguous() const {
@@ -85,7 +94,7 @@ bool Tensor::isContiguous() const {
   for (int i = dims.size() - 1; i >= 0; --i) {
     if (dims[i] != 1 && steps[i] != expected)
       return false;
-    expected *= dims[i];
+    expected = saturatingProduct({expected, dims[i]});
   }
   return true;
 }

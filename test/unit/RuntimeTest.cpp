@@ -21,7 +21,7 @@ using namespace einjit;
 namespace {
 
 Tensor iota(DType type, std::vector<int64_t> shape, double scale = 1.0) {
-  Tensor t = Tensor::zeros(type, shape);
+  Tensor t = llvm::cantFail(Tensor::allocate(type, shape));
   for (int64_t i = 0; i < t.numel(); ++i) {
     double v = std::fmod(i * 0.37, 2.0) - 1.0;
     switch (type) {
@@ -102,7 +102,7 @@ TEST(RuntimeTest, IntegersAreExact) {
 
 TEST(RuntimeTest, HalfAccumulatesInFloat) {
   // 4096 products of 1 * 1: f16 accumulation would stop at 2048.
-  Tensor a = Tensor::zeros(DType::F16, {4096});
+  Tensor a = llvm::cantFail(Tensor::allocate(DType::F16, {4096}));
   for (int i = 0; i < 4096; ++i)
     a.data<uint16_t>()[i] = floatToHalf(1.0f);
   Tensor c = run("i,i->", {a, a});
@@ -121,7 +121,8 @@ TEST(RuntimeTest, MixedTypesPromote) {
 TEST(RuntimeTest, StridedOperand) {
   Tensor a = iota(DType::F32, {4, 3});
   // A transposed view of `a`: shape 3x4, strides (1, 3).
-  Tensor view = Tensor::borrow(a.data(), DType::F32, {3, 4}, {1, 3});
+  Tensor view =
+      llvm::cantFail(Tensor::borrow(a.data(), DType::F32, {3, 4}, {1, 3}));
   Tensor c = run("ij->ij", {view});
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 4; ++j)
@@ -129,14 +130,15 @@ TEST(RuntimeTest, StridedOperand) {
 }
 
 TEST(RuntimeTest, ZeroSizedDimensions) {
-  Tensor empty = Tensor::zeros(DType::F32, {3, 0});
+  Tensor empty = llvm::cantFail(Tensor::allocate(DType::F32, {3, 0}));
   Tensor sums = run("ij->i", {empty});
   ASSERT_EQ(sums.shape(), llvm::ArrayRef<int64_t>({3}));
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(sums.getDouble(i), 0.0);
   EXPECT_EQ(run("ij->j", {empty}).numel(), 0);
   // A size-0 dimension last, others above 1: still a valid (empty) output.
-  Tensor t = run("ij->ji", {Tensor::zeros(DType::F32, {0, 3})});
+  Tensor t =
+      run("ij->ji", {llvm::cantFail(Tensor::allocate(DType::F32, {0, 3}))});
   EXPECT_EQ(t.shape(), llvm::ArrayRef<int64_t>({3, 0}));
   EXPECT_TRUE(t.isContiguous());
 }
@@ -221,7 +223,7 @@ Tensor fromSpec(llvm::StringRef spec) {
     dims.split(parts, 'x');
   for (llvm::StringRef p : parts)
     shape.push_back(std::stoll(p.str()));
-  return Tensor::zeros(*parseDType(type), shape);
+  return llvm::cantFail(Tensor::allocate(*parseDType(type), shape));
 }
 
 TEST(RuntimeTest, BadInputsGiveTheirMessage) {

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/Spec/Equation.h"
+#include "einjit/Spec/Limits.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -27,7 +28,23 @@ void EinsumError::log(llvm::raw_ostream &os) const {
   os << msg;
   if (column < 0)
     return;
-  os << "\n  " << equation << "\n  " << std::string(column, ' ') << '^';
+  // A window of at most kWidth characters around the column, with "..."
+  // where the equation goes on, and '?' for bytes that would not print, so
+  // the caret stays under its character.
+  constexpr int kWidth = 72, kContext = 48;
+  int n = equation.size();
+  int begin = 0, end = n;
+  if (n > kWidth) {
+    begin = std::max(0, std::min(column - kContext, n - kWidth));
+    end = std::min(n, begin + kWidth);
+  }
+  std::string shown = begin > 0 ? "..." : "";
+  int caret = column - begin + shown.size();
+  for (int i = begin; i < end; ++i)
+    shown += llvm::isPrint(equation[i]) ? equation[i] : '?';
+  if (end < n)
+    shown += "...";
+  os << "\n  " << shown << "\n  " << std::string(caret, ' ') << '^';
 }
 
 std::error_code EinsumError::convertToErrorCode() const {
@@ -101,6 +118,10 @@ static llvm::Expected<Term> parseTerm(llvm::StringRef text, int begin, int end,
 }
 
 llvm::Expected<Equation> Equation::parse(llvm::StringRef text) {
+  if ((int64_t)text.size() > kMaxEquationLength)
+    return makeEinsumError(formatv("the equation has {0} characters; einjit's "
+                                   "limit is {1}",
+                                   text.size(), kMaxEquationLength));
   Equation eq;
   eq.text = text.str();
   int n = text.size();
@@ -125,6 +146,10 @@ llvm::Expected<Equation> Equation::parse(llvm::StringRef text) {
   for (int i = 0; i <= inputsEnd; ++i) {
     if (i < inputsEnd && text[i] != ',')
       continue;
+    if ((int64_t)eq.inputs.size() == kMaxOperands)
+      return makeEinsumError(
+          formatv("more than {0} operands (einjit's limit)", kMaxOperands),
+          text, begin - 1);
     auto term = parseTerm(text, begin, i, eq.inputs.size());
     if (!term)
       return term.takeError();
@@ -198,12 +223,12 @@ einjit::bindEquation(const Equation &eq,
   std::vector<int> ellipsisRanks(numOperands, 0);
   for (int i = 0; i < numOperands; ++i) {
     const Term &term = eq.inputs[i];
+    if (auto size =
+            checkTensorSize("operand " + llvm::Twine(i), types[i], shapes[i]);
+        !size)
+      return size.takeError();
     int rank = shapes[i].size();
     int named = term.labels.size();
-    for (int64_t d : shapes[i])
-      if (d < 0)
-        return makeEinsumError(
-            formatv("operand {0} has a negative dimension {1}", i, d));
     if (!term.hasEllipsis() && rank != named)
       return makeEinsumError(formatv("operand {0} has rank {1} but its "
                                      "subscripts name {2} dimension{3}",
@@ -312,6 +337,9 @@ einjit::bindEquation(const Equation &eq,
     result = promoteTypes(result, t);
   bound.resultType = result;
   bound.computeType = accumulatorType(result);
+  if (auto size = checkTensorSize("the result", result, bound.outputShape());
+      !size)
+    return size.takeError();
   return bound;
 }
 

@@ -1,6 +1,9 @@
 //===- Path.cpp - Contraction paths for multi-operand einsums -------------===//
 
 #include "einjit/Spec/Path.h"
+#include "einjit/Spec/Limits.h"
+
+#include "llvm/Support/FormatVariadic.h"
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -154,4 +157,30 @@ ContractionPath einjit::greedyPath(const BoundEquation &eq) {
     live.push_back(n + path.steps.size() - 1);
   }
   return path;
+}
+
+llvm::Error einjit::checkPathLimits(const BoundEquation &eq,
+                                    const ContractionPath &path) {
+  for (auto [i, step] : llvm::enumerate(path.steps)) {
+    llvm::SmallVector<PathValue> values;
+    for (int id : step.operands)
+      values.push_back(path.value(id));
+    llvm::SmallVector<int64_t> ranges;
+    for (auto [label, size] : loopLabels(values, step.labels))
+      ranges.push_back(size);
+    if (!checkedProduct(ranges, 1, kMaxIterations))
+      return makeEinsumError(llvm::formatv(
+          "step {0} of the contraction path {1} would run more than 2^62 "
+          "loop iterations",
+          i, path.describe()));
+    if (i + 1 == path.steps.size())
+      continue; // the result, checked when the equation was bound
+    if (!checkedProduct(step.shape, dtypeBytes(eq.computeType),
+                        kMaxTensorBytes))
+      return makeEinsumError(llvm::formatv(
+          "the intermediate of step {0} of the contraction path {1} would "
+          "have shape {2}, more than 2^62 bytes",
+          i, path.describe(), shapeString(step.shape)));
+  }
+  return llvm::Error::success();
 }

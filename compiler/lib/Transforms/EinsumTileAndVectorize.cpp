@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "einjit/Spec/Limits.h"
 #include "einjit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -130,12 +131,12 @@ static FailureOr<Operation *> tile(RewriterBase &rewriter, Operation *op,
 /// (0: never) and more than one tile.
 static bool worthThreads(ArrayRef<int64_t> ranges, ArrayRef<int64_t> sizes,
                          int64_t parallelWork) {
-  int64_t work = 1, tiles = 1;
-  for (auto [range, size] : llvm::zip(ranges, sizes)) {
-    work *= range;
-    tiles *= size ? range / size : 1;
-  }
-  return parallelWork > 0 && work >= parallelWork && tiles > 1;
+  SmallVector<int64_t> tiles;
+  for (auto [range, size] : llvm::zip(ranges, sizes))
+    tiles.push_back(size ? range / size : 1);
+  return parallelWork > 0 &&
+         einjit::saturatingProduct(ranges) >= parallelWork &&
+         einjit::saturatingProduct(tiles) > 1;
 }
 
 /// Whether loop `loop` indexes the contiguous (last) dimension of an input.
@@ -294,11 +295,11 @@ static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
     std::optional<unsigned> pos = map.getResultPosition(simd);
     if (!pos || *pos + 1 == map.getNumResults())
       continue;
-    int64_t reuse = 1;
+    SmallVector<int64_t> reuse;
     for (unsigned loop = 0; loop < ranges.size(); ++loop)
       if (!map.isFunctionOfDim(loop))
-        reuse *= ranges[loop];
-    if (reuse < 16)
+        reuse.push_back(ranges[loop]);
+    if (einjit::saturatingProduct(reuse) < 16)
       continue;
 
     SmallVector<int64_t> perm;

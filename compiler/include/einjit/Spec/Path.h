@@ -54,6 +54,11 @@ loopLabels(llvm::ArrayRef<PathValue> values, llvm::ArrayRef<int> resultLabels);
 /// soon as no other value and not the output needs it.
 ContractionPath greedyPath(const BoundEquation &eq);
 
+/// Checks every step of `path` against einjit's limits: its loop nest runs
+/// at most kMaxIterations iterations and its result fits kMaxTensorBytes.
+llvm::Error checkPathLimits(const BoundEquation &eq,
+                            const ContractionPath &path);
+
 } // namespace einjit
 
 #endif // EINJIT_SPEC_PATH_H

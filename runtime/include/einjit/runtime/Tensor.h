@@ -10,6 +10,7 @@
 #define EINJIT_RUNTIME_TENSOR_H
 
 #include "einjit/Spec/DType.h"
+#include "einjit/Spec/Limits.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
@@ -25,28 +26,30 @@ public:
   Tensor() = default;
 
   /// A new contiguous row-major tensor, zero-filled, 64-byte aligned; an
-  /// error if its size overflows or the memory cannot be had.
+  /// error if the shape is beyond einjit's limits (Limits.h) or the memory
+  /// cannot be had.
   static llvm::Expected<Tensor> allocate(DType dtype,
                                          llvm::ArrayRef<int64_t> shape);
-  /// allocate() for tensors known to be small (tests, examples): a failure
-  /// is a fatal error.
-  static Tensor zeros(DType dtype, llvm::ArrayRef<int64_t> shape);
-  /// Wraps caller-owned memory. Empty `strides` means contiguous row-major.
-  static Tensor borrow(void *data, DType dtype, llvm::ArrayRef<int64_t> shape,
-                       llvm::ArrayRef<int64_t> strides = {});
+  /// Wraps caller-owned memory. Empty `strides` means contiguous row-major;
+  /// strides are in elements and may be negative. An error if the shape is
+  /// beyond einjit's limits or the strides reach beyond 2^62 bytes.
+  static llvm::Expected<Tensor> borrow(void *data, DType dtype,
+                                       llvm::ArrayRef<int64_t> shape,
+                                       llvm::ArrayRef<int64_t> strides = {});
 
   DType dtype() const { return type; }
   llvm::ArrayRef<int64_t> shape() const { return dims; }
   llvm::ArrayRef<int64_t> strides() const { return steps; }
   int64_t rank() const { return dims.size(); }
-  int64_t numel() const;
-  size_t nbytes() const { return numel() * dtypeBytes(type); }
+  /// Elements; their bytes are within kMaxTensorBytes by construction.
+  int64_t numel() const { return count; }
+  size_t nbytes() const { return count * dtypeBytes(type); }
   void *data() const { return ptr; }
   template <typename T>
   T *data() const {
     return static_cast<T *>(ptr);
   }
-  bool defined() const { return ptr != nullptr || numel() == 0; }
+  bool defined() const { return ptr != nullptr || count == 0; }
 
   /// True when the strides are row-major contiguous.
   bool isContiguous() const;
@@ -62,12 +65,10 @@ private:
   DType type = DType::F32;
   std::vector<int64_t> dims;
   std::vector<int64_t> steps;
+  int64_t count = 1;
   std::shared_ptr<void> storage;
   void *ptr = nullptr;
 };
-
-/// "(2,3)": a shape for messages.
-std::string shapeString(llvm::ArrayRef<int64_t> shape);
 
 /// IEEE half <-> float, for tools and tests.
 float halfToFloat(uint16_t h);
