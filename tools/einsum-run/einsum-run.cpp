@@ -45,6 +45,7 @@ struct Options {
   bool haveEquation = false;
   std::vector<std::string> operands;
   std::string output;
+  bool haveOutput = false;
   bool print = false;
   std::optional<Stage> emit;
   bool emitLLVMIR = false;
@@ -62,6 +63,8 @@ static int fail(llvm::Error err) {
   return fail(llvm::toString(std::move(err)));
 }
 
+static int finishOutput();
+
 static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   Options o;
   auto needValue = [&](int &i,
@@ -77,8 +80,10 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
       if (!v)
         return v.takeError();
       o.output = *v;
+      o.haveOutput = true;
     } else if (arg.consume_front("--output=") || arg.consume_front("-o=")) {
       o.output = arg.str();
+      o.haveOutput = true;
     } else if (arg == "--print") {
       o.print = true;
     } else if (arg.consume_front("--emit=")) {
@@ -98,7 +103,7 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
                                "'");
     } else if (arg == "-h" || arg == "--help") {
       llvm::outs() << kUsage;
-      std::exit(0);
+      std::exit(finishOutput());
     } else if (arg.starts_with("-") && arg.size() > 1 && o.haveEquation) {
       return makeEinsumError("unknown option '" + arg + "'");
     } else if (!o.haveEquation) {
@@ -111,6 +116,8 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   if (!o.haveEquation)
     return makeEinsumError("no equation given\n" +
                            llvm::StringRef(kUsage).rtrim());
+  if (o.haveOutput && o.output.empty())
+    return makeEinsumError("-o needs a file name, got ''");
   return o;
 }
 
@@ -195,7 +202,9 @@ static void printValue(llvm::raw_ostream &os, const Tensor &t, int64_t flat) {
 
 /// Nested brackets in NumPy's layout: `[[1, 2],\n [3, 4]]`. Like NumPy, a
 /// tensor of more than 1000 elements shows 3 items at each end of every
-/// dimension, with `...` between.
+/// dimension, with `...` between, and an empty tensor prints as `[]` (its
+/// shape is on the line above), however long its other dimensions. The
+/// recursion is one level per dimension, at most kMaxRank deep.
 static void printTensor(llvm::raw_ostream &os, const Tensor &t) {
   constexpr int64_t kThreshold = 1000, kEdge = 3;
   os << dtypeName(t.dtype()) << " (";
@@ -205,6 +214,10 @@ static void printTensor(llvm::raw_ostream &os, const Tensor &t) {
   if (t.rank() == 0) {
     printValue(os, t, 0);
     os << "\n";
+    return;
+  }
+  if (t.numel() == 0) {
+    os << "[]\n";
     return;
   }
   bool summarize = t.numel() > kThreshold;
@@ -228,6 +241,7 @@ static void printTensor(llvm::raw_ostream &os, const Tensor &t) {
       }
       if (i)
         separator();
+      // flat * size + i is an element index of a tensor within the limits.
       if (last)
         printValue(os, t, flat * size + i);
       else
@@ -237,6 +251,19 @@ static void printTensor(llvm::raw_ostream &os, const Tensor &t) {
   };
   rec(0, 0);
   os << "\n";
+}
+
+/// Flushes standard output; a write that failed (a full disk, a closed
+/// pipe) is an error, reported once, instead of LLVM's fatal error when
+/// the stream is destroyed.
+static int finishOutput() {
+  llvm::raw_fd_ostream &out = llvm::outs();
+  out.flush();
+  if (!out.has_error())
+    return 0;
+  std::error_code ec = out.error();
+  out.clear_error();
+  return fail("cannot write to standard output: " + ec.message());
 }
 
 static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
@@ -305,22 +332,24 @@ int main(int argc, char **argv) {
     if (!text)
       return fail(text.takeError());
     llvm::outs() << *text;
-    return 0;
+    return finishOutput();
   }
 
   auto kernel = compileEinsum(options->equation, operands);
   if (!kernel)
     return fail(kernel.takeError());
-  if (options->bench)
-    return bench(**kernel, operands, options->bench);
+  if (options->bench) {
+    int status = bench(**kernel, operands, options->bench);
+    return status ? status : finishOutput();
+  }
 
   auto result = (**kernel)(operands);
   if (!result)
     return fail(result.takeError());
-  if (!options->output.empty())
+  if (options->haveOutput)
     if (auto err = writeNpy(options->output, *result))
       return fail(std::move(err));
-  if (options->print || options->output.empty())
+  if (options->print || !options->haveOutput)
     printTensor(llvm::outs(), *result);
-  return 0;
+  return finishOutput();
 }
