@@ -25,9 +25,58 @@ using namespace einjit;
 
 CompiledEinsum::CompiledEinsum(BoundEquation eq, ContractionPath path,
                                std::unique_ptr<JitKernel> kernel,
-                               double compileSeconds)
+                               int64_t workspaceBytes, double compileSeconds)
     : eq(std::move(eq)), plan(std::move(path)), kernel(std::move(kernel)),
-      seconds(compileSeconds) {}
+      workspace(workspaceBytes), seconds(compileSeconds) {}
+
+namespace {
+/// Scratch memory for kernels: one 64-byte aligned buffer per calling
+/// thread, grown on demand and kept for the next call unless it is larger
+/// than kKeepBytes.
+class Workspace {
+public:
+  static constexpr size_t kKeepBytes = size_t(64) << 20;
+
+  ~Workspace() { std::free(ptr); }
+
+  /// At least `bytes` bytes, or an error naming `what` needs them.
+  llvm::Expected<void *> get(int64_t bytes, llvm::StringRef what) {
+    if (bytes == 0)
+      return nullptr;
+    if ((size_t)bytes <= size)
+      return ptr;
+    std::free(ptr);
+    size = 0;
+    size_t rounded = ((size_t)bytes + 63) / 64 * 64;
+    ptr = std::aligned_alloc(64, rounded);
+    if (!ptr)
+      return makeEinsumError(llvm::formatv(
+          "cannot allocate {0} bytes of workspace for the intermediates of "
+          "'{1}'",
+          bytes, what));
+    size = rounded;
+    return ptr;
+  }
+
+  /// Gives a large buffer back to the system after a call.
+  void release() {
+    if (size <= kKeepBytes)
+      return;
+    std::free(ptr);
+    ptr = nullptr;
+    size = 0;
+  }
+
+private:
+  void *ptr = nullptr;
+  size_t size = 0;
+};
+} // namespace
+
+static Workspace &threadWorkspace() {
+  thread_local Workspace workspace;
+  return workspace;
+}
 
 CompiledEinsum::~CompiledEinsum() = default;
 
@@ -67,7 +116,13 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
     pointers.push_back(contiguous.back().data());
   }
   pointers.push_back(out.data());
+  Workspace &scratch = threadWorkspace();
+  auto memory = scratch.get(workspace, eq.text);
+  if (!memory)
+    return memory.takeError();
+  pointers.push_back(*memory);
   kernel->call(pointers);
+  scratch.release();
   return llvm::Error::success();
 }
 
@@ -166,11 +221,13 @@ Runtime::compile(BoundEquation eq) {
   if (auto err = checkIntermediates(eq, path))
     return std::move(err);
   std::unique_ptr<JitKernel> kernel;
+  int64_t workspace = 0;
   bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
   if (!empty) {
     auto module = buildKernelModule(*context, eq);
     if (auto err = lowerKernelModule(*module, Stage::LLVM, parallelWork()))
       return std::move(err);
+    workspace = workspaceBytes(*module);
     auto jit = JitKernel::create(*module, kKernelName);
     if (!jit)
       return jit.takeError();
@@ -180,7 +237,7 @@ Runtime::compile(BoundEquation eq) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   auto compiled = std::make_shared<const CompiledEinsum>(
-      std::move(eq), std::move(path), std::move(kernel), seconds);
+      std::move(eq), std::move(path), std::move(kernel), workspace, seconds);
   ++stats.compiles;
   cache.emplace(key, compiled);
   stats.entries = cache.size();

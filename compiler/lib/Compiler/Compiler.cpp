@@ -102,7 +102,7 @@ static constexpr llvm::StringLiteral kVectorStage =
     "eliminate-empty-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
-    "canonicalize,cse,"
+    "canonicalize,cse,einsum-workspace,"
     "func.func(ownership-based-buffer-deallocation),canonicalize,"
     "func.func(buffer-deallocation-simplification),"
     "bufferization-lower-deallocations,cse,canonicalize,"
@@ -192,6 +192,11 @@ OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
   store.setWritable(true);
   func::ReturnOp::create(b, loc);
   return module;
+}
+
+int64_t einjit::workspaceBytes(ModuleOp module) {
+  auto bytes = module->getAttrOfType<IntegerAttr>(einsum::kWorkspaceAttrName);
+  return bytes ? bytes.getInt() : 0;
 }
 
 llvm::Error einjit::lowerKernelModule(ModuleOp module, Stage to,

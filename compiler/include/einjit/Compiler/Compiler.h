@@ -5,8 +5,11 @@
 // lower it to a chosen stage. Nothing here knows about buffers or caches.
 //
 // A kernel is `func.func @einsum(%in0: memref<..>, ..., %out: memref<..>)`
-// over contiguous row-major buffers; after the LLVM stage each memref is a
-// bare pointer.
+// over contiguous row-major buffers. From the vector stage on it takes one
+// more argument, `%workspace: memref<Nxi8>`: 64-byte aligned scratch memory
+// of workspaceBytes(module) bytes that the caller allocates, from which the
+// kernel takes every intermediate buffer (it never allocates). After the
+// LLVM stage each memref is a bare pointer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -59,6 +62,10 @@ constexpr llvm::StringLiteral kKernelName = "einsum";
 /// Builds the einsum-stage kernel module of `eq`.
 mlir::OwningOpRef<mlir::ModuleOp> buildKernelModule(mlir::MLIRContext &ctx,
                                                     const BoundEquation &eq);
+
+/// The workspace bytes a module lowered to the vector stage or beyond needs
+/// (recorded by the einsum-workspace pass).
+int64_t workspaceBytes(mlir::ModuleOp module);
 
 /// Lowers `module` from the einsum stage to `to` (see buildCpuPipeline).
 llvm::Error lowerKernelModule(mlir::ModuleOp module, Stage to,

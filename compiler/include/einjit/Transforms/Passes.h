@@ -4,13 +4,19 @@
 #define EINJIT_TRANSFORMS_PASSES_H
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::einsum {
+
+/// The module attribute in which einsum-workspace records the bytes of
+/// workspace the module's kernels need.
+constexpr llvm::StringLiteral kWorkspaceAttrName = "einsum.workspace_bytes";
 
 #define GEN_PASS_DECL
 #include "einjit/Transforms/Passes.h.inc"

@@ -66,4 +66,48 @@ def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def EinsumWorkspace : Pass<"einsum-workspace", "mlir::ModuleOp"> {
+  let summary = "Place every buffer a kernel allocates in one workspace "
+                "argument that the caller provides";
+  let description = [{
+    Runs after bufferization, before buffer deallocation. A JIT kernel must
+    not call `malloc`: a failure there cannot be reported, and memory the
+    kernel takes is memory the runtime cannot account for. This pass makes
+    the runtime the only allocator:
+
+    1. collects the `memref.alloc` ops of each function; each must have a
+       static shape and stand in the function's entry block (bufferized
+       einsum kernels allocate only there); anything else is an error;
+    2. computes each buffer's live range in the entry block, from the
+       allocation to the last use of it or of any memref derived from it
+       (a use nested in a loop counts as its loop);
+    3. assigns 64-byte aligned offsets, largest buffer first, to the lowest
+       offset that overlaps no buffer live at the same time;
+    4. appends an argument `%workspace: memref<Nxi8>` to the function and
+       replaces each allocation by a `memref.view` into it at its offset,
+       erasing any `memref.dealloc` of it;
+    5. records the bytes needed, the largest N over the functions, as the
+       module attribute `einsum.workspace_bytes` (an i64).
+
+    The argument is added to every function, also one that needs no
+    workspace (N = 0), so that every kernel has the same calling
+    convention.
+
+    Example:
+
+    ```mlir
+    %a = memref.alloc() {alignment = 64 : i64} : memref<31x33xf32>
+    ```
+
+    becomes, with `%ws: memref<4160xi8>` appended to the arguments,
+
+    ```mlir
+    %c0 = arith.constant 0 : index
+    %a = memref.view %ws[%c0][] : memref<4160xi8> to memref<31x33xf32>
+    ```
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
 #endif // EINJIT_TRANSFORMS_PASSES

@@ -27,7 +27,8 @@ class JitKernel;
 class CompiledEinsum {
 public:
   CompiledEinsum(BoundEquation eq, ContractionPath path,
-                 std::unique_ptr<JitKernel> kernel, double compileSeconds);
+                 std::unique_ptr<JitKernel> kernel, int64_t workspaceBytes,
+                 double compileSeconds);
   ~CompiledEinsum();
 
   const BoundEquation &equation() const { return eq; }
@@ -36,9 +37,14 @@ public:
   double flops() const { return plan.flops(); }
   /// Seconds spent lowering and JIT-compiling this kernel.
   double compileSeconds() const { return seconds; }
+  /// Scratch bytes a call needs for intermediates, allocated by run().
+  int64_t workspaceBytes() const { return workspace; }
 
   /// Runs on `operands` (of the bound shapes and dtypes; any strides) into
-  /// `out`, a contiguous tensor of the output shape and result dtype.
+  /// `out`, a contiguous tensor of the output shape and result dtype. The
+  /// workspace comes from a per-thread buffer kept between calls (up to
+  /// 64 MiB; larger ones are freed after the call); failing to allocate it
+  /// is an error, and `out` is then left unchanged.
   llvm::Error run(llvm::ArrayRef<Tensor> operands, Tensor &out) const;
   /// Runs into a new tensor.
   llvm::Expected<Tensor> operator()(llvm::ArrayRef<Tensor> operands) const;
@@ -47,6 +53,7 @@ private:
   BoundEquation eq;
   ContractionPath plan;
   std::unique_ptr<JitKernel> kernel;
+  int64_t workspace;
   double seconds;
 };
 
