@@ -17,9 +17,13 @@
 
 #include <chrono>
 #include <cstring>
+#include <list>
 #include <mutex>
 #include <unistd.h>
 #include <unordered_map>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 using namespace einjit;
 
@@ -152,19 +156,41 @@ public:
   llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage,
                                    bool llvmIR = false);
 
+  /// Drops every kernel and starts a new MLIR context. Called with `mutex`
+  /// held.
+  void clear();
+  /// Evicts least recently used kernels down to `capacity`. Called with
+  /// `mutex` held.
+  void shrink();
+
   std::mutex mutex;
   CacheStats stats;
-  std::unordered_map<std::string, std::shared_ptr<const CompiledEinsum>> cache;
+  size_t capacity = kDefaultCacheCapacity;
 
 private:
   Runtime() {
+    initializeNativeJit();
+    resetContext();
+  }
+  /// A fresh MLIR context: the old one's interned types and attributes
+  /// (shapes, maps, the equation strings) grow with every new signature.
+  void resetContext() {
     mlir::DialectRegistry registry;
     registerCompilerDialects(registry);
     context = std::make_unique<mlir::MLIRContext>(registry);
     context->loadAllAvailableDialects();
-    initializeNativeJit();
+    compilesInContext = 0;
   }
+
+  /// Kernels most recently used first; `cache` maps each key to its entry.
+  using Entry = std::pair<std::string, std::shared_ptr<const CompiledEinsum>>;
+  std::list<Entry> lru;
+  std::unordered_map<std::string, std::list<Entry>::iterator> cache;
   std::unique_ptr<mlir::MLIRContext> context;
+  /// Compiles since the context was made; it is renewed every
+  /// kContextCompiles so that its interned IR stays bounded.
+  size_t compilesInContext = 0;
+  static constexpr size_t kContextCompiles = 256;
 };
 } // namespace
 
@@ -212,8 +238,12 @@ Runtime::compile(BoundEquation eq) {
   auto it = cache.find(key);
   if (it != cache.end()) {
     ++stats.hits;
-    return it->second;
+    lru.splice(lru.begin(), lru, it->second);
+    return it->second->second;
   }
+  if (compilesInContext >= kContextCompiles)
+    resetContext();
+  ++compilesInContext;
   auto start = std::chrono::steady_clock::now();
   ContractionPath path = greedyPath(eq);
   if (auto err = checkPathLimits(eq, path))
@@ -239,9 +269,32 @@ Runtime::compile(BoundEquation eq) {
   auto compiled = std::make_shared<const CompiledEinsum>(
       std::move(eq), std::move(path), std::move(kernel), workspace, seconds);
   ++stats.compiles;
-  cache.emplace(key, compiled);
+  lru.emplace_front(key, compiled);
+  cache[key] = lru.begin();
+  shrink();
   stats.entries = cache.size();
   return compiled;
+}
+
+void Runtime::shrink() {
+  while (lru.size() > capacity) {
+    cache.erase(lru.back().first);
+    lru.pop_back();
+    ++stats.evictions;
+  }
+  stats.entries = cache.size();
+}
+
+void Runtime::clear() {
+  cache.clear();
+  lru.clear();
+  stats = {};
+  resetContext();
+#ifdef __GLIBC__
+  // Kernels and IR are many small allocations; without this glibc keeps
+  // their pages, and a clear would not lower the process's memory.
+  malloc_trim(0);
+#endif
 }
 
 llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq, Stage stage,
@@ -312,9 +365,15 @@ CacheStats einjit::cacheStats() {
   return rt.stats;
 }
 
+void einjit::setCacheCapacity(size_t kernels) {
+  Runtime &rt = Runtime::get();
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  rt.capacity = kernels;
+  rt.shrink();
+}
+
 void einjit::clearCache() {
   Runtime &rt = Runtime::get();
   std::lock_guard<std::mutex> lock(rt.mutex);
-  rt.cache.clear();
-  rt.stats = {};
+  rt.clear();
 }

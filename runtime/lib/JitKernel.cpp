@@ -1,22 +1,27 @@
-//===- JitKernel.cpp - One JIT-compiled kernel ----------------------------===//
+//===- JitKernel.cpp - JIT-compiled kernels -------------------------------===//
 
 #include "JitKernel.h"
 #include "einjit/Spec/Equation.h"
 
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ExecutionEngine/Orc/CompileUtils.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <atomic>
 #include <mutex>
 
 using namespace einjit;
+using namespace llvm::orc;
 
 void einjit::initializeNativeJit() {
   static std::once_flag once;
@@ -26,71 +31,198 @@ void einjit::initializeNativeJit() {
   });
 }
 
-/// A target machine for the host CPU with all its features, at O3.
-static llvm::Expected<std::unique_ptr<llvm::TargetMachine>> hostMachine() {
+/// The host CPU with all its features, at O3.
+static llvm::Expected<JITTargetMachineBuilder> hostBuilder() {
   initializeNativeJit();
-  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!tmBuilder)
-    return tmBuilder.takeError();
-  tmBuilder->setCPU(llvm::sys::getHostCPUName().str());
-  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  return tmBuilder->createTargetMachine();
+  auto builder = JITTargetMachineBuilder::detectHost();
+  if (!builder)
+    return builder.takeError();
+  builder->setCPU(llvm::sys::getHostCPUName().str());
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  return builder;
 }
 
-llvm::Expected<std::string> einjit::optimizedLLVMIR(mlir::ModuleOp module) {
-  auto tm = hostMachine();
-  if (!tm)
-    return tm.takeError();
-  llvm::LLVMContext context;
+namespace {
+/// The process's JIT and the target machine the optimizer uses. Created on
+/// first use and never destroyed (kernels may outlive every static).
+struct Jit {
+  std::unique_ptr<LLJIT> lljit;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  /// Serializes the optimizer, whose target machine is not thread-safe,
+  /// and names kernels' JITDylibs.
+  std::mutex mutex;
+  uint64_t kernels = 0;
+
+  static llvm::Expected<Jit &> get() {
+    static std::once_flag once;
+    static Jit *jit = nullptr;
+    static std::string failure;
+    std::call_once(once, [] {
+      auto created = create();
+      if (created)
+        jit = created->release();
+      else
+        failure = llvm::toString(created.takeError());
+    });
+    if (!jit)
+      return makeEinsumError("cannot start the JIT: " + failure);
+    return *jit;
+  }
+
+private:
+  static llvm::Expected<std::unique_ptr<Jit>> create() {
+    auto builder = hostBuilder();
+    if (!builder)
+      return builder.takeError();
+    auto jit = std::make_unique<Jit>();
+    auto machine = builder->createTargetMachine();
+    if (!machine)
+      return machine.takeError();
+    jit->machine = std::move(*machine);
+    auto lljit = LLJITBuilder()
+                     .setJITTargetMachineBuilder(*builder)
+                     .setCompileFunctionCreator(
+                         [](JITTargetMachineBuilder jtmb)
+                             -> llvm::Expected<
+                                 std::unique_ptr<IRCompileLayer::IRCompiler>> {
+                           auto tm = jtmb.createTargetMachine();
+                           if (!tm)
+                             return tm.takeError();
+                           return std::make_unique<TMOwningSimpleCompiler>(
+                               std::move(*tm));
+                         })
+                     .create();
+    if (!lljit)
+      return lljit.takeError();
+    jit->lljit = std::move(*lljit);
+#ifdef EINJIT_LIBOMP_PATH
+    // Threaded kernels call __kmpc_fork_call and friends.
+    auto omp = DynamicLibrarySearchGenerator::Load(
+        EINJIT_LIBOMP_PATH, jit->lljit->getDataLayout().getGlobalPrefix());
+    if (!omp)
+      return omp.takeError();
+    jit->lljit->getMainJITDylib().addGenerator(std::move(*omp));
+#endif
+    return jit;
+  }
+};
+} // namespace
+
+/// Translates `module` to LLVM IR for the host and optimizes it at O3.
+/// Called with the JIT's mutex held.
+static llvm::Expected<std::unique_ptr<llvm::Module>>
+optimize(mlir::ModuleOp module, llvm::LLVMContext &context, Jit &jit) {
   std::unique_ptr<llvm::Module> ir =
       mlir::translateModuleToLLVMIR(module, context);
   if (!ir)
     return makeEinsumError("could not translate the kernel to LLVM IR");
-  ir->setDataLayout((*tm)->createDataLayout());
-  ir->setTargetTriple((*tm)->getTargetTriple());
-  if (auto err = mlir::makeOptimizingTransformer(3, 0, tm->get())(ir.get()))
+  llvm::TargetMachine &tm = *jit.machine;
+  ir->setDataLayout(tm.createDataLayout());
+  ir->setTargetTriple(tm.getTargetTriple());
+  // The optimizer's cost models read the CPU from each function.
+  for (llvm::Function &f : *ir) {
+    if (f.isDeclaration())
+      continue;
+    f.addFnAttr("target-cpu", tm.getTargetCPU());
+    f.addFnAttr("target-features", tm.getTargetFeatureString());
+  }
+  if (auto err = mlir::makeOptimizingTransformer(3, 0, &tm)(ir.get()))
     return std::move(err);
+  return ir;
+}
+
+llvm::Expected<std::string> einjit::optimizedLLVMIR(mlir::ModuleOp module) {
+  auto jit = Jit::get();
+  if (!jit)
+    return jit.takeError();
+  std::lock_guard<std::mutex> lock(jit->mutex);
+  llvm::LLVMContext context;
+  auto ir = optimize(module, context, *jit);
+  if (!ir)
+    return ir.takeError();
   std::string text;
   llvm::raw_string_ostream os(text);
-  ir->print(os, nullptr);
+  (*ir)->print(os, nullptr);
   return text;
 }
 
-JitKernel::~JitKernel() = default;
+/// Adds `void <name>_packed(ptr args)`, which calls `name` with the values
+/// that args[0], args[1], ... point to.
+static llvm::Error addPackedWrapper(llvm::Module &module, llvm::StringRef name,
+                                    std::string &wrapperName) {
+  llvm::Function *kernel = module.getFunction(name);
+  if (!kernel || kernel->isDeclaration())
+    return makeEinsumError("JIT kernel '" + name + "' not found");
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *ptrType = llvm::PointerType::get(ctx, 0);
+  wrapperName = (name + "_packed").str();
+  auto *wrapper = llvm::Function::Create(
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrType}, false),
+      llvm::GlobalValue::ExternalLinkage, wrapperName, module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
+  llvm::SmallVector<llvm::Value *> args;
+  for (auto [i, param] : llvm::enumerate(kernel->args())) {
+    llvm::Value *slot = b.CreateConstGEP1_64(ptrType, wrapper->getArg(0), i);
+    llvm::Value *where = b.CreateLoad(ptrType, slot);
+    args.push_back(b.CreateLoad(param.getType(), where));
+  }
+  b.CreateCall(kernel, args);
+  b.CreateRetVoid();
+  return llvm::Error::success();
+}
 
 llvm::Expected<std::unique_ptr<JitKernel>>
 JitKernel::create(mlir::ModuleOp module, llvm::StringRef name) {
-  auto tm = hostMachine();
-  if (!tm)
-    return tm.takeError();
+  auto jit = Jit::get();
+  if (!jit)
+    return jit.takeError();
+  auto context = std::make_unique<llvm::LLVMContext>();
+  std::string wrapperName;
+  std::string dylibName;
+  std::unique_ptr<llvm::Module> ir;
+  {
+    std::lock_guard<std::mutex> lock(jit->mutex);
+    auto optimized = optimize(module, *context, *jit);
+    if (!optimized)
+      return optimized.takeError();
+    ir = std::move(*optimized);
+    dylibName = "einjit-kernel-" + std::to_string(jit->kernels++);
+  }
+  if (auto err = addPackedWrapper(*ir, name, wrapperName))
+    return std::move(err);
 
-  // The engine compiles with this target machine: the host CPU and all its
-  // features (AVX-512 where present), at O3.
-  // The engine keeps a function_ref to the transformer and calls it again
-  // when it is destroyed (deinitializers), so the kernel owns it.
+  LLJIT &lljit = *jit->lljit;
+  auto dylib = lljit.createJITDylib(dylibName);
+  if (!dylib)
+    return dylib.takeError();
   auto kernel = std::unique_ptr<JitKernel>(new JitKernel());
-  kernel->transformer = mlir::makeOptimizingTransformer(3, 0, tm->get());
-  mlir::ExecutionEngineOptions options;
-  options.transformer = kernel->transformer;
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  options.enableGDBNotificationListener = false;
-  options.enablePerfNotificationListener = false;
-#ifdef EINJIT_LIBOMP_PATH
-  // Threaded kernels call __kmpc_fork_call and friends.
-  llvm::StringRef libraries[] = {EINJIT_LIBOMP_PATH};
-  options.sharedLibPaths = libraries;
-#endif
-  auto engine = mlir::ExecutionEngine::create(module, options, std::move(*tm));
-  if (!engine)
+  kernel->dylib = &*dylib;
+  dylib->addToLinkOrder(lljit.getMainJITDylib());
+  if (auto err = lljit.addIRModule(
+          *dylib, ThreadSafeModule(std::move(ir), std::move(context))))
     return makeEinsumError("JIT compilation failed: " +
-                           llvm::toString(engine.takeError()));
-  kernel->engine = std::move(*engine);
-  auto packed = kernel->engine->lookupPacked(name);
-  if (!packed)
-    return makeEinsumError("JIT kernel '" + name + "' not found: " +
-                           llvm::toString(packed.takeError()));
-  kernel->packed = *packed;
+                           llvm::toString(std::move(err)));
+  auto address = lljit.lookup(*dylib, wrapperName);
+  if (!address)
+    return makeEinsumError("JIT compilation failed: " +
+                           llvm::toString(address.takeError()));
+  kernel->packed = address->toPtr<void (*)(void **)>();
   return kernel;
+}
+
+JitKernel::~JitKernel() {
+  if (!dylib)
+    return;
+  // Only reached after Jit::get() succeeded.
+  auto jit = Jit::get();
+  if (!jit) {
+    llvm::consumeError(jit.takeError());
+    return;
+  }
+  // Frees the kernel's code and data; a failure here leaks them but must
+  // not take the process down.
+  if (auto err = jit->lljit->getExecutionSession().removeJITDylib(*dylib))
+    llvm::consumeError(std::move(err));
 }
 
 void JitKernel::call(llvm::ArrayRef<void *> pointers) const {

@@ -1,8 +1,10 @@
-//===- JitKernel.h - One JIT-compiled kernel --------------------*- C++ -*-===//
+//===- JitKernel.h - JIT-compiled kernels -----------------------*- C++ -*-===//
 //
-// Wraps mlir::ExecutionEngine: translates an LLVM-dialect module, optimizes
-// it at O3 for the host CPU (its name and features are set on every
-// function), and exposes the kernel as a packed call.
+// One ORC LLJIT serves the whole process, with one target machine for the
+// host CPU and all its features, at O3. Each kernel is added to a JITDylib
+// of its own; destroying the JitKernel removes that JITDylib, which frees
+// the kernel's code and data. The kernel is called through a generated
+// packed wrapper that takes an array of pointers to its arguments.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,14 +14,10 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
-#include <functional>
 #include <memory>
 
-namespace llvm {
-class Module;
-}
-namespace mlir {
-class ExecutionEngine;
+namespace llvm::orc {
+class JITDylib;
 }
 
 namespace einjit {
@@ -41,16 +39,18 @@ llvm::Expected<std::string> optimizedLLVMIR(mlir::ModuleOp module);
 
 class JitKernel {
 public:
+  /// Compiles function `name` of an LLVM-dialect `module`.
   static llvm::Expected<std::unique_ptr<JitKernel>>
   create(mlir::ModuleOp module, llvm::StringRef name);
+  /// Frees the kernel's code and data.
   ~JitKernel();
 
   /// Calls the kernel with one pointer per memref argument.
   void call(llvm::ArrayRef<void *> pointers) const;
 
 private:
-  std::function<llvm::Error(llvm::Module *)> transformer;
-  std::unique_ptr<mlir::ExecutionEngine> engine;
+  JitKernel() = default;
+  llvm::orc::JITDylib *dylib = nullptr;
   void (*packed)(void **) = nullptr;
 };
 

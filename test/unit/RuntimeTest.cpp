@@ -159,6 +159,71 @@ TEST(RuntimeTest, CacheCompilesOncePerSignature) {
   EXPECT_EQ(s.entries, 3u);
 }
 
+TEST(RuntimeTest, CacheEvictsLeastRecentlyUsed) {
+  clearCache();
+  setCacheCapacity(2);
+  Tensor a = iota(DType::F32, {3}), b = iota(DType::F32, {4}),
+         c = iota(DType::F32, {5});
+  run("i->", {a});
+  run("i->", {b});
+  run("i->", {a}); // a is now the most recently used
+  run("i->", {c}); // evicts b
+  CacheStats s = cacheStats();
+  EXPECT_EQ(s.compiles, 3u);
+  EXPECT_EQ(s.entries, 2u);
+  EXPECT_EQ(s.evictions, 1u);
+  run("i->", {a}); // still cached
+  EXPECT_EQ(cacheStats().compiles, 3u);
+  run("i->", {b}); // compiled again
+  EXPECT_EQ(cacheStats().compiles, 4u);
+  setCacheCapacity(kDefaultCacheCapacity);
+  clearCache();
+}
+
+TEST(RuntimeTest, HeldKernelOutlivesTheCache) {
+  // A caller's CompiledEinsum keeps its code alive through clearCache and
+  // eviction; it is freed with the last handle.
+  Tensor a = iota(DType::F64, {6, 5}), b = iota(DType::F64, {5, 4});
+  auto kernel = compileEinsum("ij,jk->ik", {a, b});
+  ASSERT_TRUE((bool)kernel) << llvm::toString(kernel.takeError());
+  clearCache();
+  setCacheCapacity(0);
+  run("i->", {iota(DType::F32, {7})});
+  auto c = (**kernel)({a, b});
+  ASSERT_TRUE((bool)c) << llvm::toString(c.takeError());
+  for (int i = 0; i < 6; ++i)
+    for (int k = 0; k < 4; ++k) {
+      double ref = 0;
+      for (int j = 0; j < 5; ++j)
+        ref += a.getDouble(i * 5 + j) * b.getDouble(j * 4 + k);
+      EXPECT_NEAR(c->getDouble(i * 4 + k), ref, 1e-12);
+    }
+  EXPECT_EQ(cacheStats().entries, 0u);
+  setCacheCapacity(kDefaultCacheCapacity);
+}
+
+TEST(RuntimeTest, IntermediatesUseTheWorkspace) {
+  // Three steps, two intermediates: the kernel asks the runtime for their
+  // bytes, and the result matches loops.
+  Tensor a = iota(DType::F64, {3, 4}), b = iota(DType::F64, {4, 5}),
+         c = iota(DType::F64, {5, 6}), d = iota(DType::F64, {6, 2});
+  auto kernel = compileEinsum("ij,jk,kl,lm->im", {a, b, c, d});
+  ASSERT_TRUE((bool)kernel) << llvm::toString(kernel.takeError());
+  EXPECT_GE((*kernel)->workspaceBytes(), 2 * 8 * 2); // two f64 intermediates
+  auto r = (**kernel)({a, b, c, d});
+  ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
+  for (int i = 0; i < 3; ++i)
+    for (int m = 0; m < 2; ++m) {
+      double ref = 0;
+      for (int j = 0; j < 4; ++j)
+        for (int k = 0; k < 5; ++k)
+          for (int l = 0; l < 6; ++l)
+            ref += a.getDouble(i * 4 + j) * b.getDouble(j * 5 + k) *
+                   c.getDouble(k * 6 + l) * d.getDouble(l * 2 + m);
+      EXPECT_NEAR(r->getDouble(i * 2 + m), ref, 1e-12);
+    }
+}
+
 TEST(RuntimeTest, ConcurrentCallersShareTheCache) {
   clearCache();
   Tensor a = iota(DType::F64, {16, 12}), b = iota(DType::F64, {12, 8});

@@ -121,8 +121,7 @@ static FailureOr<int64_t> useWorkspace(func::FuncOp func) {
       return WalkResult::interrupt();
     }
     std::optional<int64_t> bytes = einjit::checkedProduct(
-        type.getShape(),
-        llvm::divideCeil(type.getElementTypeBitWidth(), 8),
+        type.getShape(), llvm::divideCeil(type.getElementTypeBitWidth(), 8),
         einjit::kMaxTensorBytes);
     if (!bytes) {
       alloc.emitOpError("is larger than 2^62 bytes");
@@ -191,9 +190,9 @@ struct EinsumWorkspace : einsum::impl::EinsumWorkspaceBase<EinsumWorkspace> {
         return signalPassFailure();
       bytes = std::max(bytes, *needed);
     }
-    module->setAttr(einsum::kWorkspaceAttrName,
-                    IntegerAttr::get(IntegerType::get(&getContext(), 64),
-                                     bytes));
+    module->setAttr(
+        einsum::kWorkspaceAttrName,
+        IntegerAttr::get(IntegerType::get(&getContext(), 64), bytes));
   }
 };
 } // namespace

@@ -78,8 +78,19 @@ struct CacheStats {
   size_t hits = 0;
   size_t compiles = 0;
   size_t entries = 0;
+  /// Kernels dropped to stay within the capacity.
+  size_t evictions = 0;
 };
 CacheStats cacheStats();
+
+/// The most kernels the cache holds (default kDefaultCacheCapacity); past
+/// it, the least recently used kernel is evicted, and its code and data are
+/// freed once no caller holds its CompiledEinsum. 0 keeps nothing.
+constexpr size_t kDefaultCacheCapacity = 512;
+void setCacheCapacity(size_t kernels);
+
+/// Drops every kernel and the compiler's interned IR (types, attributes),
+/// and gives freed heap memory back to the system.
 void clearCache();
 
 } // namespace einjit
