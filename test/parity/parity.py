@@ -127,6 +127,27 @@ def random_large_case(rng):
     return eq, [tuple(sizes[c] for c in t) for t in terms]
 
 
+# Long reductions at odd and prime lengths, which einsum-split-reductions
+# blocks (with a remainder) and whose block sums it sums again; each runs in
+# f16, f32 and f64.
+LONG_REDUCTIONS = [
+    ("i->", [(1,)]), ("i->", [(3,)]), ("i->", [(127,)]), ("i->", [(1009,)]),
+    ("i->", [(4099,)]), ("i->", [(16411,)]), ("i->", [(1000003,)]),
+    ("i,i->", [(100003,), (100003,)]),
+    ("i,->", [(65537,), ()]),
+    ("ij->i", [(3, 16411)]), ("ij->i", [(129, 4099)]),
+    ("ij->j", [(16411, 3)]), ("ij->j", [(4099, 129)]),
+    ("ij->", [(127, 999)]), ("ijk->", [(31, 37, 41)]),
+    ("ijk->i", [(5, 37, 1009)]), ("ijk->k", [(37, 1009, 5)]),
+    ("ij,j->i", [(5, 20011), (20011,)]),
+    ("ij,ij->", [(1, 30011), (7, 30011)]),  # broadcast operands
+    ("i,i->", [(100003,), (1,)]), ("ij,j->i", [(5, 20011), (1,)]),
+    ("ij,j->", [(9, 4099), (4099,)]),
+    ("ii->", [(1009, 1009)]),  # a diagonal: never blocked
+    ("bij,bj->bi", [(2, 3, 50021), (2, 50021)]),
+]
+
+
 def make_operand(shape, dtype, nrng):
     if dtype.startswith("i"):
         return nrng.integers(-4, 5, size=shape).astype(DTYPES[dtype])
@@ -209,6 +230,11 @@ def main():
                    make_operand((7, 3), "f64", nrng)]))
     cases.append(("big-endian", "ij->ji",
                   [make_operand((3, 4), "f64", nrng).astype(">f8")]))
+
+    for eq, shapes in LONG_REDUCTIONS:
+        for dt in ("f16", "f32", "f64"):
+            cases.append((f"long reduction {dt}", eq,
+                          [make_operand(sh, dt, nrng) for sh in shapes]))
 
     generated = 0
     while generated < args.count:

@@ -98,7 +98,8 @@ static constexpr llvm::StringLiteral kLinalgStage =
 // becomes an OpenMP parallel loop; canonicalize then inlines the
 // memref.alloca_scope that convert-scf-to-openmp wraps around the body.
 static constexpr llvm::StringLiteral kVectorStage =
-    "func.func(einsum-tile-and-vectorize{{parallel-work={0}}),canonicalize,cse,"
+    "func.func(einsum-split-reductions,"
+    "einsum-tile-and-vectorize{{parallel-work={0}}),canonicalize,cse,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"

@@ -54,6 +54,49 @@ def EinsumTileAndVectorize
                            "mlir::tensor::TensorDialect"];
 }
 
+def EinsumSplitReductions
+    : Pass<"einsum-split-reductions", "mlir::func::FuncOp"> {
+  let summary = "Split long floating-point reductions into blocks of short "
+                "partial sums, for accuracy";
+  let description = [{
+    A sum of n numbers accumulated one after the other has a rounding error
+    that grows with n; a sum of short blocks, whose block sums are summed
+    again the same way, has an error that grows with the depth of that
+    tree. This pass gives floating-point reductions that tree, so that long
+    sums are as accurate as NumPy's blocked and pairwise ones. It works on
+    `linalg.generic` ops on tensors whose body accumulates with `arith.addf`
+    into the output (what `convert-einsum-to-linalg` emits):
+
+    1. an op with several reduction loops that are adjacent in every
+       indexing map (`ij->`, `ijk->i`) has them collapsed into one;
+    2. an op with one reduction loop `r` over n iterations that streams an
+       input (some input map is a permutation of all loops) and that would
+       add more than 256 terms into each accumulator (n / lanes when `r` is
+       the contiguous dimension of an input, whose terms the tiling pass
+       spreads over the SIMD lanes; n otherwise) is split into blocks of
+       B = 64 x lanes (contiguous) or 64 (otherwise) iterations, with
+       q = n / B and n = q * B + rem:
+       - `partial[b, ...] = sum over one block`: the op on the inputs' first
+         q * B elements along `r`, expanded to `[q, B]`, with a new parallel
+         loop `b` (outermost) over the blocks, into a zero-filled tensor;
+       - `out = init + sum over b of partial[b, ...]`: a new reduction over
+         the q block sums, itself split again while it is long;
+       - the last `rem` iterations accumulate into that result with the
+         original op on the inputs' remaining slices.
+
+    Integer reductions are exact in any order and are left alone. The new
+    `b` loop is parallel, so a full reduction (`i->`) gains a parallel loop
+    that threads can share.
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
+           "SIMD register width in bits; sets the lanes of a block">,
+  ];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
 def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
