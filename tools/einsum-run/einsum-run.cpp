@@ -54,8 +54,19 @@ struct Options {
 };
 } // namespace
 
+/// Prints `message` as an error; bytes that would not print (from a file
+/// name or an argument, say) are shown as \xNN, so no control byte reaches
+/// the terminal. Line breaks are kept: equation errors add a caret line.
 static int fail(const llvm::Twine &message) {
-  llvm::errs() << "einsum-run: error: " << message << "\n";
+  llvm::raw_ostream &os = llvm::errs();
+  os << "einsum-run: error: ";
+  for (char c : message.str()) {
+    if (c == '\n' || llvm::isPrint(c))
+      os << c;
+    else
+      os << llvm::formatv("\\x{0:x-2}", (unsigned char)c);
+  }
+  os << "\n";
   return 1;
 }
 
