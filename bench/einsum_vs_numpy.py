@@ -11,7 +11,11 @@ loop iterations or more use OpenMP threads). Ratios compare like with like.
 numpy.einsum returns a view for a pure transpose, so that row compares a
 copy with no copy at all.
 
+With --baseline OTHER_EINSUM_RUN (an older build, say), that binary is
+timed too, right after einjit, and its ratio printed like a peer's.
+
 usage: einsum_vs_numpy.py EINSUM_RUN [--runs N] [--cases matmul512,...]
+                          [--baseline OTHER_EINSUM_RUN]
 """
 import argparse
 import json
@@ -31,6 +35,14 @@ CASES = {
     "matvec": ("ij,j->i", ["f32:2048x2048", "f32:2048"], "a @ b"),
     "transpose": ("ij->ji", ["f32:1024x1024"], None),
     "row_sum": ("ij->i", ["f32:2048x2048"], None),
+    # Long reductions (einsum-split-reductions; docs/reliability.md), with
+    # numpy's own reductions beside its einsum.
+    "sum_1e7": ("i->", ["f32:10000000"], "a.sum()"),
+    "sum_1e7_f64": ("i->", ["f64:10000000"], "a.sum()"),
+    "dot_1e7": ("i,i->", ["f32:10000000", "f32:10000000"], "a @ b"),
+    "row_sum_long": ("ij->i", ["f32:100x100003"], "a.sum(1)"),
+    "col_sum": ("ij->j", ["f32:4000x4000"], "a.sum(0)"),
+    "col_sum_long": ("ij->j", ["f32:100003x100"], "a.sum(0)"),
 }
 
 NUMPY_TIMER = r"""
@@ -96,6 +108,7 @@ def main():
     ap.add_argument("einsum_run")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--baseline", help="another einsum-run to time beside")
     args = ap.parse_args()
 
     import numpy
@@ -114,6 +127,10 @@ def main():
                   f"{gflops:7.1f} GFLOP/s")
             n = run_numpy(eq, specs, expr, args.runs, threads)
             peers = []
+            if args.baseline:
+                b = run_einjit(args.baseline, eq, specs, args.runs, threads)
+                peers.append((f"baseline einjit ({label})",
+                              (b["min"], b["median"])))
             if "matmul" in n:
                 peers.append((f"numpy {expr} ({label})", n["matmul"]))
             peers.append((f"np.einsum ({label})", n["einsum"]))
