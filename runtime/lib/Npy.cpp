@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <unistd.h>
 
 using namespace einjit;
 using llvm::formatv;
@@ -1068,10 +1069,32 @@ llvm::Error einjit::writeNpy(StringRef path, const Tensor &tensor) {
   const Tensor &t = *contiguous;
   std::string header = formatNpyHeader(t.dtype(), t.shape());
 
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
-  if (ec)
+  // A regular file, or a new one, is written beside its name and renamed
+  // into place, so that a failed write leaves the old file (or none), never
+  // a partial one. Devices, pipes and "-" (standard output) are written
+  // directly.
+  llvm::sys::fs::file_status status;
+  bool exists = !llvm::sys::fs::status(path, status);
+  bool direct =
+      path == "-" || (exists && !llvm::sys::fs::is_regular_file(status));
+  llvm::SmallString<256> target(path);
+  if (!direct) {
+    int fd;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%", fd, target))
+      return npyError(path, "cannot write: " + ec.message());
+    ::close(fd);
+  }
+  auto discard = [&](std::error_code ec) {
+    if (!direct)
+      llvm::sys::fs::remove(target);
     return npyError(path, "cannot write: " + ec.message());
+  };
+
+  std::error_code ec;
+  llvm::raw_fd_ostream os(target, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return discard(ec);
   os << header;
   os.write(static_cast<const char *>(t.data()), t.nbytes());
   os.close();
@@ -1079,7 +1102,10 @@ llvm::Error einjit::writeNpy(StringRef path, const Tensor &tensor) {
     ec = os.error();
     // Otherwise the stream's destructor aborts the process.
     os.clear_error();
-    return npyError(path, "cannot write: " + ec.message());
+    return discard(ec);
   }
+  if (!direct)
+    if (std::error_code renamed = llvm::sys::fs::rename(target, path))
+      return discard(renamed);
   return llvm::Error::success();
 }
