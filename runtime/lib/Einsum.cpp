@@ -210,24 +210,25 @@ static std::string cacheKey(const BoundEquation &eq) {
   return key;
 }
 
-/// Kernels allocate their intermediates with malloc and cannot report a
-/// failure, so a path whose intermediates cannot fit in this machine's memory
-/// is refused before it is compiled.
+/// A path whose intermediates together exceed this machine's memory is
+/// refused before it is compiled (the exact workspace, with buffers that
+/// share bytes, is known and allocated only after compiling). Called after
+/// checkPathLimits, so each intermediate's size fits.
 static llvm::Error checkIntermediates(const BoundEquation &eq,
                                       const ContractionPath &path) {
-  double bytes = 0;
+  int64_t bytes = 0;
   for (size_t i = 0; i + 1 < path.steps.size(); ++i) {
-    double n = dtypeBytes(eq.computeType);
-    for (int64_t d : path.steps[i].shape)
-      n *= d;
-    bytes += n;
+    int64_t step = saturatingProduct(path.steps[i].shape) *
+                   (int64_t)dtypeBytes(eq.computeType);
+    bytes = checkedAdd(bytes, step).value_or(INT64_MAX);
   }
-  double memory = double(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  int64_t memory = saturatingProduct(
+      {(int64_t)sysconf(_SC_PHYS_PAGES), (int64_t)sysconf(_SC_PAGE_SIZE)});
   if (bytes <= memory)
     return llvm::Error::success();
-  return makeEinsumError(llvm::formatv("the contraction path {0} needs {1:e} "
+  return makeEinsumError(llvm::formatv("the contraction path {0} needs {1} "
                                        "bytes of intermediates, more than "
-                                       "this machine's {2:e} bytes of memory",
+                                       "this machine's {2} bytes of memory",
                                        path.describe(), bytes, memory));
 }
 
