@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every dependency einjit needs on a fresh Debian bookworm machine:
-# LLVM/MLIR 22 (from bookworm-security), lld-22, clang-format-22, ninja,
+# LLVM/MLIR 22 (from bookworm-security), lld-22, clang-format-22, clang-22
+# with its sanitizer and libFuzzer run-time libraries (libclang-rt-22-dev,
+# for scripts/sanitize.sh and scripts/fuzz.sh), ninja,
 # ccache, GoogleTest, Google Benchmark, and numpy from pip (which bundles
 # OpenBLAS, the fair peer; Debian's python3-numpy uses reference BLAS).
 set -euo pipefail
@@ -11,6 +13,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(cmake ninja-build ccache g++ python3 python3-pip
       llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools lld-22
       libomp-22-dev clang-format-22 libgtest-dev libbenchmark-dev libopenblas-dev
+      clang-22 libclang-rt-22-dev
       zlib1g-dev
       libzstd-dev)
 

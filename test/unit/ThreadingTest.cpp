@@ -1,0 +1,229 @@
+//===- ThreadingTest.cpp - einjit::einsum from many threads at once -------===//
+//
+// Eight threads call einjit::einsum and compileEinsum at the same time on a
+// few signatures, one of them large enough that its kernel runs on OpenMP
+// threads. Every result is checked against a closed form, and cacheStats()
+// must show each signature compiled exactly once. Its own binary, so that
+// the ThreadSanitizer build (scripts/sanitize.sh tsan) compiles little more
+// than the runtime and this file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Einsum.h"
+
+#include "gtest/gtest.h"
+
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace einjit;
+
+namespace {
+
+constexpr int kThreads = 8;
+
+/// Runs `body(thread)` on kThreads threads that start together.
+void onThreads(const std::function<void(int)> &body) {
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      ++ready;
+      while (ready.load() < kThreads)
+        std::this_thread::yield();
+      body(t);
+    });
+  for (std::thread &t : threads)
+    t.join();
+}
+
+/// A contiguous tensor with element (i, j, ...) = f(flat index).
+Tensor filled(DType type, std::vector<int64_t> shape,
+              const std::function<double(int64_t)> &f) {
+  Tensor t = llvm::cantFail(Tensor::allocate(type, shape));
+  for (int64_t e = 0; e < t.numel(); ++e) {
+    double v = f(e);
+    switch (type) {
+    case DType::F32:
+      t.data<float>()[e] = v;
+      break;
+    case DType::F64:
+      t.data<double>()[e] = v;
+      break;
+    case DType::I64:
+      t.data<int64_t>()[e] = v;
+      break;
+    default:
+      ADD_FAILURE() << "unused dtype";
+    }
+  }
+  return t;
+}
+
+/// One signature and the closed form of its result.
+struct Signature {
+  std::string equation;
+  std::vector<Tensor> operands;
+  std::function<double(int64_t)> expected;
+  double tolerance = 0;
+};
+
+std::vector<Signature> signatures() {
+  std::vector<Signature> s;
+  // A[i,p] = i + p, B[p,j] = p - j: C[i,j] = sum_p (i + p)(p - j)
+  //   = K i (-j) + (i - j) S1 + S2 with S1 = sum p, S2 = sum p^2.
+  {
+    int64_t m = 16, k = 12, n = 8;
+    double s1 = k * (k - 1) / 2.0, s2 = (k - 1) * k * (2 * k - 1) / 6.0;
+    s.push_back(
+        {"ij,jk->ik",
+         {filled(DType::F64, {m, k}, [=](int64_t e) { return e / k + e % k; }),
+          filled(DType::F64, {k, n}, [=](int64_t e) { return e / n - e % n; })},
+         [=](int64_t e) {
+           double i = e / n, j = e % n;
+           return -k * i * j + (i - j) * s1 + s2;
+         }});
+  }
+  // The trace of A[i,j] = 5 i + j (5x5): sum 6 i = 60.
+  s.push_back({"ii->",
+               {filled(DType::F32, {5, 5}, [](int64_t e) { return e; })},
+               [](int64_t) { return 60.0; }});
+  // x . x for x = 0..99 in i64: 99 * 100 * 199 / 6.
+  s.push_back({"i,i->",
+               {filled(DType::I64, {100}, [](int64_t e) { return e; }),
+                filled(DType::I64, {100}, [](int64_t e) { return e; })},
+               [](int64_t) { return 328350.0; }});
+  // A batched transpose with a broadcast ellipsis: out[b,j,i] = 10 i + j.
+  s.push_back(
+      {"...ij->...ji",
+       {filled(DType::F64, {3, 4, 10}, [](int64_t e) { return e % 40; })},
+       [](int64_t e) { return (e % 4) * 10 + (e % 40) / 4; }});
+  // 128 x 160 x 128 ones: 2.6M loop iterations, enough for OpenMP threads.
+  s.push_back({"ij,jk->ik",
+               {filled(DType::F32, {128, 160}, [](int64_t) { return 1; }),
+                filled(DType::F32, {160, 128}, [](int64_t) { return 1; })},
+               [](int64_t) { return 160.0; }});
+  return s;
+}
+
+/// How many elements of `t` differ from `sig`'s closed form.
+int wrongElements(const Signature &sig, const Tensor &t) {
+  int wrong = 0;
+  for (int64_t e = 0; e < t.numel(); ++e)
+    if (std::abs(t.getDouble(e) - sig.expected(e)) > sig.tolerance)
+      ++wrong;
+  return wrong;
+}
+
+TEST(ThreadingTest, ConcurrentEinsumCompilesEachSignatureOnce) {
+  clearCache();
+  std::vector<Signature> sigs = signatures();
+  constexpr int kRounds = 6;
+  std::atomic<int> errors{0}, wrong{0};
+  onThreads([&](int thread) {
+    for (int r = 0; r < kRounds; ++r) {
+      // Each thread walks the signatures from a different start, so that
+      // first calls of every signature race with one another.
+      for (size_t k = 0; k < sigs.size(); ++k) {
+        const Signature &sig = sigs[(k + thread) % sigs.size()];
+        auto result = einsum(sig.equation, sig.operands);
+        if (!result) {
+          llvm::consumeError(result.takeError());
+          ++errors;
+          continue;
+        }
+        wrong += wrongElements(sig, *result);
+      }
+    }
+  });
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  CacheStats stats = cacheStats();
+  EXPECT_EQ(stats.compiles, sigs.size());
+  EXPECT_EQ(stats.entries, sigs.size());
+  EXPECT_EQ(stats.hits, kThreads * kRounds * sigs.size() - sigs.size());
+}
+
+TEST(ThreadingTest, ConcurrentCompileEinsumSharesOneKernel) {
+  clearCache();
+  std::vector<Signature> sigs = signatures();
+  // kernels[t][k]: what thread t got for signature k.
+  std::vector<std::vector<const CompiledEinsum *>> kernels(
+      kThreads, std::vector<const CompiledEinsum *>(sigs.size()));
+  std::atomic<int> errors{0}, wrong{0};
+  onThreads([&](int thread) {
+    for (size_t k = 0; k < sigs.size(); ++k) {
+      size_t which = (sigs.size() - k + thread) % sigs.size();
+      const Signature &sig = sigs[which];
+      auto compiled = compileEinsum(sig.equation, sig.operands);
+      if (!compiled) {
+        llvm::consumeError(compiled.takeError());
+        ++errors;
+        continue;
+      }
+      kernels[thread][which] = compiled->get();
+      // Run it twice: into a new tensor, and into one the caller owns.
+      auto result = (**compiled)(sig.operands);
+      if (!result) {
+        llvm::consumeError(result.takeError());
+        ++errors;
+        continue;
+      }
+      wrong += wrongElements(sig, *result);
+      const BoundEquation &eq = (*compiled)->equation();
+      Tensor out =
+          llvm::cantFail(Tensor::allocate(eq.resultType, eq.outputShape()));
+      if (auto err = (*compiled)->run(sig.operands, out)) {
+        llvm::consumeError(std::move(err));
+        ++errors;
+        continue;
+      }
+      wrong += wrongElements(sig, out);
+    }
+  });
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  for (size_t k = 0; k < sigs.size(); ++k)
+    for (int t = 1; t < kThreads; ++t)
+      EXPECT_EQ(kernels[t][k], kernels[0][k]) << sigs[k].equation;
+  CacheStats stats = cacheStats();
+  EXPECT_EQ(stats.compiles, sigs.size());
+  EXPECT_EQ(stats.entries, sigs.size());
+  EXPECT_EQ(stats.hits, kThreads * sigs.size() - sigs.size());
+}
+
+TEST(ThreadingTest, EveryThreadItsOwnSignature) {
+  // Eight different shapes compiled at the same time, each used by one
+  // thread: eight compiles, and each thread's calls after its first hit.
+  clearCache();
+  constexpr int kCalls = 4;
+  std::atomic<int> errors{0}, wrong{0};
+  onThreads([&](int thread) {
+    int64_t n = 2 + thread;
+    Tensor a = filled(DType::F64, {n, 3}, [](int64_t e) { return e % 3; });
+    Tensor b = filled(DType::F64, {3}, [](int64_t) { return 2; });
+    for (int r = 0; r < kCalls; ++r) {
+      // out[i] = sum_j 2 j = 6.
+      auto result = einsum("ij,j->i", {a, b});
+      if (!result) {
+        llvm::consumeError(result.takeError());
+        ++errors;
+        continue;
+      }
+      for (int64_t e = 0; e < n; ++e)
+        if (result->getDouble(e) != 6.0)
+          ++wrong;
+    }
+  });
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  CacheStats stats = cacheStats();
+  EXPECT_EQ(stats.compiles, size_t(kThreads));
+  EXPECT_EQ(stats.hits, size_t(kThreads * (kCalls - 1)));
+}
+
+} // namespace
