@@ -74,7 +74,26 @@ func.func @collapse(%x: tensor<127x999xf32>, %init: tensor<f32>) -> tensor<f32> 
 
 // -----
 
-// Left alone: a short sum (4096 / 16 lanes = 256 terms per accumulator),
+// A full reduction of 10^7 elements: 9765 blocks and a remainder, and the
+// 9766 block sums, which a full reduction would add one by one, once more
+// (9 blocks of 1024 and a remainder); the 10 sums of those are left alone.
+// CHECK-LABEL: func @two_levels
+// CHECK: tensor.expand_shape %{{.*}} output_shape [9765, 1024]
+// CHECK: tensor.expand_shape %{{.*}} output_shape [9, 1024]
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<10xf32>) outs(%{{.*}} : tensor<f32>)
+// CHECK-NOT: tensor.expand_shape
+func.func @two_levels(%x: tensor<10000000xf32>, %init: tensor<f32>) -> tensor<f32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%x : tensor<10000000xf32>) outs(%init : tensor<f32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    linalg.yield %s : f32
+  } -> tensor<f32>
+  return %r : tensor<f32>
+}
+
+// -----
+
+// Left alone: short row sums (4096 / 16 lanes = 256 terms per accumulator),
 // an integer sum (exact in any order), a diagonal, and a broadcast operand
 // beside two reductions.
 // CHECK-LABEL: func @untouched
@@ -82,12 +101,12 @@ func.func @collapse(%x: tensor<127x999xf32>, %init: tensor<f32>) -> tensor<f32> 
 // CHECK-NOT: tensor.collapse_shape
 // CHECK-COUNT-4: linalg.generic
 // CHECK-NOT: linalg.generic
-func.func @untouched(%short: tensor<4096xf32>, %int: tensor<100000xi32>, %sq: tensor<2000x2000xf64>, %a: tensor<1x30011xf32>, %b: tensor<7x30011xf32>, %f: tensor<f32>, %i: tensor<i32>, %d: tensor<f64>) -> (tensor<f32>, tensor<i32>, tensor<f64>, tensor<f32>) {
-  %0 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%short : tensor<4096xf32>) outs(%f : tensor<f32>) {
+func.func @untouched(%short: tensor<8x4096xf32>, %int: tensor<100000xi32>, %sq: tensor<2000x2000xf64>, %a: tensor<1x30011xf32>, %b: tensor<7x30011xf32>, %rows: tensor<8xf32>, %f: tensor<f32>, %i: tensor<i32>, %d: tensor<f64>) -> (tensor<8xf32>, tensor<i32>, tensor<f64>, tensor<f32>) {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]} ins(%short : tensor<8x4096xf32>) outs(%rows : tensor<8xf32>) {
   ^bb0(%in: f32, %out: f32):
     %s = arith.addf %out, %in : f32
     linalg.yield %s : f32
-  } -> tensor<f32>
+  } -> tensor<8xf32>
   %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%int : tensor<100000xi32>) outs(%i : tensor<i32>) {
   ^bb0(%in: i32, %out: i32):
     %s = arith.addi %out, %in : i32
@@ -104,5 +123,5 @@ func.func @untouched(%short: tensor<4096xf32>, %int: tensor<100000xi32>, %sq: te
     %s = arith.addf %out, %p : f32
     linalg.yield %s : f32
   } -> tensor<f32>
-  return %0, %1, %2, %3 : tensor<f32>, tensor<i32>, tensor<f64>, tensor<f32>
+  return %0, %1, %2, %3 : tensor<8xf32>, tensor<i32>, tensor<f64>, tensor<f32>
 }

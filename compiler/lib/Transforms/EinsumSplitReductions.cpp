@@ -20,6 +20,10 @@ using namespace mlir;
 
 /// Reductions that add more terms than this into one accumulator are split.
 static constexpr int64_t kMaxSequentialAdds = 256;
+/// The same for the sums of block sums this pass makes: each term is itself
+/// a sum of a block, so a longer run costs little accuracy, and every split
+/// adds loop nests to compile.
+static constexpr int64_t kMaxSequentialBlockSums = 4096;
 /// Terms each accumulator adds within one block.
 static constexpr int64_t kBlockAdds = 64;
 
@@ -92,7 +96,8 @@ static std::optional<unsigned> resultOf(AffineMap map, unsigned loop) {
 /// need splitting in turn, or null when `op` is left alone.
 static linalg::GenericOp splitReduction(RewriterBase &rewriter,
                                         linalg::GenericOp op,
-                                        unsigned vectorBits) {
+                                        unsigned vectorBits,
+                                        int64_t maxSequentialAdds) {
   arith::AddFOp add = accumulation(op);
   if (!add)
     return nullptr;
@@ -121,14 +126,18 @@ static linalg::GenericOp splitReduction(RewriterBase &rewriter,
   }
   if (!streams)
     return nullptr;
+  // Terms along a contiguous reduction spread over the SIMD lanes, but only
+  // where einsum-tile-and-vectorize makes per-lane partial sums: in an op
+  // with a parallel loop (the blocked op always has one, the block loop). A
+  // full reduction adds every term into one scalar.
   Type accType = op.getDpsInits()[0].getType();
   unsigned bits = getElementTypeOrSelf(accType).getIntOrFloatBitWidth();
-  int64_t perAccumulator =
-      contiguous ? std::max<int64_t>(1, vectorBits / bits) : 1;
+  int64_t lanes = contiguous ? std::max<int64_t>(1, vectorBits / bits) : 1;
+  bool hasParallel = op.getNumParallelLoops() > 0;
   int64_t n = ranges[red];
-  if (n / perAccumulator <= kMaxSequentialAdds)
+  if (n / (hasParallel ? lanes : 1) <= maxSequentialAdds)
     return nullptr;
-  int64_t block = kBlockAdds * perAccumulator;
+  int64_t block = kBlockAdds * lanes;
   int64_t blocks = n / block, rem = n % block;
 
   MLIRContext *ctx = op.getContext();
@@ -269,13 +278,17 @@ struct EinsumSplitReductions
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<linalg::GenericOp> work;
-    getOperation().walk([&](linalg::GenericOp op) { work.push_back(op); });
+    // Each op, with how many terms it may add into one accumulator.
+    SmallVector<std::pair<linalg::GenericOp, int64_t>> work;
+    getOperation().walk([&](linalg::GenericOp op) {
+      work.push_back({op, kMaxSequentialAdds});
+    });
     IRRewriter rewriter(&getContext());
     while (!work.empty()) {
-      linalg::GenericOp op = work.pop_back_val();
-      if (linalg::GenericOp sum = splitReduction(rewriter, op, vectorBits))
-        work.push_back(sum);
+      auto [op, maxAdds] = work.pop_back_val();
+      if (linalg::GenericOp sum =
+              splitReduction(rewriter, op, vectorBits, maxAdds))
+        work.push_back({sum, kMaxSequentialBlockSums});
     }
   }
 };

@@ -72,17 +72,22 @@ def EinsumSplitReductions
     2. an op with one reduction loop `r` over n iterations that streams an
        input (some input map is a permutation of all loops) and that would
        add more than 256 terms into each accumulator (n / lanes when `r` is
-       the contiguous dimension of an input, whose terms the tiling pass
-       spreads over the SIMD lanes; n otherwise) is split into blocks of
+       the contiguous dimension of an input and the op has a parallel loop,
+       so that the tiling pass spreads the terms over the SIMD lanes; n
+       otherwise) is split into blocks of
        B = 64 x lanes (contiguous) or 64 (otherwise) iterations, with
        q = n / B and n = q * B + rem:
        - `partial[b, ...] = sum over one block`: the op on the inputs' first
          q * B elements along `r`, expanded to `[q, B]`, with a new parallel
-         loop `b` (outermost) over the blocks, into a zero-filled tensor;
+         loop `b` (outermost) over the blocks, into rows of a zero-filled
+         tensor `partial`;
+       - the last `rem` iterations: the original op on the inputs'
+         remaining slices, summed into one more row of `partial` (so the
+         remainder, too, enters the tree as a leaf);
        - `out = init + sum over b of partial[b, ...]`: a new reduction over
-         the q block sums, itself split again while it is long;
-       - the last `rem` iterations accumulate into that result with the
-         original op on the inputs' remaining slices.
+         the block sums, itself split again when it would add more than 4096
+         of them into one accumulator (each is a sum already, and every
+         split adds loop nests to compile).
 
     Integer reductions are exact in any order and are left alone. The new
     `b` loop is parallel, so a full reduction (`i->`) gains a parallel loop
