@@ -60,6 +60,8 @@ llvm::Expected<Tensor> Tensor::borrow(void *data, DType dtype,
     // so that no offset computed from these strides overflows.
     std::optional<int64_t> reach = 0;
     for (auto [d, s] : llvm::zip(shape, strides)) {
+      if (d == 1) // the stride of a single element is never used
+        continue;
       if (s == INT64_MIN) {
         reach = std::nullopt;
         break;
@@ -106,7 +108,9 @@ llvm::Expected<Tensor> Tensor::contiguous() const {
   if (!allocated)
     return allocated.takeError();
   Tensor out = std::move(*allocated);
-  size_t elem = dtypeBytes(type);
+  // Signed byte offsets: strides may be negative. borrow() checked that the
+  // farthest element is within 2^62 bytes, so none of this overflows.
+  int64_t elem = dtypeBytes(type);
   int64_t n = numel();
   std::vector<int64_t> index(dims.size(), 0);
   auto *src = static_cast<const char *>(ptr);

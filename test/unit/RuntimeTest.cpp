@@ -129,6 +129,37 @@ TEST(RuntimeTest, StridedOperand) {
       EXPECT_EQ(c.getDouble(i * 4 + j), a.getDouble(j * 3 + i));
 }
 
+TEST(RuntimeTest, NegativeStrides) {
+  // a[::-1, :] of a 4x3 tensor, as numpy makes it: the view starts at the
+  // last row and steps back one row at a time.
+  Tensor a = iota(DType::F64, {4, 3});
+  auto view = Tensor::borrow(a.data<double>() + 9, DType::F64, {4, 3}, {-3, 1});
+  ASSERT_TRUE((bool)view) << llvm::toString(view.takeError());
+  Tensor c = run("ij->ji", {*view});
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 3; ++j)
+      EXPECT_EQ(c.getDouble(j * 4 + i), a.getDouble((3 - i) * 3 + j));
+}
+
+TEST(RuntimeTest, BorrowChecksShapeAndStrides) {
+  float x = 0;
+  auto wrongRank = Tensor::borrow(&x, DType::F32, {1, 1}, {1});
+  ASSERT_FALSE((bool)wrongRank);
+  EXPECT_EQ(llvm::toString(wrongRank.takeError()),
+            "a tensor of rank 2 cannot have 1 strides");
+  auto farStride = Tensor::borrow(&x, DType::F32, {3}, {int64_t(1) << 61});
+  ASSERT_FALSE((bool)farStride);
+  EXPECT_EQ(llvm::toString(farStride.takeError()),
+            "the strides (2305843009213693952) of a tensor of shape (3) reach "
+            "beyond 2^62 bytes");
+  auto minStride = Tensor::borrow(&x, DType::F32, {2}, {INT64_MIN});
+  EXPECT_FALSE((bool)minStride);
+  llvm::consumeError(minStride.takeError());
+  // A stride is irrelevant where its dimension has one element.
+  auto single = Tensor::borrow(&x, DType::F32, {1}, {INT64_MIN});
+  EXPECT_TRUE((bool)single) << llvm::toString(single.takeError());
+}
+
 TEST(RuntimeTest, ZeroSizedDimensions) {
   Tensor empty = llvm::cantFail(Tensor::allocate(DType::F32, {3, 0}));
   Tensor sums = run("ij->i", {empty});
