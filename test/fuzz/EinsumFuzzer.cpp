@@ -280,14 +280,6 @@ std::vector<Dim> outputDims(const Case &c) {
   return out;
 }
 
-/// Whether strided operands may walk a dimension backwards.
-/// EINJIT_FUZZ_NO_NEGATIVE_STRIDES=1 turns them off, to fuzz past a known
-/// bug there (see README.md).
-bool negativeStrides() {
-  static const bool on = !std::getenv("EINJIT_FUZZ_NO_NEGATIVE_STRIDES");
-  return on;
-}
-
 /// Fills each operand with values and wraps it as a tensor, contiguous or
 /// strided. `storage` keeps the memory of borrowed tensors alive.
 std::vector<Tensor> makeTensors(FuzzedDataProvider &fdp, Case &c,
@@ -325,7 +317,7 @@ std::vector<Tensor> makeTensors(FuzzedDataProvider &fdp, Case &c,
       extent *= op.shape[d] + fdp.ConsumeIntegralInRange<int>(0, 1);
     }
     for (int d = 0; d < rank; ++d)
-      if (fdp.ConsumeIntegralInRange<int>(0, 3) == 0 && negativeStrides()) {
+      if (fdp.ConsumeIntegralInRange<int>(0, 3) == 0) {
         base += (op.shape[d] - 1) * strides[d];
         strides[d] = -strides[d];
       }
