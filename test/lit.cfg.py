@@ -14,6 +14,10 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.einjit_obj_root)
 
 config.substitutions.append(("%PYTHON", config.python_executable))
+# Sanitizer builds (EINJIT_SANITIZE) reserve terabytes of address space for
+# shadow memory, so tests that limit the address space cannot run there.
+if config.einjit_sanitize:
+    config.available_features.add("sanitizer")
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
