@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <random>
 
@@ -319,6 +320,9 @@ static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
 }
 
 int main(int argc, char **argv) {
+  // A reader that goes away (`einsum-run ... | head`) makes writes fail with
+  // EPIPE, reported like any failed write, instead of killing the process.
+  std::signal(SIGPIPE, SIG_IGN);
   auto options = parseArgs(argc, argv);
   if (!options)
     return fail(options.takeError());
