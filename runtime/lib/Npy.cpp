@@ -180,6 +180,21 @@ private:
   }
 
   void skipSpace(bool inBrackets);
+  /// Skips a comment up to (not past) its newline; true if there was one.
+  bool skipComment() {
+    if (peek() != '#')
+      return false;
+    while (!atEnd() && peek() != '\n')
+      ++pos;
+    return true;
+  }
+  /// Skips a backslash-newline (a line continuation); true if there was one.
+  bool skipContinuation() {
+    if (peek() != '\\' || peek(1) != '\n')
+      return false;
+    pos += 2;
+    return true;
+  }
   std::optional<Literal> value(int depth, HeaderDict *record);
   std::optional<Literal> unary(int depth, HeaderDict *record);
   std::optional<Literal> atom(int depth, HeaderDict *record);
@@ -207,16 +222,10 @@ private:
 void HeaderParser::skipSpace(bool inBrackets) {
   while (!atEnd()) {
     char c = peek();
-    if (c == ' ' || c == '\t' || c == '\f' || (inBrackets && c == '\n')) {
+    if (c == ' ' || c == '\t' || c == '\f' || (inBrackets && c == '\n'))
       ++pos;
-    } else if (c == '#') {
-      while (!atEnd() && peek() != '\n')
-        ++pos;
-    } else if (c == '\\' && peek(1) == '\n') {
-      pos += 2;
-    } else {
+    else if (!skipComment() && !skipContinuation())
       return;
-    }
   }
 }
 
@@ -237,13 +246,9 @@ std::optional<Literal> HeaderParser::parse(HeaderDict &dict) {
     } else if (c == '\f' || c == '\n') {
       indented = false;
       ++pos;
-    } else if (c == '#') {
-      while (!atEnd() && peek() != '\n')
-        ++pos;
-    } else if (c == '\\' && peek(1) == '\n') {
+    } else if (skipContinuation()) {
       indented = false;
-      pos += 2;
-    } else {
+    } else if (!skipComment()) {
       break;
     }
   }
@@ -255,16 +260,10 @@ std::optional<Literal> HeaderParser::parse(HeaderDict &dict) {
   // After it: blank lines and comments only.
   while (!atEnd()) {
     char c = peek();
-    if (c == ' ' || c == '\t' || c == '\f' || c == '\n') {
+    if (c == ' ' || c == '\t' || c == '\f' || c == '\n')
       ++pos;
-    } else if (c == '#') {
-      while (!atEnd() && peek() != '\n')
-        ++pos;
-    } else if (c == '\\' && peek(1) == '\n') {
-      pos += 2;
-    } else {
+    else if (!skipComment() && !skipContinuation())
       return fail("unexpected " + found() + " after the header dict");
-    }
   }
   return top;
 }
