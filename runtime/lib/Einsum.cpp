@@ -166,6 +166,8 @@ public:
   std::mutex mutex;
   CacheStats stats;
   size_t capacity = kDefaultCacheCapacity;
+  /// The CPU kernels are compiled for (setTarget).
+  TargetInfo target = TargetInfo::host();
 
 private:
   Runtime() {
@@ -199,9 +201,9 @@ static int64_t parallelWork() {
   return kThreadedKernels ? kDefaultParallelWork : 0;
 }
 
-/// The signature a kernel is specialized to.
-static std::string cacheKey(const BoundEquation &eq) {
-  std::string key;
+/// The signature a kernel is specialized to, and the target it is for.
+static std::string cacheKey(const BoundEquation &eq, const TargetInfo &target) {
+  std::string key = target.cpu + "|" + target.features + "|";
   for (char c : eq.text)
     if (c != ' ')
       key += c;
@@ -234,7 +236,7 @@ static llvm::Error checkIntermediates(const BoundEquation &eq,
 
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 Runtime::compile(BoundEquation eq) {
-  std::string key = cacheKey(eq);
+  std::string key = cacheKey(eq, target);
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) {
@@ -246,6 +248,9 @@ Runtime::compile(BoundEquation eq) {
     resetContext();
   ++compilesInContext;
   auto start = std::chrono::steady_clock::now();
+  // Kernels are compiled only for a CPU this machine can run them on.
+  if (auto err = target.checkRunsOnHost())
+    return std::move(err);
   ContractionPath path = greedyPath(eq);
   if (auto err = checkPathLimits(eq, path))
     return std::move(err);
@@ -256,10 +261,11 @@ Runtime::compile(BoundEquation eq) {
   bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
   if (!empty) {
     auto module = buildKernelModule(*context, eq);
-    if (auto err = lowerKernelModule(*module, Stage::LLVM, parallelWork()))
+    if (auto err =
+            lowerKernelModule(*module, Stage::LLVM, target, parallelWork()))
       return std::move(err);
     workspace = workspaceBytes(*module);
-    auto jit = JitKernel::create(*module, kKernelName);
+    auto jit = JitKernel::create(*module, kKernelName, target);
     if (!jit)
       return jit.takeError();
     kernel = std::move(*jit);
@@ -302,10 +308,10 @@ llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq, Stage stage,
                                           bool llvmIR) {
   std::lock_guard<std::mutex> lock(mutex);
   auto module = buildKernelModule(*context, eq);
-  if (auto err = lowerKernelModule(*module, stage, parallelWork()))
+  if (auto err = lowerKernelModule(*module, stage, target, parallelWork()))
     return std::move(err);
   if (llvmIR)
-    return optimizedLLVMIR(*module);
+    return optimizedLLVMIR(*module, target);
   std::string text;
   llvm::raw_string_ostream os(text);
   module->print(os);
@@ -364,6 +370,18 @@ CacheStats einjit::cacheStats() {
   Runtime &rt = Runtime::get();
   std::lock_guard<std::mutex> lock(rt.mutex);
   return rt.stats;
+}
+
+void einjit::setTarget(const TargetInfo &target) {
+  Runtime &rt = Runtime::get();
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  rt.target = target;
+}
+
+TargetInfo einjit::currentTarget() {
+  Runtime &rt = Runtime::get();
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  return rt.target;
 }
 
 void einjit::setCacheCapacity(size_t kernels) {

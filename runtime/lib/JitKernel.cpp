@@ -108,10 +108,11 @@ private:
 };
 } // namespace
 
-/// Translates `module` to LLVM IR for the host and optimizes it at O3.
+/// Translates `module` to LLVM IR for `target` and optimizes it at O3.
 /// Called with the JIT's mutex held.
 static llvm::Expected<std::unique_ptr<llvm::Module>>
-optimize(mlir::ModuleOp module, llvm::LLVMContext &context, Jit &jit) {
+optimize(mlir::ModuleOp module, llvm::LLVMContext &context, Jit &jit,
+         const TargetInfo &target) {
   std::unique_ptr<llvm::Module> ir =
       mlir::translateModuleToLLVMIR(module, context);
   if (!ir)
@@ -119,25 +120,27 @@ optimize(mlir::ModuleOp module, llvm::LLVMContext &context, Jit &jit) {
   llvm::TargetMachine &tm = *jit.machine;
   ir->setDataLayout(tm.createDataLayout());
   ir->setTargetTriple(tm.getTargetTriple());
-  // The optimizer's cost models read the CPU from each function.
+  // The optimizer's cost models and instruction selection read the CPU
+  // from each function.
   for (llvm::Function &f : *ir) {
     if (f.isDeclaration())
       continue;
-    f.addFnAttr("target-cpu", tm.getTargetCPU());
-    f.addFnAttr("target-features", tm.getTargetFeatureString());
+    f.addFnAttr("target-cpu", target.cpu);
+    f.addFnAttr("target-features", target.features);
   }
   if (auto err = mlir::makeOptimizingTransformer(3, 0, &tm)(ir.get()))
     return std::move(err);
   return ir;
 }
 
-llvm::Expected<std::string> einjit::optimizedLLVMIR(mlir::ModuleOp module) {
+llvm::Expected<std::string> einjit::optimizedLLVMIR(mlir::ModuleOp module,
+                                                    const TargetInfo &target) {
   auto jit = Jit::get();
   if (!jit)
     return jit.takeError();
   std::lock_guard<std::mutex> lock(jit->mutex);
   llvm::LLVMContext context;
-  auto ir = optimize(module, context, *jit);
+  auto ir = optimize(module, context, *jit, target);
   if (!ir)
     return ir.takeError();
   std::string text;
@@ -172,7 +175,8 @@ static llvm::Error addPackedWrapper(llvm::Module &module, llvm::StringRef name,
 }
 
 llvm::Expected<std::unique_ptr<JitKernel>>
-JitKernel::create(mlir::ModuleOp module, llvm::StringRef name) {
+JitKernel::create(mlir::ModuleOp module, llvm::StringRef name,
+                  const TargetInfo &target) {
   auto jit = Jit::get();
   if (!jit)
     return jit.takeError();
@@ -182,7 +186,7 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name) {
   std::unique_ptr<llvm::Module> ir;
   {
     std::lock_guard<std::mutex> lock(jit->mutex);
-    auto optimized = optimize(module, *context, *jit);
+    auto optimized = optimize(module, *context, *jit, target);
     if (!optimized)
       return optimized.takeError();
     ir = std::move(*optimized);

@@ -1,16 +1,19 @@
 //===- JitKernel.h - JIT-compiled kernels -----------------------*- C++ -*-===//
 //
 // One ORC LLJIT serves the whole process, with one target machine for the
-// host CPU and all its features, at O3. Each kernel is added to a JITDylib
-// of its own; destroying the JitKernel removes that JITDylib, which frees
-// the kernel's code and data. The kernel is called through a generated
-// packed wrapper that takes an array of pointers to its arguments.
+// host CPU, at O3; each kernel's functions carry the CPU and features of the
+// TargetInfo it is compiled for, which instruction selection follows. Each
+// kernel is added to a JITDylib of its own; destroying the JitKernel removes
+// that JITDylib, which frees the kernel's code and data. The kernel is called
+// through a generated packed wrapper that takes an array of pointers to its
+// arguments.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef EINJIT_RUNTIME_JITKERNEL_H
 #define EINJIT_RUNTIME_JITKERNEL_H
 
+#include "einjit/Compiler/TargetInfo.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
@@ -34,14 +37,16 @@ constexpr bool kThreadedKernels =
 void initializeNativeJit();
 
 /// The LLVM IR the JIT compiles for an LLVM-dialect `module`: translated
-/// and optimized at O3 for the host CPU, as text.
-llvm::Expected<std::string> optimizedLLVMIR(mlir::ModuleOp module);
+/// and optimized at O3 for `target`, as text.
+llvm::Expected<std::string> optimizedLLVMIR(mlir::ModuleOp module,
+                                            const TargetInfo &target);
 
 class JitKernel {
 public:
-  /// Compiles function `name` of an LLVM-dialect `module`.
+  /// Compiles function `name` of an LLVM-dialect `module` for `target`
+  /// (its CPU and features are set on every function).
   static llvm::Expected<std::unique_ptr<JitKernel>>
-  create(mlir::ModuleOp module, llvm::StringRef name);
+  create(mlir::ModuleOp module, llvm::StringRef name, const TargetInfo &target);
   /// Frees the kernel's code and data.
   ~JitKernel();
 

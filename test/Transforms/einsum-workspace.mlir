@@ -54,11 +54,16 @@ func.func @loop_use(%n: index) {
 
 // -----
 
+// An allocation inside a sequential loop is made afresh by each iteration:
+// one buffer serves them all, live for the whole loop.
+// CHECK-LABEL: func @in_loop
+// CHECK-SAME: (%{{.*}}: index, %[[WS:.*]]: memref<64xi8>)
+// CHECK: scf.for
+// CHECK: memref.view %[[WS]][%{{.*}}][] : memref<64xi8> to memref<16xf32>
 func.func @in_loop(%n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   scf.for %i = %c0 to %n step %c1 {
-    // expected-error @+1 {{cannot be placed in the workspace: only allocations of static shape in the entry block can}}
     %a = memref.alloc() : memref<16xf32>
     "test.use"(%a) : (memref<16xf32>) -> ()
   }
@@ -67,8 +72,31 @@ func.func @in_loop(%n: index) {
 
 // -----
 
+// Iterations of a parallel loop may run at once: one copy each, 64-byte
+// aligned, chosen by the linearized iteration number (here 3 x 2 copies of
+// 12 bytes, 64 apart).
+// CHECK-LABEL: func @in_forall
+// CHECK-SAME: (%[[WS:.*]]: memref<384xi8>)
+// CHECK: scf.forall (%[[I:.*]], %[[J:.*]]) = (0, 0) to (6, 4) step (2, 2)
+// CHECK: %[[IT:.*]] = arith.divui %{{.*}}, %c2
+// CHECK: %[[JT:.*]] = arith.divui %{{.*}}, %c2
+// CHECK: %[[ROW:.*]] = arith.muli %{{.*}}, %c2
+// CHECK: %[[LIN:.*]] = arith.addi %[[ROW]], %[[JT]]
+// CHECK: %[[BYTES:.*]] = arith.muli %[[LIN]], %c64
+// CHECK: %[[OFF:.*]] = arith.addi %{{.*}}, %[[BYTES]]
+// CHECK: memref.view %[[WS]][%[[OFF]]][] : memref<384xi8> to memref<3xf32>
+func.func @in_forall() {
+  scf.forall (%i, %j) = (0, 0) to (6, 4) step (2, 2) {
+    %a = memref.alloc() : memref<3xf32>
+    "test.use"(%a, %i, %j) : (memref<3xf32>, index, index) -> ()
+  }
+  return
+}
+
+// -----
+
 func.func @dynamic(%n: index) {
-  // expected-error @+1 {{cannot be placed in the workspace}}
+  // expected-error @+1 {{cannot be placed in the workspace: only allocations of static shape and identity layout can}}
   %a = memref.alloc(%n) : memref<?xf32>
   "test.use"(%a) : (memref<?xf32>) -> ()
   return

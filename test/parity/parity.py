@@ -161,14 +161,14 @@ def reference(eq, arrays, result_dtype):
     return np.einsum(eq, *wide)
 
 
-def check(einsum_run, name, eq, arrays, workdir, index):
+def check(einsum_run, name, eq, arrays, workdir, index, extra=()):
     paths = []
     for i, a in enumerate(arrays):
         p = os.path.join(workdir, f"c{index}_in{i}.npy")
         np.save(p, a)
         paths.append(p)
     out = os.path.join(workdir, f"c{index}_out.npy")
-    proc = subprocess.run([einsum_run, eq, *paths, "-o", out],
+    proc = subprocess.run([einsum_run, eq, *paths, "-o", out, *extra],
                           capture_output=True, text=True)
     where = f"{name}: {eq!r} {[a.shape for a in arrays]} {[a.dtype.name for a in arrays]}"
     if proc.returncode != 0:
@@ -204,6 +204,8 @@ def main():
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--extra-arg", action="append", default=[],
+                    help="passed to every einsum-run call (--mcpu=haswell)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -258,7 +260,7 @@ def main():
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             results = list(pool.map(
                 lambda ic: check(args.einsum_run, ic[1][0], ic[1][1], ic[1][2],
-                                 workdir, ic[0]),
+                                 workdir, ic[0], args.extra_arg),
                 enumerate(cases)))
     failures = [r for r in results if r]
     for f in failures:

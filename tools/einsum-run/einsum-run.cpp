@@ -38,7 +38,14 @@ static const char *kUsage =
     "                 vector, llvm (LLVM dialect) or llvm-ir (LLVM IR after "
     "O3)\n"
     "  --bench=N      time N steady-state calls after compiling\n"
-    "  --seed=N       seed for random operands (default 0)\n";
+    "  --seed=N       seed for random operands (default 0)\n"
+    "  --mcpu=CPU     compile for LLVM's CPU CPU (haswell, znver3, "
+    "skylake-avx512, ...;\n"
+    "                 default: this machine); it must not need instructions "
+    "this\n"
+    "                 machine lacks\n"
+    "  --mattr=FEATS  LLVM features to add or remove (+avx2,-avx512f)\n"
+    "  --print-target print the target kernels are compiled for\n";
 
 namespace {
 struct Options {
@@ -52,6 +59,8 @@ struct Options {
   bool emitLLVMIR = false;
   int bench = 0;
   uint64_t seed = 0;
+  std::string mcpu, mattr;
+  bool printTarget = false;
 };
 } // namespace
 
@@ -113,6 +122,12 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
       if (arg.getAsInteger(10, o.seed))
         return makeEinsumError("--seed needs an unsigned integer, got '" + arg +
                                "'");
+    } else if (arg.consume_front("--mcpu=")) {
+      o.mcpu = arg.str();
+    } else if (arg.consume_front("--mattr=")) {
+      o.mattr = arg.str();
+    } else if (arg == "--print-target") {
+      o.printTarget = true;
     } else if (arg == "-h" || arg == "--help") {
       llvm::outs() << kUsage;
       std::exit(finishOutput());
@@ -326,10 +341,16 @@ int main(int argc, char **argv) {
   auto options = parseArgs(argc, argv);
   if (!options)
     return fail(options.takeError());
-  // Check the equation before touching any operand file.
+  // Check the equation and the target before touching any operand file.
   auto parsed = Equation::parse(options->equation);
   if (!parsed)
     return fail(parsed.takeError());
+  auto target = TargetInfo::forCPU(options->mcpu, options->mattr);
+  if (!target)
+    return fail(target.takeError());
+  setTarget(*target);
+  if (options->printTarget)
+    llvm::outs() << "target: " << target->str() << "\n";
 
   std::mt19937_64 rng(options->seed);
   std::vector<Tensor> operands;

@@ -94,12 +94,14 @@ void einjit::registerCompilerDialects(DialectRegistry &registry) {
 // what runs, and einsum-opt accepts the same strings.
 static constexpr llvm::StringLiteral kLinalgStage =
     "convert-einsum-to-linalg,canonicalize,cse";
-// {0}: einsum-tile-and-vectorize's parallel-work. An scf.forall it makes
-// becomes an OpenMP parallel loop; canonicalize then inlines the
-// memref.alloca_scope that convert-scf-to-openmp wraps around the body.
+// {0}: einsum-tile-and-vectorize's parallel-work; {1}, {2}: the target's
+// SIMD width and register count. An scf.forall it makes becomes an OpenMP
+// parallel loop; canonicalize then inlines the memref.alloca_scope that
+// convert-scf-to-openmp wraps around the body.
 static constexpr llvm::StringLiteral kVectorStage =
-    "func.func(einsum-split-reductions,"
-    "einsum-tile-and-vectorize{{parallel-work={0}}),canonicalize,cse,"
+    "func.func(einsum-split-reductions{{vector-bits={1}},"
+    "einsum-tile-and-vectorize{{parallel-work={0} vector-bits={1} "
+    "vector-registers={2}}),canonicalize,cse,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
@@ -121,7 +123,7 @@ static constexpr llvm::StringLiteral kLLVMStage =
     "reconcile-unrealized-casts,canonicalize,cse";
 
 void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
-                              int64_t parallelWork) {
+                              const TargetInfo &target, int64_t parallelWork) {
   // The textual stages name upstream and einjit passes: register them once.
   static std::once_flag once;
   std::call_once(once, [] {
@@ -135,9 +137,42 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
   if (from < Stage::Linalg && to >= Stage::Linalg)
     add(kLinalgStage);
   if (from < Stage::Vector && to >= Stage::Vector)
-    add(llvm::formatv(kVectorStage.data(), parallelWork).str());
+    add(llvm::formatv(kVectorStage.data(), parallelWork, target.vectorBits,
+                      target.vectorRegisters)
+            .str());
   if (from < Stage::LLVM && to >= Stage::LLVM)
     add(kLLVMStage);
+}
+
+namespace {
+/// The options of --einsum-cpu-pipeline.
+struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
+  Option<std::string> mcpu{*this, "mcpu",
+                           llvm::cl::desc("LLVM CPU name to compile for "
+                                          "(default: the host)")};
+  Option<std::string> mattr{
+      *this, "mattr",
+      llvm::cl::desc("LLVM features to add or remove (+avx2,-avx512f)")};
+  Option<int64_t> parallelWork{
+      *this, "parallel-work",
+      llvm::cl::desc("Loop-nest size from which tiles run on threads"),
+      llvm::cl::init(einjit::kDefaultParallelWork)};
+};
+} // namespace
+
+static std::string &defaultCPU() {
+  static std::string cpu;
+  return cpu;
+}
+
+static std::string &defaultMattr() {
+  static std::string mattr;
+  return mattr;
+}
+
+void einjit::setDefaultPipelineCPU(llvm::StringRef cpu, llvm::StringRef mattr) {
+  defaultCPU() = cpu.str();
+  defaultMattr() = mattr.str();
 }
 
 void einjit::registerCompilerPasses() {
@@ -145,13 +180,30 @@ void einjit::registerCompilerPasses() {
   std::call_once(once, [] {
     einsum::registerEinjitConversionPasses();
     einsum::registerEinjitTransformsPasses();
-    PassPipelineRegistration<>(
+    registerPassPipeline(
         "einsum-cpu-pipeline",
         "Lower einsum.contract to the LLVM dialect: linalg, tiled and "
         "vectorized loops, bufferized, bare-pointer functions",
-        [](OpPassManager &pm) {
-          buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM,
-                           kDefaultParallelWork);
+        [](OpPassManager &pm, llvm::StringRef text,
+           llvm::function_ref<LogicalResult(const llvm::Twine &)> error) {
+          CpuPipelineOptions options;
+          if (failed(options.parseFromString(text)))
+            return failure();
+          llvm::StringRef cpu = options.mcpu.hasValue()
+                                    ? llvm::StringRef(options.mcpu)
+                                    : llvm::StringRef(defaultCPU());
+          llvm::StringRef mattr = options.mattr.hasValue()
+                                      ? llvm::StringRef(options.mattr)
+                                      : llvm::StringRef(defaultMattr());
+          auto target = TargetInfo::forCPU(cpu, mattr);
+          if (!target)
+            return error(llvm::toString(target.takeError()));
+          buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM, *target,
+                           options.parallelWork);
+          return success();
+        },
+        [](llvm::function_ref<void(const detail::PassOptions &)> print) {
+          print(CpuPipelineOptions());
         });
   });
 }
@@ -201,9 +253,10 @@ int64_t einjit::workspaceBytes(ModuleOp module) {
 }
 
 llvm::Error einjit::lowerKernelModule(ModuleOp module, Stage to,
+                                      const TargetInfo &target,
                                       int64_t parallelWork) {
   PassManager pm(module->getContext());
-  buildCpuPipeline(pm, Stage::Einsum, to, parallelWork);
+  buildCpuPipeline(pm, Stage::Einsum, to, target, parallelWork);
   std::string diagnostics;
   {
     llvm::raw_string_ostream os(diagnostics);

@@ -54,8 +54,15 @@ static int64_t simdLanes(linalg::LinalgOp op, unsigned vectorBits) {
   return std::max<int64_t>(1, vectorBits / std::max(8u, bits));
 }
 
+/// Rows of the outer-product register tile: two accumulator registers per
+/// row, and 4 registers left for the loaded operands.
+static int64_t registerRows(unsigned vectorRegisters) {
+  return std::clamp<int64_t>((int64_t(vectorRegisters) - 4) / 2, 1, 8);
+}
+
 /// Picks cache and register tiles for a loop nest.
-static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits) {
+static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
+                             unsigned vectorRegisters) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   int64_t lanes = simdLanes(op, vectorBits);
   SmallVector<unsigned> parallel, reduction;
@@ -66,11 +73,12 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits) {
   t.cache.assign(ranges.size(), 1);
   t.reg.assign(ranges.size(), 1);
   // Register tile: the innermost parallel loop is the SIMD dimension (the
-  // result is contiguous along it), two registers wide; the next one gives 8
-  // rows; reductions step one at a time (outer products). 8 x 2 accumulator
-  // registers measured best among 4-16 rows x 1-4 registers on AVX-512
-  // (docs/performance.md). Without parallel loops, the innermost reduction
-  // is vectorized instead.
+  // result is contiguous along it), two registers wide; the next one gives
+  // registerRows() rows; reductions step one at a time (outer products).
+  // 8 x 2 accumulator registers measured best among 4-16 rows x 1-4
+  // registers on AVX-512 (docs/performance.md); AVX2's 16 registers hold
+  // 6 x 2 (BLIS's haswell tile). Without parallel loops, the innermost
+  // reduction is vectorized instead.
   if (!parallel.empty()) {
     unsigned inner = parallel.back();
     // Whole registers where the range allows (48 -> 16, not 24).
@@ -80,7 +88,7 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits) {
     t.cache[inner] = tileFor(ranges[inner], 128, t.reg[inner]);
     if (parallel.size() > 1) {
       unsigned outer = parallel[parallel.size() - 2];
-      t.reg[outer] = tileFor(ranges[outer], 8);
+      t.reg[outer] = tileFor(ranges[outer], registerRows(vectorRegisters));
       t.cache[outer] = tileFor(ranges[outer], 64, t.reg[outer]);
     }
     if (!reduction.empty()) {
@@ -237,8 +245,9 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
 /// of the register tile.
 static LogicalResult tileAndVectorize(RewriterBase &rewriter,
                                       linalg::LinalgOp op, unsigned vectorBits,
+                                      unsigned vectorRegisters,
                                       int64_t parallelWork) {
-  TileSizes sizes = chooseTiles(op, vectorBits);
+  TileSizes sizes = chooseTiles(op, vectorBits, vectorRegisters);
   Operation *target = op;
   // Enough work for several threads: the cache tiles of the parallel loops
   // become one scf.forall, the reduction's cache tiles a loop inside it.
@@ -352,13 +361,15 @@ struct EinsumTileAndVectorize
 
     for (linalg::GenericOp generic : generics) {
       for (linalg::TransposeOp copy : transposeForSimd(rewriter, generic))
-        if (failed(tileAndVectorize(rewriter, copy, vectorBits, parallelWork)))
+        if (failed(tileAndVectorize(rewriter, copy, vectorBits, vectorRegisters,
+                                    parallelWork)))
           return signalPassFailure();
       LogicalResult done =
           prefersPartialReduction(generic)
               ? tileForPartialReduction(rewriter, generic, vectorBits,
                                         parallelWork)
-              : tileAndVectorize(rewriter, generic, vectorBits, parallelWork);
+              : tileAndVectorize(rewriter, generic, vectorBits, vectorRegisters,
+                                 parallelWork);
       if (failed(done))
         return signalPassFailure();
     }

@@ -9,6 +9,7 @@
 #include "einjit/Spec/Limits.h"
 #include "einjit/Transforms/Passes.h"
 
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -26,9 +27,15 @@ namespace {
 /// ops in the entry block).
 struct Buffer {
   memref::AllocOp alloc;
+  /// Bytes of one copy, 64-byte aligned when there are several.
   int64_t bytes = 0;
+  /// Copies: one per iteration of the enclosing scf.forall loops, which may
+  /// run at the same time on different threads.
+  int64_t copies = 1;
   unsigned first = 0, last = 0;
   int64_t offset = -1;
+
+  int64_t span() const { return bytes * copies; }
 };
 } // namespace
 
@@ -51,8 +58,10 @@ static unsigned lastUse(Block &block, Value value,
     for (Operation *user : v.getUsers()) {
       last = std::max(last, positionIn(block, user, positions));
       // Conservatively, every memref an op produces from this one aliases
-      // it and keeps it alive.
-      for (Value result : user->getResults())
+      // it and keeps it alive; a loop that yields it returns it.
+      Operation *producer =
+          user->hasTrait<OpTrait::IsTerminator>() ? user->getParentOp() : user;
+      for (Value result : producer->getResults())
         if (isa<BaseMemRefType>(result.getType()) && seen.insert(result).second)
           work.push_back(result);
     }
@@ -71,7 +80,7 @@ static std::optional<int64_t> place(MutableArrayRef<Buffer> buffers) {
   for (Buffer &b : buffers)
     order.push_back(&b);
   llvm::stable_sort(order,
-                    [](Buffer *a, Buffer *b) { return a->bytes > b->bytes; });
+                    [](Buffer *a, Buffer *b) { return a->span() > b->span(); });
   int64_t total = 0;
   SmallVector<Buffer *> placed;
   for (Buffer *b : order) {
@@ -83,24 +92,85 @@ static std::optional<int64_t> place(MutableArrayRef<Buffer> buffers) {
         live.push_back(p);
     SmallVector<int64_t> candidates{0};
     for (Buffer *p : live)
-      candidates.push_back(p->offset + alignUp(p->bytes));
+      candidates.push_back(p->offset + alignUp(p->span()));
     llvm::sort(candidates);
     for (int64_t c : candidates) {
       bool fits = llvm::none_of(live, [&](Buffer *p) {
-        return c < p->offset + p->bytes && p->offset < c + b->bytes;
+        return c < p->offset + p->span() && p->offset < c + b->span();
       });
       if (fits) {
         b->offset = c;
         break;
       }
     }
-    std::optional<int64_t> end = einjit::checkedAdd(b->offset, b->bytes);
+    std::optional<int64_t> end = einjit::checkedAdd(b->offset, b->span());
     if (!end)
       return std::nullopt;
     total = std::max(total, *end);
     placed.push_back(b);
   }
   return total;
+}
+
+namespace {
+/// Constant bounds of one scf.forall dimension.
+struct LoopBounds {
+  int64_t lb, ub, step;
+  int64_t trips() const {
+    return step > 0 ? llvm::divideCeil(ub - lb, step) : 1;
+  }
+};
+} // namespace
+
+/// The constant bounds of each dimension of `forall`, or nullopt.
+static std::optional<SmallVector<LoopBounds>>
+staticBounds(scf::ForallOp forall) {
+  SmallVector<LoopBounds> bounds;
+  for (auto [lb, ub, step] :
+       llvm::zip(forall.getMixedLowerBound(), forall.getMixedUpperBound(),
+                 forall.getMixedStep())) {
+    std::optional<int64_t> l = getConstantIntValue(lb),
+                           u = getConstantIntValue(ub),
+                           st = getConstantIntValue(step);
+    if (!l || !u || !st)
+      return std::nullopt;
+    bounds.push_back({*l, *u, *st});
+  }
+  return bounds;
+}
+
+/// `base` plus the offset of the copy of `buf` that belongs to the current
+/// iteration of the scf.forall loops around it: their iteration numbers,
+/// outermost first, linearized.
+static Value copyOffset(OpBuilder &b, Location loc, const Buffer &buf,
+                        Value base) {
+  SmallVector<scf::ForallOp> loops;
+  for (Operation *parent = buf.alloc->getParentOp(); parent;
+       parent = parent->getParentOp())
+    if (auto forall = dyn_cast<scf::ForallOp>(parent))
+      loops.push_back(forall);
+  Value index = arith::ConstantIndexOp::create(b, loc, 0);
+  for (scf::ForallOp forall : llvm::reverse(loops)) {
+    // Checked when the buffer was sized.
+    SmallVector<LoopBounds> bounds = *staticBounds(forall);
+    for (auto [iv, bound] : llvm::zip(forall.getInductionVars(), bounds)) {
+      Value iteration = arith::DivUIOp::create(
+          b, loc,
+          arith::SubIOp::create(
+              b, loc, iv, arith::ConstantIndexOp::create(b, loc, bound.lb)),
+          arith::ConstantIndexOp::create(b, loc,
+                                         std::max<int64_t>(bound.step, 1)));
+      index = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(
+              b, loc, index,
+              arith::ConstantIndexOp::create(b, loc, bound.trips())),
+          iteration);
+    }
+  }
+  Value bytes = arith::MulIOp::create(
+      b, loc, index, arith::ConstantIndexOp::create(b, loc, buf.bytes));
+  return arith::AddIOp::create(b, loc, base, bytes);
 }
 
 /// Moves the allocations of `func` into a new workspace argument; returns
@@ -114,24 +184,47 @@ static FailureOr<int64_t> useWorkspace(func::FuncOp func) {
   SmallVector<Buffer> buffers;
   WalkResult walk = func.walk([&](memref::AllocOp alloc) {
     MemRefType type = alloc.getType();
-    if (alloc->getBlock() != &entry || !type.hasStaticShape() ||
-        !type.getLayout().isIdentity()) {
+    if (!type.hasStaticShape() || !type.getLayout().isIdentity()) {
       alloc.emitOpError("cannot be placed in the workspace: only allocations "
-                        "of static shape in the entry block can");
+                        "of static shape and identity layout can");
       return WalkResult::interrupt();
     }
-    std::optional<int64_t> bytes = einjit::checkedProduct(
-        type.getShape(), llvm::divideCeil(type.getElementTypeBitWidth(), 8),
-        einjit::kMaxTensorBytes);
-    if (!bytes) {
+    int64_t elementBytes = llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+    std::optional<int64_t> count = einjit::checkedProduct(
+        type.getShape(), elementBytes, einjit::kMaxTensorBytes);
+    Buffer b;
+    b.alloc = alloc;
+    // An allocation inside loops is made afresh by each iteration, whose
+    // code never reads what an earlier one left: one buffer serves every
+    // iteration of a sequential loop, and a parallel loop needs one per
+    // iteration.
+    for (Operation *parent = alloc->getParentOp(); parent != func;
+         parent = parent->getParentOp()) {
+      auto forall = dyn_cast<scf::ForallOp>(parent);
+      if (!forall)
+        continue;
+      std::optional<SmallVector<LoopBounds>> bounds = staticBounds(forall);
+      if (!bounds) {
+        alloc.emitOpError("cannot be placed in the workspace: it is inside "
+                          "a parallel loop of dynamic bounds");
+        return WalkResult::interrupt();
+      }
+      for (const LoopBounds &bound : *bounds)
+        b.copies = einjit::saturatingProduct({b.copies, bound.trips()});
+    }
+    std::optional<int64_t> bytes =
+        count ? einjit::checkedProduct({*count, elementBytes}) : std::nullopt;
+    if (bytes && b.copies > 1)
+      bytes = alignUp(*bytes);
+    if (!bytes || !einjit::checkedProduct({*bytes, b.copies}, 1,
+                                          einjit::kMaxTensorBytes)) {
       alloc.emitOpError("is larger than 2^62 bytes");
       return WalkResult::interrupt();
     }
-    Buffer b;
-    b.alloc = alloc;
-    b.bytes = *bytes * llvm::divideCeil(type.getElementTypeBitWidth(), 8);
-    b.first = positions.lookup(alloc);
-    b.last = lastUse(entry, alloc.getResult(), positions);
+    b.bytes = *bytes;
+    // Live from the entry-block op that holds the allocation.
+    b.first = positionIn(entry, alloc, positions);
+    b.last = std::max(b.first, lastUse(entry, alloc.getResult(), positions));
     buffers.push_back(b);
     return WalkResult::advance();
   });
@@ -165,6 +258,8 @@ static FailureOr<int64_t> useWorkspace(func::FuncOp func) {
     Location loc = buf.alloc.getLoc();
     Value offset = offsetValue(buf.offset, loc);
     b.setInsertionPoint(buf.alloc);
+    if (buf.copies > 1)
+      offset = copyOffset(b, loc, buf, offset);
     Value view = memref::ViewOp::create(b, loc, buf.alloc.getType(), workspace,
                                         offset, ValueRange{});
     for (Operation *user :

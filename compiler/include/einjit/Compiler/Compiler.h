@@ -16,6 +16,7 @@
 #ifndef EINJIT_COMPILER_COMPILER_H
 #define EINJIT_COMPILER_COMPILER_H
 
+#include "einjit/Compiler/TargetInfo.h"
 #include "einjit/Spec/Equation.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -42,19 +43,24 @@ std::optional<Stage> parseStage(llvm::StringRef name);
 /// Adds every dialect and interface the CPU pipeline uses.
 void registerCompilerDialects(mlir::DialectRegistry &registry);
 /// Registers the einsum passes and the named pipelines with the global
-/// registry (for einsum-opt).
+/// registry (for einsum-opt). `--einsum-cpu-pipeline` takes the options
+/// `mcpu`, `mattr` (see TargetInfo::forCPU) and `parallel-work`.
 void registerCompilerPasses();
+/// The CPU `--einsum-cpu-pipeline` compiles for when its options name none
+/// (einsum-opt's --mcpu and --mattr); empty: the host.
+void setDefaultPipelineCPU(llvm::StringRef cpu, llvm::StringRef mattr);
 
 /// Loop nests of at least this many iterations (product of loop ranges) are
 /// split across threads when threading is asked for: about 8 us of work on
 /// one core, several times OpenMP's fork and join.
 constexpr int64_t kDefaultParallelWork = int64_t(1) << 21;
 
-/// Adds the passes that take a module from stage `from` to stage `to`. Loop
-/// nests of `parallelWork` iterations or more run their cache tiles on
-/// OpenMP threads (0: never; the kernel then needs no OpenMP runtime).
+/// Adds the passes that take a module from stage `from` to stage `to`, with
+/// tiles for `target`. Loop nests of `parallelWork` iterations or more run
+/// their cache tiles on OpenMP threads (0: never; the kernel then needs no
+/// OpenMP runtime).
 void buildCpuPipeline(mlir::OpPassManager &pm, Stage from, Stage to,
-                      int64_t parallelWork = 0);
+                      const TargetInfo &target, int64_t parallelWork = 0);
 
 /// The name of the kernel function in a module from buildKernelModule.
 constexpr llvm::StringLiteral kKernelName = "einsum";
@@ -69,6 +75,7 @@ int64_t workspaceBytes(mlir::ModuleOp module);
 
 /// Lowers `module` from the einsum stage to `to` (see buildCpuPipeline).
 llvm::Error lowerKernelModule(mlir::ModuleOp module, Stage to,
+                              const TargetInfo &target,
                               int64_t parallelWork = 0);
 
 } // namespace einjit

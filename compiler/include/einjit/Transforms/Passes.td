@@ -14,9 +14,11 @@ def EinsumTileAndVectorize
     `convert-einsum-to-linalg` produces):
 
     1. picks cache tiles (up to 64 x 128 over the two innermost parallel
-       loops, 256 over the innermost reduction) and register tiles (8 rows x
-       two SIMD registers, reductions 1), each a divisor of the loop range so
-       that every tile is static and needs no masks;
+       loops, 256 over the innermost reduction) and register tiles (rows x
+       two SIMD registers, reductions 1; rows = min(8, (vector-registers -
+       4) / 2): 8 with AVX-512's 32 registers, 6 with AVX2's 16), each a
+       divisor of the loop range so that every tile is static and needs no
+       masks;
     2. tiles twice with `scf.for` loops; when the loop nest has at least
        `parallel-work` iterations and more than one cache tile, the cache
        tiles of the parallel loops form one `scf.forall` instead (the
@@ -44,6 +46,9 @@ def EinsumTileAndVectorize
   let options = [
     Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
            "SIMD register width in bits used to size register tiles">,
+    Option<"vectorRegisters", "vector-registers", "unsigned",
+           /*default=*/"32",
+           "SIMD registers; the register tile's rows leave 4 of them free">,
     Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
            "Loop-nest size (product of loop ranges) from which the parallel "
            "cache tiles become an scf.forall for threads; 0 never">,
@@ -124,11 +129,17 @@ def EinsumWorkspace : Pass<"einsum-workspace", "mlir::ModuleOp"> {
     the runtime the only allocator:
 
     1. collects the `memref.alloc` ops of each function; each must have a
-       static shape and stand in the function's entry block (bufferized
-       einsum kernels allocate only there); anything else is an error;
+       static shape and the identity layout (anything else is an error). An
+       allocation inside loops is made afresh by every iteration, whose code
+       never reads what an earlier one left, so one buffer serves all the
+       iterations of sequential loops; inside `scf.forall` loops, whose
+       iterations may run at once on threads, the buffer holds one 64-byte
+       aligned copy per iteration, picked by the linearized iteration
+       number (the loops' bounds must be constant);
     2. computes each buffer's live range in the entry block, from the
-       allocation to the last use of it or of any memref derived from it
-       (a use nested in a loop counts as its loop);
+       entry-block op that holds the allocation to the last use of it or of
+       any memref derived from it (a use nested in a loop counts as its
+       loop, and a memref a loop yields as the loop's result);
     3. assigns 64-byte aligned offsets, largest buffer first, to the lowest
        offset that overlaps no buffer live at the same time;
     4. appends an argument `%workspace: memref<Nxi8>` to the function and

@@ -74,6 +74,14 @@ llvm::Expected<std::string> emitEinsum(llvm::StringRef equation,
 llvm::Expected<std::string> emitLLVMIR(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands);
 
+/// The CPU kernels are compiled for from now on: TargetInfo::host() by
+/// default, or TargetInfo::forCPU("haswell") to run AVX2 kernels on a
+/// machine with AVX-512, say. Kernels for each target are cached apart.
+/// compileEinsum refuses a target whose instructions this machine lacks;
+/// emitEinsum shows its IR anyway.
+void setTarget(const TargetInfo &target);
+TargetInfo currentTarget();
+
 struct CacheStats {
   size_t hits = 0;
   size_t compiles = 0;
