@@ -6,7 +6,8 @@
 // broadcasting of size-1 dimensions (labeled ones too), implicit or explicit
 // output, spaces, f64 data and sometimes f32, f16, i64, i32 or a mix (NumPy
 // promotion), contiguous or strided operands (permuted, padded, negative
-// strides). It runs einjit::einsum and compares the result with a plain loop
+// strides), with kernels for this machine, for AVX2 or for SSE. It runs
+// einjit::einsum and compares the result with a plain loop
 // over every label that sums the products (numpy semantics, written here from
 // scratch). An error from einjit, a wrong shape or dtype, or a value off by
 // more than the tolerance aborts with the equation and the operands.
@@ -472,6 +473,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // Kernels are cached for the life of the process; keep memory bounded.
   if (cacheStats().entries > 200)
     clearCache();
+
+  // Kernels for this machine, for AVX2 (haswell) and for SSE (x86-64):
+  // their tiles and instructions differ, and every project machine runs
+  // all three.
+  static const TargetInfo targets[] = {
+      TargetInfo::host(), llvm::cantFail(TargetInfo::forCPU("haswell")),
+      llvm::cantFail(TargetInfo::forCPU("x86-64"))};
+  const TargetInfo &target = targets[fdp.ConsumeIntegralInRange<int>(0, 2)];
+  setTarget(target);
+  if (print)
+    std::fprintf(stderr, "EinsumFuzzer: target %s\n", target.str().c_str());
 
   if (fdp.ConsumeIntegralInRange<int>(0, 3) == 0) {
     // Through a compiled kernel, into a caller-provided output.
