@@ -35,12 +35,33 @@ func.func @matmul(%a: tensor<128x256xf32>, %b: tensor<256x512xf32>) -> tensor<12
 // -----
 
 // f64 fills 8 lanes of a 512-bit register: a range of 48 takes two whole
-// registers (16), and 12 rows take 6, the largest divisor up to 8.
+// registers (16). 12 rows are 8 rows and a remainder of 4, which is split
+// off into an op of its own with a 4-row tile.
 // CHECK-LABEL: func @f64_lanes
-// CHECK: vector.contract {{.*}} : vector<6x1xf64>, vector<1x16xf64> into vector<6x16xf64>
+// CHECK-DAG: vector.contract {{.*}} : vector<8x1xf64>, vector<1x16xf64> into vector<8x16xf64>
+// CHECK-DAG: vector.contract {{.*}} : vector<4x1xf64>, vector<1x16xf64> into vector<4x16xf64>
 func.func @f64_lanes(%a: tensor<12x3xf64>, %b: tensor<3x48xf64>) -> tensor<12x48xf64> {
   %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<12x3xf64>, tensor<3x48xf64>) -> tensor<12x48xf64>
   return %0 : tensor<12x48xf64>
+}
+
+// -----
+
+// Sizes no register tile divides: 13 rows are 8 + 5, 35 columns are 32 (two
+// 16-lane registers) + 3, and a prime reduction of 1009 (no divisor from 16
+// to 256) is 1008 + 1; every part is tiled by divisors of its own ranges,
+// so no tile degrades to 1 row or to an odd vector of the whole range.
+// CHECK-LABEL: func @remainders
+// CHECK-DAG: into vector<8x32xf32>
+// CHECK-DAG: into vector<8x3xf32>
+// CHECK-DAG: into vector<5x32xf32>
+// CHECK-DAG: into vector<5x3xf32>
+// CHECK-DAG: scf.for %{{.*}} = %c0 to %c1008 step %c252 iter_args
+// CHECK-NOT: vector<13x
+// CHECK-NOT: vector<1x35x
+func.func @remainders(%a: tensor<13x1009xf32>, %b: tensor<1009x35xf32>) -> tensor<13x35xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<13x1009xf32>, tensor<1009x35xf32>) -> tensor<13x35xf32>
+  return %0 : tensor<13x35xf32>
 }
 
 // -----

@@ -148,6 +148,20 @@ LONG_REDUCTIONS = [
 ]
 
 
+# Contractions at sizes that no register tile divides (primes, 999, 129,
+# 1 and 3), whose remainders einsum-tile-and-vectorize splits off.
+ODD_CONTRACTIONS = [
+    ("ij,jk->ik", [(999, 1009), (1009, 129)]),
+    ("ij,jk->ik", [(1, 3), (3, 1)]),
+    ("ij,jk->ik", [(3, 127), (127, 5)]),
+    ("ij,jk->ik", [(37, 1009), (1009, 33)]),
+    ("ij,kj->ik", [(127, 129), (131, 129)]),
+    ("bij,bjk->bik", [(24, 100, 100), (24, 100, 100)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 129, 64), (2, 3, 129, 64)]),
+    ("bhqk,bhkd->bqhd", [(2, 3, 129, 129), (2, 3, 129, 63)]),
+]
+
+
 def make_operand(shape, dtype, nrng):
     if dtype.startswith("i"):
         return nrng.integers(-4, 5, size=shape).astype(DTYPES[dtype])
@@ -232,6 +246,11 @@ def main():
                    make_operand((7, 3), "f64", nrng)]))
     cases.append(("big-endian", "ij->ji",
                   [make_operand((3, 4), "f64", nrng).astype(">f8")]))
+
+    for eq, shapes in ODD_CONTRACTIONS:
+        for dt in ("f32", "f64"):
+            cases.append((f"odd contraction {dt}", eq,
+                          [make_operand(sh, dt, nrng) for sh in shapes]))
 
     for eq, shapes in LONG_REDUCTIONS:
         for dt in ("f16", "f32", "f64"):

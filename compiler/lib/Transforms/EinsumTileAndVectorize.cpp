@@ -243,10 +243,87 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
 
 /// The outer-product strategy: cache tiles, register tiles, vectorization
 /// of the register tile.
+/// Reduction blocks shorter than this reload the accumulators too often: a
+/// reduction whose range has no divisor between this and the cache tile is
+/// split.
+static constexpr int64_t kMinReductionTile = 16;
+
+/// Where `op` should be split so that every part's register tiles divide
+/// its loop ranges: a dimension and the split point, or nullopt. The
+/// register tile's rows and SIMD width must divide the two innermost
+/// parallel loops (999 rows would otherwise get 3-row tiles, 999 columns
+/// 27-lane vectors), and the innermost reduction needs a divisor of at
+/// least kMinReductionTile (a prime reduction would otherwise be tiled by
+/// 1). The first part then covers a multiple of the tile, the second the
+/// remainder, which is smaller than one tile and so tiled by its own size.
+static std::optional<std::pair<unsigned, int64_t>>
+remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
+               unsigned vectorRegisters) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<unsigned> parallel, reduction;
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  if (parallel.empty())
+    return std::nullopt;
+  SmallVector<std::pair<unsigned, int64_t>> granules;
+  granules.push_back({parallel.back(), 2 * simdLanes(op, vectorBits)});
+  if (parallel.size() > 1)
+    granules.push_back(
+        {parallel[parallel.size() - 2], registerRows(vectorRegisters)});
+  for (auto [dim, granule] : granules) {
+    int64_t range = ranges[dim];
+    if (range > granule && range % granule != 0)
+      return std::make_pair(dim, range - range % granule);
+  }
+  if (!reduction.empty()) {
+    unsigned red = reduction.back();
+    int64_t range = ranges[red];
+    if (range > kMinReductionTile && tileFor(range, 256) < kMinReductionTile)
+      return std::make_pair(red, range - range % kMinReductionTile);
+  }
+  return std::nullopt;
+}
+
+static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
+                                         linalg::LinalgOp op,
+                                         unsigned vectorBits,
+                                         unsigned vectorRegisters,
+                                         int64_t parallelWork);
+
+/// The outer-product strategy on `op`, after splitting off the remainders
+/// of its register tiles (remainderSplit) into parts of their own.
 static LogicalResult tileAndVectorize(RewriterBase &rewriter,
                                       linalg::LinalgOp op, unsigned vectorBits,
                                       unsigned vectorRegisters,
                                       int64_t parallelWork) {
+  SmallVector<linalg::LinalgOp> parts{op};
+  while (!parts.empty()) {
+    linalg::LinalgOp part = parts.pop_back_val();
+    auto split = remainderSplit(part, vectorBits, vectorRegisters);
+    if (!split) {
+      if (failed(tileAndVectorizeOne(rewriter, part, vectorBits,
+                                     vectorRegisters, parallelWork)))
+        return failure();
+      continue;
+    }
+    rewriter.setInsertionPoint(part);
+    auto [first, second] =
+        linalg::splitOp(rewriter, cast<TilingInterface>(part.getOperation()),
+                        split->first, rewriter.getIndexAttr(split->second));
+    if (!first)
+      return failure();
+    parts.push_back(cast<linalg::LinalgOp>(first.getOperation()));
+    if (second)
+      parts.push_back(cast<linalg::LinalgOp>(second.getOperation()));
+  }
+  return success();
+}
+
+static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
+                                         linalg::LinalgOp op,
+                                         unsigned vectorBits,
+                                         unsigned vectorRegisters,
+                                         int64_t parallelWork) {
   TileSizes sizes = chooseTiles(op, vectorBits, vectorRegisters);
   Operation *target = op;
   // Enough work for several threads: the cache tiles of the parallel loops

@@ -13,19 +13,24 @@ def EinsumTileAndVectorize
     Works on every `linalg.generic` with static loop ranges (what
     `convert-einsum-to-linalg` produces):
 
-    1. picks cache tiles (up to 64 x 128 over the two innermost parallel
+    1. splits off remainders: where the register tile's rows or SIMD width
+       does not divide its loop's range (999 rows, 35 columns), or the
+       innermost reduction has no divisor from 16 to 256 (a prime), the op
+       is split (`linalg::splitOp`) into a part that covers a multiple of
+       the tile and a remainder smaller than one tile, each handled alone;
+    2. picks cache tiles (up to 64 x 128 over the two innermost parallel
        loops, 256 over the innermost reduction) and register tiles (rows x
        two SIMD registers, reductions 1; rows = min(8, (vector-registers -
        4) / 2): 8 with AVX-512's 32 registers, 6 with AVX2's 16), each a
        divisor of the loop range so that every tile is static and needs no
        masks;
-    2. tiles twice with `scf.for` loops; when the loop nest has at least
+    3. tiles twice with `scf.for` loops; when the loop nest has at least
        `parallel-work` iterations and more than one cache tile, the cache
        tiles of the parallel loops form one `scf.forall` instead (the
        pipeline turns it into an OpenMP parallel loop);
-    3. vectorizes the register tile when the vectorizer accepts it (ops with
+    4. vectorizes the register tile when the vectorizer accepts it (ops with
        diagonal maps stay scalar loops);
-    4. turns reductions into `vector.contract`, folds tensor slices into
+    5. turns reductions into `vector.contract`, folds tensor slices into
        transfers and hoists loop-invariant transfer pairs, so accumulators
        stay in registers across the reduction loop.
 
