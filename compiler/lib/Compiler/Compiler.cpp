@@ -99,9 +99,12 @@ static constexpr llvm::StringLiteral kLinalgStage =
 // parallel loop; canonicalize then inlines the memref.alloca_scope that
 // convert-scf-to-openmp wraps around the body.
 static constexpr llvm::StringLiteral kVectorStage =
+    "eliminate-empty-tensors,"
     "func.func(einsum-split-reductions{{vector-bits={1}},"
+    "einsum-pack-contractions{{vector-bits={1} vector-registers={2} "
+    "l2-bytes={4}},"
     "einsum-tile-and-vectorize{{parallel-work={0} vector-bits={1} "
-    "vector-registers={2}}),canonicalize,cse,"
+    "vector-registers={2} l1-bytes={3} l2-bytes={4}}),canonicalize,cse,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
@@ -138,7 +141,7 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
     add(kLinalgStage);
   if (from < Stage::Vector && to >= Stage::Vector)
     add(llvm::formatv(kVectorStage.data(), parallelWork, target.vectorBits,
-                      target.vectorRegisters)
+                      target.vectorRegisters, target.l1Bytes, target.l2Bytes)
             .str());
   if (from < Stage::LLVM && to >= Stage::LLVM)
     add(kLLVMStage);

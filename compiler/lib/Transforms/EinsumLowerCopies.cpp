@@ -8,6 +8,7 @@
 #include "einjit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 namespace mlir::einsum {
@@ -16,6 +17,10 @@ namespace mlir::einsum {
 } // namespace mlir::einsum
 
 using namespace mlir;
+
+/// Copies of at most this many elements with a static shape (the rows that
+/// packing moves) become one vector read and write.
+static constexpr int64_t kMaxVectorCopy = 256;
 
 namespace {
 struct EinsumLowerCopies
@@ -26,6 +31,10 @@ struct EinsumLowerCopies
     IRRewriter rewriter(&getContext());
     for (memref::CopyOp op : copies) {
       rewriter.setInsertionPoint(op);
+      auto type = cast<MemRefType>(op.getSource().getType());
+      if (type.hasStaticShape() && type.getNumElements() <= kMaxVectorCopy &&
+          succeeded(linalg::vectorizeCopy(rewriter, op)))
+        continue;
       rewriter.replaceOpWithNewOp<linalg::CopyOp>(op, op.getSource(),
                                                   op.getTarget());
     }

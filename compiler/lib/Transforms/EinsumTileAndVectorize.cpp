@@ -9,6 +9,7 @@
 
 #include "einjit/Spec/Limits.h"
 #include "einjit/Transforms/Passes.h"
+#include "einjit/Transforms/RegisterTile.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -49,16 +50,10 @@ struct TileSizes {
 
 /// Elements of the accumulator type in one SIMD register.
 static int64_t simdLanes(linalg::LinalgOp op, unsigned vectorBits) {
-  unsigned bits = getElementTypeOrSelf(op.getDpsInits()[0].getType())
-                      .getIntOrFloatBitWidth();
-  return std::max<int64_t>(1, vectorBits / std::max(8u, bits));
+  return einsum::simdLanes(op.getDpsInits()[0].getType(), vectorBits);
 }
 
-/// Rows of the outer-product register tile: two accumulator registers per
-/// row, and 4 registers left for the loaded operands.
-static int64_t registerRows(unsigned vectorRegisters) {
-  return std::clamp<int64_t>((int64_t(vectorRegisters) - 4) / 2, 1, 8);
-}
+using einsum::registerRows;
 
 /// Picks cache and register tiles for a loop nest.
 static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
@@ -291,11 +286,14 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
                                          int64_t parallelWork);
 
 /// The outer-product strategy on `op`, after splitting off the remainders
-/// of its register tiles (remainderSplit) into parts of their own.
+/// of its register tiles (remainderSplit) into parts of their own. With
+/// `remaindersAsLoops`, the remainders stay loop nests (for copies, whose
+/// odd-sized vector transposes would cost more to compile than they save).
 static LogicalResult tileAndVectorize(RewriterBase &rewriter,
                                       linalg::LinalgOp op, unsigned vectorBits,
                                       unsigned vectorRegisters,
-                                      int64_t parallelWork) {
+                                      int64_t parallelWork,
+                                      bool remaindersAsLoops = false) {
   SmallVector<linalg::LinalgOp> parts{op};
   while (!parts.empty()) {
     linalg::LinalgOp part = parts.pop_back_val();
@@ -313,7 +311,7 @@ static LogicalResult tileAndVectorize(RewriterBase &rewriter,
     if (!first)
       return failure();
     parts.push_back(cast<linalg::LinalgOp>(first.getOperation()));
-    if (second)
+    if (second && !remaindersAsLoops)
       parts.push_back(cast<linalg::LinalgOp>(second.getOperation()));
   }
   return success();
@@ -417,6 +415,138 @@ static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
   return copies;
 }
 
+/// A copy (`linalg.transpose`). One that keeps the innermost dimension
+/// innermost moves contiguous rows: it is tiled into row pieces of two SIMD
+/// registers (or the row, when shorter), and the piece left at the end of
+/// each row by a width that two registers do not divide is split off and
+/// vectorized at its own width. A real transpose is tiled into register
+/// tiles of rows x width, vectorized as blocks, with its remainders left
+/// to loop nests.
+static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
+                                          linalg::TransposeOp op,
+                                          unsigned vectorBits,
+                                          unsigned vectorRegisters,
+                                          int64_t parallelWork) {
+  ArrayRef<int64_t> perm = op.getPermutation();
+  unsigned rank = perm.size();
+  if (rank == 0 || perm.back() != int64_t(rank) - 1)
+    return tileAndVectorize(rewriter, op, vectorBits, vectorRegisters,
+                            parallelWork, /*remaindersAsLoops=*/true);
+  SmallVector<linalg::LinalgOp> parts{op};
+  int64_t row = op.getStaticLoopRanges().back();
+  int64_t width = std::min(row, 2 * simdLanes(op, vectorBits));
+  if (row % width != 0) {
+    rewriter.setInsertionPoint(op);
+    auto [first, second] =
+        linalg::splitOp(rewriter, cast<TilingInterface>(op.getOperation()),
+                        rank - 1, rewriter.getIndexAttr(row - row % width));
+    if (!first || !second)
+      return failure();
+    parts = {cast<linalg::LinalgOp>(first.getOperation()),
+             cast<linalg::LinalgOp>(second.getOperation())};
+  }
+  for (linalg::LinalgOp part : parts) {
+    SmallVector<int64_t> sizes(rank, 1);
+    int64_t partRow = part.getStaticLoopRanges().back();
+    sizes.back() = partRow <= width ? 0 : width;
+    FailureOr<Operation *> tiled = tile(rewriter, part, sizes);
+    if (failed(tiled))
+      return failure();
+    (void)vectorizeIfPossible(rewriter, *tiled);
+  }
+  return success();
+}
+
+/// Thread chunks that a packed micro-kernel's parallel loops are cut into
+/// when it is worth threads: enough for two threads to balance.
+static constexpr int64_t kGemmChunks = 8;
+
+/// The schedule of a micro-kernel op built by einsum-pack-contractions
+/// (its loop roles in `roles`), BLIS' loops around the register tile:
+/// 1. with enough work, an `scf.forall` over the outer loops and chunks of
+///    the M panels (or N panels when there is one M panel);
+/// 2. the innermost K loop in blocks of KC, chosen so that a block of the N
+///    panels stays in half the L2 and a block of one M panel in half the
+///    L1;
+/// 3. loops over the outer loops, M panels, N panels and K;
+/// 4. the register tile (MR x NR, one K step), vectorized.
+static LogicalResult tileGemmKernel(RewriterBase &rewriter,
+                                    linalg::GenericOp op,
+                                    ArrayRef<int64_t> roles, int64_t l1Bytes,
+                                    int64_t l2Bytes, int64_t parallelWork) {
+  using einsum::GemmLoop;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned numLoops = ranges.size();
+  auto role = [&](unsigned loop) { return GemmLoop(roles[loop]); };
+  std::optional<unsigned> mPanel, nPanel, mTile, nTile, lastK;
+  int64_t outerTiles = 1;
+  for (unsigned loop = 0; loop < numLoops; ++loop) {
+    switch (role(loop)) {
+    case GemmLoop::Outer:
+      outerTiles = einjit::saturatingProduct({outerTiles, ranges[loop]});
+      break;
+    case GemmLoop::MPanel:
+      mPanel = loop;
+      break;
+    case GemmLoop::NPanel:
+      nPanel = loop;
+      break;
+    case GemmLoop::K:
+      lastK = loop;
+      break;
+    case GemmLoop::MTile:
+      mTile = loop;
+      break;
+    case GemmLoop::NTile:
+      nTile = loop;
+      break;
+    }
+  }
+  if (!mPanel || !nPanel || !mTile || !nTile || !lastK)
+    return op.emitOpError("einsum.gemm lacks a loop role");
+
+  Operation *target = op;
+  SmallVector<int64_t> threads(numLoops, 0);
+  for (unsigned loop = 0; loop < numLoops; ++loop)
+    if (role(loop) == GemmLoop::Outer && ranges[loop] > 1)
+      threads[loop] = 1;
+  int64_t split = llvm::divideCeil(kGemmChunks, outerTiles);
+  unsigned splitLoop = ranges[*mPanel] > 1 ? *mPanel : *nPanel;
+  if (split > 1 && ranges[splitLoop] > 1)
+    threads[splitLoop] =
+        llvm::divideCeil(ranges[splitLoop], std::min(split, ranges[splitLoop]));
+  if (worthThreads(ranges, threads, parallelWork)) {
+    FailureOr<Operation *> threadTile = tile(rewriter, target, threads, true);
+    if (failed(threadTile))
+      return failure();
+    target = *threadTile;
+  }
+
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  int64_t bytes = element.getIntOrFloatBitWidth() / 8;
+  int64_t kc =
+      std::min(l2Bytes / 2 / (ranges[*nPanel] * ranges[*nTile] * bytes),
+               l1Bytes / 2 / (ranges[*mTile] * bytes));
+  kc = std::max<int64_t>(kc, 64);
+  if (ranges[*lastK] > kc) {
+    int64_t blocks = llvm::divideCeil(ranges[*lastK], kc);
+    SmallVector<int64_t> block(numLoops, 0);
+    block[*lastK] = llvm::divideCeil(ranges[*lastK], blocks);
+    FailureOr<Operation *> kTile = tile(rewriter, target, block);
+    if (failed(kTile))
+      return failure();
+    target = *kTile;
+  }
+
+  SmallVector<int64_t> steps(numLoops, 1);
+  steps[*mTile] = steps[*nTile] = 0;
+  FailureOr<Operation *> regTile = tile(rewriter, target, steps);
+  if (failed(regTile))
+    return failure();
+  (void)vectorizeIfPossible(rewriter, *regTile);
+  return success();
+}
+
 namespace {
 struct EinsumTileAndVectorize
     : einsum::impl::EinsumTileAndVectorizeBase<EinsumTileAndVectorize> {
@@ -428,15 +558,35 @@ struct EinsumTileAndVectorize
     IRRewriter rewriter(ctx);
 
     SmallVector<linalg::GenericOp> generics;
+    SmallVector<linalg::TransposeOp> transposes;
     // Empty loop nests (a size-0 label) have nothing to tile or vectorize.
-    func.walk([&](linalg::GenericOp op) {
+    auto nonEmpty = [](linalg::LinalgOp op) {
       SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-      if (op.hasPureTensorSemantics() &&
-          llvm::all_of(ranges, [](int64_t r) { return r > 0; }))
+      return op.hasPureTensorSemantics() &&
+             llvm::all_of(ranges, [](int64_t r) { return r > 0; });
+    };
+    func.walk([&](linalg::GenericOp op) {
+      if (nonEmpty(op))
         generics.push_back(op);
     });
+    // Packing copies of einsum-pack-contractions.
+    func.walk([&](linalg::TransposeOp op) {
+      if (nonEmpty(op))
+        transposes.push_back(op);
+    });
+    for (linalg::TransposeOp copy : transposes)
+      if (failed(tileAndVectorizeCopy(rewriter, copy, vectorBits,
+                                      vectorRegisters, parallelWork)))
+        return signalPassFailure();
 
     for (linalg::GenericOp generic : generics) {
+      if (auto roles = generic->getAttrOfType<DenseI64ArrayAttr>(
+              einsum::kGemmAttrName)) {
+        if (failed(tileGemmKernel(rewriter, generic, roles.asArrayRef(),
+                                  l1Bytes, l2Bytes, parallelWork)))
+          return signalPassFailure();
+        continue;
+      }
       for (linalg::TransposeOp copy : transposeForSimd(rewriter, generic))
         if (failed(tileAndVectorize(rewriter, copy, vectorBits, vectorRegisters,
                                     parallelWork)))

@@ -57,11 +57,76 @@ def EinsumTileAndVectorize
     Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
            "Loop-nest size (product of loop ranges) from which the parallel "
            "cache tiles become an scf.forall for threads; 0 never">,
+    Option<"l1Bytes", "l1-bytes", "int64_t", /*default=*/"49152",
+           "L1 data cache per core; sizes the K blocks of packed kernels">,
+    Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
+           "L2 cache per core; sizes the K blocks of packed kernels">,
   ];
   let dependentDialects = ["mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect",
                            "mlir::affine::AffineDialect",
                            "mlir::tensor::TensorDialect"];
+}
+
+def EinsumPackContractions
+    : Pass<"einsum-pack-contractions", "mlir::func::FuncOp"> {
+  let summary = "Rewrite contractions as GEMM on packed, padded panels";
+  let description = [{
+    The GEMM/GETT engine's data layout, as in BLIS and TBLIS: a contraction
+    of any label grouping and any operand layout becomes packing, one
+    micro-kernel op over packed panels, and unpacking. It works on
+    `linalg.generic` ops on static tensors with two inputs and one output,
+    each indexed by distinct loops (no diagonal, no broadcast dimension),
+    whose init is a `linalg.fill`, and whose f32 or f64 loops are each in at
+    least two operands:
+
+    1. the loops are classified as batch (in both inputs and the result),
+       M (left input and result), N (right input and result) and K (both
+       inputs); the right input is the one that holds the result's
+       contiguous dimension, the SIMD direction. Every role needs a loop;
+    2. consecutive loops of one role that are adjacent and in order in
+       every operand are collapsed into one (`hk` in `btd,dhk->bthk`, `cd`
+       and `ef` in `abcd,cdef->abef`), so panels span them;
+    3. one M loop is split into panels of MR rows and one N loop into panels
+       of NR columns: the register tile (MR = min(8, (vector-registers - 4)
+       / 2), NR = two SIMD registers, or one where two would pad the loop
+       by more than 25% and one pads it less), chosen as the loop whose
+       padding wastes least (for N, the result's contiguous dimension when
+       it wastes at most 25%);
+    4. each input is copied (`linalg.transpose`, reading it at its own
+       strides: no transpose is materialised first) into panels
+       `[batch, other M (or N) loops, panel, K loops, MR (or NR)]`; a last,
+       partial panel is zero-filled first;
+    5. the micro-kernel op, a `linalg.generic` with the original body over
+       loops `[batch, other M, other N, M panel, N panel, K, MR, NR]`,
+       accumulates into a packed result filled with the init's value. Its
+       attribute `einsum.gemm` gives each loop's role for
+       einsum-tile-and-vectorize (0 outer, 1 M panel, 2 N panel, 3 K, 4
+       tile row, 5 tile column);
+    6. the packed result is copied into the result tensor, one transpose
+       for whole panels and one for each partial edge, dropping the
+       padding.
+
+    So every register tile is whole, and sizes such as 999 or 1009 run the
+    same micro-kernel as 1024. Contractions whose tiled loops fill less
+    than half a tile's rows or a quarter of its columns, or with fewer than
+    8 K iterations, are left alone; so are those that
+    einsum-tile-and-vectorize's direct kernel runs as fast in place: one
+    label per role, register tiles that divide the sizes, the right input
+    `[..., K, N]` and the result `[..., N]`, and a right input that fits in
+    half the L2.
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
+           "SIMD register width in bits; NR is two registers">,
+    Option<"vectorRegisters", "vector-registers", "unsigned",
+           /*default=*/"32", "SIMD registers; sets MR">,
+    Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
+           "L2 cache per core; a larger right input is always packed">,
+  ];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect"];
 }
 
 def EinsumSplitReductions
@@ -121,7 +186,8 @@ def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
     from MLIR's runner-utils library, which JIT kernels do not link. As a
     `linalg.copy` it becomes a plain loop nest instead.
   }];
-  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 def EinsumWorkspace : Pass<"einsum-workspace", "mlir::ModuleOp"> {

@@ -1,0 +1,49 @@
+//===- RegisterTile.h - Register tile shared by the CPU passes --*- C++ -*-===//
+//
+// The outer-product register tile of the CPU kernels: rows x two SIMD
+// registers of accumulators. einsum-pack-contractions packs panels of
+// exactly these sizes, and einsum-tile-and-vectorize tiles loop nests by
+// them, so both read them from here.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_TRANSFORMS_REGISTERTILE_H
+#define EINJIT_TRANSFORMS_REGISTERTILE_H
+
+#include "mlir/IR/Types.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace mlir::einsum {
+
+/// Elements of `elementType` in one SIMD register of `vectorBits` bits.
+inline int64_t simdLanes(Type elementType, unsigned vectorBits) {
+  unsigned bits = getElementTypeOrSelf(elementType).getIntOrFloatBitWidth();
+  return std::max<int64_t>(1, vectorBits / std::max(8u, bits));
+}
+
+/// Rows of the outer-product register tile: two accumulator registers per
+/// row, and 4 registers left for the loaded operands (8 with AVX-512's 32
+/// registers, 6 with AVX2's 16, as BLIS' haswell kernels).
+inline int64_t registerRows(unsigned vectorRegisters) {
+  return std::clamp<int64_t>((int64_t(vectorRegisters) - 4) / 2, 1, 8);
+}
+
+/// The loop roles that einsum-pack-contractions records, one per loop, in
+/// the `einsum.gemm` attribute of the micro-kernel op it builds.
+enum class GemmLoop : int64_t {
+  Outer = 0, ///< batch labels, and M or N labels outside the register tile
+  MPanel,    ///< the M panel index (register-tile rows)
+  NPanel,    ///< the N panel index (register-tile columns)
+  K,         ///< a contracted label
+  MTile,     ///< the row inside the register tile
+  NTile,     ///< the column inside the register tile
+};
+
+/// The attribute naming the loop roles of a packed micro-kernel op.
+constexpr llvm::StringLiteral kGemmAttrName = "einsum.gemm";
+
+} // namespace mlir::einsum
+
+#endif // EINJIT_TRANSFORMS_REGISTERTILE_H

@@ -1,0 +1,576 @@
+//===- EinsumPackContractions.cpp - Contractions as GEMM on packed panels -===//
+//
+// Rewrites a contraction linalg.generic as packing, a micro-kernel op on the
+// packed panels and unpacking; the algorithm is in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/Spec/Limits.h"
+#include "einjit/Transforms/Passes.h"
+#include "einjit/Transforms/RegisterTile.h"
+
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+
+namespace mlir::einsum {
+#define GEN_PASS_DEF_EINSUMPACKCONTRACTIONS
+#include "einjit/Transforms/Passes.h.inc"
+} // namespace mlir::einsum
+
+using namespace mlir;
+using einsum::GemmLoop;
+
+namespace {
+enum class Role { Batch, M, N, K };
+
+/// The labels (loops) of a contraction by role, for one choice of which
+/// input is the left-hand side (its own labels form the rows, M).
+struct Gemm {
+  unsigned lhs = 0; ///< input whose own labels are M; the other has N
+  SmallVector<Role> roles;
+  SmallVector<unsigned> batch, mOuter, nOuter, k;
+  unsigned mTile = 0, nTile = 0; ///< the loops split into panels
+  int64_t mr = 0, nr = 0;        ///< register-tile rows and columns
+};
+} // namespace
+
+/// Loop `loop` is a result of `map`.
+static bool uses(AffineMap map, unsigned loop) {
+  return map.getResultPosition(getAffineDimExpr(loop, map.getContext()))
+      .has_value();
+}
+
+/// The result position of loop `loop` in `map` (which uses it).
+static unsigned position(AffineMap map, unsigned loop) {
+  return *map.getResultPosition(getAffineDimExpr(loop, map.getContext()));
+}
+
+/// Whether `op` is a contraction that the packed GEMM handles: two inputs
+/// and one output, each indexed by distinct loops (no diagonal, no
+/// broadcast dimension), static sizes, every loop in at least two operands
+/// and at least one batch-free M, N and K label.
+static bool isPackable(linalg::GenericOp op) {
+  if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.hasIndexSemantics() ||
+      op->hasAttr(einsum::kGemmAttrName))
+    return false;
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  if (!element.isF32() && !element.isF64())
+    return false;
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
+      return false;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  return llvm::all_of(ranges, [](int64_t r) { return r > 0; });
+}
+
+/// The role of each loop with input `lhs` as the left-hand side, or failure
+/// when a loop appears in one operand only (a sum over one input) or some
+/// role has no loop.
+static FailureOr<Gemm> classify(linalg::GenericOp op, unsigned lhs) {
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap a = maps[lhs], b = maps[1 - lhs], c = maps[2];
+  Gemm g;
+  g.lhs = lhs;
+  for (unsigned loop = 0; loop < op.getNumLoops(); ++loop) {
+    bool inA = uses(a, loop), inB = uses(b, loop), inC = uses(c, loop);
+    if (inA && inB && inC)
+      g.roles.push_back(Role::Batch);
+    else if (inA && inC && !inB)
+      g.roles.push_back(Role::M);
+    else if (inB && inC && !inA)
+      g.roles.push_back(Role::N);
+    else if (inA && inB && !inC)
+      g.roles.push_back(Role::K);
+    else
+      return failure();
+  }
+  for (Role role : {Role::M, Role::N, Role::K})
+    if (!llvm::is_contained(g.roles, role))
+      return failure();
+  return g;
+}
+
+/// Groups of consecutive K loops that are adjacent, in order, in both
+/// inputs, so that each group can be one loop. (Groups of other roles
+/// would reshape the result too, and a reshaped result is no longer
+/// written in place into the kernel's output argument.)
+static SmallVector<ReassociationIndices> fusibleGroups(linalg::GenericOp op,
+                                                       ArrayRef<Role> roles) {
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned loop = 0; loop < roles.size();) {
+    ReassociationIndices group{int64_t(loop)};
+    while (roles[loop] == Role::K && group.back() + 1 < int64_t(roles.size()) &&
+           roles[group.back() + 1] == roles[loop]) {
+      ReassociationIndices longer = group;
+      longer.push_back(group.back() + 1);
+      if (!linalg::areDimSequencesPreserved(maps, {longer}))
+        break;
+      group = std::move(longer);
+    }
+    loop = group.back() + 1;
+    if (group.size() > 1)
+      groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+/// The loop of `candidates` to split into panels of `tile`: the one whose
+/// padding to a multiple of the tile wastes the least, the larger on ties;
+/// `preferred` (the result's contiguous dimension) when it wastes at most
+/// a quarter.
+static unsigned pickTiled(ArrayRef<unsigned> candidates,
+                          ArrayRef<int64_t> ranges, int64_t tile,
+                          std::optional<unsigned> preferred) {
+  auto waste = [&](unsigned loop) {
+    int64_t padded = llvm::divideCeil(ranges[loop], tile) * tile;
+    return double(padded) / double(ranges[loop]);
+  };
+  if (preferred && llvm::is_contained(candidates, *preferred) &&
+      waste(*preferred) <= 1.25)
+    return *preferred;
+  unsigned best = candidates.front();
+  for (unsigned loop : candidates)
+    if (waste(loop) < waste(best) ||
+        (waste(loop) == waste(best) && ranges[loop] > ranges[best]))
+      best = loop;
+  return best;
+}
+
+/// Splits the roles into the register tile's loops and the others, and
+/// decides which input is the left-hand side: the result's contiguous
+/// dimension should be an N label, the SIMD direction of the tile.
+static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
+                                unsigned vectorRegisters) {
+  AffineMap c = op.getIndexingMapsArray()[2];
+  std::optional<unsigned> contiguous;
+  if (c.getNumResults() > 0)
+    contiguous = cast<AffineDimExpr>(c.getResults().back()).getPosition();
+  FailureOr<Gemm> g = classify(op, 0);
+  if (failed(g))
+    return failure();
+  if (contiguous && g->roles[*contiguous] == Role::M)
+    g = classify(op, 1);
+  if (failed(g))
+    return failure();
+
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<unsigned> m, n;
+  for (auto [loop, role] : llvm::enumerate(g->roles)) {
+    if (role == Role::Batch)
+      g->batch.push_back(loop);
+    else if (role == Role::M)
+      m.push_back(loop);
+    else if (role == Role::N)
+      n.push_back(loop);
+    else
+      g->k.push_back(loop);
+  }
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  g->mr = einsum::registerRows(vectorRegisters);
+  g->nr = 2 * einsum::simdLanes(element, vectorBits);
+  g->mTile = pickTiled(m, ranges, g->mr, std::nullopt);
+  g->nTile = pickTiled(n, ranges, g->nr, contiguous);
+  // One register wide where two would pad much more (48 columns: 64 with
+  // 32-lane panels, none with 16-lane ones).
+  int64_t lanes = einsum::simdLanes(element, vectorBits);
+  auto padded = [&](int64_t tile) {
+    return llvm::divideCeil(ranges[g->nTile], tile) * tile;
+  };
+  if (padded(g->nr) * 4 > ranges[g->nTile] * 5 && padded(lanes) < padded(g->nr))
+    g->nr = lanes;
+  for (unsigned loop : m)
+    if (loop != g->mTile)
+      g->mOuter.push_back(loop);
+  for (unsigned loop : n)
+    if (loop != g->nTile)
+      g->nOuter.push_back(loop);
+  return g;
+}
+
+/// Whether packing pays. The tile loops must fill a good part of a
+/// register tile, and the contraction must have at least 8 K iterations.
+/// Then it pays wherever einsum-tile-and-vectorize's direct kernel,
+/// which reads the operands in place, would fall short: register tiles
+/// that do not divide the sizes; labels that stay apart (several loops of
+/// one role) or a layout other than `[..., K, N]` for the right input and
+/// `[..., N]` for the result, which it reads with strides; or a right
+/// input too large for half the L2, whose rows it streams from memory for
+/// every block of rows.
+static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<int64_t> k;
+  for (unsigned loop : g.k)
+    k.push_back(ranges[loop]);
+  if (ranges[g.mTile] * 2 < g.mr || ranges[g.nTile] * 4 < g.nr ||
+      einjit::saturatingProduct(k) < 8)
+    return false;
+  if (ranges[g.mTile] % g.mr != 0 || ranges[g.nTile] % g.nr != 0 ||
+      !g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
+    return true;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap rhs = maps[1 - g.lhs], result = maps[2];
+  auto last = [](AffineMap map) {
+    return cast<AffineDimExpr>(map.getResults().back()).getPosition();
+  };
+  if (last(result) != g.nTile || last(rhs) != g.nTile ||
+      position(rhs, g.k.front()) + 2 != rhs.getNumResults())
+    return true;
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  int64_t rhsBytes = einjit::saturatingProduct(
+      {k.front(), ranges[g.nTile], element.getIntOrFloatBitWidth() / 8});
+  return rhsBytes > l2Bytes / 2;
+}
+
+static SmallVector<OpFoldResult> indexAttrs(OpBuilder &b,
+                                            ArrayRef<int64_t> values) {
+  return getAsIndexOpFoldResult(b.getContext(), values);
+}
+
+/// Packs `x` (indexed by `map`) into panels: the result's dimensions are
+/// the loops of `order`, where loop `tiled` stands for its panel index,
+/// followed by the `tile` elements of a panel. A last, partial panel is
+/// zero-padded. Copies are linalg.transpose ops of the whole panels and of
+/// the last one, reading `x` at its own strides.
+static Value packOperand(OpBuilder &b, Location loc, Value x, AffineMap map,
+                         ArrayRef<unsigned> order, unsigned tiled,
+                         int64_t tile) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  unsigned t = position(map, tiled);
+  int64_t size = type.getDimSize(t);
+  int64_t whole = size / tile, rest = size % tile;
+  int64_t panels = whole + (rest ? 1 : 0);
+
+  // Dimension d of `x` is dimension d (d < t), d + 1 (d > t) of `x` with
+  // dimension t expanded to [panels, tile].
+  SmallVector<int64_t> perm, packedShape;
+  for (unsigned loop : order) {
+    unsigned d = position(map, loop);
+    perm.push_back(d <= t ? d : d + 1);
+    packedShape.push_back(d == t ? panels : type.getDimSize(d));
+  }
+  perm.push_back(t + 1);
+  packedShape.push_back(tile);
+  unsigned panelDim = llvm::find(order, tiled) - order.begin();
+
+  SmallVector<ReassociationIndices> expand;
+  for (unsigned d = 0, e = 0; d < rank; ++d) {
+    expand.push_back({e++});
+    if (d == t)
+      expand.back().push_back(e++);
+  }
+  Type element = type.getElementType();
+  Value packed = tensor::EmptyOp::create(b, loc, packedShape, element);
+  SmallVector<int64_t> zeros(rank + 1, 0), ones(rank + 1, 1);
+
+  // Copies `count` panels of `len` elements, from element `from` of `x`'s
+  // dimension t into panels from `firstPanel` on.
+  auto copyPanels = [&](int64_t from, int64_t count, int64_t len,
+                        int64_t firstPanel) {
+    SmallVector<int64_t> xOffsets(rank, 0), xSizes(type.getShape());
+    xOffsets[t] = from;
+    xSizes[t] = count * len;
+    Value src = x;
+    if (xSizes[t] != size)
+      src = tensor::ExtractSliceOp::create(
+          b, loc, x, indexAttrs(b, xOffsets), indexAttrs(b, xSizes),
+          indexAttrs(b, ArrayRef(ones).drop_back()));
+    SmallVector<int64_t> expandedShape;
+    for (unsigned d = 0; d < rank; ++d) {
+      if (d == t) {
+        expandedShape.push_back(count);
+        expandedShape.push_back(len);
+      } else {
+        expandedShape.push_back(type.getDimSize(d));
+      }
+    }
+    src = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(expandedShape, element), src, expand);
+    SmallVector<int64_t> offsets(zeros), sizes(packedShape);
+    offsets[panelDim] = firstPanel;
+    sizes[panelDim] = count;
+    sizes.back() = len;
+    Value dest = tensor::ExtractSliceOp::create(
+        b, loc, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
+        indexAttrs(b, ones));
+    Value copy =
+        linalg::TransposeOp::create(b, loc, src, dest, perm)->getResult(0);
+    packed = tensor::InsertSliceOp::create(
+        b, loc, copy, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
+        indexAttrs(b, ones));
+  };
+  if (whole > 0)
+    copyPanels(0, whole, tile, 0);
+  if (rest > 0) {
+    SmallVector<int64_t> offsets(zeros), sizes(packedShape);
+    offsets[panelDim] = whole;
+    sizes[panelDim] = 1;
+    Value last = tensor::ExtractSliceOp::create(
+        b, loc, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
+        indexAttrs(b, ones));
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+    last = linalg::FillOp::create(b, loc, zero, last)->getResult(0);
+    packed = tensor::InsertSliceOp::create(
+        b, loc, last, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
+        indexAttrs(b, ones));
+    copyPanels(whole * tile, 1, rest, whole);
+  }
+  return packed;
+}
+
+/// Writes the packed result `packed` (dimensions: the loops of `order`,
+/// then a register tile of m.mr x m.nr) into `dest` (indexed by `map`),
+/// dropping the padding: one transpose per combination of whole and last
+/// panels along the two tiled loops.
+static Value unpackResult(OpBuilder &b, Location loc, Value packed, Value dest,
+                          AffineMap map, ArrayRef<unsigned> order,
+                          const Gemm &g) {
+  auto type = cast<RankedTensorType>(dest.getType());
+  auto packedType = cast<RankedTensorType>(packed.getType());
+  unsigned rank = type.getRank(), packedRank = packedType.getRank();
+  Type element = type.getElementType();
+  unsigned tm = position(map, g.mTile), tn = position(map, g.nTile);
+  unsigned pm = llvm::find(order, g.mTile) - order.begin();
+  unsigned pn = llvm::find(order, g.nTile) - order.begin();
+  SmallVector<int64_t> ones(packedRank, 1);
+
+  struct Part {
+    int64_t firstPanel, panels, len;
+  };
+  auto parts = [](int64_t size, int64_t tile) {
+    SmallVector<Part> result;
+    if (size / tile > 0)
+      result.push_back({0, size / tile, tile});
+    if (size % tile > 0)
+      result.push_back({size / tile, 1, size % tile});
+    return result;
+  };
+  // The result's dimensions with tm and tn expanded to [panels, len], and
+  // where each comes from in the packed tensor.
+  SmallVector<ReassociationIndices> expand;
+  SmallVector<int64_t> perm;
+  for (unsigned d = 0, e = 0; d < rank; ++d) {
+    expand.push_back({e++});
+    unsigned loop = cast<AffineDimExpr>(map.getResult(d)).getPosition();
+    if (d == tm || d == tn) {
+      expand.back().push_back(e++);
+      perm.push_back(d == tm ? pm : pn);
+      perm.push_back(d == tm ? packedRank - 2 : packedRank - 1);
+    } else {
+      perm.push_back(llvm::find(order, loop) - order.begin());
+    }
+  }
+  for (Part mp : parts(type.getDimSize(tm), g.mr)) {
+    for (Part np : parts(type.getDimSize(tn), g.nr)) {
+      SmallVector<int64_t> srcOffsets(packedRank, 0),
+          srcSizes(packedType.getShape());
+      srcOffsets[pm] = mp.firstPanel;
+      srcSizes[pm] = mp.panels;
+      srcOffsets[pn] = np.firstPanel;
+      srcSizes[pn] = np.panels;
+      srcSizes[packedRank - 2] = mp.len;
+      srcSizes[packedRank - 1] = np.len;
+      Value src = tensor::ExtractSliceOp::create(
+          b, loc, packed, indexAttrs(b, srcOffsets), indexAttrs(b, srcSizes),
+          indexAttrs(b, ones));
+
+      SmallVector<int64_t> offsets(rank, 0), sizes(type.getShape()),
+          expandedShape;
+      offsets[tm] = mp.firstPanel * g.mr;
+      sizes[tm] = mp.panels * mp.len;
+      offsets[tn] = np.firstPanel * g.nr;
+      sizes[tn] = np.panels * np.len;
+      for (unsigned d = 0; d < rank; ++d) {
+        if (d == tm || d == tn) {
+          Part p = d == tm ? mp : np;
+          expandedShape.push_back(p.panels);
+          expandedShape.push_back(p.len);
+        } else {
+          expandedShape.push_back(type.getDimSize(d));
+        }
+      }
+      SmallVector<OpFoldResult> strides = indexAttrs(b, ones);
+      strides.resize(rank);
+      Value slice = tensor::ExtractSliceOp::create(
+          b, loc, dest, indexAttrs(b, offsets), indexAttrs(b, sizes), strides);
+      Value target = tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get(expandedShape, element), slice, expand);
+      Value copy =
+          linalg::TransposeOp::create(b, loc, src, target, perm)->getResult(0);
+      Value written = tensor::CollapseShapeOp::create(b, loc, copy, expand);
+      dest = tensor::InsertSliceOp::create(b, loc, written, dest,
+                                           indexAttrs(b, offsets),
+                                           indexAttrs(b, sizes), strides);
+    }
+  }
+  return dest;
+}
+
+/// The value that `init`, a linalg.fill seen through a collapse_shape, is
+/// filled with.
+static std::optional<Value> fillValue(Value init) {
+  if (auto collapse = init.getDefiningOp<tensor::CollapseShapeOp>())
+    init = collapse.getSrc();
+  if (auto fill = init.getDefiningOp<linalg::FillOp>())
+    return fill.getInputs()[0];
+  return std::nullopt;
+}
+
+/// Rewrites `op` (a contraction planned as `g`) as GEMM on packed panels.
+static LogicalResult packContraction(RewriterBase &rewriter,
+                                     linalg::GenericOp op, const Gemm &g) {
+  // The result is unpacked into the init, whose fill then only makes the
+  // result tensor (eliminate-empty-tensors turns its tensor.empty into the
+  // kernel's output argument).
+  Value init = op.getDpsInits()[0];
+  std::optional<Value> fill = fillValue(init);
+  if (!fill)
+    return failure();
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<Value> inputs = op.getDpsInputs();
+
+  // Packed operand layouts (loops; a tiled loop stands for its panels).
+  SmallVector<unsigned> aOrder(g.batch), bOrder(g.batch), cOrder(g.batch);
+  llvm::append_range(aOrder, g.mOuter);
+  aOrder.push_back(g.mTile);
+  llvm::append_range(aOrder, g.k);
+  llvm::append_range(bOrder, g.nOuter);
+  bOrder.push_back(g.nTile);
+  llvm::append_range(bOrder, g.k);
+  llvm::append_range(cOrder, g.mOuter);
+  llvm::append_range(cOrder, g.nOuter);
+  cOrder.push_back(g.mTile);
+  cOrder.push_back(g.nTile);
+
+  unsigned rhs = 1 - g.lhs;
+  Value a = packOperand(rewriter, loc, inputs[g.lhs], maps[g.lhs], aOrder,
+                        g.mTile, g.mr);
+  Value b =
+      packOperand(rewriter, loc, inputs[rhs], maps[rhs], bOrder, g.nTile, g.nr);
+
+  // The micro-kernel's loops: cOrder, then the K loops, then the register
+  // tile's rows and columns.
+  SmallVector<unsigned> loops(cOrder);
+  llvm::append_range(loops, g.k);
+  unsigned numLoops = loops.size() + 2;
+  MLIRContext *ctx = op.getContext();
+  auto dims = [&](ArrayRef<unsigned> order, unsigned tileLoop) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned loop : order)
+      exprs.push_back(
+          getAffineDimExpr(llvm::find(loops, loop) - loops.begin(), ctx));
+    exprs.push_back(getAffineDimExpr(tileLoop, ctx));
+    return exprs;
+  };
+  SmallVector<AffineExpr> cExprs = dims(cOrder, numLoops - 2);
+  cExprs.push_back(getAffineDimExpr(numLoops - 1, ctx));
+  // The left-hand side comes first, so that the register tile's outer
+  // product broadcasts its rows over the right-hand side's SIMD vectors.
+  SmallVector<AffineMap> kernelMaps = {
+      AffineMap::get(numLoops, 0, dims(aOrder, numLoops - 2), ctx),
+      AffineMap::get(numLoops, 0, dims(bOrder, numLoops - 1), ctx),
+      AffineMap::get(numLoops, 0, cExprs, ctx)};
+
+  SmallVector<utils::IteratorType> iterators;
+  SmallVector<int64_t> roles;
+  for (unsigned loop : loops) {
+    bool isK = llvm::is_contained(g.k, loop);
+    iterators.push_back(isK ? utils::IteratorType::reduction
+                            : utils::IteratorType::parallel);
+    GemmLoop role = isK               ? GemmLoop::K
+                    : loop == g.mTile ? GemmLoop::MPanel
+                    : loop == g.nTile ? GemmLoop::NPanel
+                                      : GemmLoop::Outer;
+    roles.push_back(int64_t(role));
+  }
+  iterators.append(2, utils::IteratorType::parallel);
+  roles.push_back(int64_t(GemmLoop::MTile));
+  roles.push_back(int64_t(GemmLoop::NTile));
+
+  SmallVector<int64_t> cShape;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  for (unsigned loop : cOrder)
+    cShape.push_back(loop == g.mTile   ? llvm::divideCeil(ranges[loop], g.mr)
+                     : loop == g.nTile ? llvm::divideCeil(ranges[loop], g.nr)
+                                       : ranges[loop]);
+  cShape.push_back(g.mr);
+  cShape.push_back(g.nr);
+  Type element = getElementTypeOrSelf(init.getType());
+  Value cInit = tensor::EmptyOp::create(rewriter, loc, cShape, element);
+  cInit = linalg::FillOp::create(rewriter, loc, *fill, cInit)->getResult(0);
+
+  auto kernel =
+      linalg::GenericOp::create(rewriter, loc, cInit.getType(),
+                                ValueRange{a, b}, cInit, kernelMaps, iterators);
+  rewriter.inlineRegionBefore(op.getRegion(), kernel.getRegion(),
+                              kernel.getRegion().begin());
+  if (g.lhs == 1) { // the body's first argument is now the second input
+    Block &body = kernel.getRegion().front();
+    SmallVector<OpOperand *> first, second;
+    for (OpOperand &use : body.getArgument(0).getUses())
+      first.push_back(&use);
+    for (OpOperand &use : body.getArgument(1).getUses())
+      second.push_back(&use);
+    for (OpOperand *use : first)
+      use->set(body.getArgument(1));
+    for (OpOperand *use : second)
+      use->set(body.getArgument(0));
+    // Products are commutative: name the left-hand side first, which is
+    // the order the vectorizer gives vector.contract.
+    body.walk([&](Operation *mul) {
+      if (isa<arith::MulFOp>(mul) &&
+          mul->getOperand(0) == body.getArgument(1) &&
+          mul->getOperand(1) == body.getArgument(0)) {
+        Value lhs = mul->getOperand(0);
+        mul->setOperand(0, mul->getOperand(1));
+        mul->setOperand(1, lhs);
+      }
+    });
+  }
+  kernel->setAttr(einsum::kGemmAttrName, rewriter.getDenseI64ArrayAttr(roles));
+
+  Value result = unpackResult(rewriter, loc, kernel.getResult(0), init, maps[2],
+                              cOrder, g);
+  rewriter.replaceOp(op, result);
+  return success();
+}
+
+namespace {
+struct EinsumPackContractions
+    : einsum::impl::EinsumPackContractionsBase<EinsumPackContractions> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    SmallVector<linalg::GenericOp> candidates;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (isPackable(op))
+        candidates.push_back(op);
+    });
+    for (linalg::GenericOp op : candidates) {
+      FailureOr<Gemm> g = planGemm(op, vectorBits, vectorRegisters);
+      if (failed(g) || !worthPacking(op, *g, l2Bytes))
+        continue;
+      // Contracted labels that stay adjacent in both inputs become one
+      // loop (`cd` in `abcd,cdef->abef`), so K blocks span all of them.
+      SmallVector<ReassociationIndices> groups = fusibleGroups(op, g->roles);
+      if (!groups.empty()) {
+        rewriter.setInsertionPoint(op);
+        auto collapsed = linalg::collapseOpIterationDims(op, groups, rewriter);
+        if (failed(collapsed))
+          continue;
+        rewriter.replaceOp(op, collapsed->results);
+        op = cast<linalg::GenericOp>(collapsed->collapsedOp.getOperation());
+        g = planGemm(op, vectorBits, vectorRegisters);
+        if (failed(g))
+          return signalPassFailure();
+      }
+      (void)packContraction(rewriter, op, *g);
+    }
+  }
+};
+} // namespace
