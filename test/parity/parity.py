@@ -159,6 +159,17 @@ ODD_CONTRACTIONS = [
     ("bij,bjk->bik", [(24, 100, 100), (24, 100, 100)]),
     ("bhqd,bhkd->bhqk", [(2, 3, 129, 64), (2, 3, 129, 64)]),
     ("bhqk,bhkd->bqhd", [(2, 3, 129, 129), (2, 3, 129, 63)]),
+    # Packed GEMM (einsum-pack-contractions): odd panels, permuted and
+    # transposed layouts, several labels per role, long K in blocks.
+    ("ij,jk->ik", [(127, 127), (127, 127)]),
+    ("ij,jk->ki", [(37, 45), (45, 53)]),
+    ("ji,jk->ik", [(45, 37), (45, 53)]),
+    ("btd,dhk->bthk", [(2, 37, 45), (45, 3, 29)]),
+    ("abcd,cdef->abef", [(9, 7, 5, 6), (5, 6, 11, 13)]),
+    ("ijk,lj->ilk", [(9, 23, 37), (13, 23)]),
+    ("ij,jk->ik", [(19, 3001), (3001, 63)]),
+    ("bij,bjk->bik", [(3, 17, 700), (3, 700, 45)]),
+    ("bhqd,bhkd->bhqk", [(1, 2, 64, 16), (1, 2, 96, 16)]),
 ]
 
 

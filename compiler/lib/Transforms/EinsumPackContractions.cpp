@@ -192,10 +192,11 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
 /// Whether packing pays. The tile loops must fill a good part of a
 /// register tile, and the contraction must have at least 8 K iterations.
 /// Then it pays wherever einsum-tile-and-vectorize's direct kernel,
-/// which reads the operands in place, would fall short: register tiles
-/// that do not divide the sizes; labels that stay apart (several loops of
-/// one role) or a layout other than `[..., K, N]` for the right input and
-/// `[..., N]` for the result, which it reads with strides; or a right
+/// which reads the operands in place, would fall short: a column
+/// remainder that takes more than two vectors; labels that stay apart (several
+/// loops of one role) or a layout other than `[..., K, N]` for the right input
+/// and
+/// `[..., M, N]` for the result, which it reads with strides; or a right
 /// input too large for half the L2, whose rows it streams from memory for
 /// every block of rows.
 static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes) {
@@ -206,15 +207,23 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes) {
   if (ranges[g.mTile] * 2 < g.mr || ranges[g.nTile] * 4 < g.nr ||
       einjit::saturatingProduct(k) < 8)
     return false;
-  if (ranges[g.mTile] % g.mr != 0 || ranges[g.nTile] % g.nr != 0 ||
-      !g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
+  if (!g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
+    return true;
+  // The direct kernel splits a column remainder into power-of-two vectors
+  // (31 columns: 16 + 8 + 4 + 2 + 1), slow to compile and to run beyond
+  // two of them; a row remainder costs it little.
+  if (llvm::popcount(uint64_t(ranges[g.nTile] % g.nr)) > 2)
     return true;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   AffineMap rhs = maps[1 - g.lhs], result = maps[2];
   auto last = [](AffineMap map) {
     return cast<AffineDimExpr>(map.getResults().back()).getPosition();
   };
-  if (last(result) != g.nTile || last(rhs) != g.nTile ||
+  // The direct kernel's rows are the result's next-to-last dimension.
+  unsigned rank = result.getNumResults();
+  if (last(result) != g.nTile || last(rhs) != g.nTile || rank < 2 ||
+      cast<AffineDimExpr>(result.getResult(rank - 2)).getPosition() !=
+          g.mTile ||
       position(rhs, g.k.front()) + 2 != rhs.getNumResults())
     return true;
   Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
@@ -491,17 +500,53 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   roles.push_back(int64_t(GemmLoop::MTile));
   roles.push_back(int64_t(GemmLoop::NTile));
 
-  SmallVector<int64_t> cShape;
+  // Where the register tiles divide the result, the micro-kernel
+  // accumulates straight into it, seen as [..., M panels, MR, ..., N
+  // panels, NR, ...]; otherwise into a packed, padded result (filled with
+  // the init's value) that is copied back.
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  for (unsigned loop : cOrder)
-    cShape.push_back(loop == g.mTile   ? llvm::divideCeil(ranges[loop], g.mr)
-                     : loop == g.nTile ? llvm::divideCeil(ranges[loop], g.nr)
-                                       : ranges[loop]);
-  cShape.push_back(g.mr);
-  cShape.push_back(g.nr);
   Type element = getElementTypeOrSelf(init.getType());
-  Value cInit = tensor::EmptyOp::create(rewriter, loc, cShape, element);
-  cInit = linalg::FillOp::create(rewriter, loc, *fill, cInit)->getResult(0);
+  AffineMap cMap = maps[2];
+  bool direct = ranges[g.mTile] % g.mr == 0 && ranges[g.nTile] % g.nr == 0;
+  Value cInit;
+  SmallVector<ReassociationIndices> cExpand;
+  if (direct) {
+    auto cType = cast<RankedTensorType>(init.getType());
+    SmallVector<int64_t> shape;
+    SmallVector<AffineExpr> exprs;
+    auto loopExpr = [&](unsigned loop) {
+      return getAffineDimExpr(llvm::find(loops, loop) - loops.begin(), ctx);
+    };
+    for (unsigned d = 0, e = 0; d < cType.getRank(); ++d) {
+      unsigned loop = cast<AffineDimExpr>(cMap.getResult(d)).getPosition();
+      cExpand.push_back({e++});
+      if (loop == g.mTile || loop == g.nTile) {
+        int64_t tile = loop == g.mTile ? g.mr : g.nr;
+        cExpand.back().push_back(e++);
+        shape.push_back(ranges[loop] / tile);
+        shape.push_back(tile);
+        exprs.push_back(loopExpr(loop));
+        exprs.push_back(getAffineDimExpr(
+            loop == g.mTile ? numLoops - 2 : numLoops - 1, ctx));
+      } else {
+        shape.push_back(cType.getDimSize(d));
+        exprs.push_back(loopExpr(loop));
+      }
+    }
+    cInit = tensor::ExpandShapeOp::create(
+        rewriter, loc, RankedTensorType::get(shape, element), init, cExpand);
+    kernelMaps[2] = AffineMap::get(numLoops, 0, exprs, ctx);
+  } else {
+    SmallVector<int64_t> cShape;
+    for (unsigned loop : cOrder)
+      cShape.push_back(loop == g.mTile   ? llvm::divideCeil(ranges[loop], g.mr)
+                       : loop == g.nTile ? llvm::divideCeil(ranges[loop], g.nr)
+                                         : ranges[loop]);
+    cShape.push_back(g.mr);
+    cShape.push_back(g.nr);
+    cInit = tensor::EmptyOp::create(rewriter, loc, cShape, element);
+    cInit = linalg::FillOp::create(rewriter, loc, *fill, cInit)->getResult(0);
+  }
 
   auto kernel =
       linalg::GenericOp::create(rewriter, loc, cInit.getType(),
@@ -533,8 +578,11 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   }
   kernel->setAttr(einsum::kGemmAttrName, rewriter.getDenseI64ArrayAttr(roles));
 
-  Value result = unpackResult(rewriter, loc, kernel.getResult(0), init, maps[2],
-                              cOrder, g);
+  Value result = direct ? tensor::CollapseShapeOp::create(
+                              rewriter, loc, kernel.getResult(0), cExpand)
+                              .getResult()
+                        : unpackResult(rewriter, loc, kernel.getResult(0), init,
+                                       cMap, cOrder, g);
   rewriter.replaceOp(op, result);
   return success();
 }

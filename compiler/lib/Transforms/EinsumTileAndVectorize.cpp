@@ -419,9 +419,10 @@ static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
 /// innermost moves contiguous rows: it is tiled into row pieces of two SIMD
 /// registers (or the row, when shorter), and the piece left at the end of
 /// each row by a width that two registers do not divide is split off and
-/// vectorized at its own width. A real transpose is tiled into register
-/// tiles of rows x width, vectorized as blocks, with its remainders left
-/// to loop nests.
+/// vectorized at its own width. A real transpose whose result rows are a
+/// power of two long is tiled into register tiles of rows x width,
+/// vectorized as blocks, with its remainders left to loop nests; any other
+/// stays a loop nest.
 static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
                                           linalg::TransposeOp op,
                                           unsigned vectorBits,
@@ -429,31 +430,64 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
                                           int64_t parallelWork) {
   ArrayRef<int64_t> perm = op.getPermutation();
   unsigned rank = perm.size();
-  if (rank == 0 || perm.back() != int64_t(rank) - 1)
+  int64_t row = op.getStaticLoopRanges().back();
+  if (rank > 0 && perm.back() != int64_t(rank) - 1) {
+    // Blocks of other widths (the 7 rows left of 999, AVX2's 6-row
+    // panels) lower to element-wise shuffles that LLVM takes a long time
+    // over: they stay loop nests.
+    if (!llvm::isPowerOf2_64(row))
+      return success();
     return tileAndVectorize(rewriter, op, vectorBits, vectorRegisters,
                             parallelWork, /*remaindersAsLoops=*/true);
-  SmallVector<linalg::LinalgOp> parts{op};
-  int64_t row = op.getStaticLoopRanges().back();
-  int64_t width = std::min(row, 2 * simdLanes(op, vectorBits));
-  if (row % width != 0) {
-    rewriter.setInsertionPoint(op);
-    auto [first, second] =
-        linalg::splitOp(rewriter, cast<TilingInterface>(op.getOperation()),
-                        rank - 1, rewriter.getIndexAttr(row - row % width));
-    if (!first || !second)
-      return failure();
-    parts = {cast<linalg::LinalgOp>(first.getOperation()),
-             cast<linalg::LinalgOp>(second.getOperation())};
   }
-  for (linalg::LinalgOp part : parts) {
-    SmallVector<int64_t> sizes(rank, 1);
-    int64_t partRow = part.getStaticLoopRanges().back();
-    sizes.back() = partRow <= width ? 0 : width;
-    FailureOr<Operation *> tiled = tile(rewriter, part, sizes);
-    if (failed(tiled))
-      return failure();
-    (void)vectorizeIfPossible(rewriter, *tiled);
+  // One row at a time, as 1-D copies of whole registers or powers of two:
+  // a row that they do not cover exactly takes two that overlap (31
+  // columns: 0-15 and 15-30), as memcpy does with its tail, instead of
+  // an odd-sized vector that legalizes into five pieces.
+  SmallVector<int64_t> sizes(rank, 1);
+  sizes.back() = 0;
+  FailureOr<Operation *> tiled = tile(rewriter, op, sizes);
+  if (failed(tiled))
+    return failure();
+  auto rowCopy = cast<linalg::TransposeOp>(*tiled);
+  Location loc = rowCopy.getLoc();
+  rewriter.setInsertionPoint(rowCopy);
+  auto rowType = RankedTensorType::get(
+      {row}, getElementTypeOrSelf(rowCopy.getInput().getType()));
+  Value src = tensor::createCanonicalRankReducingExtractSliceOp(
+      rewriter, loc, rowCopy.getInput(), rowType);
+  Value init = rowCopy.getInit();
+  Value dst = tensor::createCanonicalRankReducingExtractSliceOp(rewriter, loc,
+                                                                init, rowType);
+  int64_t lanes = simdLanes(op, vectorBits);
+  SmallVector<std::pair<int64_t, int64_t>> pieces; // offset, size
+  if (row % lanes == 0 || llvm::isPowerOf2_64(row)) {
+    pieces.push_back({0, row});
+  } else {
+    int64_t width =
+        row > lanes ? row / lanes * lanes : llvm::bit_floor(uint64_t(row));
+    int64_t last = row > lanes ? lanes : width;
+    pieces = {{0, width}, {row - last, last}};
   }
+  for (auto [offset, size] : pieces) {
+    OpFoldResult o = rewriter.getIndexAttr(offset),
+                 n = rewriter.getIndexAttr(size),
+                 one = rewriter.getIndexAttr(1);
+    Value from =
+        tensor::ExtractSliceOp::create(rewriter, loc, src, {o}, {n}, {one});
+    Value to =
+        tensor::ExtractSliceOp::create(rewriter, loc, dst, {o}, {n}, {one});
+    auto copy = linalg::CopyOp::create(rewriter, loc, from, to);
+    auto insert = tensor::InsertSliceOp::create(
+        rewriter, loc, copy->getResult(0), dst, {o}, {n}, {one});
+    dst = insert;
+    (void)vectorizeIfPossible(rewriter, copy);
+    rewriter.setInsertionPointAfter(insert);
+  }
+  rewriter.setInsertionPoint(rowCopy);
+  Value written = tensor::createCanonicalRankReducingInsertSliceOp(
+      rewriter, loc, dst, init);
+  rewriter.replaceOp(rowCopy, written);
   return success();
 }
 

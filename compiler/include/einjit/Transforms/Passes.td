@@ -99,22 +99,26 @@ def EinsumPackContractions
        partial panel is zero-filled first;
     5. the micro-kernel op, a `linalg.generic` with the original body over
        loops `[batch, other M, other N, M panel, N panel, K, MR, NR]`,
-       accumulates into a packed result filled with the init's value. Its
+       accumulates into the result (see below) or into a packed result
+       filled with the init's value. Its
        attribute `einsum.gemm` gives each loop's role for
        einsum-tile-and-vectorize (0 outer, 1 M panel, 2 N panel, 3 K, 4
        tile row, 5 tile column);
-    6. the packed result is copied into the result tensor, one transpose
-       for whole panels and one for each partial edge, dropping the
-       padding.
+    6. otherwise the packed result is copied into the result tensor, one
+       transpose for whole panels and one for each partial edge, dropping
+       the padding.
 
     So every register tile is whole, and sizes such as 999 or 1009 run the
     same micro-kernel as 1024. Contractions whose tiled loops fill less
     than half a tile's rows or a quarter of its columns, or with fewer than
     8 K iterations, are left alone; so are those that
     einsum-tile-and-vectorize's direct kernel runs as fast in place: one
-    label per role, register tiles that divide the sizes, the right input
-    `[..., K, N]` and the result `[..., N]`, and a right input that fits in
-    half the L2.
+    label per role, a column remainder (N mod NR) of at most two
+    power-of-two vectors (it splits 31 columns into five), the right input
+    `[..., K, N]` and the result `[..., M, N]`, and a right input that fits
+    in half the L2. Where the register tiles divide the result, the
+    micro-kernel accumulates straight into it, viewed as `[..., M panels,
+    MR, ..., N panels, NR, ...]` (no packed result, no copy back).
   }];
   let options = [
     Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",

@@ -1,0 +1,129 @@
+// RUN: einsum-opt %s --einsum-pack-contractions | FileCheck %s
+
+// Contractions become GEMM on packed panels: MR = 8 rows (AVX-512's 32
+// registers), NR = 32 columns (two 16-lane registers), or 16 where 32
+// would pad much more.
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#nk = affine_map<(m, n, k) -> (n, k)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+
+// 19 rows are two whole panels of 8 and one of 3, zero-padded; 63 columns
+// are one panel of 32 and one of 31. The inputs are packed by transposes
+// that read them in place, the kernel accumulates into a padded result,
+// and four copies (whole and partial panels) drop the padding.
+// CHECK-LABEL: func @remainders
+// CHECK: tensor.empty() : tensor<3x13x8xf32>
+// CHECK: linalg.transpose ins({{.*}} : tensor<2x8x13xf32>) outs({{.*}} : tensor<2x13x8xf32>) permutation = [0, 2, 1]
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x13x8xf32>)
+// CHECK: linalg.transpose ins({{.*}} : tensor<1x3x13xf32>) outs({{.*}} : tensor<1x13x3xf32>) permutation = [0, 2, 1]
+// CHECK: tensor.empty() : tensor<2x13x32xf32>
+// CHECK: linalg.transpose ins({{.*}} : tensor<13x1x32xf32>) outs({{.*}} : tensor<1x13x32xf32>) permutation = [1, 0, 2]
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x13x32xf32>)
+// CHECK: linalg.transpose ins({{.*}} : tensor<13x1x31xf32>) outs({{.*}} : tensor<1x13x31xf32>) permutation = [1, 0, 2]
+// CHECK: %[[C:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<3x2x8x32xf32>)
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<3x13x8xf32>, tensor<2x13x32xf32>) outs(%[[C]] : tensor<3x2x8x32xf32>)
+// CHECK-SAME: einsum.gemm = array<i64: 1, 2, 3, 4, 5>
+// CHECK: linalg.transpose ins({{.*}} : tensor<2x1x8x32xf32>) outs({{.*}} : tensor<2x8x1x32xf32>)
+// CHECK: linalg.transpose ins({{.*}} : tensor<2x1x8x31xf32>) outs({{.*}} : tensor<2x8x1x31xf32>)
+// CHECK: linalg.transpose ins({{.*}} : tensor<1x1x3x32xf32>) outs({{.*}} : tensor<1x3x1x32xf32>)
+// CHECK: linalg.transpose ins({{.*}} : tensor<1x1x3x31xf32>) outs({{.*}} : tensor<1x3x1x31xf32>)
+func.func @remainders(%a: tensor<19x13xf32>, %b: tensor<13x63xf32>) -> tensor<19x63xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<19x63xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<19x63xf32>) -> tensor<19x63xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<19x13xf32>, tensor<13x63xf32>) outs(%init : tensor<19x63xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<19x63xf32>
+  return %r : tensor<19x63xf32>
+}
+
+// A transposed right input (`ij,kj->ik`) is packed; where the tiles divide
+// the result, the kernel accumulates straight into it, seen as
+// [M panels, MR, N panels, NR].
+// CHECK-LABEL: func @direct
+// CHECK: %[[INIT:.*]] = linalg.fill
+// CHECK: linalg.transpose ins({{.*}} : tensor<2x8x13xf32>) outs({{.*}} : tensor<2x13x8xf32>)
+// CHECK: linalg.transpose ins({{.*}} : tensor<2x32x13xf32>) outs({{.*}} : tensor<2x13x32xf32>)
+// CHECK: %[[VIEW:.*]] = tensor.expand_shape %[[INIT]] {{\[\[}}0, 1], [2, 3]] output_shape [2, 8, 2, 32]
+// CHECK: %[[K:.*]] = linalg.generic {{.*}} outs(%[[VIEW]] : tensor<2x8x2x32xf32>) {{.*}}einsum.gemm
+// CHECK: tensor.collapse_shape %[[K]] {{\[\[}}0, 1], [2, 3]] : tensor<2x8x2x32xf32> into tensor<16x64xf32>
+func.func @direct(%a: tensor<16x13xf32>, %b: tensor<64x13xf32>) -> tensor<16x64xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<16x64xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<16x64xf32>) -> tensor<16x64xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #nk, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<16x13xf32>, tensor<64x13xf32>) outs(%init : tensor<16x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
+
+// Tiles that divide, a right input [K, N] and a result [M, N] that fit the
+// caches: the direct kernel of einsum-tile-and-vectorize runs it in place.
+// CHECK-LABEL: func @in_place
+// CHECK-NOT: linalg.transpose
+// CHECK-NOT: einsum.gemm
+// CHECK: return
+func.func @in_place(%a: tensor<16x32xf32>, %b: tensor<32x64xf32>) -> tensor<16x64xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<16x64xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<16x64xf32>) -> tensor<16x64xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<16x32xf32>, tensor<32x64xf32>) outs(%init : tensor<16x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
+
+// `cd` stays adjacent in both inputs: one K loop of 30. M takes the 7 of
+// `b` (padded to 8), N the 13 of `f` (one 16-lane register); `a` and `e`
+// stay outer loops.
+// CHECK-LABEL: func @fused_k
+// CHECK: tensor.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : tensor<9x7x5x6xf32> into tensor<9x7x30xf32>
+// CHECK: tensor.collapse_shape %arg1 {{\[\[}}0, 1], [2], [3]] : tensor<5x6x11x13xf32> into tensor<30x11x13xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<9x1x30x8xf32>, tensor<11x1x30x16xf32>) outs(%{{.*}} : tensor<9x11x1x1x8x16xf32>) attrs = {einsum.gemm = array<i64: 0, 0, 1, 2, 3, 4, 5>}
+func.func @fused_k(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor<9x7x11x13xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<9x7x11x13xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<9x7x11x13xf32>) -> tensor<9x7x11x13xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(a, b, e, f, c, d) -> (a, b, c, d)>, affine_map<(a, b, e, f, c, d) -> (c, d, e, f)>, affine_map<(a, b, e, f, c, d) -> (a, b, e, f)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%a, %b : tensor<9x7x5x6xf32>, tensor<5x6x11x13xf32>) outs(%init : tensor<9x7x11x13xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<9x7x11x13xf32>
+  return %r : tensor<9x7x11x13xf32>
+}
+
+// The result's contiguous `k` is an M label of the first input, so the
+// second input (`lj`) is the left-hand side, packed first; the product in
+// the body names it first too.
+// CHECK-LABEL: func @mode_n
+// CHECK: linalg.transpose ins({{.*}} : tensor<2x8x23xf32>) outs({{.*}} : tensor<2x23x8xf32>)
+// CHECK: linalg.transpose ins({{.*}} : tensor<9x23x2x32xf32>) outs({{.*}} : tensor<9x2x23x32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x23x8xf32>, tensor<9x2x23x32xf32>) outs(%{{.*}} : tensor<9x2x8x2x32xf32>) attrs = {einsum.gemm = array<i64: 0, 1, 2, 3, 4, 5>}
+// CHECK-NEXT: ^bb0(%[[L:.*]]: f32, %[[R:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK-NEXT: arith.mulf %[[L]], %[[R]] : f32
+func.func @mode_n(%a: tensor<9x23x64xf32>, %b: tensor<16x23xf32>) -> tensor<9x16x64xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<9x16x64xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<9x16x64xf32>) -> tensor<9x16x64xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, l, k, j) -> (i, j, k)>, affine_map<(i, l, k, j) -> (l, j)>, affine_map<(i, l, k, j) -> (i, l, k)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : tensor<9x23x64xf32>, tensor<16x23xf32>) outs(%init : tensor<9x16x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<9x16x64xf32>
+  return %r : tensor<9x16x64xf32>
+}
