@@ -491,6 +491,32 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
   return success();
 }
 
+/// If the init of `op` is a linalg.fill (seen through an expand_shape)
+/// used only there, makes `op` accumulate into the unfilled tensor instead
+/// and returns the fill value; the caller fills each tile before use.
+static std::optional<Value> dropInitFill(RewriterBase &rewriter,
+                                         linalg::LinalgOp op) {
+  OpOperand &init = op.getDpsInitsMutable()[0];
+  auto expand = init.get().getDefiningOp<tensor::ExpandShapeOp>();
+  Value filled = expand ? expand.getSrc() : init.get();
+  auto fill = filled.getDefiningOp<linalg::FillOp>();
+  if (!fill || !filled.hasOneUse() || (expand && !init.get().hasOneUse()))
+    return std::nullopt;
+  Value value = fill.getInputs()[0];
+  Value base = fill.getOutputs()[0];
+  if (expand) {
+    rewriter.setInsertionPoint(expand);
+    base = tensor::ExpandShapeOp::create(rewriter, expand.getLoc(),
+                                         expand.getResultType(), base,
+                                         expand.getReassociationIndices());
+  }
+  rewriter.modifyOpInPlace(op, [&] { init.set(base); });
+  if (expand)
+    rewriter.eraseOp(expand);
+  rewriter.eraseOp(fill);
+  return value;
+}
+
 /// Thread chunks that a packed micro-kernel's parallel loops are cut into
 /// when it is worth threads: enough for two threads to balance.
 static constexpr int64_t kGemmChunks = 8;
@@ -539,6 +565,20 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
   if (!mPanel || !nPanel || !mTile || !nTile || !lastK)
     return op.emitOpError("einsum.gemm lacks a loop role");
 
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  int64_t bytes = element.getIntOrFloatBitWidth() / 8;
+  int64_t kc =
+      std::min(l2Bytes / 2 / (ranges[*nPanel] * ranges[*nTile] * bytes),
+               l1Bytes / 2 / (ranges[*mTile] * bytes));
+  kc = std::max<int64_t>(kc, 64);
+
+  // With one K block, each register tile is visited once: its
+  // accumulators can start from the init's fill value instead of memory
+  // that a fill wrote first (a whole pass over the result, and a read).
+  std::optional<Value> fillValue;
+  if (ranges[*lastK] <= kc)
+    fillValue = dropInitFill(rewriter, op);
+
   Operation *target = op;
   SmallVector<int64_t> threads(numLoops, 0);
   for (unsigned loop = 0; loop < numLoops; ++loop)
@@ -556,12 +596,6 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
     target = *threadTile;
   }
 
-  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
-  int64_t bytes = element.getIntOrFloatBitWidth() / 8;
-  int64_t kc =
-      std::min(l2Bytes / 2 / (ranges[*nPanel] * ranges[*nTile] * bytes),
-               l1Bytes / 2 / (ranges[*mTile] * bytes));
-  kc = std::max<int64_t>(kc, 64);
   if (ranges[*lastK] > kc) {
     int64_t blocks = llvm::divideCeil(ranges[*lastK], kc);
     SmallVector<int64_t> block(numLoops, 0);
@@ -572,12 +606,34 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
     target = *kTile;
   }
 
-  SmallVector<int64_t> steps(numLoops, 1);
-  steps[*mTile] = steps[*nTile] = 0;
-  FailureOr<Operation *> regTile = tile(rewriter, target, steps);
+  // Register tiles, then the K steps inside each, where the tile's fill
+  // goes when the init's was dropped.
+  SmallVector<int64_t> tiles(numLoops, 1), kSteps(numLoops, 0);
+  tiles[*mTile] = tiles[*nTile] = 0;
+  for (unsigned loop = 0; loop < numLoops; ++loop) {
+    if (role(loop) == GemmLoop::K) {
+      tiles[loop] = 0;
+      kSteps[loop] = 1;
+    }
+  }
+  FailureOr<Operation *> regTile = tile(rewriter, target, tiles);
   if (failed(regTile))
     return failure();
-  (void)vectorizeIfPossible(rewriter, *regTile);
+  Operation *fill = nullptr;
+  if (fillValue) {
+    auto tileOp = cast<linalg::LinalgOp>(*regTile);
+    OpOperand &init = tileOp.getDpsInitsMutable()[0];
+    rewriter.setInsertionPoint(tileOp);
+    fill = linalg::FillOp::create(rewriter, tileOp.getLoc(), *fillValue,
+                                  init.get());
+    rewriter.modifyOpInPlace(tileOp, [&] { init.set(fill->getResult(0)); });
+  }
+  FailureOr<Operation *> stepTile = tile(rewriter, *regTile, kSteps);
+  if (failed(stepTile))
+    return failure();
+  (void)vectorizeIfPossible(rewriter, *stepTile);
+  if (fill)
+    (void)vectorizeIfPossible(rewriter, fill);
   return success();
 }
 
