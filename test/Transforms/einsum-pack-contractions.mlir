@@ -44,15 +44,18 @@ func.func @remainders(%a: tensor<19x13xf32>, %b: tensor<13x63xf32>) -> tensor<19
   return %r : tensor<19x63xf32>
 }
 
-// A transposed right input (`ij,kj->ik`) is packed; where the tiles divide
-// the result, the kernel accumulates straight into it, seen as
-// [M panels, MR, N panels, NR].
+// A transposed right input (`ij,kj->ik`) is packed; the left one, whose
+// rows are whole panels and whose K is contiguous, is read where it is
+// (only viewed as [M panels, MR, K]); where the tiles divide the result,
+// the kernel accumulates straight into it, seen as [M panels, MR, N
+// panels, NR].
 // CHECK-LABEL: func @direct
 // CHECK: %[[INIT:.*]] = linalg.fill
-// CHECK: linalg.transpose ins({{.*}} : tensor<2x8x13xf32>) outs({{.*}} : tensor<2x13x8xf32>)
+// CHECK: %[[A:.*]] = tensor.expand_shape %arg0 {{\[\[}}0, 1], [2]] output_shape [2, 8, 13]
+// CHECK-NOT: linalg.transpose ins(%[[A]]
 // CHECK: linalg.transpose ins({{.*}} : tensor<2x32x13xf32>) outs({{.*}} : tensor<2x13x32xf32>)
 // CHECK: %[[VIEW:.*]] = tensor.expand_shape %[[INIT]] {{\[\[}}0, 1], [2, 3]] output_shape [2, 8, 2, 32]
-// CHECK: %[[K:.*]] = linalg.generic {{.*}} outs(%[[VIEW]] : tensor<2x8x2x32xf32>) {{.*}}einsum.gemm
+// CHECK: %[[K:.*]] = linalg.generic {{.*}} ins(%[[A]], %{{.*}} : tensor<2x8x13xf32>, tensor<2x13x32xf32>) outs(%[[VIEW]] : tensor<2x8x2x32xf32>) {{.*}}einsum.gemm
 // CHECK: tensor.collapse_shape %[[K]] {{\[\[}}0, 1], [2, 3]] : tensor<2x8x2x32xf32> into tensor<16x64xf32>
 func.func @direct(%a: tensor<16x13xf32>, %b: tensor<64x13xf32>) -> tensor<16x64xf32> {
   %cst = arith.constant 0.000000e+00 : f32
@@ -107,14 +110,14 @@ func.func @fused_k(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor
 }
 
 // The result's contiguous `k` is an M label of the first input, so the
-// second input (`lj`) is the left-hand side, packed first; the product in
-// the body names it first too.
+// second input (`lj`, read in place) is the left-hand side and the
+// kernel's first input; the product in the body names it first too.
 // CHECK-LABEL: func @mode_n
-// CHECK: linalg.transpose ins({{.*}} : tensor<2x8x23xf32>) outs({{.*}} : tensor<2x23x8xf32>)
+// CHECK: %[[L:.*]] = tensor.expand_shape %arg1 {{\[\[}}0, 1], [2]] output_shape [2, 8, 23]
 // CHECK: linalg.transpose ins({{.*}} : tensor<9x23x2x32xf32>) outs({{.*}} : tensor<9x2x23x32xf32>)
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x23x8xf32>, tensor<9x2x23x32xf32>) outs(%{{.*}} : tensor<9x2x8x2x32xf32>) attrs = {einsum.gemm = array<i64: 0, 1, 2, 3, 4, 5>}
-// CHECK-NEXT: ^bb0(%[[L:.*]]: f32, %[[R:.*]]: f32, %[[ACC:.*]]: f32):
-// CHECK-NEXT: arith.mulf %[[L]], %[[R]] : f32
+// CHECK: linalg.generic {{.*}} ins(%[[L]], %{{.*}} : tensor<2x8x23xf32>, tensor<9x2x23x32xf32>) outs(%{{.*}} : tensor<9x2x8x2x32xf32>) attrs = {einsum.gemm = array<i64: 0, 1, 2, 3, 4, 5>}
+// CHECK-NEXT: ^bb0(%[[X:.*]]: f32, %[[Y:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK-NEXT: arith.mulf %[[X]], %[[Y]] : f32
 func.func @mode_n(%a: tensor<9x23x64xf32>, %b: tensor<16x23xf32>) -> tensor<9x16x64xf32> {
   %cst = arith.constant 0.000000e+00 : f32
   %e = tensor.empty() : tensor<9x16x64xf32>

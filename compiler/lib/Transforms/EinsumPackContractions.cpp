@@ -456,8 +456,35 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   cOrder.push_back(g.nTile);
 
   unsigned rhs = 1 - g.lhs;
-  Value a = packOperand(rewriter, loc, inputs[g.lhs], maps[g.lhs], aOrder,
-                        g.mTile, g.mr);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  AffineMap aMap = maps[g.lhs];
+  unsigned aRank = aMap.getNumResults();
+  auto loopAt = [](AffineMap map, unsigned d) {
+    return cast<AffineDimExpr>(map.getResult(d)).getPosition();
+  };
+  // The left-hand side is read where it is when its rows are whole panels
+  // and K is its contiguous dimension (`[..., M, K]`): the kernel then
+  // broadcasts its elements straight from memory, and a pass over it
+  // (the attention probabilities in `bhqk,bhkd->bqhd`) is saved.
+  bool aInPlace = g.k.size() == 1 && ranges[g.mTile] % g.mr == 0 &&
+                  aRank >= 2 && loopAt(aMap, aRank - 1) == g.k.front() &&
+                  loopAt(aMap, aRank - 2) == g.mTile;
+  Value a;
+  SmallVector<ReassociationIndices> aExpand;
+  if (aInPlace) {
+    auto aType = cast<RankedTensorType>(inputs[g.lhs].getType());
+    SmallVector<int64_t> shape(aType.getShape());
+    shape[aRank - 2] = ranges[g.mTile] / g.mr;
+    shape.insert(shape.begin() + aRank - 1, g.mr);
+    for (unsigned d = 0; d < aRank; ++d)
+      aExpand.push_back({int64_t(d + (d == aRank - 1 ? 1 : 0))});
+    aExpand[aRank - 2].push_back(aRank - 1);
+    a = tensor::ExpandShapeOp::create(
+        rewriter, loc, RankedTensorType::get(shape, aType.getElementType()),
+        inputs[g.lhs], aExpand);
+  } else {
+    a = packOperand(rewriter, loc, inputs[g.lhs], aMap, aOrder, g.mTile, g.mr);
+  }
   Value b =
       packOperand(rewriter, loc, inputs[rhs], maps[rhs], bOrder, g.nTile, g.nr);
 
@@ -479,8 +506,20 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   cExprs.push_back(getAffineDimExpr(numLoops - 1, ctx));
   // The left-hand side comes first, so that the register tile's outer
   // product broadcasts its rows over the right-hand side's SIMD vectors.
+  SmallVector<AffineExpr> aExprs;
+  if (aInPlace) {
+    for (unsigned d = 0; d < aRank; ++d) {
+      unsigned loop = loopAt(aMap, d);
+      aExprs.push_back(
+          getAffineDimExpr(llvm::find(loops, loop) - loops.begin(), ctx));
+      if (loop == g.mTile)
+        aExprs.push_back(getAffineDimExpr(numLoops - 2, ctx));
+    }
+  } else {
+    aExprs = dims(aOrder, numLoops - 2);
+  }
   SmallVector<AffineMap> kernelMaps = {
-      AffineMap::get(numLoops, 0, dims(aOrder, numLoops - 2), ctx),
+      AffineMap::get(numLoops, 0, aExprs, ctx),
       AffineMap::get(numLoops, 0, dims(bOrder, numLoops - 1), ctx),
       AffineMap::get(numLoops, 0, cExprs, ctx)};
 
@@ -504,7 +543,6 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   // accumulates straight into it, seen as [..., M panels, MR, ..., N
   // panels, NR, ...]; otherwise into a packed, padded result (filled with
   // the init's value) that is copied back.
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   Type element = getElementTypeOrSelf(init.getType());
   AffineMap cMap = maps[2];
   bool direct = ranges[g.mTile] % g.mr == 0 && ranges[g.nTile] % g.nr == 0;

@@ -96,7 +96,10 @@ def EinsumPackContractions
     4. each input is copied (`linalg.transpose`, reading it at its own
        strides: no transpose is materialised first) into panels
        `[batch, other M (or N) loops, panel, K loops, MR (or NR)]`; a last,
-       partial panel is zero-filled first;
+       partial panel is zero-filled first. The left-hand side is read in
+       place instead, viewed as `[..., M panels, MR, K]`, where its rows
+       are whole panels and K is its contiguous dimension: the kernel
+       broadcasts its elements straight from memory;
     5. the micro-kernel op, a `linalg.generic` with the original body over
        loops `[batch, other M, other N, M panel, N panel, K, MR, NR]`,
        accumulates into the result (see below) or into a packed result
