@@ -415,6 +415,9 @@ static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
   return copies;
 }
 
+/// Thread chunks of a packing copy's outermost dimension.
+static constexpr int64_t kCopyChunks = 8;
+
 /// A copy (`linalg.transpose`). One that keeps the innermost dimension
 /// innermost moves contiguous rows: it is tiled into row pieces of two SIMD
 /// registers (or the row, when shorter), and the piece left at the end of
@@ -444,9 +447,26 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
   // a row that they do not cover exactly takes two that overlap (31
   // columns: 0-15 and 15-30), as memcpy does with its tail, instead of
   // an odd-sized vector that legalizes into five pieces.
+  // With enough work, threads take chunks of the outermost dimension.
+  Operation *target = op;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  auto outer = llvm::find_if(ranges, [](int64_t r) { return r > 1; });
+  if (outer != ranges.end() && outer != ranges.end() - 1) {
+    SmallVector<int64_t> chunks(rank, 0);
+    chunks[outer - ranges.begin()] =
+        llvm::divideCeil(*outer, std::min<int64_t>(*outer, kCopyChunks));
+    // A copy does one move where a contraction step does one FMA per
+    // loop iteration: it pays off threads at an eighth of the work.
+    if (worthThreads(ranges, chunks, parallelWork / 8)) {
+      FailureOr<Operation *> threadTile = tile(rewriter, op, chunks, true);
+      if (failed(threadTile))
+        return failure();
+      target = *threadTile;
+    }
+  }
   SmallVector<int64_t> sizes(rank, 1);
   sizes.back() = 0;
-  FailureOr<Operation *> tiled = tile(rewriter, op, sizes);
+  FailureOr<Operation *> tiled = tile(rewriter, target, sizes);
   if (failed(tiled))
     return failure();
   auto rowCopy = cast<linalg::TransposeOp>(*tiled);
