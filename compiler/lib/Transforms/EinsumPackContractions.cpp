@@ -199,7 +199,8 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
 /// `[..., M, N]` for the result, which it reads with strides; or a right
 /// input too large for half the L2, whose rows it streams from memory for
 /// every block of rows.
-static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes) {
+static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
+                         bool edge) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<int64_t> k;
   for (unsigned loop : g.k)
@@ -207,7 +208,9 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes) {
   if (ranges[g.mTile] * 2 < g.mr || ranges[g.nTile] * 4 < g.nr ||
       einjit::saturatingProduct(k) < 8)
     return false;
-  if (!g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
+  // The thin edge of a split contraction reads its inputs with the large
+  // strides of the whole: the direct kernel runs it at a few GFLOP/s.
+  if (edge || !g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
     return true;
   // The direct kernel splits a column remainder into power-of-two vectors
   // (31 columns: 16 + 8 + 4 + 2 + 1), slow to compile and to run beyond
@@ -422,8 +425,60 @@ static Value unpackResult(OpBuilder &b, Location loc, Value packed, Value dest,
 static std::optional<Value> fillValue(Value init) {
   if (auto collapse = init.getDefiningOp<tensor::CollapseShapeOp>())
     init = collapse.getSrc();
+  // A part of a split op reads a slice of the init (of a slice...), which
+  // the other parts may have written elsewhere first: follow the slices
+  // and the writes that miss them, keeping the box read in the
+  // coordinates of the value at hand.
+  auto type = dyn_cast<RankedTensorType>(init.getType());
+  if (!type || !type.hasStaticShape())
+    return std::nullopt;
+  SmallVector<int64_t> offsets(type.getRank(), 0), sizes(type.getShape());
+  auto isStatic = [](auto op) {
+    return op.hasUnitStride() &&
+           !ShapedType::isDynamicShape(op.getStaticOffsets()) &&
+           !ShapedType::isDynamicShape(op.getStaticSizes()) &&
+           op.getSourceType().getRank() == op.getResultType().getRank();
+  };
+  while (true) {
+    if (auto slice = init.getDefiningOp<tensor::ExtractSliceOp>()) {
+      if (!isStatic(slice))
+        return std::nullopt;
+      for (auto [o, base] : llvm::zip(offsets, slice.getStaticOffsets()))
+        o += base;
+      init = slice.getSource();
+      continue;
+    }
+    if (auto insert = init.getDefiningOp<tensor::InsertSliceOp>()) {
+      if (!isStatic(insert))
+        return std::nullopt;
+      bool disjoint = false;
+      for (auto [o1, s1, o2, s2] :
+           llvm::zip(insert.getStaticOffsets(), insert.getStaticSizes(),
+                     offsets, sizes))
+        disjoint |= o1 + s1 <= o2 || o2 + s2 <= o1;
+      if (!disjoint)
+        return std::nullopt;
+      init = insert.getDest();
+      continue;
+    }
+    break;
+  }
   if (auto fill = init.getDefiningOp<linalg::FillOp>())
     return fill.getInputs()[0];
+  return std::nullopt;
+}
+
+/// Where to split `op` so that one part has whole register-tile panels
+/// only: the loop and the split point, when a tiled loop has both whole
+/// panels and a partial one. The whole panels then need no padded result
+/// and no copy back; the thin edge is a contraction of its own.
+static std::optional<std::pair<unsigned, int64_t>>
+edgeSplit(linalg::GenericOp op, const Gemm &g) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  for (auto [loop, tile] :
+       {std::make_pair(g.mTile, g.mr), std::make_pair(g.nTile, g.nr)})
+    if (ranges[loop] > tile && ranges[loop] % tile != 0)
+      return std::make_pair(loop, ranges[loop] - ranges[loop] % tile);
   return std::nullopt;
 }
 
@@ -637,10 +692,28 @@ struct EinsumPackContractions
       if (isPackable(op))
         candidates.push_back(op);
     });
-    for (linalg::GenericOp op : candidates) {
+    llvm::SmallPtrSet<Operation *, 8> edges;
+    while (!candidates.empty()) {
+      linalg::GenericOp op = candidates.pop_back_val();
       FailureOr<Gemm> g = planGemm(op, vectorBits, vectorRegisters);
-      if (failed(g) || !worthPacking(op, *g, l2Bytes))
+      if (failed(g) ||
+          !worthPacking(op, *g, l2Bytes, edges.contains(op.getOperation())))
         continue;
+      if (auto split = edgeSplit(op, *g)) {
+        rewriter.setInsertionPoint(op);
+        auto [first, second] =
+            linalg::splitOp(rewriter, cast<TilingInterface>(op.getOperation()),
+                            split->first, rewriter.getIndexAttr(split->second));
+        for (TilingInterface part : {first, second}) {
+          if (auto generic = dyn_cast_or_null<linalg::GenericOp>(
+                  part ? part.getOperation() : nullptr)) {
+            candidates.push_back(generic);
+            if (part == second || edges.contains(op.getOperation()))
+              edges.insert(generic);
+          }
+        }
+        continue;
+      }
       // Contracted labels that stay adjacent in both inputs become one
       // loop (`cd` in `abcd,cdef->abef`), so K blocks span all of them.
       SmallVector<ReassociationIndices> groups = fusibleGroups(op, g->roles);

@@ -112,7 +112,13 @@ def EinsumPackContractions
        the padding.
 
     So every register tile is whole, and sizes such as 999 or 1009 run the
-    same micro-kernel as 1024. Contractions whose tiled loops fill less
+    same micro-kernel as 1024. Before that, an op whose tiled loop has both
+    whole panels and a partial one is split there (`linalg::splitOp`):
+    the whole panels then accumulate straight into the result, and the
+    thin edge, a contraction of its own, is packed too (into a padded
+    result) whenever it fills half a tile's rows or a quarter of its
+    columns, since the direct kernel would read it with the whole's
+    strides. Contractions whose tiled loops fill less
     than half a tile's rows or a quarter of its columns, or with fewer than
     8 K iterations, are left alone; so are those that
     einsum-tile-and-vectorize's direct kernel runs as fast in place: one
