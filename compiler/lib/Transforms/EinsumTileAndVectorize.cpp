@@ -1,9 +1,10 @@
 //===- EinsumTileAndVectorize.cpp - Tile and vectorize contractions -------===//
 //
-// Two levels of static tiling and vectorization of the register tile; the
-// algorithm is in Passes.td. Tile sizes are divisors of the loop ranges, so
-// every tile is static: no masks, no peeled remainders. A range with no good
-// divisor (a prime, say) is left to a smaller vector or to scalar code.
+// Static tiling and vectorization of register tiles; the algorithm is in
+// Passes.td. Three kinds of ops: einsum-pack-contractions' micro-kernels
+// (BLIS' loops), its packing copies (rows or 8x8 blocks), and every other
+// linalg.generic (direct outer-product or partial-sum kernels, remainders
+// split off so that every tile is static: no masks).
 //
 //===----------------------------------------------------------------------===//
 
@@ -479,7 +480,7 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
   Value init = rowCopy.getInit();
   Value dst = tensor::createCanonicalRankReducingExtractSliceOp(rewriter, loc,
                                                                 init, rowType);
-  int64_t lanes = simdLanes(op, vectorBits);
+  int64_t lanes = simdLanes(rowCopy, vectorBits);
   SmallVector<std::pair<int64_t, int64_t>> pieces; // offset, size
   if (row % lanes == 0 || llvm::isPowerOf2_64(row)) {
     pieces.push_back({0, row});

@@ -34,6 +34,24 @@ def EinsumTileAndVectorize
        transfers and hoists loop-invariant transfer pairs, so accumulators
        stay in registers across the reduction loop.
 
+    The micro-kernel op of einsum-pack-contractions (attribute
+    `einsum.gemm`) gets BLIS' loops instead: with `parallel-work`
+    iterations or more, an `scf.forall` over chunks of its outer loops and
+    M panels (8 chunks in all); the innermost K loop in blocks of KC, sized
+    so that a block of the N panels takes half the L2 (`l2-bytes`) and a
+    block of one M panel half the L1 (`l1-bytes`); loops over the panels;
+    then the K steps around one register tile, vectorized. With a single K
+    block, the op's init fill is dropped and each register tile starts
+    from the fill value, so the result is written once and never read.
+
+    Its packing copies (`linalg.transpose`) are moved as rows when they
+    keep the innermost dimension innermost: 1-D copies of whole registers,
+    two overlapping ones for a row they do not cover (31 columns: 0-15 and
+    15-30), in an `scf.forall` over the outermost dimension from
+    `parallel-work` / 8 elements; real transposes whose rows are a power of
+    two are tiled into 8x8 (or rows x width) blocks and vectorized, the
+    others stay loop nests.
+
     An input that carries the SIMD loop (the innermost parallel one) in any
     dimension but its last, and that the other loops reuse at least 16
     times (`B` in `ij,kj->ik`, `bhkd` in `bhqd,bhkd->bhqk`), is first
