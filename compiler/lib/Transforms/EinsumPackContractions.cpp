@@ -45,6 +45,11 @@ static unsigned position(AffineMap map, unsigned loop) {
   return *map.getResultPosition(getAffineDimExpr(loop, map.getContext()));
 }
 
+/// The loop of result `d` of `map`, a projected permutation.
+static unsigned loopAt(AffineMap map, unsigned d) {
+  return cast<AffineDimExpr>(map.getResult(d)).getPosition();
+}
+
 /// Whether `op` is a contraction that the packed GEMM handles: two inputs
 /// and one output, each indexed by distinct loops (no diagonal, no
 /// broadcast dimension), static sizes, every loop in at least two operands
@@ -146,7 +151,7 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
   AffineMap c = op.getIndexingMapsArray()[2];
   std::optional<unsigned> contiguous;
   if (c.getNumResults() > 0)
-    contiguous = cast<AffineDimExpr>(c.getResults().back()).getPosition();
+    contiguous = loopAt(c, c.getNumResults() - 1);
   FailureOr<Gemm> g = classify(op, 0);
   if (failed(g))
     return failure();
@@ -175,8 +180,8 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
   // One register wide where two would pad much more (48 columns: 64 with
   // 32-lane panels, none with 16-lane ones).
   int64_t lanes = einsum::simdLanes(element, vectorBits);
-  auto padded = [&](int64_t tile) {
-    return llvm::divideCeil(ranges[g->nTile], tile) * tile;
+  auto padded = [&](int64_t tile) -> int64_t {
+    return llvm::divideCeilSigned(ranges[g->nTile], tile) * tile;
   };
   if (padded(g->nr) * 4 > ranges[g->nTile] * 5 && padded(lanes) < padded(g->nr))
     g->nr = lanes;
@@ -219,15 +224,12 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
     return true;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   AffineMap rhs = maps[1 - g.lhs], result = maps[2];
-  auto last = [](AffineMap map) {
-    return cast<AffineDimExpr>(map.getResults().back()).getPosition();
-  };
   // The direct kernel's rows are the result's next-to-last dimension.
-  unsigned rank = result.getNumResults();
-  if (last(result) != g.nTile || last(rhs) != g.nTile || rank < 2 ||
-      cast<AffineDimExpr>(result.getResult(rank - 2)).getPosition() !=
-          g.mTile ||
-      position(rhs, g.k.front()) + 2 != rhs.getNumResults())
+  unsigned rank = result.getNumResults(), rhsRank = rhs.getNumResults();
+  if (rank < 2 || loopAt(result, rank - 1) != g.nTile ||
+      loopAt(rhs, rhsRank - 1) != g.nTile ||
+      loopAt(result, rank - 2) != g.mTile ||
+      position(rhs, g.k.front()) + 2 != rhsRank)
     return true;
   Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
   int64_t rhsBytes = einjit::saturatingProduct(
@@ -365,7 +367,7 @@ static Value unpackResult(OpBuilder &b, Location loc, Value packed, Value dest,
   SmallVector<int64_t> perm;
   for (unsigned d = 0, e = 0; d < rank; ++d) {
     expand.push_back({e++});
-    unsigned loop = cast<AffineDimExpr>(map.getResult(d)).getPosition();
+    unsigned loop = loopAt(map, d);
     if (d == tm || d == tn) {
       expand.back().push_back(e++);
       perm.push_back(d == tm ? pm : pn);
@@ -514,9 +516,6 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   AffineMap aMap = maps[g.lhs];
   unsigned aRank = aMap.getNumResults();
-  auto loopAt = [](AffineMap map, unsigned d) {
-    return cast<AffineDimExpr>(map.getResult(d)).getPosition();
-  };
   // The left-hand side is read where it is when its rows are whole panels
   // and K is its contiguous dimension (`[..., M, K]`): the kernel then
   // broadcasts its elements straight from memory, and a pass over it
@@ -611,7 +610,7 @@ static LogicalResult packContraction(RewriterBase &rewriter,
       return getAffineDimExpr(llvm::find(loops, loop) - loops.begin(), ctx);
     };
     for (unsigned d = 0, e = 0; d < cType.getRank(); ++d) {
-      unsigned loop = cast<AffineDimExpr>(cMap.getResult(d)).getPosition();
+      unsigned loop = loopAt(cMap, d);
       cExpand.push_back({e++});
       if (loop == g.mTile || loop == g.nTile) {
         int64_t tile = loop == g.mTile ? g.mr : g.nr;
