@@ -127,3 +127,25 @@ func.func @mode_n(%a: tensor<9x23x64xf32>, %b: tensor<16x23xf32>) -> tensor<9x16
   } -> tensor<9x16x64xf32>
   return %r : tensor<9x16x64xf32>
 }
+
+// The in-place case with its inputs the other way round (`kn,mk->mn`):
+// the direct kernel takes its rows from the first input, so the inputs
+// are swapped, and the product names the left-hand side first.
+// CHECK-LABEL: func @in_place_swapped
+// CHECK-NOT: linalg.transpose
+// CHECK: linalg.generic {indexing_maps = [#[[MK:.*]], #[[KN:.*]], #[[MN:.*]]], {{.*}} ins(%arg1, %arg0 : tensor<16x32xf32>, tensor<32x64xf32>)
+// CHECK-NEXT: ^bb0(%[[X:.*]]: f32, %[[Y:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK-NEXT: arith.mulf %[[X]], %[[Y]] : f32
+// CHECK-NOT: einsum.gemm
+func.func @in_place_swapped(%b: tensor<32x64xf32>, %a: tensor<16x32xf32>) -> tensor<16x64xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<16x64xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<16x64xf32>) -> tensor<16x64xf32>
+  %r = linalg.generic {indexing_maps = [#kn, #mk, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%b, %a : tensor<32x64xf32>, tensor<16x32xf32>) outs(%init : tensor<16x64xf32>) {
+  ^bb0(%y: f32, %x: f32, %acc: f32):
+    %p = arith.mulf %y, %x : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}

@@ -4,12 +4,18 @@
 
 // A 128x512x256 matmul: cache tiles 64 x 128 over the parallel loops (the
 // reduction fits in one 256 tile), register tiles 8 x 32 within them, and
-// an outer-product step over the reduction.
+// an outer-product step over the reduction. With the reduction in one
+// block, the result's zero fill is dropped: each register tile starts from
+// zeros (no pass over the whole result before the contraction).
 // CHECK-LABEL: func @matmul
-// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c64
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8x32xf32>
+// CHECK-DAG: %[[EMPTY:.*]] = tensor.empty() : tensor<128x512xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c64 iter_args(%{{.*}} = %[[EMPTY]])
 // CHECK: scf.for %{{.*}} = %c0 to %c512 step %c128
 // CHECK: scf.for %{{.*}} = %c0 to %c64 step %c8
 // CHECK: scf.for %{{.*}} = %c0 to %c128 step %c32
+// CHECK: vector.transfer_write %[[ZERO]]
 // The accumulator is read once per register tile, outside the k loop ...
 // CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} vector<8x32xf32>
 // CHECK: scf.for %{{.*}} = %c0 to %c256 step %c1 iter_args({{.*}}, %[[ITER:.*]] = %[[ACC]])

@@ -170,6 +170,10 @@ ODD_CONTRACTIONS = [
     ("ij,jk->ik", [(19, 3001), (3001, 63)]),
     ("bij,bjk->bik", [(3, 17, 700), (3, 700, 45)]),
     ("bhqd,bhkd->bhqk", [(1, 2, 64, 16), (1, 2, 96, 16)]),
+    # The direct kernel with its inputs swapped, and a chain whose steps
+    # start from the fill value per register tile.
+    ("kn,mk->mn", [(64, 96), (40, 64)]),
+    ("ij,jk,kl,lm->im", [(96, 16), (16, 96), (96, 16), (16, 64)]),
 ]
 
 

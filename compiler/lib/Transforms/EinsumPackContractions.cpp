@@ -237,6 +237,47 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   return rhsBytes > l2Bytes / 2;
 }
 
+/// Swaps the roles of a two-input body's first two arguments, after its
+/// op's inputs were swapped.
+static void swapBodyInputs(Block &body) {
+  SmallVector<OpOperand *> first, second;
+  for (OpOperand &use : body.getArgument(0).getUses())
+    first.push_back(&use);
+  for (OpOperand &use : body.getArgument(1).getUses())
+    second.push_back(&use);
+  for (OpOperand *use : first)
+    use->set(body.getArgument(1));
+  for (OpOperand *use : second)
+    use->set(body.getArgument(0));
+  // Products are commutative: name the left-hand side first, which is
+  // the order the vectorizer gives vector.contract.
+  body.walk([&](Operation *mul) {
+    if (isa<arith::MulFOp>(mul) && mul->getOperand(0) == body.getArgument(1) &&
+        mul->getOperand(1) == body.getArgument(0)) {
+      Value lhs = mul->getOperand(0);
+      mul->setOperand(0, mul->getOperand(1));
+      mul->setOperand(1, lhs);
+    }
+  });
+}
+
+/// Makes the left-hand side the first input of a contraction left to the
+/// direct kernel, which takes its rows from the first input and its SIMD
+/// columns from the second (`lm,il->im` runs as `il,lm->im`).
+static void putLhsFirst(RewriterBase &rewriter, linalg::GenericOp op) {
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  std::swap(maps[0], maps[1]);
+  rewriter.setInsertionPoint(op);
+  auto swapped = linalg::GenericOp::create(
+      rewriter, op.getLoc(), op.getResultTypes(),
+      ValueRange{op.getDpsInputs()[1], op.getDpsInputs()[0]}, op.getDpsInits(),
+      maps, op.getIteratorTypesArray());
+  rewriter.inlineRegionBefore(op.getRegion(), swapped.getRegion(),
+                              swapped.getRegion().begin());
+  swapBodyInputs(swapped.getRegion().front());
+  rewriter.replaceOp(op, swapped->getResults());
+}
+
 static SmallVector<OpFoldResult> indexAttrs(OpBuilder &b,
                                             ArrayRef<int64_t> values) {
   return getAsIndexOpFoldResult(b.getContext(), values);
@@ -645,29 +686,8 @@ static LogicalResult packContraction(RewriterBase &rewriter,
                                 ValueRange{a, b}, cInit, kernelMaps, iterators);
   rewriter.inlineRegionBefore(op.getRegion(), kernel.getRegion(),
                               kernel.getRegion().begin());
-  if (g.lhs == 1) { // the body's first argument is now the second input
-    Block &body = kernel.getRegion().front();
-    SmallVector<OpOperand *> first, second;
-    for (OpOperand &use : body.getArgument(0).getUses())
-      first.push_back(&use);
-    for (OpOperand &use : body.getArgument(1).getUses())
-      second.push_back(&use);
-    for (OpOperand *use : first)
-      use->set(body.getArgument(1));
-    for (OpOperand *use : second)
-      use->set(body.getArgument(0));
-    // Products are commutative: name the left-hand side first, which is
-    // the order the vectorizer gives vector.contract.
-    body.walk([&](Operation *mul) {
-      if (isa<arith::MulFOp>(mul) &&
-          mul->getOperand(0) == body.getArgument(1) &&
-          mul->getOperand(1) == body.getArgument(0)) {
-        Value lhs = mul->getOperand(0);
-        mul->setOperand(0, mul->getOperand(1));
-        mul->setOperand(1, lhs);
-      }
-    });
-  }
+  if (g.lhs == 1) // the body's first argument is now the second input
+    swapBodyInputs(kernel.getRegion().front());
   kernel->setAttr(einsum::kGemmAttrName, rewriter.getDenseI64ArrayAttr(roles));
 
   Value result = direct ? tensor::CollapseShapeOp::create(
@@ -695,9 +715,13 @@ struct EinsumPackContractions
     while (!candidates.empty()) {
       linalg::GenericOp op = candidates.pop_back_val();
       FailureOr<Gemm> g = planGemm(op, vectorBits, vectorRegisters);
-      if (failed(g) ||
-          !worthPacking(op, *g, l2Bytes, edges.contains(op.getOperation())))
+      if (failed(g))
         continue;
+      if (!worthPacking(op, *g, l2Bytes, edges.contains(op.getOperation()))) {
+        if (g->lhs == 1)
+          putLhsFirst(rewriter, op);
+        continue;
+      }
       if (auto split = edgeSplit(op, *g)) {
         rewriter.setInsertionPoint(op);
         auto [first, second] =

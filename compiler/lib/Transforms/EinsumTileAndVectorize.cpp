@@ -280,6 +280,43 @@ remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
   return std::nullopt;
 }
 
+/// If the init of `op` is a linalg.fill (seen through an expand_shape)
+/// used only there, makes `op` accumulate into the unfilled tensor instead
+/// and returns the fill value; the caller fills each tile before use.
+static std::optional<Value> dropInitFill(RewriterBase &rewriter,
+                                         linalg::LinalgOp op) {
+  OpOperand &init = op.getDpsInitsMutable()[0];
+  auto expand = init.get().getDefiningOp<tensor::ExpandShapeOp>();
+  Value filled = expand ? expand.getSrc() : init.get();
+  auto fill = filled.getDefiningOp<linalg::FillOp>();
+  if (!fill || !filled.hasOneUse() || (expand && !init.get().hasOneUse()))
+    return std::nullopt;
+  Value value = fill.getInputs()[0];
+  Value base = fill.getOutputs()[0];
+  if (expand) {
+    rewriter.setInsertionPoint(expand);
+    base = tensor::ExpandShapeOp::create(rewriter, expand.getLoc(),
+                                         expand.getResultType(), base,
+                                         expand.getReassociationIndices());
+  }
+  rewriter.modifyOpInPlace(op, [&] { init.set(base); });
+  if (expand)
+    rewriter.eraseOp(expand);
+  rewriter.eraseOp(fill);
+  return value;
+}
+
+/// Fills the init of `op` with `value` just before it; returns the fill.
+static Operation *fillInit(RewriterBase &rewriter, Operation *op, Value value) {
+  auto tileOp = cast<linalg::LinalgOp>(op);
+  OpOperand &init = tileOp.getDpsInitsMutable()[0];
+  rewriter.setInsertionPoint(tileOp);
+  Operation *fill =
+      linalg::FillOp::create(rewriter, tileOp.getLoc(), value, init.get());
+  rewriter.modifyOpInPlace(tileOp, [&] { init.set(fill->getResult(0)); });
+  return fill;
+}
+
 static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
                                          linalg::LinalgOp op,
                                          unsigned vectorBits,
@@ -328,8 +365,16 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
   // Enough work for several threads: the cache tiles of the parallel loops
   // become one scf.forall, the reduction's cache tiles a loop inside it.
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  SmallVector<unsigned> parallel;
+  SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  // With the reductions in one cache block, each register tile is visited
+  // once, so it can start from the init's fill value rather than from a
+  // whole filled result (as tileGemmKernel does).
+  std::optional<Value> fillValue;
+  if (sizes.vectorize && !parallel.empty() && !reduction.empty() &&
+      llvm::all_of(reduction, [&](unsigned r) { return sizes.cache[r] == 0; }))
+    fillValue = dropInitFill(rewriter, op);
   SmallVector<int64_t> parallelTiles(ranges.size(), 0);
   for (unsigned p : parallel)
     parallelTiles[p] = sizes.cache[p];
@@ -347,11 +392,23 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
   FailureOr<Operation *> cacheTile = tile(rewriter, target, sizes.cache);
   if (failed(cacheTile))
     return failure();
+  SmallVector<int64_t> steps(ranges.size(), 0);
+  if (fillValue) {
+    for (unsigned r : reduction)
+      std::swap(steps[r], sizes.reg[r]);
+  }
   FailureOr<Operation *> regTile = tile(rewriter, *cacheTile, sizes.reg);
   if (failed(regTile))
     return failure();
+  Operation *fill =
+      fillValue ? fillInit(rewriter, *regTile, *fillValue) : nullptr;
+  FailureOr<Operation *> stepTile = tile(rewriter, *regTile, steps);
+  if (failed(stepTile))
+    return failure();
   if (sizes.vectorize)
-    (void)vectorizeIfPossible(rewriter, *regTile);
+    (void)vectorizeIfPossible(rewriter, *stepTile);
+  if (fill)
+    (void)vectorizeIfPossible(rewriter, fill);
   return success();
 }
 
@@ -512,32 +569,6 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
   return success();
 }
 
-/// If the init of `op` is a linalg.fill (seen through an expand_shape)
-/// used only there, makes `op` accumulate into the unfilled tensor instead
-/// and returns the fill value; the caller fills each tile before use.
-static std::optional<Value> dropInitFill(RewriterBase &rewriter,
-                                         linalg::LinalgOp op) {
-  OpOperand &init = op.getDpsInitsMutable()[0];
-  auto expand = init.get().getDefiningOp<tensor::ExpandShapeOp>();
-  Value filled = expand ? expand.getSrc() : init.get();
-  auto fill = filled.getDefiningOp<linalg::FillOp>();
-  if (!fill || !filled.hasOneUse() || (expand && !init.get().hasOneUse()))
-    return std::nullopt;
-  Value value = fill.getInputs()[0];
-  Value base = fill.getOutputs()[0];
-  if (expand) {
-    rewriter.setInsertionPoint(expand);
-    base = tensor::ExpandShapeOp::create(rewriter, expand.getLoc(),
-                                         expand.getResultType(), base,
-                                         expand.getReassociationIndices());
-  }
-  rewriter.modifyOpInPlace(op, [&] { init.set(base); });
-  if (expand)
-    rewriter.eraseOp(expand);
-  rewriter.eraseOp(fill);
-  return value;
-}
-
 /// Thread chunks that a packed micro-kernel's parallel loops are cut into
 /// when it is worth threads: enough for two threads to balance.
 static constexpr int64_t kGemmChunks = 8;
@@ -640,15 +671,8 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
   FailureOr<Operation *> regTile = tile(rewriter, target, tiles);
   if (failed(regTile))
     return failure();
-  Operation *fill = nullptr;
-  if (fillValue) {
-    auto tileOp = cast<linalg::LinalgOp>(*regTile);
-    OpOperand &init = tileOp.getDpsInitsMutable()[0];
-    rewriter.setInsertionPoint(tileOp);
-    fill = linalg::FillOp::create(rewriter, tileOp.getLoc(), *fillValue,
-                                  init.get());
-    rewriter.modifyOpInPlace(tileOp, [&] { init.set(fill->getResult(0)); });
-  }
+  Operation *fill =
+      fillValue ? fillInit(rewriter, *regTile, *fillValue) : nullptr;
   FailureOr<Operation *> stepTile = tile(rewriter, *regTile, kSteps);
   if (failed(stepTile))
     return failure();
