@@ -22,3 +22,58 @@ func.func @large_copy(%src: memref<16x300xf32, strided<[600, 1]>>, %dst: memref<
   memref.copy %src, %dst : memref<16x300xf32, strided<[600, 1]>> to memref<16x300xf32>
   return
 }
+
+// A 4x4 block transpose: four row loads, a shuffle network of two stages
+// (swapping bit 1, then bit 0 of the row and column indices: B holds the
+// 2x2 blocks transposed, C the columns of A), four row stores.
+// CHECK-LABEL: func @transpose_block
+// CHECK-SAME: (%[[SRC:.*]]: memref<4x4xf32, strided<[9, 1]>>, %[[DST:.*]]: memref<4x4xf32, strided<[7, 1]>>)
+// CHECK-NOT: linalg.transpose
+// CHECK: %[[A0:.*]] = vector.load %[[SRC]][%c0, %c0]
+// CHECK: %[[A1:.*]] = vector.load %[[SRC]][%c1, %c0]
+// CHECK: %[[A2:.*]] = vector.load %[[SRC]][%c2, %c0]
+// CHECK: %[[A3:.*]] = vector.load %[[SRC]][%c3, %c0]
+// CHECK: %[[B0:.*]] = vector.shuffle %[[A0]], %[[A2]] [0, 1, 4, 5]
+// CHECK: %[[B2:.*]] = vector.shuffle %[[A0]], %[[A2]] [2, 3, 6, 7]
+// CHECK: %[[B1:.*]] = vector.shuffle %[[A1]], %[[A3]] [0, 1, 4, 5]
+// CHECK: %[[B3:.*]] = vector.shuffle %[[A1]], %[[A3]] [2, 3, 6, 7]
+// CHECK: %[[C0:.*]] = vector.shuffle %[[B0]], %[[B1]] [0, 4, 2, 6]
+// CHECK: %[[C1:.*]] = vector.shuffle %[[B0]], %[[B1]] [1, 5, 3, 7]
+// CHECK: %[[C2:.*]] = vector.shuffle %[[B2]], %[[B3]] [0, 4, 2, 6]
+// CHECK: %[[C3:.*]] = vector.shuffle %[[B2]], %[[B3]] [1, 5, 3, 7]
+// CHECK-NOT: vector.shuffle
+// CHECK: vector.store %[[C0]], %[[DST]][%c0, %c0]
+// CHECK: vector.store %[[C1]], %[[DST]][%c1, %c0]
+// CHECK: vector.store %[[C2]], %[[DST]][%c2, %c0]
+// CHECK: vector.store %[[C3]], %[[DST]][%c3, %c0]
+// CHECK-NOT: nontemporal
+// CHECK: return
+func.func @transpose_block(%src: memref<4x4xf32, strided<[9, 1]>>, %dst: memref<4x4xf32, strided<[7, 1]>>) {
+  linalg.transpose ins(%src : memref<4x4xf32, strided<[9, 1]>>) outs(%dst : memref<4x4xf32, strided<[7, 1]>>) permutation = [1, 0] {einsum.transpose_block}
+  return
+}
+
+// Marked streaming: non-temporal stores, aligned to the 64-byte row, when
+// the first row's address and the row stride are multiples of 64 bytes;
+// plain stores otherwise.
+// CHECK-LABEL: func @stream_block
+// CHECK-SAME: (%[[SRC:.*]]: memref<16x16xf32, strided<[?, 1], offset: ?>>, %[[DST:.*]]: memref<16x16xf32, strided<[?, 1], offset: ?>>)
+// CHECK-COUNT-64: vector.shuffle
+// CHECK: %[[BASE:.*]], %[[OFFSET:.*]], %{{.*}}:2, %[[STRIDES:.*]]:2 = memref.extract_strided_metadata %[[DST]]
+// CHECK: %[[PTR:.*]] = memref.extract_aligned_pointer_as_index %[[DST]]
+// CHECK: %[[AT:.*]] = arith.muli %[[OFFSET]], %c4
+// CHECK: %[[FIRST:.*]] = arith.addi %[[PTR]], %[[AT]]
+// CHECK: %[[STRIDE:.*]] = arith.muli %[[STRIDES]]#0, %c4
+// CHECK: %[[EITHER:.*]] = arith.ori %[[FIRST]], %[[STRIDE]]
+// CHECK: %[[LOW:.*]] = arith.andi %[[EITHER]], %c63
+// CHECK: %[[ALIGNED:.*]] = arith.cmpi eq, %[[LOW]], %c0
+// CHECK: scf.if %[[ALIGNED]] {
+// CHECK-COUNT-16: vector.store {{.*}} {alignment = 64 : i64, nontemporal = true}
+// CHECK: } else {
+// CHECK-NOT: nontemporal
+// CHECK-COUNT-16: vector.store
+// CHECK: }
+func.func @stream_block(%src: memref<16x16xf32, strided<[?, 1], offset: ?>>, %dst: memref<16x16xf32, strided<[?, 1], offset: ?>>) {
+  linalg.transpose ins(%src : memref<16x16xf32, strided<[?, 1], offset: ?>>) outs(%dst : memref<16x16xf32, strided<[?, 1], offset: ?>>) permutation = [1, 0] {einsum.transpose_block, einsum.stream}
+  return
+}

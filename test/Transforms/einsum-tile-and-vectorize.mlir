@@ -130,3 +130,48 @@ func.func @empty(%a: tensor<0x3xf32>, %b: tensor<3x4xf32>) -> tensor<0x4xf32> {
   %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<0x3xf32>, tensor<3x4xf32>) -> tensor<0x4xf32>
   return %0 : tensor<0x4xf32>
 }
+
+// -----
+
+// A transposing copy runs as 16x16 blocks (one 64-byte line per row): the
+// other loop outermost, then the result's contiguous `i`, then the input's
+// contiguous `k`. 20 and 40 are not multiples of 16: the last block of each
+// starts at 4 and 24, overlapping the block before it.
+// CHECK-LABEL: func @transpose_blocks
+// CHECK: scf.for %[[J:.*]] = %c0 to %c3 step %c1
+// CHECK: scf.for %[[I:.*]] = %c0 to %c20 step %c16
+// CHECK: %[[I0:.*]] = arith.minsi %[[I]], %c4
+// CHECK: scf.for %[[K:.*]] = %c0 to %c40 step %c16
+// CHECK: %[[K0:.*]] = arith.minsi %[[K]], %c24
+// CHECK: %[[SRC:.*]] = tensor.extract_slice %arg0[%[[I0]], %[[J]], %[[K0]]] [16, 1, 16] [1, 1, 1] : tensor<20x3x40xf32> to tensor<16x16xf32>
+// CHECK: %[[DST:.*]] = tensor.extract_slice %{{.*}}[%[[K0]], %[[J]], %[[I0]]] [16, 1, 16] [1, 1, 1] : tensor<40x3x20xf32> to tensor<16x16xf32>
+// CHECK: linalg.transpose ins(%[[SRC]] : tensor<16x16xf32>) outs(%[[DST]] : tensor<16x16xf32>) permutation = [1, 0] {einsum.transpose_block}
+// THREADS-LABEL: func @transpose_blocks
+// THREADS-NOT: scf.forall
+func.func @transpose_blocks(%a: tensor<20x3x40xf32>) -> tensor<40x3x20xf32> {
+  %0 = einsum.contract "ijk->kji" %a : (tensor<20x3x40xf32>) -> tensor<40x3x20xf32>
+  return %0 : tensor<40x3x20xf32>
+}
+
+// -----
+
+// A result of more than four L2 caches (8 MiB here) is streamed; with
+// enough work, the block rows of the result's contiguous dimension are an
+// scf.forall. f64 blocks are 8x8. Below 16 elements a range takes blocks
+// of the largest power of two it holds (4 for the 6 rows of @narrow).
+// THREADS-LABEL: func @stream_blocks
+// THREADS: scf.forall (%[[I:.*]]) = (0) to (1024) step (8)
+// THREADS: tensor.extract_slice %{{.*}}[0, %[[I]]] [1152, 8] [1, 1] : tensor<1152x1024xf64> to tensor<1152x8xf64>
+// THREADS: scf.for %{{.*}} = %c0 to %c1152 step %c8
+// THREADS: linalg.transpose ins(%{{.*}} : tensor<8x8xf64>) outs(%{{.*}} : tensor<8x8xf64>) permutation = [1, 0] {einsum.stream, einsum.transpose_block}
+// THREADS: tensor.parallel_insert_slice
+// THREADS-LABEL: func @narrow
+// THREADS: linalg.transpose ins(%{{.*}} : tensor<4x4xf32>) outs(%{{.*}} : tensor<4x4xf32>) permutation = [1, 0] {einsum.transpose_block}
+func.func @stream_blocks(%a: tensor<1024x1152xf64>) -> tensor<1152x1024xf64> {
+  %0 = einsum.contract "ij->ji" %a : (tensor<1024x1152xf64>) -> tensor<1152x1024xf64>
+  return %0 : tensor<1152x1024xf64>
+}
+func.func @narrow(%a: tensor<6x100xf32>) -> tensor<100x6xf32> {
+  %0 = einsum.contract "ij->ji" %a : (tensor<6x100xf32>) -> tensor<100x6xf32>
+  return %0 : tensor<100x6xf32>
+}

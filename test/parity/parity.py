@@ -177,6 +177,21 @@ ODD_CONTRACTIONS = [
 ]
 
 
+# Transposing copies as square blocks (einsum-tile-and-vectorize): ranges
+# that the block does not divide (overlapping last blocks), blocks of 4 and
+# 8, threads, and results past the streaming threshold with rows aligned
+# (non-temporal stores) or not (plain stores).
+TRANSPOSES = [
+    ("ij->ji", [(17, 33)]),
+    ("ijk->kji", [(5, 7, 19)]),
+    ("ijk->kji", [(255, 3, 129)]),
+    ("ijkl->ljki", [(9, 16, 7, 31)]),
+    ("ij->ji", [(1009, 999)]),
+    ("ijk->kji", [(129, 130, 131)]),
+    ("ijk->kji", [(48, 160, 320)]),
+]
+
+
 def make_operand(shape, dtype, nrng):
     if dtype.startswith("i"):
         return nrng.integers(-4, 5, size=shape).astype(DTYPES[dtype])
@@ -265,6 +280,11 @@ def main():
     for eq, shapes in ODD_CONTRACTIONS:
         for dt in ("f32", "f64"):
             cases.append((f"odd contraction {dt}", eq,
+                          [make_operand(sh, dt, nrng) for sh in shapes]))
+
+    for eq, shapes in TRANSPOSES:
+        for dt in ("f16", "f32", "f64", "i32", "i64"):
+            cases.append((f"transpose {dt}", eq,
                           [make_operand(sh, dt, nrng) for sh in shapes]))
 
     for eq, shapes in LONG_REDUCTIONS:

@@ -1,8 +1,9 @@
 //===- EinsumTileAndVectorize.cpp - Tile and vectorize contractions -------===//
 //
 // Static tiling and vectorization of register tiles; the algorithm is in
-// Passes.td. Three kinds of ops: einsum-pack-contractions' micro-kernels
-// (BLIS' loops), its packing copies (rows or 8x8 blocks), and every other
+// Passes.td. Four kinds of ops: einsum-pack-contractions' micro-kernels
+// (BLIS' loops), copies that keep rows (rows of registers), transposing
+// copies (square blocks of cache lines), and every other
 // linalg.generic (direct outer-product or partial-sum kernels, remainders
 // split off so that every tile is static: no masks).
 //
@@ -473,8 +474,196 @@ static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
   return copies;
 }
 
+static constexpr int64_t kCacheLineBytes = 64;
+/// Narrower transposes (a range below 4) stay loop nests.
+static constexpr int64_t kMinTransposeBlock = 4;
+/// A transpose whose result is larger than this many L2 caches writes it
+/// with non-temporal stores.
+static constexpr int64_t kStreamL2s = 4;
+
 /// Thread chunks of a packing copy's outermost dimension.
 static constexpr int64_t kCopyChunks = 8;
+
+/// For a copy that permutes its input (one input with a permutation map, an
+/// identity result map, a body that yields the input) and moves the
+/// input's contiguous dimension: the loop of that dimension.
+static std::optional<unsigned> transposedLoop(linalg::LinalgOp op) {
+  if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 0)
+    return std::nullopt;
+  AffineMap in = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
+  AffineMap out = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  if (in.getNumResults() < 2 || !in.isPermutation() || !out.isIdentity())
+    return std::nullopt;
+  Block *body = op.getBlock();
+  if (body->getOperations().size() != 1 ||
+      body->getTerminator()->getOperands() != ValueRange(body->getArgument(0)))
+    return std::nullopt;
+  unsigned loop = cast<AffineDimExpr>(in.getResults().back()).getPosition();
+  if (loop + 1 == in.getNumResults())
+    return std::nullopt;
+  return loop;
+}
+
+/// A transposing copy (transposedLoop) as square blocks of `lanes`: each
+/// block is a 2-D `linalg.transpose` marked `einsum.transpose_block`, which
+/// einsum-lower-copies turns into row loads, a shuffle network and row
+/// stores. The block loops run the other loops outermost, then the result's
+/// innermost loop, then `c` innermost, so the `lanes` input rows of a block
+/// column are read from start to end, and each block writes `lanes` whole
+/// pieces of result rows: no line is read or written twice. Where `lanes`
+/// does not divide a range, the last block overlaps the one before it
+/// (rewriting the same values), so every block is whole. With `threads`,
+/// the outermost block loop is an `scf.forall`. With `stream`, the blocks
+/// are also marked `einsum.stream`: non-temporal stores.
+static void buildTransposeBlocks(RewriterBase &rewriter, linalg::LinalgOp op,
+                                 unsigned c, int64_t lanes, bool threads,
+                                 bool stream) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned numLoops = ranges.size(), inner = numLoops - 1;
+  AffineMap inMap = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
+  Value input = op.getDpsInputs()[0];
+  auto initType = cast<RankedTensorType>(op.getDpsInits()[0].getType());
+  auto blockType =
+      RankedTensorType::get({lanes, lanes}, initType.getElementType());
+  auto size = [&](unsigned loop) -> int64_t {
+    return loop == c || loop == inner ? lanes : 1;
+  };
+  SmallVector<unsigned> order;
+  for (unsigned loop = 0; loop < numLoops; ++loop)
+    if (loop != c && loop != inner && ranges[loop] > 1)
+      order.push_back(loop);
+  order.push_back(inner);
+  order.push_back(c);
+
+  // Offsets of each loop's block, in the input and in the destination of
+  // the loop being built (a forall's slice, or the whole result).
+  MLIRContext *ctx = rewriter.getContext();
+  SmallVector<OpFoldResult> inOffsets(numLoops, rewriter.getIndexAttr(0));
+  SmallVector<OpFoldResult> outOffsets = inOffsets;
+  auto blockStart = [&](OpBuilder &b, Location loc, unsigned loop,
+                        Value iv) -> Value {
+    if (size(loop) == 1 || ranges[loop] % lanes == 0)
+      return iv;
+    Value last = arith::ConstantIndexOp::create(b, loc, ranges[loop] - lanes);
+    return arith::MinSIOp::create(b, loc, iv, last);
+  };
+  auto sizesAndStrides = [&](ArrayRef<unsigned> loops) {
+    SmallVector<OpFoldResult> sizes, strides;
+    for (unsigned loop : loops) {
+      sizes.push_back(rewriter.getIndexAttr(size(loop)));
+      strides.push_back(rewriter.getIndexAttr(1));
+    }
+    return std::make_pair(sizes, strides);
+  };
+  SmallVector<unsigned> inLoops, outLoops;
+  for (AffineExpr e : inMap.getResults())
+    inLoops.push_back(cast<AffineDimExpr>(e).getPosition());
+  for (unsigned loop = 0; loop < numLoops; ++loop)
+    outLoops.push_back(loop);
+
+  std::function<Value(OpBuilder &, Location, unsigned, Value)> nest =
+      [&](OpBuilder &b, Location loc, unsigned depth, Value dest) -> Value {
+    if (depth == order.size()) {
+      SmallVector<OpFoldResult> from, to;
+      for (unsigned loop : inLoops)
+        from.push_back(inOffsets[loop]);
+      for (unsigned loop : outLoops)
+        to.push_back(outOffsets[loop]);
+      auto [inSizes, inStrides] = sizesAndStrides(inLoops);
+      auto [outSizes, outStrides] = sizesAndStrides(outLoops);
+      Value src = tensor::ExtractSliceOp::create(b, loc, blockType, input, from,
+                                                 inSizes, inStrides);
+      Value dst = tensor::ExtractSliceOp::create(b, loc, blockType, dest, to,
+                                                 outSizes, outStrides);
+      auto block = linalg::TransposeOp::create(b, loc, src, dst,
+                                               ArrayRef<int64_t>{1, 0});
+      block->setAttr(einsum::kTransposeBlockAttrName, b.getUnitAttr());
+      if (stream)
+        block->setAttr(einsum::kStreamAttrName, b.getUnitAttr());
+      return tensor::InsertSliceOp::create(b, loc, block->getResult(0), dest,
+                                           to, outSizes, outStrides);
+    }
+    unsigned loop = order[depth];
+    Value lb = arith::ConstantIndexOp::create(b, loc, 0);
+    Value ub = arith::ConstantIndexOp::create(b, loc, ranges[loop]);
+    Value step = arith::ConstantIndexOp::create(b, loc, size(loop));
+    auto forOp = scf::ForOp::create(
+        b, loc, lb, ub, step, ValueRange{dest},
+        [&](OpBuilder &b, Location loc, Value iv, ValueRange args) {
+          Value start = blockStart(b, loc, loop, iv);
+          inOffsets[loop] = outOffsets[loop] = start;
+          scf::YieldOp::create(b, loc, nest(b, loc, depth + 1, args[0]));
+        });
+    return forOp.getResult(0);
+  };
+
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  Value init = op.getDpsInits()[0];
+  Value result;
+  unsigned first = order.front();
+  if (threads && ranges[first] > size(first)) {
+    // Each iteration writes the slice of its block row (overlapping the one
+    // before it only at the end of a range, with the same values).
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(ranges[first])},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(size(first))},
+        ValueRange{init}, std::nullopt);
+    OpBuilder b = OpBuilder::atBlockBegin(forall.getBody());
+    Value start = blockStart(b, loc, first, forall.getInductionVars()[0]);
+    Value shared = forall.getRegionIterArgs()[0];
+    SmallVector<OpFoldResult> offsets(numLoops, b.getIndexAttr(0)), sizes,
+        strides(numLoops, b.getIndexAttr(1));
+    for (unsigned loop = 0; loop < numLoops; ++loop)
+      sizes.push_back(
+          b.getIndexAttr(loop == first ? size(loop) : ranges[loop]));
+    offsets[first] = start;
+    Value slice =
+        tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes, strides);
+    inOffsets[first] = start;
+    Value written = nest(b, loc, 1, slice);
+    b.setInsertionPointToEnd(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(b, loc, written, shared, offsets,
+                                          sizes, strides);
+    result = forall.getResult(0);
+  } else {
+    result = nest(rewriter, loc, 0, init);
+  }
+  (void)ctx;
+  rewriter.replaceOp(op, result);
+}
+
+/// A transposing copy (transposedLoop) as blocks (buildTransposeBlocks) of
+/// one cache line per row (16 f32, 8 f64), or of the largest power of two
+/// that both ranges hold, from 4. Threads from `parallelWork` / 8
+/// elements; streaming stores from a result of kStreamL2s L2 caches (none
+/// when `l2Bytes` is 0: a packing copy, which the kernel reads next).
+/// Returns failure, doing nothing, for any other op.
+static LogicalResult tileTransposeBlocks(RewriterBase &rewriter,
+                                         linalg::LinalgOp op,
+                                         int64_t parallelWork,
+                                         int64_t l2Bytes) {
+  std::optional<unsigned> c = transposedLoop(op);
+  if (!c)
+    return failure();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  int64_t bytes = element.getIntOrFloatBitWidth() / 8;
+  int64_t lanes =
+      std::min<int64_t>({kCacheLineBytes / bytes, 16,
+                         int64_t(llvm::bit_floor(
+                             uint64_t(std::min(ranges[*c], ranges.back()))))});
+  if (lanes < kMinTransposeBlock)
+    return failure();
+  int64_t elements = einjit::saturatingProduct(ranges);
+  bool threads = parallelWork > 0 && elements >= parallelWork / 8;
+  bool stream = l2Bytes > 0 && einjit::saturatingProduct({elements, bytes}) >
+                                   kStreamL2s * l2Bytes;
+  buildTransposeBlocks(rewriter, op, *c, lanes, threads, stream);
+  return success();
+}
 
 /// A copy (`linalg.transpose`). One that keeps the innermost dimension
 /// innermost moves contiguous rows: it is tiled into row pieces of two SIMD
@@ -493,13 +682,9 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
   unsigned rank = perm.size();
   int64_t row = op.getStaticLoopRanges().back();
   if (rank > 0 && perm.back() != int64_t(rank) - 1) {
-    // Blocks of other widths (the 7 rows left of 999, AVX2's 6-row
-    // panels) lower to element-wise shuffles that LLVM takes a long time
-    // over: they stay loop nests.
-    if (!llvm::isPowerOf2_64(row))
-      return success();
-    return tileAndVectorize(rewriter, op, vectorBits, vectorRegisters,
-                            parallelWork, /*remaindersAsLoops=*/true);
+    // Square blocks; a transpose with a range below 4 stays a loop nest.
+    (void)tileTransposeBlocks(rewriter, op, parallelWork, /*l2Bytes=*/0);
+    return success();
   }
   // One row at a time, as 1-D copies of whole registers or powers of two:
   // a row that they do not cover exactly takes two that overlap (31
@@ -722,6 +907,9 @@ struct EinsumTileAndVectorize
           return signalPassFailure();
         continue;
       }
+      if (succeeded(
+              tileTransposeBlocks(rewriter, generic, parallelWork, l2Bytes)))
+        continue;
       for (linalg::TransposeOp copy : transposeForSimd(rewriter, generic))
         if (failed(tileAndVectorize(rewriter, copy, vectorBits, vectorRegisters,
                                     parallelWork)))

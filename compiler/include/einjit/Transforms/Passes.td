@@ -48,9 +48,22 @@ def EinsumTileAndVectorize
     keep the innermost dimension innermost: 1-D copies of whole registers,
     two overlapping ones for a row they do not cover (31 columns: 0-15 and
     15-30), in an `scf.forall` over the outermost dimension from
-    `parallel-work` / 8 elements; real transposes whose rows are a power of
-    two are tiled into 8x8 (or rows x width) blocks and vectorized, the
-    others stay loop nests.
+    `parallel-work` / 8 elements.
+
+    Copies that move the input's contiguous dimension (real transposes:
+    packing copies, and generics such as `ijk->kji` that only permute
+    their input) run as square blocks of one 64-byte line per row (16 x 16
+    f32, 8 x 8 f64; the largest power of two both ranges hold, from 4,
+    when a range is shorter). Each block is a 2-D `linalg.transpose`
+    marked `einsum.transpose_block`, which einsum-lower-copies lowers to
+    row loads, a shuffle network and row stores. The block loops take the
+    other loops outermost, then the result's contiguous loop, then the
+    input's, so every line is read and written whole, once. A range the
+    block does not divide ends with a block that overlaps the one before
+    it (rewriting the same values). From `parallel-work` / 8 elements the
+    outermost block loop is an `scf.forall`. A result larger than four
+    L2 caches (`l2-bytes`) is also marked `einsum.stream`: non-temporal
+    stores, with no read for ownership. Ranges below 4 stay loop nests.
 
     An input that carries the SIMD loop (the innermost parallel one) in any
     dimension but its last, and that the other loops reuse at least 16
@@ -78,9 +91,11 @@ def EinsumTileAndVectorize
     Option<"l1Bytes", "l1-bytes", "int64_t", /*default=*/"49152",
            "L1 data cache per core; sizes the K blocks of packed kernels">,
     Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
-           "L2 cache per core; sizes the K blocks of packed kernels">,
+           "L2 cache per core; sizes the K blocks of packed kernels and "
+           "sets the size from which transposes stream their result">,
   ];
-  let dependentDialects = ["mlir::scf::SCFDialect",
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect",
                            "mlir::affine::AffineDialect",
                            "mlir::tensor::TensorDialect"];
@@ -216,8 +231,18 @@ def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
     memrefs, `finalize-memref-to-llvm` lowers it to a call of `memrefCopy`
     from MLIR's runner-utils library, which JIT kernels do not link. As a
     `linalg.copy` it becomes a plain loop nest instead.
+
+    It also lowers the 2-D block transposes that einsum-tile-and-vectorize
+    marks `einsum.stream` (results too large for the caches): each block's
+    rows are read as vectors, transposed in registers, and written with
+    non-temporal stores where the result rows are aligned to the vector (a
+    runtime test; plain stores elsewhere), so writing the result costs no
+    read for ownership.
   }];
-  let dependentDialects = ["mlir::linalg::LinalgDialect",
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect"];
 }
 

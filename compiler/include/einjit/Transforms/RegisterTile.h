@@ -44,6 +44,13 @@ enum class GemmLoop : int64_t {
 /// The attribute naming the loop roles of a packed micro-kernel op.
 constexpr llvm::StringLiteral kGemmAttrName = "einsum.gemm";
 
+/// The attribute of a square 2-D block transpose (`linalg.transpose`) that
+/// einsum-lower-copies lowers to row loads, shuffles and row stores; with
+/// kStreamAttrName too, the stores are non-temporal.
+constexpr llvm::StringLiteral kTransposeBlockAttrName =
+    "einsum.transpose_block";
+constexpr llvm::StringLiteral kStreamAttrName = "einsum.stream";
+
 } // namespace mlir::einsum
 
 #endif // EINJIT_TRANSFORMS_REGISTERTILE_H
