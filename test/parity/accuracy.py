@@ -25,6 +25,7 @@ CASES = [
     ("row sums", "ij->i", [(100, 100003)]),
     ("column sums", "ij->j", [(100003, 100)]),
     ("matvec", "ij,j->i", [(64, 200003), (200003,)]),
+    ("middle sums", "ijk->j", [(1000, 10, 1024)]),
 ]
 
 
@@ -41,6 +42,9 @@ def exact(eq, arrays):
         return np.array([math.fsum(c) for c in wide[0].T])
     if eq == "ij,j->i":
         return np.array([math.fsum(r * wide[1]) for r in wide[0]])
+    if eq == "ijk->j":
+        return np.array([math.fsum(wide[0][:, j, :].ravel())
+                         for j in range(wide[0].shape[1])])
     raise ValueError(eq)
 
 

@@ -145,6 +145,11 @@ LONG_REDUCTIONS = [
     ("ij,j->", [(9, 4099), (4099,)]),
     ("ii->", [(1009, 1009)]),  # a diagonal: never blocked
     ("bij,bj->bi", [(2, 3, 50021), (2, 50021)]),
+    # Sums over several loops along the contiguous one, in SIMD lanes.
+    ("ijk->j", [(300, 7, 4096)]),
+    ("ijk,ijk->j", [(33, 5, 96), (33, 5, 96)]),
+    ("ijkl->jl", [(9, 4, 31, 7)]),
+    ("aijk->j", [(2, 3, 5, 48)]),
 ]
 
 

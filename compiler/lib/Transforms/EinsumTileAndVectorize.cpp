@@ -185,6 +185,148 @@ static LogicalResult vectorizeIfPossible(RewriterBase &rewriter,
   return success();
 }
 
+/// Whether `op`'s body is `out + f(inputs)`: it accumulates with one
+/// `arith.addf` into its single output.
+static bool accumulatesByAdd(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1)
+    return false;
+  Block *body = op.getBlock();
+  Value out = body->getArguments().back();
+  auto add =
+      body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  return add && out.hasOneUse() && (add.getLhs() == out || add.getRhs() == out);
+}
+
+/// Sums over several reduction loops, one of which is an input's
+/// contiguous dimension (`ijk->j`, sums over `i` and `k`), would take their
+/// SIMD lanes from a parallel loop and gather every vector. Such an op
+/// (whose inputs carry that loop `r` last or not at all, and whose range
+/// `lanes` divides) becomes two:
+/// - `partial[..., l] = sum of in[..., r' * lanes + l]`: the op with `r`
+///   split into `r'` and a new parallel loop `l` of `lanes`, innermost, so
+///   that each input row is read as whole vectors into a vector of
+///   accumulators; its loops follow the first input's dimensions, so the
+///   input streams in memory order;
+/// - `out = init + sum over l of partial[..., l]`.
+/// Returns the two ops, or failure (changing nothing).
+static FailureOr<std::pair<linalg::GenericOp, linalg::GenericOp>>
+splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
+                    int64_t lanes) {
+  SmallVector<unsigned> parallel, reduction;
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  if (parallel.empty() || reduction.size() < 2 ||
+      !op.hasPureTensorSemantics() || !accumulatesByAdd(op) ||
+      !isa<FloatType>(getElementTypeOrSelf(op.getDpsInits()[0].getType())))
+    return failure();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  AffineMap first = maps.front();
+  if (first.getNumResults() == 0)
+    return failure();
+  unsigned r = cast<AffineDimExpr>(first.getResults().back()).getPosition();
+  if (!llvm::is_contained(reduction, r) || ranges[r] % lanes != 0 ||
+      ranges[r] == lanes)
+    return failure();
+  MLIRContext *ctx = op.getContext();
+  for (AffineMap map : ArrayRef(maps).drop_back()) {
+    if (!map.isProjectedPermutation())
+      return failure();
+    std::optional<unsigned> at =
+        map.getResultPosition(getAffineDimExpr(r, ctx));
+    if (at && *at + 1 != map.getNumResults())
+      return failure();
+  }
+
+  // New loop order: loops the first input lacks, then its dimensions, then
+  // `l`. `position[old]` is the new position of an old loop.
+  unsigned numLoops = ranges.size();
+  SmallVector<unsigned> order;
+  for (unsigned loop = 0; loop < numLoops; ++loop)
+    if (!first.isFunctionOfDim(loop))
+      order.push_back(loop);
+  for (AffineExpr e : first.getResults())
+    order.push_back(cast<AffineDimExpr>(e).getPosition());
+  SmallVector<unsigned> position(numLoops);
+  for (auto [i, loop] : llvm::enumerate(order))
+    position[loop] = i;
+  AffineExpr l = getAffineDimExpr(numLoops, ctx);
+  auto remap = [&](AffineMap map, bool addLane) {
+    SmallVector<AffineExpr> exprs;
+    for (AffineExpr e : map.getResults())
+      exprs.push_back(getAffineDimExpr(
+          position[cast<AffineDimExpr>(e).getPosition()], ctx));
+    if (addLane)
+      exprs.push_back(l);
+    return AffineMap::get(numLoops + 1, 0, exprs, ctx);
+  };
+
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> newMaps;
+  for (auto [input, map] : llvm::zip(op.getDpsInputs(), maps)) {
+    if (!map.isFunctionOfDim(r)) {
+      inputs.push_back(input);
+      newMaps.push_back(remap(map, false));
+      continue;
+    }
+    auto type = cast<RankedTensorType>(input.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape.back() /= lanes;
+    shape.push_back(lanes);
+    SmallVector<ReassociationIndices> groups;
+    for (int64_t d = 0; d + 1 < type.getRank(); ++d)
+      groups.push_back({d});
+    groups.push_back({type.getRank() - 1, type.getRank()});
+    inputs.push_back(tensor::ExpandShapeOp::create(
+        rewriter, loc, RankedTensorType::get(shape, type.getElementType()),
+        input, groups));
+    newMaps.push_back(remap(map, true));
+  }
+  Value init = op.getDpsInits()[0];
+  auto initType = cast<RankedTensorType>(init.getType());
+  SmallVector<int64_t> partialShape(initType.getShape());
+  partialShape.push_back(lanes);
+  Type element = initType.getElementType();
+  Value zero = arith::ConstantOp::create(rewriter, loc, element,
+                                         rewriter.getZeroAttr(element));
+  Value empty =
+      tensor::EmptyOp::create(rewriter, loc, partialShape, element).getResult();
+  Value partial =
+      linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+  newMaps.push_back(remap(maps.back(), true));
+  SmallVector<utils::IteratorType> old = op.getIteratorTypesArray();
+  SmallVector<utils::IteratorType> iterators;
+  for (unsigned loop : order)
+    iterators.push_back(old[loop]);
+  iterators.push_back(utils::IteratorType::parallel);
+  auto lanesOp = linalg::GenericOp::create(rewriter, loc, partial.getType(),
+                                           inputs, partial, newMaps, iterators);
+  rewriter.cloneRegionBefore(op.getRegion(), lanesOp.getRegion(),
+                             lanesOp.getRegion().begin());
+
+  // out = init + sum over l of partial.
+  unsigned rank = initType.getRank();
+  SmallVector<AffineExpr> outExprs;
+  for (unsigned d = 0; d < rank; ++d)
+    outExprs.push_back(getAffineDimExpr(d, ctx));
+  SmallVector<AffineMap> mergeMaps{
+      AffineMap::getMultiDimIdentityMap(rank + 1, ctx),
+      AffineMap::get(rank + 1, 0, outExprs, ctx)};
+  SmallVector<utils::IteratorType> mergeIterators(
+      rank, utils::IteratorType::parallel);
+  mergeIterators.push_back(utils::IteratorType::reduction);
+  auto merge = linalg::GenericOp::create(
+      rewriter, loc, initType, lanesOp.getResult(0), init, mergeMaps,
+      mergeIterators, [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value sum = arith::AddFOp::create(b, loc, args[1], args[0]);
+        linalg::YieldOp::create(b, loc, sum);
+      });
+  rewriter.replaceOp(op, merge.getResults());
+  return std::make_pair(lanesOp, merge);
+}
+
 /// Partial-reduction strategy:
 /// 1. tile the innermost parallel loop by 4 (other parallel loops by 1);
 /// 2. split the reduction into one-SIMD-width partial sums per row
@@ -322,24 +464,25 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
                                          linalg::LinalgOp op,
                                          unsigned vectorBits,
                                          unsigned vectorRegisters,
-                                         int64_t parallelWork);
+                                         int64_t parallelWork, bool restart);
 
 /// The outer-product strategy on `op`, after splitting off the remainders
 /// of its register tiles (remainderSplit) into parts of their own. With
-/// `remaindersAsLoops`, the remainders stay loop nests (for copies, whose
-/// odd-sized vector transposes would cost more to compile than they save).
+/// `restart`, each register tile sums one cache block of the reductions
+/// from zero and adds that sum to its accumulators in memory, so that no
+/// accumulator adds more terms in a row than one block holds.
 static LogicalResult tileAndVectorize(RewriterBase &rewriter,
                                       linalg::LinalgOp op, unsigned vectorBits,
                                       unsigned vectorRegisters,
                                       int64_t parallelWork,
-                                      bool remaindersAsLoops = false) {
+                                      bool restart = false) {
   SmallVector<linalg::LinalgOp> parts{op};
   while (!parts.empty()) {
     linalg::LinalgOp part = parts.pop_back_val();
     auto split = remainderSplit(part, vectorBits, vectorRegisters);
     if (!split) {
       if (failed(tileAndVectorizeOne(rewriter, part, vectorBits,
-                                     vectorRegisters, parallelWork)))
+                                     vectorRegisters, parallelWork, restart)))
         return failure();
       continue;
     }
@@ -350,7 +493,7 @@ static LogicalResult tileAndVectorize(RewriterBase &rewriter,
     if (!first)
       return failure();
     parts.push_back(cast<linalg::LinalgOp>(first.getOperation()));
-    if (second && !remaindersAsLoops)
+    if (second)
       parts.push_back(cast<linalg::LinalgOp>(second.getOperation()));
   }
   return success();
@@ -360,7 +503,7 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
                                          linalg::LinalgOp op,
                                          unsigned vectorBits,
                                          unsigned vectorRegisters,
-                                         int64_t parallelWork) {
+                                         int64_t parallelWork, bool restart) {
   TileSizes sizes = chooseTiles(op, vectorBits, vectorRegisters);
   Operation *target = op;
   // Enough work for several threads: the cache tiles of the parallel loops
@@ -394,22 +537,46 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
   if (failed(cacheTile))
     return failure();
   SmallVector<int64_t> steps(ranges.size(), 0);
-  if (fillValue) {
+  restart = restart && !fillValue && !reduction.empty();
+  if (fillValue || restart) {
     for (unsigned r : reduction)
       std::swap(steps[r], sizes.reg[r]);
   }
   FailureOr<Operation *> regTile = tile(rewriter, *cacheTile, sizes.reg);
   if (failed(regTile))
     return failure();
-  Operation *fill =
-      fillValue ? fillInit(rewriter, *regTile, *fillValue) : nullptr;
+  SmallVector<Operation *> extra;
+  if (fillValue)
+    extra.push_back(fillInit(rewriter, *regTile, *fillValue));
+  if (restart) {
+    // sum = tile op from zero; acc + sum written where the tile op wrote.
+    auto tileOp = cast<linalg::LinalgOp>(*regTile);
+    Value acc = tileOp.getDpsInits()[0];
+    auto type = cast<RankedTensorType>(acc.getType());
+    Location loc = tileOp.getLoc();
+    rewriter.setInsertionPoint(tileOp);
+    Value zero = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getZeroAttr(type.getElementType()));
+    Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                          type.getElementType());
+    auto fill = linalg::FillOp::create(rewriter, loc, zero, empty);
+    rewriter.modifyOpInPlace(tileOp, [&] {
+      tileOp.getDpsInitsMutable()[0].set(fill->getResult(0));
+    });
+    extra.push_back(fill);
+    rewriter.setInsertionPointAfter(tileOp);
+    auto add = linalg::AddOp::create(
+        rewriter, loc, ValueRange{acc, tileOp->getResult(0)}, ValueRange{acc});
+    rewriter.replaceAllUsesExcept(tileOp->getResult(0), add->getResult(0), add);
+    extra.push_back(add);
+  }
   FailureOr<Operation *> stepTile = tile(rewriter, *regTile, steps);
   if (failed(stepTile))
     return failure();
   if (sizes.vectorize)
     (void)vectorizeIfPossible(rewriter, *stepTile);
-  if (fill)
-    (void)vectorizeIfPossible(rewriter, fill);
+  for (Operation *o : extra)
+    (void)vectorizeIfPossible(rewriter, o);
   return success();
 }
 
@@ -910,6 +1077,17 @@ struct EinsumTileAndVectorize
       if (succeeded(
               tileTransposeBlocks(rewriter, generic, parallelWork, l2Bytes)))
         continue;
+      auto split = splitReductionLanes(rewriter, generic,
+                                       simdLanes(generic, vectorBits));
+      if (succeeded(split)) {
+        if (failed(tileAndVectorize(rewriter, split->first, vectorBits,
+                                    vectorRegisters, parallelWork,
+                                    /*restart=*/true)) ||
+            failed(tileForPartialReduction(rewriter, split->second, vectorBits,
+                                           parallelWork)))
+          return signalPassFailure();
+        continue;
+      }
       for (linalg::TransposeOp copy : transposeForSimd(rewriter, generic))
         if (failed(tileAndVectorize(rewriter, copy, vectorBits, vectorRegisters,
                                     parallelWork)))

@@ -78,6 +78,16 @@ def EinsumTileAndVectorize
     elementwise adds into a 4 x lanes accumulator, one cross-lane reduction
     at the end. With `parallel-work` iterations or more, the groups of rows
     are the iterations of an `scf.forall`.
+
+    A floating-point sum over several reduction loops, one of which is an
+    input's contiguous dimension `r` (`ijk->j`: `i` and `k`), splits `r`
+    into `r'` and a new parallel loop of one SIMD width, innermost, whose
+    loops follow the first input's dimensions: `partial[..., l]`
+    accumulates whole vectors of each input row, reading the input in
+    memory order. Each register tile sums one cache block of the
+    reductions from zero and adds that sum to its accumulators, so no
+    accumulator adds more terms in a row than one block. Then
+    `out = init + sum over l of partial` (the partial-sum strategy above).
   }];
   let options = [
     Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
