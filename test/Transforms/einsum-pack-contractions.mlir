@@ -86,13 +86,15 @@ func.func @in_place(%a: tensor<16x32xf32>, %b: tensor<32x64xf32>) -> tensor<16x6
   return %r : tensor<16x64xf32>
 }
 
-// `cd` stays adjacent in both inputs: one K loop of 30. M takes the 7 of
-// `b` (padded to 8), N the 13 of `f` (one 16-lane register); `a` and `e`
-// stay outer loops.
+// Labels of one role that stay adjacent, in order, in every operand fuse
+// into one loop: `ab` (M, 63), `ef` (N, 143) and `cd` (K, 30), a plain
+// 63 x 143 x 30 GEMM on views of the operands.
 // CHECK-LABEL: func @fused_k
-// CHECK: tensor.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : tensor<9x7x5x6xf32> into tensor<9x7x30xf32>
-// CHECK: tensor.collapse_shape %arg1 {{\[\[}}0, 1], [2], [3]] : tensor<5x6x11x13xf32> into tensor<30x11x13xf32>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<9x1x30x8xf32>, tensor<11x1x30x16xf32>) outs(%{{.*}} : tensor<9x11x1x1x8x16xf32>) attrs = {einsum.gemm = array<i64: 0, 0, 1, 2, 3, 4, 5>}
+// CHECK: tensor.collapse_shape %arg0 {{\[\[}}0, 1], [2, 3]] : tensor<9x7x5x6xf32> into tensor<63x30xf32>
+// CHECK: tensor.collapse_shape %arg1 {{\[\[}}0, 1], [2, 3]] : tensor<5x6x11x13xf32> into tensor<30x143xf32>
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2, 3]] : tensor<9x7x11x13xf32> into tensor<63x143xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<8x30x8xf32>, tensor<5x30x32xf32>) outs(%{{.*}} : tensor<8x5x8x32xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>}
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2, 3]] output_shape [9, 7, 11, 13] : tensor<63x143xf32> into tensor<9x7x11x13xf32>
 func.func @fused_k(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor<9x7x11x13xf32> {
   %cst = arith.constant 0.000000e+00 : f32
   %e = tensor.empty() : tensor<9x7x11x13xf32>
@@ -104,6 +106,26 @@ func.func @fused_k(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor
     linalg.yield %s : f32
   } -> tensor<9x7x11x13xf32>
   return %r : tensor<9x7x11x13xf32>
+}
+
+// The same with the result's labels interleaved (`aebf`): M and N labels
+// stay apart, only `cd` fuses. M takes the 7 of `b` (padded to 8), N the
+// 13 of `f` (one 16-lane register); `a` and `e` stay outer loops.
+// CHECK-LABEL: func @apart
+// CHECK: tensor.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : tensor<9x7x5x6xf32> into tensor<9x7x30xf32>
+// CHECK: tensor.collapse_shape %arg1 {{\[\[}}0, 1], [2], [3]] : tensor<5x6x11x13xf32> into tensor<30x11x13xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<9x1x30x8xf32>, tensor<11x1x30x16xf32>) outs(%{{.*}} : tensor<9x11x1x1x8x16xf32>) attrs = {einsum.gemm = array<i64: 0, 0, 1, 2, 3, 4, 5>}
+func.func @apart(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor<9x11x7x13xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<9x11x7x13xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<9x11x7x13xf32>) -> tensor<9x11x7x13xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(a, b, e, f, c, d) -> (a, b, c, d)>, affine_map<(a, b, e, f, c, d) -> (c, d, e, f)>, affine_map<(a, b, e, f, c, d) -> (a, e, b, f)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%a, %b : tensor<9x7x5x6xf32>, tensor<5x6x11x13xf32>) outs(%init : tensor<9x11x7x13xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<9x11x7x13xf32>
+  return %r : tensor<9x11x7x13xf32>
 }
 
 // The result's contiguous `k` is an M label of the first input, so the

@@ -96,17 +96,20 @@ static FailureOr<Gemm> classify(linalg::GenericOp op, unsigned lhs) {
   return g;
 }
 
-/// Groups of consecutive K loops that are adjacent, in order, in both
-/// inputs, so that each group can be one loop. (Groups of other roles
-/// would reshape the result too, and a reshaped result is no longer
-/// written in place into the kernel's output argument.)
+/// Groups of consecutive loops of one role that are adjacent, in order, in
+/// every operand, so that each group can be one loop (`cd` in
+/// `abcd,cdef->abef`, and `ab` and `ef` too). The operands become views
+/// (collapse_shape of contiguous dimensions), the result included, which
+/// bufferization keeps in place. Batch loops stay apart: they are outer
+/// loops either way.
 static SmallVector<ReassociationIndices> fusibleGroups(linalg::GenericOp op,
                                                        ArrayRef<Role> roles) {
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   SmallVector<ReassociationIndices> groups;
   for (unsigned loop = 0; loop < roles.size();) {
     ReassociationIndices group{int64_t(loop)};
-    while (roles[loop] == Role::K && group.back() + 1 < int64_t(roles.size()) &&
+    while (roles[loop] != Role::Batch &&
+           group.back() + 1 < int64_t(roles.size()) &&
            roles[group.back() + 1] == roles[loop]) {
       ReassociationIndices longer = group;
       longer.push_back(group.back() + 1);

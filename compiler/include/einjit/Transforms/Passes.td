@@ -127,9 +127,10 @@ def EinsumPackContractions
        M (left input and result), N (right input and result) and K (both
        inputs); the right input is the one that holds the result's
        contiguous dimension, the SIMD direction. Every role needs a loop;
-    2. consecutive loops of one role that are adjacent and in order in
-       every operand are collapsed into one (`hk` in `btd,dhk->bthk`, `cd`
-       and `ef` in `abcd,cdef->abef`), so panels span them;
+    2. consecutive M, N or K loops that are adjacent and in order in
+       every operand are collapsed into one (`bt` and `hk` in
+       `btd,dhk->bthk`; `ab`, `cd` and `ef` in `abcd,cdef->abef`), so
+       panels span them; the operands, the result included, become views;
     3. one M loop is split into panels of MR rows and one N loop into panels
        of NR columns: the register tile (MR = min(8, (vector-registers - 4)
        / 2), NR = two SIMD registers, or one where two would pad the loop
