@@ -199,3 +199,23 @@ func.func @lane_sums(%a: tensor<5x6x64xf32>) -> tensor<6xf32> {
   %0 = einsum.contract "ijk->j" %a : (tensor<5x6x64xf32>) -> tensor<6xf32>
   return %0 : tensor<6xf32>
 }
+
+// -----
+
+// One parallel loop (`i,ij->j`): no block of `b` is reused, so the
+// reduction's cache loop is outermost and the blocks of each row of `b`
+// are read one after the other; threads take 8 chunks of `j` (256 columns)
+// rather than its 128-column cache tiles.
+// CHECK-LABEL: func @vecmat
+// CHECK: scf.for %{{.*}} = %c0 to %c1024 step %c256
+// CHECK: scf.for %{{.*}} = %c0 to %c2048 step %c128
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c32
+// CHECK: vector.contract {{.*}} : vector<1xf32>, vector<1x32xf32> into vector<32xf32>
+// THREADS-LABEL: func @vecmat
+// THREADS: scf.forall (%{{.*}}) = (0) to (2048) step (256)
+// THREADS: scf.for %{{.*}} = %c0 to %c1024 step %c256
+// THREADS: scf.for %{{.*}} = %c0 to %c256 step %c128
+func.func @vecmat(%a: tensor<1024xf32>, %b: tensor<1024x2048xf32>) -> tensor<2048xf32> {
+  %0 = einsum.contract "i,ij->j" %a, %b : (tensor<1024xf32>, tensor<1024x2048xf32>) -> tensor<2048xf32>
+  return %0 : tensor<2048xf32>
+}

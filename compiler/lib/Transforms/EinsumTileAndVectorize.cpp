@@ -113,15 +113,18 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
 
 /// Tiles `op` with `sizes` (0 = untiled); returns the tiled op, or `op`
 /// itself when nothing is tiled. `forall` makes the tile loops one
-/// `scf.forall`, whose iterations may run on different threads.
+/// `scf.forall`, whose iterations may run on different threads;
+/// `interchange` orders the tile loops (loop positions, outermost first).
 static FailureOr<Operation *> tile(RewriterBase &rewriter, Operation *op,
-                                   ArrayRef<int64_t> sizes,
-                                   bool forall = false) {
+                                   ArrayRef<int64_t> sizes, bool forall = false,
+                                   ArrayRef<int64_t> interchange = {}) {
   if (llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
     return op;
   scf::SCFTilingOptions options;
   if (forall)
     options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+  if (!interchange.empty())
+    options.setInterchange(interchange);
   options.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), sizes));
   rewriter.setInsertionPoint(op);
   auto tiled = scf::tileUsingSCF(rewriter, cast<TilingInterface>(op), options);
@@ -466,6 +469,10 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
                                          unsigned vectorRegisters,
                                          int64_t parallelWork, bool restart);
 
+/// Thread chunks of the parallel loop of a streaming kernel (one parallel
+/// loop, as in `i,ij->j`).
+static constexpr int64_t kStreamChunks = 8;
+
 /// The outer-product strategy on `op`, after splitting off the remainders
 /// of its register tiles (remainderSplit) into parts of their own. With
 /// `restart`, each register tile sums one cache block of the reductions
@@ -519,21 +526,42 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
   if (sizes.vectorize && !parallel.empty() && !reduction.empty() &&
       llvm::all_of(reduction, [&](unsigned r) { return sizes.cache[r] == 0; }))
     fillValue = dropInitFill(rewriter, op);
+  // With one parallel loop (`i,ij->j`), nothing reuses a block of the
+  // inputs: the reductions' cache loops go outermost, so that the blocks
+  // of a row are read one after the other, and threads take 8 chunks of
+  // the parallel loop rather than cache tiles.
+  bool streaming = parallel.size() == 1 && !reduction.empty() &&
+                   sizes.cache[parallel.front()] != 0;
   SmallVector<int64_t> parallelTiles(ranges.size(), 0);
   for (unsigned p : parallel)
     parallelTiles[p] = sizes.cache[p];
+  if (streaming) {
+    unsigned p = parallel.front();
+    int64_t step = sizes.reg[p] ? sizes.reg[p] : sizes.cache[p];
+    int64_t chunk = llvm::divideCeil(ranges[p], kStreamChunks * step) * step;
+    if (chunk > sizes.cache[p] && ranges[p] % chunk == 0)
+      parallelTiles[p] = chunk;
+  }
   if (worthThreads(ranges, parallelTiles, parallelWork)) {
     SmallVector<int64_t> outer(ranges.size(), 0);
     for (unsigned p : parallel) {
-      outer[p] = sizes.cache[p];
-      sizes.cache[p] = 0;
+      outer[p] = parallelTiles[p];
+      if (parallelTiles[p] == sizes.cache[p])
+        sizes.cache[p] = 0;
     }
     FailureOr<Operation *> threadTile = tile(rewriter, op, outer, true);
     if (failed(threadTile))
       return failure();
     target = *threadTile;
   }
-  FailureOr<Operation *> cacheTile = tile(rewriter, target, sizes.cache);
+  SmallVector<int64_t> interchange;
+  if (streaming) {
+    for (unsigned r : reduction)
+      interchange.push_back(r);
+    interchange.push_back(parallel.front());
+  }
+  FailureOr<Operation *> cacheTile =
+      tile(rewriter, target, sizes.cache, false, interchange);
   if (failed(cacheTile))
     return failure();
   SmallVector<int64_t> steps(ranges.size(), 0);

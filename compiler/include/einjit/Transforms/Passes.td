@@ -27,7 +27,10 @@ def EinsumTileAndVectorize
     3. tiles twice with `scf.for` loops; when the loop nest has at least
        `parallel-work` iterations and more than one cache tile, the cache
        tiles of the parallel loops form one `scf.forall` instead (the
-       pipeline turns it into an OpenMP parallel loop);
+       pipeline turns it into an OpenMP parallel loop). An op with a single
+       parallel loop (`i,ij->j`), which reuses no block of its inputs, runs
+       its reductions' cache loops outermost, so that each row is read
+       block after block, and threads take 8 chunks of the parallel loop;
     4. vectorizes the register tile when the vectorizer accepts it (ops with
        diagonal maps stay scalar loops);
     5. turns reductions into `vector.contract`, folds tensor slices into
