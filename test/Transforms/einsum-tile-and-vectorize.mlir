@@ -219,3 +219,23 @@ func.func @vecmat(%a: tensor<1024xf32>, %b: tensor<1024x2048xf32>) -> tensor<204
   %0 = einsum.contract "i,ij->j" %a, %b : (tensor<1024xf32>, tensor<1024x2048xf32>) -> tensor<2048xf32>
   return %0 : tensor<2048xf32>
 }
+
+// -----
+
+// A batch of products with remainders (13 rows: 8 + 5; 35 columns: 32 +
+// 3), worth threads: the batch loop is one scf.forall, one batch per
+// iteration, and all four parts run inside it (no serial remainders after
+// a parallel main part).
+// ROWS-LABEL: func @batch_remainders
+// ROWS: scf.forall (%[[B:.*]]) in (16)
+// ROWS-NOT: scf.forall
+// ROWS: into vector<1x8x32xf32>
+// ROWS: into vector<1x5x32xf32>
+// ROWS: into vector<1x8x3xf32>
+// ROWS: into vector<1x5x3xf32>
+// ROWS: scf.forall.in_parallel
+// ROWS-NEXT: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[B]], 0, 0] [1, 13, 35] [1, 1, 1]
+func.func @batch_remainders(%a: tensor<16x13x20xf32>, %b: tensor<16x20x35xf32>) -> tensor<16x13x35xf32> {
+  %0 = einsum.contract "bij,bjk->bik" %a, %b : (tensor<16x13x20xf32>, tensor<16x20x35xf32>) -> tensor<16x13x35xf32>
+  return %0 : tensor<16x13x35xf32>
+}

@@ -469,6 +469,9 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
                                          unsigned vectorRegisters,
                                          int64_t parallelWork, bool restart);
 
+/// Batch iterations from which a loop nest's threads take whole batches.
+static constexpr int64_t kMinBatchIterations = 8;
+
 /// Thread chunks of the parallel loop of a streaming kernel (one parallel
 /// loop, as in `i,ij->j`).
 static constexpr int64_t kStreamChunks = 8;
@@ -483,6 +486,30 @@ static LogicalResult tileAndVectorize(RewriterBase &rewriter,
                                       unsigned vectorRegisters,
                                       int64_t parallelWork,
                                       bool restart = false) {
+  // Loop nests with outer parallel loops (batches: all but the two
+  // innermost parallel loops) worth threads take them as one scf.forall
+  // first, one iteration each, and split their remainders inside it: the
+  // thin remainder parts then run on the threads too, in the same parallel
+  // region, and every thread gets whole batches.
+  SmallVector<unsigned> parallel;
+  op.getParallelDims(parallel);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (parallel.size() > 2) {
+    SmallVector<int64_t> outer(ranges.size(), 0);
+    int64_t iterations = 1;
+    for (unsigned p : ArrayRef(parallel).drop_back(2)) {
+      outer[p] = 1;
+      iterations = einjit::saturatingProduct({iterations, ranges[p]});
+    }
+    if (iterations >= kMinBatchIterations &&
+        worthThreads(ranges, outer, parallelWork)) {
+      FailureOr<Operation *> threadTile = tile(rewriter, op, outer, true);
+      if (failed(threadTile))
+        return failure();
+      op = cast<linalg::LinalgOp>(*threadTile);
+      parallelWork = 0;
+    }
+  }
   SmallVector<linalg::LinalgOp> parts{op};
   while (!parts.empty()) {
     linalg::LinalgOp part = parts.pop_back_val();

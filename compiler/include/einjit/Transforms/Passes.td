@@ -30,7 +30,12 @@ def EinsumTileAndVectorize
        pipeline turns it into an OpenMP parallel loop). An op with a single
        parallel loop (`i,ij->j`), which reuses no block of its inputs, runs
        its reductions' cache loops outermost, so that each row is read
-       block after block, and threads take 8 chunks of the parallel loop;
+       block after block, and threads take 8 chunks of the parallel loop.
+       An op with outer parallel loops (batches: all but the two innermost
+       parallel loops) of at least 8 iterations that is worth threads
+       takes them as one `scf.forall` before anything else, one batch per
+       iteration, so that its remainder parts (step 1) run on the threads
+       too;
     4. vectorizes the register tile when the vectorizer accepts it (ops with
        diagonal maps stay scalar loops);
     5. turns reductions into `vector.contract`, folds tensor slices into
