@@ -528,6 +528,30 @@ edgeSplit(linalg::GenericOp op, const Gemm &g) {
   return std::nullopt;
 }
 
+/// If the init of `op` is a linalg.fill used only there, makes `op`
+/// accumulate into the fill's destination instead and returns the fill
+/// value (the caller fills what `op` becomes).
+static std::optional<Value> takeInitFill(RewriterBase &rewriter,
+                                         linalg::GenericOp op) {
+  OpOperand &init = op.getDpsInitsMutable()[0];
+  auto fill = init.get().getDefiningOp<linalg::FillOp>();
+  if (!fill || !fill->hasOneUse())
+    return std::nullopt;
+  Value value = fill.getInputs()[0];
+  rewriter.modifyOpInPlace(op, [&] { init.set(fill.getOutputs()[0]); });
+  rewriter.eraseOp(fill);
+  return value;
+}
+
+/// Fills the init of `op` with `value` just before it.
+static void fillInitBefore(RewriterBase &rewriter, linalg::GenericOp op,
+                           Value value) {
+  OpOperand &init = op.getDpsInitsMutable()[0];
+  rewriter.setInsertionPoint(op);
+  auto fill = linalg::FillOp::create(rewriter, op.getLoc(), value, init.get());
+  rewriter.modifyOpInPlace(op, [&] { init.set(fill->getResult(0)); });
+}
+
 /// Rewrites `op` (a contraction planned as `g`) as GEMM on packed panels.
 static LogicalResult packContraction(RewriterBase &rewriter,
                                      linalg::GenericOp op, const Gemm &g) {
@@ -693,12 +717,22 @@ static LogicalResult packContraction(RewriterBase &rewriter,
     swapBodyInputs(kernel.getRegion().front());
   kernel->setAttr(einsum::kGemmAttrName, rewriter.getDenseI64ArrayAttr(roles));
 
+  // Unpacking writes every element of the init: its fill, if used only
+  // here, is dead.
+  Value unpackInto = init;
+  auto initFill = init.getDefiningOp<linalg::FillOp>();
+  if (!direct && initFill && initFill->hasOneUse())
+    unpackInto = initFill.getOutputs()[0];
+  else
+    initFill = nullptr;
   Value result = direct ? tensor::CollapseShapeOp::create(
                               rewriter, loc, kernel.getResult(0), cExpand)
                               .getResult()
-                        : unpackResult(rewriter, loc, kernel.getResult(0), init,
-                                       cMap, cOrder, g);
+                        : unpackResult(rewriter, loc, kernel.getResult(0),
+                                       unpackInto, cMap, cOrder, g);
   rewriter.replaceOp(op, result);
+  if (initFill)
+    rewriter.eraseOp(initFill);
   return success();
 }
 
@@ -727,12 +761,19 @@ struct EinsumPackContractions
       }
       if (auto split = edgeSplit(op, *g)) {
         rewriter.setInsertionPoint(op);
+        // The parts cover disjoint boxes of the result, together all of
+        // it: a fill of the whole init moves into each part, which fills
+        // its own box (and later drops that fill for its register tiles)
+        // instead of a serial pass over the whole result first.
+        std::optional<Value> fill = takeInitFill(rewriter, op);
         auto [first, second] =
             linalg::splitOp(rewriter, cast<TilingInterface>(op.getOperation()),
                             split->first, rewriter.getIndexAttr(split->second));
         for (TilingInterface part : {first, second}) {
           if (auto generic = dyn_cast_or_null<linalg::GenericOp>(
                   part ? part.getOperation() : nullptr)) {
+            if (fill)
+              fillInitBefore(rewriter, generic, *fill);
             candidates.push_back(generic);
             if (part == second || edges.contains(op.getOperation()))
               edges.insert(generic);
