@@ -175,3 +175,23 @@ func.func @in_place_swapped(%b: tensor<32x64xf32>, %a: tensor<16x32xf32>) -> ten
   } -> tensor<16x64xf32>
   return %r : tensor<16x64xf32>
 }
+
+// 52 columns are a 32-column panel and 20 more, which the direct kernel
+// would run as 16 + 4 lanes (a cliff): the whole panel stays direct, the
+// 20-column edge is packed into one zero-padded 32-column panel.
+// CHECK-LABEL: func @two_piece_remainder
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<16x52xf32>, tensor<52x32xf32>)
+// CHECK-NOT: einsum.gemm
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x8x52xf32>, tensor<1x52x32xf32>) outs(%{{.*}} : tensor<2x1x8x32xf32>) attrs = {einsum.gemm
+func.func @two_piece_remainder(%a: tensor<16x52xf32>, %b: tensor<52x52xf32>) -> tensor<16x52xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<16x52xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<16x52xf32>) -> tensor<16x52xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<16x52xf32>, tensor<52x52xf32>) outs(%init : tensor<16x52xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x52xf32>
+  return %r : tensor<16x52xf32>
+}

@@ -178,6 +178,9 @@ ODD_CONTRACTIONS = [
     # The direct kernel with its inputs swapped, and a chain whose steps
     # start from the fill value per register tile.
     ("kn,mk->mn", [(64, 96), (40, 64)]),
+    # Column remainders of two vector pieces (52 = 32 + 16 + 4), packed.
+    ("ij,jk->ik", [(52, 52), (52, 52)]),
+    ("ij,jk->ik", [(113, 70), (70, 178)]),
     ("ij,jk,kl,lm->im", [(96, 16), (16, 96), (96, 16), (16, 64)]),
 ]
 

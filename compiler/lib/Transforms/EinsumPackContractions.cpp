@@ -201,7 +201,7 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
 /// register tile, and the contraction must have at least 8 K iterations.
 /// Then it pays wherever einsum-tile-and-vectorize's direct kernel,
 /// which reads the operands in place, would fall short: a column
-/// remainder that takes more than two vectors; labels that stay apart (several
+/// remainder that is not a power of two; labels that stay apart (several
 /// loops of one role) or a layout other than `[..., K, N]` for the right input
 /// and
 /// `[..., M, N]` for the result, which it reads with strides; or a right
@@ -220,10 +220,11 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   // strides of the whole: the direct kernel runs it at a few GFLOP/s.
   if (edge || !g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
     return true;
-  // The direct kernel splits a column remainder into power-of-two vectors
-  // (31 columns: 16 + 8 + 4 + 2 + 1), slow to compile and to run beyond
-  // two of them; a row remainder costs it little.
-  if (llvm::popcount(uint64_t(ranges[g.nTile] % g.nr)) > 2)
+  // The direct kernel runs a column remainder as one vector of its width,
+  // which LLVM splits into power-of-two pieces (20 columns: 16 + 4): slow
+  // to compile, and a cliff beyond one piece (52x52x52: 8 GFLOP/s direct,
+  // 70 packed; 436^3: 46 against 156); a row remainder costs it little.
+  if (llvm::popcount(uint64_t(ranges[g.nTile] % g.nr)) > 1)
     return true;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   AffineMap rhs = maps[1 - g.lhs], result = maps[2];

@@ -174,8 +174,8 @@ def EinsumPackContractions
     than half a tile's rows or a quarter of its columns, or with fewer than
     8 K iterations, are left alone; so are those that
     einsum-tile-and-vectorize's direct kernel runs as fast in place: one
-    label per role, a column remainder (N mod NR) of at most two
-    power-of-two vectors (it splits 31 columns into five), the right input
+    label per role, a column remainder (N mod NR) that is a power of two
+    (one vector: 20 columns would be 16 + 4, a cliff), the right input
     `[..., K, N]` and the result `[..., M, N]`, and a right input that fits
     in half the L2. Where the register tiles divide the result, the
     micro-kernel accumulates straight into it, viewed as `[..., M panels,
