@@ -195,3 +195,35 @@ func.func @two_piece_remainder(%a: tensor<16x52xf32>, %b: tensor<52x52xf32>) -> 
   } -> tensor<16x52xf32>
   return %r : tensor<16x52xf32>
 }
+
+// A right input beyond half the L2 (512x1024 f32, 2 MiB) with 64 rows or
+// fewer: the direct kernel streams it once, and packing it would cost as
+// much as the product. With more rows than one block, it is packed.
+// CHECK-LABEL: func @few_rows
+// CHECK-NOT: einsum.gemm
+// CHECK-LABEL: func @more_rows
+// CHECK: einsum.gemm
+func.func @few_rows(%a: tensor<64x512xf32>, %b: tensor<512x1024xf32>) -> tensor<64x1024xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<64x1024xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<64x1024xf32>) -> tensor<64x1024xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<64x512xf32>, tensor<512x1024xf32>) outs(%init : tensor<64x1024xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<64x1024xf32>
+  return %r : tensor<64x1024xf32>
+}
+func.func @more_rows(%a: tensor<72x512xf32>, %b: tensor<512x1024xf32>) -> tensor<72x1024xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<72x1024xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<72x1024xf32>) -> tensor<72x1024xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<72x512xf32>, tensor<512x1024xf32>) outs(%init : tensor<72x1024xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<72x1024xf32>
+  return %r : tensor<72x1024xf32>
+}

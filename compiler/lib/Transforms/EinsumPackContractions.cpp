@@ -197,16 +197,20 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
   return g;
 }
 
+/// Rows of one block of the direct kernel (its row cache tile in
+/// einsum-tile-and-vectorize): up to this many, it streams its right
+/// input once.
+static constexpr int64_t kDirectRows = 64;
+
 /// Whether packing pays. The tile loops must fill a good part of a
 /// register tile, and the contraction must have at least 8 K iterations.
 /// Then it pays wherever einsum-tile-and-vectorize's direct kernel,
 /// which reads the operands in place, would fall short: a column
 /// remainder that is not a power of two; labels that stay apart (several
-/// loops of one role) or a layout other than `[..., K, N]` for the right input
-/// and
-/// `[..., M, N]` for the result, which it reads with strides; or a right
-/// input too large for half the L2, whose rows it streams from memory for
-/// every block of rows.
+/// loops of one role) or a layout other than `[..., K, N]` for the right
+/// input and `[..., M, N]` for the result, which it reads with strides; or a
+/// right input too large for half the L2, whose rows it streams from memory
+/// for every block of rows, when there are more rows than one block.
 static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
                          bool edge) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -235,10 +239,15 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
       loopAt(result, rank - 2) != g.mTile ||
       position(rhs, g.k.front()) + 2 != rhsRank)
     return true;
+  // A right input beyond half the L2 is streamed from memory once per
+  // block of rows: packing pays when there are several blocks, not for
+  // the few rows of a small batch through a large weight (EinsumDense at
+  // t = 37: the packing copy of the 768x768 weight took as long as the
+  // product).
   Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
   int64_t rhsBytes = einjit::saturatingProduct(
       {k.front(), ranges[g.nTile], element.getIntOrFloatBitWidth() / 8});
-  return rhsBytes > l2Bytes / 2;
+  return rhsBytes > l2Bytes / 2 && ranges[g.mTile] > kDirectRows;
 }
 
 /// Swaps the roles of a two-input body's first two arguments, after its

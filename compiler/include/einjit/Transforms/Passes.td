@@ -177,7 +177,9 @@ def EinsumPackContractions
     label per role, a column remainder (N mod NR) that is a power of two
     (one vector: 20 columns would be 16 + 4, a cliff), the right input
     `[..., K, N]` and the result `[..., M, N]`, and a right input that fits
-    in half the L2. Where the register tiles divide the result, the
+    in half the L2 or at most 64 rows (one row block of the direct kernel,
+    which then streams the right input once). Where the register tiles
+    divide the result, the
     micro-kernel accumulates straight into it, viewed as `[..., M panels,
     MR, ..., N panels, NR, ...]` (no packed result, no copy back).
   }];
