@@ -77,3 +77,13 @@ func.func @stream_block(%src: memref<16x16xf32, strided<[?, 1], offset: ?>>, %ds
   linalg.transpose ins(%src : memref<16x16xf32, strided<[?, 1], offset: ?>>) outs(%dst : memref<16x16xf32, strided<[?, 1], offset: ?>>) permutation = [1, 0] {einsum.transpose_block, einsum.stream}
   return
 }
+
+// Rows that are not contiguous cannot be vector loads: the block stays a
+// linalg.transpose (a loop nest after convert-linalg-to-loops).
+// CHECK-LABEL: func @strided_rows
+// CHECK-NOT: vector.load
+// CHECK: linalg.transpose
+func.func @strided_rows(%src: memref<4x4xf32, strided<[1, 9]>>, %dst: memref<4x4xf32>) {
+  linalg.transpose ins(%src : memref<4x4xf32, strided<[1, 9]>>) outs(%dst : memref<4x4xf32>) permutation = [1, 0] {einsum.transpose_block}
+  return
+}

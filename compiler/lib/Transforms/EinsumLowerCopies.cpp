@@ -122,9 +122,21 @@ struct EinsumLowerCopies
     getOperation().walk([&](memref::CopyOp op) { copies.push_back(op); });
     IRRewriter rewriter(&getContext());
     SmallVector<linalg::TransposeOp> blocks;
+    // Rows are vector loads and stores: both memrefs need unit strides in
+    // their rows (a block whose rows are not contiguous stays a loop
+    // nest).
+    auto unitRows = [](Value v) {
+      auto type = cast<MemRefType>(v.getType());
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      return type.hasStaticShape() &&
+             succeeded(type.getStridesAndOffset(strides, offset)) &&
+             strides.back() == 1;
+    };
     getOperation().walk([&](linalg::TransposeOp op) {
       if (op->hasAttr(einsum::kTransposeBlockAttrName) &&
-          op.hasPureBufferSemantics())
+          op.hasPureBufferSemantics() && unitRows(op.getInput()) &&
+          unitRows(op.getInit()))
         blocks.push_back(op);
     });
     for (linalg::TransposeOp op : blocks)

@@ -762,7 +762,6 @@ static void buildTransposeBlocks(RewriterBase &rewriter, linalg::LinalgOp op,
 
   // Offsets of each loop's block, in the input and in the destination of
   // the loop being built (a forall's slice, or the whole result).
-  MLIRContext *ctx = rewriter.getContext();
   SmallVector<OpFoldResult> inOffsets(numLoops, rewriter.getIndexAttr(0));
   SmallVector<OpFoldResult> outOffsets = inOffsets;
   auto blockStart = [&](OpBuilder &b, Location loc, unsigned loop,
@@ -855,7 +854,6 @@ static void buildTransposeBlocks(RewriterBase &rewriter, linalg::LinalgOp op,
   } else {
     result = nest(rewriter, loc, 0, init);
   }
-  (void)ctx;
   rewriter.replaceOp(op, result);
 }
 
