@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/Spec/Limits.h"
+#include "einjit/Transforms/InitFill.h"
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 
@@ -538,30 +539,6 @@ edgeSplit(linalg::GenericOp op, const Gemm &g) {
   return std::nullopt;
 }
 
-/// If the init of `op` is a linalg.fill used only there, makes `op`
-/// accumulate into the fill's destination instead and returns the fill
-/// value (the caller fills what `op` becomes).
-static std::optional<Value> takeInitFill(RewriterBase &rewriter,
-                                         linalg::GenericOp op) {
-  OpOperand &init = op.getDpsInitsMutable()[0];
-  auto fill = init.get().getDefiningOp<linalg::FillOp>();
-  if (!fill || !fill->hasOneUse())
-    return std::nullopt;
-  Value value = fill.getInputs()[0];
-  rewriter.modifyOpInPlace(op, [&] { init.set(fill.getOutputs()[0]); });
-  rewriter.eraseOp(fill);
-  return value;
-}
-
-/// Fills the init of `op` with `value` just before it.
-static void fillInitBefore(RewriterBase &rewriter, linalg::GenericOp op,
-                           Value value) {
-  OpOperand &init = op.getDpsInitsMutable()[0];
-  rewriter.setInsertionPoint(op);
-  auto fill = linalg::FillOp::create(rewriter, op.getLoc(), value, init.get());
-  rewriter.modifyOpInPlace(op, [&] { init.set(fill->getResult(0)); });
-}
-
 /// Rewrites `op` (a contraction planned as `g`) as GEMM on packed panels.
 static LogicalResult packContraction(RewriterBase &rewriter,
                                      linalg::GenericOp op, const Gemm &g) {
@@ -775,7 +752,7 @@ struct EinsumPackContractions
         // it: a fill of the whole init moves into each part, which fills
         // its own box (and later drops that fill for its register tiles)
         // instead of a serial pass over the whole result first.
-        std::optional<Value> fill = takeInitFill(rewriter, op);
+        std::optional<Value> fill = einsum::dropInitFill(rewriter, op);
         auto [first, second] =
             linalg::splitOp(rewriter, cast<TilingInterface>(op.getOperation()),
                             split->first, rewriter.getIndexAttr(split->second));
@@ -783,7 +760,7 @@ struct EinsumPackContractions
           if (auto generic = dyn_cast_or_null<linalg::GenericOp>(
                   part ? part.getOperation() : nullptr)) {
             if (fill)
-              fillInitBefore(rewriter, generic, *fill);
+              einsum::fillInit(rewriter, generic, *fill);
             candidates.push_back(generic);
             if (part == second || edges.contains(op.getOperation()))
               edges.insert(generic);

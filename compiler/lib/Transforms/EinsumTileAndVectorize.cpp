@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/Spec/Limits.h"
+#include "einjit/Transforms/InitFill.h"
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 
@@ -30,6 +31,8 @@ namespace mlir::einsum {
 } // namespace mlir::einsum
 
 using namespace mlir;
+using einsum::dropInitFill;
+using einsum::fillInit;
 
 /// The largest divisor of `range` that is at most `cap` and a multiple of
 /// `multiple` (which divides `range`).
@@ -424,43 +427,6 @@ remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
       return std::make_pair(red, range - range % kMinReductionTile);
   }
   return std::nullopt;
-}
-
-/// If the init of `op` is a linalg.fill (seen through an expand_shape)
-/// used only there, makes `op` accumulate into the unfilled tensor instead
-/// and returns the fill value; the caller fills each tile before use.
-static std::optional<Value> dropInitFill(RewriterBase &rewriter,
-                                         linalg::LinalgOp op) {
-  OpOperand &init = op.getDpsInitsMutable()[0];
-  auto expand = init.get().getDefiningOp<tensor::ExpandShapeOp>();
-  Value filled = expand ? expand.getSrc() : init.get();
-  auto fill = filled.getDefiningOp<linalg::FillOp>();
-  if (!fill || !filled.hasOneUse() || (expand && !init.get().hasOneUse()))
-    return std::nullopt;
-  Value value = fill.getInputs()[0];
-  Value base = fill.getOutputs()[0];
-  if (expand) {
-    rewriter.setInsertionPoint(expand);
-    base = tensor::ExpandShapeOp::create(rewriter, expand.getLoc(),
-                                         expand.getResultType(), base,
-                                         expand.getReassociationIndices());
-  }
-  rewriter.modifyOpInPlace(op, [&] { init.set(base); });
-  if (expand)
-    rewriter.eraseOp(expand);
-  rewriter.eraseOp(fill);
-  return value;
-}
-
-/// Fills the init of `op` with `value` just before it; returns the fill.
-static Operation *fillInit(RewriterBase &rewriter, Operation *op, Value value) {
-  auto tileOp = cast<linalg::LinalgOp>(op);
-  OpOperand &init = tileOp.getDpsInitsMutable()[0];
-  rewriter.setInsertionPoint(tileOp);
-  Operation *fill =
-      linalg::FillOp::create(rewriter, tileOp.getLoc(), value, init.get());
-  rewriter.modifyOpInPlace(tileOp, [&] { init.set(fill->getResult(0)); });
-  return fill;
 }
 
 static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
