@@ -154,8 +154,9 @@ public:
   }
 
   llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-  compile(BoundEquation eq);
+  compile(BoundEquation eq, const PlanOptions &options);
   llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage,
+                                   const PlanOptions &options,
                                    bool llvmIR = false);
 
   /// Drops every kernel and starts a new MLIR context. Called with `mutex`
@@ -203,9 +204,13 @@ static int64_t parallelWork() {
   return kThreadedKernels ? kDefaultParallelWork : 0;
 }
 
-/// The signature a kernel is specialized to, and the target it is for.
-static std::string cacheKey(const BoundEquation &eq, const TargetInfo &target) {
-  std::string key = target.cpu + "|" + target.features + "|";
+/// The signature a kernel is specialized to, the target it is for and how
+/// its path was planned.
+static std::string cacheKey(const BoundEquation &eq, const TargetInfo &target,
+                            const PlanOptions &options) {
+  std::string key = target.cpu + "|" + target.features + "|" +
+                    pathStrategyName(options.strategy).str() + "|" +
+                    std::to_string(options.memoryLimitBytes) + "|";
   for (char c : eq.text)
     if (c != ' ')
       key += c;
@@ -236,9 +241,23 @@ static llvm::Error checkIntermediates(const BoundEquation &eq,
                                        path.describe(), bytes, memory));
 }
 
+/// The path of `eq` under `options`, planned once per compile, within
+/// einjit's limits and this machine's memory.
+static llvm::Expected<ContractionPath> planFor(const BoundEquation &eq,
+                                               const PlanOptions &options) {
+  auto plan = planContraction(eq, options);
+  if (!plan)
+    return plan.takeError();
+  if (auto err = checkPathLimits(eq, plan->path))
+    return std::move(err);
+  if (auto err = checkIntermediates(eq, plan->path))
+    return std::move(err);
+  return std::move(plan->path);
+}
+
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-Runtime::compile(BoundEquation eq) {
-  std::string key = cacheKey(eq, target);
+Runtime::compile(BoundEquation eq, const PlanOptions &options) {
+  std::string key = cacheKey(eq, target, options);
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) {
@@ -253,16 +272,15 @@ Runtime::compile(BoundEquation eq) {
   // Kernels are compiled only for a CPU this machine can run them on.
   if (auto err = target.checkRunsOnHost())
     return std::move(err);
-  ContractionPath path = greedyPath(eq);
-  if (auto err = checkPathLimits(eq, path))
-    return std::move(err);
-  if (auto err = checkIntermediates(eq, path))
-    return std::move(err);
+  auto planned = planFor(eq, options);
+  if (!planned)
+    return planned.takeError();
+  ContractionPath &path = *planned;
   std::unique_ptr<JitKernel> kernel;
   int64_t workspace = 0;
   bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
   if (!empty) {
-    auto module = buildKernelModule(*context, eq);
+    auto module = buildKernelModule(*context, eq, &path);
     if (auto err =
             lowerKernelModule(*module, Stage::LLVM, target, parallelWork()))
       return std::move(err);
@@ -307,9 +325,13 @@ void Runtime::clear() {
 }
 
 llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq, Stage stage,
+                                          const PlanOptions &options,
                                           bool llvmIR) {
+  auto path = planFor(eq, options);
+  if (!path)
+    return path.takeError();
   std::lock_guard<std::mutex> lock(mutex);
-  auto module = buildKernelModule(*context, eq);
+  auto module = buildKernelModule(*context, eq, &*path);
   if (auto err = lowerKernelModule(*module, stage, target, parallelWork()))
     return std::move(err);
   if (llvmIR)
@@ -335,17 +357,18 @@ static llvm::Expected<BoundEquation> bindOperands(llvm::StringRef equation,
 }
 
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-einjit::compileEinsum(llvm::StringRef equation,
-                      llvm::ArrayRef<Tensor> operands) {
+einjit::compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
+                      const PlanOptions &options) {
   auto bound = bindOperands(equation, operands);
   if (!bound)
     return bound.takeError();
-  return Runtime::get().compile(std::move(*bound));
+  return Runtime::get().compile(std::move(*bound), options);
 }
 
 llvm::Expected<Tensor> einjit::einsum(llvm::StringRef equation,
-                                      llvm::ArrayRef<Tensor> operands) {
-  auto compiled = compileEinsum(equation, operands);
+                                      llvm::ArrayRef<Tensor> operands,
+                                      const PlanOptions &options) {
+  auto compiled = compileEinsum(equation, operands, options);
   if (!compiled)
     return compiled.takeError();
   return (**compiled)(operands);
@@ -353,11 +376,12 @@ llvm::Expected<Tensor> einjit::einsum(llvm::StringRef equation,
 
 llvm::Expected<std::string> einjit::emitEinsum(llvm::StringRef equation,
                                                llvm::ArrayRef<Tensor> operands,
-                                               Stage stage) {
+                                               Stage stage,
+                                               const PlanOptions &options) {
   auto bound = bindOperands(equation, operands);
   if (!bound)
     return bound.takeError();
-  return Runtime::get().emit(*bound, stage);
+  return Runtime::get().emit(*bound, stage, options);
 }
 
 llvm::Expected<std::string>
@@ -365,7 +389,7 @@ einjit::emitLLVMIR(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands) {
   auto bound = bindOperands(equation, operands);
   if (!bound)
     return bound.takeError();
-  return Runtime::get().emit(*bound, Stage::LLVM, /*llvmIR=*/true);
+  return Runtime::get().emit(*bound, Stage::LLVM, {}, /*llvmIR=*/true);
 }
 
 CacheStats einjit::cacheStats() {

@@ -100,12 +100,37 @@ func.func @ellipsis(%a: tensor<6x2x3xf32>, %b: tensor<3x4xf32>) -> tensor<6x2x4x
 // CHECK-DAG: #[[$TC:.*]] = affine_map<(d0, d1) -> (d0)>
 // CHECK-LABEL: func @three_operands
 // CHECK-SAME: (%[[A:.*]]: tensor<8x2xf32>, %[[B:.*]]: tensor<2x8xf32>, %[[C:.*]]: tensor<8xf32>)
-// The greedy path contracts B with C first: a 2-vector, not an 8x8 matrix.
+// The path contracts B with C first: a 2-vector, not an 8x8 matrix.
 // CHECK: %[[BC:.*]] = linalg.generic {indexing_maps = [#[[$TA]], #[[$TB]], #[[$TC]]], iterator_types = ["parallel", "reduction"]} ins(%[[B]], %[[C]] : tensor<2x8xf32>, tensor<8xf32>) outs(%{{.*}} : tensor<2xf32>)
 // CHECK: linalg.generic {indexing_maps = [#[[$TA]], #[[$TB]], #[[$TC]]], iterator_types = ["parallel", "reduction"]} ins(%[[A]], %[[BC]] : tensor<8x2xf32>, tensor<2xf32>) outs(%{{.*}} : tensor<8xf32>)
 func.func @three_operands(%a: tensor<8x2xf32>, %b: tensor<2x8xf32>, %c: tensor<8xf32>) -> tensor<8xf32> {
-  %0 = einsum.contract "ij,jk,k->i" %a, %b, %c : (tensor<8x2xf32>, tensor<2x8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  %0 = einsum.contract "ij,jk,k->i" %a, %b, %c {path = [array<i64: 1, 2>, array<i64: 0, 3>]} : (tensor<8x2xf32>, tensor<2x8xf32>, tensor<8xf32>) -> tensor<8xf32>
   return %0 : tensor<8xf32>
+}
+
+// -----
+
+// The other order, as the path says: A with B first, an 8x8 matrix.
+// CHECK-LABEL: func @three_operands_other_path
+// CHECK-SAME: (%[[A:.*]]: tensor<8x2xf32>, %[[B:.*]]: tensor<2x8xf32>, %[[C:.*]]: tensor<8xf32>)
+// CHECK: %[[AB:.*]] = linalg.generic {{.*}} ins(%[[A]], %[[B]] : tensor<8x2xf32>, tensor<2x8xf32>) outs(%{{.*}} : tensor<8x8xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[AB]], %[[C]] : tensor<8x8xf32>, tensor<8xf32>) outs(%{{.*}} : tensor<8xf32>)
+func.func @three_operands_other_path(%a: tensor<8x2xf32>, %b: tensor<2x8xf32>, %c: tensor<8xf32>) -> tensor<8xf32> {
+  %0 = einsum.contract "ij,jk,k->i" %a, %b, %c {path = [array<i64: 0, 1>, array<i64: 3, 2>]} : (tensor<8x2xf32>, tensor<2x8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+// A private label summed by a unary step first, then the pair.
+// CHECK-LABEL: func @unary_step
+// CHECK-SAME: (%[[A:.*]]: tensor<3x5xf32>, %[[B:.*]]: tensor<3x4xf32>, %[[C:.*]]: tensor<4xf32>)
+// CHECK: %[[S:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[A]] : tensor<3x5xf32>) outs(%{{.*}} : tensor<3xf32>)
+// CHECK: %[[BC:.*]] = linalg.generic {{.*}} ins(%[[B]], %[[C]] : tensor<3x4xf32>, tensor<4xf32>) outs(%{{.*}} : tensor<3xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[S]], %[[BC]] : tensor<3xf32>, tensor<3xf32>) outs(%{{.*}} : tensor<f32>)
+func.func @unary_step(%a: tensor<3x5xf32>, %b: tensor<3x4xf32>, %c: tensor<4xf32>) -> tensor<f32> {
+  %0 = einsum.contract "ix,ij,j->" %a, %b, %c {path = [array<i64: 0>, array<i64: 1, 2>, array<i64: 3, 4>]} : (tensor<3x5xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<f32>
+  return %0 : tensor<f32>
 }
 
 // -----

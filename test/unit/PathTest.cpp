@@ -25,7 +25,7 @@ TEST(PathTest, UnaryIsOneStep) {
   ASSERT_EQ(p.steps.size(), 1u);
   EXPECT_EQ(p.steps[0].operands, std::vector<int>({0}));
   EXPECT_EQ(p.steps[0].shape, std::vector<int64_t>({3}));
-  EXPECT_EQ(p.flops(), 0); // a diagonal is a copy
+  EXPECT_EQ(p.flops(), 3); // a copy: one flop per element, as opt_einsum
 }
 
 TEST(PathTest, MatmulFlops) {

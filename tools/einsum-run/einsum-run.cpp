@@ -1,7 +1,8 @@
 //===- einsum-run.cpp - Run, print, emit and time one einsum --------------===//
 //
 //   einsum-run EQUATION OPERAND... [-o OUT.npy] [--print] [--emit=STAGE]
-//              [--bench=N] [--seed=N]
+//              [--bench=N] [--seed=N] [--explain[=json]] [--strategy=S]
+//              [--memory-limit=BYTES]
 //
 // An OPERAND is a .npy file or a random spec DTYPE:DIMS (`f32:64x128`;
 // `f64:` is a scalar). Any bad input ends with `einsum-run: error: ...` on
@@ -10,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Einsum.h"
+#include "einjit/runtime/Explain.h"
 #include "einjit/runtime/Npy.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -38,6 +40,14 @@ static const char *kUsage =
     "                 vector, llvm (LLVM dialect) or llvm-ir (LLVM IR after "
     "O3)\n"
     "  --bench=N      time N steady-state calls after compiling\n"
+    "  --explain[=json]  print the plan instead of running: strategy, flops,\n"
+    "                 largest intermediate, and each step with its kernel and\n"
+    "                 why (as text, or one JSON object)\n"
+    "  --strategy=S   contraction path strategy: auto (default), greedy, "
+    "optimal, dp\n"
+    "  --memory-limit=BYTES  cap on the largest intermediate (suffixes K, M, "
+    "G:\n"
+    "                 KiB, MiB, GiB); an error names the smallest that works\n"
     "  --seed=N       seed for random operands (default 0)\n"
     "  --mcpu=CPU     compile for LLVM's CPU CPU (haswell, znver3, "
     "skylake-avx512, ...;\n"
@@ -61,7 +71,25 @@ struct Options {
   uint64_t seed = 0;
   std::string mcpu, mattr;
   bool printTarget = false;
+  /// "text" or "json" for --explain.
+  std::string explain;
+  PlanOptions plan;
 };
+
+/// BYTES with an optional K, M or G (binary) suffix.
+static std::optional<int64_t> parseBytes(llvm::StringRef text) {
+  int shift = 0;
+  if (text.consume_back("K") || text.consume_back("k"))
+    shift = 10;
+  else if (text.consume_back("M"))
+    shift = 20;
+  else if (text.consume_back("G"))
+    shift = 30;
+  int64_t value;
+  if (text.getAsInteger(10, value) || value < 0 || value > (INT64_MAX >> shift))
+    return std::nullopt;
+  return value << shift;
+}
 } // namespace
 
 /// Prints `message` as an error; bytes that would not print (from a file
@@ -126,6 +154,23 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
       o.mcpu = arg.str();
     } else if (arg.consume_front("--mattr=")) {
       o.mattr = arg.str();
+    } else if (arg == "--explain" || arg == "--explain=text") {
+      o.explain = "text";
+    } else if (arg == "--explain=json") {
+      o.explain = "json";
+    } else if (arg.consume_front("--strategy=")) {
+      auto strategy = parsePathStrategy(arg);
+      if (!strategy)
+        return makeEinsumError("unknown strategy '" + arg +
+                               "' for --strategy (auto, greedy, optimal, dp)");
+      o.plan.strategy = *strategy;
+    } else if (arg.consume_front("--memory-limit=")) {
+      auto bytes = parseBytes(arg);
+      if (!bytes || *bytes == 0)
+        return makeEinsumError("--memory-limit needs a positive number of "
+                               "bytes (suffix K, M or G allowed), got '" +
+                               arg + "'");
+      o.plan.memoryLimitBytes = *bytes;
     } else if (arg == "--print-target") {
       o.printTarget = true;
     } else if (arg == "-h" || arg == "--help") {
@@ -148,9 +193,9 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   return o;
 }
 
-/// A random operand from `DTYPE:DIMS`.
-static llvm::Expected<Tensor> randomOperand(llvm::StringRef spec,
-                                            std::mt19937_64 &rng) {
+/// The dtype and shape of a random spec `DTYPE:DIMS`.
+static llvm::Expected<std::pair<DType, std::vector<int64_t>>>
+parseSpec(llvm::StringRef spec) {
   auto [typeName, dims] = spec.split(':');
   auto dtype = parseDType(typeName);
   if (!dtype)
@@ -169,6 +214,17 @@ static llvm::Expected<Tensor> randomOperand(llvm::StringRef spec,
       shape.push_back(d);
     }
   }
+  return std::make_pair(*dtype, shape);
+}
+
+/// A random operand from `DTYPE:DIMS`.
+static llvm::Expected<Tensor> randomOperand(llvm::StringRef spec,
+                                            std::mt19937_64 &rng) {
+  auto parsed = parseSpec(spec);
+  if (!parsed)
+    return parsed.takeError();
+  auto &[type, shape] = *parsed;
+  std::optional<DType> dtype = type;
   auto allocated = Tensor::allocate(*dtype, shape);
   if (!allocated)
     return allocated.takeError();
@@ -352,6 +408,35 @@ int main(int argc, char **argv) {
   if (options->printTarget)
     llvm::outs() << "target: " << target->str() << "\n";
 
+  if (!options->explain.empty()) {
+    // Shapes only: a random operand is never allocated.
+    std::vector<std::vector<int64_t>> shapes;
+    std::vector<DType> types;
+    for (const std::string &arg : options->operands) {
+      llvm::StringRef spec = arg;
+      if (!spec.ends_with(".npy") && !llvm::sys::fs::exists(spec) &&
+          spec.contains(':')) {
+        auto parsed = parseSpec(spec);
+        if (!parsed)
+          return fail(parsed.takeError());
+        types.push_back(parsed->first);
+        shapes.push_back(parsed->second);
+        continue;
+      }
+      auto t = readNpy(spec);
+      if (!t)
+        return fail(t.takeError());
+      types.push_back(t->dtype());
+      shapes.emplace_back(t->shape().begin(), t->shape().end());
+    }
+    auto explained = explain(options->equation, shapes, types, options->plan);
+    if (!explained)
+      return fail(explained.takeError());
+    llvm::outs() << (options->explain == "json" ? explained->json() + "\n"
+                                                : explained->str());
+    return finishOutput();
+  }
+
   std::mt19937_64 rng(options->seed);
   std::vector<Tensor> operands;
   for (const std::string &arg : options->operands) {
@@ -362,16 +447,16 @@ int main(int argc, char **argv) {
   }
 
   if (options->emit) {
-    auto text = options->emitLLVMIR
-                    ? emitLLVMIR(options->equation, operands)
-                    : emitEinsum(options->equation, operands, *options->emit);
+    auto text = options->emitLLVMIR ? emitLLVMIR(options->equation, operands)
+                                    : emitEinsum(options->equation, operands,
+                                                 *options->emit, options->plan);
     if (!text)
       return fail(text.takeError());
     llvm::outs() << *text;
     return finishOutput();
   }
 
-  auto kernel = compileEinsum(options->equation, operands);
+  auto kernel = compileEinsum(options->equation, operands, options->plan);
   if (!kernel)
     return fail(kernel.takeError());
   if (options->bench) {

@@ -93,7 +93,7 @@ void einjit::registerCompilerDialects(DialectRegistry &registry) {
 // The stages as textual pipelines: they double as documentation of exactly
 // what runs, and einsum-opt accepts the same strings.
 static constexpr llvm::StringLiteral kLinalgStage =
-    "convert-einsum-to-linalg,canonicalize,cse";
+    "einsum-plan-paths,convert-einsum-to-linalg,canonicalize,cse";
 // {0}: einsum-tile-and-vectorize's parallel-work; {1}, {2}: the target's
 // SIMD width and register count. An scf.forall it makes becomes an OpenMP
 // parallel loop; canonicalize then inlines the memref.alloca_scope that
@@ -212,7 +212,8 @@ void einjit::registerCompilerPasses() {
 }
 
 OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
-                                                const BoundEquation &eq) {
+                                                const BoundEquation &eq,
+                                                const ContractionPath *path) {
   ctx.loadDialect<einsum::EinsumDialect, func::FuncDialect,
                   bufferization::BufferizationDialect>();
   OpBuilder b(&ctx);
@@ -240,14 +241,43 @@ OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
   for (auto [arg, type] : llvm::zip(entry->getArguments(), tensorTypes))
     inputs.push_back(bufferization::ToTensorOp::create(
         b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
-  Value result = einsum::ContractOp::create(b, loc, resultType,
-                                            b.getStringAttr(eq.text), inputs);
+  auto contract = einsum::ContractOp::create(
+      b, loc, resultType, b.getStringAttr(eq.text), inputs,
+      path ? einsum::pathAttr(&ctx, *path) : ArrayAttr());
+  Value result = contract.getResult();
   auto store = bufferization::MaterializeInDestinationOp::create(
       b, loc, result, entry->getArguments().back());
   store.setRestrict(true);
   store.setWritable(true);
   func::ReturnOp::create(b, loc);
   return module;
+}
+
+llvm::Expected<std::vector<einjit::KernelChoice>>
+einjit::describeKernels(MLIRContext &ctx, const BoundEquation &eq,
+                        const ContractionPath &path, const TargetInfo &target,
+                        llvm::ArrayRef<std::string> labelNames) {
+  OwningOpRef<ModuleOp> module = buildKernelModule(ctx, eq, &path);
+  PassManager pm(&ctx);
+  pm.addPass(einsum::createConvertEinsumToLinalg());
+  if (failed(pm.run(*module)))
+    return makeEinsumError("internal compiler error: '" + eq.text +
+                           "' does not lower to linalg");
+  // One linalg.generic per step, in step order (then maybe a conversion).
+  SmallVector<linalg::GenericOp> generics;
+  module->walk([&](linalg::GenericOp op) { generics.push_back(op); });
+  std::vector<einjit::KernelChoice> choices;
+  for (auto [step, op] : llvm::zip(path.steps, generics)) {
+    SmallVector<einjit::PathValue> values;
+    for (int id : step.operands)
+      values.push_back(path.value(id));
+    std::vector<std::string> names;
+    for (auto [label, size] : loopLabels(values, step.labels))
+      names.push_back(labelNames[label]);
+    choices.push_back(einsum::describeKernel(
+        op, names, target.vectorBits, target.vectorRegisters, target.l2Bytes));
+  }
+  return choices;
 }
 
 int64_t einjit::workspaceBytes(ModuleOp module) {

@@ -89,12 +89,17 @@ static void setVectorShape(TargetInfo &t, const llvm::MCSubtargetInfo &sti) {
   if (sti.checkFeatures("+avx512f")) {
     t.vectorBits = 512;
     t.vectorRegisters = 32;
+    t.isa = "AVX-512";
   } else if (sti.checkFeatures("+avx")) {
     t.vectorBits = 256;
     t.vectorRegisters = 16;
+    t.isa = sti.checkFeatures("+avx2")
+                ? (sti.checkFeatures("+fma") ? "AVX2+FMA" : "AVX2")
+                : "AVX";
   } else {
     t.vectorBits = 128;
     t.vectorRegisters = 16;
+    t.isa = sti.checkFeatures("+sse2") ? "SSE" : "128-bit SIMD";
   }
 }
 

@@ -1,6 +1,6 @@
 //===- EinsumToLinalg.cpp - Lower einsum.contract to linalg ---------------===//
 //
-// Splits each einsum.contract along a greedy path and emits one
+// Splits each einsum.contract along its planned path and emits one
 // linalg.generic per step; the algorithm is in Passes.td.
 //
 //===----------------------------------------------------------------------===//
@@ -130,7 +130,12 @@ struct LowerContract : OpRewritePattern<ContractOp> {
       std::string msg = llvm::toString(bound.takeError());
       return rewriter.notifyMatchFailure(op, msg);
     }
-    einjit::ContractionPath path = einjit::greedyPath(*bound);
+    auto planned = contractPath(op, *bound);
+    if (!planned) {
+      std::string msg = llvm::toString(planned.takeError());
+      return rewriter.notifyMatchFailure(op, msg);
+    }
+    einjit::ContractionPath &path = *planned;
     Type computeType = toMLIRType(getContext(), bound->computeType);
     Location loc = op.getLoc();
 
@@ -163,7 +168,14 @@ struct ConvertEinsumToLinalg
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](ContractOp op) {
-      op.emitOpError("could not be lowered to linalg");
+      std::string why = "could not be lowered to linalg";
+      if (auto bound = bindContract(op)) {
+        if (auto path = contractPath(op, *bound); !path)
+          why = llvm::toString(path.takeError());
+      } else {
+        llvm::consumeError(bound.takeError());
+      }
+      op.emitOpError(why);
       return WalkResult::interrupt();
     });
     if (left.wasInterrupted())

@@ -19,6 +19,13 @@ double ContractionPath::flops() const {
   return total;
 }
 
+int64_t ContractionPath::largestIntermediate() const {
+  int64_t largest = 0;
+  for (size_t i = 0; i + 1 < steps.size(); ++i)
+    largest = std::max(largest, saturatingProduct(steps[i].shape));
+  return largest;
+}
+
 PathValue ContractionPath::value(int id) const {
   if (id < (int)operands.size())
     return operands[id];
@@ -82,11 +89,8 @@ static ContractionStep makeStep(llvm::ArrayRef<PathValue> values,
         step.shape.push_back(s);
   step.labels = std::move(labels);
   bool sums = loops.size() > step.labels.size();
-  double work = product(loops);
-  if (values.size() == 2)
-    step.flops = sums ? 2 * work : work;
-  else
-    step.flops = sums ? work : 0;
+  double terms = std::max<double>(1, double(values.size()) - 1);
+  step.flops = product(loops) * (terms + (sums ? 1 : 0));
   return step;
 }
 
@@ -97,66 +101,76 @@ static double numElements(const std::vector<int64_t> &shape) {
   return n;
 }
 
-ContractionPath einjit::greedyPath(const BoundEquation &eq) {
+/// The labels of `values` in order of first appearance, each once, that
+/// `needed` keeps.
+template <typename Needed>
+static std::vector<int> keptLabels(llvm::ArrayRef<PathValue> values,
+                                   Needed needed) {
+  std::vector<int> labels;
+  for (const PathValue &v : values)
+    for (int label : v.labels)
+      if (!llvm::is_contained(labels, label) && needed(label))
+        labels.push_back(label);
+  return labels;
+}
+
+llvm::Expected<ContractionPath>
+einjit::pathFromSteps(const BoundEquation &eq,
+                      llvm::ArrayRef<std::vector<int>> steps) {
   ContractionPath path;
   for (auto [labels, shape] : llvm::zip(eq.inputs, eq.inputShapes))
     path.operands.push_back({labels, shape});
   int n = path.operands.size();
-  if (n == 1) {
-    path.steps.push_back(makeStep(path.operands, {0}, eq.output));
-    return path;
-  }
-
-  std::vector<int> live;
-  for (int i = 0; i < n; ++i)
-    live.push_back(i);
-
-  while (live.size() > 1) {
-    bool last = live.size() == 2;
-    double bestCost = std::numeric_limits<double>::infinity();
-    double bestFlops = 0;
-    ContractionStep best;
-    size_t bestA = 0, bestB = 0;
-    for (size_t a = 0; a < live.size(); ++a) {
-      for (size_t b = a + 1; b < live.size(); ++b) {
-        PathValue va = path.value(live[a]), vb = path.value(live[b]);
-        std::vector<int> labels;
-        if (last) {
-          labels = eq.output;
-        } else {
-          auto needed = [&](int label) {
-            if (llvm::is_contained(eq.output, label))
-              return true;
-            for (size_t o = 0; o < live.size(); ++o)
-              if (o != a && o != b &&
-                  llvm::is_contained(path.value(live[o]).labels, label))
-                return true;
-            return false;
-          };
-          for (const PathValue *v : {&va, &vb})
-            for (int label : v->labels)
-              if (!llvm::is_contained(labels, label) && needed(label))
-                labels.push_back(label);
-        }
-        ContractionStep step =
-            makeStep({va, vb}, {live[a], live[b]}, std::move(labels));
-        double cost = numElements(step.shape) - numElements(va.shape) -
-                      numElements(vb.shape);
-        if (cost < bestCost || (cost == bestCost && step.flops < bestFlops)) {
-          bestCost = cost;
-          bestFlops = step.flops;
-          best = std::move(step);
-          bestA = a;
-          bestB = b;
-        }
-      }
+  std::vector<bool> consumed(n + steps.size(), false);
+  for (auto [k, ids] : llvm::enumerate(steps)) {
+    if (ids.empty() || ids.size() > 2)
+      return makeEinsumError(llvm::formatv(
+          "step {0} of the path contracts {1} values; a step takes one or two",
+          k, ids.size()));
+    for (auto [j, id] : llvm::enumerate(ids)) {
+      if (id < 0 || id >= n + (int)k)
+        return makeEinsumError(llvm::formatv(
+            "step {0} of the path names value {1}, which does not exist yet "
+            "(operands are 0-{2}, step i makes {3}+i)",
+            k, id, n - 1, n));
+      if (consumed[id] || (j == 1 && ids[0] == id))
+        return makeEinsumError(llvm::formatv(
+            "step {0} of the path uses value {1}, already consumed", k, id));
     }
-    path.steps.push_back(std::move(best));
-    live.erase(live.begin() + bestB);
-    live.erase(live.begin() + bestA);
-    live.push_back(n + path.steps.size() - 1);
+    for (int id : ids)
+      consumed[id] = true;
+    llvm::SmallVector<PathValue> values;
+    for (int id : ids)
+      values.push_back(path.value(id));
+    bool last = k + 1 == steps.size();
+    std::vector<int> labels =
+        last ? eq.output : keptLabels(values, [&](int label) {
+          if (llvm::is_contained(eq.output, label))
+            return true;
+          for (int id = 0; id < n + (int)k; ++id)
+            if (!consumed[id] &&
+                llvm::is_contained(path.value(id).labels, label))
+              return true;
+          return false;
+        });
+    path.steps.push_back(makeStep(values, ids, std::move(labels)));
   }
+  int live = llvm::count(consumed, false);
+  if (steps.empty() || live != 1)
+    return makeEinsumError(llvm::formatv(
+        "the path leaves {0} values uncontracted; it must end with one",
+        steps.empty() ? n : live));
   return path;
+}
+
+double einjit::naiveFlops(const BoundEquation &eq) {
+  std::vector<PathValue> values;
+  for (auto [labels, shape] : llvm::zip(eq.inputs, eq.inputShapes))
+    values.push_back({labels, shape});
+  std::vector<int> ids(values.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    ids[i] = i;
+  return makeStep(values, ids, eq.output).flops;
 }
 
 llvm::Error einjit::checkPathLimits(const BoundEquation &eq,

@@ -7,11 +7,13 @@
 
 #include "einjit/Spec/Limits.h"
 #include "einjit/Transforms/InitFill.h"
+#include "einjit/Transforms/KernelChoice.h"
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace mlir::einsum {
 #define GEN_PASS_DEF_EINSUMPACKCONTRACTIONS
@@ -213,24 +215,37 @@ static constexpr int64_t kDirectRows = 64;
 /// right input too large for half the L2, whose rows it streams from memory
 /// for every block of rows, when there are more rows than one block.
 static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
-                         bool edge) {
+                         bool edge, std::string *why = nullptr) {
+  auto because = [&](bool packs, const llvm::Twine &reason) {
+    if (why)
+      *why = reason.str();
+    return packs;
+  };
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<int64_t> k;
   for (unsigned loop : g.k)
     k.push_back(ranges[loop]);
   if (ranges[g.mTile] * 2 < g.mr || ranges[g.nTile] * 4 < g.nr ||
       einjit::saturatingProduct(k) < 8)
-    return false;
+    return because(false, "too small for packing to pay: fewer than half "
+                          "the tile's rows, a quarter of its columns or 8 "
+                          "K iterations");
   // The thin edge of a split contraction reads its inputs with the large
   // strides of the whole: the direct kernel runs it at a few GFLOP/s.
-  if (edge || !g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
-    return true;
+  if (edge)
+    return because(true, "the thin edge of a split contraction");
+  if (!g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
+    return because(true, "several labels of one role stay apart, which the "
+                         "direct kernel would read with strides");
   // The direct kernel runs a column remainder as one vector of its width,
   // which LLVM splits into power-of-two pieces (20 columns: 16 + 4): slow
   // to compile, and a cliff beyond one piece (52x52x52: 8 GFLOP/s direct,
   // 70 packed; 436^3: 46 against 156); a row remainder costs it little.
   if (llvm::popcount(uint64_t(ranges[g.nTile] % g.nr)) > 1)
-    return true;
+    return because(true, llvm::formatv("the column remainder {0} % {1} = "
+                                       "{2} is not a power of two",
+                                       ranges[g.nTile], g.nr,
+                                       ranges[g.nTile] % g.nr));
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   AffineMap rhs = maps[1 - g.lhs], result = maps[2];
   // The direct kernel's rows are the result's next-to-last dimension.
@@ -239,7 +254,8 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
       loopAt(rhs, rhsRank - 1) != g.nTile ||
       loopAt(result, rank - 2) != g.mTile ||
       position(rhs, g.k.front()) + 2 != rhsRank)
-    return true;
+    return because(true, "the right input is not laid out [..., K, N] or "
+                         "the result not [..., M, N]");
   // A right input beyond half the L2 is streamed from memory once per
   // block of rows: packing pays when there are several blocks, not for
   // the few rows of a small batch through a large weight (EinsumDense at
@@ -248,7 +264,14 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
   int64_t rhsBytes = einjit::saturatingProduct(
       {k.front(), ranges[g.nTile], element.getIntOrFloatBitWidth() / 8});
-  return rhsBytes > l2Bytes / 2 && ranges[g.mTile] > kDirectRows;
+  if (rhsBytes > l2Bytes / 2 && ranges[g.mTile] > kDirectRows)
+    return because(true, llvm::formatv("the right input ({0} KiB) is over "
+                                       "half the L2 and there are over {1} "
+                                       "rows",
+                                       rhsBytes / 1024, kDirectRows));
+  return because(false, "the operands are laid out [M, K] x [K, N] with "
+                        "whole or power-of-two column tiles, and the right "
+                        "input fits half the L2 or is read once");
 }
 
 /// Swaps the roles of a two-input body's first two arguments, after its
@@ -787,3 +810,124 @@ struct EinsumPackContractions
   }
 };
 } // namespace
+
+einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
+                                            ArrayRef<std::string> loopNames,
+                                            unsigned vectorBits,
+                                            unsigned vectorRegisters,
+                                            int64_t l2Bytes) {
+  auto name = [&](unsigned loop) {
+    return loop < loopNames.size() ? loopNames[loop]
+                                   : "d" + std::to_string(loop);
+  };
+  auto names = [&](ArrayRef<unsigned> loops) {
+    std::string s = "{";
+    for (auto [i, loop] : llvm::enumerate(loops))
+      s += (i ? "," : "") + name(loop);
+    return s + "}";
+  };
+  einjit::KernelChoice k;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<unsigned> reductions;
+  op.getReductionDims(reductions);
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  FailureOr<Gemm> g = failure();
+  if (isPackable(op))
+    g = planGemm(op, vectorBits, vectorRegisters);
+  if (succeeded(g)) {
+    SmallVector<unsigned> m{g->mTile}, n{g->nTile};
+    m.append(g->mOuter);
+    n.append(g->nOuter);
+    k.detail = llvm::formatv("batch {0} M {1} N {2} K {3}; register tile "
+                             "{4}x{5} over {6} x {7}",
+                             names(g->batch), names(m), names(n), names(g->k),
+                             g->mr, g->nr, name(g->mTile), name(g->nTile));
+    std::string why;
+    bool packed = worthPacking(op, *g, l2Bytes, /*edge=*/false, &why);
+    k.kind = packed ? "GEMM, packed panels" : "GEMM, direct kernel";
+    if (packed) {
+      if (auto split = edgeSplit(op, *g))
+        why += llvm::formatv("; split at {0} = {1}: whole panels, then an "
+                             "edge of {2}",
+                             name(split->first), split->second,
+                             ranges[split->first] - split->second);
+      for (const ReassociationIndices &group : fusibleGroups(op, g->roles)) {
+        SmallVector<unsigned> loops(group.begin(), group.end());
+        why += "; " + names(loops) + " run as one loop";
+      }
+    } else if (g->lhs == 1) {
+      why += "; the inputs are swapped so that the rows come first";
+    }
+    k.why = why;
+    return k;
+  }
+  if (op.getNumDpsInputs() == 1) {
+    if (reductions.empty()) {
+      if (std::optional<unsigned> c = transposedLoop(op)) {
+        k.kind = "transpose";
+        k.detail = llvm::formatv("{0} moves from innermost", name(*c));
+        k.why = "one input permuted so that its contiguous label moves: "
+                "square blocks of one cache line per row, transposed in "
+                "registers";
+      } else {
+        k.kind = "copy";
+        k.why = "one input and nothing summed (a diagonal, broadcast or "
+                "type conversion): a vectorized loop nest";
+      }
+      return k;
+    }
+    k.kind = "reduction";
+    k.detail = "sums over " + names(reductions);
+    AffineMap in = op.getIndexingMapsArray().front();
+    bool lanes =
+        in.getNumResults() > 0 && reductions.size() >= 2 &&
+        isa<FloatType>(element) &&
+        llvm::is_contained(reductions, loopAt(in, in.getNumResults() - 1));
+    k.why = lanes ? "its input's contiguous label " +
+                        name(loopAt(in, in.getNumResults() - 1)) +
+                        " is summed: partial sums in SIMD lanes, added at "
+                        "the end"
+                  : "one input with summed labels: tiled, vectorized loops";
+    return k;
+  }
+  k.kind = "loop nest";
+  k.detail = "tiled and vectorized";
+  if (!element.isF32() && !element.isF64()) {
+    k.why =
+        "the packed GEMM takes f32 and f64; this step accumulates in " +
+        std::string(isa<IntegerType>(element) ? "integers" : "another type");
+    return k;
+  }
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/false)) {
+      k.why = "an operand repeats a label (a diagonal) or broadcasts a size-1 "
+              "dimension";
+      return k;
+    }
+  if (op.getNumDpsInputs() != 2) {
+    k.why = "more than two inputs";
+    return k;
+  }
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  bool hasM = false, hasN = false, hasK = false;
+  for (unsigned loop = 0; loop < op.getNumLoops(); ++loop) {
+    bool inA = uses(maps[0], loop), inB = uses(maps[1], loop),
+         inC = uses(maps[2], loop);
+    if (!inC && inA != inB) {
+      k.why = "label " + name(loop) + " is summed within one input";
+      return k;
+    }
+    hasM |= inA && inC && !inB;
+    hasN |= inB && inC && !inA;
+    hasK |= inA && inB && !inC;
+  }
+  if (!hasK)
+    k.why = "nothing is summed: an outer or elementwise (Hadamard) product, "
+            "bound by memory";
+  else if (!hasM || !hasN)
+    k.why = "one input has no label of its own: a matrix-vector or dot "
+            "product, bound by memory";
+  else
+    k.why = "not a GEMM the packed kernel takes";
+  return k;
+}

@@ -11,6 +11,7 @@
 
 #include "einjit/Spec/Limits.h"
 #include "einjit/Transforms/InitFill.h"
+#include "einjit/Transforms/KernelChoice.h"
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 
@@ -674,10 +675,7 @@ static constexpr int64_t kStreamL2s = 4;
 /// Thread chunks of a packing copy's outermost dimension.
 static constexpr int64_t kCopyChunks = 8;
 
-/// For a copy that permutes its input (one input with a permutation map, an
-/// identity result map, a body that yields the input) and moves the
-/// input's contiguous dimension: the loop of that dimension.
-static std::optional<unsigned> transposedLoop(linalg::LinalgOp op) {
+std::optional<unsigned> einsum::transposedLoop(linalg::LinalgOp op) {
   if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
       op.getNumReductionLoops() != 0)
     return std::nullopt;
@@ -833,7 +831,7 @@ static LogicalResult tileTransposeBlocks(RewriterBase &rewriter,
                                          linalg::LinalgOp op,
                                          int64_t parallelWork,
                                          int64_t l2Bytes) {
-  std::optional<unsigned> c = transposedLoop(op);
+  std::optional<unsigned> c = einsum::transposedLoop(op);
   if (!c)
     return failure();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();

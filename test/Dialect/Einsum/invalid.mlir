@@ -93,3 +93,35 @@ func.func @dynamic_shape(%a: tensor<?x3xf32>) -> tensor<3xf32> {
   %0 = einsum.contract "ij->j" %a : (tensor<?x3xf32>) -> tensor<3xf32>
   return %0 : tensor<3xf32>
 }
+
+// -----
+
+func.func @path_reuses_a_value(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %c: tensor<4xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'einsum.contract' op has an invalid path: step 1 of the path uses value 0, already consumed}}
+  %0 = einsum.contract "ij,jk,k->i" %a, %b, %c {path = [array<i64: 0, 1>, array<i64: 0, 2>]} : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @path_names_a_future_value(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %c: tensor<4xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'einsum.contract' op has an invalid path: step 0 of the path names value 3, which does not exist yet (operands are 0-2, step i makes 3+i)}}
+  %0 = einsum.contract "ij,jk,k->i" %a, %b, %c {path = [array<i64: 0, 3>, array<i64: 1, 2>]} : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @path_leaves_values(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %c: tensor<4xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'einsum.contract' op has an invalid path: the path leaves 2 values uncontracted; it must end with one}}
+  %0 = einsum.contract "ij,jk,k->i" %a, %b, %c {path = [array<i64: 0, 1>]} : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @path_step_of_three(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>, %c: tensor<4xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'einsum.contract' op has an invalid path: step 0 of the path contracts 3 values; a step takes one or two}}
+  %0 = einsum.contract "ij,jk,k->i" %a, %b, %c {path = [array<i64: 0, 1, 2>]} : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}

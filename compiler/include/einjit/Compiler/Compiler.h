@@ -18,6 +18,8 @@
 
 #include "einjit/Compiler/TargetInfo.h"
 #include "einjit/Spec/Equation.h"
+#include "einjit/Spec/Path.h"
+#include "einjit/Transforms/KernelChoice.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -65,9 +67,20 @@ void buildCpuPipeline(mlir::OpPassManager &pm, Stage from, Stage to,
 /// The name of the kernel function in a module from buildKernelModule.
 constexpr llvm::StringLiteral kKernelName = "einsum";
 
-/// Builds the einsum-stage kernel module of `eq`.
-mlir::OwningOpRef<mlir::ModuleOp> buildKernelModule(mlir::MLIRContext &ctx,
-                                                    const BoundEquation &eq);
+/// Builds the einsum-stage kernel module of `eq`, contracted along `path`
+/// (planned once, by planContraction; carried as the op's `path`
+/// attribute). Without one, the pipeline's einsum-plan-paths plans with
+/// the default options.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildKernelModule(mlir::MLIRContext &ctx, const BoundEquation &eq,
+                  const ContractionPath *path = nullptr);
+
+/// The kernel the CPU pipeline builds for each step of `path` on `target`,
+/// in step order (for --explain). Label id `l` is called `labelNames[l]`.
+llvm::Expected<std::vector<KernelChoice>>
+describeKernels(mlir::MLIRContext &ctx, const BoundEquation &eq,
+                const ContractionPath &path, const TargetInfo &target,
+                llvm::ArrayRef<std::string> labelNames);
 
 /// The workspace bytes a module lowered to the vector stage or beyond needs
 /// (recorded by the einsum-workspace pass).

@@ -31,6 +31,8 @@ struct TargetInfo {
   std::string mattr;
   /// SIMD register width in bits that register tiles are built from: 512
   /// with AVX-512, 256 with AVX, 128 otherwise.
+  /// The SIMD instruction set kernels use: "AVX-512", "AVX2+FMA", ...
+  std::string isa = "128-bit SIMD";
   unsigned vectorBits = 128;
   /// SIMD registers: 32 with AVX-512, 16 otherwise.
   unsigned vectorRegisters = 16;

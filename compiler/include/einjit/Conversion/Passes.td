@@ -8,9 +8,10 @@ include "mlir/Pass/PassBase.td"
 def ConvertEinsumToLinalg : Pass<"convert-einsum-to-linalg"> {
   let summary = "Lower einsum.contract to linalg.generic along a path";
   let description = [{
-    Each `einsum.contract` is bound to its operand types and split along a
-    greedy contraction path into unary and pairwise contractions. Each of
-    those becomes one `linalg.generic`:
+    Each `einsum.contract` is bound to its operand types and split along
+    its `path` attribute (see `einsum-plan-paths`; an op of one or two
+    operands needs none) into unary and pairwise contractions; the pass
+    never plans. Each step becomes one `linalg.generic`:
 
     1. its loops are the result labels (parallel, in result order) followed
        by the summed labels (reduction, in order of appearance);

@@ -5,6 +5,14 @@
 // (operands are values 0..n-1, step k produces value n+k) and the labels of
 // what it produces. The last step produces the equation's output.
 //
+// Flops are counted as opt_einsum counts them: a step over loops of N
+// iterations costs N times (number of values - 1, at least 1), plus N more
+// when it sums a label. So a matmul is 2MNK, an outer or Hadamard product
+// N, a transpose N and a sum over one operand 2N.
+//
+// The planners (planContraction) pick the path: greedy, optimal, dp or auto,
+// under an optional cap on the largest intermediate. Planner.cpp has them.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef EINJIT_SPEC_PATH_H
@@ -12,6 +20,7 @@
 
 #include "einjit/Spec/Equation.h"
 
+#include <optional>
 #include <vector>
 
 namespace einjit {
@@ -38,6 +47,9 @@ struct ContractionPath {
   std::vector<ContractionStep> steps;
 
   double flops() const;
+  /// Elements of the largest intermediate (every step's result but the
+  /// last); 0 without one.
+  int64_t largestIntermediate() const;
   /// Labels and shape of value `id` (an operand or a step's result).
   PathValue value(int id) const;
   /// "((0,1),2)"-style description, for messages and --explain.
@@ -53,6 +65,71 @@ loopLabels(llvm::ArrayRef<PathValue> values, llvm::ArrayRef<int> resultLabels);
 /// relative to its inputs (opt_einsum's greedy rule), summing each label as
 /// soon as no other value and not the output needs it.
 ContractionPath greedyPath(const BoundEquation &eq);
+/// The greedy path among pairs whose result, unless it is the output, has
+/// at most `capElements` elements; nullopt when at some step no pair fits.
+std::optional<ContractionPath> greedyPath(const BoundEquation &eq,
+                                          double capElements);
+
+/// The path that contracts the values each step names (operand ids and
+/// earlier steps' ids, as in ContractionStep::operands), each label summed
+/// as soon as nothing left needs it and the last step in the output's
+/// order. An error if the steps do not consume every value exactly once,
+/// ending with one.
+llvm::Expected<ContractionPath>
+pathFromSteps(const BoundEquation &eq, llvm::ArrayRef<std::vector<int>> steps);
+
+/// The flops of one loop nest over every label at once (numpy's
+/// `optimize=False`), counted as above.
+double naiveFlops(const BoundEquation &eq);
+
+enum class PathStrategy {
+  /// `optimal` up to kAutoOptimalOperands operands, then the cheaper of
+  /// `dp` (within a work budget) and `greedy`.
+  Auto,
+  /// opt_einsum's greedy rule; O(n^3) pairs.
+  Greedy,
+  /// Exhaustive over every tree of pairwise contractions (outer products
+  /// included), by dynamic programming over all subsets of operands, pruned
+  /// by the greedy cost; up to kMaxOptimalOperands operands. It also tries
+  /// summing each operand's private labels first (as dp does) and keeps the
+  /// cheaper.
+  Optimal,
+  /// Dynamic programming over connected subgraphs (no outer products inside
+  /// a connected part), with an increasing cost cap, after summing each
+  /// operand's private labels (Pfeifer, Haegeman and Verstraete 2014, as
+  /// opt_einsum's `dp`); disconnected parts are joined smallest first.
+  DP,
+};
+std::optional<PathStrategy> parsePathStrategy(llvm::StringRef name);
+llvm::StringRef pathStrategyName(PathStrategy strategy);
+
+/// `auto` uses `optimal` up to this many operands.
+constexpr int kAutoOptimalOperands = 10;
+/// `optimal` visits 3^n / 2 splits: refused beyond this many operands.
+constexpr int kMaxOptimalOperands = 16;
+
+struct PlanOptions {
+  PathStrategy strategy = PathStrategy::Auto;
+  /// The largest intermediate may hold at most this many bytes (of the
+  /// equation's compute type); 0: no cap. The inputs and the result do not
+  /// count.
+  int64_t memoryLimitBytes = 0;
+};
+
+struct Plan {
+  ContractionPath path;
+  PathStrategy strategy = PathStrategy::Auto;
+  /// What ran: auto's pick, or the fallback when a strategy found no path
+  /// under the cap.
+  std::string chosen;
+  double naiveFlops = 0;
+};
+
+/// Plans `eq` with `options`. Fails when no path meets the memory cap,
+/// naming the smallest cap that would work, or when `optimal` is asked for
+/// more than kMaxOptimalOperands operands.
+llvm::Expected<Plan> planContraction(const BoundEquation &eq,
+                                     const PlanOptions &options = {});
 
 /// Checks every step of `path` against einjit's limits: its loop nest runs
 /// at most kMaxIterations iterations and its result fits kMaxTensorBytes.

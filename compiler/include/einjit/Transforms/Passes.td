@@ -5,6 +5,26 @@
 
 include "mlir/Pass/PassBase.td"
 
+def EinsumPlanPaths : Pass<"einsum-plan-paths"> {
+  let summary = "Plan the contraction path of each einsum.contract";
+  let description = [{
+    Gives every `einsum.contract` of three or more operands that has no
+    `path` attribute one, planned by `einjit::planContraction` (the spec
+    layer's planner, the one the runtime calls before it builds a kernel):
+    `strategy` is auto, greedy, optimal or dp, and `memory-limit` caps the
+    bytes of the largest intermediate (0: no cap). An op whose equation has
+    no path under the cap fails the pass with the planner's message, which
+    names the smallest limit that works. Ops that have a path keep it: the
+    runtime plans once, and this pass never plans again.
+  }];
+  let options = [
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
+           "Path strategy: auto, greedy, optimal or dp">,
+    Option<"memoryLimit", "memory-limit", "int64_t", /*default=*/"0",
+           "Bytes the largest intermediate may hold (0: no cap)">,
+  ];
+}
+
 def EinsumTileAndVectorize
     : Pass<"einsum-tile-and-vectorize", "mlir::func::FuncOp"> {
   let summary = "Tile contraction loop nests for cache and registers, then "

@@ -58,18 +58,23 @@ private:
 };
 
 /// Binds `equation` to `operands` and returns the cached kernel for the
-/// signature, compiling it on first use.
+/// signature, compiling it on first use. The contraction path is planned
+/// once, with `options` (strategy, cap on the largest intermediate), and
+/// kernels planned with different options are cached apart.
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands);
+compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
+              const PlanOptions &options = {});
 
 /// numpy.einsum(equation, *operands).
 llvm::Expected<Tensor> einsum(llvm::StringRef equation,
-                              llvm::ArrayRef<Tensor> operands);
+                              llvm::ArrayRef<Tensor> operands,
+                              const PlanOptions &options = {});
 
 /// The IR of the kernel for this signature at `stage`, as text.
 llvm::Expected<std::string> emitEinsum(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands,
-                                       Stage stage);
+                                       Stage stage,
+                                       const PlanOptions &options = {});
 /// The LLVM IR the JIT compiles for this signature (after O3), as text.
 llvm::Expected<std::string> emitLLVMIR(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands);

@@ -69,6 +69,37 @@ mlir::einsum::bindContract(ContractOp op) {
   return einjit::bindEquation(op.getEquation(), shapes, types);
 }
 
+llvm::Expected<einjit::ContractionPath>
+mlir::einsum::contractPath(ContractOp op, const einjit::BoundEquation &eq) {
+  std::optional<ArrayAttr> attr = op.getPath();
+  if (!attr) {
+    if (eq.inputs.size() > 2)
+      return einjit::makeEinsumError(
+          "an einsum of " + std::to_string(eq.inputs.size()) +
+          " operands needs a contraction path (run einsum-plan-paths)");
+    return einjit::greedyPath(eq);
+  }
+  std::vector<std::vector<int>> steps;
+  for (Attribute step : *attr) {
+    ArrayRef<int64_t> ids = cast<DenseI64ArrayAttr>(step).asArrayRef();
+    std::vector<int> ints;
+    for (int64_t id : ids)
+      ints.push_back(id < INT32_MIN || id > INT32_MAX ? -1 : int(id));
+    steps.push_back(std::move(ints));
+  }
+  return einjit::pathFromSteps(eq, steps);
+}
+
+ArrayAttr mlir::einsum::pathAttr(MLIRContext *ctx,
+                                 const einjit::ContractionPath &path) {
+  Builder b(ctx);
+  SmallVector<Attribute> steps;
+  for (const einjit::ContractionStep &step : path.steps)
+    steps.push_back(b.getDenseI64ArrayAttr(
+        SmallVector<int64_t>(step.operands.begin(), step.operands.end())));
+  return b.getArrayAttr(steps);
+}
+
 /// "2x4", or "scalar" for rank 0.
 static std::string shapeString(ArrayRef<int64_t> shape) {
   if (shape.empty())
@@ -90,6 +121,12 @@ LogicalResult ContractOp::verify() {
         message += " (at position " + std::to_string(e.getColumn()) + ")";
     });
     return emitOpError() << message;
+  }
+  if (getPath()) {
+    auto path = contractPath(*this, *bound);
+    if (!path)
+      return emitOpError() << "has an invalid path: "
+                           << llvm::toString(path.takeError());
   }
   auto resultType = cast<RankedTensorType>(getResult().getType());
   Type expectedElement = toMLIRType(getContext(), bound->resultType);

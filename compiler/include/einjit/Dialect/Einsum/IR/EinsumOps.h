@@ -5,6 +5,7 @@
 
 #include "einjit/Dialect/Einsum/IR/EinsumDialect.h"
 #include "einjit/Spec/Equation.h"
+#include "einjit/Spec/Path.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
@@ -22,6 +23,15 @@ Type toMLIRType(MLIRContext *ctx, einjit::DType type);
 
 /// Binds the equation of `op` to its operand types.
 llvm::Expected<einjit::BoundEquation> bindContract(ContractOp op);
+
+/// The contraction path of `op` (bound as `eq`): from its `path` attribute,
+/// or the single step of an op with one or two operands. An error when the
+/// attribute is malformed, or missing on an op of three or more operands.
+llvm::Expected<einjit::ContractionPath>
+contractPath(ContractOp op, const einjit::BoundEquation &eq);
+
+/// The `path` attribute of `path`'s steps.
+ArrayAttr pathAttr(MLIRContext *ctx, const einjit::ContractionPath &path);
 
 } // namespace mlir::einsum
 

@@ -19,16 +19,29 @@ def Einsum_ContractOp : Einsum_Op<"contract", [Pure]> {
     The verifier binds the equation to the operand types and checks the
     result type against the shape and dtype it implies.
 
+    `path`, when present, is the contraction path, planned once (by the
+    runtime, or by `einsum-plan-paths`): one array per step naming the
+    values it contracts, one or two. Operands are values 0 to n-1 and step
+    k makes value n+k; every value is consumed once and the last step makes
+    the result. Each step sums a label as soon as nothing left needs it.
+    `convert-einsum-to-linalg` lowers along it and never plans; an op of
+    three or more operands needs one.
+
     Example:
 
     ```mlir
     %c = einsum.contract "ij,jk->ik" %a, %b
         : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+    %v = einsum.contract "ij,jk,k->i" %a, %b, %x
+        {path = [array<i64: 1, 2>, array<i64: 0, 3>]}
+        : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<2xf32>
     ```
   }];
 
   let arguments = (ins StrAttr:$equation,
-                       Variadic<AnyStaticShapeTensor>:$inputs);
+                       Variadic<AnyStaticShapeTensor>:$inputs,
+                       OptionalAttr<TypedArrayAttrBase<DenseI64ArrayAttr,
+                         "contraction path steps">>:$path);
   let results = (outs AnyStaticShapeTensor:$result);
 
   let assemblyFormat = [{

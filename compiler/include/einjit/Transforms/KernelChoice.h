@@ -1,0 +1,50 @@
+//===- KernelChoice.h - Which CPU kernel runs a contraction step -*- C++
+//-*-===//
+//
+// What the CPU passes will make of one contraction step, told in words for
+// --explain: the kind of kernel, its label groups and tiles, and why that
+// kind. The GEMM answer comes from the same functions that
+// einsum-pack-contractions decides with, so the two cannot disagree.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_TRANSFORMS_KERNELCHOICE_H
+#define EINJIT_TRANSFORMS_KERNELCHOICE_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+#include <string>
+
+namespace einjit {
+
+struct KernelChoice {
+  /// "GEMM, packed panels", "GEMM, direct kernel", "transpose", "copy",
+  /// "reduction" or "loop nest".
+  std::string kind;
+  /// Label groups (batch/M/N/K, or the summed labels) and tiles.
+  std::string detail;
+  /// Why this kind.
+  std::string why;
+};
+
+} // namespace einjit
+
+namespace mlir::einsum {
+
+/// The kernel the CPU pipeline builds for `op`, a linalg.generic of
+/// convert-einsum-to-linalg whose loop `i` is named `loopNames[i]`, on a
+/// target with `vectorBits`-bit SIMD registers, `vectorRegisters` of them
+/// and an L2 of `l2Bytes`.
+einjit::KernelChoice describeKernel(linalg::GenericOp op,
+                                    ArrayRef<std::string> loopNames,
+                                    unsigned vectorBits,
+                                    unsigned vectorRegisters, int64_t l2Bytes);
+
+/// For a copy that permutes its input (one input with a permutation map, an
+/// identity result map, a body that yields the input) and moves the
+/// input's contiguous dimension: the loop of that dimension.
+std::optional<unsigned> transposedLoop(linalg::LinalgOp op);
+
+} // namespace mlir::einsum
+
+#endif // EINJIT_TRANSFORMS_KERNELCHOICE_H
