@@ -135,5 +135,58 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (auto err = checkPathLimits(*bound, path))
     consume(std::move(err));
+
+  // The canonical text parses and binds to the same output.
+  auto again = bindEquation(eq->str(), shapes, types);
+  if (!again || again->output != bound->output) {
+    std::fprintf(stderr, "EquationFuzzer: '%s' and its str() '%s' differ\n",
+                 eq->text.c_str(), eq->str().c_str());
+    std::abort();
+  }
+
+  // Every strategy, now and then under a cap: a path meets the cap or the
+  // planner says no path does. Optimal is exact: never above greedy or dp.
+  size_t n = bound->inputs.size();
+  int64_t cap =
+      fdp.ConsumeBool() ? 0 : fdp.ConsumeIntegralInRange<int64_t>(1, 4096);
+  double flops[4] = {-1, -1, -1, -1};
+  for (PathStrategy s : {PathStrategy::Greedy, PathStrategy::DP,
+                         PathStrategy::Auto, PathStrategy::Optimal}) {
+    if (s == PathStrategy::Optimal && n > 10)
+      continue; // 3^n / 2 splits: slow for a fuzzer
+    auto plan = planContraction(*bound, {s, cap});
+    if (!plan) {
+      consume(plan.takeError());
+      continue;
+    }
+    (void)plan->path.describe();
+    double bytes = double(plan->path.largestIntermediate()) *
+                   dtypeBytes(bound->computeType);
+    if (cap && bytes > cap) {
+      std::fprintf(stderr, "EquationFuzzer: '%s' %s path %s breaks the cap\n",
+                   eq->text.c_str(), pathStrategyName(s).str().c_str(),
+                   plan->path.describe().c_str());
+      std::abort();
+    }
+    flops[int(s)] = plan->path.flops();
+  }
+  // The searches size labels as broadcast (as opt_einsum); a size-1
+  // dimension that broadcasts makes the exact count smaller than that, so
+  // compare only where nothing broadcasts.
+  bool broadcasts = false;
+  for (auto [labels, shape] : llvm::zip(bound->inputs, bound->inputShapes))
+    for (auto [label, size] : llvm::zip(labels, shape))
+      broadcasts |= size != bound->labelSizes[label];
+  double optimal = flops[int(PathStrategy::Optimal)];
+  for (PathStrategy s : {PathStrategy::Greedy, PathStrategy::DP}) {
+    double other = flops[int(s)];
+    if (cap == 0 && !broadcasts && optimal >= 0 && other >= 0 &&
+        optimal > other * (1 + 1e-12)) {
+      std::fprintf(stderr, "EquationFuzzer: '%s' optimal %g > %s %g\n",
+                   eq->text.c_str(), optimal, pathStrategyName(s).str().c_str(),
+                   other);
+      std::abort();
+    }
+  }
   return 0;
 }

@@ -221,4 +221,24 @@ TEST(EquationTest, ErrorLogHasCaretUnderColumn) {
             "          ^");
 }
 
+TEST(EquationTest, StrIsCanonical) {
+  auto text = [](llvm::StringRef eq) {
+    auto parsed = Equation::parse(eq);
+    EXPECT_TRUE((bool)parsed) << eq.str();
+    return parsed ? parsed->str() : std::string();
+  };
+  EXPECT_EQ(text("ij,jk->ik"), "ij,jk->ik");
+  EXPECT_EQ(text(" ij , jk -> ki "), "ij,jk->ki");
+  // Implicit outputs, as numpy.einsum makes them.
+  EXPECT_EQ(text("ij,jk"), "ij,jk->ik");
+  EXPECT_EQ(text("ba"), "ba->ab");
+  EXPECT_EQ(text("Ab,bC"), "Ab,bC->AC");
+  EXPECT_EQ(text("ii"), "ii->");
+  EXPECT_EQ(text("...ij,...jk"), "...ij,...jk->...ik");
+  EXPECT_EQ(text("i...j,j->...i"), "i...j,j->...i");
+  // The canonical text parses to itself.
+  for (llvm::StringRef eq : {"ij,jk", "b...a,a", "Ab,bC", "i,i"})
+    EXPECT_EQ(text(text(eq)), text(eq));
+}
+
 } // namespace

@@ -181,6 +181,40 @@ llvm::Expected<Equation> Equation::parse(llvm::StringRef text) {
   return eq;
 }
 
+static std::string termText(const Term &term) {
+  std::string s;
+  for (int j = 0, e = term.labels.size(); j <= e; ++j) {
+    if (j == term.ellipsis)
+      s += "...";
+    if (j < e)
+      s += term.labels[j];
+  }
+  return s;
+}
+
+std::string Equation::str() const {
+  std::string s;
+  for (auto [i, term] : llvm::enumerate(inputs))
+    s += (i ? "," : "") + termText(term);
+  s += "->";
+  if (output)
+    return s + termText(*output);
+  if (llvm::any_of(inputs, [](const Term &t) { return t.hasEllipsis(); }))
+    s += "...";
+  std::vector<int> counts(kNumLetters, 0);
+  for (const Term &term : inputs)
+    for (char c : term.labels)
+      ++counts[labelId(c)];
+  // ASCII order: 'A'-'Z' before 'a'-'z', as bindEquation.
+  for (int id = 26; id < kNumLetters; ++id)
+    if (counts[id] == 1)
+      s += labelName(id);
+  for (int id = 0; id < 26; ++id)
+    if (counts[id] == 1)
+      s += labelName(id);
+  return s;
+}
+
 std::vector<int64_t> BoundEquation::outputShape() const {
   std::vector<int64_t> shape;
   for (int id : output)

@@ -355,7 +355,7 @@ std::optional<std::vector<std::vector<int>>> dpSteps(const Network &net,
     LabelSet partLabels;
     for (int i : members)
       partLabels = partLabels | leaves[i].labels;
-    double costCap = net.size(partLabels & net.output);
+    double costCap = std::max(1.0, net.size(partLabels & net.output));
     // opt_einsum's schedule: start at the output's size, multiply by the
     // smallest label size (at least 2) until the whole part is reached.
     double smallest = kInf;
@@ -667,6 +667,15 @@ llvm::Expected<Plan> einjit::planContraction(const BoundEquation &eq,
     return plan;
   }
 
+  // A label of size 0 makes the result zeros and every loop nest over it
+  // empty; the searches divide by sizes, so take greedy's path.
+  if (llvm::is_contained(eq.labelSizes, 0)) {
+    if (auto path = greedyPath(eq, cap)) {
+      plan.path = std::move(*path);
+      plan.chosen = "greedy (a label has size 0)";
+      return plan;
+    }
+  }
   Network net(eq, cap);
   auto fromSteps =
       [&](const std::vector<std::vector<int>> &steps) -> ContractionPath {

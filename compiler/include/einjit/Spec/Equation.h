@@ -71,6 +71,12 @@ struct Equation {
   std::optional<Term> output;
 
   static llvm::Expected<Equation> parse(llvm::StringRef text);
+
+  /// The canonical text: no spaces, and the output always explicit (an
+  /// implicit one as NumPy makes it: `...` if an input has one, then the
+  /// letters used once, in ASCII order). Parsing it gives an equation that
+  /// binds to the same result.
+  std::string str() const;
 };
 
 /// Label ids: 0-25 are 'a'-'z', 26-51 are 'A'-'Z', and 52 + k is dimension k
