@@ -7,8 +7,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 
-#include <limits>
-#include <map>
+#include <algorithm>
 
 using namespace einjit;
 
@@ -92,13 +91,6 @@ static ContractionStep makeStep(llvm::ArrayRef<PathValue> values,
   double terms = std::max<double>(1, double(values.size()) - 1);
   step.flops = product(loops) * (terms + (sums ? 1 : 0));
   return step;
-}
-
-static double numElements(const std::vector<int64_t> &shape) {
-  double n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
 }
 
 /// The labels of `values` in order of first appearance, each once, that
