@@ -64,8 +64,8 @@ opt_einsum 3.4.0's behaviour, as seen in this file:
   - `flops` is recomputed by contract_path from the path; the searches score
     steps differently: optimal/branch count a step as an inner product only
     when a label held by both operands is summed (so "optimal" misses the
-    true optimum of `flops` in 13 of the 128 unlimited optimal rows; see
-    exact_optimum), dp scores a step as the size of its labels' union
+    cheapest pairwise tree of `flops`, exact_optimum, in 8 of the 128
+    unlimited optimal rows), dp scores a step as the size of its labels' union
     (no factor 2), leaves out outer products and first sums away, one
     operand at a time, labels no other operand or the output has: those
     single-operand steps, e.g. `(1)(0,2)...`, cost 2 x the operand's size
@@ -393,7 +393,7 @@ def path_cost(equation, shapes, linear_path):
     return int(info.opt_cost), [int(s) for s in info.size_list]
 
 
-def exact_optimum(equation, shapes, max_operands=12):
+def exact_optimum(equation, shapes, max_operands=12, cap=None):
     """The true minimum of opt_einsum's flop count (contract_path's, the
     `flops` column) over every pairwise contraction tree, outer products
     included, single-operand steps not; by dynamic programming over subsets
@@ -403,6 +403,9 @@ def exact_optimum(equation, shapes, max_operands=12):
     Returns {"flops", "largest_intermediate_no_output", "path"} for a
     cheapest tree (the smallest largest-intermediate among equally cheap
     ones; path linear, opt_einsum's convention), or None above max_operands.
+    With `cap` (elements), only trees whose intermediates (every step result
+    but the output) hold at most `cap` elements count, einjit's memory-limit
+    rule; None also when no tree meets it (see exact_smallest_cap).
     3^n work: about a second at n = 10, ten at n = 12."""
     ins, out = equation.split("->")
     terms = ins.split(",")
@@ -439,10 +442,15 @@ def exact_optimum(equation, shapes, max_operands=12):
         result = union[m] & (output | union[full ^ m])
         rsize = 0 if m == full else prod(result)
         top = None
+        if cap is not None and rsize > cap:
+            best[m] = None
+            continue
         low = m & -m
         sub = (m - 1) & m
         while sub:
-            if sub & low:   # each split once: the part with m's lowest operand
+            # each split once (the part with m's lowest operand first),
+            # halves that break the cap left out
+            if sub & low and best[sub] and best[m ^ sub]:
                 a, b = best[sub], best[m ^ sub]
                 contract = labels[sub] | labels[m ^ sub]
                 step = prod(contract) * (1 + (1 if contract - result else 0))
@@ -464,10 +472,58 @@ def exact_optimum(equation, shapes, max_operands=12):
         ids[m] = n + len(ssa) - 1
         return ids[m]
 
+    if best[full] is None:
+        return None
     build(full)
     flops, width, _ = best[full]
     return {"flops": flops, "largest_intermediate_no_output": width,
             "path": [tuple(s) for s in oe.paths.ssa_to_linear(ssa)]}
+
+
+def exact_smallest_cap(equation, shapes, max_operands=12):
+    """The smallest memory cap (elements) that some pairwise tree meets,
+    intermediates only (the output does not count, nor do the inputs):
+    min over trees of the largest intermediate. None above max_operands
+    (3^n work, as exact_optimum).
+    (Summing an operand's private labels first adds an intermediate and
+    shrinks nothing later, so single-operand steps cannot lower it.)"""
+    ins, out = equation.split("->")
+    terms = ins.split(",")
+    n = len(terms)
+    if n > max_operands:
+        return None
+    if n <= 2:
+        return 0
+    size = {}
+    for t, shp in zip(terms, shapes):
+        for c, d in zip(t, shp):
+            size[c] = d
+    output = frozenset(out)
+    full = (1 << n) - 1
+    union = [frozenset()] * (1 << n)
+    for m in range(1, 1 << n):
+        low = m & -m
+        union[m] = union[m ^ low] | frozenset(terms[low.bit_length() - 1])
+    worst = [0] * (1 << n)
+    for m in sorted(range(1, 1 << n), key=lambda x: bin(x).count("1")):
+        if m & (m - 1) == 0:
+            continue
+        low = m & -m
+        top = None
+        sub = (m - 1) & m
+        while sub:
+            if sub & low:
+                w = max(worst[sub], worst[m ^ sub])
+                if top is None or w < top:
+                    top = w
+            sub = (sub - 1) & m
+        if m != full:
+            r = 1
+            for c in union[m] & (output | union[full ^ m]):
+                r *= size[c]
+            top = max(top, r)
+        worst[m] = top
+    return worst[full]
 
 
 def row_fields(case, strategy, res):
