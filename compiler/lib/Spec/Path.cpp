@@ -114,6 +114,15 @@ einjit::pathFromSteps(const BoundEquation &eq,
     path.operands.push_back({labels, shape});
   int n = path.operands.size();
   std::vector<bool> consumed(n + steps.size(), false);
+  // How many live values hold each label (each value counted once).
+  std::vector<int> holders(kMaxLabels, 0);
+  auto count = [&](llvm::ArrayRef<int> labels, int delta) {
+    for (auto [i, label] : llvm::enumerate(labels))
+      if (!llvm::is_contained(labels.take_front(i), label))
+        holders[label] += delta;
+  };
+  for (const PathValue &v : path.operands)
+    count(v.labels, 1);
   for (auto [k, ids] : llvm::enumerate(steps)) {
     if (ids.empty() || ids.size() > 2)
       return makeEinsumError(llvm::formatv(
@@ -129,22 +138,18 @@ einjit::pathFromSteps(const BoundEquation &eq,
         return makeEinsumError(llvm::formatv(
             "step {0} of the path uses value {1}, already consumed", k, id));
     }
-    for (int id : ids)
-      consumed[id] = true;
     llvm::SmallVector<PathValue> values;
-    for (int id : ids)
+    for (int id : ids) {
+      consumed[id] = true;
       values.push_back(path.value(id));
+      count(values.back().labels, -1);
+    }
     bool last = k + 1 == steps.size();
     std::vector<int> labels =
         last ? eq.output : keptLabels(values, [&](int label) {
-          if (llvm::is_contained(eq.output, label))
-            return true;
-          for (int id = 0; id < n + (int)k; ++id)
-            if (!consumed[id] &&
-                llvm::is_contained(path.value(id).labels, label))
-              return true;
-          return false;
+          return holders[label] > 0 || llvm::is_contained(eq.output, label);
         });
+    count(labels, 1);
     path.steps.push_back(makeStep(values, ids, std::move(labels)));
   }
   int live = llvm::count(consumed, false);

@@ -18,6 +18,7 @@
 #include "einjit/Spec/Limits.h"
 #include "einjit/Spec/Path.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -46,7 +47,6 @@ struct LabelSet {
   void insert(int label) { w[label >> 6] |= uint64_t(1) << (label & 63); }
   bool contains(int label) const { return w[label >> 6] >> (label & 63) & 1; }
   bool empty() const { return !(w[0] | w[1]); }
-  int count() const { return llvm::popcount(w[0]) + llvm::popcount(w[1]); }
   LabelSet operator|(LabelSet o) const {
     return {{w[0] | o.w[0], w[1] | o.w[1]}};
   }
@@ -169,14 +169,6 @@ std::vector<Leaf> makeLeaves(const Network &net, bool reduce) {
   return leaves;
 }
 
-/// The cost of contracting values `a` and `b` into one that keeps `legs`.
-Cost mergeCost(const Network &net, LabelSet a, LabelSet b, LabelSet legs) {
-  LabelSet all = a | b;
-  double loops = net.size(all);
-  bool sums = all.count() > legs.count();
-  return {loops * (sums ? 2 : 1), net.size(a) + net.size(b) + net.size(legs)};
-}
-
 /// A tree as SSA steps: `split[mask]` is the first half of `mask`'s best
 /// split (0 for a leaf).
 struct Tree {
@@ -185,7 +177,7 @@ struct Tree {
 
   int emit(uint64_t mask, const std::vector<Leaf> &leaves,
            const std::function<uint64_t(uint64_t)> &split) {
-    if (llvm::popcount(mask) == 1) {
+    if (!(mask & (mask - 1))) {
       int i = llvm::countr_zero(mask);
       if (!leaves[i].reduced)
         return i;
@@ -214,7 +206,7 @@ optimalSteps(const Network &net, bool reduce, double bound) {
   std::vector<Cost> best(count);
   std::vector<uint64_t> split(count, 0);
   for (uint64_t s = 1; s < count; ++s) {
-    if (llvm::popcount(s) == 1) {
+    if (!(s & (s - 1))) {
       const Leaf &leaf = leaves[llvm::countr_zero(s)];
       value[s] = leaf.labels;
       best[s] = leaf.cost;
@@ -225,12 +217,11 @@ optimalSteps(const Network &net, bool reduce, double bound) {
   }
   uint64_t full = count - 1;
   for (uint64_t s = 3; s < count; ++s) {
-    if (llvm::popcount(s) < 2)
-      continue;
+    if (!(s & (s - 1)))
+      continue; // one operand
     if (s != full && valueSize[s] > net.cap)
       continue; // best[s] stays infinite
     LabelSet legs = value[s];
-    int legCount = legs.count();
     uint64_t low = s & -s, rest = s & ~low;
     Cost bestHere;
     uint64_t bestSplit = 0;
@@ -244,8 +235,8 @@ optimalSteps(const Network &net, bool reduce, double bound) {
           LabelSet a = value[s1], b = value[s2];
           LabelSet shared = a & b;
           double loops = valueSize[s1] * valueSize[s2] / net.size(shared);
-          int loopCount = a.count() + b.count() - shared.count();
-          Cost c = {partial + loops * (loopCount > legCount ? 2 : 1),
+          bool sums = !(a | b).minus(legs).empty();
+          Cost c = {partial + loops * (sums ? 2 : 1),
                     c1.moved + c2.moved + valueSize[s1] + valueSize[s2] +
                         valueSize[s]};
           if (c < bestHere) {
@@ -278,7 +269,7 @@ smallestCap(const Network &net) {
   std::vector<double> worst(count, 0);
   std::vector<uint64_t> split(count, 0);
   for (uint64_t s = 3; s < count; ++s) {
-    if (llvm::popcount(s) < 2)
+    if (!(s & (s - 1)))
       continue;
     uint64_t low = s & -s, rest = s & ~low;
     double bestHere = kInf;
@@ -299,14 +290,26 @@ smallestCap(const Network &net) {
   return {worst[full], tree.steps};
 }
 
+/// Keys of sets of two or more operands: 0 and 1 are free for DenseMap.
+struct TwoOrMoreOperands {
+  static uint64_t getEmptyKey() { return 0; }
+  static uint64_t getTombstoneKey() { return 1; }
+  static unsigned getHashValue(uint64_t key) {
+    return llvm::DenseMapInfo<uint64_t>::getHashValue(key);
+  }
+  static bool isEqual(uint64_t a, uint64_t b) { return a == b; }
+};
+
 /// opt_einsum's dp: private labels summed first; then, in each connected
 /// part (operands linked by shared summed labels), the best tree of every
 /// connected subset by size, merging only subsets that share a summed label,
 /// under a cost cap raised until the whole part is reached. The parts are
 /// then joined smallest first. nullopt when no tree meets the memory cap or
-/// the search visits more than `budget` pairs.
-std::optional<std::vector<std::vector<int>>> dpSteps(const Network &net,
-                                                     double budget) {
+/// the search visits more than `budget` pairs. The cost cap starts at
+/// `bound` (the cost of a known path, when there is one: one pass then
+/// usually suffices) or at the part's output size, as in opt_einsum.
+std::optional<std::vector<std::vector<int>>>
+dpSteps(const Network &net, double budget, double bound = kInf) {
   int n = net.n;
   std::vector<Leaf> leaves = makeLeaves(net, /*reduce=*/true);
   LabelSet summed;
@@ -335,10 +338,20 @@ std::optional<std::vector<std::vector<int>>> dpSteps(const Network &net,
     parts.push_back(part);
   }
 
+  // Operands linked to each operand by a summed label: a subset can only
+  // merge with a disjoint one holding some operand linked to it.
+  std::vector<uint64_t> linked(n, 0);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      if (i != j && !(leaves[i].labels & leaves[j].labels & summed).empty())
+        linked[i] |= uint64_t(1) << j;
+
   struct Entry {
+    uint64_t set;
     LabelSet labels;
     Cost cost;
     uint64_t first = 0; ///< first half of the best split; 0 for a leaf
+    double size = 0;    ///< elements of the value
   };
   std::unordered_map<uint64_t, Entry> entries;
   double visited = 0;
@@ -348,14 +361,39 @@ std::optional<std::vector<std::vector<int>>> dpSteps(const Network &net,
     for (uint64_t m = part; m; m &= m - 1)
       members.push_back(llvm::countr_zero(m));
     int size = members.size();
-    // bySize[k]: the connected subsets of k operands found so far.
-    std::vector<std::unordered_map<uint64_t, Entry>> bySize(size + 1);
+    // level[k]: the connected subsets of k operands found so far, indexed
+    // by set (`at`) and by each operand they hold (`holding`).
+    struct Level {
+      std::vector<Entry> entries;
+      /// Not used by level 1, whose keys (one operand) could be 1.
+      llvm::DenseMap<uint64_t, uint32_t, TwoOrMoreOperands> at;
+      std::vector<std::vector<std::pair<uint64_t, uint32_t>>> holding;
+    };
+    std::vector<Level> level(size + 1);
+    for (Level &l : level)
+      l.holding.resize(n);
+    auto insert = [&](Level &l, const Entry &e) {
+      uint32_t index = l.entries.size();
+      if (e.set & (e.set - 1)) {
+        auto [it, added] = l.at.try_emplace(e.set, index);
+        if (!added) {
+          l.entries[it->second] = e;
+          return;
+        }
+      }
+      l.entries.push_back(e);
+      for (uint64_t m = e.set; m; m &= m - 1)
+        l.holding[llvm::countr_zero(m)].push_back({e.set, index});
+    };
     for (int i : members)
-      bySize[1][uint64_t(1) << i] = {leaves[i].labels, leaves[i].cost, 0};
+      insert(level[1], {uint64_t(1) << i, leaves[i].labels, leaves[i].cost, 0,
+                        net.size(leaves[i].labels)});
     LabelSet partLabels;
     for (int i : members)
       partLabels = partLabels | leaves[i].labels;
     double costCap = std::max(1.0, net.size(partLabels & net.output));
+    if (single && bound < kInf)
+      costCap = std::max(costCap, bound);
     // opt_einsum's schedule: start at the output's size, multiply by the
     // smallest label size (at least 2) until the whole part is reached.
     double smallest = kInf;
@@ -365,45 +403,74 @@ std::optional<std::vector<std::vector<int>>> dpSteps(const Network &net,
     // No tree costs more than this: past it, only the memory cap is left
     // to rule trees out.
     double naive = 2 * size * net.size(partLabels) * 4 + 1;
-    while (bySize[size].empty()) {
+    while (level[size].entries.empty()) {
       for (int k = 2; k <= size; ++k) {
-        auto &into = bySize[k];
+        Level &into = level[k];
         for (int m = 1; m <= k / 2; ++m) {
-          for (auto &[s1, e1] : bySize[m]) {
-            for (auto &[s2, e2] : bySize[k - m]) {
-              if ((s1 & s2) || (m == k - m && s1 > s2))
-                continue;
-              if (++visited > budget)
-                return std::nullopt;
-              LabelSet shared = e1.labels & e2.labels & summed;
-              if (shared.empty())
-                continue; // no outer products inside a part
-              uint64_t s = s1 | s2;
-              bool whole = single && s == net.all;
-              LabelSet legs = net.legs(s);
-              Cost c = e1.cost + e2.cost +
-                       mergeCost(net, e1.labels, e2.labels, legs);
-              if (c.flops > costCap)
-                continue;
-              auto it = into.find(s);
-              if (it != into.end() && !(c < it->second.cost))
-                continue;
-              if (!whole && net.size(legs) > net.cap)
-                continue;
-              into[s] = {legs, c, s1};
+          Level &small = level[m], &large = level[k - m];
+          for (size_t i1 = 0; i1 < small.entries.size(); ++i1) {
+            // `into` is another level: inserting there keeps these
+            // references valid.
+            uint64_t s1 = small.entries[i1].set;
+            uint64_t near = 0;
+            for (uint64_t b = s1; b; b &= b - 1)
+              near |= linked[llvm::countr_zero(b)];
+            near &= ~s1;
+            // Each partner once: through the lowest linked operand it holds.
+            for (uint64_t b = near; b; b &= b - 1) {
+              int o = llvm::countr_zero(b);
+              uint64_t below = near & ((uint64_t(1) << o) - 1);
+              for (auto [s2, i2] : large.holding[o]) {
+                if ((s1 & s2) || (s2 & below) || (m == k - m && s1 > s2))
+                  continue;
+                const Entry &e2 = large.entries[i2];
+                if (++visited > budget)
+                  return std::nullopt;
+                const Entry &e1 = small.entries[i1];
+                if ((e1.labels & e2.labels & summed).empty())
+                  continue; // no outer products inside a part
+                uint64_t s = s1 | s2;
+                bool whole = single && s == net.all;
+                // The cheapest the merge can be (nothing summed) first: it
+                // often breaks the cap before the legs are worked out. No
+                // label has size 0 here, so sizes divide exactly.
+                LabelSet shared = e1.labels & e2.labels;
+                double loops = e1.size * e2.size / net.size(shared);
+                double flops = e1.cost.flops + e2.cost.flops + loops;
+                if (flops > costCap)
+                  continue;
+                // The legs depend on the set only: known if it was made.
+                auto it = into.at.find(s);
+                bool known = it != into.at.end();
+                LabelSet legs =
+                    known ? into.entries[it->second].labels : net.legs(s);
+                double legSize =
+                    known ? into.entries[it->second].size : net.size(legs);
+                if (!(e1.labels | e2.labels).minus(legs).empty())
+                  flops += loops;
+                if (flops > costCap)
+                  continue;
+                Cost c = {flops, e1.cost.moved + e2.cost.moved + e1.size +
+                                     e2.size + legSize};
+                if (known && !(c < into.entries[it->second].cost))
+                  continue;
+                if (!whole && legSize > net.cap)
+                  continue;
+                insert(into, {s, legs, c, s1, legSize});
+              }
             }
           }
         }
       }
-      if (!bySize[size].empty())
+      if (!level[size].entries.empty())
         break;
       if (costCap > naive)
         return std::nullopt; // the memory cap rules every tree out
       costCap *= increment;
     }
-    for (auto &level : bySize)
-      for (auto &[s, e] : level)
-        entries[s] = e;
+    for (Level &l : level)
+      for (const Entry &e : l.entries)
+        entries[e.set] = e;
   }
 
   // Join the parts smallest first, as opt_einsum does.
@@ -707,11 +774,14 @@ llvm::Expected<Plan> einjit::planContraction(const BoundEquation &eq,
     path = optimal();
     plan.chosen = "optimal";
     break;
-  case PathStrategy::DP:
-    if (auto steps = dpSteps(net, kInf))
+  case PathStrategy::DP: {
+    std::optional<ContractionPath> greedy = greedyPath(eq, cap);
+    if (auto steps =
+            dpSteps(net, kInf, greedy ? greedy->flops() * (1 + 1e-9) : kInf))
       path = fromSteps(*steps);
     plan.chosen = "dp";
     break;
+  }
   case PathStrategy::Auto:
     if (n <= kAutoOptimalOperands) {
       path = optimal();
@@ -720,8 +790,11 @@ llvm::Expected<Plan> einjit::planContraction(const BoundEquation &eq,
     }
     path = greedyPath(eq, cap);
     plan.chosen = "greedy";
-    // dp within a budget of pairs visited (about 100 ms).
-    if (auto steps = dpSteps(net, 2e7)) {
+    // dp, its cost cap from greedy's path, within a budget of pairs
+    // visited: generous up to kAutoFullDPOperands operands, then about
+    // as long as greedy itself takes (opt_einsum's auto is greedy there).
+    if (auto steps = dpSteps(net, n <= kAutoFullDPOperands ? 2e7 : 2000,
+                             path ? path->flops() * (1 + 1e-9) : kInf)) {
       ContractionPath p = fromSteps(*steps);
       if (!path || p.flops() < path->flops()) {
         path = std::move(p);

@@ -84,7 +84,9 @@ double naiveFlops(const BoundEquation &eq);
 
 enum class PathStrategy {
   /// `optimal` up to kAutoOptimalOperands operands, then the cheaper of
-  /// `dp` (within a work budget) and `greedy`.
+  /// `dp` and `greedy`; beyond kAutoFullDPOperands, dp gets a small work
+  /// budget (2000 pairs of subsets), and greedy's path stands if dp runs
+  /// out of it.
   Auto,
   /// opt_einsum's greedy rule; O(n^3) pairs.
   Greedy,
@@ -103,8 +105,11 @@ enum class PathStrategy {
 std::optional<PathStrategy> parsePathStrategy(llvm::StringRef name);
 llvm::StringRef pathStrategyName(PathStrategy strategy);
 
-/// `auto` uses `optimal` up to this many operands.
+/// `auto` uses `optimal` up to this many operands, and dp without a tight
+/// budget up to kAutoFullDPOperands (opt_einsum's auto uses its branch
+/// searches up to 14 and greedy beyond).
 constexpr int kAutoOptimalOperands = 10;
+constexpr int kAutoFullDPOperands = 14;
 /// `optimal` visits 3^n / 2 splits: refused beyond this many operands.
 constexpr int kMaxOptimalOperands = 16;
 
