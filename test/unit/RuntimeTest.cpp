@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Einsum.h"
+#include "einjit/runtime/Explain.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -253,6 +254,66 @@ TEST(RuntimeTest, IntermediatesUseTheWorkspace) {
                    c.getDouble(k * 6 + l) * d.getDouble(l * 2 + m);
       EXPECT_NEAR(r->getDouble(i * 2 + m), ref, 1e-12);
     }
+}
+
+TEST(RuntimeTest, PlanOptionsChooseThePathAndTheCap) {
+  // ab,bc,cd->ad, a = d = 3, b = c = 40 (f64): (A B) and (B C) are 3x40
+  // and 40x3, 120 elements, 960 bytes, each way 2*3*40*40 + 2*3*40*3 flops;
+  // (A C) first is an outer product of 3x40x40x3. Every strategy and a
+  // 960-byte cap give the loops' result; 959 bytes leave no path.
+  Tensor a = iota(DType::F64, {3, 40}), b = iota(DType::F64, {40, 40}),
+         c = iota(DType::F64, {40, 3});
+  for (PathStrategy s : {PathStrategy::Greedy, PathStrategy::Optimal,
+                         PathStrategy::DP, PathStrategy::Auto}) {
+    auto kernel = compileEinsum("ab,bc,cd->ad", {a, b, c}, {s, 960});
+    ASSERT_TRUE((bool)kernel) << llvm::toString(kernel.takeError());
+    EXPECT_EQ((*kernel)->flops(), 2.0 * 3 * 40 * 40 + 2.0 * 3 * 40 * 3);
+    auto r = (**kernel)({a, b, c});
+    ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
+    for (int i = 0; i < 3; ++i)
+      for (int l = 0; l < 3; ++l) {
+        double ref = 0;
+        for (int j = 0; j < 40; ++j)
+          for (int k = 0; k < 40; ++k)
+            ref += a.getDouble(i * 40 + j) * b.getDouble(j * 40 + k) *
+                   c.getDouble(k * 3 + l);
+        EXPECT_NEAR(r->getDouble(i * 3 + l), ref, 1e-10);
+      }
+  }
+  auto refused =
+      compileEinsum("ab,bc,cd->ad", {a, b, c}, {PathStrategy::Auto, 959});
+  ASSERT_FALSE((bool)refused);
+  EXPECT_NE(llvm::toString(refused.takeError())
+                .find("the smallest limit that works is 960 bytes"),
+            std::string::npos);
+}
+
+TEST(RuntimeTest, ExplainTellsThePlan) {
+  // ij,jk,k->i with i = 100, j = 10, k = 100: B x first (2*10*100 flops,
+  // a 10-vector), then A with it (2*100*10); naive: 100*10*100 iterations
+  // of two multiplies and an add.
+  auto ex = explain("ij,jk,k->i", {{100, 10}, {10, 100}, {100}},
+                    {DType::F32, DType::F32, DType::F32});
+  ASSERT_TRUE((bool)ex) << llvm::toString(ex.takeError());
+  EXPECT_EQ(ex->strategy, "auto");
+  EXPECT_EQ(ex->chosen, "optimal");
+  EXPECT_EQ(ex->path, "(0,(1,2))");
+  EXPECT_EQ(ex->flops, 4000);
+  EXPECT_EQ(ex->naiveFlops, 300000);
+  EXPECT_EQ(ex->largestIntermediate, 10);
+  EXPECT_EQ(ex->largestIntermediateBytes, 40);
+  ASSERT_EQ(ex->steps.size(), 2u);
+  EXPECT_EQ(ex->steps[0].contraction, "jk,k->j");
+  EXPECT_EQ(ex->steps[1].contraction, "ij,j->i");
+  EXPECT_EQ(ex->steps[1].shape, std::vector<int64_t>({100}));
+  EXPECT_FALSE(ex->steps[0].kernel.kind.empty());
+  EXPECT_GT(ex->planSeconds, 0);
+  EXPECT_NE(ex->str().find("path: (0,(1,2))"), std::string::npos);
+  EXPECT_NE(ex->json().find("\"path\":[[1,2],[0,3]]"), std::string::npos);
+  // An unknown label in the output is the binder's error, not a crash.
+  auto bad = explain("ij->k", {{2, 2}}, {DType::F32});
+  ASSERT_FALSE((bool)bad);
+  llvm::consumeError(bad.takeError());
 }
 
 TEST(RuntimeTest, ConcurrentCallersShareTheCache) {
