@@ -143,7 +143,9 @@ einjit::explain(llvm::StringRef equation,
     if (k < kernels.size())
       s.kernel = kernels[k];
     else
-      s.kernel = {"none", "", "a label has size 0: the result is zeros"};
+      s.kernel = {"none", "",
+                  "a label has size 0: nothing to compute (the result is "
+                  "empty, or zeros where a summed label is empty)"};
     ex.steps.push_back(std::move(s));
   }
   return ex;
