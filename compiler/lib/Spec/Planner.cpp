@@ -791,8 +791,9 @@ llvm::Expected<Plan> einjit::planContraction(const BoundEquation &eq,
     path = greedyPath(eq, cap);
     plan.chosen = "greedy";
     // dp, its cost cap from greedy's path, within a budget of pairs
-    // visited: generous up to kAutoFullDPOperands operands, then about
-    // as long as greedy itself takes (opt_einsum's auto is greedy there).
+    // visited: generous up to kAutoFullDPOperands operands, then small
+    // (opt_einsum's auto is plain greedy there; 2000 pairs keep auto at a
+    // few times greedy's time, docs/planner.md).
     if (auto steps = dpSteps(net, n <= kAutoFullDPOperands ? 2e7 : 2000,
                              path ? path->flops() * (1 + 1e-9) : kInf)) {
       ContractionPath p = fromSteps(*steps);
