@@ -14,25 +14,6 @@
 
 using namespace einjit;
 
-static std::string joinShape(llvm::ArrayRef<int64_t> shape) {
-  if (shape.empty())
-    return "scalar";
-  std::string s;
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? "x" : "") + std::to_string(d);
-  return s;
-}
-
-static std::string bytesText(int64_t bytes) {
-  if (bytes < 1024)
-    return std::to_string(bytes) + " bytes";
-  if (bytes < (int64_t(1) << 20))
-    return llvm::formatv("{0:F1} KiB", bytes / 1024.0).str();
-  if (bytes < (int64_t(1) << 30))
-    return llvm::formatv("{0:F1} MiB", bytes / 1048576.0).str();
-  return llvm::formatv("{0:F1} GiB", bytes / 1073741824.0).str();
-}
-
 llvm::Expected<Explanation>
 einjit::explain(llvm::StringRef equation,
                 llvm::ArrayRef<std::vector<int64_t>> shapes,
@@ -66,7 +47,8 @@ einjit::explain(llvm::StringRef equation,
   Explanation ex;
   ex.equation = eq.text;
   for (auto [shape, type] : llvm::zip(eq.inputShapes, eq.inputTypes))
-    ex.operands.push_back(dtypeName(type).str() + "[" + joinShape(shape) + "]");
+    ex.operands.push_back(dtypeName(type).str() + "[" + dimsString(shape) +
+                          "]");
   ex.strategy = pathStrategyName(options.strategy).str();
   ex.chosen = plan->chosen;
   ex.memoryLimitBytes = options.memoryLimitBytes;
@@ -173,10 +155,10 @@ std::string Explanation::str() const {
   if (largestShape.empty())
     os << "none";
   else
-    os << joinShape(largestShape) << " = " << largestIntermediate
-       << " elements, " << bytesText(largestIntermediateBytes);
+    os << dimsString(largestShape) << " = " << largestIntermediate
+       << " elements, " << bytesString(largestIntermediateBytes);
   os << "; memory limit: "
-     << (memoryLimitBytes ? bytesText(memoryLimitBytes) : std::string("none"))
+     << (memoryLimitBytes ? bytesString(memoryLimitBytes) : std::string("none"))
      << "\n";
   size_t n = operands.size();
   for (auto [k, step] : llvm::enumerate(steps)) {
@@ -184,7 +166,7 @@ std::string Explanation::str() const {
     for (auto [i, id] : llvm::enumerate(step.operands))
       ids += (i ? "," : "") + std::to_string(id);
     os << llvm::formatv("step {0} -> {1}: ({2}) {3}  shape {4}  flops {5:e}\n",
-                        k, n + k, ids, step.contraction, joinShape(step.shape),
+                        k, n + k, ids, step.contraction, dimsString(step.shape),
                         step.flops);
     os << "  kernel: " << step.kernel.kind;
     if (!step.kernel.detail.empty())

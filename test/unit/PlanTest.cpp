@@ -80,10 +80,10 @@ TEST(PlanTest, NaiveFlops) {
 }
 
 TEST(PlanTest, DPSumsPrivateLabelsFirst) {
-  // ab,cd,de->be, every size 2 (opt_einsum: dp 104, optimal 208). b is
-  // A's own and c is B's own: summing them first costs 2*4 + 2*4, then
-  // (A')(B' C) is 2*2*2 (d summed, B'C -> e) = 16 ... worked: B' (d) with
-  // C (de) -> e: 2*2*2 = 16; A' (b) times e: outer 4. 8 + 8 + 16 + 4 = 36.
+  // ab,cd,de->be, every size 2; opt_einsum's dp costs 104, its optimal
+  // 208. Summing A's private a and B's private c first (2*4 each), then
+  // B' (d) with C (de) into e (2*2*2) and the outer product of A' (b) with
+  // it (4) costs 36: dp and optimal must reach at most opt_einsum's dp.
   BoundEquation eq = bindOrFail("ab,cd,de->be", {{2, 2}, {2, 2}, {2, 2}});
   EXPECT_LE(plan(eq, PathStrategy::DP).path.flops(), 104);
   EXPECT_LE(plan(eq, PathStrategy::Optimal).path.flops(), 104);
@@ -120,10 +120,10 @@ TEST(PlanTest, CapChangesThePath) {
   // ij,jk,kl->il, i = l = 2, j = 100, k = 1000 (f32). Cheapest: (A B) is
   // 2x1000 (2*2*100*1000 = 4e5 flops) then with C: 2*2*1000*2 = 8000.
   // (B C) is 100x2 = 2*100*1000*2 = 4e5, then 2*2*100*2 = 800: 400800,
-  // the cheaper, intermediate 200 elements. A cap of 100 f32 = 400 bytes
-  // rules out both pairs but... any tree has one intermediate: AB 2000,
-  // BC 200, AC (outer, 2x100x1000x2 = 4e5). So the smallest cap is 200
-  // elements, 800 bytes, with (B C) first.
+  // the cheaper, intermediate 200 elements. Every tree has one
+  // intermediate: AB 2000 elements, BC 200, AC (an outer product) 4e5. So
+  // 400 bytes (100 f32) fits none, and the smallest cap is 200 elements,
+  // 800 bytes, with (B C) first.
   BoundEquation eq = bindOrFail("ij,jk,kl->il",
                                 {{2, 100}, {100, 1000}, {1000, 2}}, DType::F32);
   Plan free = plan(eq, PathStrategy::Optimal);

@@ -58,6 +58,31 @@ std::string einjit::shapeString(llvm::ArrayRef<int64_t> shape) {
   return s + ")";
 }
 
+std::string einjit::dimsString(llvm::ArrayRef<int64_t> shape) {
+  if (shape.empty())
+    return "scalar";
+  std::string s;
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? "x" : "") + std::to_string(d);
+  return s;
+}
+
+std::string einjit::bytesString(double bytes, bool exact) {
+  const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  double v = bytes;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  if (u == 0)
+    return llvm::formatv("{0} bytes", (int64_t)bytes).str();
+  std::string s = llvm::formatv("{0:F1} {1}", v, units[u]).str();
+  if (exact)
+    s += llvm::formatv(" ({0} bytes)", (int64_t)bytes).str();
+  return s;
+}
+
 llvm::Expected<int64_t> einjit::checkTensorSize(const llvm::Twine &what,
                                                 DType dtype,
                                                 llvm::ArrayRef<int64_t> shape) {

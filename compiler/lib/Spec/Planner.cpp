@@ -648,19 +648,6 @@ std::optional<std::vector<std::vector<int>>> greedySteps(const Network &net) {
   return steps;
 }
 
-std::string bytesString(double bytes) {
-  const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  int u = 0;
-  double v = bytes;
-  while (v >= 1024 && u < 6) {
-    v /= 1024;
-    ++u;
-  }
-  if (u == 0)
-    return llvm::formatv("{0} bytes", (int64_t)bytes).str();
-  return llvm::formatv("{0:F1} {1} ({2} bytes)", v, units[u], (int64_t)bytes)
-      .str();
-}
 } // namespace
 
 std::optional<ContractionPath> einjit::greedyPath(const BoundEquation &eq,
@@ -816,20 +803,23 @@ llvm::Expected<Plan> einjit::planContraction(const BoundEquation &eq,
     std::string smallest;
     if (n <= kMaxOptimalOperands) {
       auto [elements, steps] = smallestCap(net);
-      smallest = llvm::formatv("; the smallest limit that works is {0}, "
-                               "with the path {1}",
-                               bytesString(elements * elementBytes),
-                               fromSteps(steps).describe());
+      smallest =
+          llvm::formatv("; the smallest limit that works is {0}, "
+                        "with the path {1}",
+                        bytesString(elements * elementBytes, /*exact=*/true),
+                        fromSteps(steps).describe());
     } else {
       ContractionPath greedy = greedyPath(eq);
       smallest = llvm::formatv(
           "; the greedy path {0} works with a limit of {1}", greedy.describe(),
-          bytesString(double(greedy.largestIntermediate()) * elementBytes));
+          bytesString(double(greedy.largestIntermediate()) * elementBytes,
+                      /*exact=*/true));
     }
     return makeEinsumError(llvm::formatv(
         "no contraction path of '{0}' keeps every intermediate within the "
         "memory limit of {1}{2}",
-        eq.text, bytesString(options.memoryLimitBytes), smallest));
+        eq.text, bytesString(options.memoryLimitBytes, /*exact=*/true),
+        smallest));
   }
   // The cap holds by construction; check it anyway, it is a promise.
   if (double(path->largestIntermediate()) > cap)

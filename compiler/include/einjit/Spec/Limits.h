@@ -58,6 +58,12 @@ int64_t saturatingProduct(llvm::ArrayRef<int64_t> sizes);
 
 /// "(2,3)": a shape for messages.
 std::string shapeString(llvm::ArrayRef<int64_t> shape);
+/// A shape as "2x4" ("scalar" for rank 0), for IR diagnostics and
+/// --explain.
+std::string dimsString(llvm::ArrayRef<int64_t> shape);
+/// Bytes in binary units, one decimal ("16.5 KiB"; "40 bytes" below 1 KiB),
+/// followed by the exact count ("(16896 bytes)") when `exact` is set.
+std::string bytesString(double bytes, bool exact = false);
 
 /// Checks a tensor of `shape` and `dtype` against kMaxRank and
 /// kMaxTensorBytes; `what` names it in the message ("operand 1", "the

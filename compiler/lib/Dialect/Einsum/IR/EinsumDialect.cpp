@@ -1,6 +1,7 @@
 //===- EinsumDialect.cpp - The einsum dialect and its operations ----------===//
 
 #include "einjit/Dialect/Einsum/IR/EinsumOps.h"
+#include "einjit/Spec/Limits.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -100,16 +101,6 @@ ArrayAttr mlir::einsum::pathAttr(MLIRContext *ctx,
   return b.getArrayAttr(steps);
 }
 
-/// "2x4", or "scalar" for rank 0.
-static std::string shapeString(ArrayRef<int64_t> shape) {
-  if (shape.empty())
-    return "scalar";
-  std::string s;
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? "x" : "") + std::to_string(d);
-  return s;
-}
-
 LogicalResult ContractOp::verify() {
   auto bound = bindContract(*this);
   if (!bound) {
@@ -138,9 +129,9 @@ LogicalResult ContractOp::verify() {
   std::vector<int64_t> shape = bound->outputShape();
   if (resultType.getShape() != ArrayRef<int64_t>(shape))
     return emitOpError() << "result shape ("
-                         << shapeString(resultType.getShape())
+                         << einjit::dimsString(resultType.getShape())
                          << ") does not match the equation's output shape ("
-                         << shapeString(shape) << ")";
+                         << einjit::dimsString(shape) << ")";
   return success();
 }
 
