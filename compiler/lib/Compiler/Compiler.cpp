@@ -112,7 +112,8 @@ static constexpr llvm::StringLiteral kVectorStage =
     "func.func(ownership-based-buffer-deallocation),canonicalize,"
     "func.func(buffer-deallocation-simplification),"
     "bufferization-lower-deallocations,cse,canonicalize,"
-    "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize";
+    "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize,"
+    "func.func(einsum-prefetch-strided-reads{{l2-bytes={4}})";
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"
     "lower-vector-multi-reduction),"

@@ -34,7 +34,8 @@ namespace mlir::einsum {
 /// The kernel the CPU pipeline builds for `op`, a linalg.generic of
 /// convert-einsum-to-linalg whose loop `i` is named `loopNames[i]`, on a
 /// target with `vectorBits`-bit SIMD registers, `vectorRegisters` of them
-/// and an L2 of `l2Bytes`.
+/// and an L2 of `l2Bytes`. Like the pass, it fuses adjacent labels of one
+/// role first, so `op` may be replaced (in a module built to be described).
 einjit::KernelChoice describeKernel(linalg::GenericOp op,
                                     ArrayRef<std::string> loopNames,
                                     unsigned vectorBits,

@@ -1,0 +1,155 @@
+//===- EinsumPrefetchStridedReads.cpp - Prefetch far-strided reads --------===//
+//
+// Software prefetches for vector reads that step through rows too far apart
+// for the hardware prefetchers; the algorithm is in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/Transforms/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::einsum {
+#define GEN_PASS_DEF_EINSUMPREFETCHSTRIDEDREADS
+#include "einjit/Transforms/Passes.h.inc"
+} // namespace mlir::einsum
+
+using namespace mlir;
+
+static constexpr int64_t kCacheLineBytes = 64;
+
+/// Whether `v` is `iv`, or computed in `loop`'s body from `iv` and values
+/// defined outside the loop by one op (an affine.apply or an arith op).
+static bool dependsOn(Value v, Value iv, scf::ForOp loop) {
+  if (v == iv)
+    return true;
+  Operation *def = v.getDefiningOp();
+  return def && def->getBlock() == loop.getBody() &&
+         llvm::is_contained(def->getOperands(), iv);
+}
+
+/// `v` (dependsOn `iv`) computed for `ahead` instead of `iv`, at the
+/// builder's insertion point.
+static Value recompute(OpBuilder &b, Value v, Value iv, Value ahead) {
+  if (v == iv)
+    return ahead;
+  IRMapping map;
+  map.map(iv, ahead);
+  return b.clone(*v.getDefiningOp(), map)->getResult(0);
+}
+
+/// Whether `v` is defined outside `loop`.
+static bool definedOutside(Value v, scf::ForOp loop) {
+  return !loop->isAncestor(v.getParentBlock()->getParentOp());
+}
+
+/// Whether `v` is `iv`, or the result of one pure op in `loop`'s body whose
+/// operands are `iv` or defined outside the loop, so that `recompute` is
+/// valid; with `iv` null, whether `v` is invariant in the loop that way.
+static bool simpleIn(Value v, Value iv, scf::ForOp loop) {
+  if (iv && v == iv)
+    return true;
+  if (definedOutside(v, loop))
+    return !iv;
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getBlock() != loop.getBody() || def->getNumResults() != 1 ||
+      !isPure(def))
+    return false;
+  return llvm::all_of(def->getOperands(), [&](Value operand) {
+    return (iv && operand == iv) || definedOutside(operand, loop);
+  });
+}
+
+namespace {
+struct EinsumPrefetchStridedReads
+    : einsum::impl::EinsumPrefetchStridedReadsBase<EinsumPrefetchStridedReads> {
+  using Base::Base;
+
+  void prefetch(scf::ForOp loop, vector::TransferReadOp read) {
+    auto type = dyn_cast<MemRefType>(read.getBase().getType());
+    if (!type || !type.hasStaticShape() ||
+        !read.getPermutationMap().isMinorIdentity())
+      return;
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(type.getStridesAndOffset(strides, offset)) ||
+        llvm::any_of(strides, ShapedType::isDynamic))
+      return;
+    Value iv = loop.getInductionVar();
+    unsigned rank = type.getRank();
+    std::optional<unsigned> strided;
+    for (auto [d, index] : llvm::enumerate(read.getIndices())) {
+      if (!dependsOn(index, iv, loop)) {
+        if (!simpleIn(index, Value(), loop))
+          return; // varies in the loop some other way
+        continue;
+      }
+      if (strided || d + 1 == rank || !simpleIn(index, iv, loop))
+        return;
+      strided = d;
+    }
+    int64_t elementBytes = type.getElementTypeBitWidth() / 8;
+    if (!strided || elementBytes == 0 ||
+        strides[*strided] * elementBytes < minStrideBytes ||
+        type.getNumElements() * elementBytes <= l2Bytes / 2)
+      return;
+
+    OpBuilder b(read);
+    Location loc = read.getLoc();
+    Value ahead = arith::AddIOp::create(
+        b, loc, iv,
+        arith::MulIOp::create(
+            b, loc, loop.getStep(),
+            arith::ConstantIndexOp::create(b, loc, distance)));
+    Value index = arith::MinSIOp::create(
+        b, loc, recompute(b, read.getIndices()[*strided], iv, ahead),
+        arith::ConstantIndexOp::create(b, loc, type.getDimSize(*strided) - 1));
+    SmallVector<Value> indices(read.getIndices());
+    indices[*strided] = index;
+    // One prefetch per cache line of the vector's innermost run, and one
+    // for its last element (the run may straddle one more line).
+    int64_t run = read.getVectorType().getShape().back();
+    int64_t lineElements = std::max<int64_t>(1, kCacheLineBytes / elementBytes);
+    SmallVector<int64_t> offsets;
+    for (int64_t e = 0; e < run; e += lineElements)
+      offsets.push_back(e);
+    if ((run - 1) % lineElements != 0)
+      offsets.push_back(run - 1);
+    Value inner = read.getIndices().back();
+    for (int64_t e : offsets) {
+      indices.back() = e == 0 ? inner
+                              : arith::AddIOp::create(
+                                    b, loc, inner,
+                                    arith::ConstantIndexOp::create(b, loc, e));
+      memref::PrefetchOp::create(b, loc, read.getBase(), indices,
+                                 /*isWrite=*/false, /*localityHint=*/3,
+                                 /*isDataCache=*/true);
+    }
+  }
+
+  void runOnOperation() override {
+    SmallVector<std::pair<scf::ForOp, vector::TransferReadOp>> reads;
+    getOperation().walk([&](scf::ForOp loop) {
+      // Only the K loops of register tiles (Passes.td).
+      bool tile = llvm::any_of(loop.getBody()->getOps<vector::ContractionOp>(),
+                               [](vector::ContractionOp c) {
+                                 auto acc =
+                                     dyn_cast<VectorType>(c.getAccType());
+                                 return acc && acc.getRank() >= 2 &&
+                                        acc.getShape()[acc.getRank() - 2] >= 2;
+                               });
+      if (!tile)
+        return;
+      for (auto read : loop.getBody()->getOps<vector::TransferReadOp>())
+        reads.push_back({loop, read});
+    });
+    for (auto [loop, read] : reads)
+      prefetch(loop, read);
+  }
+};
+} // namespace

@@ -1,0 +1,81 @@
+// RUN: einsum-opt %s --einsum-prefetch-strided-reads | FileCheck %s
+
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#v = affine_map<(n, k) -> (k)>
+#w = affine_map<(n, k) -> (k, n)>
+#x = affine_map<(n, k) -> (n)>
+#sum = affine_map<()[s0, s1] -> (s0 + s1)>
+
+// The direct kernel's K loop reads a 32-column panel of a 768x768 right
+// input (2.25 MiB, rows 3 KiB apart): each 128-byte row segment is
+// prefetched 16 steps ahead, its row clamped to the last one, one
+// prefetch per cache line and one for the last element.
+// CHECK-LABEL: func @register_tile
+// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %[[STEP:[^ ]*]]
+// CHECK: %[[AHEAD:.*]] = arith.addi %[[K]], %{{.*}}
+// CHECK: %[[ROW:.*]] = affine.apply #{{.*}}()[%{{.*}}, %[[AHEAD]]]
+// CHECK: %[[CLAMPED:.*]] = arith.minsi %[[ROW]], %{{.*}}
+// CHECK: memref.prefetch %[[B:arg[0-9]+]][%[[CLAMPED]], %[[COL:arg[0-9]+]]], read, locality<3>, data : memref<768x768xf32>
+// CHECK: %[[COL16:.*]] = arith.addi %[[COL]], %c16
+// CHECK: memref.prefetch %[[B]][%[[CLAMPED]], %[[COL16]]], read
+// CHECK: %[[COL31:.*]] = arith.addi %[[COL]], %c31
+// CHECK: memref.prefetch %[[B]][%[[CLAMPED]], %[[COL31]]], read
+// CHECK-NOT: memref.prefetch
+// CHECK: vector.contract
+func.func @register_tile(%a: memref<37x768xf32>, %b: memref<768x768xf32>, %acc0: vector<8x32xf32>, %kb: index, %col: index) -> vector<8x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc0) -> (vector<8x32xf32>) {
+    %row = affine.apply #sum()[%kb, %k]
+    %x = vector.transfer_read %a[%c0, %row], %pad {in_bounds = [true, true]} : memref<37x768xf32>, vector<8x1xf32>
+    %y = vector.transfer_read %b[%row, %col], %pad {in_bounds = [true, true]} : memref<768x768xf32>, vector<1x32xf32>
+    %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+    scf.yield %z : vector<8x32xf32>
+  }
+  return %r : vector<8x32xf32>
+}
+
+// No prefetch: a right input that fits half the L2 (64x1024, 256 KiB) stays
+// in the L2 after its first pass; one whose rows are 1 KiB apart (4096x256)
+// is followed by the hardware's stride prefetcher.
+// CHECK-LABEL: func @small_or_near
+// CHECK-NOT: memref.prefetch
+// CHECK: return
+func.func @small_or_near(%a: memref<37x64xf32>, %b: memref<64x1024xf32>, %d: memref<4096x256xf32>, %acc0: vector<8x32xf32>, %col: index) -> vector<8x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c64 step %c1 iter_args(%acc = %acc0) -> (vector<8x32xf32>) {
+    %x = vector.transfer_read %a[%c0, %k], %pad {in_bounds = [true, true]} : memref<37x64xf32>, vector<8x1xf32>
+    %y = vector.transfer_read %b[%k, %col], %pad {in_bounds = [true, true]} : memref<64x1024xf32>, vector<1x32xf32>
+    %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+    %u = vector.transfer_read %d[%k, %col], %pad {in_bounds = [true, true]} : memref<4096x256xf32>, vector<1x32xf32>
+    %w = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %u, %z : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+    scf.yield %w : vector<8x32xf32>
+  }
+  return %r : vector<8x32xf32>
+}
+
+// No prefetch: a streaming loop (`i,ij->j`, one vector of FMAs per row),
+// however far apart and large its rows.
+// CHECK-LABEL: func @streaming
+// CHECK-NOT: memref.prefetch
+// CHECK: return
+func.func @streaming(%v: memref<4096xf32>, %m: memref<4096x4096xf32>, %acc0: vector<32xf32>, %col: index) -> vector<32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc0) -> (vector<32xf32>) {
+    %x = vector.transfer_read %v[%k], %pad {in_bounds = [true]} : memref<4096xf32>, vector<1xf32>
+    %y = vector.transfer_read %m[%k, %col], %pad {in_bounds = [true, true]} : memref<4096x4096xf32>, vector<1x32xf32>
+    %z = vector.contract {indexing_maps = [#v, #w, #x], iterator_types = ["parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<1xf32>, vector<1x32xf32> into vector<32xf32>
+    scf.yield %z : vector<32xf32>
+  }
+  return %r : vector<32xf32>
+}
