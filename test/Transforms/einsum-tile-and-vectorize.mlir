@@ -122,6 +122,21 @@ func.func @transposed_operand(%a: tensor<64x32xf32>, %b: tensor<64x32xf32>) -> t
 
 // -----
 
+// The same with one column (the 1-column edge of attention scores at
+// s = 129): a SIMD loop narrower than a register is not worth the
+// transpose, whose outer products would gather 8 rows per step. The rows'
+// dot products along the common contiguous j run as 16-lane partial sums.
+// CHECK-LABEL: func @one_column
+// CHECK-NOT: vector.transpose
+// CHECK: vector.transfer_read {{.*}} : tensor<64x32xf32>, vector<1x16xf32>
+// CHECK: vector.multi_reduction <add>
+func.func @one_column(%a: tensor<64x32xf32>, %b: tensor<1x32xf32>) -> tensor<64x1xf32> {
+  %0 = einsum.contract "ij,kj->ik" %a, %b : (tensor<64x32xf32>, tensor<1x32xf32>) -> tensor<64x1xf32>
+  return %0 : tensor<64x1xf32>
+}
+
+// -----
+
 // A size-0 label leaves an empty loop nest: nothing to tile or vectorize.
 // CHECK-LABEL: func @empty
 // CHECK-NOT: scf.for

@@ -609,18 +609,26 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
 /// (`kd` in `bhqd,bhkd->bhqk`) would feed every lane from another row.
 /// When the loops that do not index the input reuse it at least 16 times,
 /// so a copy is cheap next to the contraction, the input is transposed once
-/// to make that loop its contiguous dimension. Returns the transposes.
+/// to make that loop its contiguous dimension. Returns the transposes. A
+/// loop narrower than one SIMD register (the 1-column edge of attention
+/// scores at s = 129, `bhqd,bhkd->bhqk` with k = 1) is left alone: its
+/// rows would be gathered 8 at a time, and the dot products along the
+/// inputs' common contiguous dimension run 4x faster as partial sums
+/// (prefersPartialReduction).
 static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
-                                                         linalg::GenericOp op) {
+                                                         linalg::GenericOp op,
+                                                         unsigned vectorBits) {
   SmallVector<linalg::TransposeOp> copies;
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
   if (parallel.empty() || reduction.empty())
     return copies;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (ranges[parallel.back()] < simdLanes(op, vectorBits))
+    return copies;
   MLIRContext *ctx = op.getContext();
   AffineExpr simd = getAffineDimExpr(parallel.back(), ctx);
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   for (OpOperand *input : op.getDpsInputOperands()) {
     AffineMap map = maps[input->getOperandNumber()];
@@ -1107,7 +1115,8 @@ struct EinsumTileAndVectorize
           return signalPassFailure();
         continue;
       }
-      for (linalg::TransposeOp copy : transposeForSimd(rewriter, generic))
+      for (linalg::TransposeOp copy :
+           transposeForSimd(rewriter, generic, vectorBits))
         if (failed(tileAndVectorize(rewriter, copy, vectorBits, vectorRegisters,
                                     parallelWork)))
           return signalPassFailure();
