@@ -335,7 +335,8 @@ splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
 }
 
 /// Partial-reduction strategy:
-/// 1. tile the innermost parallel loop by 4 (other parallel loops by 1);
+/// 1. tile the innermost parallel loop with more than one iteration by 4
+///    (other parallel loops by 1);
 /// 2. split the reduction into one-SIMD-width partial sums per row
 ///    (`tileReductionUsingScf`), so the loop body is elementwise FMAs on a
 ///    4 x lanes accumulator;
@@ -350,10 +351,20 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   op.getReductionDims(reduction);
   int64_t lanes = simdLanes(op, vectorBits);
 
+  // Groups of 4 rows of the innermost parallel loop that has more than
+  // one (the 1-column edge of `bhqd,bhkd->bhqk` at s = 129 groups q, not
+  // its k of 1): 4 independent accumulators, reduced across lanes at once.
+  unsigned rowLoop = parallel.back();
+  for (unsigned p : llvm::reverse(parallel)) {
+    if (ranges[p] > 1) {
+      rowLoop = p;
+      break;
+    }
+  }
   SmallVector<int64_t> rows(ranges.size(), 0);
   for (unsigned p : parallel)
     rows[p] = 1;
-  rows[parallel.back()] = tileFor(ranges[parallel.back()], 4);
+  rows[rowLoop] = tileFor(ranges[rowLoop], 4);
   for (unsigned p : parallel)
     if (rows[p] == ranges[p])
       rows[p] = 0;
