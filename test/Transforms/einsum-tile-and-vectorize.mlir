@@ -125,11 +125,13 @@ func.func @transposed_operand(%a: tensor<64x32xf32>, %b: tensor<64x32xf32>) -> t
 // The same with one column (the 1-column edge of attention scores at
 // s = 129): a SIMD loop narrower than a register is not worth the
 // transpose, whose outer products would gather 8 rows per step. The rows'
-// dot products along the common contiguous j run as 16-lane partial sums.
+// dot products along the common contiguous j run as 16-lane partial sums,
+// 4 rows at a time (rows of i, the innermost parallel loop longer than 1).
 // CHECK-LABEL: func @one_column
 // CHECK-NOT: vector.transpose
-// CHECK: vector.transfer_read {{.*}} : tensor<64x32xf32>, vector<1x16xf32>
-// CHECK: vector.multi_reduction <add>
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
+// CHECK: vector.transfer_read {{.*}} : tensor<64x32xf32>, vector<4x16xf32>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [2] : vector<4x1x16xf32> to vector<4x1xf32>
 func.func @one_column(%a: tensor<64x32xf32>, %b: tensor<1x32xf32>) -> tensor<64x1xf32> {
   %0 = einsum.contract "ij,kj->ik" %a, %b : (tensor<64x32xf32>, tensor<1x32xf32>) -> tensor<64x1xf32>
   return %0 : tensor<64x1xf32>
