@@ -6,6 +6,7 @@ usage: einsum_peers.py EINSUM_RUN [--threads 1,2] [--runs N] [--cases a,b]
        einsum_peers.py EINSUM_RUN --sweep [--sweep-sizes N | --sizes 1,2,..]
                        [--sweep-max-seconds S] [--sweep-csv FILE]
        einsum_peers.py --plot CSV PNG
+       einsum_peers.py --merge-sweeps OUT.csv IN.csv IN.csv ...
 
 Peers (bench/setup-peers.sh installs them in a venv of their own; this
 script itself needs only the standard library):
@@ -757,6 +758,31 @@ def run_sweep(args, python, ceilings, log):
     f.close()
 
 
+def merge_sweeps(out_path, in_paths):
+    """Writes, per (workload, size, threads, impl), the row with the least
+    min time over the sweeps `in_paths` (peaks: the highest)."""
+    best = {}
+    for path in in_paths:
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                key = (row["workload"], row["size"], row["threads"], row["impl"])
+                old = best.get(key)
+                if row["workload"] == "peak":
+                    better = old is None or float(row["gflops"] or 0) > float(
+                        old["gflops"] or 0)
+                else:
+                    better = old is None or (row["min_s"] and (
+                        not old["min_s"] or
+                        float(row["min_s"]) < float(old["min_s"])))
+                if better:
+                    best[key] = row
+    with open(out_path, "w", newline="") as f:
+        w = csv.DictWriter(f, SWEEP_FIELDS)
+        w.writeheader()
+        for row in best.values():
+            w.writerow({k: row.get(k, "") for k in SWEEP_FIELDS})
+
+
 def plot(csv_path, png_path):
     import matplotlib
     matplotlib.use("Agg")
@@ -840,6 +866,11 @@ def main():
     ap.add_argument("--sweep-png", help="default: the CSV's name with .png")
     ap.add_argument("--plot", nargs=2, metavar=("CSV", "PNG"),
                     help="only plot an existing sweep CSV")
+    ap.add_argument("--merge-sweeps", nargs="+", metavar="CSV",
+                    help="OUT IN IN...: each point's fastest pass (by min "
+                         "time) of several sweeps, one impl at a time, so "
+                         "that a slow phase of the machine during one "
+                         "impl's pass does not decide its curve")
     ap.add_argument("--render-markdown", metavar="JSON",
                     help="only print the markdown table of a --json file")
     args = ap.parse_args()
@@ -852,6 +883,11 @@ def main():
         return 0
     if args.render_markdown:
         sys.stdout.write(render_markdown(args.render_markdown))
+        return 0
+    if args.merge_sweeps:
+        if len(args.merge_sweeps) < 2:
+            ap.error("--merge-sweeps needs OUT and at least one IN")
+        merge_sweeps(args.merge_sweeps[0], args.merge_sweeps[1:])
         return 0
     if not args.einsum_run:
         ap.error("EINSUM_RUN is required")
