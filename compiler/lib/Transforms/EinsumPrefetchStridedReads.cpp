@@ -73,7 +73,8 @@ struct EinsumPrefetchStridedReads
   void prefetch(scf::ForOp loop, vector::TransferReadOp read) {
     auto type = dyn_cast<MemRefType>(read.getBase().getType());
     if (!type || !type.hasStaticShape() ||
-        !read.getPermutationMap().isMinorIdentity())
+        !read.getPermutationMap().isMinorIdentity() ||
+        !llvm::all_of(read.getInBoundsValues(), [](bool b) { return b; }))
       return;
     SmallVector<int64_t> strides;
     int64_t offset;

@@ -316,8 +316,8 @@ def EinsumPrefetchStridedReads
     2. exactly one index depends on the loop's induction variable, and its
        dimension's stride is at least `min-stride-bytes`; the innermost
        dimension's index does not depend on it;
-    3. the read's vector runs along the innermost dimension (a minor
-       identity map).
+    3. the read is in bounds, and its vector runs along the innermost
+       dimension (a minor identity map).
 
     The prefetched index is the read's index computed for the induction
     variable plus `distance` steps (so any affine index works), clamped to
