@@ -33,6 +33,9 @@ static llvm::cl::opt<std::string>
           }));
 
 int main(int argc, char **argv) {
+  llvm::cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "einsum-opt (einjit " << EINJIT_VERSION << ")\n";
+  });
   mlir::registerAllPasses();
   einjit::registerCompilerPasses();
   mlir::DialectRegistry registry;

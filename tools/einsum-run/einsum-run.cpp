@@ -15,8 +15,11 @@
 #include "einjit/runtime/Npy.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -28,34 +31,71 @@
 using namespace einjit;
 using llvm::formatv;
 
-static const char *kUsage =
-    "usage: einsum-run EQUATION OPERAND... [options]\n"
-    "  OPERAND        a .npy file, or DTYPE:DIMS for random data "
-    "(f32:64x128, f64: for a scalar)\n"
-    "                 DTYPE is f16, f32, f64, i32 or i64\n"
-    "  -o FILE        write the result to FILE (.npy)\n"
-    "  --print        print the result\n"
-    "  --emit=STAGE   print the kernel's IR at STAGE instead of running: "
-    "einsum, linalg,\n"
-    "                 vector, llvm (LLVM dialect) or llvm-ir (LLVM IR after "
-    "O3)\n"
-    "  --bench=N      time N steady-state calls after compiling\n"
-    "  --explain[=json]  print the plan instead of running: strategy, flops,\n"
-    "                 largest intermediate, and each step with its kernel and\n"
-    "                 why (as text, or one JSON object)\n"
-    "  --strategy=S   contraction path strategy: auto (default), greedy, "
-    "optimal, dp\n"
-    "  --memory-limit=BYTES  cap on the largest intermediate (suffixes K, M, "
-    "G:\n"
-    "                 KiB, MiB, GiB); an error names the smallest that works\n"
-    "  --seed=N       seed for random operands (default 0)\n"
-    "  --mcpu=CPU     compile for LLVM's CPU CPU (haswell, znver3, "
-    "skylake-avx512, ...;\n"
-    "                 default: this machine); it must not need instructions "
-    "this\n"
-    "                 machine lacks\n"
-    "  --mattr=FEATS  LLVM features to add or remove (+avx2,-avx512f)\n"
-    "  --print-target print the target kernels are compiled for\n";
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("einsum-run options");
+static cl::list<std::string> positional(cl::Positional,
+                                        cl::desc("EQUATION OPERAND..."),
+                                        cl::cat(category));
+static cl::opt<std::string> outputOpt("o",
+                                      cl::desc("Write the result to FILE "
+                                               "(.npy)"),
+                                      cl::value_desc("FILE"),
+                                      cl::cat(category));
+static cl::alias outputAlias("output", cl::desc("Alias for -o"),
+                             cl::aliasopt(outputOpt), cl::cat(category));
+static cl::opt<bool> printOpt("print",
+                              cl::desc("Print the result (also with -o)"),
+                              cl::cat(category));
+static cl::opt<std::string>
+    emitOpt("emit",
+            cl::desc("Print the kernel's IR at STAGE instead of running: "
+                     "einsum, linalg, vector, llvm (LLVM dialect) or llvm-ir "
+                     "(LLVM IR after O3)"),
+            cl::value_desc("STAGE"), cl::cat(category));
+static cl::opt<std::string>
+    benchOpt("bench", cl::desc("Time N steady-state calls after compiling"),
+             cl::value_desc("N"), cl::cat(category));
+static cl::opt<std::string> explainOpt(
+    "explain", cl::ValueOptional,
+    cl::desc("Print the plan instead of running: strategy, flops, largest "
+             "intermediate, and each step with its kernel and why (as text, "
+             "or =json for one JSON object)"),
+    cl::value_desc("json"), cl::cat(category));
+static cl::opt<std::string>
+    strategyOpt("strategy",
+                cl::desc("Contraction path strategy: auto (default), greedy, "
+                         "optimal, dp"),
+                cl::value_desc("S"), cl::cat(category));
+static cl::opt<std::string> memoryLimitOpt(
+    "memory-limit",
+    cl::desc("Cap on the largest intermediate (suffixes K, M, G: KiB, MiB, "
+             "GiB); an error names the smallest that works"),
+    cl::value_desc("BYTES"), cl::cat(category));
+static cl::opt<std::string>
+    seedOpt("seed", cl::desc("Seed for random operands (default 0)"),
+            cl::value_desc("N"), cl::cat(category));
+static cl::opt<std::string>
+    mcpuOpt("mcpu",
+            cl::desc("Compile for LLVM's CPU CPU (haswell, znver3, "
+                     "skylake-avx512, ...; default: this machine); it must "
+                     "not need instructions this machine lacks"),
+            cl::value_desc("CPU"), cl::cat(category));
+static cl::opt<std::string>
+    mattrOpt("mattr",
+             cl::desc("LLVM features to add or remove (+avx2,-avx512f)"),
+             cl::value_desc("FEATS"), cl::cat(category));
+static cl::opt<bool>
+    printTargetOpt("print-target",
+                   cl::desc("Print the target kernels are compiled for"),
+                   cl::cat(category));
+
+static const char *kOverview =
+    "run, explain, time or compile one einsum\n\n"
+    "  EQUATION is a NumPy einsum equation ('bhqd,bhkd->bhqk').\n"
+    "  OPERAND is a .npy file, or DTYPE:DIMS for random data (f32:64x128;\n"
+    "  f64: is a scalar); DTYPE is f16, f32, f64, i32 or i64.\n"
+    "  Without -o, --emit, --bench or --explain the result is printed.\n";
 
 namespace {
 struct Options {
@@ -112,84 +152,116 @@ static int fail(llvm::Error err) {
   return fail(llvm::toString(std::move(err)));
 }
 
-static int finishOutput();
+/// The option that makes -o meaningless, if any.
+static const char *ignoresOutput(const Options &o) {
+  if (o.emit)
+    return "--emit";
+  if (o.bench)
+    return "--bench";
+  if (!o.explain.empty())
+    return "--explain";
+  return nullptr;
+}
 
 static llvm::Expected<Options> parseArgs(int argc, char **argv) {
-  Options o;
-  auto needValue = [&](int &i,
-                       llvm::StringRef flag) -> llvm::Expected<std::string> {
-    if (i + 1 >= argc)
-      return makeEinsumError(flag + " needs a value");
-    return std::string(argv[++i]);
-  };
-  for (int i = 1; i < argc; ++i) {
-    llvm::StringRef arg = argv[i];
-    if (arg == "-o" || arg == "--output") {
-      auto v = needValue(i, arg);
-      if (!v)
-        return v.takeError();
-      o.output = *v;
-      o.haveOutput = true;
-    } else if (arg.consume_front("--output=") || arg.consume_front("-o=")) {
-      o.output = arg.str();
-      o.haveOutput = true;
-    } else if (arg == "--print") {
-      o.print = true;
-    } else if (arg.consume_front("--emit=")) {
-      o.emitLLVMIR = arg == "llvm-ir";
-      o.emit = o.emitLLVMIR ? Stage::LLVM : parseStage(arg);
-      if (!o.emit)
-        return makeEinsumError("unknown stage '" + arg +
-                               "' for --emit (einsum, linalg, vector, llvm, "
-                               "llvm-ir)");
-    } else if (arg.consume_front("--bench=")) {
-      if (arg.getAsInteger(10, o.bench) || o.bench <= 0)
-        return makeEinsumError("--bench needs a positive count, got '" + arg +
-                               "'");
-    } else if (arg.consume_front("--seed=")) {
-      if (arg.getAsInteger(10, o.seed))
-        return makeEinsumError("--seed needs an unsigned integer, got '" + arg +
-                               "'");
-    } else if (arg.consume_front("--mcpu=")) {
-      o.mcpu = arg.str();
-    } else if (arg.consume_front("--mattr=")) {
-      o.mattr = arg.str();
-    } else if (arg == "--explain" || arg == "--explain=text") {
-      o.explain = "text";
-    } else if (arg == "--explain=json") {
-      o.explain = "json";
-    } else if (arg.consume_front("--strategy=")) {
-      auto strategy = parsePathStrategy(arg);
-      if (!strategy)
-        return makeEinsumError("unknown strategy '" + arg +
-                               "' for --strategy (auto, greedy, optimal, dp)");
-      o.plan.strategy = *strategy;
-    } else if (arg.consume_front("--memory-limit=")) {
-      auto bytes = parseBytes(arg);
-      if (!bytes || *bytes == 0)
-        return makeEinsumError("--memory-limit needs a positive number of "
-                               "bytes (suffix K, M or G allowed), got '" +
-                               arg + "'");
-      o.plan.memoryLimitBytes = *bytes;
-    } else if (arg == "--print-target") {
-      o.printTarget = true;
-    } else if (arg == "-h" || arg == "--help") {
-      llvm::outs() << kUsage;
-      std::exit(finishOutput());
-    } else if (arg.starts_with("-") && arg.size() > 1 && o.haveEquation) {
-      return makeEinsumError("unknown option '" + arg + "'");
-    } else if (!o.haveEquation) {
-      o.equation = arg.str();
-      o.haveEquation = true;
-    } else {
-      o.operands.push_back(arg.str());
-    }
+  cl::HideUnrelatedOptions(category);
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << "einsum-run (einjit " << EINJIT_VERSION << "), LLVM "
+       << LLVM_VERSION_STRING << "\n";
+  });
+  // cl reports an option left without its value on stderr itself, in a
+  // format of its own; only the last argument can be one.
+  if (argc > 1) {
+    llvm::StringRef last = argv[argc - 1];
+    for (const cl::Option *opt :
+         {(const cl::Option *)&outputOpt, (const cl::Option *)&outputAlias,
+          (const cl::Option *)&emitOpt, (const cl::Option *)&benchOpt,
+          (const cl::Option *)&strategyOpt, (const cl::Option *)&memoryLimitOpt,
+          (const cl::Option *)&seedOpt, (const cl::Option *)&mcpuOpt,
+          (const cl::Option *)&mattrOpt})
+      if (last == "-" + opt->ArgStr.str() || last == "--" + opt->ArgStr.str())
+        return makeEinsumError(last + " needs a value");
   }
-  if (!o.haveEquation)
-    return makeEinsumError("no equation given\n" +
-                           llvm::StringRef(kUsage).rtrim());
+  std::string errors;
+  llvm::raw_string_ostream errs(errors);
+  if (!cl::ParseCommandLineOptions(argc, argv, kOverview, &errs)) {
+    // One line: cl's lines without its "einsum-run: " prefixes.
+    llvm::SmallVector<llvm::StringRef> lines;
+    llvm::StringRef(errors).trim().split(lines, '\n', -1, false);
+    std::string message;
+    for (llvm::StringRef line : lines) {
+      line = line.trim();
+      line.consume_front(llvm::sys::path::filename(argv[0]).str() + ": ");
+      line.consume_front(argv[0] + std::string(": "));
+      message += (message.empty() ? "" : "; ") + line.str();
+    }
+    return makeEinsumError(message);
+  }
+  Options o;
+  if (positional.empty())
+    return makeEinsumError("no equation given (einsum-run --help shows the "
+                           "usage)");
+  o.equation = positional.front();
+  o.haveEquation = true;
+  o.operands.assign(positional.begin() + 1, positional.end());
+  o.haveOutput = outputOpt.getNumOccurrences() > 0;
+  o.output = outputOpt;
+  o.print = printOpt;
+  if (emitOpt.getNumOccurrences()) {
+    llvm::StringRef stage = emitOpt;
+    o.emitLLVMIR = stage == "llvm-ir";
+    o.emit = o.emitLLVMIR ? Stage::LLVM : parseStage(stage);
+    if (!o.emit)
+      return makeEinsumError("unknown stage '" + stage +
+                             "' for --emit (einsum, linalg, vector, llvm, "
+                             "llvm-ir)");
+  }
+  if (benchOpt.getNumOccurrences()) {
+    llvm::StringRef count = benchOpt;
+    if (count.getAsInteger(10, o.bench) || o.bench <= 0)
+      return makeEinsumError("--bench needs a positive count, got '" + count +
+                             "'");
+  }
+  if (seedOpt.getNumOccurrences()) {
+    llvm::StringRef seed = seedOpt;
+    if (seed.getAsInteger(10, o.seed))
+      return makeEinsumError("--seed needs an unsigned integer, got '" + seed +
+                             "'");
+  }
+  o.mcpu = mcpuOpt;
+  o.mattr = mattrOpt;
+  if (explainOpt.getNumOccurrences()) {
+    llvm::StringRef format = explainOpt;
+    if (format.empty() || format == "text")
+      o.explain = "text";
+    else if (format == "json")
+      o.explain = "json";
+    else
+      return makeEinsumError("unknown format '" + format +
+                             "' for --explain (text, json)");
+  }
+  if (strategyOpt.getNumOccurrences()) {
+    auto strategy = parsePathStrategy(strategyOpt);
+    if (!strategy)
+      return makeEinsumError("unknown strategy '" + strategyOpt +
+                             "' for --strategy (auto, greedy, optimal, dp)");
+    o.plan.strategy = *strategy;
+  }
+  if (memoryLimitOpt.getNumOccurrences()) {
+    auto bytes = parseBytes(memoryLimitOpt);
+    if (!bytes || *bytes == 0)
+      return makeEinsumError("--memory-limit needs a positive number of "
+                             "bytes (suffix K, M or G allowed), got '" +
+                             memoryLimitOpt + "'");
+    o.plan.memoryLimitBytes = *bytes;
+  }
+  o.printTarget = printTargetOpt;
   if (o.haveOutput && o.output.empty())
     return makeEinsumError("-o needs a file name, got ''");
+  if (o.haveOutput)
+    if (const char *flag = ignoresOutput(o))
+      return makeEinsumError(llvm::Twine("-o cannot be combined with ") + flag +
+                             ", which writes no result");
   return o;
 }
 
