@@ -276,8 +276,8 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
                         "input fits half the L2 or is read once");
 }
 
-/// Swaps the roles of a two-input body's first two arguments, after its
-/// op's inputs were swapped.
+/// Swaps the roles (uses and types) of a two-input body's first two
+/// arguments, after its op's inputs were swapped.
 static void swapBodyInputs(Block &body) {
   SmallVector<OpOperand *> first, second;
   for (OpOperand &use : body.getArgument(0).getUses())
@@ -288,6 +288,12 @@ static void swapBodyInputs(Block &body) {
     use->set(body.getArgument(1));
   for (OpOperand *use : second)
     use->set(body.getArgument(0));
+  // The arguments take each other's types too: with mixed dtypes
+  // (`fW,fO->OW` on f64 and i64) the i64 input's conversion now reads the
+  // first argument.
+  Type firstType = body.getArgument(0).getType();
+  body.getArgument(0).setType(body.getArgument(1).getType());
+  body.getArgument(1).setType(firstType);
   // Products are commutative: name the left-hand side first, which is
   // the order the vectorizer gives vector.contract.
   body.walk([&](Operation *mul) {
@@ -754,12 +760,11 @@ static LogicalResult packContraction(RewriterBase &rewriter,
 }
 
 /// Collapses the fusible label groups of `op` (planned as `g`) into single
-/// loops, replacing `op` and `g` by the collapsed op and its plan; an op in
-/// `edges` stays there. Fails only when the collapsed op cannot be planned.
+/// loops, replacing `op` and `g` by the collapsed op and its plan. Fails
+/// only when the collapsed op cannot be planned.
 static LogicalResult fuseGroups(RewriterBase &rewriter, linalg::GenericOp &op,
                                 FailureOr<Gemm> &g, unsigned vectorBits,
-                                unsigned vectorRegisters,
-                                llvm::SmallPtrSetImpl<Operation *> &edges) {
+                                unsigned vectorRegisters) {
   SmallVector<ReassociationIndices> groups = fusibleGroups(op, g->roles);
   if (groups.empty())
     return success();
@@ -767,11 +772,8 @@ static LogicalResult fuseGroups(RewriterBase &rewriter, linalg::GenericOp &op,
   auto collapsed = linalg::collapseOpIterationDims(op, groups, rewriter);
   if (failed(collapsed))
     return success(); // planned as it is
-  bool edge = edges.erase(op.getOperation());
   rewriter.replaceOp(op, collapsed->results);
   op = cast<linalg::GenericOp>(collapsed->collapsedOp.getOperation());
-  if (edge)
-    edges.insert(op.getOperation());
   g = planGemm(op, vectorBits, vectorRegisters);
   return failure(failed(g));
 }
@@ -791,6 +793,9 @@ struct EinsumPackContractions
     llvm::SmallPtrSet<Operation *, 8> edges;
     while (!candidates.empty()) {
       linalg::GenericOp op = candidates.pop_back_val();
+      // Taken out of the set now: `op` is replaced below, and a new op may
+      // reuse its address.
+      bool edge = edges.erase(op.getOperation());
       FailureOr<Gemm> g = planGemm(op, vectorBits, vectorRegisters);
       if (failed(g))
         continue;
@@ -798,10 +803,9 @@ struct EinsumPackContractions
       // loop first (`cd` in `abcd,cdef->abef`, `bt` and `hk` in EinsumDense's
       // `btd,dhk->bthk`), so that the choice below, the edge split and the
       // K blocks see the contraction as the plain GEMM it is.
-      if (failed(
-              fuseGroups(rewriter, op, g, vectorBits, vectorRegisters, edges)))
+      if (failed(fuseGroups(rewriter, op, g, vectorBits, vectorRegisters)))
         return signalPassFailure();
-      if (!worthPacking(op, *g, l2Bytes, edges.contains(op.getOperation()))) {
+      if (!worthPacking(op, *g, l2Bytes, edge)) {
         if (g->lhs == 1)
           putLhsFirst(rewriter, op);
         continue;
@@ -822,7 +826,7 @@ struct EinsumPackContractions
             if (fill)
               einsum::fillInit(rewriter, generic, *fill);
             candidates.push_back(generic);
-            if (part == second || edges.contains(op.getOperation()))
+            if (part == second || edge)
               edges.insert(generic);
           }
         }
@@ -880,10 +884,9 @@ einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
         joined += name(l);
       fusedNames.push_back(joined);
     }
-    llvm::SmallPtrSet<Operation *, 1> edges;
     IRRewriter rewriter(op.getContext());
     if (!groups.empty() &&
-        failed(fuseGroups(rewriter, op, g, vectorBits, vectorRegisters, edges)))
+        failed(fuseGroups(rewriter, op, g, vectorBits, vectorRegisters)))
       g = failure();
     if (!groups.empty() && op.getNumLoops() == fusedNames.size()) {
       loopNames = fusedNames;
