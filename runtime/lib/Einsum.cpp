@@ -1,9 +1,10 @@
 //===- Einsum.cpp - Run einsums: compile, cache, execute ------------------===//
 //
-// One MLIR context serves every compilation, under a lock; the cache maps a
-// signature key to its compiled kernel. Kernels take contiguous row-major
-// buffers as bare pointers (see Compiler.h), so strided operands are copied
-// first.
+// Compiles take MLIR contexts from a pool, one each, so that threads compile
+// different signatures at the same time; the cache maps a canonical
+// signature key to its compiled kernel, and a signature being compiled is
+// waited for. Kernels take contiguous row-major buffers as bare pointers
+// (see Compiler.h), so strided operands are copied first.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,9 +14,12 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <list>
 #include <mutex>
@@ -159,13 +163,15 @@ public:
                                    const PlanOptions &options,
                                    bool llvmIR = false);
 
-  /// Drops every kernel and starts a new MLIR context. Called with `mutex`
+  /// Drops every kernel and every idle MLIR context. Called with `mutex`
   /// held.
   void clear();
   /// Evicts least recently used kernels down to `capacity`. Called with
   /// `mutex` held.
   void shrink();
 
+  /// Guards the cache, the stats, the capacity and the target. Compiles run
+  /// without it, so that different signatures compile at the same time.
   std::mutex mutex;
   CacheStats stats;
   size_t capacity = kDefaultCacheCapacity;
@@ -173,28 +179,47 @@ public:
   TargetInfo target = TargetInfo::host();
 
 private:
-  Runtime() {
-    initializeNativeJit();
-    resetContext();
-  }
-  /// A fresh MLIR context: the old one's interned types and attributes
-  /// (shapes, maps, the equation strings) grow with every new signature.
-  void resetContext() {
-    mlir::DialectRegistry registry;
-    registerCompilerDialects(registry);
-    context = std::make_unique<mlir::MLIRContext>(registry);
-    context->loadAllAvailableDialects();
-    compilesInContext = 0;
-  }
+  Runtime() { initializeNativeJit(); }
+
+  /// An MLIR context that one compile or emit at a time uses: concurrent
+  /// compiles each take their own from a pool, so no IR is shared between
+  /// threads. A context is dropped after kContextCompiles compiles, so that
+  /// its interned types and attributes (shapes, maps, equation strings),
+  /// which grow with every new signature, stay bounded.
+  struct CompileContext {
+    std::unique_ptr<mlir::MLIRContext> mlir;
+    size_t compiles = 0;
+    /// `generation` when it was made; clear() drops older ones.
+    size_t generation = 0;
+  };
+  /// An idle context from the pool, or a new one.
+  std::unique_ptr<CompileContext> takeContext();
+  /// Returns `ctx` to the pool, unless it is due for renewal or older than
+  /// the last clear().
+  void returnContext(std::unique_ptr<CompileContext> ctx);
+
+  /// Plans, lowers and JIT-compiles `eq` for `target` in a context of its
+  /// own from the pool.
+  llvm::Expected<std::shared_ptr<const CompiledEinsum>>
+  build(BoundEquation eq, const PlanOptions &options, const TargetInfo &target);
+
+  /// A signature being compiled: callers of the same signature wait for it
+  /// (on `mutex`'s condition) instead of compiling it again.
+  struct Pending {
+    std::condition_variable done;
+    bool finished = false;
+    std::shared_ptr<const CompiledEinsum> kernel;
+    std::string error;
+  };
 
   /// Kernels most recently used first; `cache` maps each key to its entry.
   using Entry = std::pair<std::string, std::shared_ptr<const CompiledEinsum>>;
   std::list<Entry> lru;
   std::unordered_map<std::string, std::list<Entry>::iterator> cache;
-  std::unique_ptr<mlir::MLIRContext> context;
-  /// Compiles since the context was made; it is renewed every
-  /// kContextCompiles so that its interned IR stays bounded.
-  size_t compilesInContext = 0;
+  std::unordered_map<std::string, std::shared_ptr<Pending>> pending;
+  /// Idle contexts (guarded by `mutex`).
+  std::vector<std::unique_ptr<CompileContext>> idleContexts;
+  size_t generation = 0;
   static constexpr size_t kContextCompiles = 256;
 };
 } // namespace
@@ -205,15 +230,28 @@ static int64_t parallelWork() {
 }
 
 /// The signature a kernel is specialized to, the target it is for and how
-/// its path was planned.
+/// its path was planned. The equation is canonical: labels are numbered in
+/// order of first appearance after binding (ellipses expanded, implicit
+/// outputs made explicit), so `ij,jk->ik`, `ab,bc->ac` and `ij,jk` share a
+/// kernel.
 static std::string cacheKey(const BoundEquation &eq, const TargetInfo &target,
                             const PlanOptions &options) {
   std::string key = target.cpu + "|" + target.features + "|" +
                     pathStrategyName(options.strategy).str() + "|" +
                     std::to_string(options.memoryLimitBytes) + "|";
-  for (char c : eq.text)
-    if (c != ' ')
-      key += c;
+  llvm::DenseMap<int, int> canonical;
+  auto label = [&](int id) {
+    auto [it, inserted] = canonical.try_emplace(id, canonical.size());
+    key += std::to_string(it->second) + ".";
+  };
+  for (const std::vector<int> &input : eq.inputs) {
+    for (int id : input)
+      label(id);
+    key += ",";
+  }
+  key += ">";
+  for (int id : eq.output)
+    label(id);
   for (auto [shape, type] : llvm::zip(eq.inputShapes, eq.inputTypes))
     key += "|" + dtypeName(type).str() + shapeString(shape);
   return key;
@@ -255,19 +293,82 @@ static llvm::Expected<ContractionPath> planFor(const BoundEquation &eq,
   return std::move(plan->path);
 }
 
+std::unique_ptr<Runtime::CompileContext> Runtime::takeContext() {
+  size_t current;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!idleContexts.empty()) {
+      std::unique_ptr<CompileContext> ctx = std::move(idleContexts.back());
+      idleContexts.pop_back();
+      return ctx;
+    }
+    current = generation;
+  }
+  auto ctx = std::make_unique<CompileContext>();
+  mlir::DialectRegistry registry;
+  registerCompilerDialects(registry);
+  // One small module per compile: MLIR's own thread pool would not help.
+  ctx->mlir = std::make_unique<mlir::MLIRContext>(
+      registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx->mlir->loadAllAvailableDialects();
+  ctx->generation = current;
+  return ctx;
+}
+
+void Runtime::returnContext(std::unique_ptr<CompileContext> ctx) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (ctx->compiles < kContextCompiles && ctx->generation == generation)
+    idleContexts.push_back(std::move(ctx));
+}
+
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 Runtime::compile(BoundEquation eq, const PlanOptions &options) {
+  std::unique_lock<std::mutex> lock(mutex);
   std::string key = cacheKey(eq, target, options);
-  std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) {
     ++stats.hits;
     lru.splice(lru.begin(), lru, it->second);
     return it->second->second;
   }
-  if (compilesInContext >= kContextCompiles)
-    resetContext();
-  ++compilesInContext;
+  if (auto found = pending.find(key); found != pending.end()) {
+    std::shared_ptr<Pending> slot = found->second;
+    ++stats.hits;
+    slot->done.wait(lock, [&] { return slot->finished; });
+    if (slot->kernel)
+      return slot->kernel;
+    return makeEinsumError(slot->error);
+  }
+  auto slot = std::make_shared<Pending>();
+  pending.emplace(key, slot);
+  ++stats.misses;
+  TargetInfo compileTarget = target;
+  lock.unlock();
+  auto built = build(std::move(eq), options, compileTarget);
+  lock.lock();
+  pending.erase(key);
+  slot->finished = true;
+  if (!built) {
+    slot->error = llvm::toString(built.takeError());
+    slot->done.notify_all();
+    return makeEinsumError(slot->error);
+  }
+  slot->kernel = *built;
+  slot->done.notify_all();
+  ++stats.compiles;
+  stats.compileSeconds += slot->kernel->compileSeconds();
+  lru.emplace_front(key, slot->kernel);
+  cache[key] = lru.begin();
+  shrink();
+  return slot->kernel;
+}
+
+llvm::Expected<std::shared_ptr<const CompiledEinsum>>
+Runtime::build(BoundEquation eq, const PlanOptions &options,
+               const TargetInfo &target) {
+  std::unique_ptr<CompileContext> ctx = takeContext();
+  llvm::scope_exit done([&] { returnContext(std::move(ctx)); });
+  ++ctx->compiles;
   auto start = std::chrono::steady_clock::now();
   // Kernels are compiled only for a CPU this machine can run them on.
   if (auto err = target.checkRunsOnHost())
@@ -280,7 +381,7 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   int64_t workspace = 0;
   bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
   if (!empty) {
-    auto module = buildKernelModule(*context, eq, &path);
+    auto module = buildKernelModule(*ctx->mlir, eq, &path);
     if (auto err =
             lowerKernelModule(*module, Stage::LLVM, target, parallelWork()))
       return std::move(err);
@@ -293,14 +394,8 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  auto compiled = std::make_shared<const CompiledEinsum>(
+  return std::make_shared<const CompiledEinsum>(
       std::move(eq), std::move(path), std::move(kernel), workspace, seconds);
-  ++stats.compiles;
-  lru.emplace_front(key, compiled);
-  cache[key] = lru.begin();
-  shrink();
-  stats.entries = cache.size();
-  return compiled;
 }
 
 void Runtime::shrink() {
@@ -316,7 +411,10 @@ void Runtime::clear() {
   cache.clear();
   lru.clear();
   stats = {};
-  resetContext();
+  // In-flight compiles keep their contexts until they return them, which
+  // then drops them.
+  idleContexts.clear();
+  ++generation;
 #ifdef __GLIBC__
   // Kernels and IR are many small allocations; without this glibc keeps
   // their pages, and a clear would not lower the process's memory.
@@ -330,12 +428,18 @@ llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq, Stage stage,
   auto path = planFor(eq, options);
   if (!path)
     return path.takeError();
-  std::lock_guard<std::mutex> lock(mutex);
-  auto module = buildKernelModule(*context, eq, &*path);
-  if (auto err = lowerKernelModule(*module, stage, target, parallelWork()))
+  TargetInfo emitTarget;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    emitTarget = target;
+  }
+  std::unique_ptr<CompileContext> ctx = takeContext();
+  llvm::scope_exit done([&] { returnContext(std::move(ctx)); });
+  auto module = buildKernelModule(*ctx->mlir, eq, &*path);
+  if (auto err = lowerKernelModule(*module, stage, emitTarget, parallelWork()))
     return std::move(err);
   if (llvmIR)
-    return optimizedLLVMIR(*module, target);
+    return optimizedLLVMIR(*module, emitTarget);
   std::string text;
   llvm::raw_string_ostream os(text);
   module->print(os);

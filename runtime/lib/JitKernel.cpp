@@ -195,6 +195,10 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name,
   if (auto err = addPackedWrapper(*ir, name, wrapperName))
     return std::move(err);
 
+  // Materialising the module compiles it with the JIT's one TargetMachine,
+  // which is not thread-safe: kernels are linked one at a time (the MLIR
+  // lowering before this runs in parallel).
+  std::lock_guard<std::mutex> lock(jit->mutex);
   LLJIT &lljit = *jit->lljit;
   auto dylib = lljit.createJITDylib(dylibName);
   if (!dylib)

@@ -117,6 +117,19 @@ TEST(RuntimeTest, MixedTypesPromote) {
   EXPECT_EQ(c.dtype(), DType::F64);
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(c.getDouble(i), a.getDouble(i) * b.getDouble(i));
+  // The result's rows come from the second input, so the GEMM takes the
+  // inputs swapped, and each input keeps its own conversion (an f64 and an
+  // i64 input: a fuzzer found the i64's sitofp applied to the f64).
+  Tensor x = iota(DType::F64, {2, 3}), y = iota(DType::I64, {2, 4});
+  Tensor z = run("ij,ik->kj", {x, y});
+  ASSERT_EQ(z.dtype(), DType::F64);
+  for (int k = 0; k < 4; ++k)
+    for (int j = 0; j < 3; ++j) {
+      double sum = 0;
+      for (int i = 0; i < 2; ++i)
+        sum += x.getDouble(i * 3 + j) * y.getDouble(i * 4 + k);
+      EXPECT_EQ(z.getDouble(k * 3 + j), sum);
+    }
 }
 
 TEST(RuntimeTest, StridedOperand) {
@@ -183,12 +196,34 @@ TEST(RuntimeTest, CacheCompilesOncePerSignature) {
   run(" ij , jk -> ik ", {a, b}); // spaces do not change the signature
   CacheStats s = cacheStats();
   EXPECT_EQ(s.compiles, 1u);
+  EXPECT_EQ(s.misses, 1u);
   EXPECT_EQ(s.hits, 2u);
+  EXPECT_GT(s.compileSeconds, 0.0);
+  // Nor do the labels' names, or an implicit output: the key numbers the
+  // labels in order of first appearance.
+  Tensor p = run("ab,bc->ac", {a, b});
+  Tensor q = run("ij,jk", {a, b});
+  Tensor r = run("ik,kj->ij", {a, b});
+  for (int64_t i = 0; i < 8; ++i)
+    for (int64_t k = 0; k < 8; ++k) {
+      double sum = 0;
+      for (int64_t j = 0; j < 8; ++j)
+        sum += a.getDouble(i * 8 + j) * b.getDouble(j * 8 + k);
+      EXPECT_NEAR(p.getDouble(i * 8 + k), sum, 1e-5);
+      EXPECT_NEAR(q.getDouble(i * 8 + k), sum, 1e-5);
+      EXPECT_NEAR(r.getDouble(i * 8 + k), sum, 1e-5);
+    }
+  s = cacheStats();
+  EXPECT_EQ(s.compiles, 1u);
+  EXPECT_EQ(s.hits, 5u);
+  // A transposed result is another contraction.
+  run("ij,jk->ki", {a, b});
+  EXPECT_EQ(cacheStats().compiles, 2u);
   run("ij,jk->ik", {iota(DType::F32, {4, 8}), b}); // new shape: retrace
   run("ij,jk->ik", {iota(DType::F64, {8, 8}), iota(DType::F64, {8, 8})});
   s = cacheStats();
-  EXPECT_EQ(s.compiles, 3u);
-  EXPECT_EQ(s.entries, 3u);
+  EXPECT_EQ(s.compiles, 4u);
+  EXPECT_EQ(s.entries, 4u);
 }
 
 TEST(RuntimeTest, CacheEvictsLeastRecentlyUsed) {

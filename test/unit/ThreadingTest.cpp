@@ -223,6 +223,7 @@ TEST(ThreadingTest, EveryThreadItsOwnSignature) {
   EXPECT_EQ(wrong.load(), 0);
   CacheStats stats = cacheStats();
   EXPECT_EQ(stats.compiles, size_t(kThreads));
+  EXPECT_EQ(stats.misses, size_t(kThreads));
   EXPECT_EQ(stats.hits, size_t(kThreads * (kCalls - 1)));
 }
 

@@ -3,8 +3,12 @@
 // The C++ entry point: `einjit::einsum("ij,jk->ik", {a, b})` binds the
 // equation to the operands, compiles a kernel for that signature (equation,
 // dtypes, shapes) the first time it is seen, and runs it. Later calls with
-// the same signature reuse the compiled kernel from an in-memory cache.
-//
+// the same signature reuse the compiled kernel from an in-memory cache. The
+// signature's equation is canonical (labels renamed in order of first
+// appearance), so `ab,bc->ac` reuses the kernel of `ij,jk->ik`; a kernel's
+// equation() is the spelling it was first compiled for. Threads compile
+// different signatures at the same time; a signature being compiled is
+// waited for, never compiled twice.
 //===----------------------------------------------------------------------===//
 
 #ifndef EINJIT_RUNTIME_EINSUM_H
@@ -88,8 +92,16 @@ void setTarget(const TargetInfo &target);
 TargetInfo currentTarget();
 
 struct CacheStats {
+  /// Calls served by a cached kernel, or by one another thread was
+  /// compiling for the same signature (they wait for it).
   size_t hits = 0;
+  /// Calls that found no kernel for their signature and compiled one
+  /// (those that failed to compile included).
+  size_t misses = 0;
+  /// Kernels compiled and cached.
   size_t compiles = 0;
+  /// Seconds spent compiling them, in all threads together.
+  double compileSeconds = 0;
   size_t entries = 0;
   /// Kernels dropped to stay within the capacity.
   size_t evictions = 0;
