@@ -169,22 +169,44 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
     os << "einsum-run (einjit " << EINJIT_VERSION << "), LLVM "
        << LLVM_VERSION_STRING << "\n";
   });
-  // cl reports an option left without its value on stderr itself, in a
-  // format of its own; only the last argument can be one.
-  if (argc > 1) {
-    llvm::StringRef last = argv[argc - 1];
-    for (const cl::Option *opt :
-         {(const cl::Option *)&outputOpt, (const cl::Option *)&outputAlias,
-          (const cl::Option *)&emitOpt, (const cl::Option *)&benchOpt,
-          (const cl::Option *)&strategyOpt, (const cl::Option *)&memoryLimitOpt,
-          (const cl::Option *)&seedOpt, (const cl::Option *)&mcpuOpt,
-          (const cl::Option *)&mattrOpt})
-      if (last == "-" + opt->ArgStr.str() || last == "--" + opt->ArgStr.str())
-        return makeEinsumError(last + " needs a value");
+  // An equation may start with '-' (`->` for scalars), which cl would take
+  // for an option: options (with a value given after a space) go first,
+  // then `--`, then the equation and operands in their order.
+  const cl::Option *valueOptions[] = {&outputOpt, &outputAlias, &emitOpt,
+                                      &benchOpt,  &strategyOpt, &memoryLimitOpt,
+                                      &seedOpt,   &mcpuOpt,     &mattrOpt};
+  auto takesValue = [&](llvm::StringRef arg) {
+    arg = arg.drop_while([](char c) { return c == '-'; });
+    return !arg.contains('=') &&
+           llvm::any_of(valueOptions, [&](const cl::Option *opt) {
+             return opt->ArgStr == arg;
+           });
+  };
+  std::vector<const char *> args{argv[0]}, positionals;
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    if (arg == "--") {
+      positionals.insert(positionals.end(), argv + i + 1, argv + argc);
+      break;
+    }
+    if (!arg.starts_with("-") || arg.starts_with("->") || arg == "-") {
+      positionals.push_back(argv[i]);
+      continue;
+    }
+    args.push_back(argv[i]);
+    if (takesValue(arg)) {
+      // cl would report the missing value on stderr itself.
+      if (i + 1 == argc)
+        return makeEinsumError(arg + " needs a value");
+      args.push_back(argv[++i]);
+    }
   }
+  args.push_back("--");
+  args.insert(args.end(), positionals.begin(), positionals.end());
   std::string errors;
   llvm::raw_string_ostream errs(errors);
-  if (!cl::ParseCommandLineOptions(argc, argv, kOverview, &errs)) {
+  if (!cl::ParseCommandLineOptions(args.size(), args.data(), kOverview,
+                                   &errs)) {
     // One line: cl's lines without its "einsum-run: " prefixes.
     llvm::SmallVector<llvm::StringRef> lines;
     llvm::StringRef(errors).trim().split(lines, '\n', -1, false);
