@@ -90,6 +90,10 @@ static Workspace &threadWorkspace() {
 
 CompiledEinsum::~CompiledEinsum() = default;
 
+size_t CompiledEinsum::codeBytes() const {
+  return kernel ? kernel->codeBytes() : 0;
+}
+
 llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
                                 Tensor &out) const {
   if (operands.size() != eq.inputs.size())
@@ -166,8 +170,8 @@ public:
   /// Drops every kernel and every idle MLIR context. Called with `mutex`
   /// held.
   void clear();
-  /// Evicts least recently used kernels down to `capacity`. Called with
-  /// `mutex` held.
+  /// Evicts least recently used kernels down to `capacity` kernels and
+  /// `codeCapacity` bytes of code. Called with `mutex` held.
   void shrink();
 
   /// Guards the cache, the stats, the capacity and the target. Compiles run
@@ -175,6 +179,7 @@ public:
   std::mutex mutex;
   CacheStats stats;
   size_t capacity = kDefaultCacheCapacity;
+  size_t codeCapacity = kDefaultCacheCodeBytes;
   /// The CPU kernels are compiled for (setTarget).
   TargetInfo target = TargetInfo::host();
 
@@ -359,6 +364,7 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   stats.compileSeconds += slot->kernel->compileSeconds();
   lru.emplace_front(key, slot->kernel);
   cache[key] = lru.begin();
+  stats.codeBytes += slot->kernel->codeBytes();
   shrink();
   return slot->kernel;
 }
@@ -399,7 +405,9 @@ Runtime::build(BoundEquation eq, const PlanOptions &options,
 }
 
 void Runtime::shrink() {
-  while (lru.size() > capacity) {
+  while (!lru.empty() &&
+         (lru.size() > capacity || stats.codeBytes > codeCapacity)) {
+    stats.codeBytes -= lru.back().second->codeBytes();
     cache.erase(lru.back().first);
     lru.pop_back();
     ++stats.evictions;
@@ -514,10 +522,11 @@ TargetInfo einjit::currentTarget() {
   return rt.target;
 }
 
-void einjit::setCacheCapacity(size_t kernels) {
+void einjit::setCacheCapacity(size_t kernels, size_t codeBytes) {
   Runtime &rt = Runtime::get();
   std::lock_guard<std::mutex> lock(rt.mutex);
   rt.capacity = kernels;
+  rt.codeCapacity = codeBytes;
   rt.shrink();
 }
 

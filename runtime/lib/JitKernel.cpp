@@ -10,6 +10,7 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ObjectTransformLayer.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -52,6 +53,9 @@ struct Jit {
   /// and names kernels' JITDylibs.
   std::mutex mutex;
   uint64_t kernels = 0;
+  /// Bytes of object code linked since the last kernel started (the object
+  /// transform adds to it; used with `mutex` held).
+  size_t objectBytes = 0;
 
   static llvm::Expected<Jit &> get() {
     static std::once_flag once;
@@ -95,6 +99,12 @@ private:
     if (!lljit)
       return lljit.takeError();
     jit->lljit = std::move(*lljit);
+    jit->lljit->getObjTransformLayer().setTransform(
+        [counter = &jit->objectBytes](std::unique_ptr<llvm::MemoryBuffer> obj)
+            -> llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> {
+          *counter += obj->getBufferSize();
+          return std::move(obj);
+        });
 #ifdef EINJIT_LIBOMP_PATH
     // Threaded kernels call __kmpc_fork_call and friends.
     auto omp = DynamicLibrarySearchGenerator::Load(
@@ -206,6 +216,7 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name,
   auto kernel = std::unique_ptr<JitKernel>(new JitKernel());
   kernel->dylib = &*dylib;
   dylib->addToLinkOrder(lljit.getMainJITDylib());
+  jit->objectBytes = 0;
   if (auto err = lljit.addIRModule(
           *dylib, ThreadSafeModule(std::move(ir), std::move(context))))
     return makeEinsumError("JIT compilation failed: " +
@@ -215,6 +226,7 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name,
     return makeEinsumError("JIT compilation failed: " +
                            llvm::toString(address.takeError()));
   kernel->packed = address->toPtr<void (*)(void **)>();
+  kernel->bytes = jit->objectBytes;
   return kernel;
 }
 

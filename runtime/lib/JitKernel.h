@@ -52,11 +52,14 @@ public:
 
   /// Calls the kernel with one pointer per memref argument.
   void call(llvm::ArrayRef<void *> pointers) const;
+  /// Bytes of the object code linked for it.
+  size_t codeBytes() const { return bytes; }
 
 private:
   JitKernel() = default;
   llvm::orc::JITDylib *dylib = nullptr;
   void (*packed)(void **) = nullptr;
+  size_t bytes = 0;
 };
 
 } // namespace einjit

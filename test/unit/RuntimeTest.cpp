@@ -247,6 +247,37 @@ TEST(RuntimeTest, CacheEvictsLeastRecentlyUsed) {
   clearCache();
 }
 
+TEST(RuntimeTest, CacheEvictsPastItsCodeBytes) {
+  clearCache();
+  Tensor a = iota(DType::F32, {3, 5}), b = iota(DType::F32, {4, 5}),
+         c = iota(DType::F32, {6, 5});
+  auto held = compileEinsum("ij->j", {a});
+  ASSERT_TRUE(bool(held)) << llvm::toString(held.takeError());
+  size_t one = (*held)->codeBytes();
+  EXPECT_GT(one, 0u); // object code was linked for it
+  EXPECT_EQ(cacheStats().codeBytes, one);
+  run("ij->j", {b});
+  size_t two = cacheStats().codeBytes;
+  EXPECT_GT(two, one);
+  // Room for the two kernels' code, not much more: a third evicts the
+  // least recently used (a's), and the cache stays within the bytes.
+  setCacheCapacity(kDefaultCacheCapacity, two + one / 2);
+  run("ij->j", {c});
+  CacheStats s = cacheStats();
+  EXPECT_LE(s.codeBytes, two + one / 2);
+  EXPECT_GE(s.evictions, 1u);
+  size_t compiles = s.compiles;
+  run("ij->j", {c}); // the newest stays
+  EXPECT_EQ(cacheStats().compiles, compiles);
+  run("ij->j", {a}); // the oldest was evicted
+  EXPECT_EQ(cacheStats().compiles, compiles + 1);
+  // A kernel the caller holds still runs after its eviction.
+  auto again = (**held)({a});
+  EXPECT_TRUE(bool(again));
+  setCacheCapacity(kDefaultCacheCapacity);
+  clearCache();
+}
+
 TEST(RuntimeTest, HeldKernelOutlivesTheCache) {
   // A caller's CompiledEinsum keeps its code alive through clearCache and
   // eviction; it is freed with the last handle.

@@ -43,6 +43,8 @@ public:
   double compileSeconds() const { return seconds; }
   /// Scratch bytes a call needs for intermediates, allocated by run().
   int64_t workspaceBytes() const { return workspace; }
+  /// Bytes of the kernel's object code (0 when an empty sum needs none).
+  size_t codeBytes() const;
 
   /// Runs on `operands` (of the bound shapes and dtypes; any strides) into
   /// `out`, a contiguous tensor of the output shape and result dtype. The
@@ -103,16 +105,22 @@ struct CacheStats {
   /// Seconds spent compiling them, in all threads together.
   double compileSeconds = 0;
   size_t entries = 0;
+  /// Object code of the cached kernels, in bytes.
+  size_t codeBytes = 0;
   /// Kernels dropped to stay within the capacity.
   size_t evictions = 0;
 };
 CacheStats cacheStats();
 
-/// The most kernels the cache holds (default kDefaultCacheCapacity); past
-/// it, the least recently used kernel is evicted, and its code and data are
-/// freed once no caller holds its CompiledEinsum. 0 keeps nothing.
+/// The most kernels the cache holds (default kDefaultCacheCapacity) and the
+/// most object code they take together (default kDefaultCacheCodeBytes);
+/// past either, the least recently used kernels are evicted, and their
+/// code and data are freed once no caller holds their CompiledEinsum. 0
+/// keeps nothing.
 constexpr size_t kDefaultCacheCapacity = 512;
-void setCacheCapacity(size_t kernels);
+constexpr size_t kDefaultCacheCodeBytes = size_t(256) << 20;
+void setCacheCapacity(size_t kernels,
+                      size_t codeBytes = kDefaultCacheCodeBytes);
 
 /// Drops every kernel and the compiler's interned IR (types, attributes),
 /// and gives freed heap memory back to the system.
