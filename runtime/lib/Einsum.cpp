@@ -20,7 +20,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <unistd.h>
@@ -222,10 +224,30 @@ private:
   std::list<Entry> lru;
   std::unordered_map<std::string, std::list<Entry>::iterator> cache;
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending;
+  /// Records a compile of `eq`, an equation keyed `traced`: a retrace when
+  /// it was compiled before for other operands. Called with `mutex` held.
+  void noteTrace(const std::string &traced, const BoundEquation &eq);
+  /// Per equation (without operands): the operands of its last compile
+  /// and its retraces.
+  struct Trace {
+    BoundEquation last;
+    size_t retraces = 0;
+  };
+  std::unordered_map<std::string, Trace> traces;
+  std::deque<Retrace> recent;
+
+public:
+  std::vector<Retrace> recentRetraces() const {
+    return {recent.begin(), recent.end()};
+  }
+
+private:
   /// Idle contexts (guarded by `mutex`).
   std::vector<std::unique_ptr<CompileContext>> idleContexts;
   size_t generation = 0;
   static constexpr size_t kContextCompiles = 256;
+  static constexpr size_t kRecentRetraces = 64;
+  static constexpr size_t kTracedEquations = 4096;
 };
 } // namespace
 
@@ -239,8 +261,9 @@ static int64_t parallelWork() {
 /// order of first appearance after binding (ellipses expanded, implicit
 /// outputs made explicit), so `ij,jk->ik`, `ab,bc->ac` and `ij,jk` share a
 /// kernel.
-static std::string cacheKey(const BoundEquation &eq, const TargetInfo &target,
-                            const PlanOptions &options) {
+static std::string equationKey(const BoundEquation &eq,
+                               const TargetInfo &target,
+                               const PlanOptions &options) {
   std::string key = target.cpu + "|" + target.features + "|" +
                     pathStrategyName(options.strategy).str() + "|" +
                     std::to_string(options.memoryLimitBytes) + "|";
@@ -257,9 +280,37 @@ static std::string cacheKey(const BoundEquation &eq, const TargetInfo &target,
   key += ">";
   for (int id : eq.output)
     label(id);
+  return key;
+}
+
+/// The operands' dtypes and shapes, the rest of the key.
+static std::string operandKey(const BoundEquation &eq) {
+  std::string key;
   for (auto [shape, type] : llvm::zip(eq.inputShapes, eq.inputTypes))
     key += "|" + dtypeName(type).str() + shapeString(shape);
   return key;
+}
+
+/// What differs between the operands `now` and `before` of one equation,
+/// first difference only: "dim 0 of operand 1: 16 -> 32".
+static std::string retraceReason(const BoundEquation &now,
+                                 const BoundEquation &before) {
+  for (size_t i = 0; i < now.inputShapes.size(); ++i) {
+    if (now.inputTypes[i] != before.inputTypes[i])
+      return llvm::formatv("dtype of operand {0}: {1} -> {2}", i,
+                           dtypeName(before.inputTypes[i]),
+                           dtypeName(now.inputTypes[i]));
+    const std::vector<int64_t> &a = before.inputShapes[i],
+                               &b = now.inputShapes[i];
+    if (a.size() != b.size())
+      return llvm::formatv("rank of operand {0}: {1} -> {2}", i, a.size(),
+                           b.size());
+    for (size_t d = 0; d < a.size(); ++d)
+      if (a[d] != b[d])
+        return llvm::formatv("dim {0} of operand {1}: {2} -> {3}", d, i, a[d],
+                             b[d]);
+  }
+  return "the same operands (the kernel had been evicted)";
 }
 
 /// A path whose intermediates together exceed this machine's memory is
@@ -326,10 +377,34 @@ void Runtime::returnContext(std::unique_ptr<CompileContext> ctx) {
     idleContexts.push_back(std::move(ctx));
 }
 
+void Runtime::noteTrace(const std::string &traced, const BoundEquation &eq) {
+  auto [it, first] = traces.try_emplace(traced);
+  Trace &trace = it->second;
+  if (!first) {
+    ++stats.retraces;
+    Retrace event{eq.text, retraceReason(eq, trace.last), ++trace.retraces};
+    // Read on every retrace (misses only), so a test or a debugger can
+    // turn it on at any time.
+    const char *env = std::getenv("EINJIT_LOG");
+    bool log = env && llvm::is_contained(llvm::split(llvm::StringRef(env), ','),
+                                         "retrace");
+    if (log)
+      llvm::errs() << "einjit: retrace " << event.count << " of '"
+                   << event.equation << "': " << event.reason << "\n";
+    recent.push_back(std::move(event));
+    if (recent.size() > kRecentRetraces)
+      recent.pop_front();
+  }
+  trace.last = eq;
+  if (traces.size() > kTracedEquations) // keep the bookkeeping bounded
+    traces.clear();
+}
+
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   std::unique_lock<std::mutex> lock(mutex);
-  std::string key = cacheKey(eq, target, options);
+  std::string traced = equationKey(eq, target, options);
+  std::string key = traced + operandKey(eq);
   auto it = cache.find(key);
   if (it != cache.end()) {
     ++stats.hits;
@@ -347,6 +422,7 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   auto slot = std::make_shared<Pending>();
   pending.emplace(key, slot);
   ++stats.misses;
+  noteTrace(traced, eq);
   TargetInfo compileTarget = target;
   lock.unlock();
   auto built = build(std::move(eq), options, compileTarget);
@@ -419,6 +495,8 @@ void Runtime::clear() {
   cache.clear();
   lru.clear();
   stats = {};
+  traces.clear();
+  recent.clear();
   // In-flight compiles keep their contexts until they return them, which
   // then drops them.
   idleContexts.clear();
@@ -502,6 +580,12 @@ einjit::emitLLVMIR(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands) {
   if (!bound)
     return bound.takeError();
   return Runtime::get().emit(*bound, Stage::LLVM, {}, /*llvmIR=*/true);
+}
+
+std::vector<Retrace> einjit::recentRetraces() {
+  Runtime &rt = Runtime::get();
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  return rt.recentRetraces();
 }
 
 CacheStats einjit::cacheStats() {

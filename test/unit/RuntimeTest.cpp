@@ -247,6 +247,46 @@ TEST(RuntimeTest, CacheEvictsLeastRecentlyUsed) {
   clearCache();
 }
 
+TEST(RuntimeTest, RetracesSayWhatChanged) {
+  clearCache();
+  Tensor a = iota(DType::F32, {8, 4}), b = iota(DType::F32, {4, 6});
+  run("ij,jk->ik", {a, b});
+  EXPECT_EQ(cacheStats().retraces, 0u);
+  EXPECT_TRUE(recentRetraces().empty());
+  // A new batch size: the equation is traced again, and the reason says
+  // which dimension of which operand changed.
+  run("ij,jk->ik", {iota(DType::F32, {16, 4}), b});
+  // Another spelling of the same equation, with new dtypes.
+  run("ab,bc->ac", {iota(DType::F64, {16, 4}), iota(DType::F64, {4, 6})});
+  // Printed to stderr under EINJIT_LOG=retrace.
+  ::setenv("EINJIT_LOG", "retrace", 1);
+  testing::internal::CaptureStderr();
+  run("ij,jk->ik", {a, iota(DType::F32, {4, 7})});
+  std::string log = testing::internal::GetCapturedStderr();
+  ::unsetenv("EINJIT_LOG");
+  std::vector<Retrace> retraces = recentRetraces();
+  ASSERT_EQ(retraces.size(), 3u);
+  EXPECT_EQ(retraces[0].equation, "ij,jk->ik");
+  EXPECT_EQ(retraces[0].reason, "dim 0 of operand 0: 8 -> 16");
+  EXPECT_EQ(retraces[0].count, 1u);
+  EXPECT_EQ(retraces[1].equation, "ab,bc->ac");
+  EXPECT_EQ(retraces[1].reason, "dtype of operand 0: f32 -> f64");
+  EXPECT_EQ(retraces[1].count, 2u);
+  EXPECT_EQ(retraces[2].reason, "dtype of operand 0: f64 -> f32");
+  EXPECT_EQ(log, "einjit: retrace 3 of 'ij,jk->ik': dtype of operand 0: "
+                 "f64 -> f32\n");
+  CacheStats s = cacheStats();
+  EXPECT_EQ(s.retraces, 3u);
+  EXPECT_EQ(s.misses, 4u);
+  // A cached signature is no retrace.
+  run("ij,jk->ik", {a, b});
+  EXPECT_EQ(cacheStats().retraces, 3u);
+  // Another equation is a first trace, not a retrace.
+  run("ij,kj->ik", {a, iota(DType::F32, {6, 4})});
+  EXPECT_EQ(cacheStats().retraces, 3u);
+  clearCache();
+}
+
 TEST(RuntimeTest, CacheEvictsPastItsCodeBytes) {
   clearCache();
   Tensor a = iota(DType::F32, {3, 5}), b = iota(DType::F32, {4, 5}),

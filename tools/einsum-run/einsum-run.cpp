@@ -164,6 +164,14 @@ static const char *ignoresOutput(const Options &o) {
 }
 
 static llvm::Expected<Options> parseArgs(int argc, char **argv) {
+  // LLVM's -stats shows in einsum-run's options, described for its use.
+  if (cl::Option *stats = cl::getRegisteredOptions().lookup("stats")) {
+    stats->setDescription("Print the kernel cache's statistics at the end: "
+                          "hits, misses, compiles, retraces, compile time, "
+                          "code bytes");
+    stats->addCategory(category);
+    stats->setHiddenFlag(cl::NotHidden);
+  }
   cl::HideUnrelatedOptions(category);
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "einsum-run (einjit " << EINJIT_VERSION << "), LLVM "
@@ -433,8 +441,23 @@ static void printTensor(llvm::raw_ostream &os, const Tensor &t) {
 /// Flushes standard output; a write that failed (a full disk, a closed
 /// pipe) is an error, reported once, instead of LLVM's fatal error when
 /// the stream is destroyed.
+/// Whether --stats was given. LLVM registers `-stats` (its own counters,
+/// empty in a release build); einsum-run prints the kernel cache's then.
+static bool wantStats() {
+  auto &options = cl::getRegisteredOptions();
+  auto it = options.find("stats");
+  return it != options.end() && it->second->getNumOccurrences() > 0;
+}
+
 static int finishOutput() {
   llvm::raw_fd_ostream &out = llvm::outs();
+  if (wantStats()) {
+    CacheStats s = cacheStats();
+    out << formatv("cache: {0} hits, {1} misses, {2} compiles, {3} retraces, "
+                   "{4:f1} ms compiling, {5} bytes of code, {6} kernels\n",
+                   s.hits, s.misses, s.compiles, s.retraces,
+                   s.compileSeconds * 1e3, s.codeBytes, s.entries);
+  }
   out.flush();
   if (!out.has_error())
     return 0;

@@ -22,6 +22,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace einjit {
 
@@ -102,6 +103,9 @@ struct CacheStats {
   size_t misses = 0;
   /// Kernels compiled and cached.
   size_t compiles = 0;
+  /// Misses of an equation compiled before for other operands (dtypes or
+  /// shapes): recentRetraces() says what differed.
+  size_t retraces = 0;
   /// Seconds spent compiling them, in all threads together.
   double compileSeconds = 0;
   size_t entries = 0;
@@ -111,6 +115,21 @@ struct CacheStats {
   size_t evictions = 0;
 };
 CacheStats cacheStats();
+
+/// A compile of an equation already compiled for other operands, as
+/// tf.function retraces on a new input signature.
+struct Retrace {
+  /// The equation as the call spelled it.
+  std::string equation;
+  /// The first difference from its previous compile: "dim 0 of operand 1:
+  /// 16 -> 32", "dtype of operand 0: f32 -> f64".
+  std::string reason;
+  /// Retraces of this equation so far, this one included.
+  size_t count = 0;
+};
+/// The latest retraces (up to 64), oldest first. With EINJIT_LOG=retrace in
+/// the environment, each is also printed to stderr as it happens.
+std::vector<Retrace> recentRetraces();
 
 /// The most kernels the cache holds (default kDefaultCacheCapacity) and the
 /// most object code they take together (default kDefaultCacheCodeBytes);
