@@ -136,3 +136,13 @@ TEST(LimitsTest, PathSteps) {
 }
 
 } // namespace
+
+TEST(LimitsTest, BytesString) {
+  EXPECT_EQ(bytesString(1000), "1000 bytes");
+  EXPECT_EQ(bytesString(8000, /*exact=*/true), "7.8 KiB (8000 bytes)");
+  EXPECT_EQ(bytesString(3.0 * (int64_t(1) << 40)), "3.0 TiB");
+  // A planner bound beyond int64 (the fuzzer's 1.9e25 bytes) is printed,
+  // not cast: 1.9e25 / 2^60 = 16777216 EiB.
+  EXPECT_EQ(bytesString(0x1p84, /*exact=*/true),
+            "16777216.0 EiB (1.934281e+25 bytes)");
+}

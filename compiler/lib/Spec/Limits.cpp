@@ -78,8 +78,11 @@ std::string einjit::bytesString(double bytes, bool exact) {
   if (u == 0)
     return llvm::formatv("{0} bytes", (int64_t)bytes).str();
   std::string s = llvm::formatv("{0:F1} {1}", v, units[u]).str();
-  if (exact)
+  // A planner's bound may pass int64 (2^63 bytes): then no exact count.
+  if (exact && bytes < 0x1p63)
     s += llvm::formatv(" ({0} bytes)", (int64_t)bytes).str();
+  else if (exact)
+    s += llvm::formatv(" ({0:e} bytes)", bytes).str();
   return s;
 }
 
