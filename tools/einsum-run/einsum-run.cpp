@@ -100,7 +100,6 @@ static const char *kOverview =
 namespace {
 struct Options {
   std::string equation;
-  bool haveEquation = false;
   std::vector<std::string> operands;
   std::string output;
   bool haveOutput = false;
@@ -232,7 +231,6 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
     return makeEinsumError("no equation given (einsum-run --help shows the "
                            "usage)");
   o.equation = positional.front();
-  o.haveEquation = true;
   o.operands.assign(positional.begin() + 1, positional.end());
   o.haveOutput = outputOpt.getNumOccurrences() > 0;
   o.output = outputOpt;
