@@ -36,9 +36,9 @@ std::string einjit::diskEntryPath(llvm::StringRef dir, llvm::StringRef key) {
   llvm::XXH128_hash_t hash = llvm::xxh3_128bits(
       llvm::ArrayRef<uint8_t>(key.bytes_begin(), key.size()));
   llvm::SmallString<256> path(dir);
-  llvm::sys::path::append(path, llvm::formatv("{0:x-16}{1:x-16}.ejk",
-                                              hash.high64, hash.low64)
-                                    .str());
+  llvm::sys::path::append(
+      path,
+      llvm::formatv("{0:x-16}{1:x-16}.ejk", hash.high64, hash.low64).str());
   return path.str().str();
 }
 
@@ -48,7 +48,8 @@ class Reader {
 public:
   explicit Reader(llvm::StringRef data) : data(data) {}
 
-  template <typename T> bool read(T &value) {
+  template <typename T>
+  bool read(T &value) {
     if (data.size() < sizeof(T))
       return false;
     value = endian::read<T, llvm::endianness::little>(data.data());
@@ -70,7 +71,8 @@ private:
 
 class Writer {
 public:
-  template <typename T> void write(T value) {
+  template <typename T>
+  void write(T value) {
     char bytes[sizeof(T)];
     endian::write<T, llvm::endianness::little>(bytes, value);
     out.append(bytes, sizeof(T));
@@ -178,10 +180,9 @@ llvm::Error einjit::writeDiskEntry(llvm::StringRef dir, llvm::StringRef key,
   header.write<uint64_t>(llvm::xxh3_64bits(payload.out));
 
   auto fail = [&](const llvm::Twine &what, std::error_code ec) {
-    return makeEinsumError(
-        ("cannot write the kernel cache in '" + dir + "': " + what + ": " +
-         ec.message())
-            .str());
+    return makeEinsumError(("cannot write the kernel cache in '" + dir +
+                            "': " + what + ": " + ec.message())
+                               .str());
   };
   if (std::error_code ec = llvm::sys::fs::create_directories(
           dir, /*IgnoreExisting=*/true, llvm::sys::fs::perms::owner_all))

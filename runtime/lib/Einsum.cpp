@@ -9,7 +9,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Einsum.h"
+#include "DiskCache.h"
 #include "JitKernel.h"
+
+#include "CompilerHash.inc"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -35,9 +38,10 @@ using namespace einjit;
 
 CompiledEinsum::CompiledEinsum(BoundEquation eq, ContractionPath path,
                                std::unique_ptr<JitKernel> kernel,
-                               int64_t workspaceBytes, double compileSeconds)
+                               int64_t workspaceBytes, double compileSeconds,
+                               bool fromDisk)
     : eq(std::move(eq)), plan(std::move(path)), kernel(std::move(kernel)),
-      workspace(workspaceBytes), seconds(compileSeconds) {}
+      workspace(workspaceBytes), seconds(compileSeconds), fromDisk(fromDisk) {}
 
 namespace {
 /// Scratch memory for kernels: one 64-byte aligned buffer per calling
@@ -184,9 +188,20 @@ public:
   size_t codeCapacity = kDefaultCacheCodeBytes;
   /// The CPU kernels are compiled for (setTarget).
   TargetInfo target = TargetInfo::host();
+  /// The persistent cache's directory; empty when there is none.
+  std::string diskDir;
+
+  /// What a build did with the disk cache.
+  struct DiskUse {
+    bool loaded = false, written = false, rejected = false, failed = false;
+  };
 
 private:
-  Runtime() { initializeNativeJit(); }
+  Runtime() {
+    initializeNativeJit();
+    if (const char *dir = std::getenv("EINJIT_CACHE_DIR"))
+      diskDir = dir;
+  }
 
   /// An MLIR context that one compile or emit at a time uses: concurrent
   /// compiles each take their own from a pool, so no IR is shared between
@@ -207,8 +222,11 @@ private:
 
   /// Plans, lowers and JIT-compiles `eq` for `target` in a context of its
   /// own from the pool.
+  /// Compiles `eq` (or loads it from the disk cache in `dir`, when given,
+  /// and stores it there after a compile).
   llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-  build(BoundEquation eq, const PlanOptions &options, const TargetInfo &target);
+  build(BoundEquation eq, const PlanOptions &options, const TargetInfo &target,
+        const std::string &key, const std::string &dir, DiskUse &disk);
 
   /// A signature being compiled: callers of the same signature wait for it
   /// (on `mutex`'s condition) instead of compiling it again.
@@ -264,9 +282,15 @@ static int64_t parallelWork() {
 static std::string equationKey(const BoundEquation &eq,
                                const TargetInfo &target,
                                const PlanOptions &options) {
-  std::string key = target.cpu + "|" + target.features + "|" +
-                    pathStrategyName(options.strategy).str() + "|" +
-                    std::to_string(options.memoryLimitBytes) + "|";
+  // Tiles follow the caches and the register file as well as the CPU; the
+  // compiler's hash keeps another build's kernels (on disk) apart.
+  std::string key = llvm::formatv(
+      "einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}|"
+      "{8}|{9}|{10}|",
+      kCompilerHash, target.cpu, target.features, target.vectorBits,
+      target.vectorRegisters, target.l1Bytes, target.l2Bytes, target.l3Bytes,
+      pathStrategyName(options.strategy), options.memoryLimitBytes,
+      parallelWork());
   llvm::DenseMap<int, int> canonical;
   auto label = [&](int id) {
     auto [it, inserted] = canonical.try_emplace(id, canonical.size());
@@ -377,18 +401,21 @@ void Runtime::returnContext(std::unique_ptr<CompileContext> ctx) {
     idleContexts.push_back(std::move(ctx));
 }
 
+/// Whether EINJIT_LOG (a comma-separated list) names `what`. Read on every
+/// event (misses only), so a test or a debugger can turn it on at any time.
+static bool logs(llvm::StringRef what) {
+  const char *env = std::getenv("EINJIT_LOG");
+  return env &&
+         llvm::is_contained(llvm::split(llvm::StringRef(env), ','), what);
+}
+
 void Runtime::noteTrace(const std::string &traced, const BoundEquation &eq) {
   auto [it, first] = traces.try_emplace(traced);
   Trace &trace = it->second;
   if (!first) {
     ++stats.retraces;
     Retrace event{eq.text, retraceReason(eq, trace.last), ++trace.retraces};
-    // Read on every retrace (misses only), so a test or a debugger can
-    // turn it on at any time.
-    const char *env = std::getenv("EINJIT_LOG");
-    bool log = env && llvm::is_contained(llvm::split(llvm::StringRef(env), ','),
-                                         "retrace");
-    if (log)
+    if (logs("retrace"))
       llvm::errs() << "einjit: retrace " << event.count << " of '"
                    << event.equation << "': " << event.reason << "\n";
     recent.push_back(std::move(event));
@@ -424,9 +451,15 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   ++stats.misses;
   noteTrace(traced, eq);
   TargetInfo compileTarget = target;
+  std::string dir = diskDir;
   lock.unlock();
-  auto built = build(std::move(eq), options, compileTarget);
+  DiskUse disk;
+  auto built = build(std::move(eq), options, compileTarget, key, dir, disk);
   lock.lock();
+  stats.diskHits += disk.loaded;
+  stats.diskWrites += disk.written;
+  stats.diskRejected += disk.rejected;
+  stats.diskFailures += disk.failed;
   pending.erase(key);
   slot->finished = true;
   if (!built) {
@@ -436,8 +469,10 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   }
   slot->kernel = *built;
   slot->done.notify_all();
-  ++stats.compiles;
-  stats.compileSeconds += slot->kernel->compileSeconds();
+  if (!disk.loaded) {
+    ++stats.compiles;
+    stats.compileSeconds += slot->kernel->compileSeconds();
+  }
   lru.emplace_front(key, slot->kernel);
   cache[key] = lru.begin();
   stats.codeBytes += slot->kernel->codeBytes();
@@ -445,37 +480,100 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   return slot->kernel;
 }
 
+/// Seconds since `start`.
+static double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// The kernel of `key` from the disk cache in `dir`, or null (`disk` says
+/// whether an entry was there and rejected).
+static std::shared_ptr<const CompiledEinsum>
+loadFromDisk(const BoundEquation &eq, const std::string &key,
+             const std::string &dir, Runtime::DiskUse &disk) {
+  auto start = std::chrono::steady_clock::now();
+  DiskEntry entry;
+  std::string why;
+  DiskRead read = readDiskEntry(dir, key, entry, why);
+  if (read == DiskRead::Missing)
+    return nullptr;
+  if (read == DiskRead::Loaded) {
+    auto path = pathFromSteps(eq, entry.steps);
+    if (!path)
+      why = "its contraction path does not fit the equation: " +
+            llvm::toString(path.takeError());
+    auto kernel = path ? JitKernel::load(entry.object, kKernelName)
+                       : llvm::Expected<std::unique_ptr<JitKernel>>(nullptr);
+    if (path && !kernel)
+      why = "its object code does not link: " +
+            llvm::toString(kernel.takeError());
+    if (path && kernel) {
+      disk.loaded = true;
+      return std::make_shared<const CompiledEinsum>(
+          eq, std::move(*path), std::move(*kernel), entry.workspaceBytes,
+          secondsSince(start), /*fromDisk=*/true);
+    }
+    if (!kernel)
+      llvm::consumeError(kernel.takeError());
+    why = diskEntryPath(dir, key) + ": " + why;
+  }
+  disk.rejected = true;
+  if (logs("cache"))
+    llvm::errs() << "einjit: disk cache entry rejected, compiling again: "
+                 << why << "\n";
+  return nullptr;
+}
+
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 Runtime::build(BoundEquation eq, const PlanOptions &options,
-               const TargetInfo &target) {
+               const TargetInfo &target, const std::string &key,
+               const std::string &dir, DiskUse &disk) {
+  // Kernels are compiled (or loaded) only for a CPU this machine can run.
+  if (auto err = target.checkRunsOnHost())
+    return std::move(err);
+  bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
+  bool useDisk = !dir.empty() && !empty;
+  if (useDisk)
+    if (auto loaded = loadFromDisk(eq, key, dir, disk))
+      return loaded;
+
   std::unique_ptr<CompileContext> ctx = takeContext();
   llvm::scope_exit done([&] { returnContext(std::move(ctx)); });
   ++ctx->compiles;
   auto start = std::chrono::steady_clock::now();
-  // Kernels are compiled only for a CPU this machine can run them on.
-  if (auto err = target.checkRunsOnHost())
-    return std::move(err);
   auto planned = planFor(eq, options);
   if (!planned)
     return planned.takeError();
   ContractionPath &path = *planned;
   std::unique_ptr<JitKernel> kernel;
   int64_t workspace = 0;
-  bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
+  DiskEntry entry;
   if (!empty) {
     auto module = buildKernelModule(*ctx->mlir, eq, &path);
     if (auto err =
             lowerKernelModule(*module, Stage::LLVM, target, parallelWork()))
       return std::move(err);
     workspace = workspaceBytes(*module);
-    auto jit = JitKernel::create(*module, kKernelName, target);
+    auto jit = JitKernel::create(*module, kKernelName, target,
+                                 useDisk ? &entry.object : nullptr);
     if (!jit)
       return jit.takeError();
     kernel = std::move(*jit);
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  double seconds = secondsSince(start);
+  if (useDisk) {
+    entry.workspaceBytes = workspace;
+    for (const ContractionStep &step : path.steps)
+      entry.steps.push_back(step.operands);
+    if (auto err = writeDiskEntry(dir, key, entry)) {
+      disk.failed = true;
+      std::string message = llvm::toString(std::move(err));
+      if (logs("cache"))
+        llvm::errs() << "einjit: " << message << "\n";
+    } else {
+      disk.written = true;
+    }
+  }
   return std::make_shared<const CompiledEinsum>(
       std::move(eq), std::move(path), std::move(kernel), workspace, seconds);
 }
@@ -612,6 +710,20 @@ void einjit::setCacheCapacity(size_t kernels, size_t codeBytes) {
   rt.capacity = kernels;
   rt.codeCapacity = codeBytes;
   rt.shrink();
+}
+
+llvm::StringRef einjit::compilerHash() { return kCompilerHash; }
+
+void einjit::setCacheDir(llvm::StringRef dir) {
+  Runtime &rt = Runtime::get();
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  rt.diskDir = dir.str();
+}
+
+std::string einjit::cacheDir() {
+  Runtime &rt = Runtime::get();
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  return rt.diskDir;
 }
 
 void einjit::clearCache() {

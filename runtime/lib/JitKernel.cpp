@@ -56,6 +56,9 @@ struct Jit {
   /// Bytes of object code linked since the last kernel started (the object
   /// transform adds to it; used with `mutex` held).
   size_t objectBytes = 0;
+  /// Where the object transform copies the object code it sees, when set
+  /// (with `mutex` held): a kernel's object for the disk cache.
+  std::string *capture = nullptr;
 
   static llvm::Expected<Jit &> get() {
     static std::once_flag once;
@@ -100,9 +103,11 @@ private:
       return lljit.takeError();
     jit->lljit = std::move(*lljit);
     jit->lljit->getObjTransformLayer().setTransform(
-        [counter = &jit->objectBytes](std::unique_ptr<llvm::MemoryBuffer> obj)
+        [state = jit.get()](std::unique_ptr<llvm::MemoryBuffer> obj)
             -> llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> {
-          *counter += obj->getBufferSize();
+          state->objectBytes += obj->getBufferSize();
+          if (state->capture)
+            state->capture->assign(obj->getBufferStart(), obj->getBufferSize());
           return std::move(obj);
         });
 #ifdef EINJIT_LIBOMP_PATH
@@ -185,14 +190,38 @@ static llvm::Error addPackedWrapper(llvm::Module &module, llvm::StringRef name,
 }
 
 llvm::Expected<std::unique_ptr<JitKernel>>
+JitKernel::link(llvm::StringRef name,
+                llvm::function_ref<llvm::Error(LLJIT &, JITDylib &)> add) {
+  Jit &jit = *Jit::get(); // the caller got it, and holds its mutex
+  LLJIT &lljit = *jit.lljit;
+  auto dylib =
+      lljit.createJITDylib("einjit-kernel-" + std::to_string(jit.kernels++));
+  if (!dylib)
+    return dylib.takeError();
+  auto kernel = std::unique_ptr<JitKernel>(new JitKernel());
+  kernel->dylib = &*dylib;
+  dylib->addToLinkOrder(lljit.getMainJITDylib());
+  jit.objectBytes = 0;
+  if (auto err = add(lljit, *dylib))
+    return makeEinsumError("JIT compilation failed: " +
+                           llvm::toString(std::move(err)));
+  auto address = lljit.lookup(*dylib, (name + "_packed").str());
+  if (!address)
+    return makeEinsumError("JIT compilation failed: " +
+                           llvm::toString(address.takeError()));
+  kernel->packed = address->toPtr<void (*)(void **)>();
+  kernel->bytes = jit.objectBytes;
+  return kernel;
+}
+
+llvm::Expected<std::unique_ptr<JitKernel>>
 JitKernel::create(mlir::ModuleOp module, llvm::StringRef name,
-                  const TargetInfo &target) {
+                  const TargetInfo &target, std::string *object) {
   auto jit = Jit::get();
   if (!jit)
     return jit.takeError();
   auto context = std::make_unique<llvm::LLVMContext>();
   std::string wrapperName;
-  std::string dylibName;
   std::unique_ptr<llvm::Module> ir;
   {
     std::lock_guard<std::mutex> lock(jit->mutex);
@@ -200,7 +229,6 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name,
     if (!optimized)
       return optimized.takeError();
     ir = std::move(*optimized);
-    dylibName = "einjit-kernel-" + std::to_string(jit->kernels++);
   }
   if (auto err = addPackedWrapper(*ir, name, wrapperName))
     return std::move(err);
@@ -209,25 +237,25 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name,
   // which is not thread-safe: kernels are linked one at a time (the MLIR
   // lowering before this runs in parallel).
   std::lock_guard<std::mutex> lock(jit->mutex);
-  LLJIT &lljit = *jit->lljit;
-  auto dylib = lljit.createJITDylib(dylibName);
-  if (!dylib)
-    return dylib.takeError();
-  auto kernel = std::unique_ptr<JitKernel>(new JitKernel());
-  kernel->dylib = &*dylib;
-  dylib->addToLinkOrder(lljit.getMainJITDylib());
-  jit->objectBytes = 0;
-  if (auto err = lljit.addIRModule(
-          *dylib, ThreadSafeModule(std::move(ir), std::move(context))))
-    return makeEinsumError("JIT compilation failed: " +
-                           llvm::toString(std::move(err)));
-  auto address = lljit.lookup(*dylib, wrapperName);
-  if (!address)
-    return makeEinsumError("JIT compilation failed: " +
-                           llvm::toString(address.takeError()));
-  kernel->packed = address->toPtr<void (*)(void **)>();
-  kernel->bytes = jit->objectBytes;
+  jit->capture = object;
+  auto kernel = link(name, [&](LLJIT &lljit, JITDylib &dylib) {
+    return lljit.addIRModule(
+        dylib, ThreadSafeModule(std::move(ir), std::move(context)));
+  });
+  jit->capture = nullptr;
   return kernel;
+}
+
+llvm::Expected<std::unique_ptr<JitKernel>>
+JitKernel::load(llvm::StringRef object, llvm::StringRef name) {
+  auto jit = Jit::get();
+  if (!jit)
+    return jit.takeError();
+  std::lock_guard<std::mutex> lock(jit->mutex);
+  return link(name, [&](LLJIT &lljit, JITDylib &dylib) {
+    return lljit.addObjectFile(
+        dylib, llvm::MemoryBuffer::getMemBufferCopy(object, name));
+  });
 }
 
 JitKernel::~JitKernel() {

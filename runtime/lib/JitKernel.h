@@ -15,13 +15,16 @@
 
 #include "einjit/Compiler/TargetInfo.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
+#include <string>
 
 namespace llvm::orc {
 class JITDylib;
-}
+class LLJIT;
+} // namespace llvm::orc
 
 namespace einjit {
 
@@ -44,9 +47,17 @@ llvm::Expected<std::string> optimizedLLVMIR(mlir::ModuleOp module,
 class JitKernel {
 public:
   /// Compiles function `name` of an LLVM-dialect `module` for `target`
-  /// (its CPU and features are set on every function).
+  /// (its CPU and features are set on every function). With `object`, the
+  /// relocatable object code linked (the kernel and its packed wrapper) is
+  /// copied there, for load() in another process.
   static llvm::Expected<std::unique_ptr<JitKernel>>
-  create(mlir::ModuleOp module, llvm::StringRef name, const TargetInfo &target);
+  create(mlir::ModuleOp module, llvm::StringRef name, const TargetInfo &target,
+         std::string *object = nullptr);
+  /// Links object code that create() gave for a kernel named `name`. The
+  /// object must come from this einjit build for a CPU this machine runs
+  /// (the disk cache's key and checksum make sure of it).
+  static llvm::Expected<std::unique_ptr<JitKernel>> load(llvm::StringRef object,
+                                                         llvm::StringRef name);
   /// Frees the kernel's code and data.
   ~JitKernel();
 
@@ -57,6 +68,12 @@ public:
 
 private:
   JitKernel() = default;
+  /// A new JITDylib with the code `add` puts in it, and its
+  /// `<name>_packed`. Called with the JIT's mutex held.
+  static llvm::Expected<std::unique_ptr<JitKernel>> link(
+      llvm::StringRef name,
+      llvm::function_ref<llvm::Error(llvm::orc::LLJIT &, llvm::orc::JITDylib &)>
+          add);
   llvm::orc::JITDylib *dylib = nullptr;
   void (*packed)(void **) = nullptr;
   size_t bytes = 0;

@@ -85,6 +85,11 @@ static cl::opt<std::string>
     mattrOpt("mattr",
              cl::desc("LLVM features to add or remove (+avx2,-avx512f)"),
              cl::value_desc("FEATS"), cl::cat(category));
+static cl::opt<std::string> cacheDirOpt(
+    "cache-dir",
+    cl::desc("Keep compiled kernels in DIR and reuse them in later runs "
+             "(default: $EINJIT_CACHE_DIR; empty: none)"),
+    cl::value_desc("DIR"), cl::cat(category));
 static cl::opt<bool>
     printTargetOpt("print-target",
                    cl::desc("Print the target kernels are compiled for"),
@@ -173,15 +178,15 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   }
   cl::HideUnrelatedOptions(category);
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
-    os << "einsum-run (einjit " << EINJIT_VERSION << "), LLVM "
-       << LLVM_VERSION_STRING << "\n";
+    os << "einsum-run (einjit " << EINJIT_VERSION << ", compiler "
+       << compilerHash() << "), LLVM " << LLVM_VERSION_STRING << "\n";
   });
   // An equation may start with '-' (`->` for scalars), which cl would take
   // for an option: options (with a value given after a space) go first,
   // then `--`, then the equation and operands in their order.
-  const cl::Option *valueOptions[] = {&outputOpt, &outputAlias, &emitOpt,
-                                      &benchOpt,  &strategyOpt, &memoryLimitOpt,
-                                      &seedOpt,   &mcpuOpt,     &mattrOpt};
+  const cl::Option *valueOptions[] = {
+      &outputOpt,      &outputAlias, &emitOpt, &benchOpt, &strategyOpt,
+      &memoryLimitOpt, &seedOpt,     &mcpuOpt, &mattrOpt, &cacheDirOpt};
   auto takesValue = [&](llvm::StringRef arg) {
     arg = arg.drop_while([](char c) { return c == '-'; });
     return !arg.contains('=') &&
@@ -455,6 +460,10 @@ static int finishOutput() {
                    "{4:f1} ms compiling, {5} bytes of code, {6} kernels\n",
                    s.hits, s.misses, s.compiles, s.retraces,
                    s.compileSeconds * 1e3, s.codeBytes, s.entries);
+    if (!cacheDir().empty())
+      out << formatv("disk cache: {0} loaded, {1} written, {2} rejected, {3} "
+                     "failed to write\n",
+                     s.diskHits, s.diskWrites, s.diskRejected, s.diskFailures);
   }
   out.flush();
   if (!out.has_error())
@@ -520,6 +529,8 @@ int main(int argc, char **argv) {
   if (!target)
     return fail(target.takeError());
   setTarget(*target);
+  if (cacheDirOpt.getNumOccurrences())
+    setCacheDir(cacheDirOpt);
   if (options->printTarget)
     llvm::outs() << "target: " << target->str() << "\n";
 

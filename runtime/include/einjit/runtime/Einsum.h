@@ -33,15 +33,18 @@ class CompiledEinsum {
 public:
   CompiledEinsum(BoundEquation eq, ContractionPath path,
                  std::unique_ptr<JitKernel> kernel, int64_t workspaceBytes,
-                 double compileSeconds);
+                 double compileSeconds, bool fromDisk = false);
   ~CompiledEinsum();
 
   const BoundEquation &equation() const { return eq; }
   const ContractionPath &path() const { return plan; }
   /// Floating-point operations of one call along the path.
   double flops() const { return plan.flops(); }
-  /// Seconds spent lowering and JIT-compiling this kernel.
+  /// Seconds spent lowering and JIT-compiling this kernel (or loading and
+  /// linking it, for one from the disk cache).
   double compileSeconds() const { return seconds; }
+  /// Whether its code came from the disk cache (setCacheDir), not a compile.
+  bool loadedFromDisk() const { return fromDisk; }
   /// Scratch bytes a call needs for intermediates, allocated by run().
   int64_t workspaceBytes() const { return workspace; }
   /// Bytes of the kernel's object code (0 when an empty sum needs none).
@@ -62,6 +65,7 @@ private:
   std::unique_ptr<JitKernel> kernel;
   int64_t workspace;
   double seconds;
+  bool fromDisk;
 };
 
 /// Binds `equation` to `operands` and returns the cached kernel for the
@@ -101,7 +105,7 @@ struct CacheStats {
   /// Calls that found no kernel for their signature and compiled one
   /// (those that failed to compile included).
   size_t misses = 0;
-  /// Kernels compiled and cached.
+  /// Kernels compiled and cached (not those loaded from the disk cache).
   size_t compiles = 0;
   /// Misses of an equation compiled before for other operands (dtypes or
   /// shapes): recentRetraces() says what differed.
@@ -113,6 +117,16 @@ struct CacheStats {
   size_t codeBytes = 0;
   /// Kernels dropped to stay within the capacity.
   size_t evictions = 0;
+  /// Misses served from the disk cache without compiling.
+  size_t diskHits = 0;
+  /// Kernels compiled and written to the disk cache.
+  size_t diskWrites = 0;
+  /// Disk entries found damaged (truncated, checksum or format mismatch)
+  /// or for another signature: never linked, compiled again and replaced.
+  size_t diskRejected = 0;
+  /// Compiled kernels the disk cache could not store (EINJIT_LOG=cache
+  /// says why); the calls still succeed.
+  size_t diskFailures = 0;
 };
 CacheStats cacheStats();
 
@@ -140,6 +154,19 @@ constexpr size_t kDefaultCacheCapacity = 512;
 constexpr size_t kDefaultCacheCodeBytes = size_t(256) << 20;
 void setCacheCapacity(size_t kernels,
                       size_t codeBytes = kDefaultCacheCodeBytes);
+
+/// The persistent kernel cache: compiled kernels are stored as object code
+/// in `dir` (created on first write, owner-only), one file per signature,
+/// and a later process with the same einjit build and CPU links them
+/// instead of compiling. Starts as $EINJIT_CACHE_DIR; "" turns it off. A
+/// damaged entry is detected by its checksum and compiled again, never run.
+/// The checksum guards against corruption, not tampering: the directory
+/// must be writable only by its owner, as it holds code this process runs.
+void setCacheDir(llvm::StringRef dir);
+std::string cacheDir();
+/// A hash of this build's compiler (its sources and LLVM's version), part
+/// of every cache key, so kernels of another build are never reused.
+llvm::StringRef compilerHash();
 
 /// Drops every kernel and the compiler's interned IR (types, attributes),
 /// and gives freed heap memory back to the system.
