@@ -19,6 +19,7 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/xxhash.h"
 
 #include <atomic>
 #include <chrono>
@@ -41,7 +42,8 @@ CompiledEinsum::CompiledEinsum(BoundEquation eq, ContractionPath path,
                                int64_t workspaceBytes, double compileSeconds,
                                bool fromDisk)
     : eq(std::move(eq)), plan(std::move(path)), kernel(std::move(kernel)),
-      workspace(workspaceBytes), seconds(compileSeconds), fromDisk(fromDisk) {}
+      workspace(workspaceBytes), seconds(compileSeconds), fromDisk(fromDisk),
+      outShape(this->eq.outputShape()) {}
 
 namespace {
 /// Scratch memory for kernels: one 64-byte aligned buffer per calling
@@ -115,25 +117,29 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
           dtypeName(eq.inputTypes[i]).str() + shapeString(eq.inputShapes[i]));
   }
   if (out.dtype() != eq.resultType ||
-      out.shape() != llvm::ArrayRef<int64_t>(eq.outputShape()) ||
-      !out.isContiguous())
+      out.shape() != llvm::ArrayRef<int64_t>(outShape) || !out.isContiguous())
     return makeEinsumError("output must be a contiguous " +
                            dtypeName(eq.resultType).str() +
-                           shapeString(eq.outputShape()));
+                           shapeString(outShape));
   if (out.numel() == 0)
     return llvm::Error::success();
   if (!kernel) { // a summed label has size 0: the sum is empty
     std::memset(out.data(), 0, out.nbytes());
     return llvm::Error::success();
   }
-  llvm::SmallVector<Tensor> contiguous;
-  llvm::SmallVector<void *> pointers;
+  // Contiguous operands are passed as they are; others are copied.
+  llvm::SmallVector<Tensor, 0> copies;
+  llvm::SmallVector<void *, 8> pointers;
   for (const Tensor &t : operands) {
+    if (t.isContiguous()) {
+      pointers.push_back(t.data());
+      continue;
+    }
     auto c = t.contiguous();
     if (!c)
       return c.takeError();
-    contiguous.push_back(std::move(*c));
-    pointers.push_back(contiguous.back().data());
+    copies.push_back(std::move(*c));
+    pointers.push_back(copies.back().data());
   }
   pointers.push_back(out.data());
   Workspace &scratch = threadWorkspace();
@@ -148,7 +154,7 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
 
 llvm::Expected<Tensor>
 CompiledEinsum::operator()(llvm::ArrayRef<Tensor> operands) const {
-  auto out = Tensor::allocate(eq.resultType, eq.outputShape());
+  auto out = Tensor::allocate(eq.resultType, outShape);
   if (!out)
     return out.takeError();
   if (auto err = run(operands, *out))
@@ -167,8 +173,22 @@ public:
     return *runtime;
   }
 
+  /// A cached kernel. Calls served by the per-thread fast table (fastLookup)
+  /// do not reorder the LRU list; they set `used`, and an entry about to be
+  /// evicted that was used since it last moved gets a second chance (the
+  /// CLOCK approximation of LRU).
+  struct Cached {
+    explicit Cached(std::shared_ptr<const CompiledEinsum> kernel)
+        : kernel(std::move(kernel)) {}
+    std::shared_ptr<const CompiledEinsum> kernel;
+    std::atomic<bool> used{false};
+  };
+
+  /// The kernel of `eq`, compiled on a miss; with `cached`, also its cache
+  /// entry (null when it is not kept).
   llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-  compile(BoundEquation eq, const PlanOptions &options);
+  compile(BoundEquation eq, const PlanOptions &options,
+          std::shared_ptr<Cached> *cached = nullptr);
   llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage,
                                    const PlanOptions &options,
                                    bool llvmIR = false);
@@ -237,8 +257,16 @@ private:
     std::string error;
   };
 
+public:
+  /// Bumped whenever a kernel leaves the cache or the target changes: a
+  /// fast table slot from an older epoch is not trusted.
+  std::atomic<uint64_t> epoch{0};
+  /// Hits served by fast tables (added to stats.hits when read).
+  std::atomic<size_t> fastHits{0};
+
+private:
   /// Kernels most recently used first; `cache` maps each key to its entry.
-  using Entry = std::pair<std::string, std::shared_ptr<const CompiledEinsum>>;
+  using Entry = std::pair<std::string, std::shared_ptr<Cached>>;
   std::list<Entry> lru;
   std::unordered_map<std::string, std::list<Entry>::iterator> cache;
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending;
@@ -428,7 +456,8 @@ void Runtime::noteTrace(const std::string &traced, const BoundEquation &eq) {
 }
 
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-Runtime::compile(BoundEquation eq, const PlanOptions &options) {
+Runtime::compile(BoundEquation eq, const PlanOptions &options,
+                 std::shared_ptr<Cached> *cached) {
   std::unique_lock<std::mutex> lock(mutex);
   std::string traced = equationKey(eq, target, options);
   std::string key = traced + operandKey(eq);
@@ -436,15 +465,19 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   if (it != cache.end()) {
     ++stats.hits;
     lru.splice(lru.begin(), lru, it->second);
-    return it->second->second;
+    if (cached)
+      *cached = it->second->second;
+    return it->second->second->kernel;
   }
   if (auto found = pending.find(key); found != pending.end()) {
     std::shared_ptr<Pending> slot = found->second;
     ++stats.hits;
     slot->done.wait(lock, [&] { return slot->finished; });
-    if (slot->kernel)
-      return slot->kernel;
-    return makeEinsumError(slot->error);
+    if (!slot->kernel)
+      return makeEinsumError(slot->error);
+    if (auto kept = cache.find(key); cached && kept != cache.end())
+      *cached = kept->second->second;
+    return slot->kernel;
   }
   auto slot = std::make_shared<Pending>();
   pending.emplace(key, slot);
@@ -469,14 +502,18 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options) {
   }
   slot->kernel = *built;
   slot->done.notify_all();
-  if (!disk.loaded) {
+  if (disk.loaded) {
+    stats.diskLoadSeconds += slot->kernel->compileSeconds();
+  } else {
     ++stats.compiles;
     stats.compileSeconds += slot->kernel->compileSeconds();
   }
-  lru.emplace_front(key, slot->kernel);
+  lru.emplace_front(key, std::make_shared<Cached>(slot->kernel));
   cache[key] = lru.begin();
   stats.codeBytes += slot->kernel->codeBytes();
   shrink();
+  if (auto kept = cache.find(key); cached && kept != cache.end())
+    *cached = kept->second->second;
   return slot->kernel;
 }
 
@@ -579,12 +616,20 @@ Runtime::build(BoundEquation eq, const PlanOptions &options,
 }
 
 void Runtime::shrink() {
+  size_t chances = lru.size();
   while (!lru.empty() &&
          (lru.size() > capacity || stats.codeBytes > codeCapacity)) {
-    stats.codeBytes -= lru.back().second->codeBytes();
+    Cached &victim = *lru.back().second;
+    if (chances > 0 && victim.used.exchange(false)) {
+      --chances;
+      lru.splice(lru.begin(), lru, std::prev(lru.end()));
+      continue;
+    }
+    stats.codeBytes -= victim.kernel->codeBytes();
     cache.erase(lru.back().first);
     lru.pop_back();
     ++stats.evictions;
+    ++epoch;
   }
   stats.entries = cache.size();
 }
@@ -592,7 +637,9 @@ void Runtime::shrink() {
 void Runtime::clear() {
   cache.clear();
   lru.clear();
+  ++epoch;
   stats = {};
+  fastHits = 0;
   traces.clear();
   recent.clear();
   // In-flight compiles keep their contexts until they return them, which
@@ -644,13 +691,113 @@ static llvm::Expected<BoundEquation> bindOperands(llvm::StringRef equation,
   return bindEquation(equation, shapes, types);
 }
 
+namespace {
+/// The calling thread's most recent signatures, as spelled (equation text,
+/// dtypes, shapes, plan options), each with a weak reference to its cache
+/// entry: a repeated call finds its kernel here without parsing, binding,
+/// building a key or taking the cache's lock. Direct-mapped by a hash of
+/// the signature; a slot is trusted only in the epoch it was filled in (no
+/// kernel has left the cache and the target is unchanged since).
+class FastTable {
+public:
+  static constexpr size_t kSlots = 64;
+
+  /// Hashes the call; the hash also picks the slot.
+  static uint64_t hash(llvm::StringRef equation, llvm::ArrayRef<Tensor> ops,
+                       const PlanOptions &options) {
+    uint64_t h = llvm::xxh3_64bits(equation);
+    auto mix = [&](uint64_t v) { h = (h ^ v) * 0x9e3779b97f4a7c15ull; };
+    mix((uint64_t)options.strategy);
+    mix((uint64_t)options.memoryLimitBytes);
+    for (const Tensor &t : ops) {
+      mix(((uint64_t)t.dtype() << 8) | (uint64_t)t.rank());
+      for (int64_t d : t.shape())
+        mix((uint64_t)d);
+    }
+    return h;
+  }
+
+  std::shared_ptr<Runtime::Cached> find(uint64_t h, uint64_t epoch,
+                                        llvm::StringRef equation,
+                                        llvm::ArrayRef<Tensor> ops,
+                                        const PlanOptions &options) {
+    Slot &slot = slots[h % kSlots];
+    if (slot.hash != h || slot.epoch != epoch ||
+        !slot.matches(equation, ops, options))
+      return nullptr;
+    return slot.entry.lock();
+  }
+
+  void insert(uint64_t h, uint64_t epoch, llvm::StringRef equation,
+              llvm::ArrayRef<Tensor> ops, const PlanOptions &options,
+              const std::shared_ptr<Runtime::Cached> &entry) {
+    Slot &slot = slots[h % kSlots];
+    slot.hash = h;
+    slot.epoch = epoch;
+    slot.equation.assign(equation.begin(), equation.end());
+    slot.strategy = options.strategy;
+    slot.memoryLimit = options.memoryLimitBytes;
+    slot.operands.clear();
+    for (const Tensor &t : ops) {
+      slot.operands.push_back(((int64_t)t.dtype() << 8) | t.rank());
+      slot.operands.append(t.shape().begin(), t.shape().end());
+    }
+    slot.entry = entry;
+  }
+
+private:
+  struct Slot {
+    bool matches(llvm::StringRef eq, llvm::ArrayRef<Tensor> ops,
+                 const PlanOptions &options) const {
+      if (eq != llvm::StringRef(equation) || options.strategy != strategy ||
+          options.memoryLimitBytes != memoryLimit)
+        return false;
+      size_t at = 0;
+      for (const Tensor &t : ops) {
+        llvm::ArrayRef<int64_t> shape = t.shape();
+        if (at + 1 + shape.size() > operands.size() ||
+            operands[at] != (((int64_t)t.dtype() << 8) | t.rank()) ||
+            llvm::ArrayRef<int64_t>(operands).slice(at + 1, shape.size()) !=
+                shape)
+          return false;
+        at += 1 + shape.size();
+      }
+      return at == operands.size();
+    }
+
+    uint64_t hash = 0;
+    uint64_t epoch = ~uint64_t(0);
+    std::string equation;
+    PathStrategy strategy = PathStrategy::Auto;
+    int64_t memoryLimit = 0;
+    /// Per operand: dtype and rank, then the dims.
+    llvm::SmallVector<int64_t, 12> operands;
+    std::weak_ptr<Runtime::Cached> entry;
+  };
+  Slot slots[kSlots];
+};
+} // namespace
+
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 einjit::compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
                       const PlanOptions &options) {
+  Runtime &rt = Runtime::get();
+  thread_local FastTable table;
+  uint64_t h = FastTable::hash(equation, operands, options);
+  uint64_t epoch = rt.epoch.load(std::memory_order_acquire);
+  if (auto entry = table.find(h, epoch, equation, operands, options)) {
+    entry->used.store(true, std::memory_order_relaxed);
+    rt.fastHits.fetch_add(1, std::memory_order_relaxed);
+    return entry->kernel;
+  }
   auto bound = bindOperands(equation, operands);
   if (!bound)
     return bound.takeError();
-  return Runtime::get().compile(std::move(*bound), options);
+  std::shared_ptr<Runtime::Cached> entry;
+  auto kernel = rt.compile(std::move(*bound), options, &entry);
+  if (kernel && entry)
+    table.insert(h, epoch, equation, operands, options, entry);
+  return kernel;
 }
 
 llvm::Expected<Tensor> einjit::einsum(llvm::StringRef equation,
@@ -689,13 +836,16 @@ std::vector<Retrace> einjit::recentRetraces() {
 CacheStats einjit::cacheStats() {
   Runtime &rt = Runtime::get();
   std::lock_guard<std::mutex> lock(rt.mutex);
-  return rt.stats;
+  CacheStats stats = rt.stats;
+  stats.hits += rt.fastHits.load(std::memory_order_relaxed);
+  return stats;
 }
 
 void einjit::setTarget(const TargetInfo &target) {
   Runtime &rt = Runtime::get();
   std::lock_guard<std::mutex> lock(rt.mutex);
   rt.target = target;
+  ++rt.epoch;
 }
 
 TargetInfo einjit::currentTarget() {

@@ -38,7 +38,7 @@ llvm::Expected<Tensor> Tensor::allocate(DType dtype,
   Tensor t;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
-  t.steps = rowMajorStrides(shape);
+  t.setRowMajorStrides();
   t.count = *count;
   t.storage = std::shared_ptr<void>(mem, std::free);
   t.ptr = mem;
@@ -81,12 +81,23 @@ llvm::Expected<Tensor> Tensor::borrow(void *data, DType dtype,
   Tensor t;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
-  t.steps = strides.empty()
-                ? rowMajorStrides(shape)
-                : std::vector<int64_t>(strides.begin(), strides.end());
+  if (strides.empty())
+    t.setRowMajorStrides();
+  else
+    t.steps.assign(strides.begin(), strides.end());
   t.count = *count;
   t.ptr = data;
   return t;
+}
+
+void Tensor::setRowMajorStrides() {
+  // As rowMajorStrides, without a vector: shapes are within the limits.
+  steps.resize(dims.size());
+  int64_t stride = 1;
+  for (size_t d = dims.size(); d-- > 0;) {
+    steps[d] = stride;
+    stride = saturatingProduct({stride, std::max<int64_t>(dims[d], 1)});
+  }
 }
 
 bool Tensor::isContiguous() const {

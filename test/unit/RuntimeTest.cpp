@@ -247,6 +247,59 @@ TEST(RuntimeTest, CacheEvictsLeastRecentlyUsed) {
   clearCache();
 }
 
+TEST(RuntimeTest, RepeatedCallsKeepTheirSignaturesApart) {
+  // Repeated calls are served from a per-thread table of 64 slots, by a
+  // hash of the call as spelled. 70 signatures share slots, so every slot
+  // check (equation text, dtype, rank, dims) must tell them apart: each
+  // sum must be its own operand's.
+  clearCache();
+  std::vector<Tensor> operands;
+  for (int64_t n = 1; n <= 70; ++n) {
+    Tensor t = llvm::cantFail(Tensor::allocate(DType::F64, {n}));
+    for (int64_t i = 0; i < n; ++i)
+      t.data<double>()[i] = (double)i;
+    operands.push_back(t);
+  }
+  for (int round = 0; round < 3; ++round)
+    for (const Tensor &t : operands) {
+      Tensor sum = run("i->", {t});
+      int64_t n = t.numel();
+      ASSERT_EQ(sum.getDouble(0), (double)(n * (n - 1) / 2)) << n;
+    }
+  // The same dims under another rank, dtype or equation are other calls.
+  Tensor square = run("ij->", {iota(DType::F64, {1, 1})});
+  EXPECT_EQ(square.getDouble(0), -1.0);
+  Tensor f32 = run("i->", {iota(DType::F32, {1})});
+  EXPECT_EQ(f32.dtype(), DType::F32);
+  Tensor same = run("i->i", {operands[2]});
+  EXPECT_EQ(same.numel(), 3);
+  CacheStats s = cacheStats();
+  EXPECT_EQ(s.compiles, 73u);
+  EXPECT_EQ(s.misses, 73u);
+  EXPECT_EQ(s.hits, 140u);
+}
+
+TEST(RuntimeTest, RepeatedCallsFollowTheTarget) {
+  // A call repeated after setTarget gets the new target's kernel.
+  clearCache();
+  Tensor a = iota(DType::F32, {5, 6}), b = iota(DType::F32, {6, 3});
+  run("ij,jk->ik", {a, b});
+  run("ij,jk->ik", {a, b});
+  EXPECT_EQ(cacheStats().compiles, 1u);
+  TargetInfo host = currentTarget();
+  auto generic = TargetInfo::forCPU("x86-64");
+  ASSERT_TRUE(bool(generic)) << llvm::toString(generic.takeError());
+  setTarget(*generic);
+  run("ij,jk->ik", {a, b});
+  EXPECT_EQ(cacheStats().compiles, 2u);
+  setTarget(host);
+  run("ij,jk->ik", {a, b}); // the host's kernel is still cached
+  CacheStats s = cacheStats();
+  EXPECT_EQ(s.compiles, 2u);
+  EXPECT_EQ(s.hits, 2u);
+  clearCache();
+}
+
 TEST(RuntimeTest, RetracesSayWhatChanged) {
   clearCache();
   Tensor a = iota(DType::F32, {8, 4}), b = iota(DType::F32, {4, 6});

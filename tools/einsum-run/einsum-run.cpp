@@ -462,8 +462,9 @@ static int finishOutput() {
                    s.compileSeconds * 1e3, s.codeBytes, s.entries);
     if (!cacheDir().empty())
       out << formatv("disk cache: {0} loaded, {1} written, {2} rejected, {3} "
-                     "failed to write\n",
-                     s.diskHits, s.diskWrites, s.diskRejected, s.diskFailures);
+                     "failed to write, {4:f1} ms loading\n",
+                     s.diskHits, s.diskWrites, s.diskRejected, s.diskFailures,
+                     s.diskLoadSeconds * 1e3);
   }
   out.flush();
   if (!out.has_error())

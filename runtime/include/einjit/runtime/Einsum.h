@@ -66,6 +66,7 @@ private:
   int64_t workspace;
   double seconds;
   bool fromDisk;
+  std::vector<int64_t> outShape;
 };
 
 /// Binds `equation` to `operands` and returns the cached kernel for the
@@ -119,6 +120,8 @@ struct CacheStats {
   size_t evictions = 0;
   /// Misses served from the disk cache without compiling.
   size_t diskHits = 0;
+  /// Seconds spent reading, checking and linking them.
+  double diskLoadSeconds = 0;
   /// Kernels compiled and written to the disk cache.
   size_t diskWrites = 0;
   /// Disk entries found damaged (truncated, checksum or format mismatch)

@@ -12,6 +12,7 @@
 #include "einjit/Spec/DType.h"
 #include "einjit/Spec/Limits.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
@@ -62,9 +63,14 @@ public:
   static std::vector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);
 
 private:
+  /// Strides of the row-major layout of `dims`.
+  void setRowMajorStrides();
+
   DType type = DType::F32;
-  std::vector<int64_t> dims;
-  std::vector<int64_t> steps;
+  // Inline up to rank 6: making a tensor of small rank allocates nothing
+  // but its data.
+  llvm::SmallVector<int64_t, 6> dims;
+  llvm::SmallVector<int64_t, 6> steps;
   int64_t count = 1;
   std::shared_ptr<void> storage;
   void *ptr = nullptr;
