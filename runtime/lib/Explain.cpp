@@ -1,6 +1,7 @@
 //===- Explain.cpp - What einjit will do with an einsum, in words ---------===//
 
 #include "einjit/runtime/Explain.h"
+#include "einjit/Compiler/Compiler.h"
 #include "einjit/Spec/Limits.h"
 #include "einjit/runtime/Einsum.h"
 

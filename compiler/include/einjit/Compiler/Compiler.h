@@ -11,11 +11,16 @@
 // kernel takes every intermediate buffer (it never allocates). After the
 // LLVM stage each memref is a bare pointer.
 //
+// This header needs MLIR and is not installed. What the runtime's public
+// headers share with it is plain C++ in headers of its own, installed:
+// Stage.h, TargetInfo.h and KernelChoice.h beside it.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef EINJIT_COMPILER_COMPILER_H
 #define EINJIT_COMPILER_COMPILER_H
 
+#include "einjit/Compiler/Stage.h"
 #include "einjit/Compiler/TargetInfo.h"
 #include "einjit/Spec/Equation.h"
 #include "einjit/Spec/Path.h"
@@ -32,15 +37,6 @@ class OpPassManager;
 } // namespace mlir
 
 namespace einjit {
-
-/// Stages a kernel can be lowered to, in pipeline order.
-enum class Stage {
-  Einsum, ///< einsum.contract on tensors
-  Linalg, ///< linalg.generic per contraction step
-  Vector, ///< tiled, vectorized and bufferized loops
-  LLVM,   ///< LLVM dialect, ready for translation
-};
-std::optional<Stage> parseStage(llvm::StringRef name);
 
 /// Adds every dialect and interface the CPU pipeline uses.
 void registerCompilerDialects(mlir::DialectRegistry &registry);

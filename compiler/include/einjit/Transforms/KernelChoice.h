@@ -4,30 +4,20 @@
 // What the CPU passes will make of one contraction step, told in words for
 // --explain: the kind of kernel, its label groups and tiles, and why that
 // kind. The GEMM answer comes from the same functions that
-// einsum-pack-contractions decides with, so the two cannot disagree.
+// einsum-pack-contractions decides with, so the two cannot disagree. The
+// answer itself, einjit::KernelChoice, is plain data in
+// einjit/Compiler/KernelChoice.h (no MLIR), for the runtime's headers.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef EINJIT_TRANSFORMS_KERNELCHOICE_H
 #define EINJIT_TRANSFORMS_KERNELCHOICE_H
 
+#include "einjit/Compiler/KernelChoice.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
+#include <optional>
 #include <string>
-
-namespace einjit {
-
-struct KernelChoice {
-  /// "GEMM, packed panels", "GEMM, direct kernel", "transpose", "copy",
-  /// "reduction" or "loop nest".
-  std::string kind;
-  /// Label groups (batch/M/N/K, or the summed labels) and tiles.
-  std::string detail;
-  /// Why this kind.
-  std::string why;
-};
-
-} // namespace einjit
 
 namespace mlir::einsum {
 

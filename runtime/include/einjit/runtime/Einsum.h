@@ -14,7 +14,9 @@
 #ifndef EINJIT_RUNTIME_EINSUM_H
 #define EINJIT_RUNTIME_EINSUM_H
 
-#include "einjit/Compiler/Compiler.h"
+#include "einjit/Compiler/Stage.h"
+#include "einjit/Compiler/TargetInfo.h"
+#include "einjit/Spec/Equation.h"
 #include "einjit/Spec/Path.h"
 #include "einjit/runtime/Tensor.h"
 

@@ -12,7 +12,7 @@
 #ifndef EINJIT_RUNTIME_EXPLAIN_H
 #define EINJIT_RUNTIME_EXPLAIN_H
 
-#include "einjit/Compiler/Compiler.h"
+#include "einjit/Compiler/KernelChoice.h"
 #include "einjit/Spec/Path.h"
 #include "einjit/runtime/Tensor.h"
 
