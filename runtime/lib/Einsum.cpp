@@ -11,6 +11,7 @@
 #include "einjit/runtime/Einsum.h"
 #include "DiskCache.h"
 #include "JitKernel.h"
+#include "einjit/Compiler/Compiler.h"
 
 #include "CompilerHash.inc"
 
@@ -18,6 +19,7 @@
 #include "mlir/IR/MLIRContext.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/xxhash.h"
 
