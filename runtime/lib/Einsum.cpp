@@ -12,6 +12,7 @@
 #include "DiskCache.h"
 #include "JitKernel.h"
 #include "einjit/Compiler/Compiler.h"
+#include "einjit/runtime/Ops.h"
 
 #include "CompilerHash.inc"
 
@@ -129,6 +130,12 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
     std::memset(out.data(), 0, out.nbytes());
     return llvm::Error::success();
   }
+  return runKernel(*kernel, operands, out, workspace, eq.text);
+}
+
+llvm::Error einjit::runKernel(const JitKernel &kernel,
+                              llvm::ArrayRef<Tensor> operands, Tensor &out,
+                              int64_t workspace, llvm::StringRef what) {
   // Contiguous operands are passed as they are; others are copied.
   llvm::SmallVector<Tensor, 0> copies;
   llvm::SmallVector<void *, 8> pointers;
@@ -145,11 +152,11 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
   }
   pointers.push_back(out.data());
   Workspace &scratch = threadWorkspace();
-  auto memory = scratch.get(workspace, eq.text);
+  auto memory = scratch.get(workspace, what);
   if (!memory)
     return memory.takeError();
   pointers.push_back(*memory);
-  kernel->call(pointers);
+  kernel.call(pointers);
   scratch.release();
   return llvm::Error::success();
 }
@@ -175,22 +182,50 @@ public:
     return *runtime;
   }
 
-  /// A cached kernel. Calls served by the per-thread fast table (fastLookup)
-  /// do not reorder the LRU list; they set `used`, and an entry about to be
-  /// evicted that was used since it last moved gets a second chance (the
-  /// CLOCK approximation of LRU).
+  /// A cached kernel: a CompiledEinsum or a CompiledOp (by its key). Calls
+  /// served by the per-thread fast table do not reorder the LRU list; they
+  /// set `used`, and an entry about to be evicted that was used since it
+  /// last moved gets a second chance (the CLOCK approximation of LRU).
   struct Cached {
-    explicit Cached(std::shared_ptr<const CompiledEinsum> kernel)
-        : kernel(std::move(kernel)) {}
-    std::shared_ptr<const CompiledEinsum> kernel;
+    std::shared_ptr<const void> kernel;
+    size_t codeBytes = 0;
+    double seconds = 0;
     std::atomic<bool> used{false};
   };
 
+  /// What a build did with the disk cache.
+  struct DiskUse {
+    bool loaded = false, written = false, rejected = false, failed = false;
+  };
+
+  /// A call's signature as the cache sees it.
+  struct Call {
+    /// The key without the operands (retraces are counted per `traced`).
+    std::string traced;
+    std::string key;
+    /// The equation or op as called, and its operands, for retraces.
+    std::string text;
+    llvm::ArrayRef<std::vector<int64_t>> shapes;
+    llvm::ArrayRef<DType> types;
+  };
+  /// Builds the kernel of a call for a target, using the disk cache in
+  /// `dir` when it is not empty.
+  using BuildFn = llvm::function_ref<llvm::Expected<std::shared_ptr<Cached>>(
+      const TargetInfo &target, const std::string &dir, DiskUse &disk)>;
+  /// The cache entry of `call`, built on a miss (exactly once: concurrent
+  /// callers of the same key wait for it). `makeCall` runs under the lock,
+  /// with the target.
+  llvm::Expected<std::shared_ptr<Cached>>
+  acquire(llvm::function_ref<Call(const TargetInfo &)> makeCall, BuildFn build);
+
   /// The kernel of `eq`, compiled on a miss; with `cached`, also its cache
-  /// entry (null when it is not kept).
+  /// entry.
   llvm::Expected<std::shared_ptr<const CompiledEinsum>>
   compile(BoundEquation eq, const PlanOptions &options,
           std::shared_ptr<Cached> *cached = nullptr);
+  /// The same for an eager op.
+  llvm::Expected<std::shared_ptr<const CompiledOp>>
+  compileOp(const OpSignature &sig, std::shared_ptr<Cached> *cached = nullptr);
   llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage,
                                    const PlanOptions &options,
                                    bool llvmIR = false);
@@ -212,11 +247,6 @@ public:
   TargetInfo target = TargetInfo::host();
   /// The persistent cache's directory; empty when there is none.
   std::string diskDir;
-
-  /// What a build did with the disk cache.
-  struct DiskUse {
-    bool loaded = false, written = false, rejected = false, failed = false;
-  };
 
 private:
   Runtime() {
@@ -243,19 +273,29 @@ private:
   void returnContext(std::unique_ptr<CompileContext> ctx);
 
   /// Plans, lowers and JIT-compiles `eq` for `target` in a context of its
-  /// own from the pool.
-  /// Compiles `eq` (or loads it from the disk cache in `dir`, when given,
-  /// and stores it there after a compile).
-  llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-  build(BoundEquation eq, const PlanOptions &options, const TargetInfo &target,
-        const std::string &key, const std::string &dir, DiskUse &disk);
+  /// own from the pool (or loads it from the disk cache in `dir`, when
+  /// given, and stores it there after a compile).
+  llvm::Expected<std::shared_ptr<Cached>>
+  buildEinsum(const BoundEquation &eq, const PlanOptions &options,
+              const TargetInfo &target, const std::string &key,
+              const std::string &dir, DiskUse &disk);
+  llvm::Expected<std::shared_ptr<Cached>>
+  buildOp(const OpSignature &sig, const TargetInfo &target,
+          const std::string &key, const std::string &dir, DiskUse &disk);
+  /// Lowers and JIT-compiles a kernel module (storing its object in the
+  /// disk cache under `key` when `dir` is given, with the path's `steps`).
+  llvm::Expected<std::unique_ptr<JitKernel>>
+  jitModule(mlir::ModuleOp module, const TargetInfo &target,
+            const std::string &key, const std::string &dir,
+            std::vector<std::vector<int>> steps, int64_t &workspace,
+            DiskUse &disk);
 
   /// A signature being compiled: callers of the same signature wait for it
   /// (on `mutex`'s condition) instead of compiling it again.
   struct Pending {
     std::condition_variable done;
     bool finished = false;
-    std::shared_ptr<const CompiledEinsum> kernel;
+    std::shared_ptr<Cached> entry;
     std::string error;
   };
 
@@ -272,13 +312,14 @@ private:
   std::list<Entry> lru;
   std::unordered_map<std::string, std::list<Entry>::iterator> cache;
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending;
-  /// Records a compile of `eq`, an equation keyed `traced`: a retrace when
-  /// it was compiled before for other operands. Called with `mutex` held.
-  void noteTrace(const std::string &traced, const BoundEquation &eq);
-  /// Per equation (without operands): the operands of its last compile
-  /// and its retraces.
+  /// Records a compile of `call`: a retrace when its equation (or op) was
+  /// compiled before for other operands. Called with `mutex` held.
+  void noteTrace(const Call &call);
+  /// Per equation or op (without operands): the operands of its last
+  /// compile and its retraces.
   struct Trace {
-    BoundEquation last;
+    std::vector<std::vector<int64_t>> shapes;
+    std::vector<DType> types;
     size_t retraces = 0;
   };
   std::unordered_map<std::string, Trace> traces;
@@ -347,15 +388,15 @@ static std::string operandKey(const BoundEquation &eq) {
 
 /// What differs between the operands `now` and `before` of one equation,
 /// first difference only: "dim 0 of operand 1: 16 -> 32".
-static std::string retraceReason(const BoundEquation &now,
-                                 const BoundEquation &before) {
-  for (size_t i = 0; i < now.inputShapes.size(); ++i) {
-    if (now.inputTypes[i] != before.inputTypes[i])
+static std::string
+retraceReason(const Runtime::Call &now,
+              const std::vector<std::vector<int64_t>> &shapes,
+              const std::vector<DType> &types) {
+  for (size_t i = 0; i < now.shapes.size() && i < shapes.size(); ++i) {
+    if (now.types[i] != types[i])
       return llvm::formatv("dtype of operand {0}: {1} -> {2}", i,
-                           dtypeName(before.inputTypes[i]),
-                           dtypeName(now.inputTypes[i]));
-    const std::vector<int64_t> &a = before.inputShapes[i],
-                               &b = now.inputShapes[i];
+                           dtypeName(types[i]), dtypeName(now.types[i]));
+    llvm::ArrayRef<int64_t> a = shapes[i], b = now.shapes[i];
     if (a.size() != b.size())
       return llvm::formatv("rank of operand {0}: {1} -> {2}", i, a.size(),
                            b.size());
@@ -439,12 +480,13 @@ static bool logs(llvm::StringRef what) {
          llvm::is_contained(llvm::split(llvm::StringRef(env), ','), what);
 }
 
-void Runtime::noteTrace(const std::string &traced, const BoundEquation &eq) {
-  auto [it, first] = traces.try_emplace(traced);
+void Runtime::noteTrace(const Call &call) {
+  auto [it, first] = traces.try_emplace(call.traced);
   Trace &trace = it->second;
   if (!first) {
     ++stats.retraces;
-    Retrace event{eq.text, retraceReason(eq, trace.last), ++trace.retraces};
+    Retrace event{call.text, retraceReason(call, trace.shapes, trace.types),
+                  ++trace.retraces};
     if (logs("retrace"))
       llvm::errs() << "einjit: retrace " << event.count << " of '"
                    << event.equation << "': " << event.reason << "\n";
@@ -452,71 +494,126 @@ void Runtime::noteTrace(const std::string &traced, const BoundEquation &eq) {
     if (recent.size() > kRecentRetraces)
       recent.pop_front();
   }
-  trace.last = eq;
+  trace.shapes.assign(call.shapes.begin(), call.shapes.end());
+  trace.types.assign(call.types.begin(), call.types.end());
   if (traces.size() > kTracedEquations) // keep the bookkeeping bounded
     traces.clear();
 }
 
-llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-Runtime::compile(BoundEquation eq, const PlanOptions &options,
-                 std::shared_ptr<Cached> *cached) {
+llvm::Expected<std::shared_ptr<Runtime::Cached>>
+Runtime::acquire(llvm::function_ref<Call(const TargetInfo &)> makeCall,
+                 BuildFn build) {
   std::unique_lock<std::mutex> lock(mutex);
-  std::string traced = equationKey(eq, target, options);
-  std::string key = traced + operandKey(eq);
-  auto it = cache.find(key);
+  Call call = makeCall(target);
+  auto it = cache.find(call.key);
   if (it != cache.end()) {
     ++stats.hits;
     lru.splice(lru.begin(), lru, it->second);
-    if (cached)
-      *cached = it->second->second;
-    return it->second->second->kernel;
+    return it->second->second;
   }
-  if (auto found = pending.find(key); found != pending.end()) {
+  if (auto found = pending.find(call.key); found != pending.end()) {
     std::shared_ptr<Pending> slot = found->second;
     ++stats.hits;
     slot->done.wait(lock, [&] { return slot->finished; });
-    if (!slot->kernel)
+    if (!slot->entry)
       return makeEinsumError(slot->error);
-    if (auto kept = cache.find(key); cached && kept != cache.end())
-      *cached = kept->second->second;
-    return slot->kernel;
+    return slot->entry;
   }
   auto slot = std::make_shared<Pending>();
-  pending.emplace(key, slot);
+  pending.emplace(call.key, slot);
   ++stats.misses;
-  noteTrace(traced, eq);
+  noteTrace(call);
   TargetInfo compileTarget = target;
   std::string dir = diskDir;
   lock.unlock();
   DiskUse disk;
-  auto built = build(std::move(eq), options, compileTarget, key, dir, disk);
+  auto built = build(compileTarget, dir, disk);
   lock.lock();
   stats.diskHits += disk.loaded;
   stats.diskWrites += disk.written;
   stats.diskRejected += disk.rejected;
   stats.diskFailures += disk.failed;
-  pending.erase(key);
+  pending.erase(call.key);
   slot->finished = true;
   if (!built) {
     slot->error = llvm::toString(built.takeError());
     slot->done.notify_all();
     return makeEinsumError(slot->error);
   }
-  slot->kernel = *built;
+  slot->entry = *built;
   slot->done.notify_all();
   if (disk.loaded) {
-    stats.diskLoadSeconds += slot->kernel->compileSeconds();
+    stats.diskLoadSeconds += slot->entry->seconds;
   } else {
     ++stats.compiles;
-    stats.compileSeconds += slot->kernel->compileSeconds();
+    stats.compileSeconds += slot->entry->seconds;
   }
-  lru.emplace_front(key, std::make_shared<Cached>(slot->kernel));
-  cache[key] = lru.begin();
-  stats.codeBytes += slot->kernel->codeBytes();
+  lru.emplace_front(call.key, slot->entry);
+  cache[call.key] = lru.begin();
+  stats.codeBytes += slot->entry->codeBytes;
   shrink();
-  if (auto kept = cache.find(key); cached && kept != cache.end())
-    *cached = kept->second->second;
-  return slot->kernel;
+  return slot->entry;
+}
+
+llvm::Expected<std::shared_ptr<const CompiledEinsum>>
+Runtime::compile(BoundEquation eq, const PlanOptions &options,
+                 std::shared_ptr<Cached> *cached) {
+  std::string key;
+  auto entry = acquire(
+      [&](const TargetInfo &target) {
+        Call call;
+        call.traced = equationKey(eq, target, options);
+        call.key = key = call.traced + operandKey(eq);
+        call.text = eq.text;
+        call.shapes = eq.inputShapes;
+        call.types = eq.inputTypes;
+        return call;
+      },
+      [&](const TargetInfo &target, const std::string &dir, DiskUse &disk) {
+        return buildEinsum(eq, options, target, key, dir, disk);
+      });
+  if (!entry)
+    return entry.takeError();
+  if (cached)
+    *cached = *entry;
+  return std::static_pointer_cast<const CompiledEinsum>((*entry)->kernel);
+}
+
+/// The key of an op's kernel: the op with its axes and scalar, the
+/// operands, the target and the compiler.
+static std::string opKey(const OpSignature &sig, const TargetInfo &target,
+                         bool withOperands) {
+  std::string key =
+      llvm::formatv("einjit {0}|{1}|{2}|{3}.{4}|op {5}|", kCompilerHash,
+                    target.cpu, target.features, target.vectorBits,
+                    target.vectorRegisters, opName(sig.kind))
+          .str();
+  if (withOperands)
+    key += sig.str();
+  return key;
+}
+
+llvm::Expected<std::shared_ptr<const CompiledOp>>
+Runtime::compileOp(const OpSignature &sig, std::shared_ptr<Cached> *cached) {
+  std::string key;
+  auto entry = acquire(
+      [&](const TargetInfo &target) {
+        Call call;
+        call.traced = opKey(sig, target, /*withOperands=*/false);
+        call.key = key = opKey(sig, target, /*withOperands=*/true);
+        call.text = opName(sig.kind).str();
+        call.shapes = sig.inputShapes;
+        call.types = sig.inputTypes;
+        return call;
+      },
+      [&](const TargetInfo &target, const std::string &dir, DiskUse &disk) {
+        return buildOp(sig, target, key, dir, disk);
+      });
+  if (!entry)
+    return entry.takeError();
+  if (cached)
+    *cached = *entry;
+  return std::static_pointer_cast<const CompiledOp>((*entry)->kernel);
 }
 
 /// Seconds since `start`.
@@ -525,35 +622,40 @@ static double secondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-/// The kernel of `key` from the disk cache in `dir`, or null (`disk` says
-/// whether an entry was there and rejected).
-static std::shared_ptr<const CompiledEinsum>
-loadFromDisk(const BoundEquation &eq, const std::string &key,
-             const std::string &dir, Runtime::DiskUse &disk) {
-  auto start = std::chrono::steady_clock::now();
-  DiskEntry entry;
+/// A cache entry for `kernel`.
+template <typename Kernel>
+static std::shared_ptr<Runtime::Cached>
+cachedEntry(std::shared_ptr<const Kernel> kernel) {
+  auto entry = std::make_shared<Runtime::Cached>();
+  entry->codeBytes = kernel->codeBytes();
+  entry->seconds = kernel->compileSeconds();
+  entry->kernel = std::move(kernel);
+  return entry;
+}
+
+/// The object code of `key` from the disk cache in `dir`, linked, or null
+/// (`disk` says whether an entry was there and rejected). `check` accepts
+/// the entry's description (an error: rejected).
+static std::unique_ptr<JitKernel>
+loadFromDisk(const std::string &key, const std::string &dir, DiskEntry &entry,
+             llvm::function_ref<llvm::Error(const DiskEntry &)> check,
+             Runtime::DiskUse &disk) {
   std::string why;
   DiskRead read = readDiskEntry(dir, key, entry, why);
   if (read == DiskRead::Missing)
     return nullptr;
   if (read == DiskRead::Loaded) {
-    auto path = pathFromSteps(eq, entry.steps);
-    if (!path)
-      why = "its contraction path does not fit the equation: " +
-            llvm::toString(path.takeError());
-    auto kernel = path ? JitKernel::load(entry.object, kKernelName)
-                       : llvm::Expected<std::unique_ptr<JitKernel>>(nullptr);
-    if (path && !kernel)
+    if (auto err = check(entry)) {
+      why = llvm::toString(std::move(err));
+    } else {
+      auto kernel = JitKernel::load(entry.object, kKernelName);
+      if (kernel) {
+        disk.loaded = true;
+        return std::move(*kernel);
+      }
       why = "its object code does not link: " +
             llvm::toString(kernel.takeError());
-    if (path && kernel) {
-      disk.loaded = true;
-      return std::make_shared<const CompiledEinsum>(
-          eq, std::move(*path), std::move(*kernel), entry.workspaceBytes,
-          secondsSince(start), /*fromDisk=*/true);
     }
-    if (!kernel)
-      llvm::consumeError(kernel.takeError());
     why = diskEntryPath(dir, key) + ": " + why;
   }
   disk.rejected = true;
@@ -563,58 +665,118 @@ loadFromDisk(const BoundEquation &eq, const std::string &key,
   return nullptr;
 }
 
-llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-Runtime::build(BoundEquation eq, const PlanOptions &options,
-               const TargetInfo &target, const std::string &key,
-               const std::string &dir, DiskUse &disk) {
+llvm::Expected<std::unique_ptr<JitKernel>>
+Runtime::jitModule(mlir::ModuleOp module, const TargetInfo &target,
+                   const std::string &key, const std::string &dir,
+                   std::vector<std::vector<int>> steps, int64_t &workspace,
+                   DiskUse &disk) {
+  if (auto err = lowerKernelModule(module, Stage::LLVM, target, parallelWork()))
+    return std::move(err);
+  workspace = workspaceBytes(module);
+  DiskEntry entry;
+  auto jit = JitKernel::create(module, kKernelName, target,
+                               dir.empty() ? nullptr : &entry.object);
+  if (!jit || dir.empty())
+    return jit;
+  entry.workspaceBytes = workspace;
+  entry.steps = std::move(steps);
+  if (auto err = writeDiskEntry(dir, key, entry)) {
+    disk.failed = true;
+    std::string message = llvm::toString(std::move(err));
+    if (logs("cache"))
+      llvm::errs() << "einjit: " << message << "\n";
+  } else {
+    disk.written = true;
+  }
+  return jit;
+}
+
+llvm::Expected<std::shared_ptr<Runtime::Cached>>
+Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
+                     const TargetInfo &target, const std::string &key,
+                     const std::string &dir, DiskUse &disk) {
   // Kernels are compiled (or loaded) only for a CPU this machine can run.
   if (auto err = target.checkRunsOnHost())
     return std::move(err);
+  auto start = std::chrono::steady_clock::now();
   bool empty = llvm::any_of(eq.labelSizes, [](int64_t s) { return s == 0; });
-  bool useDisk = !dir.empty() && !empty;
-  if (useDisk)
-    if (auto loaded = loadFromDisk(eq, key, dir, disk))
-      return loaded;
+  if (!dir.empty() && !empty) {
+    DiskEntry entry;
+    std::optional<ContractionPath> path;
+    auto check = [&](const DiskEntry &entry) -> llvm::Error {
+      auto rebuilt = pathFromSteps(eq, entry.steps);
+      if (!rebuilt)
+        return makeEinsumError(
+            "its contraction path does not fit the equation: " +
+            llvm::toString(rebuilt.takeError()));
+      path = std::move(*rebuilt);
+      return llvm::Error::success();
+    };
+    if (auto kernel = loadFromDisk(key, dir, entry, check, disk))
+      return cachedEntry(std::make_shared<const CompiledEinsum>(
+          eq, std::move(*path), std::move(kernel), entry.workspaceBytes,
+          secondsSince(start), /*fromDisk=*/true));
+  }
 
   std::unique_ptr<CompileContext> ctx = takeContext();
   llvm::scope_exit done([&] { returnContext(std::move(ctx)); });
   ++ctx->compiles;
-  auto start = std::chrono::steady_clock::now();
   auto planned = planFor(eq, options);
   if (!planned)
     return planned.takeError();
   ContractionPath &path = *planned;
   std::unique_ptr<JitKernel> kernel;
   int64_t workspace = 0;
-  DiskEntry entry;
   if (!empty) {
+    std::vector<std::vector<int>> steps;
+    for (const ContractionStep &step : path.steps)
+      steps.push_back(step.operands);
     auto module = buildKernelModule(*ctx->mlir, eq, &path);
-    if (auto err =
-            lowerKernelModule(*module, Stage::LLVM, target, parallelWork()))
-      return std::move(err);
-    workspace = workspaceBytes(*module);
-    auto jit = JitKernel::create(*module, kKernelName, target,
-                                 useDisk ? &entry.object : nullptr);
+    auto jit =
+        jitModule(*module, target, key, dir, std::move(steps), workspace, disk);
     if (!jit)
       return jit.takeError();
     kernel = std::move(*jit);
   }
-  double seconds = secondsSince(start);
-  if (useDisk) {
-    entry.workspaceBytes = workspace;
-    for (const ContractionStep &step : path.steps)
-      entry.steps.push_back(step.operands);
-    if (auto err = writeDiskEntry(dir, key, entry)) {
-      disk.failed = true;
-      std::string message = llvm::toString(std::move(err));
-      if (logs("cache"))
-        llvm::errs() << "einjit: " << message << "\n";
-    } else {
-      disk.written = true;
-    }
+  return cachedEntry(std::make_shared<const CompiledEinsum>(
+      eq, std::move(path), std::move(kernel), workspace, secondsSince(start)));
+}
+
+llvm::Expected<std::shared_ptr<Runtime::Cached>>
+Runtime::buildOp(const OpSignature &sig, const TargetInfo &target,
+                 const std::string &key, const std::string &dir,
+                 DiskUse &disk) {
+  if (auto err = target.checkRunsOnHost())
+    return std::move(err);
+  auto start = std::chrono::steady_clock::now();
+  // A loop of size 0: nothing to compute (an empty sum is filled with 0).
+  bool empty = llvm::is_contained(sig.loopShape, 0);
+  if (!dir.empty() && !empty) {
+    DiskEntry entry;
+    auto check = [](const DiskEntry &entry) -> llvm::Error {
+      if (!entry.steps.empty())
+        return makeEinsumError("it holds a contraction path, not an op");
+      return llvm::Error::success();
+    };
+    if (auto kernel = loadFromDisk(key, dir, entry, check, disk))
+      return cachedEntry(std::make_shared<const CompiledOp>(
+          sig, std::move(kernel), entry.workspaceBytes, secondsSince(start),
+          /*fromDisk=*/true));
   }
-  return std::make_shared<const CompiledEinsum>(
-      std::move(eq), std::move(path), std::move(kernel), workspace, seconds);
+  std::unique_ptr<JitKernel> kernel;
+  int64_t workspace = 0;
+  if (!empty) {
+    std::unique_ptr<CompileContext> ctx = takeContext();
+    llvm::scope_exit done([&] { returnContext(std::move(ctx)); });
+    ++ctx->compiles;
+    auto module = buildOpModule(*ctx->mlir, sig);
+    auto jit = jitModule(*module, target, key, dir, {}, workspace, disk);
+    if (!jit)
+      return jit.takeError();
+    kernel = std::move(*jit);
+  }
+  return cachedEntry(std::make_shared<const CompiledOp>(
+      sig, std::move(kernel), workspace, secondsSince(start)));
 }
 
 void Runtime::shrink() {
@@ -627,7 +789,7 @@ void Runtime::shrink() {
       lru.splice(lru.begin(), lru, std::prev(lru.end()));
       continue;
     }
-    stats.codeBytes -= victim.kernel->codeBytes();
+    stats.codeBytes -= victim.codeBytes;
     cache.erase(lru.back().first);
     lru.pop_back();
     ++stats.evictions;
@@ -780,26 +942,86 @@ private:
 };
 } // namespace
 
+/// The calling thread's fast table.
+static FastTable &fastTable() {
+  thread_local FastTable table;
+  return table;
+}
+
+/// The cache entry of a call spelled `tag` on `operands` from the calling
+/// thread's fast table, or from `slow` (which compiles on a miss), then
+/// remembered in the table.
+static llvm::Expected<std::shared_ptr<Runtime::Cached>> lookup(
+    llvm::StringRef tag, llvm::ArrayRef<Tensor> operands,
+    const PlanOptions &options,
+    llvm::function_ref<llvm::Error(std::shared_ptr<Runtime::Cached> &)> slow) {
+  Runtime &rt = Runtime::get();
+  FastTable &table = fastTable();
+  uint64_t h = FastTable::hash(tag, operands, options);
+  uint64_t epoch = rt.epoch.load(std::memory_order_acquire);
+  if (auto entry = table.find(h, epoch, tag, operands, options)) {
+    entry->used.store(true, std::memory_order_relaxed);
+    rt.fastHits.fetch_add(1, std::memory_order_relaxed);
+    return entry;
+  }
+  std::shared_ptr<Runtime::Cached> entry;
+  if (auto err = slow(entry))
+    return std::move(err);
+  table.insert(h, epoch, tag, operands, options, entry);
+  return entry;
+}
+
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 einjit::compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
                       const PlanOptions &options) {
-  Runtime &rt = Runtime::get();
-  thread_local FastTable table;
-  uint64_t h = FastTable::hash(equation, operands, options);
-  uint64_t epoch = rt.epoch.load(std::memory_order_acquire);
-  if (auto entry = table.find(h, epoch, equation, operands, options)) {
-    entry->used.store(true, std::memory_order_relaxed);
-    rt.fastHits.fetch_add(1, std::memory_order_relaxed);
-    return entry->kernel;
-  }
-  auto bound = bindOperands(equation, operands);
-  if (!bound)
-    return bound.takeError();
-  std::shared_ptr<Runtime::Cached> entry;
-  auto kernel = rt.compile(std::move(*bound), options, &entry);
-  if (kernel && entry)
-    table.insert(h, epoch, equation, operands, options, entry);
-  return kernel;
+  auto entry =
+      lookup(equation, operands, options,
+             [&](std::shared_ptr<Runtime::Cached> &entry) {
+               auto bound = bindOperands(equation, operands);
+               if (!bound)
+                 return bound.takeError();
+               auto kernel =
+                   Runtime::get().compile(std::move(*bound), options, &entry);
+               return kernel ? llvm::Error::success() : kernel.takeError();
+             });
+  if (!entry)
+    return entry.takeError();
+  return std::static_pointer_cast<const CompiledEinsum>((*entry)->kernel);
+}
+
+llvm::Expected<std::shared_ptr<const CompiledOp>>
+einjit::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
+                  llvm::ArrayRef<int64_t> axes, bool keepDims, double scalar) {
+  // The fast table's tag of an op call: a byte no equation holds (so no
+  // einsum's tag can equal it), the op, its axes, keepDims and scalar.
+  llvm::SmallString<64> tag;
+  tag.push_back('\x01');
+  tag += opName(kind);
+  for (int64_t axis : axes)
+    tag.append(llvm::StringRef((const char *)&axis, sizeof(axis)));
+  tag.push_back(keepDims ? 'k' : '-');
+  tag.append(llvm::StringRef((const char *)&scalar, sizeof(scalar)));
+  auto entry =
+      lookup(tag, operands, {}, [&](std::shared_ptr<Runtime::Cached> &entry) {
+        std::vector<std::vector<int64_t>> shapes;
+        std::vector<DType> types;
+        for (const Tensor &t : operands) {
+          if (!t.defined())
+            return makeEinsumError("operand " + std::to_string(shapes.size()) +
+                                   " of " + opName(kind) +
+                                   " is an empty tensor handle");
+          shapes.emplace_back(t.shape().begin(), t.shape().end());
+          types.push_back(t.dtype());
+        }
+        auto sig = bindOp(kind, shapes, types, axes, keepDims, scalar);
+        if (!sig)
+          return sig.takeError();
+        auto kernel = Runtime::get().compileOp(*sig, &entry);
+        return kernel ? llvm::Error::success() : kernel.takeError();
+      });
+  if (!entry)
+    return entry.takeError();
+  return std::static_pointer_cast<const CompiledOp>((*entry)->kernel);
 }
 
 llvm::Expected<Tensor> einjit::einsum(llvm::StringRef equation,

@@ -79,6 +79,13 @@ private:
   size_t bytes = 0;
 };
 
+class Tensor;
+/// Calls `kernel` on `operands` (contiguous ones in place, others copied)
+/// and `out` (contiguous), with `workspace` bytes of the calling thread's
+/// scratch memory; `what` names the call in an allocation error.
+llvm::Error runKernel(const JitKernel &kernel, llvm::ArrayRef<Tensor> operands,
+                      Tensor &out, int64_t workspace, llvm::StringRef what);
+
 } // namespace einjit
 
 #endif // EINJIT_RUNTIME_JITKERNEL_H

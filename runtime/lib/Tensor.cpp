@@ -100,6 +100,123 @@ void Tensor::setRowMajorStrides() {
   }
 }
 
+llvm::Expected<Tensor> Tensor::reshape(llvm::ArrayRef<int64_t> shape) const {
+  std::vector<int64_t> target(shape.begin(), shape.end());
+  int64_t known = 1, inferred = -1;
+  for (auto [d, size] : llvm::enumerate(target)) {
+    if (size == -1 && inferred < 0) {
+      inferred = d;
+      continue;
+    }
+    if (size < 0)
+      return makeEinsumError("cannot reshape to " + shapeString(shape) +
+                             ": dim " + std::to_string(d) + " is " +
+                             std::to_string(size) +
+                             " (only one dim may be -1)");
+    known = saturatingProduct({known, size});
+  }
+  if (inferred >= 0) {
+    if (known == 0 || numel() % known != 0)
+      return makeEinsumError("cannot reshape a tensor of shape " +
+                             shapeString(dims) + " to " + shapeString(shape));
+    target[inferred] = numel() / known;
+    known = numel();
+  }
+  if (known != numel())
+    return makeEinsumError("cannot reshape a tensor of shape " +
+                           shapeString(dims) + " (" + std::to_string(numel()) +
+                           " elements) to " + shapeString(shape));
+  auto source = contiguous();
+  if (!source)
+    return source.takeError();
+  Tensor t = std::move(*source);
+  t.dims.assign(target.begin(), target.end());
+  t.setRowMajorStrides();
+  return t;
+}
+
+llvm::Expected<Tensor> Tensor::transpose(llvm::ArrayRef<int64_t> perm) const {
+  std::vector<int64_t> order(perm.begin(), perm.end());
+  if (order.empty())
+    for (int64_t d = rank() - 1; d >= 0; --d)
+      order.push_back(d);
+  std::vector<bool> seen(rank(), false);
+  bool valid = (int64_t)order.size() == rank();
+  for (int64_t d : order) {
+    valid = valid && d >= 0 && d < rank() && !seen[d];
+    if (valid)
+      seen[d] = true;
+  }
+  if (!valid)
+    return makeEinsumError("the axes " + shapeString(perm) +
+                           " are not a permutation of a tensor of rank " +
+                           std::to_string(rank()));
+  Tensor t = *this;
+  for (auto [i, d] : llvm::enumerate(order)) {
+    t.dims[i] = dims[d];
+    t.steps[i] = steps[d];
+  }
+  return t;
+}
+
+llvm::Expected<Tensor> Tensor::slice(int64_t axis, int64_t start, int64_t stop,
+                                     int64_t step) const {
+  int64_t a = axis < 0 ? axis + rank() : axis;
+  if (a < 0 || a >= rank())
+    return makeEinsumError("slice: axis " + std::to_string(axis) +
+                           " is out of range for a tensor of rank " +
+                           std::to_string(rank()));
+  if (step == 0 || step == INT64_MIN)
+    return makeEinsumError("slice: the step must not be 0");
+  int64_t n = dims[a];
+  // Python's slice.indices(n).
+  auto clamp = [&](int64_t v, int64_t low, int64_t high) {
+    if (v < 0)
+      v = v < -n ? low : v + n;
+    return std::min(std::max(v, low), high);
+  };
+  int64_t first = step > 0 ? clamp(start, 0, n) : clamp(start, -1, n - 1);
+  int64_t last = step > 0 ? clamp(stop, 0, n) : clamp(stop, -1, n - 1);
+  int64_t count = 0;
+  if (step > 0 && last > first)
+    count = (last - first + step - 1) / step;
+  else if (step < 0 && first > last)
+    count = (first - last - step - 1) / -step;
+  Tensor t = *this;
+  t.dims[a] = count;
+  t.count = count == 0 ? 0 : numel() / n * count;
+  if (count > 0) {
+    t.ptr = static_cast<char *>(ptr) + first * steps[a] * dtypeBytes(type);
+    t.steps[a] = steps[a] * step;
+  }
+  return t;
+}
+
+llvm::Expected<Tensor>
+Tensor::broadcastTo(llvm::ArrayRef<int64_t> shape) const {
+  auto fail = [&] {
+    return makeEinsumError("cannot broadcast a tensor of shape " +
+                           shapeString(dims) + " to " + shapeString(shape));
+  };
+  if (shape.size() < dims.size())
+    return fail();
+  auto count = checkTensorSize("a broadcast tensor", type, shape);
+  if (!count)
+    return count.takeError();
+  size_t lead = shape.size() - dims.size();
+  Tensor t = *this;
+  t.dims.assign(shape.begin(), shape.end());
+  t.steps.assign(shape.size(), 0);
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] == shape[lead + d])
+      t.steps[lead + d] = steps[d];
+    else if (dims[d] != 1)
+      return fail();
+  }
+  t.count = *count;
+  return t;
+}
+
 bool Tensor::isContiguous() const {
   if (numel() == 0) // no element to be out of place
     return true;

@@ -116,7 +116,8 @@ static constexpr llvm::StringLiteral kVectorStage =
     "func.func(einsum-prefetch-strided-reads{{l2-bytes={4}})";
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"
-    "lower-vector-multi-reduction),"
+    "lower-vector-multi-reduction,einsum-approximate-math),"
+    "convert-math-to-llvm,convert-math-to-libm,"
     "func.func(convert-vector-to-scf{full-unroll=true}),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
     "cse,convert-vector-to-llvm{vector-contract-lowering=outerproduct},"

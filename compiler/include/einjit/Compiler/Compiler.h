@@ -23,6 +23,7 @@
 #include "einjit/Compiler/Stage.h"
 #include "einjit/Compiler/TargetInfo.h"
 #include "einjit/Spec/Equation.h"
+#include "einjit/Spec/Ops.h"
 #include "einjit/Spec/Path.h"
 #include "einjit/Transforms/KernelChoice.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -73,6 +74,13 @@ buildKernelModule(mlir::MLIRContext &ctx, const BoundEquation &eq,
 
 /// The kernel the CPU pipeline builds for each step of `path` on `target`,
 /// in step order (for --explain). Label id `l` is called `labelNames[l]`.
+/// The kernel of an eager op (Spec/Ops.h), with the interface of einsum
+/// kernels: `func.func @einsum(%in0: memref<..>, [%in1,] %out: memref<..>)`
+/// holding one linalg.generic (two for a reduction whose result type is
+/// not its compute type), lowered by the same pipeline.
+mlir::OwningOpRef<mlir::ModuleOp> buildOpModule(mlir::MLIRContext &ctx,
+                                                const OpSignature &sig);
+
 llvm::Expected<std::vector<KernelChoice>>
 describeKernels(mlir::MLIRContext &ctx, const BoundEquation &eq,
                 const ContractionPath &path, const TargetInfo &target,

@@ -290,6 +290,22 @@ def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
+def EinsumApproximateMath
+    : Pass<"einsum-approximate-math", "mlir::func::FuncOp"> {
+  let summary = "Expand f32 math functions into vectorizable polynomials";
+  let description = [{
+    Eager ops (exp, log, tanh, gelu's erf) leave `math` ops on vectors.
+    LLVM would lower each lane of a vector `exp` to a call of `expf`; this
+    pass rewrites the f32 ones (and f16, which computes in f32) into MLIR's
+    polynomial approximations, plain vector arithmetic accurate to a few
+    ulps. Other types (f64) are left to `convert-math-to-libm`, which calls
+    the C library lane by lane.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
 def EinsumPrefetchStridedReads
     : Pass<"einsum-prefetch-strided-reads", "mlir::func::FuncOp"> {
   let summary = "Prefetch vector reads that step through memory with a "

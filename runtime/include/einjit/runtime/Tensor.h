@@ -62,6 +62,26 @@ public:
 
   static std::vector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);
 
+  // Views, as NumPy's: they share this tensor's memory (and keep it alive
+  // when it is owned), with their own shape, strides and offset. Eager ops
+  // and einsum accept them as operands.
+
+  /// The same elements in row-major order under `shape`; one dim may be -1
+  /// (inferred). A view when the strides allow it (contiguous), else a
+  /// contiguous copy, as numpy.reshape.
+  llvm::Expected<Tensor> reshape(llvm::ArrayRef<int64_t> shape) const;
+  /// Dims permuted: dim i of the result is dim perm[i] of this one (empty:
+  /// reversed, as numpy.transpose).
+  llvm::Expected<Tensor> transpose(llvm::ArrayRef<int64_t> perm = {}) const;
+  /// Python's a[..., start:stop:step, ...] along `axis` (negative from the
+  /// end): negative bounds count from the end and are clamped; `step` may
+  /// be negative, not 0.
+  llvm::Expected<Tensor> slice(int64_t axis, int64_t start, int64_t stop,
+                               int64_t step = 1) const;
+  /// numpy.broadcast_to: dims of size 1 (and new leading dims) repeat with
+  /// stride 0.
+  llvm::Expected<Tensor> broadcastTo(llvm::ArrayRef<int64_t> shape) const;
+
 private:
   /// Strides of the row-major layout of `dims`.
   void setRowMajorStrides();

@@ -1,0 +1,92 @@
+//===- Ops.h - Eager elementwise ops and reductions ---------------*- C++
+//-*-===//
+//
+// The ops besides einsum that the runtime runs eagerly, each compiled once
+// per signature like an einsum: elementwise arithmetic with NumPy
+// broadcasting, unary math, and reductions along axes. bindOp checks a call
+// (broadcasting, axes, dtypes) and gives its signature: the result's dtype
+// and shape by NumPy's rules, which the compiler builds the kernel from.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_SPEC_OPS_H
+#define EINJIT_SPEC_OPS_H
+
+#include "einjit/Spec/DType.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace einjit {
+
+enum class OpKind : uint8_t {
+  // Binary, broadcasting.
+  Add,
+  Sub,
+  Mul,
+  Div,
+  // Unary.
+  Scale, ///< x * scalar
+  Exp,
+  Log,
+  Tanh,
+  Relu,
+  Gelu, ///< x * Phi(x), with erf (Keras's approximate=False)
+  Sqrt,
+  Neg,
+  // Reductions along axes.
+  Sum,
+  Max,
+};
+
+/// "add", "exp", "sum", ...
+llvm::StringRef opName(OpKind kind);
+unsigned opArity(OpKind kind);
+bool isReduction(OpKind kind);
+
+/// A call of an op, checked: what a kernel is compiled for.
+struct OpSignature {
+  OpKind kind = OpKind::Add;
+  std::vector<std::vector<int64_t>> inputShapes;
+  std::vector<DType> inputTypes;
+  /// Reductions: the axes reduced, ascending, each once.
+  std::vector<int64_t> axes;
+  bool keepDims = false;
+  /// Scale's factor.
+  double scalar = 0;
+  /// The type inputs are converted to and the op computes in (f16 computes
+  /// in f32), and the result's type.
+  DType computeType = DType::F32, resultType = DType::F32;
+  /// The broadcast shape of the inputs (binary ops) or the input's shape:
+  /// the loop nest the kernel runs.
+  std::vector<int64_t> loopShape;
+  std::vector<int64_t> outputShape;
+
+  /// A one-line description for messages and the cache: "add(f32[3,4],
+  /// f32[4])", "sum(f32[3,4], axes=[1])".
+  std::string str() const;
+};
+
+/// Checks a call of `kind` on operands of `shapes` and `types` (one, or two
+/// for binary ops) and gives its signature. Binary ops broadcast as NumPy
+/// does and promote with promoteTypes; an int divided gives f64, as NumPy's
+/// true division does; scale, exp, log, tanh, gelu and sqrt of an int give
+/// f64, and sum of an i32 gives i64.
+/// Reductions take `axes` (negative counts from the end; empty: every
+/// axis) and `keepDims`. Errors name the op and the offending operand.
+llvm::Expected<OpSignature> bindOp(OpKind kind,
+                                   llvm::ArrayRef<std::vector<int64_t>> shapes,
+                                   llvm::ArrayRef<DType> types,
+                                   llvm::ArrayRef<int64_t> axes = {},
+                                   bool keepDims = false, double scalar = 0);
+
+/// NumPy's broadcast of two shapes; an error naming both when they do not
+/// broadcast.
+llvm::Expected<std::vector<int64_t>> broadcastShapes(llvm::ArrayRef<int64_t> a,
+                                                     llvm::ArrayRef<int64_t> b);
+
+} // namespace einjit
+
+#endif // EINJIT_SPEC_OPS_H

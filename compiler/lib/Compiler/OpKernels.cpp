@@ -1,0 +1,242 @@
+//===- OpKernels.cpp - Kernel modules of eager ops ----------------------===//
+//
+// An op's kernel has the einsum kernels' interface (`func.func @einsum(%in0,
+// [%in1,] %out)` on memrefs), so that the same CPU pipeline, JIT and caches
+// serve it. Its body is one linalg.generic over the op's loop shape: a
+// broadcast operand reads dim d at index 0 where it has size 1. Reductions
+// accumulate in the compute type from the op's identity (0, or -inf / the
+// smallest int for max), then convert to the result type.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/Compiler/Compiler.h"
+#include "einjit/Dialect/Einsum/IR/EinsumOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace einjit;
+
+/// `v` (of type `from`) as a value of type `to`.
+static Value convert(OpBuilder &b, Location loc, Value v, DType from,
+                     DType to) {
+  if (from == to)
+    return v;
+  Type type = einsum::toMLIRType(b.getContext(), to);
+  if (isFloat(from) && isFloat(to))
+    return dtypeBytes(to) > dtypeBytes(from)
+               ? arith::ExtFOp::create(b, loc, type, v).getResult()
+               : arith::TruncFOp::create(b, loc, type, v).getResult();
+  if (!isFloat(from) && isFloat(to))
+    return arith::SIToFPOp::create(b, loc, type, v);
+  if (isFloat(from)) // not reached: no op turns floats into ints
+    return arith::FPToSIOp::create(b, loc, type, v);
+  return dtypeBytes(to) > dtypeBytes(from)
+             ? arith::ExtSIOp::create(b, loc, type, v).getResult()
+             : arith::TruncIOp::create(b, loc, type, v).getResult();
+}
+
+static Value constant(OpBuilder &b, Location loc, DType type, double value) {
+  Type t = einsum::toMLIRType(b.getContext(), type);
+  if (isFloat(type))
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, value));
+  return arith::ConstantOp::create(b, loc, b.getIntegerAttr(t, (int64_t)value));
+}
+
+/// The elementwise part of `kind` on `args`, in `type`.
+static Value apply(OpBuilder &b, Location loc, OpKind kind, DType type,
+                   ValueRange args, double scalar) {
+  bool fp = isFloat(type);
+  Value x = args[0];
+  switch (kind) {
+  case OpKind::Add:
+    return fp ? arith::AddFOp::create(b, loc, x, args[1]).getResult()
+              : arith::AddIOp::create(b, loc, x, args[1]).getResult();
+  case OpKind::Sub:
+    return fp ? arith::SubFOp::create(b, loc, x, args[1]).getResult()
+              : arith::SubIOp::create(b, loc, x, args[1]).getResult();
+  case OpKind::Mul:
+    return fp ? arith::MulFOp::create(b, loc, x, args[1]).getResult()
+              : arith::MulIOp::create(b, loc, x, args[1]).getResult();
+  case OpKind::Div: // always in a float type
+    return arith::DivFOp::create(b, loc, x, args[1]);
+  case OpKind::Scale: // always in a float type
+    return arith::MulFOp::create(b, loc, x, constant(b, loc, type, scalar));
+  case OpKind::Exp:
+    return math::ExpOp::create(b, loc, x);
+  case OpKind::Log:
+    return math::LogOp::create(b, loc, x);
+  case OpKind::Tanh:
+    return math::TanhOp::create(b, loc, x);
+  case OpKind::Sqrt:
+    return math::SqrtOp::create(b, loc, x);
+  case OpKind::Relu:
+    // NaN stays NaN, as in numpy.maximum(x, 0) and tf.nn.relu.
+    return fp ? arith::MaximumFOp::create(b, loc, x, constant(b, loc, type, 0))
+                    .getResult()
+              : arith::MaxSIOp::create(b, loc, x, constant(b, loc, type, 0))
+                    .getResult();
+  case OpKind::Gelu: {
+    // x * 0.5 * (1 + erf(x / sqrt(2)))
+    Value scaled =
+        arith::MulFOp::create(b, loc, x, constant(b, loc, type, M_SQRT1_2));
+    Value erf = math::ErfOp::create(b, loc, scaled);
+    Value one = arith::AddFOp::create(b, loc, erf, constant(b, loc, type, 1));
+    Value half = arith::MulFOp::create(b, loc, x, constant(b, loc, type, 0.5));
+    return arith::MulFOp::create(b, loc, half, one);
+  }
+  case OpKind::Neg:
+    return fp ? arith::NegFOp::create(b, loc, x).getResult()
+              : arith::SubIOp::create(b, loc, constant(b, loc, type, 0), x)
+                    .getResult();
+  case OpKind::Sum:
+    return fp ? arith::AddFOp::create(b, loc, x, args[1]).getResult()
+              : arith::AddIOp::create(b, loc, x, args[1]).getResult();
+  case OpKind::Max: // NaN propagates, as in numpy.max
+    return fp ? arith::MaximumFOp::create(b, loc, x, args[1]).getResult()
+              : arith::MaxSIOp::create(b, loc, x, args[1]).getResult();
+  }
+  llvm_unreachable("unknown op");
+}
+
+/// The map from the loop nest (rank `loops`) to an operand of `shape`,
+/// aligned from the right: a dim of size 1 where the loop's is not reads
+/// index 0.
+static AffineMap broadcastMap(MLIRContext *ctx, llvm::ArrayRef<int64_t> shape,
+                              llvm::ArrayRef<int64_t> loops) {
+  SmallVector<AffineExpr> exprs;
+  size_t offset = loops.size() - shape.size();
+  for (auto [d, size] : llvm::enumerate(shape)) {
+    if (size == 1 && loops[d + offset] != 1)
+      exprs.push_back(getAffineConstantExpr(0, ctx));
+    else
+      exprs.push_back(getAffineDimExpr(d + offset, ctx));
+  }
+  return AffineMap::get(loops.size(), 0, exprs, ctx);
+}
+
+OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
+                                            const OpSignature &sig) {
+  ctx.loadDialect<func::FuncDialect, bufferization::BufferizationDialect,
+                  linalg::LinalgDialect, arith::ArithDialect, math::MathDialect,
+                  tensor::TensorDialect>();
+  OpBuilder b(&ctx);
+  Location loc = NameLoc::get(b.getStringAttr(sig.str()));
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+
+  SmallVector<Type> argTypes;
+  SmallVector<Type> tensorTypes;
+  for (auto [shape, type] : llvm::zip(sig.inputShapes, sig.inputTypes)) {
+    Type element = einsum::toMLIRType(&ctx, type);
+    argTypes.push_back(MemRefType::get(shape, element));
+    tensorTypes.push_back(RankedTensorType::get(shape, element));
+  }
+  Type resultElement = einsum::toMLIRType(&ctx, sig.resultType);
+  Type computeElement = einsum::toMLIRType(&ctx, sig.computeType);
+  argTypes.push_back(MemRefType::get(sig.outputShape, resultElement));
+  auto func = func::FuncOp::create(b, loc, kKernelName,
+                                   b.getFunctionType(argTypes, {}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  SmallVector<Value> inputs;
+  for (auto [arg, type] : llvm::zip(entry->getArguments(), tensorTypes))
+    inputs.push_back(bufferization::ToTensorOp::create(
+        b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
+
+  llvm::ArrayRef<int64_t> loops = sig.loopShape;
+  SmallVector<AffineMap> maps;
+  for (const std::vector<int64_t> &shape : sig.inputShapes)
+    maps.push_back(broadcastMap(&ctx, shape, loops));
+  Value result;
+  if (!isReduction(sig.kind)) {
+    Value init =
+        tensor::EmptyOp::create(b, loc, sig.outputShape, resultElement);
+    maps.push_back(b.getMultiDimIdentityMap(loops.size()));
+    SmallVector<utils::IteratorType> iterators(loops.size(),
+                                               utils::IteratorType::parallel);
+    result = linalg::GenericOp::create(
+                 b, loc, init.getType(), inputs, init, maps, iterators,
+                 [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                   SmallVector<Value> converted;
+                   for (auto [arg, type] :
+                        llvm::zip(args.drop_back(), sig.inputTypes))
+                     converted.push_back(
+                         convert(nb, nloc, arg, type, sig.computeType));
+                   Value v = apply(nb, nloc, sig.kind, sig.computeType,
+                                   converted, sig.scalar);
+                   linalg::YieldOp::create(
+                       nb, nloc,
+                       convert(nb, nloc, v, sig.computeType, sig.resultType));
+                 })
+                 .getResult(0);
+  } else {
+    // The accumulator, of the output's shape in the compute type.
+    double identity = 0;
+    if (sig.kind == OpKind::Max)
+      identity = isFloat(sig.computeType)
+                     ? -std::numeric_limits<double>::infinity()
+                     : (sig.computeType == DType::I32
+                            ? (double)std::numeric_limits<int32_t>::min()
+                            : (double)std::numeric_limits<int64_t>::min());
+    Value empty =
+        tensor::EmptyOp::create(b, loc, sig.outputShape, computeElement);
+    Value init = linalg::FillOp::create(
+                     b, loc, constant(b, loc, sig.computeType, identity), empty)
+                     .getResult(0);
+    SmallVector<AffineExpr> outExprs;
+    SmallVector<utils::IteratorType> iterators;
+    for (int64_t d = 0; d < (int64_t)loops.size(); ++d) {
+      bool reduced = llvm::is_contained(sig.axes, d);
+      iterators.push_back(reduced ? utils::IteratorType::reduction
+                                  : utils::IteratorType::parallel);
+      if (!reduced)
+        outExprs.push_back(b.getAffineDimExpr(d));
+      else if (sig.keepDims)
+        outExprs.push_back(b.getAffineConstantExpr(0));
+    }
+    maps.push_back(AffineMap::get(loops.size(), 0, outExprs, &ctx));
+    result =
+        linalg::GenericOp::create(
+            b, loc, init.getType(), inputs, init, maps, iterators,
+            [&](OpBuilder &nb, Location nloc, ValueRange args) {
+              Value x = convert(nb, nloc, args[0], sig.inputTypes[0],
+                                sig.computeType);
+              linalg::YieldOp::create(
+                  nb, nloc,
+                  apply(nb, nloc, sig.kind, sig.computeType, {args[1], x}, 0));
+            })
+            .getResult(0);
+    if (sig.computeType != sig.resultType) {
+      Value out =
+          tensor::EmptyOp::create(b, loc, sig.outputShape, resultElement);
+      AffineMap id = b.getMultiDimIdentityMap(sig.outputShape.size());
+      SmallVector<utils::IteratorType> parallel(sig.outputShape.size(),
+                                                utils::IteratorType::parallel);
+      result = linalg::GenericOp::create(
+                   b, loc, out.getType(), result, out,
+                   SmallVector<AffineMap>{id, id}, parallel,
+                   [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                     linalg::YieldOp::create(nb, nloc,
+                                             convert(nb, nloc, args[0],
+                                                     sig.computeType,
+                                                     sig.resultType));
+                   })
+                   .getResult(0);
+    }
+  }
+  auto store = bufferization::MaterializeInDestinationOp::create(
+      b, loc, result, entry->getArguments().back());
+  store.setRestrict(true);
+  store.setWritable(true);
+  func::ReturnOp::create(b, loc);
+  return module;
+}

@@ -1,0 +1,177 @@
+//===- Ops.cpp - Eager elementwise ops and reductions -------------------===//
+
+#include "einjit/Spec/Ops.h"
+#include "einjit/Spec/Equation.h"
+#include "einjit/Spec/Limits.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+
+using namespace einjit;
+
+llvm::StringRef einjit::opName(OpKind kind) {
+  switch (kind) {
+  case OpKind::Add:
+    return "add";
+  case OpKind::Sub:
+    return "sub";
+  case OpKind::Mul:
+    return "mul";
+  case OpKind::Div:
+    return "div";
+  case OpKind::Scale:
+    return "scale";
+  case OpKind::Exp:
+    return "exp";
+  case OpKind::Log:
+    return "log";
+  case OpKind::Tanh:
+    return "tanh";
+  case OpKind::Relu:
+    return "relu";
+  case OpKind::Gelu:
+    return "gelu";
+  case OpKind::Sqrt:
+    return "sqrt";
+  case OpKind::Neg:
+    return "neg";
+  case OpKind::Sum:
+    return "sum";
+  case OpKind::Max:
+    return "max";
+  }
+  return "?";
+}
+
+unsigned einjit::opArity(OpKind kind) { return kind <= OpKind::Div ? 2 : 1; }
+
+bool einjit::isReduction(OpKind kind) {
+  return kind == OpKind::Sum || kind == OpKind::Max;
+}
+
+/// Ops whose result is a float even for int operands (NumPy's ufuncs; scale
+/// multiplies by a Python float).
+static bool floatResult(OpKind kind) {
+  switch (kind) {
+  case OpKind::Div:
+  case OpKind::Scale:
+  case OpKind::Exp:
+  case OpKind::Log:
+  case OpKind::Tanh:
+  case OpKind::Gelu:
+  case OpKind::Sqrt:
+    return true;
+  default:
+    return false;
+  }
+}
+
+std::string OpSignature::str() const {
+  std::string s = opName(kind).str() + "(";
+  for (auto [i, shape] : llvm::enumerate(inputShapes))
+    s += (i ? ", " : "") + dtypeName(inputTypes[i]).str() + shapeString(shape);
+  if (isReduction(kind)) {
+    s += ", axes=[";
+    for (auto [i, axis] : llvm::enumerate(axes))
+      s += (i ? "," : "") + std::to_string(axis);
+    s += "]";
+    if (keepDims)
+      s += ", keepdims";
+  }
+  if (kind == OpKind::Scale)
+    s += llvm::formatv(", {0}", scalar).str();
+  return s + ")";
+}
+
+llvm::Expected<std::vector<int64_t>>
+einjit::broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    // Aligned from the right; a missing dim is 1.
+    int64_t x = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t y = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (x != y && x != 1 && y != 1)
+      return makeEinsumError("operands could not be broadcast together with "
+                             "shapes " +
+                             shapeString(a) + " and " + shapeString(b) +
+                             ": dim " + std::to_string(i) + " is " +
+                             std::to_string(x) + " against " +
+                             std::to_string(y));
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+llvm::Expected<OpSignature>
+einjit::bindOp(OpKind kind, llvm::ArrayRef<std::vector<int64_t>> shapes,
+               llvm::ArrayRef<DType> types, llvm::ArrayRef<int64_t> axes,
+               bool keepDims, double scalar) {
+  llvm::StringRef name = opName(kind);
+  if (shapes.size() != opArity(kind) || types.size() != shapes.size())
+    return makeEinsumError(llvm::formatv("{0} takes {1} operand(s), got {2}",
+                                         name, opArity(kind), shapes.size()));
+  OpSignature sig;
+  sig.kind = kind;
+  sig.inputShapes.assign(shapes.begin(), shapes.end());
+  sig.inputTypes.assign(types.begin(), types.end());
+  sig.keepDims = keepDims;
+  sig.scalar = scalar;
+  for (auto [i, shape] : llvm::enumerate(shapes))
+    if (auto count = checkTensorSize(
+            llvm::formatv("operand {0} of {1}", i, name), types[i], shape);
+        !count)
+      return count.takeError();
+
+  DType type = types[0];
+  if (shapes.size() == 2) {
+    type = promoteTypes(types[0], types[1]);
+    auto shape = broadcastShapes(shapes[0], shapes[1]);
+    if (!shape)
+      return makeEinsumError(name + ": " + llvm::toString(shape.takeError()));
+    sig.loopShape = std::move(*shape);
+  } else {
+    sig.loopShape = shapes[0];
+  }
+  if (floatResult(kind) && !isFloat(type))
+    type = DType::F64;
+  // NumPy sums an i32 array into an i64 (the platform's integer).
+  if (kind == OpKind::Sum && type == DType::I32)
+    type = DType::I64;
+  sig.resultType = type;
+  sig.computeType = accumulatorType(type);
+
+  if (!isReduction(kind)) {
+    if (!axes.empty())
+      return makeEinsumError(name + " takes no axes");
+    sig.outputShape = sig.loopShape;
+    return sig;
+  }
+  int64_t rank = sig.loopShape.size();
+  std::vector<bool> reduced(rank, axes.empty());
+  for (int64_t axis : axes) {
+    int64_t a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank)
+      return makeEinsumError(llvm::formatv(
+          "{0}: axis {1} is out of range for an operand of rank {2}", name,
+          axis, rank));
+    if (reduced[a])
+      return makeEinsumError(
+          llvm::formatv("{0}: axis {1} is given twice", name, axis));
+    reduced[a] = true;
+  }
+  for (int64_t d = 0; d < rank; ++d) {
+    if (reduced[d]) {
+      sig.axes.push_back(d);
+      // NumPy: max over an empty axis has no identity.
+      if (kind == OpKind::Max && sig.loopShape[d] == 0)
+        return makeEinsumError(llvm::formatv(
+            "max: axis {0} has size 0, and max of nothing is undefined", d));
+    }
+    if (!reduced[d] || keepDims)
+      sig.outputShape.push_back(reduced[d] ? 1 : sig.loopShape[d]);
+  }
+  return sig;
+}

@@ -1,0 +1,162 @@
+//===- Ops.cpp - Eager ops besides einsum ---------------------------------===//
+//
+// The kernels come from the cache in Einsum.cpp (compileOp); softmax is
+// composed from max, sub, exp, sum and div.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Ops.h"
+#include "JitKernel.h"
+
+#include "einjit/Spec/Equation.h"
+#include "einjit/Spec/Limits.h"
+
+#include <cstring>
+
+using namespace einjit;
+
+CompiledOp::CompiledOp(OpSignature sig, std::unique_ptr<JitKernel> kernel,
+                       int64_t workspaceBytes, double compileSeconds,
+                       bool fromDisk)
+    : sig(std::move(sig)), kernel(std::move(kernel)), workspace(workspaceBytes),
+      seconds(compileSeconds), fromDisk(fromDisk) {}
+
+CompiledOp::~CompiledOp() = default;
+
+size_t CompiledOp::codeBytes() const {
+  return kernel ? kernel->codeBytes() : 0;
+}
+
+llvm::Error CompiledOp::run(llvm::ArrayRef<Tensor> operands,
+                            Tensor &out) const {
+  if (operands.size() != sig.inputShapes.size())
+    return makeEinsumError(opName(sig.kind) + " takes " +
+                           std::to_string(sig.inputShapes.size()) +
+                           " operands, got " + std::to_string(operands.size()));
+  for (auto [i, t] : llvm::enumerate(operands))
+    if (t.shape() != llvm::ArrayRef<int64_t>(sig.inputShapes[i]) ||
+        t.dtype() != sig.inputTypes[i])
+      return makeEinsumError("operand " + std::to_string(i) + " is " +
+                             dtypeName(t.dtype()).str() +
+                             shapeString(t.shape()) +
+                             " but the kernel was compiled for " + sig.str());
+  if (out.dtype() != sig.resultType ||
+      out.shape() != llvm::ArrayRef<int64_t>(sig.outputShape) ||
+      !out.isContiguous())
+    return makeEinsumError("output must be a contiguous " +
+                           dtypeName(sig.resultType).str() +
+                           shapeString(sig.outputShape));
+  if (out.numel() == 0)
+    return llvm::Error::success();
+  if (!kernel) { // a reduction over an axis of size 0: the sum is 0
+    std::memset(out.data(), 0, out.nbytes());
+    return llvm::Error::success();
+  }
+  return runKernel(*kernel, operands, out, workspace, opName(sig.kind));
+}
+
+llvm::Expected<Tensor>
+CompiledOp::operator()(llvm::ArrayRef<Tensor> operands) const {
+  auto out = Tensor::allocate(sig.resultType, sig.outputShape);
+  if (!out)
+    return out.takeError();
+  if (auto err = run(operands, *out))
+    return std::move(err);
+  return out;
+}
+
+/// Compiles (or finds) and runs one op.
+static llvm::Expected<Tensor> runOp(OpKind kind,
+                                    llvm::ArrayRef<Tensor> operands,
+                                    llvm::ArrayRef<int64_t> axes = {},
+                                    bool keepDims = false, double scalar = 0) {
+  auto op = compileOp(kind, operands, axes, keepDims, scalar);
+  if (!op)
+    return op.takeError();
+  return (**op)(operands);
+}
+
+llvm::Expected<Tensor> einjit::add(const Tensor &a, const Tensor &b) {
+  return runOp(OpKind::Add, {a, b});
+}
+llvm::Expected<Tensor> einjit::sub(const Tensor &a, const Tensor &b) {
+  return runOp(OpKind::Sub, {a, b});
+}
+llvm::Expected<Tensor> einjit::mul(const Tensor &a, const Tensor &b) {
+  return runOp(OpKind::Mul, {a, b});
+}
+llvm::Expected<Tensor> einjit::div(const Tensor &a, const Tensor &b) {
+  return runOp(OpKind::Div, {a, b});
+}
+llvm::Expected<Tensor> einjit::scale(const Tensor &a, double factor) {
+  return runOp(OpKind::Scale, {a}, {}, false, factor);
+}
+llvm::Expected<Tensor> einjit::neg(const Tensor &a) {
+  return runOp(OpKind::Neg, {a});
+}
+llvm::Expected<Tensor> einjit::exp(const Tensor &a) {
+  return runOp(OpKind::Exp, {a});
+}
+llvm::Expected<Tensor> einjit::log(const Tensor &a) {
+  return runOp(OpKind::Log, {a});
+}
+llvm::Expected<Tensor> einjit::tanh(const Tensor &a) {
+  return runOp(OpKind::Tanh, {a});
+}
+llvm::Expected<Tensor> einjit::sqrt(const Tensor &a) {
+  return runOp(OpKind::Sqrt, {a});
+}
+llvm::Expected<Tensor> einjit::relu(const Tensor &a) {
+  return runOp(OpKind::Relu, {a});
+}
+llvm::Expected<Tensor> einjit::gelu(const Tensor &a) {
+  return runOp(OpKind::Gelu, {a});
+}
+llvm::Expected<Tensor>
+einjit::sum(const Tensor &a, llvm::ArrayRef<int64_t> axes, bool keepDims) {
+  return runOp(OpKind::Sum, {a}, axes, keepDims);
+}
+llvm::Expected<Tensor>
+einjit::max(const Tensor &a, llvm::ArrayRef<int64_t> axes, bool keepDims) {
+  return runOp(OpKind::Max, {a}, axes, keepDims);
+}
+
+/// a - max(a) along `axis` (kept as size 1), the shifted logits of both
+/// softmaxes.
+static llvm::Expected<Tensor> shifted(const Tensor &a, int64_t axis) {
+  if (a.rank() == 0)
+    return makeEinsumError("softmax needs an operand of rank 1 or more");
+  auto m = max(a, {axis}, /*keepDims=*/true);
+  if (!m)
+    return m.takeError();
+  return sub(a, *m);
+}
+
+llvm::Expected<Tensor> einjit::softmax(const Tensor &a, int64_t axis) {
+  auto d = shifted(a, axis);
+  if (!d)
+    return d.takeError();
+  auto e = exp(*d);
+  if (!e)
+    return e.takeError();
+  auto s = sum(*e, {axis}, /*keepDims=*/true);
+  if (!s)
+    return s.takeError();
+  return div(*e, *s);
+}
+
+llvm::Expected<Tensor> einjit::logSoftmax(const Tensor &a, int64_t axis) {
+  auto d = shifted(a, axis);
+  if (!d)
+    return d.takeError();
+  auto e = exp(*d);
+  if (!e)
+    return e.takeError();
+  auto s = sum(*e, {axis}, /*keepDims=*/true);
+  if (!s)
+    return s.takeError();
+  auto l = log(*s);
+  if (!l)
+    return l.takeError();
+  return sub(*d, *l);
+}

@@ -1,0 +1,417 @@
+//===- OpsTest.cpp - Eager ops and tensor views ---------------------------===//
+//
+// References are computed here with loops and the C library's math
+// functions (std::exp, std::erf, ...), never with einjit. Sizes are odd
+// (1, 3, 5, 127, 129) and operands include strided views.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Ops.h"
+#include "einjit/runtime/Einsum.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+using namespace einjit;
+
+namespace {
+
+/// A tensor of `type` whose element at flat index e is f(e).
+Tensor make(DType type, std::vector<int64_t> shape,
+            const std::function<double(int64_t)> &f) {
+  Tensor t = llvm::cantFail(Tensor::allocate(type, shape));
+  for (int64_t e = 0; e < t.numel(); ++e) {
+    double v = f(e);
+    switch (type) {
+    case DType::F16:
+      t.data<uint16_t>()[e] = floatToHalf(v);
+      break;
+    case DType::F32:
+      t.data<float>()[e] = v;
+      break;
+    case DType::F64:
+      t.data<double>()[e] = v;
+      break;
+    case DType::I32:
+      t.data<int32_t>()[e] = v;
+      break;
+    case DType::I64:
+      t.data<int64_t>()[e] = v;
+      break;
+    }
+  }
+  return t;
+}
+
+double wave(int64_t e) { return std::sin(e * 0.7) * 3.0; }
+
+Tensor ok(llvm::Expected<Tensor> t) {
+  if (!t) {
+    ADD_FAILURE() << llvm::toString(t.takeError());
+    return {};
+  }
+  return std::move(*t);
+}
+
+std::string error(llvm::Expected<Tensor> t) {
+  if (t)
+    return "(no error)";
+  return llvm::toString(t.takeError());
+}
+
+/// Element at multi-index `index` of a possibly strided tensor.
+double at(const Tensor &t, llvm::ArrayRef<int64_t> index) {
+  int64_t offset = 0;
+  for (auto [i, s] : llvm::zip(index, t.strides()))
+    offset += i * s;
+  switch (t.dtype()) {
+  case DType::F16:
+    return halfToFloat(t.data<uint16_t>()[offset]);
+  case DType::F32:
+    return t.data<float>()[offset];
+  case DType::F64:
+    return t.data<double>()[offset];
+  case DType::I32:
+    return t.data<int32_t>()[offset];
+  case DType::I64:
+    return t.data<int64_t>()[offset];
+  }
+  return 0;
+}
+
+/// Relative-or-absolute closeness, NaN equal to NaN, infinities exact.
+void expectClose(double got, double want, double tol, const std::string &what) {
+  if (std::isnan(want)) {
+    EXPECT_TRUE(std::isnan(got)) << what << ": " << got;
+    return;
+  }
+  if (std::isinf(want)) {
+    EXPECT_EQ(got, want) << what;
+    return;
+  }
+  EXPECT_NEAR(got, want, tol * std::max(1.0, std::abs(want))) << what;
+}
+
+TEST(OpsTest, BinaryOpsBroadcast) {
+  // (3,1,5) with (4,1) -> (3,4,5), in both orders and every dtype pair.
+  for (DType type : {DType::F32, DType::F64}) {
+    Tensor a = make(type, {3, 1, 5}, wave);
+    Tensor b = make(type, {4, 1}, [](int64_t e) { return e + 0.5; });
+    struct Case {
+      llvm::Expected<Tensor> (*op)(const Tensor &, const Tensor &);
+      std::function<double(double, double)> ref;
+      const char *name;
+    } cases[] = {{add, std::plus<double>(), "add"},
+                 {sub, std::minus<double>(), "sub"},
+                 {mul, std::multiplies<double>(), "mul"},
+                 {div, std::divides<double>(), "div"}};
+    for (const Case &c : cases) {
+      Tensor r = ok(c.op(a, b));
+      ASSERT_EQ(r.shape(), llvm::ArrayRef<int64_t>({3, 4, 5})) << c.name;
+      EXPECT_EQ(r.dtype(), type);
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < 4; ++j)
+          for (int64_t k = 0; k < 5; ++k)
+            expectClose(at(r, {i, j, k}),
+                        c.ref(at(a, {i, 0, k}), at(b, {j, 0})),
+                        type == DType::F32 ? 1e-6 : 1e-15, c.name);
+      Tensor swapped = ok(c.op(b, a)); // (4,1) with (3,1,5)
+      ASSERT_EQ(swapped.shape(), llvm::ArrayRef<int64_t>({3, 4, 5}));
+      expectClose(at(swapped, {2, 3, 4}),
+                  c.ref(at(b, {3, 0}), at(a, {2, 0, 4})), 1e-6, c.name);
+    }
+  }
+}
+
+TEST(OpsTest, IntegerOpsFollowNumpy) {
+  Tensor a = make(DType::I32, {5}, [](int64_t e) { return e - 2; });
+  Tensor b = make(DType::I64, {5}, [](int64_t e) { return 3 * e + 1; });
+  Tensor s = ok(add(a, b));
+  EXPECT_EQ(s.dtype(), DType::I64); // i32 + i64 -> i64
+  Tensor q = ok(div(a, b));
+  EXPECT_EQ(q.dtype(), DType::F64); // true division
+  for (int64_t e = 0; e < 5; ++e) {
+    EXPECT_EQ(s.data<int64_t>()[e], (e - 2) + (3 * e + 1));
+    EXPECT_DOUBLE_EQ(q.data<double>()[e], double(e - 2) / double(3 * e + 1));
+  }
+  Tensor r = ok(relu(a));
+  EXPECT_EQ(r.dtype(), DType::I32);
+  EXPECT_EQ(r.data<int32_t>()[0], 0);
+  EXPECT_EQ(r.data<int32_t>()[4], 2);
+  Tensor n = ok(neg(a));
+  EXPECT_EQ(n.data<int32_t>()[0], 2);
+  Tensor e = ok(exp(a));
+  EXPECT_EQ(e.dtype(), DType::F64);
+  EXPECT_DOUBLE_EQ(e.data<double>()[4], std::exp(2.0));
+  Tensor sc = ok(scale(a, 0.5));
+  EXPECT_EQ(sc.dtype(), DType::F64);
+  EXPECT_EQ(sc.data<double>()[0], -1.0);
+  // i32 + f32 -> f64, as np.result_type.
+  EXPECT_EQ(ok(add(a, make(DType::F32, {5}, wave))).dtype(), DType::F64);
+  Tensor total = ok(sum(a));
+  EXPECT_EQ(total.dtype(), DType::I64); // numpy sums i32 into i64
+  EXPECT_EQ(total.data<int64_t>()[0], 0);
+}
+
+TEST(OpsTest, UnaryMathMatchesTheCLibrary) {
+  // 129 values from -6 to 6, in f32 (polynomial approximations) and f64
+  // (the C library).
+  auto value = [](int64_t e) { return -6.0 + e * (12.0 / 128); };
+  struct Case {
+    const char *name;
+    llvm::Expected<Tensor> (*op)(const Tensor &);
+    std::function<double(double)> ref;
+    bool positive; // defined for x > 0 only
+  } cases[] = {
+      {"exp", exp, [](double x) { return std::exp(x); }, false},
+      {"log", log, [](double x) { return std::log(x); }, true},
+      {"tanh", tanh, [](double x) { return std::tanh(x); }, false},
+      {"sqrt", sqrt, [](double x) { return std::sqrt(x); }, true},
+      {"relu", relu, [](double x) { return x > 0 ? x : 0.0; }, false},
+      {"gelu", gelu,
+       [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); },
+       false},
+      {"neg", neg, [](double x) { return -x; }, false},
+  };
+  for (DType type : {DType::F32, DType::F64, DType::F16}) {
+    for (const Case &c : cases) {
+      auto input = [&](int64_t e) {
+        return c.positive ? std::abs(value(e)) + 0.01 : value(e);
+      };
+      Tensor x = make(type, {129}, input);
+      Tensor y = ok(c.op(x));
+      ASSERT_EQ(y.dtype(), type) << c.name;
+      ASSERT_EQ(y.numel(), 129);
+      double tol = type == DType::F64   ? 1e-14
+                   : type == DType::F32 ? 3e-6
+                                        : 2e-3;
+      for (int64_t e = 0; e < 129; ++e)
+        expectClose(at(y, {e}), c.ref(at(x, {e})), tol,
+                    std::string(c.name) + " " + dtypeName(type).str() + " at " +
+                        std::to_string(at(x, {e})));
+    }
+  }
+}
+
+TEST(OpsTest, UnaryMathAtTheEdges) {
+  double inf = std::numeric_limits<double>::infinity();
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> xs = {0.0,  -0.0, 100.0, -100.0, 1e-30, inf,
+                            -inf, nan,  -1.0,  20.0,   -20.0};
+  for (DType type : {DType::F32, DType::F64}) {
+    Tensor x =
+        make(type, {(int64_t)xs.size()}, [&](int64_t e) { return xs[e]; });
+    std::string t = dtypeName(type).str();
+    Tensor e = ok(exp(x)), l = ok(log(x)), h = ok(tanh(x)), s = ok(sqrt(x)),
+           r = ok(relu(x)), g = ok(gelu(x));
+    for (size_t i = 0; i < xs.size(); ++i) {
+      double v = at(x, {(int64_t)i});
+      std::string where = t + " at " + std::to_string(v);
+      // f32 overflows exp(100) to inf; f64 does not.
+      expectClose(at(e, {(int64_t)i}),
+                  type == DType::F32 ? (double)std::exp((float)v) : std::exp(v),
+                  3e-6, "exp " + where);
+      expectClose(at(l, {(int64_t)i}),
+                  type == DType::F32 ? (double)std::log((float)v) : std::log(v),
+                  3e-6, "log " + where);
+      expectClose(at(h, {(int64_t)i}), std::tanh(v), 3e-6, "tanh " + where);
+      expectClose(at(s, {(int64_t)i}), std::sqrt(v), 3e-6, "sqrt " + where);
+      expectClose(at(r, {(int64_t)i}), std::isnan(v) ? nan : std::max(v, 0.0),
+                  0, "relu " + where);
+      double gref = std::isinf(v)
+                        ? (v > 0 ? inf : 0.0)
+                        : 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+      if (std::isinf(v) && v < 0)
+        continue; // -inf * 0: NaN in every library
+      expectClose(at(g, {(int64_t)i}), gref, 3e-6, "gelu " + where);
+    }
+  }
+}
+
+TEST(OpsTest, ReductionsAlongAxes) {
+  for (DType type : {DType::F32, DType::F64, DType::I64}) {
+    Tensor a = make(type, {3, 127, 5}, [&](int64_t e) {
+      return type == DType::I64 ? double(e % 17 - 8) : wave(e);
+    });
+    double tol = type == DType::F32 ? 1e-5 : 1e-12;
+    Tensor s1 = ok(sum(a, {1}));
+    ASSERT_EQ(s1.shape(), llvm::ArrayRef<int64_t>({3, 5}));
+    Tensor s1k = ok(sum(a, {-2}, /*keepDims=*/true));
+    ASSERT_EQ(s1k.shape(), llvm::ArrayRef<int64_t>({3, 1, 5}));
+    Tensor m02 = ok(max(a, {0, 2}));
+    ASSERT_EQ(m02.shape(), llvm::ArrayRef<int64_t>({127}));
+    Tensor all = ok(sum(a));
+    ASSERT_EQ(all.rank(), 0);
+    double total = 0;
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t k = 0; k < 5; ++k) {
+        double ref = 0;
+        for (int64_t j = 0; j < 127; ++j)
+          ref += at(a, {i, j, k});
+        total += ref;
+        expectClose(at(s1, {i, k}), ref, tol, "sum axis 1");
+        expectClose(at(s1k, {i, 0, k}), ref, tol, "sum axis -2 keepdims");
+      }
+    expectClose(at(all, {}), total, tol, "sum of all");
+    for (int64_t j = 0; j < 127; ++j) {
+      double ref = -std::numeric_limits<double>::infinity();
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t k = 0; k < 5; ++k)
+          ref = std::max(ref, at(a, {i, j, k}));
+      EXPECT_EQ(at(m02, {j}), ref);
+    }
+  }
+  // f16 sums in f32 and gives f16.
+  Tensor h = make(DType::F16, {1000}, [](int64_t) { return 0.1; });
+  Tensor hs = ok(sum(h));
+  EXPECT_EQ(hs.dtype(), DType::F16);
+  EXPECT_NEAR(at(hs, {}), 1000 * (double)halfToFloat(floatToHalf(0.1)), 0.1);
+  // NaN propagates through max, as numpy.max.
+  Tensor n = make(DType::F32, {3}, [](int64_t e) {
+    return e == 1 ? std::numeric_limits<double>::quiet_NaN() : 1.0;
+  });
+  EXPECT_TRUE(std::isnan(at(ok(max(n)), {})));
+  // A sum over an empty axis is 0; a max is an error.
+  Tensor empty = make(DType::F32, {4, 0}, wave);
+  Tensor z = ok(sum(empty, {1}));
+  ASSERT_EQ(z.numel(), 4);
+  EXPECT_EQ(at(z, {3}), 0.0);
+  EXPECT_EQ(error(max(empty, {1})),
+            "max: axis 1 has size 0, and max of nothing is undefined");
+}
+
+TEST(OpsTest, SoftmaxIsStableAndNormalized) {
+  for (DType type : {DType::F32, DType::F64}) {
+    // Rows of 129 logits, some near 1000 (exp overflows without the shift).
+    Tensor a = make(type, {3, 129}, [](int64_t e) {
+      return (e / 129 == 2 ? 1000.0 : 0.0) + wave(e);
+    });
+    for (int64_t axis : {-1, 1}) {
+      Tensor p = ok(softmax(a, axis)), lp = ok(logSoftmax(a, axis));
+      ASSERT_EQ(p.shape(), a.shape());
+      for (int64_t i = 0; i < 3; ++i) {
+        double m = -1e300, z = 0;
+        for (int64_t j = 0; j < 129; ++j)
+          m = std::max(m, at(a, {i, j}));
+        for (int64_t j = 0; j < 129; ++j)
+          z += std::exp(at(a, {i, j}) - m);
+        double total = 0;
+        for (int64_t j = 0; j < 129; ++j) {
+          double ref = std::exp(at(a, {i, j}) - m) / z;
+          total += at(p, {i, j});
+          expectClose(at(p, {i, j}), ref, type == DType::F32 ? 1e-5 : 1e-13,
+                      "softmax");
+          expectClose(at(lp, {i, j}), at(a, {i, j}) - m - std::log(z),
+                      type == DType::F32 ? 1e-5 : 1e-13, "log_softmax");
+        }
+        EXPECT_NEAR(total, 1.0, 1e-5);
+      }
+    }
+    // Along axis 0 too.
+    Tensor p0 = ok(softmax(a, 0));
+    double column = 0;
+    for (int64_t i = 0; i < 3; ++i)
+      column += at(p0, {i, 7});
+    EXPECT_NEAR(column, 1.0, 1e-5);
+  }
+  EXPECT_EQ(error(softmax(make(DType::F32, {}, wave))),
+            "softmax needs an operand of rank 1 or more");
+}
+
+TEST(OpsTest, ViewsShareMemory) {
+  Tensor a = make(DType::F64, {3, 4, 5}, [](int64_t e) { return e; });
+  // transpose: element (k, i, j) of the view is a[i, j, k].
+  Tensor t = ok(a.transpose({2, 0, 1}));
+  ASSERT_EQ(t.shape(), llvm::ArrayRef<int64_t>({5, 3, 4}));
+  EXPECT_EQ(t.data(), a.data());
+  EXPECT_EQ(at(t, {4, 2, 1}), at(a, {2, 1, 4}));
+  EXPECT_EQ(ok(a.transpose()).shape(), llvm::ArrayRef<int64_t>({5, 4, 3}));
+  // slice: Python's semantics.
+  Tensor s = ok(a.slice(2, -1, -6, -2)); // [..., ::-2] from the end: 4, 2, 0
+  ASSERT_EQ(s.shape(), llvm::ArrayRef<int64_t>({3, 4, 3}));
+  EXPECT_EQ(at(s, {1, 2, 0}), at(a, {1, 2, 4}));
+  EXPECT_EQ(at(s, {1, 2, 2}), at(a, {1, 2, 0}));
+  EXPECT_EQ(ok(a.slice(1, 1, 100)).shape()[1], 3); // clamped
+  EXPECT_EQ(ok(a.slice(1, 3, 1)).numel(), 0);      // empty
+  EXPECT_EQ(ok(a.slice(0, -2, 3)).shape()[0], 2);
+  // broadcastTo: stride 0.
+  Tensor row = make(DType::F64, {1, 5}, [](int64_t e) { return e * 10; });
+  Tensor b = ok(row.broadcastTo({2, 3, 5}));
+  EXPECT_EQ(b.strides(), llvm::ArrayRef<int64_t>({0, 0, 1}));
+  EXPECT_EQ(at(b, {1, 2, 4}), 40.0);
+  // reshape: a view of a contiguous tensor, a copy of a strided one.
+  Tensor r = ok(a.reshape({-1, 10}));
+  ASSERT_EQ(r.shape(), llvm::ArrayRef<int64_t>({6, 10}));
+  EXPECT_EQ(r.data(), a.data());
+  Tensor rt = ok(t.reshape({60}));
+  EXPECT_NE(rt.data(), a.data());
+  EXPECT_EQ(at(rt, {1}), at(a, {0, 1, 0})); // t[0,0,1] = a[0,1,0]
+  // Errors.
+  EXPECT_EQ(error(a.reshape({7, -1})),
+            "cannot reshape a tensor of shape (3,4,5) to (7,-1)");
+  EXPECT_EQ(error(a.reshape({-1, -1})),
+            "cannot reshape to (-1,-1): dim 1 is -1 (only one dim may be -1)");
+  EXPECT_EQ(error(a.transpose({0, 0, 1})),
+            "the axes (0,0,1) are not a permutation of a tensor of rank 3");
+  EXPECT_EQ(error(a.slice(3, 0, 1)),
+            "slice: axis 3 is out of range for a tensor of rank 3");
+  EXPECT_EQ(error(a.slice(0, 0, 1, 0)), "slice: the step must not be 0");
+  EXPECT_EQ(error(row.broadcastTo({2, 4})),
+            "cannot broadcast a tensor of shape (1,5) to (2,4)");
+}
+
+TEST(OpsTest, OpsAndEinsumTakeViews) {
+  Tensor a = make(DType::F32, {5, 3}, wave);
+  Tensor b = make(DType::F32, {3, 5}, [](int64_t e) { return e * 0.25; });
+  Tensor at_ = ok(a.transpose()); // (3,5), strided
+  Tensor s = ok(add(at_, b));
+  Tensor rev = ok(b.slice(1, -1, -6, -1)); // columns reversed, stride -1
+  Tensor m = ok(mul(rev, ok(ok(b.slice(0, 0, 1)).broadcastTo({3, 5}))));
+  Tensor e = ok(einsum("ij,ij->i", {at_, rev}));
+  for (int64_t i = 0; i < 3; ++i) {
+    double dot = 0;
+    for (int64_t j = 0; j < 5; ++j) {
+      EXPECT_FLOAT_EQ(at(s, {i, j}), at(a, {j, i}) + at(b, {i, j}));
+      EXPECT_FLOAT_EQ(at(m, {i, j}), at(b, {i, 4 - j}) * at(b, {0, j}));
+      dot += at(a, {j, i}) * at(b, {i, 4 - j});
+    }
+    EXPECT_NEAR(at(e, {i}), dot, 1e-5);
+  }
+}
+
+TEST(OpsTest, BadCallsGiveTheirMessage) {
+  Tensor a = make(DType::F32, {3, 4}, wave), b = make(DType::F32, {5}, wave);
+  EXPECT_EQ(error(add(a, b)),
+            "add: operands could not be broadcast together with shapes (3,4) "
+            "and (5): dim 1 is 4 against 5");
+  EXPECT_EQ(error(sum(a, {2})),
+            "sum: axis 2 is out of range for an operand of rank 2");
+  EXPECT_EQ(error(sum(a, {1, -1})), "sum: axis -1 is given twice");
+  EXPECT_EQ(error(add(a, Tensor())),
+            "operand 1 of add is an empty tensor handle");
+}
+
+TEST(OpsTest, OpsAreCachedAndRetraceLikeEinsum) {
+  clearCache();
+  Tensor a = make(DType::F32, {8, 3}, wave), b = make(DType::F32, {3}, wave);
+  ok(add(a, b));
+  ok(add(a, b));
+  ok(add(a, b));
+  CacheStats s = cacheStats();
+  EXPECT_EQ(s.compiles, 1u);
+  EXPECT_EQ(s.hits, 2u);
+  ok(sum(a, {0}));
+  ok(sum(a, {1})); // other axes: another kernel, not a retrace of shapes
+  EXPECT_EQ(cacheStats().compiles, 3u);
+  ok(add(make(DType::F32, {16, 3}, wave), b));
+  std::vector<Retrace> retraces = recentRetraces();
+  ASSERT_FALSE(retraces.empty());
+  EXPECT_EQ(retraces.back().equation, "add");
+  EXPECT_EQ(retraces.back().reason, "dim 0 of operand 0: 8 -> 16");
+  clearCache();
+}
+
+} // namespace
