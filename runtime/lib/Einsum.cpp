@@ -163,7 +163,7 @@ llvm::Error einjit::runKernel(const JitKernel &kernel,
 
 llvm::Expected<Tensor>
 CompiledEinsum::operator()(llvm::ArrayRef<Tensor> operands) const {
-  auto out = Tensor::allocate(eq.resultType, outShape);
+  auto out = Tensor::empty(eq.resultType, outShape);
   if (!out)
     return out.takeError();
   if (auto err = run(operands, *out))

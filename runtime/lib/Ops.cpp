@@ -57,7 +57,7 @@ llvm::Error CompiledOp::run(llvm::ArrayRef<Tensor> operands,
 
 llvm::Expected<Tensor>
 CompiledOp::operator()(llvm::ArrayRef<Tensor> operands) const {
-  auto out = Tensor::allocate(sig.resultType, sig.outputShape);
+  auto out = Tensor::empty(sig.resultType, sig.outputShape);
   if (!out)
     return out.takeError();
   if (auto err = run(operands, *out))

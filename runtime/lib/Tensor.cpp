@@ -22,8 +22,8 @@ std::vector<int64_t> Tensor::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
   return strides;
 }
 
-llvm::Expected<Tensor> Tensor::allocate(DType dtype,
-                                        llvm::ArrayRef<int64_t> shape) {
+llvm::Expected<Tensor> Tensor::empty(DType dtype,
+                                     llvm::ArrayRef<int64_t> shape) {
   auto count = checkTensorSize("a tensor", dtype, shape);
   if (!count)
     return count.takeError();
@@ -34,7 +34,6 @@ llvm::Expected<Tensor> Tensor::allocate(DType dtype,
     return makeEinsumError("cannot allocate " + std::to_string(bytes) +
                            " bytes for a " + dtypeName(dtype) +
                            " tensor of shape " + shapeString(shape));
-  std::memset(mem, 0, rounded);
   Tensor t;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
@@ -42,6 +41,14 @@ llvm::Expected<Tensor> Tensor::allocate(DType dtype,
   t.count = *count;
   t.storage = std::shared_ptr<void>(mem, std::free);
   t.ptr = mem;
+  return t;
+}
+
+llvm::Expected<Tensor> Tensor::allocate(DType dtype,
+                                        llvm::ArrayRef<int64_t> shape) {
+  auto t = empty(dtype, shape);
+  if (t)
+    std::memset(t->data(), 0, std::max<size_t>(t->nbytes(), 1));
   return t;
 }
 

@@ -31,6 +31,10 @@ public:
   /// cannot be had.
   static llvm::Expected<Tensor> allocate(DType dtype,
                                          llvm::ArrayRef<int64_t> shape);
+  /// As allocate, with the contents left undefined (numpy.empty): for
+  /// results a kernel writes whole.
+  static llvm::Expected<Tensor> empty(DType dtype,
+                                      llvm::ArrayRef<int64_t> shape);
   /// Wraps caller-owned memory. Empty `strides` means contiguous row-major;
   /// strides are in elements and may be negative. An error if the shape is
   /// beyond einjit's limits or the strides reach beyond 2^62 bytes.
