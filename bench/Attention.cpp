@@ -103,7 +103,8 @@ int main(int argc, char **argv) {
       llvm::errs() << llvm::toString(std::move(err)) << "\n";
       return 1;
     }
-  double flops = 4.0 * 2 * b * t * model * model + 2.0 * 2 * b * heads * t * t * d;
+  double flops =
+      4.0 * 2 * b * t * model * model + 2.0 * 2 * b * heads * t * t * d;
   CacheStats stats = cacheStats();
   llvm::outs() << llvm::formatv("ms {0:f3}\nflops {1:e}\nkernels {2}\n", best,
                                 flops, stats.compiles);

@@ -48,8 +48,7 @@ int main() {
                       std::chrono::steady_clock::now() - start)
                       .count();
       if (!r) {
-        llvm::errs() << c.name << ": " << llvm::toString(r.takeError())
-                     << "\n";
+        llvm::errs() << c.name << ": " << llvm::toString(r.takeError()) << "\n";
         return 1;
       }
       if (rep > 0) // the first call compiles
