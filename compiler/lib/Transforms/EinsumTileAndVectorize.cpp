@@ -171,6 +171,14 @@ static bool prefersPartialReduction(linalg::LinalgOp op) {
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
+  // Partial sums: the strategy is for reductions that add (every einsum's,
+  // and eager sums). An eager max takes the plain vectorized path (MLIR's
+  // partial-reduction tiling reads uninitialized memory on a maximumf
+  // combiner; ASan caught it).
+  Operation *combined =
+      op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
+  if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp>(combined))
+    return false;
   return !parallel.empty() && reduction.size() == 1 &&
          !isContiguousInAnInput(op, parallel.back()) &&
          isContiguousInAnInput(op, reduction.front());
