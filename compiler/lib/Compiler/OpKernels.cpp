@@ -179,7 +179,7 @@ OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
                  })
                  .getResult(0);
   } else {
-    // The accumulator, of the output's shape in the compute type.
+    // The accumulator starts at the op's identity, in the compute type.
     double identity = 0;
     if (sig.kind == OpKind::Max)
       identity = isFloat(sig.computeType)
@@ -187,22 +187,26 @@ OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
                      : (sig.computeType == DType::I32
                             ? (double)std::numeric_limits<int32_t>::min()
                             : (double)std::numeric_limits<int64_t>::min());
-    Value empty =
-        tensor::EmptyOp::create(b, loc, sig.outputShape, computeElement);
-    Value init = linalg::FillOp::create(
-                     b, loc, constant(b, loc, sig.computeType, identity), empty)
-                     .getResult(0);
+    // The reduction runs over the shape without the reduced dims (the
+    // shape of an einsum's sum); keepDims adds them back as unit dims with
+    // a tensor.expand_shape, so that no indexing map holds a constant
+    // (MLIR's partial-reduction tiling does not handle one).
+    SmallVector<int64_t> reducedShape;
     SmallVector<AffineExpr> outExprs;
     SmallVector<utils::IteratorType> iterators;
     for (int64_t d = 0; d < (int64_t)loops.size(); ++d) {
       bool reduced = llvm::is_contained(sig.axes, d);
       iterators.push_back(reduced ? utils::IteratorType::reduction
                                   : utils::IteratorType::parallel);
-      if (!reduced)
+      if (!reduced) {
         outExprs.push_back(b.getAffineDimExpr(d));
-      else if (sig.keepDims)
-        outExprs.push_back(b.getAffineConstantExpr(0));
+        reducedShape.push_back(loops[d]);
+      }
     }
+    Value empty = tensor::EmptyOp::create(b, loc, reducedShape, computeElement);
+    Value init = linalg::FillOp::create(
+                     b, loc, constant(b, loc, sig.computeType, identity), empty)
+                     .getResult(0);
     maps.push_back(AffineMap::get(loops.size(), 0, outExprs, &ctx));
     result =
         linalg::GenericOp::create(
@@ -216,10 +220,9 @@ OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
             })
             .getResult(0);
     if (sig.computeType != sig.resultType) {
-      Value out =
-          tensor::EmptyOp::create(b, loc, sig.outputShape, resultElement);
-      AffineMap id = b.getMultiDimIdentityMap(sig.outputShape.size());
-      SmallVector<utils::IteratorType> parallel(sig.outputShape.size(),
+      Value out = tensor::EmptyOp::create(b, loc, reducedShape, resultElement);
+      AffineMap id = b.getMultiDimIdentityMap(reducedShape.size());
+      SmallVector<utils::IteratorType> parallel(reducedShape.size(),
                                                 utils::IteratorType::parallel);
       result = linalg::GenericOp::create(
                    b, loc, out.getType(), result, out,
@@ -231,6 +234,24 @@ OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
                                                      sig.resultType));
                    })
                    .getResult(0);
+    }
+    if (sig.keepDims && sig.outputShape.size() != reducedShape.size()) {
+      // Each kept dim with the unit dims before it (and the last one with
+      // those after it) is one group; all dims reduced: no group.
+      SmallVector<ReassociationIndices> groups;
+      ReassociationIndices current;
+      for (int64_t d = 0; d < (int64_t)loops.size(); ++d) {
+        current.push_back(d);
+        if (!llvm::is_contained(sig.axes, d)) {
+          groups.push_back(current);
+          current.clear();
+        }
+      }
+      if (!groups.empty())
+        groups.back().append(current.begin(), current.end());
+      result = tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get(sig.outputShape, resultElement), result,
+          groups);
     }
   }
   auto store = bufferization::MaterializeInDestinationOp::create(

@@ -172,9 +172,10 @@ static bool prefersPartialReduction(linalg::LinalgOp op) {
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
   // Partial sums: the strategy is for reductions that add (every einsum's,
-  // and eager sums). An eager max takes the plain vectorized path (MLIR's
-  // partial-reduction tiling reads uninitialized memory on a maximumf
-  // combiner; ASan caught it).
+  // and eager sums). An eager max takes the plain vectorized path: MLIR's
+  // partial-reduction tiling read uninitialized memory on a maximumf
+  // reduction whose output map held a constant (ASan); the constant is
+  // gone (buildOpModule), the max path is not yet checked without it.
   Operation *combined =
       op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
   if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp>(combined))
