@@ -13,6 +13,7 @@
 #include "JitKernel.h"
 #include "einjit/Compiler/Compiler.h"
 #include "einjit/runtime/Ops.h"
+#include "einjit/runtime/Session.h"
 
 #include "CompilerHash.inc"
 
@@ -172,15 +173,91 @@ CompiledEinsum::operator()(llvm::ArrayRef<Tensor> operands) const {
 }
 
 namespace {
-/// The process-wide compiler state and kernel cache.
+/// An MLIR context that one compile or emit at a time uses: concurrent
+/// compiles each take their own from a process-wide pool, so no IR is
+/// shared between threads. A context is dropped after kContextCompiles
+/// compiles, so that its interned types and attributes (shapes, maps,
+/// equation strings), which grow with every new signature, stay bounded.
+struct CompileContext {
+  std::unique_ptr<mlir::MLIRContext> mlir;
+  size_t compiles = 0;
+  /// The pool's generation when it was made; dropIdle() drops older ones.
+  size_t generation = 0;
+};
+
+class ContextPool {
+public:
+  /// Never destroyed, like the JIT.
+  static ContextPool &get() {
+    static ContextPool *pool = new ContextPool();
+    return *pool;
+  }
+  /// An idle context from the pool, or a new one.
+  std::unique_ptr<CompileContext> take();
+  /// Returns `ctx` to the pool, unless it is due for renewal or older than
+  /// the last dropIdle().
+  void give(std::unique_ptr<CompileContext> ctx);
+  /// Drops the idle contexts; those in use are dropped when given back.
+  void dropIdle();
+
+private:
+  std::mutex mutex;
+  std::vector<std::unique_ptr<CompileContext>> idle;
+  size_t generation = 0;
+  static constexpr size_t kContextCompiles = 256;
+};
+
+/// A context from the pool for one scope.
+struct PooledContext {
+  PooledContext() : ctx(ContextPool::get().take()) { ++ctx->compiles; }
+  ~PooledContext() { ContextPool::get().give(std::move(ctx)); }
+  mlir::MLIRContext &operator*() { return *ctx->mlir; }
+  std::unique_ptr<CompileContext> ctx;
+};
+} // namespace
+
+std::unique_ptr<CompileContext> ContextPool::take() {
+  size_t current;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!idle.empty()) {
+      std::unique_ptr<CompileContext> ctx = std::move(idle.back());
+      idle.pop_back();
+      return ctx;
+    }
+    current = generation;
+  }
+  auto ctx = std::make_unique<CompileContext>();
+  mlir::DialectRegistry registry;
+  registerCompilerDialects(registry);
+  // One small module per compile: MLIR's own thread pool would not help.
+  ctx->mlir = std::make_unique<mlir::MLIRContext>(
+      registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx->mlir->loadAllAvailableDialects();
+  ctx->generation = current;
+  return ctx;
+}
+
+void ContextPool::give(std::unique_ptr<CompileContext> ctx) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (ctx->compiles < kContextCompiles && ctx->generation == generation)
+    idle.push_back(std::move(ctx));
+}
+
+void ContextPool::dropIdle() {
+  std::lock_guard<std::mutex> lock(mutex);
+  idle.clear();
+  ++generation;
+}
+
+namespace {
+/// One session's kernel cache and settings (Session::Impl): the target,
+/// the disk cache's directory, the capacity, the cached kernels and their
+/// statistics. The JIT and the MLIR contexts are shared by every session.
 class Runtime {
 public:
-  /// Never destroyed: JIT engines must not be torn down after LLVM's own
-  /// statics at exit.
-  static Runtime &get() {
-    static Runtime *runtime = new Runtime();
-    return *runtime;
-  }
+  /// The default session's.
+  static Runtime &get();
 
   /// A cached kernel: a CompiledEinsum or a CompiledOp (by its key). Calls
   /// served by the per-thread fast table do not reorder the LRU list; they
@@ -248,30 +325,13 @@ public:
   /// The persistent cache's directory; empty when there is none.
   std::string diskDir;
 
-private:
   Runtime() {
     initializeNativeJit();
     if (const char *dir = std::getenv("EINJIT_CACHE_DIR"))
       diskDir = dir;
   }
 
-  /// An MLIR context that one compile or emit at a time uses: concurrent
-  /// compiles each take their own from a pool, so no IR is shared between
-  /// threads. A context is dropped after kContextCompiles compiles, so that
-  /// its interned types and attributes (shapes, maps, equation strings),
-  /// which grow with every new signature, stay bounded.
-  struct CompileContext {
-    std::unique_ptr<mlir::MLIRContext> mlir;
-    size_t compiles = 0;
-    /// `generation` when it was made; clear() drops older ones.
-    size_t generation = 0;
-  };
-  /// An idle context from the pool, or a new one.
-  std::unique_ptr<CompileContext> takeContext();
-  /// Returns `ctx` to the pool, unless it is due for renewal or older than
-  /// the last clear().
-  void returnContext(std::unique_ptr<CompileContext> ctx);
-
+private:
   /// Plans, lowers and JIT-compiles `eq` for `target` in a context of its
   /// own from the pool (or loads it from the disk cache in `dir`, when
   /// given, and stores it there after a compile).
@@ -331,14 +391,17 @@ public:
   }
 
 private:
-  /// Idle contexts (guarded by `mutex`).
-  std::vector<std::unique_ptr<CompileContext>> idleContexts;
-  size_t generation = 0;
-  static constexpr size_t kContextCompiles = 256;
   static constexpr size_t kRecentRetraces = 64;
   static constexpr size_t kTracedEquations = 4096;
 };
 } // namespace
+
+class einjit::Session::Impl {
+public:
+  Runtime rt;
+};
+
+Runtime &Runtime::get() { return Session::global().impl().rt; }
 
 /// Work from which kernels use threads; 0 where libomp is missing.
 static int64_t parallelWork() {
@@ -442,34 +505,6 @@ static llvm::Expected<ContractionPath> planFor(const BoundEquation &eq,
   if (auto err = checkIntermediates(eq, plan->path))
     return std::move(err);
   return std::move(plan->path);
-}
-
-std::unique_ptr<Runtime::CompileContext> Runtime::takeContext() {
-  size_t current;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (!idleContexts.empty()) {
-      std::unique_ptr<CompileContext> ctx = std::move(idleContexts.back());
-      idleContexts.pop_back();
-      return ctx;
-    }
-    current = generation;
-  }
-  auto ctx = std::make_unique<CompileContext>();
-  mlir::DialectRegistry registry;
-  registerCompilerDialects(registry);
-  // One small module per compile: MLIR's own thread pool would not help.
-  ctx->mlir = std::make_unique<mlir::MLIRContext>(
-      registry, mlir::MLIRContext::Threading::DISABLED);
-  ctx->mlir->loadAllAvailableDialects();
-  ctx->generation = current;
-  return ctx;
-}
-
-void Runtime::returnContext(std::unique_ptr<CompileContext> ctx) {
-  std::lock_guard<std::mutex> lock(mutex);
-  if (ctx->compiles < kContextCompiles && ctx->generation == generation)
-    idleContexts.push_back(std::move(ctx));
 }
 
 /// Whether EINJIT_LOG (a comma-separated list) names `what`. Read on every
@@ -718,9 +753,7 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
           secondsSince(start), /*fromDisk=*/true));
   }
 
-  std::unique_ptr<CompileContext> ctx = takeContext();
-  llvm::scope_exit done([&] { returnContext(std::move(ctx)); });
-  ++ctx->compiles;
+  PooledContext ctx;
   auto planned = planFor(eq, options);
   if (!planned)
     return planned.takeError();
@@ -731,7 +764,7 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
     std::vector<std::vector<int>> steps;
     for (const ContractionStep &step : path.steps)
       steps.push_back(step.operands);
-    auto module = buildKernelModule(*ctx->mlir, eq, &path);
+    auto module = buildKernelModule(*ctx, eq, &path);
     auto jit =
         jitModule(*module, target, key, dir, std::move(steps), workspace, disk);
     if (!jit)
@@ -766,10 +799,8 @@ Runtime::buildOp(const OpSignature &sig, const TargetInfo &target,
   std::unique_ptr<JitKernel> kernel;
   int64_t workspace = 0;
   if (!empty) {
-    std::unique_ptr<CompileContext> ctx = takeContext();
-    llvm::scope_exit done([&] { returnContext(std::move(ctx)); });
-    ++ctx->compiles;
-    auto module = buildOpModule(*ctx->mlir, sig);
+    PooledContext ctx;
+    auto module = buildOpModule(*ctx, sig);
     auto jit = jitModule(*module, target, key, dir, {}, workspace, disk);
     if (!jit)
       return jit.takeError();
@@ -806,10 +837,9 @@ void Runtime::clear() {
   fastHits = 0;
   traces.clear();
   recent.clear();
-  // In-flight compiles keep their contexts until they return them, which
-  // then drops them.
-  idleContexts.clear();
-  ++generation;
+  // In-flight compiles keep their contexts until they give them back,
+  // which then drops them.
+  ContextPool::get().dropIdle();
 #ifdef __GLIBC__
   // Kernels and IR are many small allocations; without this glibc keeps
   // their pages, and a clear would not lower the process's memory.
@@ -828,9 +858,8 @@ llvm::Expected<std::string> Runtime::emit(const BoundEquation &eq, Stage stage,
     std::lock_guard<std::mutex> lock(mutex);
     emitTarget = target;
   }
-  std::unique_ptr<CompileContext> ctx = takeContext();
-  llvm::scope_exit done([&] { returnContext(std::move(ctx)); });
-  auto module = buildKernelModule(*ctx->mlir, eq, &*path);
+  PooledContext ctx;
+  auto module = buildKernelModule(*ctx, eq, &*path);
   if (auto err = lowerKernelModule(*module, stage, emitTarget, parallelWork()))
     return std::move(err);
   if (llvmIR)
@@ -867,10 +896,11 @@ public:
   static constexpr size_t kSlots = 64;
 
   /// Hashes the call; the hash also picks the slot.
-  static uint64_t hash(llvm::StringRef equation, llvm::ArrayRef<Tensor> ops,
-                       const PlanOptions &options) {
+  static uint64_t hash(const Runtime *owner, llvm::StringRef equation,
+                       llvm::ArrayRef<Tensor> ops, const PlanOptions &options) {
     uint64_t h = llvm::xxh3_64bits(equation);
     auto mix = [&](uint64_t v) { h = (h ^ v) * 0x9e3779b97f4a7c15ull; };
+    mix((uint64_t)(uintptr_t)owner);
     mix((uint64_t)options.strategy);
     mix((uint64_t)options.memoryLimitBytes);
     for (const Tensor &t : ops) {
@@ -881,22 +911,25 @@ public:
     return h;
   }
 
-  std::shared_ptr<Runtime::Cached> find(uint64_t h, uint64_t epoch,
+  std::shared_ptr<Runtime::Cached> find(const Runtime *owner, uint64_t h,
+                                        uint64_t epoch,
                                         llvm::StringRef equation,
                                         llvm::ArrayRef<Tensor> ops,
                                         const PlanOptions &options) {
     Slot &slot = slots[h % kSlots];
-    if (slot.hash != h || slot.epoch != epoch ||
+    if (slot.hash != h || slot.owner != owner || slot.epoch != epoch ||
         !slot.matches(equation, ops, options))
       return nullptr;
     return slot.entry.lock();
   }
 
-  void insert(uint64_t h, uint64_t epoch, llvm::StringRef equation,
-              llvm::ArrayRef<Tensor> ops, const PlanOptions &options,
+  void insert(const Runtime *owner, uint64_t h, uint64_t epoch,
+              llvm::StringRef equation, llvm::ArrayRef<Tensor> ops,
+              const PlanOptions &options,
               const std::shared_ptr<Runtime::Cached> &entry) {
     Slot &slot = slots[h % kSlots];
     slot.hash = h;
+    slot.owner = owner;
     slot.epoch = epoch;
     slot.equation.assign(equation.begin(), equation.end());
     slot.strategy = options.strategy;
@@ -930,6 +963,9 @@ private:
     }
 
     uint64_t hash = 0;
+    /// The session's state: sessions share a thread's table. A slot of a
+    /// destroyed session is never used, since its entries are gone.
+    const Runtime *owner = nullptr;
     uint64_t epoch = ~uint64_t(0);
     std::string equation;
     PathStrategy strategy = PathStrategy::Auto;
@@ -952,14 +988,13 @@ static FastTable &fastTable() {
 /// thread's fast table, or from `slow` (which compiles on a miss), then
 /// remembered in the table.
 static llvm::Expected<std::shared_ptr<Runtime::Cached>> lookup(
-    llvm::StringRef tag, llvm::ArrayRef<Tensor> operands,
+    Runtime &rt, llvm::StringRef tag, llvm::ArrayRef<Tensor> operands,
     const PlanOptions &options,
     llvm::function_ref<llvm::Error(std::shared_ptr<Runtime::Cached> &)> slow) {
-  Runtime &rt = Runtime::get();
   FastTable &table = fastTable();
-  uint64_t h = FastTable::hash(tag, operands, options);
+  uint64_t h = FastTable::hash(&rt, tag, operands, options);
   uint64_t epoch = rt.epoch.load(std::memory_order_acquire);
-  if (auto entry = table.find(h, epoch, tag, operands, options)) {
+  if (auto entry = table.find(&rt, h, epoch, tag, operands, options)) {
     entry->used.store(true, std::memory_order_relaxed);
     rt.fastHits.fetch_add(1, std::memory_order_relaxed);
     return entry;
@@ -967,21 +1002,22 @@ static llvm::Expected<std::shared_ptr<Runtime::Cached>> lookup(
   std::shared_ptr<Runtime::Cached> entry;
   if (auto err = slow(entry))
     return std::move(err);
-  table.insert(h, epoch, tag, operands, options, entry);
+  table.insert(&rt, h, epoch, tag, operands, options, entry);
   return entry;
 }
 
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
-einjit::compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
-                      const PlanOptions &options) {
+Session::compileEinsum(llvm::StringRef equation,
+                       llvm::ArrayRef<Tensor> operands,
+                       const PlanOptions &options) {
+  Runtime &rt = state->rt;
   auto entry =
-      lookup(equation, operands, options,
+      lookup(rt, equation, operands, options,
              [&](std::shared_ptr<Runtime::Cached> &entry) {
                auto bound = bindOperands(equation, operands);
                if (!bound)
                  return bound.takeError();
-               auto kernel =
-                   Runtime::get().compile(std::move(*bound), options, &entry);
+               auto kernel = rt.compile(std::move(*bound), options, &entry);
                return kernel ? llvm::Error::success() : kernel.takeError();
              });
   if (!entry)
@@ -990,8 +1026,9 @@ einjit::compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
 }
 
 llvm::Expected<std::shared_ptr<const CompiledOp>>
-einjit::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
-                  llvm::ArrayRef<int64_t> axes, bool keepDims, double scalar) {
+Session::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
+                   llvm::ArrayRef<int64_t> axes, bool keepDims, double scalar) {
+  Runtime &rt = state->rt;
   // The fast table's tag of an op call: a byte no equation holds (so no
   // einsum's tag can equal it), the op, its axes, keepDims and scalar.
   llvm::SmallString<64> tag;
@@ -1001,8 +1038,8 @@ einjit::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
     tag.append(llvm::StringRef((const char *)&axis, sizeof(axis)));
   tag.push_back(keepDims ? 'k' : '-');
   tag.append(llvm::StringRef((const char *)&scalar, sizeof(scalar)));
-  auto entry =
-      lookup(tag, operands, {}, [&](std::shared_ptr<Runtime::Cached> &entry) {
+  auto entry = lookup(
+      rt, tag, operands, {}, [&](std::shared_ptr<Runtime::Cached> &entry) {
         std::vector<std::vector<int64_t>> shapes;
         std::vector<DType> types;
         for (const Tensor &t : operands) {
@@ -1016,7 +1053,7 @@ einjit::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
         auto sig = bindOp(kind, shapes, types, axes, keepDims, scalar);
         if (!sig)
           return sig.takeError();
-        auto kernel = Runtime::get().compileOp(*sig, &entry);
+        auto kernel = rt.compileOp(*sig, &entry);
         return kernel ? llvm::Error::success() : kernel.takeError();
       });
   if (!entry)
@@ -1024,9 +1061,9 @@ einjit::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
   return std::static_pointer_cast<const CompiledOp>((*entry)->kernel);
 }
 
-llvm::Expected<Tensor> einjit::einsum(llvm::StringRef equation,
-                                      llvm::ArrayRef<Tensor> operands,
-                                      const PlanOptions &options) {
+llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
+                                       llvm::ArrayRef<Tensor> operands,
+                                       const PlanOptions &options) {
   auto compiled = compileEinsum(equation, operands, options);
   if (!compiled)
     return compiled.takeError();
@@ -1051,57 +1088,102 @@ einjit::emitLLVMIR(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands) {
   return Runtime::get().emit(*bound, Stage::LLVM, {}, /*llvmIR=*/true);
 }
 
-std::vector<Retrace> einjit::recentRetraces() {
-  Runtime &rt = Runtime::get();
+Session::Session() : state(std::make_unique<Impl>()) {}
+Session::~Session() = default;
+
+Session &Session::global() {
+  // Never destroyed: kernels must not be torn down after LLVM's statics.
+  static Session *session = new Session();
+  return *session;
+}
+
+std::vector<Retrace> Session::recentRetraces() const {
+  Runtime &rt = state->rt;
   std::lock_guard<std::mutex> lock(rt.mutex);
   return rt.recentRetraces();
 }
 
-CacheStats einjit::cacheStats() {
-  Runtime &rt = Runtime::get();
+CacheStats Session::stats() const {
+  Runtime &rt = state->rt;
   std::lock_guard<std::mutex> lock(rt.mutex);
   CacheStats stats = rt.stats;
   stats.hits += rt.fastHits.load(std::memory_order_relaxed);
   return stats;
 }
 
-void einjit::setTarget(const TargetInfo &target) {
-  Runtime &rt = Runtime::get();
+void Session::setTarget(const TargetInfo &target) {
+  Runtime &rt = state->rt;
   std::lock_guard<std::mutex> lock(rt.mutex);
   rt.target = target;
   ++rt.epoch;
 }
 
-TargetInfo einjit::currentTarget() {
-  Runtime &rt = Runtime::get();
+TargetInfo Session::target() const {
+  Runtime &rt = state->rt;
   std::lock_guard<std::mutex> lock(rt.mutex);
   return rt.target;
 }
 
-void einjit::setCacheCapacity(size_t kernels, size_t codeBytes) {
-  Runtime &rt = Runtime::get();
+void Session::setCacheCapacity(size_t kernels, size_t codeBytes) {
+  Runtime &rt = state->rt;
   std::lock_guard<std::mutex> lock(rt.mutex);
   rt.capacity = kernels;
   rt.codeCapacity = codeBytes;
   rt.shrink();
 }
 
-llvm::StringRef einjit::compilerHash() { return kCompilerHash; }
-
-void einjit::setCacheDir(llvm::StringRef dir) {
-  Runtime &rt = Runtime::get();
+void Session::setCacheDir(llvm::StringRef dir) {
+  Runtime &rt = state->rt;
   std::lock_guard<std::mutex> lock(rt.mutex);
   rt.diskDir = dir.str();
 }
 
-std::string einjit::cacheDir() {
-  Runtime &rt = Runtime::get();
+std::string Session::cacheDir() const {
+  Runtime &rt = state->rt;
   std::lock_guard<std::mutex> lock(rt.mutex);
   return rt.diskDir;
 }
 
-void einjit::clearCache() {
-  Runtime &rt = Runtime::get();
+void Session::clear() {
+  Runtime &rt = state->rt;
   std::lock_guard<std::mutex> lock(rt.mutex);
   rt.clear();
 }
+
+// The simple API: the global session.
+
+llvm::Expected<std::shared_ptr<const CompiledEinsum>>
+einjit::compileEinsum(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
+                      const PlanOptions &options) {
+  return Session::global().compileEinsum(equation, operands, options);
+}
+
+llvm::Expected<Tensor> einjit::einsum(llvm::StringRef equation,
+                                      llvm::ArrayRef<Tensor> operands,
+                                      const PlanOptions &options) {
+  return Session::global().einsum(equation, operands, options);
+}
+
+llvm::Expected<std::shared_ptr<const CompiledOp>>
+einjit::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
+                  llvm::ArrayRef<int64_t> axes, bool keepDims, double scalar) {
+  return Session::global().compileOp(kind, operands, axes, keepDims, scalar);
+}
+
+std::vector<Retrace> einjit::recentRetraces() {
+  return Session::global().recentRetraces();
+}
+CacheStats einjit::cacheStats() { return Session::global().stats(); }
+void einjit::setTarget(const TargetInfo &target) {
+  Session::global().setTarget(target);
+}
+TargetInfo einjit::currentTarget() { return Session::global().target(); }
+void einjit::setCacheCapacity(size_t kernels, size_t codeBytes) {
+  Session::global().setCacheCapacity(kernels, codeBytes);
+}
+llvm::StringRef einjit::compilerHash() { return kCompilerHash; }
+void einjit::setCacheDir(llvm::StringRef dir) {
+  Session::global().setCacheDir(dir);
+}
+std::string einjit::cacheDir() { return Session::global().cacheDir(); }
+void einjit::clearCache() { Session::global().clear(); }
