@@ -59,21 +59,14 @@ int main(int argc, char **argv) {
   }
   Tensor out = filled({4, 4});
   std::vector<Tensor> ops{a, b}, ops3{a, b, c};
-  auto einsumCall = [&] {
-    auto r = einsum("ij,jk->ik", ops);
-    if (!r) {
-      llvm::errs() << llvm::toString(r.takeError()) << "\n";
-      return false;
-    }
-    return true;
-  };
-  auto einsum3Call = [&] {
-    auto r = einsum("ij,jk,kl->il", ops3);
-    if (!r) {
-      llvm::errs() << llvm::toString(r.takeError()) << "\n";
-      return false;
-    }
-    return true;
+  // A call of einjit::einsum on `ops`, false (with the message) on error.
+  auto einsumCall = [](const char *equation, std::vector<Tensor> &ops) {
+    return [equation, &ops] {
+      auto r = einsum(equation, ops);
+      if (!r)
+        llvm::errs() << llvm::toString(r.takeError()) << "\n";
+      return bool(r);
+    };
   };
   auto runCall = [&] {
     if (auto err = (*kernel)->run(ops, out)) {
@@ -83,8 +76,8 @@ int main(int argc, char **argv) {
     return true;
   };
   CacheStats before = cacheStats();
-  double e = time(calls, einsumCall);
-  double e3 = time(calls, einsum3Call);
+  double e = time(calls, einsumCall("ij,jk->ik", ops));
+  double e3 = time(calls, einsumCall("ij,jk,kl->il", ops3));
   double r = time(calls, runCall);
   CacheStats after = cacheStats();
   if (e < 0 || e3 < 0 || r < 0)

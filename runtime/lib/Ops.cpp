@@ -121,42 +121,45 @@ einjit::max(const Tensor &a, llvm::ArrayRef<int64_t> axes, bool keepDims) {
   return runOp(OpKind::Max, {a}, axes, keepDims);
 }
 
-/// a - max(a) along `axis` (kept as size 1), the shifted logits of both
-/// softmaxes.
-static llvm::Expected<Tensor> shifted(const Tensor &a, int64_t axis) {
+namespace {
+/// What both softmaxes compute along an axis: the shifted logits d = a -
+/// max(a), e = exp(d) and its sum s (reduced dims kept as size 1).
+struct Shifted {
+  Tensor d, e, s;
+};
+} // namespace
+
+static llvm::Expected<Shifted> shiftedExp(const Tensor &a, int64_t axis) {
   if (a.rank() == 0)
     return makeEinsumError("softmax needs an operand of rank 1 or more");
   auto m = max(a, {axis}, /*keepDims=*/true);
   if (!m)
     return m.takeError();
-  return sub(a, *m);
+  auto d = sub(a, *m);
+  if (!d)
+    return d.takeError();
+  auto e = exp(*d);
+  if (!e)
+    return e.takeError();
+  auto s = sum(*e, {axis}, /*keepDims=*/true);
+  if (!s)
+    return s.takeError();
+  return Shifted{std::move(*d), std::move(*e), std::move(*s)};
 }
 
 llvm::Expected<Tensor> einjit::softmax(const Tensor &a, int64_t axis) {
-  auto d = shifted(a, axis);
-  if (!d)
-    return d.takeError();
-  auto e = exp(*d);
-  if (!e)
-    return e.takeError();
-  auto s = sum(*e, {axis}, /*keepDims=*/true);
-  if (!s)
-    return s.takeError();
-  return div(*e, *s);
+  auto x = shiftedExp(a, axis);
+  if (!x)
+    return x.takeError();
+  return div(x->e, x->s);
 }
 
 llvm::Expected<Tensor> einjit::logSoftmax(const Tensor &a, int64_t axis) {
-  auto d = shifted(a, axis);
-  if (!d)
-    return d.takeError();
-  auto e = exp(*d);
-  if (!e)
-    return e.takeError();
-  auto s = sum(*e, {axis}, /*keepDims=*/true);
-  if (!s)
-    return s.takeError();
-  auto l = log(*s);
+  auto x = shiftedExp(a, axis);
+  if (!x)
+    return x.takeError();
+  auto l = log(x->s);
   if (!l)
     return l.takeError();
-  return sub(*d, *l);
+  return sub(x->d, *l);
 }

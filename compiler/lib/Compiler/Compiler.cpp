@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/Compiler/Compiler.h"
+#include "KernelFunction.h"
 #include "einjit/Conversion/Passes.h"
 #include "einjit/Dialect/Einsum/IR/EinsumOps.h"
 #include "einjit/Transforms/Passes.h"
@@ -213,46 +214,55 @@ void einjit::registerCompilerPasses() {
   });
 }
 
-OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
-                                                const BoundEquation &eq,
-                                                const ContractionPath *path) {
-  ctx.loadDialect<einsum::EinsumDialect, func::FuncDialect,
-                  bufferization::BufferizationDialect>();
-  OpBuilder b(&ctx);
-  Location loc = NameLoc::get(b.getStringAttr(eq.text));
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+einjit::KernelFunction::KernelFunction(
+    MLIRContext &ctx, llvm::StringRef name,
+    llvm::ArrayRef<std::vector<int64_t>> inputShapes,
+    llvm::ArrayRef<DType> inputTypes, llvm::ArrayRef<int64_t> outputShape,
+    DType resultType)
+    : b(&ctx), loc(NameLoc::get(b.getStringAttr(name))),
+      module(ModuleOp::create(loc)) {
+  ctx.loadDialect<func::FuncDialect, bufferization::BufferizationDialect>();
   b.setInsertionPointToEnd(module->getBody());
-
   SmallVector<Type> argTypes;
   SmallVector<Type> tensorTypes;
-  for (auto [shape, type] : llvm::zip(eq.inputShapes, eq.inputTypes)) {
+  for (auto [shape, type] : llvm::zip(inputShapes, inputTypes)) {
     Type element = einsum::toMLIRType(&ctx, type);
     argTypes.push_back(MemRefType::get(shape, element));
     tensorTypes.push_back(RankedTensorType::get(shape, element));
   }
-  Type resultElement = einsum::toMLIRType(&ctx, eq.resultType);
-  std::vector<int64_t> outShape = eq.outputShape();
-  argTypes.push_back(MemRefType::get(outShape, resultElement));
-  auto resultType = RankedTensorType::get(outShape, resultElement);
-
+  argTypes.push_back(
+      MemRefType::get(outputShape, einsum::toMLIRType(&ctx, resultType)));
   auto func = func::FuncOp::create(b, loc, kKernelName,
                                    b.getFunctionType(argTypes, {}));
-  Block *entry = func.addEntryBlock();
+  entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
-  SmallVector<Value> inputs;
   for (auto [arg, type] : llvm::zip(entry->getArguments(), tensorTypes))
     inputs.push_back(bufferization::ToTensorOp::create(
         b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
-  auto contract = einsum::ContractOp::create(
-      b, loc, resultType, b.getStringAttr(eq.text), inputs,
-      path ? einsum::pathAttr(&ctx, *path) : ArrayAttr());
-  Value result = contract.getResult();
+}
+
+OwningOpRef<ModuleOp> einjit::KernelFunction::finish(Value result) {
   auto store = bufferization::MaterializeInDestinationOp::create(
       b, loc, result, entry->getArguments().back());
   store.setRestrict(true);
   store.setWritable(true);
   func::ReturnOp::create(b, loc);
-  return module;
+  return std::move(module);
+}
+
+OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
+                                                const BoundEquation &eq,
+                                                const ContractionPath *path) {
+  ctx.loadDialect<einsum::EinsumDialect>();
+  std::vector<int64_t> outShape = eq.outputShape();
+  KernelFunction kernel(ctx, eq.text, eq.inputShapes, eq.inputTypes, outShape,
+                        eq.resultType);
+  auto resultType =
+      RankedTensorType::get(outShape, einsum::toMLIRType(&ctx, eq.resultType));
+  auto contract = einsum::ContractOp::create(
+      kernel.b, kernel.loc, resultType, kernel.b.getStringAttr(eq.text),
+      kernel.inputs, path ? einsum::pathAttr(&ctx, *path) : ArrayAttr());
+  return kernel.finish(contract.getResult());
 }
 
 llvm::Expected<std::vector<einjit::KernelChoice>>

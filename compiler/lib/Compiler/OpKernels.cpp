@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "KernelFunction.h"
 #include "einjit/Compiler/Compiler.h"
 #include "einjit/Dialect/Einsum/IR/EinsumOps.h"
 
@@ -125,32 +126,15 @@ static AffineMap broadcastMap(MLIRContext *ctx, llvm::ArrayRef<int64_t> shape,
 
 OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
                                             const OpSignature &sig) {
-  ctx.loadDialect<func::FuncDialect, bufferization::BufferizationDialect,
-                  linalg::LinalgDialect, arith::ArithDialect, math::MathDialect,
+  ctx.loadDialect<linalg::LinalgDialect, arith::ArithDialect, math::MathDialect,
                   tensor::TensorDialect>();
-  OpBuilder b(&ctx);
-  Location loc = NameLoc::get(b.getStringAttr(sig.str()));
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module->getBody());
-
-  SmallVector<Type> argTypes;
-  SmallVector<Type> tensorTypes;
-  for (auto [shape, type] : llvm::zip(sig.inputShapes, sig.inputTypes)) {
-    Type element = einsum::toMLIRType(&ctx, type);
-    argTypes.push_back(MemRefType::get(shape, element));
-    tensorTypes.push_back(RankedTensorType::get(shape, element));
-  }
+  KernelFunction kernel(ctx, sig.str(), sig.inputShapes, sig.inputTypes,
+                        sig.outputShape, sig.resultType);
+  OpBuilder &b = kernel.b;
+  Location loc = kernel.loc;
+  llvm::ArrayRef<Value> inputs = kernel.inputs;
   Type resultElement = einsum::toMLIRType(&ctx, sig.resultType);
   Type computeElement = einsum::toMLIRType(&ctx, sig.computeType);
-  argTypes.push_back(MemRefType::get(sig.outputShape, resultElement));
-  auto func = func::FuncOp::create(b, loc, kKernelName,
-                                   b.getFunctionType(argTypes, {}));
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  SmallVector<Value> inputs;
-  for (auto [arg, type] : llvm::zip(entry->getArguments(), tensorTypes))
-    inputs.push_back(bufferization::ToTensorOp::create(
-        b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
 
   llvm::ArrayRef<int64_t> loops = sig.loopShape;
   SmallVector<AffineMap> maps;
@@ -254,10 +238,5 @@ OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
           groups);
     }
   }
-  auto store = bufferization::MaterializeInDestinationOp::create(
-      b, loc, result, entry->getArguments().back());
-  store.setRestrict(true);
-  store.setWritable(true);
-  func::ReturnOp::create(b, loc);
-  return module;
+  return kernel.finish(result);
 }
