@@ -1,7 +1,9 @@
-//===- Attention.cpp - Multi-head attention forward, eager einjit ---------===//
+//===- Attention.cpp - Multi-head attention forward, eager and traced -----===//
 //
 // Keras's MultiHeadAttention forward (self-attention, query = key = value =
-// x) as eager einjit calls, each dispatched through the kernel cache:
+// x) as eager einjit calls, each dispatched through the kernel cache, or
+// (--traced) as one einjit::Function of the same ops, traced and compiled
+// whole:
 //
 //   q = x.Wq + bq, k = x.Wk + bk, v = x.Wv + bv   einsum btd,dhk->bthk; add
 //   q = q / sqrt(d)                               scale
@@ -10,11 +12,11 @@
 //   o = einsum(bhqt,bthk->bqhk)                   weighted sum
 //   y = o.Wo + bo                                 einsum bqhk,hkd->bqd; add
 //
-// Usage: einsum-attention B T [REPS [OUT.npy]]. Prints `ms MIN`, `flops N` (the
-// einsums' multiply-adds counted as 2) and `kernels K` for the fastest of
-// REPS calls after a first one that compiles, and writes the block's output
-// to OUT.npy when given (operands: element e of each is sin(0.61 e) times
-// 1/sqrt(768) for weights, 0.1 for biases, 1 for x, which
+// Usage: einsum-attention [--traced] B T [REPS [OUT.npy]]. Prints `ms MIN`,
+// `flops N` (the einsums' multiply-adds counted as 2) and `kernels K` for the
+// fastest of REPS calls after a first one that compiles, and writes the block's
+// output to OUT.npy when given (operands: element e of each is sin(0.61 e)
+// times 1/sqrt(768) for weights, 0.1 for biases, 1 for x, which
 // bench/attention.py rebuilds to check it). bench/attention.py runs it
 // beside TensorFlow's eager, tf.function and XLA modes.
 //
@@ -23,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Einsum.h"
+#include "einjit/runtime/Function.h"
 #include "einjit/runtime/Npy.h"
 #include "einjit/runtime/Ops.h"
 
@@ -68,9 +71,28 @@ static llvm::Expected<Tensor> attention(const Tensor &x, const Weights &w,
   return add(y0, w.bo);
 }
 
+/// The same block on symbolic tensors: x, then the weights in Weights'
+/// order.
+static std::vector<Sym> tracedAttention(llvm::ArrayRef<Sym> a) {
+  const Sym &x = a[0], &wq = a[1], &wk = a[2], &wv = a[3], &wo = a[4],
+            &bq = a[5], &bk = a[6], &bv = a[7], &bo = a[8];
+  double c = 1.0 / std::sqrt((double)wq.shape()[2]);
+  Sym q = (einsum("btd,dhk->bthk", {x, wq}) + bq) * c;
+  Sym k = einsum("btd,dhk->bthk", {x, wk}) + bk;
+  Sym v = einsum("btd,dhk->bthk", {x, wv}) + bv;
+  Sym p = softmax(einsum("bqhk,bthk->bhqt", {q, k}), -1);
+  Sym o = einsum("bhqt,bthk->bqhk", {p, v});
+  return {einsum("bqhk,hkd->bqd", {o, wo}) + bo};
+}
+
 int main(int argc, char **argv) {
+  bool traced = argc > 1 && llvm::StringRef(argv[1]) == "--traced";
+  if (traced) {
+    --argc;
+    ++argv;
+  }
   if (argc < 3) {
-    llvm::errs() << "usage: einsum-attention B T [REPS]\n";
+    llvm::errs() << "usage: einsum-attention [--traced] B T [REPS [OUT.npy]]\n";
     return 2;
   }
   int64_t b = std::atoll(argv[1]), t = std::atoll(argv[2]);
@@ -82,11 +104,22 @@ int main(int argc, char **argv) {
             filled({heads, d}, 0.1),       filled({heads, d}, 0.1),
             filled({heads, d}, 0.1),       filled({model}, 0.1)};
   Tensor x = filled({b, t, model}, 1.0);
+  FunctionOptions options;
+  options.name = "attention";
+  Function block(tracedAttention, options);
+  auto run = [&]() -> llvm::Expected<Tensor> {
+    if (!traced)
+      return attention(x, w, d);
+    auto y = block({x, w.wq, w.wk, w.wv, w.wo, w.bq, w.bk, w.bv, w.bo});
+    if (!y)
+      return y.takeError();
+    return std::move((*y)[0]);
+  };
   double best = 1e30;
   Tensor result;
   for (int rep = 0; rep <= reps; ++rep) {
     auto start = std::chrono::steady_clock::now();
-    auto y = attention(x, w, d);
+    auto y = run();
     double ms = std::chrono::duration<double, std::milli>(
                     std::chrono::steady_clock::now() - start)
                     .count();

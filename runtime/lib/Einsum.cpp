@@ -10,6 +10,7 @@
 
 #include "einjit/runtime/Einsum.h"
 #include "DiskCache.h"
+#include "Internal.h"
 #include "JitKernel.h"
 #include "einjit/Compiler/Compiler.h"
 #include "einjit/runtime/Ops.h"
@@ -135,7 +136,8 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
 }
 
 llvm::Error einjit::runKernel(const JitKernel &kernel,
-                              llvm::ArrayRef<Tensor> operands, Tensor &out,
+                              llvm::ArrayRef<Tensor> operands,
+                              llvm::MutableArrayRef<Tensor> outs,
                               int64_t workspace, llvm::StringRef what) {
   // Contiguous operands are passed as they are; others are copied.
   llvm::SmallVector<Tensor, 0> copies;
@@ -151,7 +153,8 @@ llvm::Error einjit::runKernel(const JitKernel &kernel,
     copies.push_back(std::move(*c));
     pointers.push_back(copies.back().data());
   }
-  pointers.push_back(out.data());
+  for (Tensor &out : outs)
+    pointers.push_back(out.data());
   Workspace &scratch = threadWorkspace();
   auto memory = scratch.get(workspace, what);
   if (!memory)
@@ -277,7 +280,8 @@ public:
 
   /// A call's signature as the cache sees it.
   struct Call {
-    /// The key without the operands (retraces are counted per `traced`).
+    /// The key without the operands (retraces are counted per `traced`;
+    /// empty: by the caller).
     std::string traced;
     std::string key;
     /// The equation or op as called, and its operands, for retraces.
@@ -303,6 +307,11 @@ public:
   /// The same for an eager op.
   llvm::Expected<std::shared_ptr<const CompiledOp>>
   compileOp(const OpSignature &sig, std::shared_ptr<Cached> *cached = nullptr);
+  /// The same for a traced function's graph, in `session`.
+  llvm::Expected<std::shared_ptr<const CompiledFunction>>
+  compileGraph(const Graph &graph, Session &session);
+  /// Counts and logs a traced function's retrace.
+  void recordRetrace(const Retrace &event);
   llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage,
                                    const PlanOptions &options,
                                    bool llvmIR = false);
@@ -342,13 +351,17 @@ private:
   llvm::Expected<std::shared_ptr<Cached>>
   buildOp(const OpSignature &sig, const TargetInfo &target,
           const std::string &key, const std::string &dir, DiskUse &disk);
+  llvm::Expected<std::shared_ptr<Cached>>
+  buildGraph(const Graph &graph, Session &session, const TargetInfo &target,
+             const std::string &key, const std::string &dir, DiskUse &disk);
   /// Lowers and JIT-compiles a kernel module (storing its object in the
-  /// disk cache under `key` when `dir` is given, with the path's `steps`).
+  /// disk cache under `key` when `dir` is given, with the path's `steps`),
+  /// fusing elementwise ops with `fuse`.
   llvm::Expected<std::unique_ptr<JitKernel>>
   jitModule(mlir::ModuleOp module, const TargetInfo &target,
             const std::string &key, const std::string &dir,
             std::vector<std::vector<int>> steps, int64_t &workspace,
-            DiskUse &disk);
+            DiskUse &disk, bool fuse = false);
 
   /// A signature being compiled: callers of the same signature wait for it
   /// (on `mutex`'s condition) instead of compiling it again.
@@ -375,6 +388,8 @@ private:
   /// Records a compile of `call`: a retrace when its equation (or op) was
   /// compiled before for other operands. Called with `mutex` held.
   void noteTrace(const Call &call);
+  /// Counts, logs and keeps a retrace. Called with `mutex` held.
+  void logRetrace(Retrace event);
   /// Per equation or op (without operands): the operands of its last
   /// compile and its retraces.
   struct Trace {
@@ -449,17 +464,16 @@ static std::string operandKey(const BoundEquation &eq) {
   return key;
 }
 
-/// What differs between the operands `now` and `before` of one equation,
-/// first difference only: "dim 0 of operand 1: 16 -> 32".
-static std::string
-retraceReason(const Runtime::Call &now,
-              const std::vector<std::vector<int64_t>> &shapes,
-              const std::vector<DType> &types) {
-  for (size_t i = 0; i < now.shapes.size() && i < shapes.size(); ++i) {
-    if (now.types[i] != types[i])
+std::string
+einjit::retraceReason(llvm::ArrayRef<std::vector<int64_t>> nowShapes,
+                      llvm::ArrayRef<DType> nowTypes,
+                      llvm::ArrayRef<std::vector<int64_t>> shapes,
+                      llvm::ArrayRef<DType> types) {
+  for (size_t i = 0; i < nowShapes.size() && i < shapes.size(); ++i) {
+    if (nowTypes[i] != types[i])
       return llvm::formatv("dtype of operand {0}: {1} -> {2}", i,
-                           dtypeName(types[i]), dtypeName(now.types[i]));
-    llvm::ArrayRef<int64_t> a = shapes[i], b = now.shapes[i];
+                           dtypeName(types[i]), dtypeName(nowTypes[i]));
+    llvm::ArrayRef<int64_t> a = shapes[i], b = nowShapes[i];
     if (a.size() != b.size())
       return llvm::formatv("rank of operand {0}: {1} -> {2}", i, a.size(),
                            b.size());
@@ -468,6 +482,9 @@ retraceReason(const Runtime::Call &now,
         return llvm::formatv("dim {0} of operand {1}: {2} -> {3}", d, i, a[d],
                              b[d]);
   }
+  if (nowShapes.size() != shapes.size())
+    return llvm::formatv("number of operands: {0} -> {1}", shapes.size(),
+                         nowShapes.size());
   return "the same operands (the kernel had been evicted)";
 }
 
@@ -518,21 +535,30 @@ static bool logs(llvm::StringRef what) {
 void Runtime::noteTrace(const Call &call) {
   auto [it, first] = traces.try_emplace(call.traced);
   Trace &trace = it->second;
-  if (!first) {
-    ++stats.retraces;
-    Retrace event{call.text, retraceReason(call, trace.shapes, trace.types),
-                  ++trace.retraces};
-    if (logs("retrace"))
-      llvm::errs() << "einjit: retrace " << event.count << " of '"
-                   << event.equation << "': " << event.reason << "\n";
-    recent.push_back(std::move(event));
-    if (recent.size() > kRecentRetraces)
-      recent.pop_front();
-  }
+  if (!first)
+    logRetrace(
+        {call.text,
+         retraceReason(call.shapes, call.types, trace.shapes, trace.types),
+         ++trace.retraces});
   trace.shapes.assign(call.shapes.begin(), call.shapes.end());
   trace.types.assign(call.types.begin(), call.types.end());
   if (traces.size() > kTracedEquations) // keep the bookkeeping bounded
     traces.clear();
+}
+
+void Runtime::logRetrace(Retrace event) {
+  ++stats.retraces;
+  if (logs("retrace"))
+    llvm::errs() << "einjit: retrace " << event.count << " of '"
+                 << event.equation << "': " << event.reason << "\n";
+  recent.push_back(std::move(event));
+  if (recent.size() > kRecentRetraces)
+    recent.pop_front();
+}
+
+void Runtime::recordRetrace(const Retrace &event) {
+  std::lock_guard<std::mutex> lock(mutex);
+  logRetrace(event);
 }
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>>
@@ -557,7 +583,8 @@ Runtime::acquire(llvm::function_ref<Call(const TargetInfo &)> makeCall,
   auto slot = std::make_shared<Pending>();
   pending.emplace(call.key, slot);
   ++stats.misses;
-  noteTrace(call);
+  if (!call.traced.empty())
+    noteTrace(call);
   TargetInfo compileTarget = target;
   std::string dir = diskDir;
   lock.unlock();
@@ -651,6 +678,37 @@ Runtime::compileOp(const OpSignature &sig, std::shared_ptr<Cached> *cached) {
   return std::static_pointer_cast<const CompiledOp>((*entry)->kernel);
 }
 
+/// The key of a traced function's kernel: the graph's text (ops, shapes,
+/// dtypes, paths), the target and the compiler.
+static std::string graphKey(const Graph &graph, const TargetInfo &target) {
+  return llvm::formatv("einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}|{8}|graph\n",
+                       kCompilerHash, target.cpu, target.features,
+                       target.vectorBits, target.vectorRegisters,
+                       target.l1Bytes, target.l2Bytes, target.l3Bytes,
+                       parallelWork())
+             .str() +
+         graph.str();
+}
+
+llvm::Expected<std::shared_ptr<const CompiledFunction>>
+Runtime::compileGraph(const Graph &graph, Session &session) {
+  std::string key;
+  auto entry = acquire(
+      [&](const TargetInfo &target) {
+        // Retraces are the Function's to count (Function.cpp).
+        Call call;
+        call.key = key = graphKey(graph, target);
+        call.text = graph.name;
+        return call;
+      },
+      [&](const TargetInfo &target, const std::string &dir, DiskUse &disk) {
+        return buildGraph(graph, session, target, key, dir, disk);
+      });
+  if (!entry)
+    return entry.takeError();
+  return std::static_pointer_cast<const CompiledFunction>((*entry)->kernel);
+}
+
 /// Seconds since `start`.
 static double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -704,8 +762,9 @@ llvm::Expected<std::unique_ptr<JitKernel>>
 Runtime::jitModule(mlir::ModuleOp module, const TargetInfo &target,
                    const std::string &key, const std::string &dir,
                    std::vector<std::vector<int>> steps, int64_t &workspace,
-                   DiskUse &disk) {
-  if (auto err = lowerKernelModule(module, Stage::LLVM, target, parallelWork()))
+                   DiskUse &disk, bool fuse) {
+  if (auto err =
+          lowerKernelModule(module, Stage::LLVM, target, parallelWork(), fuse))
     return std::move(err);
   workspace = workspaceBytes(module);
   DiskEntry entry;
@@ -808,6 +867,43 @@ Runtime::buildOp(const OpSignature &sig, const TargetInfo &target,
   }
   return cachedEntry(std::make_shared<const CompiledOp>(
       sig, std::move(kernel), workspace, secondsSince(start)));
+}
+
+llvm::Expected<std::shared_ptr<Runtime::Cached>>
+Runtime::buildGraph(const Graph &graph, Session &session,
+                    const TargetInfo &target, const std::string &key,
+                    const std::string &dir, DiskUse &disk) {
+  if (auto err = target.checkRunsOnHost())
+    return std::move(err);
+  auto start = std::chrono::steady_clock::now();
+  // A graph with an empty tensor runs its nodes as eager ops.
+  bool empty = graph.hasEmptyTensor();
+  if (!dir.empty() && !empty) {
+    DiskEntry entry;
+    auto check = [](const DiskEntry &entry) -> llvm::Error {
+      if (!entry.steps.empty())
+        return makeEinsumError("it holds a contraction path, not a function");
+      return llvm::Error::success();
+    };
+    if (auto kernel = loadFromDisk(key, dir, entry, check, disk))
+      return cachedEntry(std::make_shared<const CompiledFunction>(
+          graph, std::move(kernel), entry.workspaceBytes, secondsSince(start),
+          /*fromDisk=*/true, session));
+  }
+  std::unique_ptr<JitKernel> kernel;
+  int64_t workspace = 0;
+  if (!empty) {
+    PooledContext ctx;
+    auto module = buildGraphModule(*ctx, graph);
+    auto jit = jitModule(*module, target, key, dir, {}, workspace, disk,
+                         /*fuse=*/true);
+    if (!jit)
+      return jit.takeError();
+    kernel = std::move(*jit);
+  }
+  return cachedEntry(std::make_shared<const CompiledFunction>(
+      graph, std::move(kernel), workspace, secondsSince(start),
+      /*fromDisk=*/false, session));
 }
 
 void Runtime::shrink() {
@@ -1059,6 +1155,34 @@ Session::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
   if (!entry)
     return entry.takeError();
   return std::static_pointer_cast<const CompiledOp>((*entry)->kernel);
+}
+
+llvm::Expected<std::shared_ptr<const CompiledFunction>>
+einjit::compileGraph(Session &session, const Graph &graph) {
+  return session.impl().rt.compileGraph(graph, session);
+}
+
+llvm::Expected<std::string> einjit::emitGraph(Session &session,
+                                              const Graph &graph, Stage stage) {
+  TargetInfo target = session.target();
+  PooledContext ctx;
+  auto module = buildGraphModule(*ctx, graph);
+  if (auto err = lowerKernelModule(*module, stage, target, parallelWork(),
+                                   /*fuseElementwise=*/true))
+    return std::move(err);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return text;
+}
+
+llvm::Expected<ContractionPath>
+einjit::planEinsumPath(const BoundEquation &eq, const PlanOptions &options) {
+  return planFor(eq, options);
+}
+
+void einjit::recordRetrace(Session &session, const Retrace &event) {
+  session.impl().rt.recordRetrace(event);
 }
 
 llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,

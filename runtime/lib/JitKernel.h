@@ -81,10 +81,11 @@ private:
 
 class Tensor;
 /// Calls `kernel` on `operands` (contiguous ones in place, others copied)
-/// and `out` (contiguous), with `workspace` bytes of the calling thread's
+/// and `outs` (contiguous), with `workspace` bytes of the calling thread's
 /// scratch memory; `what` names the call in an allocation error.
 llvm::Error runKernel(const JitKernel &kernel, llvm::ArrayRef<Tensor> operands,
-                      Tensor &out, int64_t workspace, llvm::StringRef what);
+                      llvm::MutableArrayRef<Tensor> outs, int64_t workspace,
+                      llvm::StringRef what);
 
 } // namespace einjit
 

@@ -95,6 +95,10 @@ void einjit::registerCompilerDialects(DialectRegistry &registry) {
 // what runs, and einsum-opt accepts the same strings.
 static constexpr llvm::StringLiteral kLinalgStage =
     "einsum-plan-paths,convert-einsum-to-linalg,canonicalize,cse";
+// Traced functions' elementwise ops fuse into their consumers, after the
+// linalg stage.
+static constexpr llvm::StringLiteral kFuseStage =
+    "func.func(einsum-fuse-elementwise),canonicalize,cse";
 // {0}: einsum-tile-and-vectorize's parallel-work; {1}, {2}: the target's
 // SIMD width and register count. An scf.forall it makes becomes an OpenMP
 // parallel loop; canonicalize then inlines the memref.alloca_scope that
@@ -129,7 +133,8 @@ static constexpr llvm::StringLiteral kLLVMStage =
     "reconcile-unrealized-casts,canonicalize,cse";
 
 void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
-                              const TargetInfo &target, int64_t parallelWork) {
+                              const TargetInfo &target, int64_t parallelWork,
+                              bool fuseElementwise) {
   // The textual stages name upstream and einjit passes: register them once.
   static std::once_flag once;
   std::call_once(once, [] {
@@ -140,8 +145,11 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
     if (failed(parsePassPipeline(pipeline, pm)))
       llvm::report_fatal_error("einjit: malformed built-in pipeline");
   };
-  if (from < Stage::Linalg && to >= Stage::Linalg)
+  if (from < Stage::Linalg && to >= Stage::Linalg) {
     add(kLinalgStage);
+    if (fuseElementwise)
+      add(kFuseStage);
+  }
   if (from < Stage::Vector && to >= Stage::Vector)
     add(llvm::formatv(kVectorStage.data(), parallelWork, target.vectorBits,
                       target.vectorRegisters, target.l1Bytes, target.l2Bytes)
@@ -163,6 +171,11 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
       *this, "parallel-work",
       llvm::cl::desc("Loop-nest size from which tiles run on threads"),
       llvm::cl::init(einjit::kDefaultParallelWork)};
+  Option<bool> fuseElementwise{
+      *this, "fuse-elementwise",
+      llvm::cl::desc("Fuse elementwise ops into the ops that read them "
+                     "(einsum-fuse-elementwise), as for traced functions"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -205,7 +218,7 @@ void einjit::registerCompilerPasses() {
           if (!target)
             return error(llvm::toString(target.takeError()));
           buildCpuPipeline(pm, Stage::Einsum, Stage::LLVM, *target,
-                           options.parallelWork);
+                           options.parallelWork, options.fuseElementwise);
           return success();
         },
         [](llvm::function_ref<void(const detail::PassOptions &)> print) {
@@ -217,8 +230,9 @@ void einjit::registerCompilerPasses() {
 einjit::KernelFunction::KernelFunction(
     MLIRContext &ctx, llvm::StringRef name,
     llvm::ArrayRef<std::vector<int64_t>> inputShapes,
-    llvm::ArrayRef<DType> inputTypes, llvm::ArrayRef<int64_t> outputShape,
-    DType resultType)
+    llvm::ArrayRef<DType> inputTypes,
+    llvm::ArrayRef<std::vector<int64_t>> outputShapes,
+    llvm::ArrayRef<DType> outputTypes)
     : b(&ctx), loc(NameLoc::get(b.getStringAttr(name))),
       module(ModuleOp::create(loc)) {
   ctx.loadDialect<func::FuncDialect, bufferization::BufferizationDialect>();
@@ -230,8 +244,8 @@ einjit::KernelFunction::KernelFunction(
     argTypes.push_back(MemRefType::get(shape, element));
     tensorTypes.push_back(RankedTensorType::get(shape, element));
   }
-  argTypes.push_back(
-      MemRefType::get(outputShape, einsum::toMLIRType(&ctx, resultType)));
+  for (auto [shape, type] : llvm::zip(outputShapes, outputTypes))
+    argTypes.push_back(MemRefType::get(shape, einsum::toMLIRType(&ctx, type)));
   auto func = func::FuncOp::create(b, loc, kKernelName,
                                    b.getFunctionType(argTypes, {}));
   entry = func.addEntryBlock();
@@ -241,11 +255,14 @@ einjit::KernelFunction::KernelFunction(
         b, loc, type, arg, /*restrict=*/true, /*writable=*/false));
 }
 
-OwningOpRef<ModuleOp> einjit::KernelFunction::finish(Value result) {
-  auto store = bufferization::MaterializeInDestinationOp::create(
-      b, loc, result, entry->getArguments().back());
-  store.setRestrict(true);
-  store.setWritable(true);
+OwningOpRef<ModuleOp> einjit::KernelFunction::finish(ValueRange results) {
+  ValueRange outs = entry->getArguments().take_back(results.size());
+  for (auto [result, out] : llvm::zip(results, outs)) {
+    auto store =
+        bufferization::MaterializeInDestinationOp::create(b, loc, result, out);
+    store.setRestrict(true);
+    store.setWritable(true);
+  }
   func::ReturnOp::create(b, loc);
   return std::move(module);
 }
@@ -255,14 +272,14 @@ OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
                                                 const ContractionPath *path) {
   ctx.loadDialect<einsum::EinsumDialect>();
   std::vector<int64_t> outShape = eq.outputShape();
-  KernelFunction kernel(ctx, eq.text, eq.inputShapes, eq.inputTypes, outShape,
-                        eq.resultType);
+  KernelFunction kernel(ctx, eq.text, eq.inputShapes, eq.inputTypes, {outShape},
+                        {eq.resultType});
   auto resultType =
       RankedTensorType::get(outShape, einsum::toMLIRType(&ctx, eq.resultType));
   auto contract = einsum::ContractOp::create(
       kernel.b, kernel.loc, resultType, kernel.b.getStringAttr(eq.text),
       kernel.inputs, path ? einsum::pathAttr(&ctx, *path) : ArrayAttr());
-  return kernel.finish(contract.getResult());
+  return kernel.finish(ValueRange{contract.getResult()});
 }
 
 llvm::Expected<std::vector<einjit::KernelChoice>>
@@ -299,9 +316,11 @@ int64_t einjit::workspaceBytes(ModuleOp module) {
 
 llvm::Error einjit::lowerKernelModule(ModuleOp module, Stage to,
                                       const TargetInfo &target,
-                                      int64_t parallelWork) {
+                                      int64_t parallelWork,
+                                      bool fuseElementwise) {
   PassManager pm(module->getContext());
-  buildCpuPipeline(pm, Stage::Einsum, to, target, parallelWork);
+  buildCpuPipeline(pm, Stage::Einsum, to, target, parallelWork,
+                   fuseElementwise);
   std::string diagnostics;
   {
     llvm::raw_string_ostream os(diagnostics);

@@ -1,10 +1,11 @@
 //===- KernelFunction.h - The frame every kernel module shares --*- C++ -*-===//
 //
-// Einsum kernels (buildKernelModule) and eager ops' kernels (buildOpModule)
-// have one interface: `func.func @einsum(%in0: memref<..>, ..., %out:
-// memref<..>)`, whose inputs are read as tensors and whose result is
-// materialized into %out. KernelFunction builds that frame; the caller
-// fills in the body between the inputs and finish().
+// Einsum kernels (buildKernelModule), eager ops' kernels (buildOpModule) and
+// traced functions' (buildGraphModule) have one interface: `func.func
+// @einsum(%in0: memref<..>, ..., %out0: memref<..>, ...)`, whose inputs are
+// read as tensors and whose results are materialized into the %out
+// arguments. KernelFunction builds that frame; the caller fills in the body
+// between the inputs and finish().
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +13,7 @@
 #define EINJIT_COMPILER_KERNELFUNCTION_H
 
 #include "einjit/Spec/DType.h"
+#include "einjit/Spec/Ops.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -28,10 +30,12 @@ public:
   KernelFunction(mlir::MLIRContext &ctx, llvm::StringRef name,
                  llvm::ArrayRef<std::vector<int64_t>> inputShapes,
                  llvm::ArrayRef<DType> inputTypes,
-                 llvm::ArrayRef<int64_t> outputShape, DType resultType);
+                 llvm::ArrayRef<std::vector<int64_t>> outputShapes,
+                 llvm::ArrayRef<DType> outputTypes);
 
-  /// Stores `result` into %out, returns, and gives the module.
-  mlir::OwningOpRef<mlir::ModuleOp> finish(mlir::Value result);
+  /// Stores each of `results` into its %out argument, returns, and gives
+  /// the module.
+  mlir::OwningOpRef<mlir::ModuleOp> finish(mlir::ValueRange results);
 
   mlir::OpBuilder b;
   mlir::Location loc;
@@ -42,6 +46,12 @@ private:
   mlir::OwningOpRef<mlir::ModuleOp> module;
   mlir::Block *entry;
 };
+
+/// The tensor an eager op of signature `sig` computes from `inputs`
+/// (tensors of its input shapes and types), built at `b`'s insertion
+/// point: one linalg.generic, or a few for reductions (OpKernels.cpp).
+mlir::Value emitOp(mlir::OpBuilder &b, mlir::Location loc,
+                   const OpSignature &sig, mlir::ValueRange inputs);
 
 } // namespace einjit
 

@@ -124,15 +124,9 @@ static AffineMap broadcastMap(MLIRContext *ctx, llvm::ArrayRef<int64_t> shape,
   return AffineMap::get(loops.size(), 0, exprs, ctx);
 }
 
-OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
-                                            const OpSignature &sig) {
-  ctx.loadDialect<linalg::LinalgDialect, arith::ArithDialect, math::MathDialect,
-                  tensor::TensorDialect>();
-  KernelFunction kernel(ctx, sig.str(), sig.inputShapes, sig.inputTypes,
-                        sig.outputShape, sig.resultType);
-  OpBuilder &b = kernel.b;
-  Location loc = kernel.loc;
-  llvm::ArrayRef<Value> inputs = kernel.inputs;
+Value einjit::emitOp(OpBuilder &b, Location loc, const OpSignature &sig,
+                     ValueRange inputs) {
+  MLIRContext &ctx = *b.getContext();
   Type resultElement = einsum::toMLIRType(&ctx, sig.resultType);
   Type computeElement = einsum::toMLIRType(&ctx, sig.computeType);
 
@@ -238,5 +232,15 @@ OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
           groups);
     }
   }
+  return result;
+}
+
+OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
+                                            const OpSignature &sig) {
+  ctx.loadDialect<linalg::LinalgDialect, arith::ArithDialect, math::MathDialect,
+                  tensor::TensorDialect>();
+  KernelFunction kernel(ctx, sig.str(), sig.inputShapes, sig.inputTypes,
+                        {sig.outputShape}, {sig.resultType});
+  Value result = emitOp(kernel.b, kernel.loc, sig, kernel.inputs);
   return kernel.finish(result);
 }

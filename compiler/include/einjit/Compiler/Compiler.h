@@ -23,6 +23,7 @@
 #include "einjit/Compiler/Stage.h"
 #include "einjit/Compiler/TargetInfo.h"
 #include "einjit/Spec/Equation.h"
+#include "einjit/Spec/Graph.h"
 #include "einjit/Spec/Ops.h"
 #include "einjit/Spec/Path.h"
 #include "einjit/Transforms/KernelChoice.h"
@@ -43,7 +44,8 @@ namespace einjit {
 void registerCompilerDialects(mlir::DialectRegistry &registry);
 /// Registers the einsum passes and the named pipelines with the global
 /// registry (for einsum-opt). `--einsum-cpu-pipeline` takes the options
-/// `mcpu`, `mattr` (see TargetInfo::forCPU) and `parallel-work`.
+/// `mcpu`, `mattr` (see TargetInfo::forCPU), `parallel-work` and
+/// `fuse-elementwise`.
 void registerCompilerPasses();
 /// The CPU `--einsum-cpu-pipeline` compiles for when its options name none
 /// (einsum-opt's --mcpu and --mattr); empty: the host.
@@ -57,9 +59,11 @@ constexpr int64_t kDefaultParallelWork = int64_t(1) << 21;
 /// Adds the passes that take a module from stage `from` to stage `to`, with
 /// tiles for `target`. Loop nests of `parallelWork` iterations or more run
 /// their cache tiles on OpenMP threads (0: never; the kernel then needs no
-/// OpenMP runtime).
+/// OpenMP runtime). With `fuseElementwise`, elementwise ops fuse into the
+/// ops that read them after the linalg stage (einsum-fuse-elementwise).
 void buildCpuPipeline(mlir::OpPassManager &pm, Stage from, Stage to,
-                      const TargetInfo &target, int64_t parallelWork = 0);
+                      const TargetInfo &target, int64_t parallelWork = 0,
+                      bool fuseElementwise = false);
 
 /// The name of the kernel function in a module from buildKernelModule.
 constexpr llvm::StringLiteral kKernelName = "einsum";
@@ -72,8 +76,6 @@ mlir::OwningOpRef<mlir::ModuleOp>
 buildKernelModule(mlir::MLIRContext &ctx, const BoundEquation &eq,
                   const ContractionPath *path = nullptr);
 
-/// The kernel the CPU pipeline builds for each step of `path` on `target`,
-/// in step order (for --explain). Label id `l` is called `labelNames[l]`.
 /// The kernel of an eager op (Spec/Ops.h), with the interface of einsum
 /// kernels: `func.func @einsum(%in0: memref<..>, [%in1,] %out: memref<..>)`
 /// holding one linalg.generic (two for a reduction whose result type is
@@ -81,6 +83,15 @@ buildKernelModule(mlir::MLIRContext &ctx, const BoundEquation &eq,
 mlir::OwningOpRef<mlir::ModuleOp> buildOpModule(mlir::MLIRContext &ctx,
                                                 const OpSignature &sig);
 
+/// The kernel of a traced function: `func.func @einsum(%in0, ..., %out0,
+/// ...)` with one %out per result of `graph`, its einsums as
+/// einsum.contract ops along their paths and its ops as in buildOpModule.
+/// Lower it with `fuseElementwise` set.
+mlir::OwningOpRef<mlir::ModuleOp> buildGraphModule(mlir::MLIRContext &ctx,
+                                                   const Graph &graph);
+
+/// The kernel the CPU pipeline builds for each step of `path` on `target`,
+/// in step order (for --explain). Label id `l` is called `labelNames[l]`.
 llvm::Expected<std::vector<KernelChoice>>
 describeKernels(mlir::MLIRContext &ctx, const BoundEquation &eq,
                 const ContractionPath &path, const TargetInfo &target,
@@ -93,7 +104,8 @@ int64_t workspaceBytes(mlir::ModuleOp module);
 /// Lowers `module` from the einsum stage to `to` (see buildCpuPipeline).
 llvm::Error lowerKernelModule(mlir::ModuleOp module, Stage to,
                               const TargetInfo &target,
-                              int64_t parallelWork = 0);
+                              int64_t parallelWork = 0,
+                              bool fuseElementwise = false);
 
 } // namespace einjit
 

@@ -290,6 +290,32 @@ def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
+def EinsumFuseElementwise
+    : Pass<"einsum-fuse-elementwise", "mlir::func::FuncOp"> {
+  let summary = "Fuse elementwise linalg ops into the ops that read them, "
+                "except contractions";
+  let description = [{
+    A traced function's ops are separate linalg ops at first: a scale, a
+    bias add, a max and a subtraction each read and write a whole tensor.
+    This pass fuses every elementwise `linalg.generic` (all loops parallel)
+    into each `linalg.generic` that reads it, as MLIR's elementwise fusion
+    does: the producer's body is inlined at the consumer's indices
+    (broadcast operands included), and a producer left without users
+    disappears, so its tensor is never materialized. Softmax's
+    `exp(x - max)` is computed inside its sum and inside its division,
+    and a scale of attention scores inside both.
+
+    Contractions (a multiply-accumulate of two inputs indexed by projected
+    permutations, as `linalg::isaContractionOpInterface` sees them) never
+    take a producer in: einsum-pack-contractions
+    and the register-tile kernels need their plain multiply-add body, so an
+    elementwise op before a contraction stays a pass over its tensor.
+    A fill that initializes a generic's input is folded into it.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def EinsumApproximateMath
     : Pass<"einsum-approximate-math", "mlir::func::FuncOp"> {
   let summary = "Expand f32 math functions into vectorizable polynomials";

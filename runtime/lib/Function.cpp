@@ -1,0 +1,455 @@
+//===- Function.cpp - Traced functions, as tf.function --------------------===//
+//
+// Tracing records each op on Syms into a Graph, bound by the spec layer as
+// the eager call would be (bindEquation, bindOp); the graph compiles into
+// one kernel through the session's cache (Einsum.cpp). A Function keeps
+// the kernel of each signature it traced, found on later calls by the
+// arguments' dtypes and dims.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Function.h"
+#include "Internal.h"
+#include "JitKernel.h"
+
+#include "einjit/Spec/Limits.h"
+#include "einjit/runtime/Session.h"
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cstring>
+#include <mutex>
+
+using namespace einjit;
+
+//===----------------------------------------------------------------------===//
+// Tracing
+//===----------------------------------------------------------------------===//
+
+namespace einjit::detail {
+/// One trace: the graph so far and its first error.
+struct TraceState {
+  Graph graph;
+  PlanOptions plan;
+  std::string error;
+
+  /// Records `message` (the first one only) and gives an invalid Sym of
+  /// this trace.
+  static Sym fail(const std::shared_ptr<TraceState> &state,
+                  const std::string &message) {
+    if (state && state->error.empty())
+      state->error = message;
+    return Sym(state, -1);
+  }
+  static const std::shared_ptr<TraceState> &of(const Sym &s) { return s.state; }
+  static int idOf(const Sym &s) { return s.id; }
+  static Sym make(std::shared_ptr<TraceState> state, int id) {
+    return Sym(std::move(state), id);
+  }
+};
+} // namespace einjit::detail
+
+using detail::TraceState;
+
+llvm::ArrayRef<int64_t> Sym::shape() const {
+  if (!valid())
+    return {};
+  return state->graph.nodes[id].shape;
+}
+
+DType Sym::dtype() const {
+  return valid() ? state->graph.nodes[id].dtype : DType::F32;
+}
+
+/// The trace `operands` belong to, or null after recording why not: an
+/// operand is invalid (its error is already recorded) or from another
+/// trace.
+static std::shared_ptr<TraceState> traceOf(llvm::ArrayRef<Sym> operands,
+                                           llvm::StringRef what) {
+  std::shared_ptr<TraceState> state;
+  for (const Sym &s : operands)
+    if (TraceState::of(s)) {
+      state = TraceState::of(s);
+      break;
+    }
+  if (!state)
+    return nullptr;
+  for (auto [i, s] : llvm::enumerate(operands)) {
+    if (TraceState::of(s) != state) {
+      TraceState::fail(state, (what + ": operand " + llvm::Twine(i) +
+                               " is not a value of this trace")
+                                  .str());
+      return nullptr;
+    }
+    if (!s.valid()) {
+      TraceState::fail(state, (what + ": operand " + llvm::Twine(i) +
+                               " comes from an op that failed")
+                                  .str());
+      return nullptr;
+    }
+  }
+  return state;
+}
+
+Sym einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<Sym> operands) {
+  auto state = traceOf(operands, "einsum '" + equation.str() + "'");
+  if (!state)
+    return {};
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  std::vector<int> ids;
+  for (const Sym &s : operands) {
+    shapes.emplace_back(s.shape().begin(), s.shape().end());
+    types.push_back(s.dtype());
+    ids.push_back(TraceState::idOf(s));
+  }
+  auto eq = bindEquation(equation, shapes, types);
+  if (!eq)
+    return TraceState::fail(state, llvm::toString(eq.takeError()));
+  auto path = planEinsumPath(*eq, state->plan);
+  if (!path)
+    return TraceState::fail(state, llvm::toString(path.takeError()));
+  return TraceState::make(
+      state, state->graph.addEinsum(std::move(*eq), std::move(*path), ids));
+}
+
+/// Records op `kind` on `operands`.
+static Sym traceOp(OpKind kind, llvm::ArrayRef<Sym> operands,
+                   llvm::ArrayRef<int64_t> axes = {}, bool keepDims = false,
+                   double scalar = 0) {
+  auto state = traceOf(operands, opName(kind));
+  if (!state)
+    return {};
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  std::vector<int> ids;
+  for (const Sym &s : operands) {
+    shapes.emplace_back(s.shape().begin(), s.shape().end());
+    types.push_back(s.dtype());
+    ids.push_back(TraceState::idOf(s));
+  }
+  auto sig = bindOp(kind, shapes, types, axes, keepDims, scalar);
+  if (!sig)
+    return TraceState::fail(state, llvm::toString(sig.takeError()));
+  return TraceState::make(state, state->graph.addOp(std::move(*sig), ids));
+}
+
+Sym einjit::add(const Sym &a, const Sym &b) {
+  return traceOp(OpKind::Add, {a, b});
+}
+Sym einjit::sub(const Sym &a, const Sym &b) {
+  return traceOp(OpKind::Sub, {a, b});
+}
+Sym einjit::mul(const Sym &a, const Sym &b) {
+  return traceOp(OpKind::Mul, {a, b});
+}
+Sym einjit::div(const Sym &a, const Sym &b) {
+  return traceOp(OpKind::Div, {a, b});
+}
+Sym einjit::scale(const Sym &a, double factor) {
+  return traceOp(OpKind::Scale, {a}, {}, false, factor);
+}
+Sym einjit::neg(const Sym &a) { return traceOp(OpKind::Neg, {a}); }
+Sym einjit::exp(const Sym &a) { return traceOp(OpKind::Exp, {a}); }
+Sym einjit::log(const Sym &a) { return traceOp(OpKind::Log, {a}); }
+Sym einjit::tanh(const Sym &a) { return traceOp(OpKind::Tanh, {a}); }
+Sym einjit::sqrt(const Sym &a) { return traceOp(OpKind::Sqrt, {a}); }
+Sym einjit::relu(const Sym &a) { return traceOp(OpKind::Relu, {a}); }
+Sym einjit::gelu(const Sym &a) { return traceOp(OpKind::Gelu, {a}); }
+Sym einjit::sum(const Sym &a, llvm::ArrayRef<int64_t> axes, bool keepDims) {
+  return traceOp(OpKind::Sum, {a}, axes, keepDims);
+}
+Sym einjit::max(const Sym &a, llvm::ArrayRef<int64_t> axes, bool keepDims) {
+  return traceOp(OpKind::Max, {a}, axes, keepDims);
+}
+
+/// Softmax's shifted logits d = a - max(a) along `axis`, as the eager
+/// softmax computes them (Ops.cpp).
+static Sym shifted(const Sym &a, int64_t axis) {
+  if (a.valid() && a.rank() == 0)
+    return TraceState::fail(TraceState::of(a),
+                            "softmax needs an operand of rank 1 or more");
+  return a - max(a, {axis}, /*keepDims=*/true);
+}
+
+Sym einjit::softmax(const Sym &a, int64_t axis) {
+  Sym e = exp(shifted(a, axis));
+  return e / sum(e, {axis}, /*keepDims=*/true);
+}
+
+Sym einjit::logSoftmax(const Sym &a, int64_t axis) {
+  Sym d = shifted(a, axis);
+  return d - log(sum(exp(d), {axis}, /*keepDims=*/true));
+}
+
+//===----------------------------------------------------------------------===//
+// Compiled functions
+//===----------------------------------------------------------------------===//
+
+CompiledFunction::CompiledFunction(Graph graph,
+                                   std::unique_ptr<JitKernel> kernel,
+                                   int64_t workspaceBytes,
+                                   double compileSeconds, bool fromDisk,
+                                   Session &session)
+    : g(std::move(graph)), kernel(std::move(kernel)), workspace(workspaceBytes),
+      seconds(compileSeconds), fromDisk(fromDisk), session(session) {}
+
+CompiledFunction::~CompiledFunction() = default;
+
+size_t CompiledFunction::codeBytes() const {
+  return kernel ? kernel->codeBytes() : 0;
+}
+
+llvm::Error CompiledFunction::run(llvm::ArrayRef<Tensor> args,
+                                  llvm::MutableArrayRef<Tensor> outs) const {
+  auto describe = [](const GraphNode &node) {
+    return dtypeName(node.dtype).str() + shapeString(node.shape);
+  };
+  if (args.size() != g.inputs.size())
+    return makeEinsumError(llvm::formatv("'{0}' takes {1} arguments, got {2}",
+                                         g.name, g.inputs.size(), args.size()));
+  for (auto [i, t] : llvm::enumerate(args)) {
+    const GraphNode &node = g.nodes[g.inputs[i]];
+    if (!t.defined() || t.shape() != llvm::ArrayRef<int64_t>(node.shape) ||
+        t.dtype() != node.dtype)
+      return makeEinsumError(llvm::formatv(
+          "argument {0} of '{1}' is {2} but it was traced for {3}", i, g.name,
+          t.defined() ? dtypeName(t.dtype()).str() + shapeString(t.shape())
+                      : std::string("an empty tensor handle"),
+          describe(node)));
+  }
+  if (outs.size() != g.outputs.size())
+    return makeEinsumError(llvm::formatv("'{0}' has {1} results, got {2}",
+                                         g.name, g.outputs.size(),
+                                         outs.size()));
+  for (auto [i, t] : llvm::enumerate(outs)) {
+    const GraphNode &node = g.nodes[g.outputs[i]];
+    if (!t.defined() || t.shape() != llvm::ArrayRef<int64_t>(node.shape) ||
+        t.dtype() != node.dtype || !t.isContiguous())
+      return makeEinsumError(
+          llvm::formatv("result {0} of '{1}' must be a contiguous {2}", i,
+                        g.name, describe(node)));
+  }
+  if (!kernel)
+    return runEagerly(args, outs);
+  return runKernel(*kernel, args, outs, workspace, g.name);
+}
+
+llvm::Error
+CompiledFunction::runEagerly(llvm::ArrayRef<Tensor> args,
+                             llvm::MutableArrayRef<Tensor> outs) const {
+  std::vector<Tensor> values(g.nodes.size());
+  for (auto [i, id] : llvm::enumerate(g.inputs))
+    values[id] = args[i];
+  for (auto [id, node] : llvm::enumerate(g.nodes)) {
+    llvm::SmallVector<Tensor, 3> operands;
+    for (int operand : node.operands)
+      operands.push_back(values[operand]);
+    if (node.kind == GraphNode::Kind::Input)
+      continue;
+    llvm::Expected<Tensor> value = Tensor();
+    if (node.kind == GraphNode::Kind::Einsum) {
+      value = session.einsum(node.eq->text, operands);
+    } else {
+      const OpSignature &op = *node.op;
+      auto compiled =
+          session.compileOp(op.kind, operands, op.axes, op.keepDims, op.scalar);
+      if (!compiled)
+        return compiled.takeError();
+      value = (**compiled)(operands);
+    }
+    if (!value)
+      return value.takeError();
+    values[id] = std::move(*value);
+  }
+  for (auto [i, id] : llvm::enumerate(g.outputs)) {
+    auto value = values[id].contiguous();
+    if (!value)
+      return value.takeError();
+    if (value->nbytes())
+      std::memcpy(outs[i].data(), value->data(), value->nbytes());
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<Tensor>>
+CompiledFunction::operator()(llvm::ArrayRef<Tensor> args) const {
+  std::vector<Tensor> outs;
+  for (int id : g.outputs) {
+    auto out = Tensor::empty(g.nodes[id].dtype, g.nodes[id].shape);
+    if (!out)
+      return out.takeError();
+    outs.push_back(std::move(*out));
+  }
+  if (auto err = run(args, outs))
+    return std::move(err);
+  return outs;
+}
+
+//===----------------------------------------------------------------------===//
+// Functions
+//===----------------------------------------------------------------------===//
+
+struct Function::Impl {
+  Body body;
+  FunctionOptions options;
+  Session &session;
+
+  /// A signature: per argument its dtype, rank and dims.
+  using Signature = llvm::SmallVector<int64_t, 16>;
+  /// Guards `concretes`; traces hold `tracing` (one at a time).
+  mutable std::mutex mutex, tracing;
+  std::vector<std::pair<Signature, std::shared_ptr<const CompiledFunction>>>
+      concretes;
+  FunctionStats stats;
+  std::vector<Retrace> retraces;
+  /// The arguments of the last trace.
+  std::vector<std::vector<int64_t>> lastShapes;
+  std::vector<DType> lastTypes;
+
+  Impl(Body body, FunctionOptions options)
+      : body(std::move(body)), options(std::move(options)),
+        session(this->options.session ? *this->options.session
+                                      : Session::global()) {}
+
+  std::shared_ptr<const CompiledFunction> find(const Signature &sig) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto &[known, fn] : concretes)
+      if (known == sig)
+        return fn;
+    return nullptr;
+  }
+
+  /// An error unless `args` are as many as the function takes, each a
+  /// tensor.
+  llvm::Error checkArgs(llvm::ArrayRef<Tensor> args) const {
+    if (options.arity >= 0 && (int)args.size() != options.arity)
+      return makeEinsumError(llvm::formatv("'{0}' takes {1} arguments, got {2}",
+                                           options.name, options.arity,
+                                           args.size()));
+    for (auto [i, t] : llvm::enumerate(args))
+      if (!t.defined())
+        return makeEinsumError("argument " + std::to_string(i) + " of '" +
+                               options.name + "' is an empty tensor handle");
+    return llvm::Error::success();
+  }
+  llvm::Expected<Graph> trace(llvm::ArrayRef<Tensor> args);
+  llvm::Expected<std::shared_ptr<const CompiledFunction>>
+  concrete(llvm::ArrayRef<Tensor> args);
+};
+
+llvm::Expected<Graph> Function::Impl::trace(llvm::ArrayRef<Tensor> args) {
+  auto state = std::make_shared<TraceState>();
+  state->graph.name = options.name;
+  state->plan = options.plan;
+  std::vector<Sym> syms;
+  for (const Tensor &t : args)
+    syms.push_back(
+        TraceState::make(state, state->graph.addInput(t.shape(), t.dtype())));
+  std::vector<Sym> results = body(syms);
+  auto error = [&](const std::string &message) {
+    return makeEinsumError("in traced function '" + options.name +
+                           "': " + message);
+  };
+  if (!state->error.empty())
+    return error(state->error);
+  if (results.empty())
+    return error("it returns no tensor");
+  for (auto [i, s] : llvm::enumerate(results)) {
+    if (TraceState::of(s) != state || !s.valid())
+      return error("result " + std::to_string(i) +
+                   " is not a value of this trace");
+    state->graph.outputs.push_back(TraceState::idOf(s));
+  }
+  // Later ops on Syms that escaped the trace must not change its graph.
+  Graph graph = std::move(state->graph);
+  state->graph = Graph();
+  state->error = "the trace has ended";
+  return graph;
+}
+
+llvm::Expected<std::shared_ptr<const CompiledFunction>>
+Function::Impl::concrete(llvm::ArrayRef<Tensor> args) {
+  if (auto err = checkArgs(args))
+    return std::move(err);
+  Signature sig;
+  for (const Tensor &t : args) {
+    sig.push_back((int64_t)t.dtype());
+    sig.push_back(t.rank());
+    sig.append(t.shape().begin(), t.shape().end());
+  }
+  if (auto fn = find(sig))
+    return fn;
+  std::lock_guard<std::mutex> traceLock(tracing);
+  if (auto fn = find(sig)) // traced meanwhile by another thread
+    return fn;
+  auto graph = trace(args);
+  if (!graph)
+    return graph.takeError();
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  for (const Tensor &t : args) {
+    shapes.emplace_back(t.shape().begin(), t.shape().end());
+    types.push_back(t.dtype());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (++stats.traces > 1) {
+      ++stats.retraces;
+      Retrace event{options.name,
+                    retraceReason(shapes, types, lastShapes, lastTypes),
+                    stats.retraces};
+      retraces.push_back(event);
+      recordRetrace(session, event);
+    }
+    lastShapes = std::move(shapes);
+    lastTypes = std::move(types);
+  }
+  auto fn = compileGraph(session, *graph);
+  if (!fn)
+    return fn.takeError();
+  std::lock_guard<std::mutex> lock(mutex);
+  concretes.emplace_back(std::move(sig), *fn);
+  stats.signatures = concretes.size();
+  return *fn;
+}
+
+Function::Function(Body body, FunctionOptions options)
+    : impl(std::make_shared<Impl>(std::move(body), std::move(options))) {}
+
+Function::~Function() = default;
+
+llvm::Expected<std::shared_ptr<const CompiledFunction>>
+Function::concrete(llvm::ArrayRef<Tensor> args) const {
+  return impl->concrete(args);
+}
+
+llvm::Expected<std::vector<Tensor>>
+Function::operator()(llvm::ArrayRef<Tensor> args) const {
+  auto fn = impl->concrete(args);
+  if (!fn)
+    return fn.takeError();
+  return (**fn)(args);
+}
+
+llvm::Expected<std::string> Function::emit(llvm::ArrayRef<Tensor> args,
+                                           Stage stage) const {
+  if (auto err = impl->checkArgs(args))
+    return std::move(err);
+  std::lock_guard<std::mutex> traceLock(impl->tracing);
+  auto graph = impl->trace(args);
+  if (!graph)
+    return graph.takeError();
+  return emitGraph(impl->session, *graph, stage);
+}
+
+FunctionStats Function::stats() const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->stats;
+}
+
+std::vector<Retrace> Function::retraces() const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->retraces;
+}

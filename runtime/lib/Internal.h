@@ -1,0 +1,40 @@
+//===- Internal.h - What Function.cpp takes from the kernel cache -*- C++
+//-*-===//
+//
+// The session's kernel cache lives in Einsum.cpp. Traced functions
+// (Function.cpp) compile their graphs through it, plan their einsums as
+// einsum calls do, and report retraces to it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_RUNTIME_INTERNAL_H
+#define EINJIT_RUNTIME_INTERNAL_H
+
+#include "einjit/runtime/Function.h"
+
+namespace einjit {
+
+/// The kernel of `graph` from `session`'s cache, compiled (or loaded from
+/// its disk cache) on a miss.
+llvm::Expected<std::shared_ptr<const CompiledFunction>>
+compileGraph(Session &session, const Graph &graph);
+/// The IR of `graph`'s kernel at `stage`, for `session`'s target.
+llvm::Expected<std::string> emitGraph(Session &session, const Graph &graph,
+                                      Stage stage);
+/// The path an einsum call with `options` is contracted along, within
+/// einjit's limits and this machine's memory.
+llvm::Expected<ContractionPath> planEinsumPath(const BoundEquation &eq,
+                                               const PlanOptions &options);
+/// Counts and logs a retrace in `session` (recentRetraces, stats,
+/// EINJIT_LOG=retrace).
+void recordRetrace(Session &session, const Retrace &event);
+/// The first difference between operands `now` and `before`: "dim 0 of
+/// operand 1: 16 -> 32".
+std::string retraceReason(llvm::ArrayRef<std::vector<int64_t>> nowShapes,
+                          llvm::ArrayRef<DType> nowTypes,
+                          llvm::ArrayRef<std::vector<int64_t>> shapes,
+                          llvm::ArrayRef<DType> types);
+
+} // namespace einjit
+
+#endif // EINJIT_RUNTIME_INTERNAL_H

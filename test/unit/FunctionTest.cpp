@@ -1,0 +1,361 @@
+//===- FunctionTest.cpp - Traced functions --------------------------------===//
+//
+// References are computed here with loops in double precision and the C
+// library's math functions, never with einjit. Sizes are odd (1, 3, 5, 7,
+// 129) and arguments include strided views.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Function.h"
+#include "einjit/runtime/Ops.h"
+#include "einjit/runtime/Session.h"
+
+#include "gtest/gtest.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+using namespace einjit;
+
+namespace {
+
+/// An f32 tensor whose element at flat index e is f(e).
+Tensor make(std::vector<int64_t> shape, double (*f)(int64_t)) {
+  Tensor t = llvm::cantFail(Tensor::allocate(DType::F32, shape));
+  for (int64_t e = 0; e < t.numel(); ++e)
+    t.data<float>()[e] = f(e);
+  return t;
+}
+
+double wave(int64_t e) { return std::sin(e * 0.7) * 1.5; }
+double ripple(int64_t e) { return std::cos(e * 0.31) - 0.2; }
+
+std::vector<Tensor> ok(llvm::Expected<std::vector<Tensor>> t) {
+  if (!t) {
+    ADD_FAILURE() << llvm::toString(t.takeError());
+    return {};
+  }
+  return std::move(*t);
+}
+
+std::string error(llvm::Expected<std::vector<Tensor>> t) {
+  if (t)
+    return "(no error)";
+  return llvm::toString(t.takeError());
+}
+
+/// Element at multi-index `index` of a possibly strided f32 tensor.
+double at(const Tensor &t, llvm::ArrayRef<int64_t> index) {
+  int64_t offset = 0;
+  for (auto [i, s] : llvm::zip(index, t.strides()))
+    offset += i * s;
+  return t.data<float>()[offset];
+}
+
+/// Attention as the lab writes it: scores, scale, softmax, weighted sum.
+Function attention(Session *session = nullptr) {
+  FunctionOptions options;
+  options.name = "attention";
+  options.session = session;
+  return function(
+      [](Sym q, Sym k, Sym v) {
+        Sym scores = einsum("bqhd,bkhd->bhqk", {q, k});
+        Sym p = softmax(scores * (1.0 / std::sqrt((double)q.shape()[3])), -1);
+        return einsum("bhqk,bkhd->bqhd", {p, v});
+      },
+      options);
+}
+
+/// The attention reference, in double.
+std::vector<double> attentionReference(const Tensor &q, const Tensor &k,
+                                       const Tensor &v) {
+  int64_t b = q.shape()[0], s = q.shape()[1], h = q.shape()[2],
+          d = q.shape()[3], t = k.shape()[1];
+  std::vector<double> out(b * s * h * d, 0.0);
+  double c = 1.0 / std::sqrt((double)d);
+  for (int64_t ib = 0; ib < b; ++ib)
+    for (int64_t ih = 0; ih < h; ++ih)
+      for (int64_t iq = 0; iq < s; ++iq) {
+        std::vector<double> row(t);
+        double m = -INFINITY;
+        for (int64_t ik = 0; ik < t; ++ik) {
+          double dot = 0;
+          for (int64_t id = 0; id < d; ++id)
+            dot += at(q, {ib, iq, ih, id}) * at(k, {ib, ik, ih, id});
+          row[ik] = dot * c;
+          m = std::max(m, row[ik]);
+        }
+        double z = 0;
+        for (double &x : row)
+          z += (x = std::exp(x - m));
+        for (int64_t id = 0; id < d; ++id) {
+          double acc = 0;
+          for (int64_t ik = 0; ik < t; ++ik)
+            acc += row[ik] / z * at(v, {ib, ik, ih, id});
+          out[((ib * s + iq) * h + ih) * d + id] = acc;
+        }
+      }
+  return out;
+}
+
+void expectNear(const Tensor &got, const std::vector<double> &want,
+                double tolerance) {
+  ASSERT_EQ(got.numel(), (int64_t)want.size());
+  for (int64_t e = 0; e < got.numel(); ++e)
+    ASSERT_NEAR(got.data<float>()[e], want[e], tolerance) << "element " << e;
+}
+
+TEST(FunctionTest, DenseBiasRelu) {
+  Function dense = function([](Sym x, Sym w, Sym bias) {
+    return relu(einsum("ij,jk->ik", {x, w}) + bias);
+  });
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{5, 3, 7},
+                         {1, 1, 1},
+                         {129, 33, 65}}) {
+    Tensor x = make({m, k}, wave), w = make({k, n}, ripple),
+           bias = make({n}, ripple);
+    auto out = ok(dense({x, w, bias}));
+    ASSERT_EQ(out.size(), 1u);
+    std::vector<double> want(m * n);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = at(bias, {j});
+        for (int64_t l = 0; l < k; ++l)
+          acc += at(x, {i, l}) * at(w, {l, j});
+        want[i * n + j] = std::max(acc, 0.0);
+      }
+    expectNear(out[0], want, 1e-4);
+  }
+  EXPECT_EQ(dense.stats().traces, 3u);
+  EXPECT_EQ(dense.stats().retraces, 2u);
+}
+
+TEST(FunctionTest, AttentionMatchesReference) {
+  Function f = attention();
+  for (int64_t s : {1, 5, 129}) {
+    Tensor q = make({2, s, 3, 8}, wave), k = make({2, s, 3, 8}, ripple),
+           v = make({2, s, 3, 8}, wave);
+    auto out = ok(f({q, k, v}));
+    ASSERT_EQ(out.size(), 1u);
+    expectNear(out[0], attentionReference(q, k, v), 1e-5);
+  }
+}
+
+} // namespace
+namespace {
+
+TEST(FunctionTest, FusionKeepsIntermediatesOutOfMemory) {
+  // Eager softmax makes five tensors of the scores' size (scaled, shifted,
+  // exp, quotient); traced, only the scores and the probabilities exist.
+  Function f = attention();
+  Tensor q = make({2, 129, 3, 8}, wave);
+  auto fn = f.concrete({q, q, q});
+  ASSERT_TRUE(!!fn) << llvm::toString(fn.takeError());
+  int64_t scores = 2 * 3 * 129 * 129 * 4;
+  EXPECT_GE((*fn)->workspaceBytes(), scores);
+  EXPECT_LT((*fn)->workspaceBytes(), 3 * scores);
+  // The linalg IR after fusion: two contractions, the max, the sum and the
+  // quotient; exp appears in the sum and in the quotient, the scale in the
+  // max and in both.
+  auto text = f.emit({q, q, q}, Stage::Linalg);
+  ASSERT_TRUE(!!text) << llvm::toString(text.takeError());
+  llvm::StringRef ir = *text;
+  EXPECT_EQ(ir.count("linalg.generic"), 5u) << ir.str();
+  EXPECT_EQ(ir.count("math.exp"), 2u) << ir.str();
+}
+
+TEST(FunctionTest, StridedArgumentsAndSeveralResults) {
+  // Results: an argument returned as is, one value twice, a reduction.
+  Function f = function([](Sym a, Sym b) {
+    Sym prod = einsum("ij,jk->ik", {a, b});
+    return std::vector<Sym>{a, prod, sum(exp(prod), {0}), prod};
+  });
+  Tensor base = make({7, 5}, wave);
+  Tensor a = llvm::cantFail(base.transpose()); // 5x7, strided
+  Tensor b = llvm::cantFail(make({7, 6}, ripple).slice(1, 0, 6, 2)); // 7x3
+  auto out = ok(f({a, b}));
+  ASSERT_EQ(out.size(), 4u);
+  std::vector<double> wantA, wantProd(5 * 3), wantSum(3, 0.0);
+  for (int64_t i = 0; i < 5; ++i)
+    for (int64_t j = 0; j < 7; ++j)
+      wantA.push_back(at(a, {i, j}));
+  for (int64_t i = 0; i < 5; ++i)
+    for (int64_t k = 0; k < 3; ++k) {
+      double acc = 0;
+      for (int64_t j = 0; j < 7; ++j)
+        acc += at(a, {i, j}) * at(b, {j, k});
+      wantProd[i * 3 + k] = acc;
+      wantSum[k] += std::exp(acc);
+    }
+  expectNear(out[0], wantA, 0);
+  expectNear(out[1], wantProd, 1e-5);
+  expectNear(out[2], wantSum, 1e-4);
+  expectNear(out[3], wantProd, 1e-5);
+}
+
+TEST(FunctionTest, EmptyTensorsRunOpByOp) {
+  Function f = function(
+      [](Sym a, Sym b) { return sum(einsum("ij,jk->ik", {a, b}) + a, {1}); });
+  Tensor a = make({3, 0}, wave), b = make({0, 0}, wave);
+  auto out = ok(f({a, b}));
+  ASSERT_EQ(out.size(), 1u);
+  expectNear(out[0], {0.0, 0.0, 0.0}, 0);
+}
+
+TEST(FunctionTest, RetracesNameWhatChanged) {
+  Session session;
+  Function f = attention(&session);
+  Tensor small = make({1, 5, 2, 4}, wave), big = make({1, 7, 2, 4}, wave);
+  ok(f({small, small, small}));
+  ok(f({small, small, small}));
+  EXPECT_EQ(f.stats().traces, 1u);
+  ok(f({big, big, big}));
+  ok(f({small, small, small})); // traced before: no trace
+  FunctionStats stats = f.stats();
+  EXPECT_EQ(stats.traces, 2u);
+  EXPECT_EQ(stats.retraces, 1u);
+  EXPECT_EQ(stats.signatures, 2u);
+  ASSERT_EQ(f.retraces().size(), 1u);
+  EXPECT_EQ(f.retraces()[0].equation, "attention");
+  EXPECT_EQ(f.retraces()[0].reason, "dim 1 of operand 0: 5 -> 7");
+  // The session counts it with the einsum retraces.
+  EXPECT_EQ(session.stats().retraces, 1u);
+  EXPECT_EQ(session.recentRetraces().back().reason,
+            "dim 1 of operand 0: 5 -> 7");
+  // A second function with the same body shares the session's kernel.
+  Function g = attention(&session);
+  size_t compiles = session.stats().compiles;
+  ok(g({small, small, small}));
+  EXPECT_EQ(session.stats().compiles, compiles);
+  EXPECT_EQ(g.stats().traces, 1u);
+}
+
+TEST(FunctionTest, ErrorsNameTheFunctionAndTheOp) {
+  Function bad =
+      function([](Sym a, Sym b) { return einsum("ij,jk->ik", {a, b}) * 2.0; });
+  Tensor a = make({2, 3}, wave), b = make({4, 5}, wave);
+  std::string message = error(bad({a, b}));
+  EXPECT_NE(message.find("traced function 'function'"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("size"), std::string::npos) << message;
+
+  Function broadcast = function([](Sym a, Sym b) { return a + b; });
+  message = error(broadcast({a, b}));
+  EXPECT_NE(message.find("add"), std::string::npos) << message;
+  EXPECT_NE(message.find("broadcast"), std::string::npos) << message;
+
+  // Arity from the callable's parameters.
+  message = error(broadcast({a}));
+  EXPECT_NE(message.find("takes 2 arguments, got 1"), std::string::npos)
+      << message;
+  EXPECT_EQ(error(broadcast({a, Tensor()})),
+            "argument 1 of 'function' is an empty tensor handle");
+
+  // A Sym kept from an earlier trace is not a value of the next one.
+  Sym kept;
+  Function leaky = function([&](Sym a) {
+    Sym r = kept.valid() ? a + kept : a * 2.0;
+    kept = a;
+    return r;
+  });
+  ok(leaky({a}));
+  message = error(leaky({b}));
+  EXPECT_NE(message.find("not a value of this trace"), std::string::npos)
+      << message;
+
+  Function nothing([](llvm::ArrayRef<Sym>) { return std::vector<Sym>{}; });
+  message = error(nothing({a}));
+  EXPECT_NE(message.find("returns no tensor"), std::string::npos) << message;
+  Function invalid([](llvm::ArrayRef<Sym>) { return std::vector<Sym>{Sym()}; });
+  message = error(invalid({a}));
+  EXPECT_NE(message.find("result 0 is not a value"), std::string::npos)
+      << message;
+
+  // A traced kernel refuses arguments of another signature.
+  Function twice = function([](Sym a) { return a * 2.0; });
+  auto fn = twice.concrete({a});
+  ASSERT_TRUE(!!fn);
+  auto wrong = (**fn)({b});
+  ASSERT_FALSE(!!wrong);
+  EXPECT_NE(llvm::toString(wrong.takeError())
+                .find("is f32(4,5) but it was traced for f32(2,3)"),
+            std::string::npos);
+}
+
+TEST(FunctionTest, ThreadsTraceOnce) {
+  Session session;
+  FunctionOptions options;
+  options.session = &session;
+  std::atomic<int> traces{0};
+  Function f = function(
+      [&](Sym a, Sym b) {
+        ++traces;
+        return softmax(einsum("ij,kj->ik", {a, b}), -1);
+      },
+      options);
+  Tensor a = make({9, 5}, wave), b = make({11, 5}, ripple);
+  std::vector<double> want(9 * 11);
+  for (int64_t i = 0; i < 9; ++i) {
+    double m = -INFINITY, z = 0;
+    std::vector<double> row(11);
+    for (int64_t k = 0; k < 11; ++k) {
+      for (int64_t j = 0; j < 5; ++j)
+        row[k] += at(a, {i, j}) * at(b, {k, j});
+      m = std::max(m, row[k]);
+    }
+    for (double &x : row)
+      z += (x = std::exp(x - m));
+    for (int64_t k = 0; k < 11; ++k)
+      want[i * 11 + k] = row[k] / z;
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int call = 0; call < 200; ++call) {
+        auto out = f({a, b});
+        if (!out) {
+          llvm::consumeError(out.takeError());
+          ++failures;
+          continue;
+        }
+        for (int64_t e = 0; e < 9 * 11; ++e)
+          if (std::abs((*out)[0].data<float>()[e] - want[e]) > 1e-6) {
+            ++failures;
+            break;
+          }
+      }
+    });
+  for (std::thread &t : threads)
+    t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(traces.load(), 1);
+  EXPECT_EQ(session.stats().compiles, 1u);
+}
+
+TEST(FunctionTest, DiskCacheServesAnotherSession) {
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("einjit-fn", dir));
+  Tensor q = make({1, 5, 2, 4}, wave);
+  std::vector<double> want = attentionReference(q, q, q);
+  {
+    Session first;
+    first.setCacheDir(dir);
+    ok(attention(&first)({q, q, q}));
+    EXPECT_EQ(first.stats().diskWrites, 1u);
+  }
+  Session second;
+  second.setCacheDir(dir);
+  auto out = ok(attention(&second)({q, q, q}));
+  EXPECT_EQ(second.stats().diskHits, 1u);
+  EXPECT_EQ(second.stats().compiles, 0u);
+  ASSERT_EQ(out.size(), 1u);
+  expectNear(out[0], want, 1e-5);
+  llvm::sys::fs::remove_directories(dir);
+}
+
+} // namespace
