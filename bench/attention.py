@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Multi-head attention forward: eager einjit beside TensorFlow's eager,
-@tf.function and @tf.function(jit_compile=True), in the same run, with the
-fp32 FMA peak of the same run (issue 9's benchmark).
+"""Multi-head attention forward: eager and traced einjit beside TensorFlow's
+eager, @tf.function and @tf.function(jit_compile=True), in the same run,
+with the fp32 FMA peak of the same run (issue 9's benchmark).
 
 The block is Keras's MultiHeadAttention forward on self-attention: model dim
 768, 12 heads of 64; q/k/v projections (EinsumDense `btd,dhk->bthk` plus a
 bias), the query scaled by 1/sqrt(64), scores `bqhk,bthk->bhqt`, softmax, the
 weighted sum `bhqt,bthk->bqhk` and the output projection `bqhk,hkd->bqd`
-plus a bias. einjit's side is build/bin/einsum-attention; TensorFlow runs
+plus a bias. einjit's side is build/bin/einsum-attention, eager (12
+kernels) and --traced (one einjit::Function, one kernel); TensorFlow runs
 the same ops with tf.einsum. Each time is the fastest of --reps calls after a
 warm-up. einjit's output is first checked against the same block in float64
 numpy on the same operands (the script stops above 1e-4 relative error). Threads: both cores unless --threads says otherwise.
@@ -73,8 +74,8 @@ def tf_modes(b, t, reps, threads):
     return measure
 
 
-def check(binary, b, t):
-    """Runs einjit's block once into a .npy and compares it with the same
+def check(binary, b, t, mode):
+    """Runs einjit's block (`mode`: [] or ["--traced"]) once into a .npy and compares it with the same
     block in float64 numpy on the same operands: returns the largest error
     relative to the output's largest magnitude."""
     import numpy as np
@@ -100,8 +101,8 @@ def check(binary, b, t):
     y = np.einsum("bqhk,hkd->bqd", o, wo) + bo
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "y.npy")
-        subprocess.run([binary, str(b), str(t), "1", path], check=True,
-                       capture_output=True)
+        subprocess.run([binary] + mode + [str(b), str(t), "1", path],
+                       check=True, capture_output=True)
         mine = np.load(path)
     return float(np.abs(mine - y).max() / np.abs(y).max())
 
@@ -126,35 +127,43 @@ def main():
                              capture_output=True, text=True).stdout
     peak = float(re.search(r"peak_gflops: ([0-9.]+)", out).group(1))
     print(f"fp32 FMA peak, {args.threads} thread(s): {peak:.1f} GFLOP/s")
-    print("| b x seq | einjit eager ms | tf eager ms | tf.function ms | "
-          "tf XLA ms | best TF / einjit | einjit % of peak | kernels | "
-          "error vs numpy f64 |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| b x seq | einjit eager ms | einjit traced ms | tf eager ms | "
+          "tf.function ms | tf XLA ms | best TF / einjit eager | "
+          "best TF / einjit traced | traced / eager speedup | "
+          "traced % of peak | error vs numpy f64 (eager, traced) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    modes = {"eager": [], "traced": ["--traced"]}
     for size in args.sizes.split(","):
         b, t = map(int, size.split("x"))
-        error = check(args.binary, b, t)
-        if error > 1e-4:
-            sys.exit(f"einjit's block at {size} differs from numpy's: "
-                     f"relative error {error:.2e}")
+        errors = {}
+        for mode, flag in modes.items():
+            errors[mode] = check(args.binary, b, t, flag)
+            if errors[mode] > 1e-4:
+                sys.exit(f"einjit's {mode} block at {size} differs from "
+                         f"numpy's: relative error {errors[mode]:.2e}")
         # The VM has slow phases of seconds to minutes: einjit and
         # TensorFlow alternate for --rounds rounds, and each keeps its best.
         measure_tf = tf_modes(b, t, args.reps, args.threads)
-        mine, tf = 1e30, {}
+        mine, tf = {m: 1e30 for m in modes}, {}
         for _ in range(args.rounds):
-            res = subprocess.run([args.binary, str(b), str(t),
-                                  str(args.reps)], check=True,
-                                 capture_output=True, text=True).stdout
-            vals = dict(line.split() for line in res.splitlines())
-            mine = min(mine, float(vals["ms"]))
-            flops = float(vals["flops"])
+            for mode, flag in modes.items():
+                res = subprocess.run([args.binary] + flag +
+                                     [str(b), str(t), str(args.reps)],
+                                     check=True, capture_output=True,
+                                     text=True).stdout
+                vals = dict(line.split() for line in res.splitlines())
+                mine[mode] = min(mine[mode], float(vals["ms"]))
+                flops = float(vals["flops"])
             for name, ms in measure_tf().items():
                 tf[name] = min(tf.get(name, 1e30), ms)
         best = min(tf.values())
-        pct = flops / (mine * 1e-3) / 1e9 / peak * 100
-        print(f"| {b}x{t} | {mine:.2f} | {tf['tf eager']:.2f} | "
-              f"{tf['tf.function']:.2f} | {tf['tf XLA']:.2f} | "
-              f"{best / mine:.2f} | {pct:.0f}% | {vals['kernels']} | "
-              f"{error:.1e} |")
+        eager, traced = mine["eager"], mine["traced"]
+        pct = flops / (traced * 1e-3) / 1e9 / peak * 100
+        print(f"| {b}x{t} | {eager:.2f} | {traced:.2f} | "
+              f"{tf['tf eager']:.2f} | {tf['tf.function']:.2f} | "
+              f"{tf['tf XLA']:.2f} | {best / eager:.2f} | "
+              f"{best / traced:.2f} | {eager / traced:.2f} | {pct:.0f}% | "
+              f"{errors['eager']:.1e}, {errors['traced']:.1e} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 using namespace einjit;
 
@@ -22,14 +24,126 @@ std::vector<int64_t> Tensor::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
   return strides;
 }
 
+namespace {
+/// Large tensor buffers, kept for reuse when tensors let them go. A new
+/// buffer of tens of MiB comes from mmap, and the kernel faults in each of
+/// its 4 KiB pages on first touch (a 48 MiB result: about 12,000 faults,
+/// several ms, more than the op that fills it); a buffer taken from here
+/// is already mapped. Blocks of at least kMinBytes are kept in size classes
+/// of kGranule bytes, up to the cache's capacity in all; a request takes
+/// the smallest kept block that is at least its size and at most an eighth
+/// larger. The cache is never destroyed (tensors may outlive static
+/// destructors); its blocks stay reachable.
+class BlockCache {
+public:
+  static constexpr size_t kMinBytes = size_t(1) << 20;
+  static constexpr size_t kGranule = size_t(64) << 10;
+
+  static BlockCache &get() {
+    static BlockCache *cache = new BlockCache();
+    return *cache;
+  }
+
+  /// A 64-byte aligned block of at least `bytes` bytes (`size` is set to
+  /// its size), or null.
+  void *take(size_t bytes, size_t &size) {
+    size = bytes < kMinBytes ? (std::max<size_t>(bytes, 1) + 63) / 64 * 64
+                             : (bytes + kGranule - 1) / kGranule * kGranule;
+    if (size >= kMinBytes) {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = blocks.lower_bound(size);
+      if (it != blocks.end() && it->first <= size + size / 8) {
+        void *block = it->second;
+        size = it->first;
+        cached -= size;
+        blocks.erase(it);
+        return block;
+      }
+    }
+    return std::aligned_alloc(64, size);
+  }
+
+  /// Keeps `block` of `size` bytes, or frees it.
+  void give(void *block, size_t size) {
+    if (size >= kMinBytes) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (size <= capacity) {
+        // Make room by freeing the largest blocks first.
+        while (cached + size > capacity) {
+          auto largest = std::prev(blocks.end());
+          cached -= largest->first;
+          std::free(largest->second);
+          blocks.erase(largest);
+        }
+        blocks.emplace(size, block);
+        cached += size;
+        return;
+      }
+    }
+    std::free(block);
+  }
+
+  void setCapacity(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    capacity = bytes;
+    while (cached > capacity) {
+      auto largest = std::prev(blocks.end());
+      cached -= largest->first;
+      std::free(largest->second);
+      blocks.erase(largest);
+    }
+  }
+
+  size_t bytesKept() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return cached;
+  }
+
+private:
+  BlockCache() {
+    if (const char *env = std::getenv("EINJIT_TENSOR_CACHE_BYTES"))
+      capacity = std::strtoull(env, nullptr, 10);
+#if defined(__SANITIZE_ADDRESS__)
+    capacity = 0; // ASan sees every use after free
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    capacity = 0;
+#endif
+#endif
+  }
+  std::mutex mutex;
+  std::multimap<size_t, void *> blocks;
+  size_t cached = 0;
+  size_t capacity = kDefaultTensorCacheBytes;
+};
+} // namespace
+
+/// A block of at least `bytes` bytes for a tensor's data, returned to the
+/// cache when the last tensor on it goes; `mem` is set to it (null when
+/// the memory cannot be had).
+static std::shared_ptr<void> allocateBlock(size_t bytes, void *&mem) {
+  size_t size = 0;
+  mem = BlockCache::get().take(bytes, size);
+  if (!mem)
+    return nullptr;
+  return std::shared_ptr<void>(
+      mem, [size](void *block) { BlockCache::get().give(block, size); });
+}
+
+void einjit::setTensorCacheBytes(size_t bytes) {
+  BlockCache::get().setCapacity(bytes);
+}
+
+size_t einjit::tensorCacheBytesKept() { return BlockCache::get().bytesKept(); }
+
 llvm::Expected<Tensor> Tensor::empty(DType dtype,
                                      llvm::ArrayRef<int64_t> shape) {
   auto count = checkTensorSize("a tensor", dtype, shape);
   if (!count)
     return count.takeError();
   uint64_t bytes = *count * dtypeBytes(dtype);
-  uint64_t rounded = (std::max<uint64_t>(bytes, 1) + 63) / 64 * 64;
-  void *mem = std::aligned_alloc(64, rounded);
+  void *mem = nullptr;
+  std::shared_ptr<void> storage = allocateBlock(bytes, mem);
   if (!mem)
     return makeEinsumError("cannot allocate " + std::to_string(bytes) +
                            " bytes for a " + dtypeName(dtype) +
@@ -39,7 +153,7 @@ llvm::Expected<Tensor> Tensor::empty(DType dtype,
   t.dims.assign(shape.begin(), shape.end());
   t.setRowMajorStrides();
   t.count = *count;
-  t.storage = std::shared_ptr<void>(mem, std::free);
+  t.storage = std::move(storage);
   t.ptr = mem;
   return t;
 }

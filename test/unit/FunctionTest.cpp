@@ -286,7 +286,7 @@ TEST(FunctionTest, ErrorsNameTheFunctionAndTheOp) {
             std::string::npos);
 }
 
-TEST(FunctionTest, ThreadsTraceOnce) {
+TEST(FunctionTest, ConcurrentCallsTraceOnce) {
   Session session;
   FunctionOptions options;
   options.session = &session;

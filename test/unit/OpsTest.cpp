@@ -415,3 +415,73 @@ TEST(OpsTest, OpsAreCachedAndRetraceLikeEinsum) {
 }
 
 } // namespace
+
+namespace {
+TEST(OpsTest, LargeResultBuffersAreReused) {
+  setTensorCacheBytes(size_t(64) << 20);
+  void *first = nullptr;
+  {
+    Tensor big = ok(Tensor::empty(DType::F32, {1009, 1031}));
+    first = big.data();
+    EXPECT_EQ(tensorCacheBytesKept(), 0u);
+  }
+  size_t kept = tensorCacheBytesKept();
+  EXPECT_GE(kept, size_t(1009) * 1031 * 4);
+  // A slightly smaller request takes the same block; the cache gives it up.
+  Tensor again = ok(Tensor::empty(DType::F32, {1009, 1030}));
+  EXPECT_EQ(again.data(), first);
+  EXPECT_EQ(tensorCacheBytesKept(), 0u);
+  // allocate() still zero-fills a reused block.
+  float *raw = again.data<float>();
+  raw[0] = 42;
+  again = Tensor();
+  Tensor zeroed = ok(Tensor::allocate(DType::F32, {1009, 1030}));
+  ASSERT_EQ(zeroed.data(), (void *)raw);
+  EXPECT_EQ(zeroed.data<float>()[0], 0.0f);
+  // A block much larger than the request is not taken for it, nor for a
+  // small buffer; a capacity of 0 frees everything.
+  zeroed = Tensor();
+  Tensor half = ok(Tensor::empty(DType::F32, {500, 1030}));
+  EXPECT_NE(half.data(), (void *)raw);
+  Tensor small = ok(Tensor::empty(DType::F32, {1000}));
+  EXPECT_NE(small.data(), (void *)raw);
+  small = Tensor();
+  EXPECT_EQ(tensorCacheBytesKept(), kept);
+  half = Tensor();
+  EXPECT_GT(tensorCacheBytesKept(), kept);
+  setTensorCacheBytes(0);
+  EXPECT_EQ(tensorCacheBytesKept(), 0u);
+  setTensorCacheBytes(kDefaultTensorCacheBytes);
+}
+} // namespace
+
+namespace {
+TEST(OpsTest, MaxAlongTheContiguousAxis) {
+  // The lane-wise partial maxima path (einsum-tile-and-vectorize), at
+  // lengths a SIMD register does and does not divide, with -inf, -0 and a
+  // NaN in some rows.
+  for (int64_t n : {1, 3, 17, 129, 512}) {
+    Tensor a = make(DType::F32, {7, n}, [&](int64_t e) {
+      return std::sin(e * 0.37) * 5 - (e % n == n / 2 ? 100 : 0);
+    });
+    a.data<float>()[n - 1] = -INFINITY;
+    a.data<float>()[2 * n + n / 3] = NAN;
+    a.data<float>()[4 * n] = -0.0f;
+    Tensor m = ok(max(a, {-1}, /*keepDims=*/true));
+    ASSERT_EQ(m.shape(), llvm::ArrayRef<int64_t>({7, 1}));
+    for (int64_t i = 0; i < 7; ++i) {
+      double ref = -INFINITY;
+      bool nan = false;
+      for (int64_t j = 0; j < n; ++j) {
+        double x = at(a, {i, j});
+        nan |= std::isnan(x);
+        ref = std::max(ref, x);
+      }
+      if (nan)
+        EXPECT_TRUE(std::isnan(at(m, {i, 0}))) << "n " << n << " row " << i;
+      else
+        EXPECT_EQ(at(m, {i, 0}), ref) << "n " << n << " row " << i;
+    }
+  }
+}
+} // namespace

@@ -100,6 +100,16 @@ private:
   void *ptr = nullptr;
 };
 
+/// Tensors' data buffers of 1 MiB and more are kept for reuse when the
+/// last tensor on one goes, up to this many bytes in all (a new large
+/// buffer costs a page fault per page on first touch). The default, or
+/// $EINJIT_TENSOR_CACHE_BYTES; 0 turns the cache off. ASan builds keep
+/// nothing.
+constexpr size_t kDefaultTensorCacheBytes = size_t(256) << 20;
+void setTensorCacheBytes(size_t bytes);
+/// Bytes of buffers kept for reuse now.
+size_t tensorCacheBytesKept();
+
 /// IEEE half <-> float, for tools and tests.
 float halfToFloat(uint16_t h);
 uint16_t floatToHalf(float f);
