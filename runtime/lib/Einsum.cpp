@@ -354,6 +354,20 @@ private:
   llvm::Expected<std::shared_ptr<Cached>>
   buildGraph(const Graph &graph, Session &session, const TargetInfo &target,
              const std::string &key, const std::string &dir, DiskUse &disk);
+  /// Wraps a kernel (null for an empty loop nest) in a cache entry.
+  using MakeEntry = llvm::function_ref<std::shared_ptr<Cached>(
+      std::unique_ptr<JitKernel> kernel, int64_t workspace, double seconds,
+      bool fromDisk)>;
+  /// What buildOp and buildGraph share: the kernel of a module that has no
+  /// contraction path (`what`, "an op" or "a function"), loaded from the
+  /// disk cache or built by `buildModule` and compiled (nothing when
+  /// `empty`).
+  llvm::Expected<std::shared_ptr<Cached>> buildWithoutPath(
+      bool empty, llvm::StringRef what,
+      llvm::function_ref<mlir::OwningOpRef<mlir::ModuleOp>(mlir::MLIRContext &)>
+          buildModule,
+      bool fuse, const TargetInfo &target, const std::string &key,
+      const std::string &dir, DiskUse &disk, MakeEntry make);
   /// Lowers and JIT-compiles a kernel module (storing its object in the
   /// disk cache under `key` when `dir` is given, with the path's `steps`),
   /// fusing elementwise ops with `fuse`.
@@ -834,76 +848,70 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
       eq, std::move(path), std::move(kernel), workspace, secondsSince(start)));
 }
 
-llvm::Expected<std::shared_ptr<Runtime::Cached>>
-Runtime::buildOp(const OpSignature &sig, const TargetInfo &target,
-                 const std::string &key, const std::string &dir,
-                 DiskUse &disk) {
+llvm::Expected<std::shared_ptr<Runtime::Cached>> Runtime::buildWithoutPath(
+    bool empty, llvm::StringRef what,
+    llvm::function_ref<mlir::OwningOpRef<mlir::ModuleOp>(mlir::MLIRContext &)>
+        buildModule,
+    bool fuse, const TargetInfo &target, const std::string &key,
+    const std::string &dir, DiskUse &disk, MakeEntry make) {
   if (auto err = target.checkRunsOnHost())
     return std::move(err);
   auto start = std::chrono::steady_clock::now();
-  // A loop of size 0: nothing to compute (an empty sum is filled with 0).
-  bool empty = llvm::is_contained(sig.loopShape, 0);
   if (!dir.empty() && !empty) {
     DiskEntry entry;
-    auto check = [](const DiskEntry &entry) -> llvm::Error {
+    auto check = [&](const DiskEntry &entry) -> llvm::Error {
       if (!entry.steps.empty())
-        return makeEinsumError("it holds a contraction path, not an op");
+        return makeEinsumError("it holds a contraction path, not " + what);
       return llvm::Error::success();
     };
     if (auto kernel = loadFromDisk(key, dir, entry, check, disk))
-      return cachedEntry(std::make_shared<const CompiledOp>(
-          sig, std::move(kernel), entry.workspaceBytes, secondsSince(start),
-          /*fromDisk=*/true));
+      return make(std::move(kernel), entry.workspaceBytes, secondsSince(start),
+                  /*fromDisk=*/true);
   }
   std::unique_ptr<JitKernel> kernel;
   int64_t workspace = 0;
   if (!empty) {
     PooledContext ctx;
-    auto module = buildOpModule(*ctx, sig);
-    auto jit = jitModule(*module, target, key, dir, {}, workspace, disk);
+    auto module = buildModule(*ctx);
+    auto jit = jitModule(*module, target, key, dir, {}, workspace, disk, fuse);
     if (!jit)
       return jit.takeError();
     kernel = std::move(*jit);
   }
-  return cachedEntry(std::make_shared<const CompiledOp>(
-      sig, std::move(kernel), workspace, secondsSince(start)));
+  return make(std::move(kernel), workspace, secondsSince(start),
+              /*fromDisk=*/false);
+}
+
+llvm::Expected<std::shared_ptr<Runtime::Cached>>
+Runtime::buildOp(const OpSignature &sig, const TargetInfo &target,
+                 const std::string &key, const std::string &dir,
+                 DiskUse &disk) {
+  // A loop of size 0: nothing to compute (an empty sum is filled with 0).
+  return buildWithoutPath(
+      llvm::is_contained(sig.loopShape, 0), "an op",
+      [&](mlir::MLIRContext &ctx) { return buildOpModule(ctx, sig); },
+      /*fuse=*/false, target, key, dir, disk,
+      [&](std::unique_ptr<JitKernel> kernel, int64_t workspace, double seconds,
+          bool fromDisk) {
+        return cachedEntry(std::make_shared<const CompiledOp>(
+            sig, std::move(kernel), workspace, seconds, fromDisk));
+      });
 }
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>>
 Runtime::buildGraph(const Graph &graph, Session &session,
                     const TargetInfo &target, const std::string &key,
                     const std::string &dir, DiskUse &disk) {
-  if (auto err = target.checkRunsOnHost())
-    return std::move(err);
-  auto start = std::chrono::steady_clock::now();
   // A graph with an empty tensor runs its nodes as eager ops.
-  bool empty = graph.hasEmptyTensor();
-  if (!dir.empty() && !empty) {
-    DiskEntry entry;
-    auto check = [](const DiskEntry &entry) -> llvm::Error {
-      if (!entry.steps.empty())
-        return makeEinsumError("it holds a contraction path, not a function");
-      return llvm::Error::success();
-    };
-    if (auto kernel = loadFromDisk(key, dir, entry, check, disk))
-      return cachedEntry(std::make_shared<const CompiledFunction>(
-          graph, std::move(kernel), entry.workspaceBytes, secondsSince(start),
-          /*fromDisk=*/true, session));
-  }
-  std::unique_ptr<JitKernel> kernel;
-  int64_t workspace = 0;
-  if (!empty) {
-    PooledContext ctx;
-    auto module = buildGraphModule(*ctx, graph);
-    auto jit = jitModule(*module, target, key, dir, {}, workspace, disk,
-                         /*fuse=*/true);
-    if (!jit)
-      return jit.takeError();
-    kernel = std::move(*jit);
-  }
-  return cachedEntry(std::make_shared<const CompiledFunction>(
-      graph, std::move(kernel), workspace, secondsSince(start),
-      /*fromDisk=*/false, session));
+  return buildWithoutPath(
+      graph.hasEmptyTensor(), "a function",
+      [&](mlir::MLIRContext &ctx) { return buildGraphModule(ctx, graph); },
+      /*fuse=*/true, target, key, dir, disk,
+      [&](std::unique_ptr<JitKernel> kernel, int64_t workspace, double seconds,
+          bool fromDisk) {
+        return cachedEntry(std::make_shared<const CompiledFunction>(
+            graph, std::move(kernel), workspace, seconds, fromDisk, session));
+      });
 }
 
 void Runtime::shrink() {

@@ -92,26 +92,38 @@ static std::shared_ptr<TraceState> traceOf(llvm::ArrayRef<Sym> operands,
   return state;
 }
 
+namespace {
+/// The shapes, dtypes and node ids of an op's operands.
+struct Operands {
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  std::vector<int> ids;
+};
+} // namespace
+
+static Operands describe(llvm::ArrayRef<Sym> operands) {
+  Operands in;
+  for (const Sym &s : operands) {
+    in.shapes.emplace_back(s.shape().begin(), s.shape().end());
+    in.types.push_back(s.dtype());
+    in.ids.push_back(TraceState::idOf(s));
+  }
+  return in;
+}
+
 Sym einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<Sym> operands) {
   auto state = traceOf(operands, "einsum '" + equation.str() + "'");
   if (!state)
     return {};
-  std::vector<std::vector<int64_t>> shapes;
-  std::vector<DType> types;
-  std::vector<int> ids;
-  for (const Sym &s : operands) {
-    shapes.emplace_back(s.shape().begin(), s.shape().end());
-    types.push_back(s.dtype());
-    ids.push_back(TraceState::idOf(s));
-  }
-  auto eq = bindEquation(equation, shapes, types);
+  Operands in = describe(operands);
+  auto eq = bindEquation(equation, in.shapes, in.types);
   if (!eq)
     return TraceState::fail(state, llvm::toString(eq.takeError()));
   auto path = planEinsumPath(*eq, state->plan);
   if (!path)
     return TraceState::fail(state, llvm::toString(path.takeError()));
   return TraceState::make(
-      state, state->graph.addEinsum(std::move(*eq), std::move(*path), ids));
+      state, state->graph.addEinsum(std::move(*eq), std::move(*path), in.ids));
 }
 
 /// Records op `kind` on `operands`.
@@ -121,18 +133,11 @@ static Sym traceOp(OpKind kind, llvm::ArrayRef<Sym> operands,
   auto state = traceOf(operands, opName(kind));
   if (!state)
     return {};
-  std::vector<std::vector<int64_t>> shapes;
-  std::vector<DType> types;
-  std::vector<int> ids;
-  for (const Sym &s : operands) {
-    shapes.emplace_back(s.shape().begin(), s.shape().end());
-    types.push_back(s.dtype());
-    ids.push_back(TraceState::idOf(s));
-  }
-  auto sig = bindOp(kind, shapes, types, axes, keepDims, scalar);
+  Operands in = describe(operands);
+  auto sig = bindOp(kind, in.shapes, in.types, axes, keepDims, scalar);
   if (!sig)
     return TraceState::fail(state, llvm::toString(sig.takeError()));
-  return TraceState::make(state, state->graph.addOp(std::move(*sig), ids));
+  return TraceState::make(state, state->graph.addOp(std::move(*sig), in.ids));
 }
 
 Sym einjit::add(const Sym &a, const Sym &b) {
