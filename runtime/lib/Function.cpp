@@ -52,14 +52,25 @@ struct TraceState {
 
 using detail::TraceState;
 
+/// A Sym's node, or null for an invalid one or one whose trace has ended
+/// (its graph was moved out).
+static const GraphNode *nodeOf(const Sym &s) {
+  const auto &state = TraceState::of(s);
+  int id = TraceState::idOf(s);
+  if (!state || id < 0 || (size_t)id >= state->graph.nodes.size())
+    return nullptr;
+  return &state->graph.nodes[id];
+}
+
 llvm::ArrayRef<int64_t> Sym::shape() const {
-  if (!valid())
-    return {};
-  return state->graph.nodes[id].shape;
+  const GraphNode *node = nodeOf(*this);
+  return node ? llvm::ArrayRef<int64_t>(node->shape)
+              : llvm::ArrayRef<int64_t>();
 }
 
 DType Sym::dtype() const {
-  return valid() ? state->graph.nodes[id].dtype : DType::F32;
+  const GraphNode *node = nodeOf(*this);
+  return node ? node->dtype : DType::F32;
 }
 
 /// The trace `operands` belong to, or null after recording why not: an

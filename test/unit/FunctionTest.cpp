@@ -263,6 +263,7 @@ TEST(FunctionTest, ErrorsNameTheFunctionAndTheOp) {
     return r;
   });
   ok(leaky({a}));
+  EXPECT_TRUE(kept.shape().empty()); // its trace has ended
   message = error(leaky({b}));
   EXPECT_NE(message.find("not a value of this trace"), std::string::npos)
       << message;

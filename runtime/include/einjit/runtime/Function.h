@@ -58,7 +58,8 @@ struct TraceState;
 /// and a dtype but no data. Ops on Syms record themselves; an op that fails
 /// (say, shapes that do not broadcast) gives an invalid Sym, and the trace
 /// reports its error. A Sym belongs to its trace: one kept after it (or
-/// from another function) does not become part of a later one.
+/// from another function) does not become part of a later one, and has no
+/// shape once its trace has ended. A body must not call its own Function.
 class Sym {
 public:
   Sym() = default;
