@@ -112,7 +112,7 @@ struct Operands {
 };
 } // namespace
 
-static Operands describe(llvm::ArrayRef<Sym> operands) {
+static Operands operandsOf(llvm::ArrayRef<Sym> operands) {
   Operands in;
   for (const Sym &s : operands) {
     in.shapes.emplace_back(s.shape().begin(), s.shape().end());
@@ -126,7 +126,7 @@ Sym einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<Sym> operands) {
   auto state = traceOf(operands, "einsum '" + equation.str() + "'");
   if (!state)
     return {};
-  Operands in = describe(operands);
+  Operands in = operandsOf(operands);
   auto eq = bindEquation(equation, in.shapes, in.types);
   if (!eq)
     return TraceState::fail(state, llvm::toString(eq.takeError()));
@@ -144,7 +144,7 @@ static Sym traceOp(OpKind kind, llvm::ArrayRef<Sym> operands,
   auto state = traceOf(operands, opName(kind));
   if (!state)
     return {};
-  Operands in = describe(operands);
+  Operands in = operandsOf(operands);
   auto sig = bindOp(kind, in.shapes, in.types, axes, keepDims, scalar);
   if (!sig)
     return TraceState::fail(state, llvm::toString(sig.takeError()));
@@ -219,7 +219,7 @@ size_t CompiledFunction::codeBytes() const {
 
 llvm::Error CompiledFunction::run(llvm::ArrayRef<Tensor> args,
                                   llvm::MutableArrayRef<Tensor> outs) const {
-  auto describe = [](const GraphNode &node) {
+  auto typeOf = [](const GraphNode &node) {
     return dtypeName(node.dtype).str() + shapeString(node.shape);
   };
   if (args.size() != g.inputs.size())
@@ -233,7 +233,7 @@ llvm::Error CompiledFunction::run(llvm::ArrayRef<Tensor> args,
           "argument {0} of '{1}' is {2} but it was traced for {3}", i, g.name,
           t.defined() ? dtypeName(t.dtype()).str() + shapeString(t.shape())
                       : std::string("an empty tensor handle"),
-          describe(node)));
+          typeOf(node)));
   }
   if (outs.size() != g.outputs.size())
     return makeEinsumError(llvm::formatv("'{0}' has {1} results, got {2}",
@@ -245,7 +245,7 @@ llvm::Error CompiledFunction::run(llvm::ArrayRef<Tensor> args,
         t.dtype() != node.dtype || !t.isContiguous())
       return makeEinsumError(
           llvm::formatv("result {0} of '{1}' must be a contiguous {2}", i,
-                        g.name, describe(node)));
+                        g.name, typeOf(node)));
   }
   if (!kernel)
     return runEagerly(args, outs);

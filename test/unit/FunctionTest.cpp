@@ -10,6 +10,7 @@
 #include "einjit/runtime/Ops.h"
 #include "einjit/runtime/Session.h"
 
+#include "TensorTestUtils.h"
 #include "gtest/gtest.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -20,41 +21,12 @@
 #include <thread>
 
 using namespace einjit;
+using namespace einjit::test;
 
 namespace {
 
-/// An f32 tensor whose element at flat index e is f(e).
-Tensor make(std::vector<int64_t> shape, double (*f)(int64_t)) {
-  Tensor t = llvm::cantFail(Tensor::allocate(DType::F32, shape));
-  for (int64_t e = 0; e < t.numel(); ++e)
-    t.data<float>()[e] = f(e);
-  return t;
-}
-
 double wave(int64_t e) { return std::sin(e * 0.7) * 1.5; }
 double ripple(int64_t e) { return std::cos(e * 0.31) - 0.2; }
-
-std::vector<Tensor> ok(llvm::Expected<std::vector<Tensor>> t) {
-  if (!t) {
-    ADD_FAILURE() << llvm::toString(t.takeError());
-    return {};
-  }
-  return std::move(*t);
-}
-
-std::string error(llvm::Expected<std::vector<Tensor>> t) {
-  if (t)
-    return "(no error)";
-  return llvm::toString(t.takeError());
-}
-
-/// Element at multi-index `index` of a possibly strided f32 tensor.
-double at(const Tensor &t, llvm::ArrayRef<int64_t> index) {
-  int64_t offset = 0;
-  for (auto [i, s] : llvm::zip(index, t.strides()))
-    offset += i * s;
-  return t.data<float>()[offset];
-}
 
 /// Attention as the lab writes it: scores, scale, softmax, weighted sum.
 Function attention(Session *session = nullptr) {
@@ -116,8 +88,9 @@ TEST(FunctionTest, DenseBiasRelu) {
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{5, 3, 7},
                          {1, 1, 1},
                          {129, 33, 65}}) {
-    Tensor x = make({m, k}, wave), w = make({k, n}, ripple),
-           bias = make({n}, ripple);
+    Tensor x = make(DType::F32, {m, k}, wave),
+           w = make(DType::F32, {k, n}, ripple),
+           bias = make(DType::F32, {n}, ripple);
     auto out = ok(dense({x, w, bias}));
     ASSERT_EQ(out.size(), 1u);
     std::vector<double> want(m * n);
@@ -137,8 +110,9 @@ TEST(FunctionTest, DenseBiasRelu) {
 TEST(FunctionTest, AttentionMatchesReference) {
   Function f = attention();
   for (int64_t s : {1, 5, 129}) {
-    Tensor q = make({2, s, 3, 8}, wave), k = make({2, s, 3, 8}, ripple),
-           v = make({2, s, 3, 8}, wave);
+    Tensor q = make(DType::F32, {2, s, 3, 8}, wave),
+           k = make(DType::F32, {2, s, 3, 8}, ripple),
+           v = make(DType::F32, {2, s, 3, 8}, wave);
     auto out = ok(f({q, k, v}));
     ASSERT_EQ(out.size(), 1u);
     expectNear(out[0], attentionReference(q, k, v), 1e-5);
@@ -152,7 +126,7 @@ TEST(FunctionTest, FusionKeepsIntermediatesOutOfMemory) {
   // Eager softmax makes five tensors of the scores' size (scaled, shifted,
   // exp, quotient); traced, only the scores and the probabilities exist.
   Function f = attention();
-  Tensor q = make({2, 129, 3, 8}, wave);
+  Tensor q = make(DType::F32, {2, 129, 3, 8}, wave);
   auto fn = f.concrete({q, q, q});
   ASSERT_TRUE(!!fn) << llvm::toString(fn.takeError());
   int64_t scores = 2 * 3 * 129 * 129 * 4;
@@ -174,9 +148,10 @@ TEST(FunctionTest, StridedArgumentsAndSeveralResults) {
     Sym prod = einsum("ij,jk->ik", {a, b});
     return std::vector<Sym>{a, prod, sum(exp(prod), {0}), prod};
   });
-  Tensor base = make({7, 5}, wave);
+  Tensor base = make(DType::F32, {7, 5}, wave);
   Tensor a = llvm::cantFail(base.transpose()); // 5x7, strided
-  Tensor b = llvm::cantFail(make({7, 6}, ripple).slice(1, 0, 6, 2)); // 7x3
+  Tensor b =
+      llvm::cantFail(make(DType::F32, {7, 6}, ripple).slice(1, 0, 6, 2)); // 7x3
   auto out = ok(f({a, b}));
   ASSERT_EQ(out.size(), 4u);
   std::vector<double> wantA, wantProd(5 * 3), wantSum(3, 0.0);
@@ -200,7 +175,7 @@ TEST(FunctionTest, StridedArgumentsAndSeveralResults) {
 TEST(FunctionTest, EmptyTensorsRunOpByOp) {
   Function f = function(
       [](Sym a, Sym b) { return sum(einsum("ij,jk->ik", {a, b}) + a, {1}); });
-  Tensor a = make({3, 0}, wave), b = make({0, 0}, wave);
+  Tensor a = make(DType::F32, {3, 0}, wave), b = make(DType::F32, {0, 0}, wave);
   auto out = ok(f({a, b}));
   ASSERT_EQ(out.size(), 1u);
   expectNear(out[0], {0.0, 0.0, 0.0}, 0);
@@ -209,7 +184,8 @@ TEST(FunctionTest, EmptyTensorsRunOpByOp) {
 TEST(FunctionTest, RetracesNameWhatChanged) {
   Session session;
   Function f = attention(&session);
-  Tensor small = make({1, 5, 2, 4}, wave), big = make({1, 7, 2, 4}, wave);
+  Tensor small = make(DType::F32, {1, 5, 2, 4}, wave),
+         big = make(DType::F32, {1, 7, 2, 4}, wave);
   ok(f({small, small, small}));
   ok(f({small, small, small}));
   EXPECT_EQ(f.stats().traces, 1u);
@@ -237,7 +213,7 @@ TEST(FunctionTest, RetracesNameWhatChanged) {
 TEST(FunctionTest, ErrorsNameTheFunctionAndTheOp) {
   Function bad =
       function([](Sym a, Sym b) { return einsum("ij,jk->ik", {a, b}) * 2.0; });
-  Tensor a = make({2, 3}, wave), b = make({4, 5}, wave);
+  Tensor a = make(DType::F32, {2, 3}, wave), b = make(DType::F32, {4, 5}, wave);
   std::string message = error(bad({a, b}));
   EXPECT_NE(message.find("traced function 'function'"), std::string::npos)
       << message;
@@ -298,7 +274,8 @@ TEST(FunctionTest, ConcurrentCallsTraceOnce) {
         return softmax(einsum("ij,kj->ik", {a, b}), -1);
       },
       options);
-  Tensor a = make({9, 5}, wave), b = make({11, 5}, ripple);
+  Tensor a = make(DType::F32, {9, 5}, wave),
+         b = make(DType::F32, {11, 5}, ripple);
   std::vector<double> want(9 * 11);
   for (int64_t i = 0; i < 9; ++i) {
     double m = -INFINITY, z = 0;
@@ -341,7 +318,7 @@ TEST(FunctionTest, ConcurrentCallsTraceOnce) {
 TEST(FunctionTest, DiskCacheServesAnotherSession) {
   llvm::SmallString<128> dir;
   ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("einjit-fn", dir));
-  Tensor q = make({1, 5, 2, 4}, wave);
+  Tensor q = make(DType::F32, {1, 5, 2, 4}, wave);
   std::vector<double> want = attentionReference(q, q, q);
   {
     Session first;

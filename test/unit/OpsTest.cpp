@@ -9,6 +9,7 @@
 #include "einjit/runtime/Ops.h"
 #include "einjit/runtime/Einsum.h"
 
+#include "TensorTestUtils.h"
 #include "gtest/gtest.h"
 
 #include <cmath>
@@ -16,71 +17,11 @@
 #include <limits>
 
 using namespace einjit;
+using namespace einjit::test;
 
 namespace {
 
-/// A tensor of `type` whose element at flat index e is f(e).
-Tensor make(DType type, std::vector<int64_t> shape,
-            const std::function<double(int64_t)> &f) {
-  Tensor t = llvm::cantFail(Tensor::allocate(type, shape));
-  for (int64_t e = 0; e < t.numel(); ++e) {
-    double v = f(e);
-    switch (type) {
-    case DType::F16:
-      t.data<uint16_t>()[e] = floatToHalf(v);
-      break;
-    case DType::F32:
-      t.data<float>()[e] = v;
-      break;
-    case DType::F64:
-      t.data<double>()[e] = v;
-      break;
-    case DType::I32:
-      t.data<int32_t>()[e] = v;
-      break;
-    case DType::I64:
-      t.data<int64_t>()[e] = v;
-      break;
-    }
-  }
-  return t;
-}
-
 double wave(int64_t e) { return std::sin(e * 0.7) * 3.0; }
-
-Tensor ok(llvm::Expected<Tensor> t) {
-  if (!t) {
-    ADD_FAILURE() << llvm::toString(t.takeError());
-    return {};
-  }
-  return std::move(*t);
-}
-
-std::string error(llvm::Expected<Tensor> t) {
-  if (t)
-    return "(no error)";
-  return llvm::toString(t.takeError());
-}
-
-/// Element at multi-index `index` of a possibly strided tensor.
-double at(const Tensor &t, llvm::ArrayRef<int64_t> index) {
-  int64_t offset = 0;
-  for (auto [i, s] : llvm::zip(index, t.strides()))
-    offset += i * s;
-  switch (t.dtype()) {
-  case DType::F16:
-    return halfToFloat(t.data<uint16_t>()[offset]);
-  case DType::F32:
-    return t.data<float>()[offset];
-  case DType::F64:
-    return t.data<double>()[offset];
-  case DType::I32:
-    return t.data<int32_t>()[offset];
-  case DType::I64:
-    return t.data<int64_t>()[offset];
-  }
-  return 0;
-}
 
 /// Relative-or-absolute closeness, NaN equal to NaN, infinities exact.
 void expectClose(double got, double want, double tol, const std::string &what) {

@@ -11,6 +11,7 @@
 
 #include "einjit/runtime/Einsum.h"
 
+#include "TensorTestUtils.h"
 #include "gtest/gtest.h"
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include <vector>
 
 using namespace einjit;
+using namespace einjit::test;
 
 namespace {
 
@@ -41,29 +43,6 @@ void onThreads(const std::function<void(int)> &body) {
     t.join();
 }
 
-/// A contiguous tensor with element (i, j, ...) = f(flat index).
-Tensor filled(DType type, std::vector<int64_t> shape,
-              const std::function<double(int64_t)> &f) {
-  Tensor t = llvm::cantFail(Tensor::allocate(type, shape));
-  for (int64_t e = 0; e < t.numel(); ++e) {
-    double v = f(e);
-    switch (type) {
-    case DType::F32:
-      t.data<float>()[e] = v;
-      break;
-    case DType::F64:
-      t.data<double>()[e] = v;
-      break;
-    case DType::I64:
-      t.data<int64_t>()[e] = v;
-      break;
-    default:
-      ADD_FAILURE() << "unused dtype";
-    }
-  }
-  return t;
-}
-
 /// One signature and the closed form of its result.
 struct Signature {
   std::string equation;
@@ -81,8 +60,8 @@ std::vector<Signature> signatures() {
     double s1 = k * (k - 1) / 2.0, s2 = (k - 1) * k * (2 * k - 1) / 6.0;
     s.push_back(
         {"ij,jk->ik",
-         {filled(DType::F64, {m, k}, [=](int64_t e) { return e / k + e % k; }),
-          filled(DType::F64, {k, n}, [=](int64_t e) { return e / n - e % n; })},
+         {make(DType::F64, {m, k}, [=](int64_t e) { return e / k + e % k; }),
+          make(DType::F64, {k, n}, [=](int64_t e) { return e / n - e % n; })},
          [=](int64_t e) {
            double i = e / n, j = e % n;
            return -k * i * j + (i - j) * s1 + s2;
@@ -90,22 +69,21 @@ std::vector<Signature> signatures() {
   }
   // The trace of A[i,j] = 5 i + j (5x5): sum 6 i = 60.
   s.push_back({"ii->",
-               {filled(DType::F32, {5, 5}, [](int64_t e) { return e; })},
+               {make(DType::F32, {5, 5}, [](int64_t e) { return e; })},
                [](int64_t) { return 60.0; }});
   // x . x for x = 0..99 in i64: 99 * 100 * 199 / 6.
   s.push_back({"i,i->",
-               {filled(DType::I64, {100}, [](int64_t e) { return e; }),
-                filled(DType::I64, {100}, [](int64_t e) { return e; })},
+               {make(DType::I64, {100}, [](int64_t e) { return e; }),
+                make(DType::I64, {100}, [](int64_t e) { return e; })},
                [](int64_t) { return 328350.0; }});
   // A batched transpose with a broadcast ellipsis: out[b,j,i] = 10 i + j.
-  s.push_back(
-      {"...ij->...ji",
-       {filled(DType::F64, {3, 4, 10}, [](int64_t e) { return e % 40; })},
-       [](int64_t e) { return (e % 4) * 10 + (e % 40) / 4; }});
+  s.push_back({"...ij->...ji",
+               {make(DType::F64, {3, 4, 10}, [](int64_t e) { return e % 40; })},
+               [](int64_t e) { return (e % 4) * 10 + (e % 40) / 4; }});
   // 128 x 160 x 128 ones: 2.6M loop iterations, enough for OpenMP threads.
   s.push_back({"ij,jk->ik",
-               {filled(DType::F32, {128, 160}, [](int64_t) { return 1; }),
-                filled(DType::F32, {160, 128}, [](int64_t) { return 1; })},
+               {make(DType::F32, {128, 160}, [](int64_t) { return 1; }),
+                make(DType::F32, {160, 128}, [](int64_t) { return 1; })},
                [](int64_t) { return 160.0; }});
   return s;
 }
@@ -213,8 +191,8 @@ TEST(ThreadingTest, EveryThreadItsOwnSignature) {
   std::atomic<int> errors{0}, wrong{0};
   onThreads([&](int thread) {
     int64_t n = 2 + thread;
-    Tensor a = filled(DType::F64, {n, 3}, [](int64_t e) { return e % 3; });
-    Tensor b = filled(DType::F64, {3}, [](int64_t) { return 2; });
+    Tensor a = make(DType::F64, {n, 3}, [](int64_t e) { return e % 3; });
+    Tensor b = make(DType::F64, {3}, [](int64_t) { return 2; });
     for (int r = 0; r < kCalls; ++r) {
       // out[i] = sum_j 2 j = 6.
       auto result = einsum("ij,j->i", {a, b});

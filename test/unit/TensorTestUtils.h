@@ -1,0 +1,89 @@
+//===- TensorTestUtils.h - Making and reading tensors in tests --*- C++ -*-===//
+//
+// What the runtime's tests share: tensors filled from a function of the
+// flat index, elements read at a multi-index through the strides, and the
+// value or the message of an llvm::Expected.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EINJIT_TEST_UNIT_TENSORTESTUTILS_H
+#define EINJIT_TEST_UNIT_TENSORTESTUTILS_H
+
+#include "einjit/runtime/Tensor.h"
+
+#include "gtest/gtest.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace einjit::test {
+
+/// A contiguous tensor of `type` whose element at flat index e is f(e).
+inline Tensor make(DType type, std::vector<int64_t> shape,
+                   const std::function<double(int64_t)> &f) {
+  Tensor t = llvm::cantFail(Tensor::allocate(type, shape));
+  for (int64_t e = 0; e < t.numel(); ++e) {
+    double v = f(e);
+    switch (type) {
+    case DType::F16:
+      t.data<uint16_t>()[e] = floatToHalf(v);
+      break;
+    case DType::F32:
+      t.data<float>()[e] = v;
+      break;
+    case DType::F64:
+      t.data<double>()[e] = v;
+      break;
+    case DType::I32:
+      t.data<int32_t>()[e] = v;
+      break;
+    case DType::I64:
+      t.data<int64_t>()[e] = v;
+      break;
+    }
+  }
+  return t;
+}
+
+/// Element at multi-index `index` of a possibly strided tensor.
+inline double at(const Tensor &t, llvm::ArrayRef<int64_t> index) {
+  int64_t offset = 0;
+  for (auto [i, s] : llvm::zip(index, t.strides()))
+    offset += i * s;
+  switch (t.dtype()) {
+  case DType::F16:
+    return halfToFloat(t.data<uint16_t>()[offset]);
+  case DType::F32:
+    return t.data<float>()[offset];
+  case DType::F64:
+    return t.data<double>()[offset];
+  case DType::I32:
+    return t.data<int32_t>()[offset];
+  case DType::I64:
+    return t.data<int64_t>()[offset];
+  }
+  return 0;
+}
+
+/// The value, or a test failure with the message and a default value.
+template <typename T>
+T ok(llvm::Expected<T> value) {
+  if (!value) {
+    ADD_FAILURE() << llvm::toString(value.takeError());
+    return {};
+  }
+  return std::move(*value);
+}
+
+/// The message, or "(no error)".
+template <typename T>
+std::string error(llvm::Expected<T> value) {
+  if (value)
+    return "(no error)";
+  return llvm::toString(value.takeError());
+}
+
+} // namespace einjit::test
+
+#endif // EINJIT_TEST_UNIT_TENSORTESTUTILS_H
