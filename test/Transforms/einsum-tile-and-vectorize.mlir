@@ -105,6 +105,22 @@ func.func @matvec(%a: tensor<64x128xf32>, %x: tensor<128xf32>) -> tensor<64xf32>
 
 // -----
 
+// A row length that 16 lanes do not divide (129 = 128 + 1) is split: the
+// first 128 run as 16-lane partial sums, the last one on its own, instead
+// of partial sums 3 lanes wide (the largest divisor of 129 under 16).
+// CHECK-LABEL: func @matvec_odd
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c16 iter_args
+// CHECK: vector.transfer_read {{.*}} : tensor<64x129xf32>, vector<4x16xf32>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
+// CHECK: vector.transfer_read %{{.*}}[%{{.*}}, %c128]{{.*}} : tensor<64x129xf32>, vector<4x1xf32>
+// CHECK-NOT: vector<4x3xf32>
+func.func @matvec_odd(%a: tensor<64x129xf32>, %x: tensor<129xf32>) -> tensor<64xf32> {
+  %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x129xf32>, tensor<129xf32>) -> tensor<64xf32>
+  return %0 : tensor<64xf32>
+}
+
+// -----
+
 // In A B^T the SIMD loop (k) is not contiguous in B, which 64 rows of A
 // reuse: B is transposed once, then the outer-product kernel runs on it.
 // CHECK-LABEL: func @transposed_operand

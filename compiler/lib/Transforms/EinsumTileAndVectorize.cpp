@@ -407,6 +407,35 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   return success();
 }
 
+/// tileForPartialReduction, with a reduction that whole SIMD registers do
+/// not divide split first into the part they divide and the remainder
+/// (129 = 128 + 1), each with its own partial sums: the lanes would
+/// otherwise be cut to a divisor of the range (3 for 129).
+static LogicalResult tileForPartialReductionSplit(RewriterBase &rewriter,
+                                                  linalg::GenericOp op,
+                                                  unsigned vectorBits,
+                                                  int64_t parallelWork) {
+  SmallVector<unsigned> reduction;
+  op.getReductionDims(reduction);
+  unsigned red = reduction.front();
+  int64_t range = op.getStaticLoopRanges()[red];
+  int64_t lanes = simdLanes(op, vectorBits);
+  if (range <= lanes || range % lanes == 0)
+    return tileForPartialReduction(rewriter, op, vectorBits, parallelWork);
+  rewriter.setInsertionPoint(op);
+  auto [first, second] =
+      linalg::splitOp(rewriter, cast<TilingInterface>(op.getOperation()), red,
+                      rewriter.getIndexAttr(range - range % lanes));
+  if (!first || !second)
+    return failure();
+  for (TilingInterface part : {first, second})
+    if (failed(tileForPartialReduction(
+            rewriter, cast<linalg::GenericOp>(part.getOperation()), vectorBits,
+            parallelWork)))
+      return failure();
+  return success();
+}
+
 /// The outer-product strategy: cache tiles, register tiles, vectorization
 /// of the register tile.
 /// Reduction blocks shorter than this reload the accumulators too often: a
@@ -1142,8 +1171,8 @@ struct EinsumTileAndVectorize
           return signalPassFailure();
       LogicalResult done =
           prefersPartialReduction(generic)
-              ? tileForPartialReduction(rewriter, generic, vectorBits,
-                                        parallelWork)
+              ? tileForPartialReductionSplit(rewriter, generic, vectorBits,
+                                             parallelWork)
               : tileAndVectorize(rewriter, generic, vectorBits, vectorRegisters,
                                  parallelWork);
       if (failed(done))

@@ -104,8 +104,11 @@ def EinsumTileAndVectorize
     `ij->i`) is instead tiled by 4 rows and split into one-SIMD-width
     partial sums per row (`tileReductionUsingScf`): contiguous loads,
     elementwise adds into a 4 x lanes accumulator, one cross-lane reduction
-    at the end. With `parallel-work` iterations or more, the groups of rows
-    are the iterations of an `scf.forall`.
+    at the end. Adds and maxima take this path. A reduction that one SIMD
+    width does not divide is split first (`linalg::splitOp`) into the part
+    it divides and the remainder (129 = 128 + 1), each reduced this way.
+    With `parallel-work` iterations or more, the groups of rows are the
+    iterations of an `scf.forall`.
 
     A floating-point sum over several reduction loops, one of which is an
     input's contiguous dimension `r` (`ijk->j`: `i` and `k`), splits `r`
