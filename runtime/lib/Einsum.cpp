@@ -890,7 +890,7 @@ Runtime::buildOp(const OpSignature &sig, const TargetInfo &target,
   return buildWithoutPath(
       llvm::is_contained(sig.loopShape, 0), "an op",
       [&](mlir::MLIRContext &ctx) { return buildOpModule(ctx, sig); },
-      /*fuse=*/false, target, key, dir, disk,
+      /*fuse=*/isSoftmax(sig.kind), target, key, dir, disk,
       [&](std::unique_ptr<JitKernel> kernel, int64_t workspace, double seconds,
           bool fromDisk) {
         return cachedEntry(std::make_shared<const CompiledOp>(

@@ -180,23 +180,11 @@ Sym einjit::max(const Sym &a, llvm::ArrayRef<int64_t> axes, bool keepDims) {
   return traceOp(OpKind::Max, {a}, axes, keepDims);
 }
 
-/// Softmax's shifted logits d = a - max(a) along `axis`, as the eager
-/// softmax computes them (Ops.cpp).
-static Sym shifted(const Sym &a, int64_t axis) {
-  if (a.valid() && a.rank() == 0)
-    return TraceState::fail(TraceState::of(a),
-                            "softmax needs an operand of rank 1 or more");
-  return a - max(a, {axis}, /*keepDims=*/true);
-}
-
 Sym einjit::softmax(const Sym &a, int64_t axis) {
-  Sym e = exp(shifted(a, axis));
-  return e / sum(e, {axis}, /*keepDims=*/true);
+  return traceOp(OpKind::Softmax, {a}, {axis});
 }
-
 Sym einjit::logSoftmax(const Sym &a, int64_t axis) {
-  Sym d = shifted(a, axis);
-  return d - log(sum(exp(d), {axis}, /*keepDims=*/true));
+  return traceOp(OpKind::LogSoftmax, {a}, {axis});
 }
 
 //===----------------------------------------------------------------------===//

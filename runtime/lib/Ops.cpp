@@ -1,7 +1,7 @@
 //===- Ops.cpp - Eager ops besides einsum ---------------------------------===//
 //
-// The kernels come from the cache in Einsum.cpp (compileOp); softmax is
-// composed from max, sub, exp, sum and div.
+// The kernels come from the cache in Einsum.cpp (compileOp); a softmax's
+// kernel is its max, sub, exp, sum and div, fused (emitOp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -121,45 +121,10 @@ einjit::max(const Tensor &a, llvm::ArrayRef<int64_t> axes, bool keepDims) {
   return runOp(OpKind::Max, {a}, axes, keepDims);
 }
 
-namespace {
-/// What both softmaxes compute along an axis: the shifted logits d = a -
-/// max(a), e = exp(d) and its sum s (reduced dims kept as size 1).
-struct Shifted {
-  Tensor d, e, s;
-};
-} // namespace
-
-static llvm::Expected<Shifted> shiftedExp(const Tensor &a, int64_t axis) {
-  if (a.rank() == 0)
-    return makeEinsumError("softmax needs an operand of rank 1 or more");
-  auto m = max(a, {axis}, /*keepDims=*/true);
-  if (!m)
-    return m.takeError();
-  auto d = sub(a, *m);
-  if (!d)
-    return d.takeError();
-  auto e = exp(*d);
-  if (!e)
-    return e.takeError();
-  auto s = sum(*e, {axis}, /*keepDims=*/true);
-  if (!s)
-    return s.takeError();
-  return Shifted{std::move(*d), std::move(*e), std::move(*s)};
-}
-
 llvm::Expected<Tensor> einjit::softmax(const Tensor &a, int64_t axis) {
-  auto x = shiftedExp(a, axis);
-  if (!x)
-    return x.takeError();
-  return div(x->e, x->s);
+  return runOp(OpKind::Softmax, {a}, {axis});
 }
 
 llvm::Expected<Tensor> einjit::logSoftmax(const Tensor &a, int64_t axis) {
-  auto x = shiftedExp(a, axis);
-  if (!x)
-    return x.takeError();
-  auto l = log(x->s);
-  if (!l)
-    return l.takeError();
-  return sub(x->d, *l);
+  return runOp(OpKind::LogSoftmax, {a}, {axis});
 }

@@ -260,6 +260,16 @@ TEST(OpsTest, SoftmaxIsStableAndNormalized) {
   }
   EXPECT_EQ(error(softmax(make(DType::F32, {}, wave))),
             "softmax needs an operand of rank 1 or more");
+  EXPECT_EQ(error(logSoftmax(make(DType::F32, {2, 3}, wave), 2)),
+            "log_softmax: axis 2 is out of range for an operand of rank 2");
+  // Ints give f64, as exp does; an axis of size 0 gives an empty result.
+  Tensor ints = make(DType::I32, {2, 3}, [](int64_t e) { return e; });
+  Tensor pi = ok(softmax(ints, -1));
+  ASSERT_EQ(pi.dtype(), DType::F64);
+  double z = std::exp(0.0) + std::exp(1.0) + std::exp(2.0);
+  EXPECT_NEAR(at(pi, {1, 2}), std::exp(2.0) / z, 1e-15);
+  Tensor none = ok(softmax(make(DType::F32, {4, 0}, wave), 1));
+  EXPECT_EQ(none.shape(), llvm::ArrayRef<int64_t>({4, 0}));
 }
 
 TEST(OpsTest, ViewsShareMemory) {

@@ -104,6 +104,9 @@ static Value apply(OpBuilder &b, Location loc, OpKind kind, DType type,
   case OpKind::Max: // NaN propagates, as in numpy.max
     return fp ? arith::MaximumFOp::create(b, loc, x, args[1]).getResult()
               : arith::MaxSIOp::create(b, loc, x, args[1]).getResult();
+  case OpKind::Softmax: // composed of the others (emitSoftmax)
+  case OpKind::LogSoftmax:
+    break;
   }
   llvm_unreachable("unknown op");
 }
@@ -124,8 +127,55 @@ static AffineMap broadcastMap(MLIRContext *ctx, llvm::ArrayRef<int64_t> shape,
   return AffineMap::get(loops.size(), 0, exprs, ctx);
 }
 
+namespace {
+/// A tensor of a softmax's composition, with its shape and dtype.
+struct Typed {
+  Value value;
+  std::vector<int64_t> shape;
+  DType type;
+};
+} // namespace
+
+/// Softmax and log-softmax as the ops they are made of, each bound as the
+/// eager op would be: m = max(x) and s = sum(exp(x - m)) along the axis
+/// (kept as size 1), then exp(x - m) / s, or x - m - log(s). Lowered with
+/// einsum-fuse-elementwise, they take three passes over x (two for the
+/// log), with no tensor of x's size in between.
+static Value emitSoftmax(OpBuilder &b, Location loc, const OpSignature &sig,
+                         Value input) {
+  auto apply = [&](OpKind kind, llvm::ArrayRef<Typed> operands,
+                   bool alongAxis = false) {
+    std::vector<std::vector<int64_t>> shapes;
+    std::vector<DType> types;
+    SmallVector<Value> values;
+    for (const Typed &t : operands) {
+      shapes.push_back(t.shape);
+      types.push_back(t.type);
+      values.push_back(t.value);
+    }
+    // Cannot fail: the call's own binding checked the axis, and kernels of
+    // empty tensors are never built.
+    OpSignature step =
+        llvm::cantFail(bindOp(kind, shapes, types,
+                              alongAxis ? llvm::ArrayRef<int64_t>(sig.axes)
+                                        : llvm::ArrayRef<int64_t>(),
+                              /*keepDims=*/true));
+    return Typed{emitOp(b, loc, step, values), step.outputShape,
+                 step.resultType};
+  };
+  Typed x{input, sig.inputShapes[0], sig.inputTypes[0]};
+  Typed d = apply(OpKind::Sub, {x, apply(OpKind::Max, {x}, true)});
+  Typed e = apply(OpKind::Exp, {d});
+  Typed s = apply(OpKind::Sum, {e}, true);
+  if (sig.kind == OpKind::Softmax)
+    return apply(OpKind::Div, {e, s}).value;
+  return apply(OpKind::Sub, {d, apply(OpKind::Log, {s})}).value;
+}
+
 Value einjit::emitOp(OpBuilder &b, Location loc, const OpSignature &sig,
                      ValueRange inputs) {
+  if (isSoftmax(sig.kind))
+    return emitSoftmax(b, loc, sig, inputs[0]);
   MLIRContext &ctx = *b.getContext();
   Type resultElement = einsum::toMLIRType(&ctx, sig.resultType);
   Type computeElement = einsum::toMLIRType(&ctx, sig.computeType);

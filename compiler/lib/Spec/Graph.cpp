@@ -62,7 +62,7 @@ std::string Graph::str() const {
     case GraphNode::Kind::Op: {
       const OpSignature &op = *node.op;
       os << opName(op.kind);
-      if (isReduction(op.kind)) {
+      if (takesAxes(op.kind)) {
         os << " axes";
         for (int64_t axis : op.axes)
           os << " " << axis;

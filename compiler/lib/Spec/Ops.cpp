@@ -41,6 +41,10 @@ llvm::StringRef einjit::opName(OpKind kind) {
     return "sum";
   case OpKind::Max:
     return "max";
+  case OpKind::Softmax:
+    return "softmax";
+  case OpKind::LogSoftmax:
+    return "log_softmax";
   }
   return "?";
 }
@@ -49,6 +53,10 @@ unsigned einjit::opArity(OpKind kind) { return kind <= OpKind::Div ? 2 : 1; }
 
 bool einjit::isReduction(OpKind kind) {
   return kind == OpKind::Sum || kind == OpKind::Max;
+}
+
+bool einjit::isSoftmax(OpKind kind) {
+  return kind == OpKind::Softmax || kind == OpKind::LogSoftmax;
 }
 
 /// Ops whose result is a float even for int operands (NumPy's ufuncs; scale
@@ -62,6 +70,8 @@ static bool floatResult(OpKind kind) {
   case OpKind::Tanh:
   case OpKind::Gelu:
   case OpKind::Sqrt:
+  case OpKind::Softmax:
+  case OpKind::LogSoftmax:
     return true;
   default:
     return false;
@@ -72,7 +82,7 @@ std::string OpSignature::str() const {
   std::string s = opName(kind).str() + "(";
   for (auto [i, shape] : llvm::enumerate(inputShapes))
     s += (i ? ", " : "") + dtypeName(inputTypes[i]).str() + shapeString(shape);
-  if (isReduction(kind)) {
+  if (takesAxes(kind)) {
     s += ", axes=[";
     for (auto [i, axis] : llvm::enumerate(axes))
       s += (i ? "," : "") + std::to_string(axis);
@@ -143,13 +153,27 @@ einjit::bindOp(OpKind kind, llvm::ArrayRef<std::vector<int64_t>> shapes,
   sig.resultType = type;
   sig.computeType = accumulatorType(type);
 
+  int64_t rank = sig.loopShape.size();
+  if (isSoftmax(kind)) {
+    if (rank == 0)
+      return makeEinsumError(name + " needs an operand of rank 1 or more");
+    if (axes.size() != 1)
+      return makeEinsumError(name + " takes one axis");
+    int64_t a = axes[0] < 0 ? axes[0] + rank : axes[0];
+    if (a < 0 || a >= rank)
+      return makeEinsumError(llvm::formatv(
+          "{0}: axis {1} is out of range for an operand of rank {2}", name,
+          axes[0], rank));
+    sig.axes = {a};
+    sig.outputShape = sig.loopShape;
+    return sig;
+  }
   if (!isReduction(kind)) {
     if (!axes.empty())
       return makeEinsumError(name + " takes no axes");
     sig.outputShape = sig.loopShape;
     return sig;
   }
-  int64_t rank = sig.loopShape.size();
   std::vector<bool> reduced(rank, axes.empty());
   for (int64_t axis : axes) {
     int64_t a = axis < 0 ? axis + rank : axis;

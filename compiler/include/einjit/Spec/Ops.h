@@ -39,19 +39,30 @@ enum class OpKind : uint8_t {
   // Reductions along axes.
   Sum,
   Max,
+  // Along one axis: exp(x - max) / sum(exp(x - max)), and its log
+  // x - max - log(sum(exp(x - max))). Their kernels are those five ops
+  // (four for the log) in one function, fused.
+  Softmax,
+  LogSoftmax,
 };
 
 /// "add", "exp", "sum", ...
 llvm::StringRef opName(OpKind kind);
 unsigned opArity(OpKind kind);
 bool isReduction(OpKind kind);
+bool isSoftmax(OpKind kind);
+/// Whether a call names axes: reductions and softmaxes.
+inline bool takesAxes(OpKind kind) {
+  return isReduction(kind) || isSoftmax(kind);
+}
 
 /// A call of an op, checked: what a kernel is compiled for.
 struct OpSignature {
   OpKind kind = OpKind::Add;
   std::vector<std::vector<int64_t>> inputShapes;
   std::vector<DType> inputTypes;
-  /// Reductions: the axes reduced, ascending, each once.
+  /// Reductions: the axes reduced, ascending, each once. Softmaxes: their
+  /// one axis.
   std::vector<int64_t> axes;
   bool keepDims = false;
   /// Scale's factor.
@@ -75,7 +86,8 @@ struct OpSignature {
 /// true division does; scale, exp, log, tanh, gelu and sqrt of an int give
 /// f64, and sum of an i32 gives i64.
 /// Reductions take `axes` (negative counts from the end; empty: every
-/// axis) and `keepDims`. Errors name the op and the offending operand.
+/// axis) and `keepDims`; softmaxes take one axis, and give a float like
+/// exp. Errors name the op and the offending operand.
 llvm::Expected<OpSignature> bindOp(OpKind kind,
                                    llvm::ArrayRef<std::vector<int64_t>> shapes,
                                    llvm::ArrayRef<DType> types,
