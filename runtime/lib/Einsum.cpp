@@ -45,10 +45,11 @@ using namespace einjit;
 CompiledEinsum::CompiledEinsum(BoundEquation eq, ContractionPath path,
                                std::unique_ptr<JitKernel> kernel,
                                int64_t workspaceBytes, double compileSeconds,
-                               bool fromDisk)
+                               bool fromDisk,
+                               std::vector<std::vector<int64_t>> inputStrides)
     : eq(std::move(eq)), plan(std::move(path)), kernel(std::move(kernel)),
       workspace(workspaceBytes), seconds(compileSeconds), fromDisk(fromDisk),
-      outShape(this->eq.outputShape()) {}
+      outShape(this->eq.outputShape()), strides(std::move(inputStrides)) {}
 
 namespace {
 /// Scratch memory for kernels: one 64-byte aligned buffer per calling
@@ -132,25 +133,65 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
     std::memset(out.data(), 0, out.nbytes());
     return llvm::Error::success();
   }
-  return runKernel(*kernel, operands, out, workspace, eq.text);
+  return runKernel(*kernel, operands, out, workspace, eq.text, strides);
+}
+
+KernelLayouts einjit::kernelLayouts(llvm::ArrayRef<Tensor> operands) {
+  KernelLayouts layouts;
+  for (const Tensor &t : operands)
+    layouts.push_back(t.kernelStrides());
+  return layouts;
+}
+
+/// Whether `t` has the layout `strides` (empty: contiguous).
+static bool hasLayout(const Tensor &t, llvm::ArrayRef<int64_t> strides) {
+  if (strides.empty())
+    return t.isContiguous();
+  if (t.isContiguous())
+    return false;
+  for (auto [stride, want, dim] : llvm::zip(t.strides(), strides, t.shape()))
+    if (dim != 1 && stride != want)
+      return false;
+  return true;
 }
 
 llvm::Error einjit::runKernel(const JitKernel &kernel,
                               llvm::ArrayRef<Tensor> operands,
                               llvm::MutableArrayRef<Tensor> outs,
-                              int64_t workspace, llvm::StringRef what) {
-  // Contiguous operands are passed as they are; others are copied.
+                              int64_t workspace, llvm::StringRef what,
+                              llvm::ArrayRef<std::vector<int64_t>> layouts) {
+  // Operands in the kernel's layout are passed as they are; others are
+  // copied into it.
   llvm::SmallVector<Tensor, 0> copies;
   llvm::SmallVector<void *, 8> pointers;
-  for (const Tensor &t : operands) {
-    if (t.isContiguous()) {
+  for (auto [i, t] : llvm::enumerate(operands)) {
+    llvm::ArrayRef<int64_t> layout;
+    if (i < layouts.size())
+      layout = layouts[i];
+    if (hasLayout(t, layout)) {
       pointers.push_back(t.data());
       continue;
     }
-    auto c = t.contiguous();
-    if (!c)
-      return c.takeError();
-    copies.push_back(std::move(*c));
+    if (layout.empty()) {
+      auto c = t.contiguous();
+      if (!c)
+        return c.takeError();
+      copies.push_back(std::move(*c));
+      pointers.push_back(copies.back().data());
+      continue;
+    }
+    // A buffer spanning the layout, with the elements at its strides.
+    int64_t span = 1;
+    for (auto [dim, stride] : llvm::zip(t.shape(), layout))
+      span += (dim - 1) * stride;
+    auto buffer = Tensor::empty(t.dtype(), {span});
+    if (!buffer)
+      return buffer.takeError();
+    auto view = Tensor::borrow(buffer->data(), t.dtype(), t.shape(), layout);
+    if (!view)
+      return view.takeError();
+    view->copyFrom(t);
+    copies.push_back(std::move(*buffer));
     pointers.push_back(copies.back().data());
   }
   for (Tensor &out : outs)
@@ -288,6 +329,7 @@ public:
     std::string text;
     llvm::ArrayRef<std::vector<int64_t>> shapes;
     llvm::ArrayRef<DType> types;
+    llvm::ArrayRef<std::vector<int64_t>> layouts;
   };
   /// Builds the kernel of a call for a target, using the disk cache in
   /// `dir` when it is not empty.
@@ -301,12 +343,15 @@ public:
 
   /// The kernel of `eq`, compiled on a miss; with `cached`, also its cache
   /// entry.
+  /// `layouts` are the operands' (kernelLayouts; empty: all contiguous).
   llvm::Expected<std::shared_ptr<const CompiledEinsum>>
   compile(BoundEquation eq, const PlanOptions &options,
+          const KernelLayouts &layouts = {},
           std::shared_ptr<Cached> *cached = nullptr);
   /// The same for an eager op.
   llvm::Expected<std::shared_ptr<const CompiledOp>>
-  compileOp(const OpSignature &sig, std::shared_ptr<Cached> *cached = nullptr);
+  compileOp(const OpSignature &sig, const KernelLayouts &layouts = {},
+            std::shared_ptr<Cached> *cached = nullptr);
   /// The same for a traced function's graph, in `session`.
   llvm::Expected<std::shared_ptr<const CompiledFunction>>
   compileGraph(const Graph &graph, Session &session);
@@ -346,11 +391,12 @@ private:
   /// given, and stores it there after a compile).
   llvm::Expected<std::shared_ptr<Cached>>
   buildEinsum(const BoundEquation &eq, const PlanOptions &options,
-              const TargetInfo &target, const std::string &key,
-              const std::string &dir, DiskUse &disk);
+              const KernelLayouts &layouts, const TargetInfo &target,
+              const std::string &key, const std::string &dir, DiskUse &disk);
   llvm::Expected<std::shared_ptr<Cached>>
-  buildOp(const OpSignature &sig, const TargetInfo &target,
-          const std::string &key, const std::string &dir, DiskUse &disk);
+  buildOp(const OpSignature &sig, const KernelLayouts &layouts,
+          const TargetInfo &target, const std::string &key,
+          const std::string &dir, DiskUse &disk);
   llvm::Expected<std::shared_ptr<Cached>>
   buildGraph(const Graph &graph, Session &session, const TargetInfo &target,
              const std::string &key, const std::string &dir, DiskUse &disk);
@@ -409,6 +455,7 @@ private:
   struct Trace {
     std::vector<std::vector<int64_t>> shapes;
     std::vector<DType> types;
+    KernelLayouts layouts;
     size_t retraces = 0;
   };
   std::unordered_map<std::string, Trace> traces;
@@ -478,11 +525,34 @@ static std::string operandKey(const BoundEquation &eq) {
   return key;
 }
 
+/// "strides [80,1]", or "contiguous" for an empty layout.
+static std::string layoutString(llvm::ArrayRef<int64_t> strides) {
+  if (strides.empty())
+    return "contiguous";
+  std::string s = "strides [";
+  for (auto [i, stride] : llvm::enumerate(strides))
+    s += (i ? "," : "") + std::to_string(stride);
+  return s + "]";
+}
+
+/// The operands' layouts, the last part of a key: empty when all are
+/// contiguous.
+static std::string layoutKey(const KernelLayouts &layouts) {
+  if (llvm::all_of(layouts, [](const auto &l) { return l.empty(); }))
+    return "";
+  std::string key = "|layouts";
+  for (const std::vector<int64_t> &layout : layouts)
+    key += "|" + layoutString(layout);
+  return key;
+}
+
 std::string
 einjit::retraceReason(llvm::ArrayRef<std::vector<int64_t>> nowShapes,
                       llvm::ArrayRef<DType> nowTypes,
                       llvm::ArrayRef<std::vector<int64_t>> shapes,
-                      llvm::ArrayRef<DType> types) {
+                      llvm::ArrayRef<DType> types,
+                      llvm::ArrayRef<std::vector<int64_t>> nowLayouts,
+                      llvm::ArrayRef<std::vector<int64_t>> layouts) {
   for (size_t i = 0; i < nowShapes.size() && i < shapes.size(); ++i) {
     if (nowTypes[i] != types[i])
       return llvm::formatv("dtype of operand {0}: {1} -> {2}", i,
@@ -499,6 +569,16 @@ einjit::retraceReason(llvm::ArrayRef<std::vector<int64_t>> nowShapes,
   if (nowShapes.size() != shapes.size())
     return llvm::formatv("number of operands: {0} -> {1}", shapes.size(),
                          nowShapes.size());
+  for (size_t i = 0; i < nowShapes.size(); ++i) {
+    llvm::ArrayRef<int64_t> a, b;
+    if (i < layouts.size())
+      a = layouts[i];
+    if (i < nowLayouts.size())
+      b = nowLayouts[i];
+    if (a != b)
+      return llvm::formatv("layout of operand {0}: {1} -> {2}", i,
+                           layoutString(a), layoutString(b));
+  }
   return "the same operands (the kernel had been evicted)";
 }
 
@@ -550,12 +630,13 @@ void Runtime::noteTrace(const Call &call) {
   auto [it, first] = traces.try_emplace(call.traced);
   Trace &trace = it->second;
   if (!first)
-    logRetrace(
-        {call.text,
-         retraceReason(call.shapes, call.types, trace.shapes, trace.types),
-         ++trace.retraces});
+    logRetrace({call.text,
+                retraceReason(call.shapes, call.types, trace.shapes,
+                              trace.types, call.layouts, trace.layouts),
+                ++trace.retraces});
   trace.shapes.assign(call.shapes.begin(), call.shapes.end());
   trace.types.assign(call.types.begin(), call.types.end());
+  trace.layouts.assign(call.layouts.begin(), call.layouts.end());
   if (traces.size() > kTracedEquations) // keep the bookkeeping bounded
     traces.clear();
 }
@@ -633,20 +714,22 @@ Runtime::acquire(llvm::function_ref<Call(const TargetInfo &)> makeCall,
 
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 Runtime::compile(BoundEquation eq, const PlanOptions &options,
+                 const KernelLayouts &layouts,
                  std::shared_ptr<Cached> *cached) {
   std::string key;
   auto entry = acquire(
       [&](const TargetInfo &target) {
         Call call;
         call.traced = equationKey(eq, target, options);
-        call.key = key = call.traced + operandKey(eq);
+        call.key = key = call.traced + operandKey(eq) + layoutKey(layouts);
         call.text = eq.text;
         call.shapes = eq.inputShapes;
         call.types = eq.inputTypes;
+        call.layouts = layouts;
         return call;
       },
       [&](const TargetInfo &target, const std::string &dir, DiskUse &disk) {
-        return buildEinsum(eq, options, target, key, dir, disk);
+        return buildEinsum(eq, options, layouts, target, key, dir, disk);
       });
   if (!entry)
     return entry.takeError();
@@ -670,20 +753,23 @@ static std::string opKey(const OpSignature &sig, const TargetInfo &target,
 }
 
 llvm::Expected<std::shared_ptr<const CompiledOp>>
-Runtime::compileOp(const OpSignature &sig, std::shared_ptr<Cached> *cached) {
+Runtime::compileOp(const OpSignature &sig, const KernelLayouts &layouts,
+                   std::shared_ptr<Cached> *cached) {
   std::string key;
   auto entry = acquire(
       [&](const TargetInfo &target) {
         Call call;
         call.traced = opKey(sig, target, /*withOperands=*/false);
-        call.key = key = opKey(sig, target, /*withOperands=*/true);
+        call.key = key =
+            opKey(sig, target, /*withOperands=*/true) + layoutKey(layouts);
         call.text = opName(sig.kind).str();
         call.shapes = sig.inputShapes;
         call.types = sig.inputTypes;
+        call.layouts = layouts;
         return call;
       },
       [&](const TargetInfo &target, const std::string &dir, DiskUse &disk) {
-        return buildOp(sig, target, key, dir, disk);
+        return buildOp(sig, layouts, target, key, dir, disk);
       });
   if (!entry)
     return entry.takeError();
@@ -801,8 +887,9 @@ Runtime::jitModule(mlir::ModuleOp module, const TargetInfo &target,
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>>
 Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
-                     const TargetInfo &target, const std::string &key,
-                     const std::string &dir, DiskUse &disk) {
+                     const KernelLayouts &layouts, const TargetInfo &target,
+                     const std::string &key, const std::string &dir,
+                     DiskUse &disk) {
   // Kernels are compiled (or loaded) only for a CPU this machine can run.
   if (auto err = target.checkRunsOnHost())
     return std::move(err);
@@ -823,7 +910,7 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
     if (auto kernel = loadFromDisk(key, dir, entry, check, disk))
       return cachedEntry(std::make_shared<const CompiledEinsum>(
           eq, std::move(*path), std::move(kernel), entry.workspaceBytes,
-          secondsSince(start), /*fromDisk=*/true));
+          secondsSince(start), /*fromDisk=*/true, layouts));
   }
 
   PooledContext ctx;
@@ -837,7 +924,7 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
     std::vector<std::vector<int>> steps;
     for (const ContractionStep &step : path.steps)
       steps.push_back(step.operands);
-    auto module = buildKernelModule(*ctx, eq, &path);
+    auto module = buildKernelModule(*ctx, eq, &path, layouts);
     auto jit =
         jitModule(*module, target, key, dir, std::move(steps), workspace, disk);
     if (!jit)
@@ -845,7 +932,8 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
     kernel = std::move(*jit);
   }
   return cachedEntry(std::make_shared<const CompiledEinsum>(
-      eq, std::move(path), std::move(kernel), workspace, secondsSince(start)));
+      eq, std::move(path), std::move(kernel), workspace, secondsSince(start),
+      /*fromDisk=*/false, layouts));
 }
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>> Runtime::buildWithoutPath(
@@ -883,18 +971,18 @@ llvm::Expected<std::shared_ptr<Runtime::Cached>> Runtime::buildWithoutPath(
 }
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>>
-Runtime::buildOp(const OpSignature &sig, const TargetInfo &target,
-                 const std::string &key, const std::string &dir,
-                 DiskUse &disk) {
+Runtime::buildOp(const OpSignature &sig, const KernelLayouts &layouts,
+                 const TargetInfo &target, const std::string &key,
+                 const std::string &dir, DiskUse &disk) {
   // A loop of size 0: nothing to compute (an empty sum is filled with 0).
   return buildWithoutPath(
       llvm::is_contained(sig.loopShape, 0), "an op",
-      [&](mlir::MLIRContext &ctx) { return buildOpModule(ctx, sig); },
+      [&](mlir::MLIRContext &ctx) { return buildOpModule(ctx, sig, layouts); },
       /*fuse=*/isSoftmax(sig.kind), target, key, dir, disk,
       [&](std::unique_ptr<JitKernel> kernel, int64_t workspace, double seconds,
           bool fromDisk) {
         return cachedEntry(std::make_shared<const CompiledOp>(
-            sig, std::move(kernel), workspace, seconds, fromDisk));
+            sig, std::move(kernel), workspace, seconds, fromDisk, layouts));
       });
 }
 
@@ -1008,11 +1096,21 @@ public:
     mix((uint64_t)options.strategy);
     mix((uint64_t)options.memoryLimitBytes);
     for (const Tensor &t : ops) {
-      mix(((uint64_t)t.dtype() << 8) | (uint64_t)t.rank());
+      mix((uint64_t)header(t));
       for (int64_t d : t.shape())
         mix((uint64_t)d);
+      if (!t.isContiguous())
+        for (int64_t s : t.strides())
+          mix((uint64_t)s);
     }
     return h;
+  }
+
+  /// An operand's dtype, rank and whether its strides follow its dims (a
+  /// view's kernel is compiled for its layout).
+  static int64_t header(const Tensor &t) {
+    return ((int64_t)t.dtype() << 8) | t.rank() |
+           (t.isContiguous() ? 0 : int64_t(1) << 16);
   }
 
   std::shared_ptr<Runtime::Cached> find(const Runtime *owner, uint64_t h,
@@ -1040,8 +1138,10 @@ public:
     slot.memoryLimit = options.memoryLimitBytes;
     slot.operands.clear();
     for (const Tensor &t : ops) {
-      slot.operands.push_back(((int64_t)t.dtype() << 8) | t.rank());
+      slot.operands.push_back(header(t));
       slot.operands.append(t.shape().begin(), t.shape().end());
+      if (!t.isContiguous())
+        slot.operands.append(t.strides().begin(), t.strides().end());
     }
     slot.entry = entry;
   }
@@ -1056,12 +1156,16 @@ private:
       size_t at = 0;
       for (const Tensor &t : ops) {
         llvm::ArrayRef<int64_t> shape = t.shape();
-        if (at + 1 + shape.size() > operands.size() ||
-            operands[at] != (((int64_t)t.dtype() << 8) | t.rank()) ||
-            llvm::ArrayRef<int64_t>(operands).slice(at + 1, shape.size()) !=
-                shape)
+        bool strided = !t.isContiguous();
+        size_t size = 1 + shape.size() * (strided ? 2 : 1);
+        if (at + size > operands.size() || operands[at] != header(t))
           return false;
-        at += 1 + shape.size();
+        llvm::ArrayRef<int64_t> stored =
+            llvm::ArrayRef<int64_t>(operands).slice(at + 1, size - 1);
+        if (stored.take_front(shape.size()) != shape ||
+            (strided && stored.drop_front(shape.size()) != t.strides()))
+          return false;
+        at += size;
       }
       return at == operands.size();
     }
@@ -1074,7 +1178,7 @@ private:
     std::string equation;
     PathStrategy strategy = PathStrategy::Auto;
     int64_t memoryLimit = 0;
-    /// Per operand: dtype and rank, then the dims.
+    /// Per operand: its header, the dims, and the strides of a view.
     llvm::SmallVector<int64_t, 12> operands;
     std::weak_ptr<Runtime::Cached> entry;
   };
@@ -1121,7 +1225,8 @@ Session::compileEinsum(llvm::StringRef equation,
                auto bound = bindOperands(equation, operands);
                if (!bound)
                  return bound.takeError();
-               auto kernel = rt.compile(std::move(*bound), options, &entry);
+               auto kernel = rt.compile(std::move(*bound), options,
+                                        kernelLayouts(operands), &entry);
                return kernel ? llvm::Error::success() : kernel.takeError();
              });
   if (!entry)
@@ -1157,7 +1262,7 @@ Session::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
         auto sig = bindOp(kind, shapes, types, axes, keepDims, scalar);
         if (!sig)
           return sig.takeError();
-        auto kernel = rt.compileOp(*sig, &entry);
+        auto kernel = rt.compileOp(*sig, kernelLayouts(operands), &entry);
         return kernel ? llvm::Error::success() : kernel.takeError();
       });
   if (!entry)

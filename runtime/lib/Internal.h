@@ -29,11 +29,13 @@ llvm::Expected<ContractionPath> planEinsumPath(const BoundEquation &eq,
 /// EINJIT_LOG=retrace).
 void recordRetrace(Session &session, const Retrace &event);
 /// The first difference between operands `now` and `before`: "dim 0 of
-/// operand 1: 16 -> 32".
+/// operand 1: 16 -> 32", or of their layouts (kernelLayouts), when given.
 std::string retraceReason(llvm::ArrayRef<std::vector<int64_t>> nowShapes,
                           llvm::ArrayRef<DType> nowTypes,
                           llvm::ArrayRef<std::vector<int64_t>> shapes,
-                          llvm::ArrayRef<DType> types);
+                          llvm::ArrayRef<DType> types,
+                          llvm::ArrayRef<std::vector<int64_t>> nowLayouts = {},
+                          llvm::ArrayRef<std::vector<int64_t>> layouts = {});
 
 } // namespace einjit
 

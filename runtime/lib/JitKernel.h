@@ -80,12 +80,20 @@ private:
 };
 
 class Tensor;
-/// Calls `kernel` on `operands` (contiguous ones in place, others copied)
-/// and `outs` (contiguous), with `workspace` bytes of the calling thread's
-/// scratch memory; `what` names the call in an allocation error.
+/// Per input of a kernel, the strides it reads it with (Tensor's
+/// kernelStrides); empty: contiguous.
+using KernelLayouts = std::vector<std::vector<int64_t>>;
+/// The layouts a kernel for `operands` takes them in.
+KernelLayouts kernelLayouts(llvm::ArrayRef<Tensor> operands);
+/// Calls `kernel` on `operands` and `outs` (contiguous), with `workspace`
+/// bytes of the calling thread's scratch memory. Operand i is passed in
+/// place when it has the layout `layouts[i]` the kernel was compiled for
+/// (contiguous where `layouts` has none), else copied into that layout
+/// first. `what` names the call in an allocation error.
 llvm::Error runKernel(const JitKernel &kernel, llvm::ArrayRef<Tensor> operands,
                       llvm::MutableArrayRef<Tensor> outs, int64_t workspace,
-                      llvm::StringRef what);
+                      llvm::StringRef what,
+                      llvm::ArrayRef<std::vector<int64_t>> layouts = {});
 
 } // namespace einjit
 

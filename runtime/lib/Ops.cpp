@@ -17,9 +17,11 @@ using namespace einjit;
 
 CompiledOp::CompiledOp(OpSignature sig, std::unique_ptr<JitKernel> kernel,
                        int64_t workspaceBytes, double compileSeconds,
-                       bool fromDisk)
+                       bool fromDisk,
+                       std::vector<std::vector<int64_t>> inputStrides)
     : sig(std::move(sig)), kernel(std::move(kernel)), workspace(workspaceBytes),
-      seconds(compileSeconds), fromDisk(fromDisk) {}
+      seconds(compileSeconds), fromDisk(fromDisk),
+      strides(std::move(inputStrides)) {}
 
 CompiledOp::~CompiledOp() = default;
 
@@ -52,7 +54,8 @@ llvm::Error CompiledOp::run(llvm::ArrayRef<Tensor> operands,
     std::memset(out.data(), 0, out.nbytes());
     return llvm::Error::success();
   }
-  return runKernel(*kernel, operands, out, workspace, opName(sig.kind));
+  return runKernel(*kernel, operands, out, workspace, opName(sig.kind),
+                   strides);
 }
 
 llvm::Expected<Tensor>

@@ -6,6 +6,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <cassert>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -353,29 +354,46 @@ bool Tensor::isContiguous() const {
 llvm::Expected<Tensor> Tensor::contiguous() const {
   if (isContiguous())
     return *this;
-  auto allocated = allocate(type, dims);
+  auto allocated = empty(type, dims);
   if (!allocated)
     return allocated.takeError();
-  Tensor out = std::move(*allocated);
+  allocated->copyFrom(*this);
+  return allocated;
+}
+
+void Tensor::copyFrom(const Tensor &src) {
+  assert(src.type == type && src.shape() == shape() && "copy of another kind");
   // Signed byte offsets: strides may be negative. borrow() checked that the
   // farthest element is within 2^62 bytes, so none of this overflows.
   int64_t elem = dtypeBytes(type);
   int64_t n = numel();
   std::vector<int64_t> index(dims.size(), 0);
-  auto *src = static_cast<const char *>(ptr);
-  auto *dst = static_cast<char *>(out.ptr);
+  auto *from = static_cast<const char *>(src.ptr);
+  auto *to = static_cast<char *>(ptr);
   for (int64_t flat = 0; flat < n; ++flat) {
-    int64_t offset = 0;
-    for (size_t d = 0; d < dims.size(); ++d)
-      offset += index[d] * steps[d];
-    std::memcpy(dst + flat * elem, src + offset * elem, elem);
+    int64_t in = 0, out = 0;
+    for (size_t d = 0; d < dims.size(); ++d) {
+      in += index[d] * src.steps[d];
+      out += index[d] * steps[d];
+    }
+    std::memcpy(to + out * elem, from + in * elem, elem);
     for (int d = dims.size() - 1; d >= 0; --d) {
       if (++index[d] < dims[d])
         break;
       index[d] = 0;
     }
   }
-  return out;
+}
+
+std::vector<int64_t> Tensor::kernelStrides() const {
+  if (isContiguous() || count == 0 ||
+      llvm::any_of(steps, [](int64_t s) { return s < 0; }))
+    return {};
+  std::vector<int64_t> strides(steps.begin(), steps.end());
+  for (auto [stride, dim] : llvm::zip(strides, dims))
+    if (dim == 1)
+      stride = 0;
+  return strides;
 }
 
 double Tensor::getDouble(int64_t flat) const {

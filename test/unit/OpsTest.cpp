@@ -8,6 +8,7 @@
 
 #include "einjit/runtime/Ops.h"
 #include "einjit/runtime/Einsum.h"
+#include "einjit/runtime/Session.h"
 
 #include "TensorTestUtils.h"
 #include "gtest/gtest.h"
@@ -435,5 +436,57 @@ TEST(OpsTest, MaxAlongTheContiguousAxis) {
         EXPECT_EQ(at(m, {i, 0}), ref) << "n " << n << " row " << i;
     }
   }
+}
+} // namespace
+
+namespace {
+TEST(OpsTest, ViewsAreReadInPlace) {
+  Session session;
+  // A transposed, a stepped slice, a broadcast (stride 0) and a reversed
+  // (negative stride) operand, at odd sizes through the packed GEMM (129)
+  // and the small kernels (5).
+  for (int64_t n : {5, 129}) {
+    Tensor base = make(DType::F32, {n + 2, 2 * n + 1}, wave);
+    Tensor at1 = ok(base.slice(0, 1, n + 1)); // n x (2n+1), row stride
+    Tensor a = ok(ok(at1.slice(1, 0, 2 * n, 2)).transpose()); // n x n view
+    Tensor b = make(DType::F32, {n, 3}, wave);
+    Tensor bias = ok(make(DType::F32, {3}, wave).broadcastTo({n, 3}));
+    auto mm = session.compileEinsum("ij,jk->ik", {a, b});
+    ASSERT_TRUE(!!mm) << llvm::toString(mm.takeError());
+    // The view's layout is the kernel's: no copy.
+    ASSERT_EQ((*mm)->inputStrides().size(), 2u);
+    EXPECT_EQ((*mm)->inputStrides()[0], std::vector<int64_t>({2, 2 * n + 1}));
+    EXPECT_TRUE((*mm)->inputStrides()[1].empty());
+    Tensor c = ok(session.einsum("ij,jk->ik", {a, b}));
+    auto addOp = session.compileOp(OpKind::Add, {c, bias});
+    ASSERT_TRUE(!!addOp);
+    EXPECT_EQ((*addOp)->inputStrides()[1], std::vector<int64_t>({0, 1}));
+    Tensor d = ok((**addOp)({c, bias}));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < 3; ++k) {
+        double ref = 0;
+        for (int64_t j = 0; j < n; ++j)
+          ref += at(base, {1 + j, 2 * i}) * at(b, {j, k});
+        EXPECT_NEAR(at(c, {i, k}), ref, 1e-4 * n);
+        EXPECT_NEAR(at(d, {i, k}), ref + at(bias, {i, k}), 1e-4 * n);
+      }
+    // A held kernel given another layout copies into its own.
+    Tensor dense = ok(a.contiguous());
+    Tensor again = ok((**mm)({dense, b}));
+    for (int64_t e = 0; e < again.numel(); ++e)
+      EXPECT_EQ(again.data<float>()[e], c.data<float>()[e]);
+    // A negative stride is copied: the kernel is the contiguous one.
+    Tensor reversed = ok(b.slice(0, n - 1, -n - 1, -1));
+    auto rev = session.compileEinsum("jk->k", {reversed});
+    ASSERT_TRUE(!!rev);
+    EXPECT_TRUE((*rev)->inputStrides()[0].empty());
+  }
+  // A new layout of the same shapes is a retrace that says so.
+  Tensor square = make(DType::F32, {5, 5}, wave);
+  ok(session.einsum("ij->i", {square}));
+  ok(session.einsum("ij->i", {ok(square.transpose())}));
+  ASSERT_FALSE(session.recentRetraces().empty());
+  EXPECT_EQ(session.recentRetraces().back().reason,
+            "layout of operand 0: contiguous -> strides [1,5]");
 }
 } // namespace

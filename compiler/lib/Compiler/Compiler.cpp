@@ -232,16 +232,23 @@ einjit::KernelFunction::KernelFunction(
     llvm::ArrayRef<std::vector<int64_t>> inputShapes,
     llvm::ArrayRef<DType> inputTypes,
     llvm::ArrayRef<std::vector<int64_t>> outputShapes,
-    llvm::ArrayRef<DType> outputTypes)
+    llvm::ArrayRef<DType> outputTypes,
+    llvm::ArrayRef<std::vector<int64_t>> inputStrides)
     : b(&ctx), loc(NameLoc::get(b.getStringAttr(name))),
       module(ModuleOp::create(loc)) {
   ctx.loadDialect<func::FuncDialect, bufferization::BufferizationDialect>();
   b.setInsertionPointToEnd(module->getBody());
   SmallVector<Type> argTypes;
   SmallVector<Type> tensorTypes;
-  for (auto [shape, type] : llvm::zip(inputShapes, inputTypes)) {
-    Type element = einsum::toMLIRType(&ctx, type);
-    argTypes.push_back(MemRefType::get(shape, element));
+  for (auto [i, shape] : llvm::enumerate(inputShapes)) {
+    Type element = einsum::toMLIRType(&ctx, inputTypes[i]);
+    // A strided input is a memref of that static layout: the bare-pointer
+    // calling convention takes its first element's address.
+    if (i < inputStrides.size() && !inputStrides[i].empty())
+      argTypes.push_back(MemRefType::get(
+          shape, element, StridedLayoutAttr::get(&ctx, 0, inputStrides[i])));
+    else
+      argTypes.push_back(MemRefType::get(shape, element));
     tensorTypes.push_back(RankedTensorType::get(shape, element));
   }
   for (auto [shape, type] : llvm::zip(outputShapes, outputTypes))
@@ -267,13 +274,14 @@ OwningOpRef<ModuleOp> einjit::KernelFunction::finish(ValueRange results) {
   return std::move(module);
 }
 
-OwningOpRef<ModuleOp> einjit::buildKernelModule(MLIRContext &ctx,
-                                                const BoundEquation &eq,
-                                                const ContractionPath *path) {
+OwningOpRef<ModuleOp>
+einjit::buildKernelModule(MLIRContext &ctx, const BoundEquation &eq,
+                          const ContractionPath *path,
+                          llvm::ArrayRef<std::vector<int64_t>> inputStrides) {
   ctx.loadDialect<einsum::EinsumDialect>();
   std::vector<int64_t> outShape = eq.outputShape();
   KernelFunction kernel(ctx, eq.text, eq.inputShapes, eq.inputTypes, {outShape},
-                        {eq.resultType});
+                        {eq.resultType}, inputStrides);
   auto resultType =
       RankedTensorType::get(outShape, einsum::toMLIRType(&ctx, eq.resultType));
   auto contract = einsum::ContractOp::create(

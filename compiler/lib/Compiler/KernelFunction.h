@@ -26,12 +26,15 @@ namespace einjit {
 class KernelFunction {
 public:
   /// A module named `name` holding the kernel function, with the builder
-  /// at the start of its body, after the inputs' to_tensor ops.
+  /// at the start of its body, after the inputs' to_tensor ops. Input i is
+  /// read with `inputStrides[i]` (in elements) where that is given and not
+  /// empty, else it is contiguous.
   KernelFunction(mlir::MLIRContext &ctx, llvm::StringRef name,
                  llvm::ArrayRef<std::vector<int64_t>> inputShapes,
                  llvm::ArrayRef<DType> inputTypes,
                  llvm::ArrayRef<std::vector<int64_t>> outputShapes,
-                 llvm::ArrayRef<DType> outputTypes);
+                 llvm::ArrayRef<DType> outputTypes,
+                 llvm::ArrayRef<std::vector<int64_t>> inputStrides = {});
 
   /// Stores each of `results` into its %out argument, returns, and gives
   /// the module.

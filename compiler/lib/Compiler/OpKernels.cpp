@@ -285,12 +285,13 @@ Value einjit::emitOp(OpBuilder &b, Location loc, const OpSignature &sig,
   return result;
 }
 
-OwningOpRef<ModuleOp> einjit::buildOpModule(MLIRContext &ctx,
-                                            const OpSignature &sig) {
+OwningOpRef<ModuleOp>
+einjit::buildOpModule(MLIRContext &ctx, const OpSignature &sig,
+                      llvm::ArrayRef<std::vector<int64_t>> inputStrides) {
   ctx.loadDialect<linalg::LinalgDialect, arith::ArithDialect, math::MathDialect,
                   tensor::TensorDialect>();
   KernelFunction kernel(ctx, sig.str(), sig.inputShapes, sig.inputTypes,
-                        {sig.outputShape}, {sig.resultType});
+                        {sig.outputShape}, {sig.resultType}, inputStrides);
   Value result = emitOp(kernel.b, kernel.loc, sig, kernel.inputs);
   return kernel.finish(result);
 }

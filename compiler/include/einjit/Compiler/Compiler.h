@@ -71,17 +71,22 @@ constexpr llvm::StringLiteral kKernelName = "einsum";
 /// Builds the einsum-stage kernel module of `eq`, contracted along `path`
 /// (planned once, by planContraction; carried as the op's `path`
 /// attribute). Without one, the pipeline's einsum-plan-paths plans with
-/// the default options.
+/// the default options. Input i is a memref with the static strides
+/// `inputStrides[i]` (elements) where those are given and not empty, so
+/// that a strided view is read in place; else it is contiguous.
 mlir::OwningOpRef<mlir::ModuleOp>
 buildKernelModule(mlir::MLIRContext &ctx, const BoundEquation &eq,
-                  const ContractionPath *path = nullptr);
+                  const ContractionPath *path = nullptr,
+                  llvm::ArrayRef<std::vector<int64_t>> inputStrides = {});
 
 /// The kernel of an eager op (Spec/Ops.h), with the interface of einsum
 /// kernels: `func.func @einsum(%in0: memref<..>, [%in1,] %out: memref<..>)`
 /// holding one linalg.generic (two for a reduction whose result type is
-/// not its compute type), lowered by the same pipeline.
-mlir::OwningOpRef<mlir::ModuleOp> buildOpModule(mlir::MLIRContext &ctx,
-                                                const OpSignature &sig);
+/// not its compute type), lowered by the same pipeline. `inputStrides` as
+/// for buildKernelModule.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildOpModule(mlir::MLIRContext &ctx, const OpSignature &sig,
+              llvm::ArrayRef<std::vector<int64_t>> inputStrides = {});
 
 /// The kernel of a traced function: `func.func @einsum(%in0, ..., %out0,
 /// ...)` with one %out per result of `graph`, its einsums as

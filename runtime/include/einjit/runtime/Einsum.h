@@ -35,7 +35,8 @@ class CompiledEinsum {
 public:
   CompiledEinsum(BoundEquation eq, ContractionPath path,
                  std::unique_ptr<JitKernel> kernel, int64_t workspaceBytes,
-                 double compileSeconds, bool fromDisk = false);
+                 double compileSeconds, bool fromDisk = false,
+                 std::vector<std::vector<int64_t>> inputStrides = {});
   ~CompiledEinsum();
 
   const BoundEquation &equation() const { return eq; }
@@ -51,6 +52,12 @@ public:
   int64_t workspaceBytes() const { return workspace; }
   /// Bytes of the kernel's object code (0 when an empty sum needs none).
   size_t codeBytes() const;
+  /// Per operand, the strides the kernel reads it with in place (a view's,
+  /// Tensor::kernelStrides); empty: contiguous. Operands in another layout
+  /// are copied into this one first.
+  const std::vector<std::vector<int64_t>> &inputStrides() const {
+    return strides;
+  }
 
   /// Runs on `operands` (of the bound shapes and dtypes; any strides) into
   /// `out`, a contiguous tensor of the output shape and result dtype. The
@@ -69,6 +76,7 @@ private:
   double seconds;
   bool fromDisk;
   std::vector<int64_t> outShape;
+  std::vector<std::vector<int64_t>> strides;
 };
 
 /// Binds `equation` to `operands` and returns the cached kernel for the

@@ -6,8 +6,9 @@
 // cache as einsum (hits, retraces, the disk cache, the per-thread table
 // for repeated calls), and runs it into a new tensor. Results follow
 // NumPy's dtypes: see bindOp in einjit/Spec/Ops.h. Operands may have any
-// strides (views: Tensor::transpose, slice, broadcastTo); those that are
-// not contiguous are copied first.
+// strides (views: Tensor::transpose, slice, broadcastTo): a view with
+// non-negative strides is read in place by a kernel compiled for its
+// layout; one with a negative stride is copied first.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,13 +31,18 @@ class CompiledOp {
 public:
   CompiledOp(OpSignature sig, std::unique_ptr<JitKernel> kernel,
              int64_t workspaceBytes, double compileSeconds,
-             bool fromDisk = false);
+             bool fromDisk = false,
+             std::vector<std::vector<int64_t>> inputStrides = {});
   ~CompiledOp();
 
   const OpSignature &signature() const { return sig; }
   double compileSeconds() const { return seconds; }
   bool loadedFromDisk() const { return fromDisk; }
   size_t codeBytes() const;
+  /// As CompiledEinsum::inputStrides.
+  const std::vector<std::vector<int64_t>> &inputStrides() const {
+    return strides;
+  }
 
   /// Runs on `operands` (of the bound shapes and dtypes; any strides) into
   /// `out`, a contiguous tensor of the result's shape and dtype.
@@ -49,6 +55,7 @@ private:
   int64_t workspace;
   double seconds;
   bool fromDisk;
+  std::vector<std::vector<int64_t>> strides;
 };
 
 /// The cached kernel of `kind` on `operands`' dtypes and shapes (compiled

@@ -61,6 +61,14 @@ public:
   /// This tensor if contiguous, else a contiguous copy (an error if the
   /// copy cannot be allocated).
   llvm::Expected<Tensor> contiguous() const;
+  /// Copies the elements of `src` (same dtype and shape, any strides) into
+  /// this tensor's, at this tensor's strides.
+  void copyFrom(const Tensor &src);
+  /// The strides a kernel reads this tensor with in place, in elements:
+  /// empty when it is contiguous, and when a stride is negative (kernels
+  /// take no such layout; the tensor is copied first). Dims of size 1 get
+  /// stride 0, so that equal layouts compare equal.
+  std::vector<int64_t> kernelStrides() const;
   /// Element `flat` of the row-major order, converted to double.
   double getDouble(int64_t flat) const;
 
