@@ -197,7 +197,10 @@ CompiledFunction::CompiledFunction(Graph graph,
                                    double compileSeconds, bool fromDisk,
                                    Session &session)
     : g(std::move(graph)), kernel(std::move(kernel)), workspace(workspaceBytes),
-      seconds(compileSeconds), fromDisk(fromDisk), session(session) {}
+      seconds(compileSeconds), fromDisk(fromDisk), session(session) {
+  for (int id : g.inputs)
+    strides.push_back(g.nodes[id].strides);
+}
 
 CompiledFunction::~CompiledFunction() = default;
 
@@ -237,7 +240,7 @@ llvm::Error CompiledFunction::run(llvm::ArrayRef<Tensor> args,
   }
   if (!kernel)
     return runEagerly(args, outs);
-  return runKernel(*kernel, args, outs, workspace, g.name);
+  return runKernel(*kernel, args, outs, workspace, g.name, strides);
 }
 
 llvm::Error
@@ -311,6 +314,7 @@ struct Function::Impl {
   /// The arguments of the last trace.
   std::vector<std::vector<int64_t>> lastShapes;
   std::vector<DType> lastTypes;
+  KernelLayouts lastLayouts;
 
   Impl(Body body, FunctionOptions options)
       : body(std::move(body)), options(std::move(options)),
@@ -349,8 +353,8 @@ llvm::Expected<Graph> Function::Impl::trace(llvm::ArrayRef<Tensor> args) {
   state->plan = options.plan;
   std::vector<Sym> syms;
   for (const Tensor &t : args)
-    syms.push_back(
-        TraceState::make(state, state->graph.addInput(t.shape(), t.dtype())));
+    syms.push_back(TraceState::make(
+        state, state->graph.addInput(t.shape(), t.dtype(), t.kernelStrides())));
   std::vector<Sym> results = body(syms);
   auto error = [&](const std::string &message) {
     return makeEinsumError("in traced function '" + options.name +
@@ -379,9 +383,15 @@ Function::Impl::concrete(llvm::ArrayRef<Tensor> args) {
     return std::move(err);
   Signature sig;
   for (const Tensor &t : args) {
+    // A view's layout is part of the signature: its kernel reads it in
+    // place.
+    std::vector<int64_t> strides;
+    if (!t.isContiguous())
+      strides = t.kernelStrides();
     sig.push_back((int64_t)t.dtype());
-    sig.push_back(t.rank());
+    sig.push_back(t.rank() | (strides.empty() ? 0 : int64_t(1) << 16));
     sig.append(t.shape().begin(), t.shape().end());
+    sig.append(strides.begin(), strides.end());
   }
   if (auto fn = find(sig))
     return fn;
@@ -393,6 +403,7 @@ Function::Impl::concrete(llvm::ArrayRef<Tensor> args) {
     return graph.takeError();
   std::vector<std::vector<int64_t>> shapes;
   std::vector<DType> types;
+  KernelLayouts layouts = kernelLayouts(args);
   for (const Tensor &t : args) {
     shapes.emplace_back(t.shape().begin(), t.shape().end());
     types.push_back(t.dtype());
@@ -402,13 +413,15 @@ Function::Impl::concrete(llvm::ArrayRef<Tensor> args) {
     if (++stats.traces > 1) {
       ++stats.retraces;
       Retrace event{options.name,
-                    retraceReason(shapes, types, lastShapes, lastTypes),
+                    retraceReason(shapes, types, lastShapes, lastTypes, layouts,
+                                  lastLayouts),
                     stats.retraces};
       retraces.push_back(event);
       recordRetrace(session, event);
     }
     lastShapes = std::move(shapes);
     lastTypes = std::move(types);
+    lastLayouts = std::move(layouts);
   }
   auto fn = compileGraph(session, *graph);
   if (!fn)

@@ -170,6 +170,19 @@ TEST(FunctionTest, StridedArgumentsAndSeveralResults) {
   expectNear(out[1], wantProd, 1e-5);
   expectNear(out[2], wantSum, 1e-4);
   expectNear(out[3], wantProd, 1e-5);
+  // The views are read in place: the kernel takes their layouts.
+  auto fn = f.concrete({a, b});
+  ASSERT_TRUE(!!fn);
+  const Graph &graph = (*fn)->graph();
+  EXPECT_EQ(graph.nodes[graph.inputs[0]].strides, std::vector<int64_t>({1, 5}));
+  EXPECT_EQ(graph.nodes[graph.inputs[1]].strides, std::vector<int64_t>({6, 2}));
+  // The same shapes, contiguous: a retrace naming the layout.
+  auto dense = ok(f({ok(a.contiguous()), ok(b.contiguous())}));
+  ASSERT_EQ(dense.size(), 4u);
+  expectNear(dense[1], wantProd, 1e-5);
+  ASSERT_EQ(f.retraces().size(), 1u);
+  EXPECT_EQ(f.retraces()[0].reason,
+            "layout of operand 0: strides [1,5] -> contiguous");
 }
 
 TEST(FunctionTest, EmptyTensorsRunOpByOp) {

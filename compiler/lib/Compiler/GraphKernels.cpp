@@ -25,18 +25,19 @@ OwningOpRef<ModuleOp> einjit::buildGraphModule(MLIRContext &ctx,
   ctx.loadDialect<einsum::EinsumDialect, linalg::LinalgDialect,
                   arith::ArithDialect, math::MathDialect,
                   tensor::TensorDialect>();
-  std::vector<std::vector<int64_t>> inputShapes, outputShapes;
+  std::vector<std::vector<int64_t>> inputShapes, inputStrides, outputShapes;
   std::vector<DType> inputTypes, outputTypes;
   for (int id : graph.inputs) {
     inputShapes.push_back(graph.nodes[id].shape);
     inputTypes.push_back(graph.nodes[id].dtype);
+    inputStrides.push_back(graph.nodes[id].strides);
   }
   for (int id : graph.outputs) {
     outputShapes.push_back(graph.nodes[id].shape);
     outputTypes.push_back(graph.nodes[id].dtype);
   }
   KernelFunction kernel(ctx, graph.name, inputShapes, inputTypes, outputShapes,
-                        outputTypes);
+                        outputTypes, inputStrides);
   OpBuilder &b = kernel.b;
   Location loc = kernel.loc;
   SmallVector<Value> values(graph.nodes.size());

@@ -8,10 +8,12 @@
 
 using namespace einjit;
 
-int Graph::addInput(llvm::ArrayRef<int64_t> shape, DType dtype) {
+int Graph::addInput(llvm::ArrayRef<int64_t> shape, DType dtype,
+                    llvm::ArrayRef<int64_t> strides) {
   GraphNode node;
   node.shape.assign(shape.begin(), shape.end());
   node.dtype = dtype;
+  node.strides.assign(strides.begin(), strides.end());
   nodes.push_back(std::move(node));
   inputs.push_back((int)nodes.size() - 1);
   return inputs.back();
@@ -55,6 +57,11 @@ std::string Graph::str() const {
     switch (node.kind) {
     case GraphNode::Kind::Input:
       os << "arg";
+      if (!node.strides.empty()) {
+        os << " strides";
+        for (int64_t stride : node.strides)
+          os << " " << stride;
+      }
       break;
     case GraphNode::Kind::Einsum:
       os << "einsum '" << node.eq->text << "' " << node.path->describe();

@@ -28,6 +28,9 @@ struct GraphNode {
   std::vector<int> operands;
   std::vector<int64_t> shape;
   DType dtype = DType::F32;
+  /// Input nodes: the strides the kernel reads the argument with in place
+  /// (elements); empty: contiguous.
+  std::vector<int64_t> strides;
   /// Einsum nodes: the bound equation and the path it is contracted along.
   std::optional<BoundEquation> eq;
   std::optional<ContractionPath> path;
@@ -43,8 +46,10 @@ struct Graph {
   /// be an argument, and one node may be returned more than once.
   std::vector<int> inputs, outputs;
 
-  /// Adds an argument of `shape` and `dtype`; its node id.
-  int addInput(llvm::ArrayRef<int64_t> shape, DType dtype);
+  /// Adds an argument of `shape` and `dtype`, read with `strides` (empty:
+  /// contiguous); its node id.
+  int addInput(llvm::ArrayRef<int64_t> shape, DType dtype,
+               llvm::ArrayRef<int64_t> strides = {});
   /// Adds an einsum of `operands` (bound as `eq`, along `path`).
   int addEinsum(BoundEquation eq, ContractionPath path,
                 llvm::ArrayRef<int> operands);

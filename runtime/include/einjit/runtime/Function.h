@@ -138,6 +138,8 @@ private:
   double seconds;
   bool fromDisk;
   Session &session;
+  /// The inputs' layouts (Graph input nodes' strides).
+  std::vector<std::vector<int64_t>> strides;
 };
 
 struct FunctionOptions {
