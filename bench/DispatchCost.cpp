@@ -4,15 +4,18 @@
 // the kernel's own work is a few nanoseconds and the rest is dispatch:
 // binding the equation, finding the kernel in the cache, checking the
 // operands and allocating the result. Also times CompiledEinsum::run into
-// a preallocated output (no lookup, no allocation), and a 3-operand
-// einsum. Prints one line per case: `name ns_per_call` (the fastest of 7
-// repetitions). bench/dispatch_cost.py runs it beside numpy and torch.
+// a preallocated output (no lookup, no allocation), a 3-operand einsum,
+// and a traced einjit::Function of the same product (its signature
+// lookup, argument checks and result allocation). Prints one line per case:
+// `name ns_per_call` (the fastest of 7 repetitions). bench/dispatch_cost.py
+// runs it beside numpy and torch.
 //
 // Build: cmake --build build --target einsum-dispatch-cost
 //
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Einsum.h"
+#include "einjit/runtime/Function.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
@@ -53,7 +56,9 @@ int main(int argc, char **argv) {
   // Compile outside the timing.
   auto kernel = compileEinsum("ij,jk->ik", {a, b});
   auto three = compileEinsum("ij,jk,kl->il", {a, b, c});
-  if (!kernel || !three) {
+  Function traced =
+      function([](Sym x, Sym y) { return einsum("ij,jk->ik", {x, y}); });
+  if (!kernel || !three || !traced.concrete({a, b})) {
     llvm::errs() << "compile failed\n";
     return 1;
   }
@@ -79,8 +84,14 @@ int main(int argc, char **argv) {
   double e = time(calls, einsumCall("ij,jk->ik", ops));
   double e3 = time(calls, einsumCall("ij,jk,kl->il", ops3));
   double r = time(calls, runCall);
+  double f = time(calls, [&] {
+    auto y = traced(ops);
+    if (!y)
+      llvm::errs() << llvm::toString(y.takeError()) << "\n";
+    return bool(y);
+  });
   CacheStats after = cacheStats();
-  if (e < 0 || e3 < 0 || r < 0)
+  if (e < 0 || e3 < 0 || r < 0 || f < 0)
     return 1;
   if (after.compiles != before.compiles) {
     llvm::errs() << "a timed call compiled\n";
@@ -88,6 +99,7 @@ int main(int argc, char **argv) {
   }
   llvm::outs() << llvm::formatv("einjit.einsum {0:f1}\n", e)
                << llvm::formatv("einjit.einsum3 {0:f1}\n", e3)
-               << llvm::formatv("einjit.run {0:f1}\n", r);
+               << llvm::formatv("einjit.run {0:f1}\n", r)
+               << llvm::formatv("einjit.function {0:f1}\n", f);
   return 0;
 }

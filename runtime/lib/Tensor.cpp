@@ -152,8 +152,8 @@ llvm::Expected<Tensor> Tensor::empty(DType dtype,
   Tensor t;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
-  t.setRowMajorStrides();
   t.count = *count;
+  t.setRowMajorStrides();
   t.storage = std::move(storage);
   t.ptr = mem;
   return t;
@@ -203,11 +203,11 @@ llvm::Expected<Tensor> Tensor::borrow(void *data, DType dtype,
   Tensor t;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
+  t.count = *count;
   if (strides.empty())
     t.setRowMajorStrides();
   else
     t.steps.assign(strides.begin(), strides.end());
-  t.count = *count;
   t.ptr = data;
   return t;
 }
@@ -215,10 +215,14 @@ llvm::Expected<Tensor> Tensor::borrow(void *data, DType dtype,
 void Tensor::setRowMajorStrides() {
   // As rowMajorStrides, without a vector: shapes are within the limits.
   steps.resize(dims.size());
+  // With elements, partial products of the dims are at most the count;
+  // with none, the other dims may be huge and their product saturates.
   int64_t stride = 1;
   for (size_t d = dims.size(); d-- > 0;) {
     steps[d] = stride;
-    stride = saturatingProduct({stride, std::max<int64_t>(dims[d], 1)});
+    stride = count > 0
+                 ? stride * dims[d]
+                 : saturatingProduct({stride, std::max<int64_t>(dims[d], 1)});
   }
 }
 
@@ -342,11 +346,13 @@ Tensor::broadcastTo(llvm::ArrayRef<int64_t> shape) const {
 bool Tensor::isContiguous() const {
   if (numel() == 0) // no element to be out of place
     return true;
+  // With elements, the product of the dims is the element count: no
+  // partial product overflows. (On every dispatch: kept cheap.)
   int64_t expected = 1;
   for (int i = dims.size() - 1; i >= 0; --i) {
     if (dims[i] != 1 && steps[i] != expected)
       return false;
-    expected = saturatingProduct({expected, dims[i]});
+    expected *= dims[i];
   }
   return true;
 }

@@ -95,7 +95,7 @@ public:
   llvm::Expected<Tensor> broadcastTo(llvm::ArrayRef<int64_t> shape) const;
 
 private:
-  /// Strides of the row-major layout of `dims`.
+  /// Strides of the row-major layout of `dims` (set `count` first).
   void setRowMajorStrides();
 
   DType type = DType::F32;
