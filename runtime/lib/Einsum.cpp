@@ -1298,12 +1298,82 @@ void einjit::recordRetrace(Session &session, const Retrace &event) {
   session.impl().rt.recordRetrace(event);
 }
 
+/// The einsum of an equation whose output repeats a label (`i->ii`):
+/// the equation with each output label once, laid on the diagonal of a
+/// zero tensor. nullopt when the output repeats no label.
+static std::optional<llvm::Expected<Tensor>>
+einsumWithRepeatedOutput(Session &session, llvm::StringRef equation,
+                         llvm::ArrayRef<Tensor> operands,
+                         const PlanOptions &options) {
+  auto eq = Equation::parse(equation, {/*repeatedOutputLabels=*/true});
+  if (!eq) {
+    llvm::consumeError(eq.takeError());
+    return std::nullopt;
+  }
+  if (!eq->output)
+    return std::nullopt;
+  std::string full = eq->output->labels, unique;
+  for (char c : full)
+    if (unique.find(c) == std::string::npos)
+      unique += c;
+  if (unique.size() == full.size())
+    return std::nullopt;
+  Term &out = *eq->output;
+  out.labels = unique;
+  out.columns.resize(unique.size());
+  int ellipsis = out.ellipsis;
+  if (ellipsis >= 0) // letters before the ellipsis stay before it
+    out.ellipsis = llvm::count_if(
+        unique, [&](char c) { return (int)full.find(c) < ellipsis; });
+  auto reduced = session.einsum(eq->str(), operands, options);
+  if (!reduced)
+    return reduced.takeError();
+  // Dims of the reduced result: the unique letters, with the ellipsis'
+  // dims at out.ellipsis. `source` maps each dim of the full output to one.
+  int ellipsisRank = reduced->rank() - (int)unique.size();
+  auto letterDim = [&](int u) {
+    return u + (out.ellipsis >= 0 && u >= out.ellipsis ? ellipsisRank : 0);
+  };
+  std::vector<int64_t> shape;
+  std::vector<int> source;
+  for (int j = 0, e = full.size(); j <= e; ++j) {
+    if (j == ellipsis)
+      for (int k = 0; k < ellipsisRank; ++k)
+        source.push_back(out.ellipsis + k);
+    if (j < e)
+      source.push_back(letterDim(unique.find(full[j])));
+  }
+  for (int src : source)
+    shape.push_back(reduced->shape()[src]);
+  auto result = Tensor::allocate(reduced->dtype(), shape);
+  if (!result)
+    return result.takeError();
+  std::vector<int64_t> fullStrides = Tensor::rowMajorStrides(shape);
+  std::vector<int64_t> diagonalStrides(reduced->rank(), 0);
+  for (auto [d, src] : llvm::enumerate(source))
+    diagonalStrides[src] += fullStrides[d];
+  auto diagonal = Tensor::borrow(result->data(), result->dtype(),
+                                 reduced->shape(), diagonalStrides);
+  if (!diagonal)
+    return diagonal.takeError();
+  diagonal->copyFrom(*reduced);
+  return result;
+}
+
 llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands,
                                        const PlanOptions &options) {
   auto compiled = compileEinsum(equation, operands, options);
-  if (!compiled)
-    return compiled.takeError();
+  if (!compiled) {
+    // einjit's extension: an output may repeat a label. Checked only when
+    // NumPy's rules reject the equation, off the path of a cache hit.
+    auto repeated =
+        einsumWithRepeatedOutput(*this, equation, operands, options);
+    if (!repeated)
+      return compiled.takeError();
+    llvm::consumeError(compiled.takeError());
+    return std::move(*repeated);
+  }
   return (**compiled)(operands);
 }
 

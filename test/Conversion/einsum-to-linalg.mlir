@@ -169,3 +169,20 @@ func.func @mixed(%a: tensor<3xi32>, %b: tensor<3xf32>) -> tensor<f64> {
   %0 = einsum.contract "i,i" %a, %b : (tensor<3xi32>, tensor<3xf32>) -> tensor<f64>
   return %0 : tensor<f64>
 }
+
+// -----
+
+// An output that repeats a label (einjit's extension): the einsum with the
+// label once, then laid on the diagonal of a zero-filled tensor.
+// CHECK-DAG: #[[$DI:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[$DO:.*]] = affine_map<(d0, d1) -> (d0, d1, d0)>
+// CHECK-LABEL: func @diagonal_output
+// CHECK: %[[SUM:.*]] = linalg.generic
+// CHECK-SAME: outs(%{{.*}} : tensor<3x2xf32>)
+// CHECK: %[[ZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<3x2x3xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[$DI]], #[[$DO]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME: ins(%[[SUM]] : tensor<3x2xf32>) outs(%[[ZERO]] : tensor<3x2x3xf32>)
+func.func @diagonal_output(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<3x2x3xf32> {
+  %0 = einsum.contract "ij,ij->jij" %a, %b : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<3x2x3xf32>
+  return %0 : tensor<3x2x3xf32>
+}

@@ -119,6 +119,33 @@ static Value buildConvert(OpBuilder &b, Location loc, Value v, Type to) {
       .getResult(0);
 }
 
+/// Lays `v`, over the output's labels each once (`unique`), on the
+/// diagonal of the repeated labels of `output`: zero elsewhere.
+static Value buildDiagonal(OpBuilder &b, Location loc, Value v,
+                           ArrayRef<int> unique, ArrayRef<int> output,
+                           ArrayRef<int64_t> shape) {
+  MLIRContext *ctx = b.getContext();
+  Type element = cast<RankedTensorType>(v.getType()).getElementType();
+  Value init = tensor::EmptyOp::create(b, loc, shape, element);
+  init = linalg::FillOp::create(b, loc, zeroOf(b, loc, element), init)
+             .getResult(0);
+  SmallVector<AffineExpr> exprs;
+  for (int label : output)
+    exprs.push_back(
+        getAffineDimExpr(llvm::find(unique, label) - unique.begin(), ctx));
+  unsigned rank = unique.size();
+  AffineMap maps[] = {AffineMap::getMultiDimIdentityMap(rank, ctx),
+                      AffineMap::get(rank, 0, exprs, ctx)};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), v, init, maps, iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(nb, nloc, args[0]);
+             })
+      .getResult(0);
+}
+
 namespace {
 struct LowerContract : OpRewritePattern<ContractOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -155,6 +182,10 @@ struct LowerContract : OpRewritePattern<ContractOp> {
         cast<RankedTensorType>(op.getResult().getType()).getElementType();
     if (resultElement != computeType)
       result = buildConvert(rewriter, loc, result, resultElement);
+    if (bound->repeatsOutputLabel())
+      result =
+          buildDiagonal(rewriter, loc, result, bound->withUniqueOutput().output,
+                        bound->output, bound->outputShape());
     rewriter.replaceOp(op, result);
     return success();
   }

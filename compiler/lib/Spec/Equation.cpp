@@ -117,7 +117,8 @@ static llvm::Expected<Term> parseTerm(llvm::StringRef text, int begin, int end,
   return term;
 }
 
-llvm::Expected<Equation> Equation::parse(llvm::StringRef text) {
+llvm::Expected<Equation> Equation::parse(llvm::StringRef text,
+                                         ParseOptions options) {
   if ((int64_t)text.size() > kMaxEquationLength)
     return makeEinsumError(formatv("the equation has {0} characters; einjit's "
                                    "limit is {1}",
@@ -165,7 +166,7 @@ llvm::Expected<Equation> Equation::parse(llvm::StringRef text) {
     return out.takeError();
   for (auto [i, c] : llvm::enumerate(out->labels)) {
     int col = out->columns[i];
-    if (out->labels.find(c) != i)
+    if (out->labels.find(c) != i && !options.repeatedOutputLabels)
       return makeEinsumError(
           formatv("label '{0}' appears more than once in the output", c), text,
           col);
@@ -228,6 +229,22 @@ std::vector<int> BoundEquation::summedLabels() const {
     if (labelSizes[id] >= 0 && !llvm::is_contained(output, id))
       summed.push_back(id);
   return summed;
+}
+
+bool BoundEquation::repeatsOutputLabel() const {
+  for (auto [i, id] : llvm::enumerate(output))
+    if (llvm::find(output, id) != output.begin() + i)
+      return true;
+  return false;
+}
+
+BoundEquation BoundEquation::withUniqueOutput() const {
+  BoundEquation unique = *this;
+  unique.output.clear();
+  for (int id : output)
+    if (!llvm::is_contained(unique.output, id))
+      unique.output.push_back(id);
+  return unique;
 }
 
 /// Where a label was first given a size, for messages.
@@ -380,8 +397,8 @@ einjit::bindEquation(const Equation &eq,
 llvm::Expected<BoundEquation>
 einjit::bindEquation(llvm::StringRef text,
                      llvm::ArrayRef<std::vector<int64_t>> shapes,
-                     llvm::ArrayRef<DType> types) {
-  auto eq = Equation::parse(text);
+                     llvm::ArrayRef<DType> types, ParseOptions options) {
+  auto eq = Equation::parse(text, options);
   if (!eq)
     return eq.takeError();
   return bindEquation(*eq, shapes, types);

@@ -37,7 +37,7 @@ struct EinsumPlanPaths : einsum::impl::EinsumPlanPathsBase<EinsumPlanPaths> {
         op.emitOpError(llvm::toString(bound.takeError()));
         return WalkResult::interrupt();
       }
-      auto plan = einjit::planContraction(*bound, options);
+      auto plan = einjit::planContraction(bound->withUniqueOutput(), options);
       if (!plan) {
         op.emitOpError(llvm::toString(plan.takeError()));
         return WalkResult::interrupt();

@@ -63,6 +63,17 @@ struct Term {
   bool hasEllipsis() const { return ellipsis >= 0; }
 };
 
+/// What the parser accepts beyond NumPy.
+struct ParseOptions {
+  /// An explicit output may repeat a label (`i->ii`, `ij->iij`): the
+  /// result is zero except where the repeated dims' indices are equal,
+  /// which hold the einsum with that label once in the output (`i->ii`
+  /// makes a diagonal matrix of a vector). NumPy rejects such outputs;
+  /// einjit::einsum and einsum.contract accept them, as gradients of
+  /// diagonals need them (docs/autodiff.md).
+  bool repeatedOutputLabels = false;
+};
+
 /// A parsed equation, not yet bound to shapes.
 struct Equation {
   std::string text;
@@ -70,7 +81,8 @@ struct Equation {
   /// Present only for an explicit output (`->`).
   std::optional<Term> output;
 
-  static llvm::Expected<Equation> parse(llvm::StringRef text);
+  static llvm::Expected<Equation> parse(llvm::StringRef text,
+                                        ParseOptions options = {});
 
   /// The canonical text: no spaces, and the output always explicit (an
   /// implicit one as NumPy makes it: `...` if an input has one, then the
@@ -105,9 +117,16 @@ struct BoundEquation {
   std::vector<int64_t> outputShape() const;
   /// Label ids that occur in some input but not in the output.
   std::vector<int> summedLabels() const;
+  /// Whether the output repeats a label (ParseOptions::repeatedOutputLabels).
+  bool repeatsOutputLabel() const;
+  /// This equation with each output label once, in order of first
+  /// appearance: what is computed before it is laid on the diagonal of the
+  /// repeated dims. The same equation when no label repeats.
+  BoundEquation withUniqueOutput() const;
 };
 
-/// Binds `eq` to operand shapes and dtypes, with NumPy semantics.
+/// Binds `eq` to operand shapes and dtypes, with NumPy semantics (and a
+/// repeated output label where `eq` was parsed to allow one).
 llvm::Expected<BoundEquation>
 bindEquation(const Equation &eq, llvm::ArrayRef<std::vector<int64_t>> shapes,
              llvm::ArrayRef<DType> types);
@@ -115,7 +134,7 @@ bindEquation(const Equation &eq, llvm::ArrayRef<std::vector<int64_t>> shapes,
 /// Parses and binds in one step.
 llvm::Expected<BoundEquation>
 bindEquation(llvm::StringRef text, llvm::ArrayRef<std::vector<int64_t>> shapes,
-             llvm::ArrayRef<DType> types);
+             llvm::ArrayRef<DType> types, ParseOptions options = {});
 
 } // namespace einjit
 

@@ -67,11 +67,15 @@ mlir::einsum::bindContract(ContractOp op) {
     shapes.emplace_back(type.getShape().begin(), type.getShape().end());
     types.push_back(*dtype);
   }
-  return einjit::bindEquation(op.getEquation(), shapes, types);
+  return einjit::bindEquation(op.getEquation(), shapes, types,
+                              {/*repeatedOutputLabels=*/true});
 }
 
 llvm::Expected<einjit::ContractionPath>
-mlir::einsum::contractPath(ContractOp op, const einjit::BoundEquation &eq) {
+mlir::einsum::contractPath(ContractOp op, const einjit::BoundEquation &bound) {
+  // The path computes the output with each label once; a repeated label's
+  // diagonal is laid out after it.
+  einjit::BoundEquation eq = bound.withUniqueOutput();
   std::optional<ArrayAttr> attr = op.getPath();
   if (!attr) {
     if (eq.inputs.size() > 2)

@@ -21,12 +21,14 @@ std::optional<einjit::DType> toDType(Type type);
 /// The MLIR element type of an einjit dtype.
 Type toMLIRType(MLIRContext *ctx, einjit::DType type);
 
-/// Binds the equation of `op` to its operand types.
+/// Binds the equation of `op` to its operand types; its output may repeat
+/// a label (einjit::ParseOptions::repeatedOutputLabels).
 llvm::Expected<einjit::BoundEquation> bindContract(ContractOp op);
 
 /// The contraction path of `op` (bound as `eq`): from its `path` attribute,
 /// or the single step of an op with one or two operands. An error when the
 /// attribute is malformed, or missing on an op of three or more operands.
+/// It computes `eq.withUniqueOutput()`.
 llvm::Expected<einjit::ContractionPath>
 contractPath(ContractOp op, const einjit::BoundEquation &eq);
 
