@@ -12,6 +12,7 @@
 #include "DiskCache.h"
 #include "Internal.h"
 #include "JitKernel.h"
+#include "TapeRecord.h"
 #include "einjit/Compiler/Compiler.h"
 #include "einjit/runtime/Ops.h"
 #include "einjit/runtime/Session.h"
@@ -1325,7 +1326,11 @@ einsumWithRepeatedOutput(Session &session, llvm::StringRef equation,
   if (ellipsis >= 0) // letters before the ellipsis stay before it
     out.ellipsis = llvm::count_if(
         unique, [&](char c) { return (int)full.find(c) < ellipsis; });
-  auto reduced = session.einsum(eq->str(), operands, options);
+  llvm::Expected<Tensor> reduced = Tensor();
+  {
+    detail::PauseRecording pause; // the caller records the whole einsum
+    reduced = session.einsum(eq->str(), operands, options);
+  }
   if (!reduced)
     return reduced.takeError();
   // Dims of the reduced result: the unique letters, with the ellipsis'
@@ -1372,9 +1377,16 @@ llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
     if (!repeated)
       return compiled.takeError();
     llvm::consumeError(compiled.takeError());
+    if (*repeated && detail::recording())
+      detail::record({detail::TapeRecord::Kind::Einsum, operands, **repeated,
+                      equation.str()});
     return std::move(*repeated);
   }
-  return (**compiled)(operands);
+  auto result = (**compiled)(operands);
+  if (result && detail::recording())
+    detail::record(
+        {detail::TapeRecord::Kind::Einsum, operands, *result, equation.str()});
+  return result;
 }
 
 llvm::Expected<std::string> einjit::emitEinsum(llvm::StringRef equation,

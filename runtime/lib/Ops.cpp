@@ -7,6 +7,7 @@
 
 #include "einjit/runtime/Ops.h"
 #include "JitKernel.h"
+#include "TapeRecord.h"
 
 #include "einjit/Spec/Equation.h"
 #include "einjit/Spec/Limits.h"
@@ -76,7 +77,16 @@ static llvm::Expected<Tensor> runOp(OpKind kind,
   auto op = compileOp(kind, operands, axes, keepDims, scalar);
   if (!op)
     return op.takeError();
-  return (**op)(operands);
+  auto result = (**op)(operands);
+  if (result && detail::recording()) {
+    detail::TapeRecord r{detail::TapeRecord::Kind::Op, operands, *result};
+    r.op = kind;
+    r.axes.assign(axes.begin(), axes.end());
+    r.keepDims = keepDims;
+    r.scalar = scalar;
+    detail::record(std::move(r));
+  }
+  return result;
 }
 
 llvm::Expected<Tensor> einjit::add(const Tensor &a, const Tensor &b) {
@@ -87,6 +97,18 @@ llvm::Expected<Tensor> einjit::sub(const Tensor &a, const Tensor &b) {
 }
 llvm::Expected<Tensor> einjit::mul(const Tensor &a, const Tensor &b) {
   return runOp(OpKind::Mul, {a, b});
+}
+llvm::Expected<Tensor> einjit::reluGrad(const Tensor &g, const Tensor &x) {
+  return runOp(OpKind::ReluGrad, {g, x});
+}
+llvm::Expected<Tensor> einjit::geluGrad(const Tensor &g, const Tensor &x) {
+  return runOp(OpKind::GeluGrad, {g, x});
+}
+llvm::Expected<Tensor> einjit::tanhGrad(const Tensor &g, const Tensor &y) {
+  return runOp(OpKind::TanhGrad, {g, y});
+}
+llvm::Expected<Tensor> einjit::equalMask(const Tensor &x, const Tensor &y) {
+  return runOp(OpKind::EqualMask, {x, y});
 }
 llvm::Expected<Tensor> einjit::div(const Tensor &a, const Tensor &b) {
   return runOp(OpKind::Div, {a, b});

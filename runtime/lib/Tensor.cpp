@@ -1,14 +1,19 @@
 //===- Tensor.cpp - Dense tensors on the CPU ------------------------------===//
 
 #include "einjit/runtime/Tensor.h"
+#include "TapeRecord.h"
 #include "einjit/Spec/Equation.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cassert>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -137,6 +142,12 @@ void einjit::setTensorCacheBytes(size_t bytes) {
 
 size_t einjit::tensorCacheBytesKept() { return BlockCache::get().bytesKept(); }
 
+/// A new tensor identity (Tensor::id).
+static uint64_t newIdentity() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 llvm::Expected<Tensor> Tensor::empty(DType dtype,
                                      llvm::ArrayRef<int64_t> shape) {
   auto count = checkTensorSize("a tensor", dtype, shape);
@@ -156,6 +167,7 @@ llvm::Expected<Tensor> Tensor::empty(DType dtype,
   t.setRowMajorStrides();
   t.storage = std::move(storage);
   t.ptr = mem;
+  t.identity = newIdentity();
   return t;
 }
 
@@ -164,6 +176,44 @@ llvm::Expected<Tensor> Tensor::allocate(DType dtype,
   auto t = empty(dtype, shape);
   if (t)
     std::memset(t->data(), 0, std::max<size_t>(t->nbytes(), 1));
+  return t;
+}
+
+/// `value` truncated to an int of type T, saturating; NaN gives 0.
+template <typename T>
+static T saturatingCast(double value) {
+  if (std::isnan(value))
+    return 0;
+  if (value <= (double)std::numeric_limits<T>::min())
+    return std::numeric_limits<T>::min();
+  if (value >= (double)std::numeric_limits<T>::max())
+    return std::numeric_limits<T>::max();
+  return (T)value;
+}
+
+llvm::Expected<Tensor> Tensor::full(DType dtype, llvm::ArrayRef<int64_t> shape,
+                                    double value) {
+  auto t = empty(dtype, shape);
+  if (!t)
+    return t.takeError();
+  int64_t n = t->numel();
+  switch (dtype) {
+  case DType::F16:
+    std::fill_n(t->data<uint16_t>(), n, floatToHalf((float)value));
+    break;
+  case DType::F32:
+    std::fill_n(t->data<float>(), n, (float)value);
+    break;
+  case DType::F64:
+    std::fill_n(t->data<double>(), n, value);
+    break;
+  case DType::I32:
+    std::fill_n(t->data<int32_t>(), n, saturatingCast<int32_t>(value));
+    break;
+  case DType::I64:
+    std::fill_n(t->data<int64_t>(), n, saturatingCast<int64_t>(value));
+    break;
+  }
   return t;
 }
 
@@ -209,6 +259,7 @@ llvm::Expected<Tensor> Tensor::borrow(void *data, DType dtype,
   else
     t.steps.assign(strides.begin(), strides.end());
   t.ptr = data;
+  t.identity = newIdentity();
   return t;
 }
 
@@ -258,6 +309,9 @@ llvm::Expected<Tensor> Tensor::reshape(llvm::ArrayRef<int64_t> shape) const {
   Tensor t = std::move(*source);
   t.dims.assign(target.begin(), target.end());
   t.setRowMajorStrides();
+  t.identity = newIdentity();
+  if (detail::recording())
+    detail::record({detail::TapeRecord::Kind::Reshape, {*this}, t});
   return t;
 }
 
@@ -281,6 +335,12 @@ llvm::Expected<Tensor> Tensor::transpose(llvm::ArrayRef<int64_t> perm) const {
   for (auto [i, d] : llvm::enumerate(order)) {
     t.dims[i] = dims[d];
     t.steps[i] = steps[d];
+  }
+  t.identity = newIdentity();
+  if (detail::recording()) {
+    detail::TapeRecord r{detail::TapeRecord::Kind::Transpose, {*this}, t};
+    r.axes = order;
+    detail::record(std::move(r));
   }
   return t;
 }
@@ -315,6 +375,12 @@ llvm::Expected<Tensor> Tensor::slice(int64_t axis, int64_t start, int64_t stop,
     t.ptr = static_cast<char *>(ptr) + first * steps[a] * dtypeBytes(type);
     t.steps[a] = steps[a] * step;
   }
+  t.identity = newIdentity();
+  if (detail::recording()) {
+    detail::TapeRecord r{detail::TapeRecord::Kind::Slice, {*this}, t};
+    r.axes = {a, start, stop, step};
+    detail::record(std::move(r));
+  }
   return t;
 }
 
@@ -340,6 +406,9 @@ Tensor::broadcastTo(llvm::ArrayRef<int64_t> shape) const {
       return fail();
   }
   t.count = *count;
+  t.identity = newIdentity();
+  if (detail::recording())
+    detail::record({detail::TapeRecord::Kind::BroadcastTo, {*this}, t});
   return t;
 }
 
@@ -364,6 +433,8 @@ llvm::Expected<Tensor> Tensor::contiguous() const {
   if (!allocated)
     return allocated.takeError();
   allocated->copyFrom(*this);
+  if (detail::recording())
+    detail::record({detail::TapeRecord::Kind::Copy, {*this}, *allocated});
   return allocated;
 }
 

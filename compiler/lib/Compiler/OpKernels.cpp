@@ -69,6 +69,46 @@ static Value apply(OpBuilder &b, Location loc, OpKind kind, DType type,
               : arith::MulIOp::create(b, loc, x, args[1]).getResult();
   case OpKind::Div: // always in a float type
     return arith::DivFOp::create(b, loc, x, args[1]);
+  case OpKind::ReluGrad: {
+    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                           args[1], constant(b, loc, type, 0));
+    return arith::SelectOp::create(b, loc, positive, x,
+                                   constant(b, loc, type, 0));
+  }
+  case OpKind::GeluGrad: {
+    // Phi(v) + v * phi(v) = (1 + erf(v / sqrt 2)) / 2
+    //                       + v * exp(-v^2 / 2) / sqrt(2 pi)
+    Value v = args[1];
+    Value erf = math::ErfOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, v, constant(b, loc, type, M_SQRT1_2)));
+    Value cdf = arith::MulFOp::create(
+        b, loc, arith::AddFOp::create(b, loc, erf, constant(b, loc, type, 1)),
+        constant(b, loc, type, 0.5));
+    Value square = arith::MulFOp::create(b, loc, v, v);
+    Value density = arith::MulFOp::create(
+        b, loc,
+        math::ExpOp::create(b, loc,
+                            arith::MulFOp::create(
+                                b, loc, square, constant(b, loc, type, -0.5))),
+        constant(b, loc, type, 0.5 * M_2_SQRTPI * M_SQRT1_2));
+    Value slope = arith::AddFOp::create(
+        b, loc, cdf, arith::MulFOp::create(b, loc, v, density));
+    return arith::MulFOp::create(b, loc, x, slope);
+  }
+  case OpKind::TanhGrad: {
+    Value y = args[1];
+    Value square = arith::MulFOp::create(b, loc, y, y);
+    Value slope =
+        arith::SubFOp::create(b, loc, constant(b, loc, type, 1), square);
+    return arith::MulFOp::create(b, loc, x, slope);
+  }
+  case OpKind::EqualMask: {
+    Value equal =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, args[1]);
+    return arith::SelectOp::create(b, loc, equal, constant(b, loc, type, 1),
+                                   constant(b, loc, type, 0));
+  }
   case OpKind::Scale: // always in a float type
     return arith::MulFOp::create(b, loc, x, constant(b, loc, type, scalar));
   case OpKind::Exp:

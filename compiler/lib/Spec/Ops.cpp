@@ -21,6 +21,14 @@ llvm::StringRef einjit::opName(OpKind kind) {
     return "mul";
   case OpKind::Div:
     return "div";
+  case OpKind::ReluGrad:
+    return "relu_grad";
+  case OpKind::GeluGrad:
+    return "gelu_grad";
+  case OpKind::TanhGrad:
+    return "tanh_grad";
+  case OpKind::EqualMask:
+    return "equal_mask";
   case OpKind::Scale:
     return "scale";
   case OpKind::Exp:
@@ -49,7 +57,9 @@ llvm::StringRef einjit::opName(OpKind kind) {
   return "?";
 }
 
-unsigned einjit::opArity(OpKind kind) { return kind <= OpKind::Div ? 2 : 1; }
+unsigned einjit::opArity(OpKind kind) {
+  return kind <= OpKind::EqualMask ? 2 : 1;
+}
 
 bool einjit::isReduction(OpKind kind) {
   return kind == OpKind::Sum || kind == OpKind::Max;
@@ -64,6 +74,10 @@ bool einjit::isSoftmax(OpKind kind) {
 static bool floatResult(OpKind kind) {
   switch (kind) {
   case OpKind::Div:
+  case OpKind::ReluGrad:
+  case OpKind::GeluGrad:
+  case OpKind::TanhGrad:
+  case OpKind::EqualMask:
   case OpKind::Scale:
   case OpKind::Exp:
   case OpKind::Log:

@@ -27,6 +27,12 @@ enum class OpKind : uint8_t {
   Sub,
   Mul,
   Div,
+  // Binary, broadcasting, float: the backward of the ops below, as
+  // TensorFlow's ReluGrad, TanhGrad, ... (the gradient tape's).
+  ReluGrad,  ///< (g, x): x > 0 ? g : 0
+  GeluGrad,  ///< (g, x): g * (Phi(x) + x * phi(x)), phi the normal density
+  TanhGrad,  ///< (g, y): g * (1 - y * y), y = tanh(x)
+  EqualMask, ///< (x, y): x == y ? 1 : 0 (max's gradient: where the max was)
   // Unary.
   Scale, ///< x * scalar
   Exp,

@@ -71,6 +71,14 @@ llvm::Expected<Tensor> add(const Tensor &a, const Tensor &b);
 llvm::Expected<Tensor> sub(const Tensor &a, const Tensor &b);
 llvm::Expected<Tensor> mul(const Tensor &a, const Tensor &b);
 llvm::Expected<Tensor> div(const Tensor &a, const Tensor &b);
+/// The backward ops the gradient tape runs, broadcasting like add, in a
+/// float type: relu's (g where x > 0, else 0), gelu's (g * gelu'(x)),
+/// tanh's from its result y (g * (1 - y^2)), and equalMask (1 where x ==
+/// y, else 0; max's gradient goes where the max was).
+llvm::Expected<Tensor> reluGrad(const Tensor &g, const Tensor &x);
+llvm::Expected<Tensor> geluGrad(const Tensor &g, const Tensor &x);
+llvm::Expected<Tensor> tanhGrad(const Tensor &g, const Tensor &y);
+llvm::Expected<Tensor> equalMask(const Tensor &x, const Tensor &y);
 /// a * factor.
 llvm::Expected<Tensor> scale(const Tensor &a, double factor);
 llvm::Expected<Tensor> neg(const Tensor &a);

@@ -35,6 +35,10 @@ public:
   /// results a kernel writes whole.
   static llvm::Expected<Tensor> empty(DType dtype,
                                       llvm::ArrayRef<int64_t> shape);
+  /// numpy.full: a new contiguous tensor with every element `value`
+  /// (converted to `dtype`, rounded for f16, truncated for ints).
+  static llvm::Expected<Tensor> full(DType dtype, llvm::ArrayRef<int64_t> shape,
+                                     double value);
   /// Wraps caller-owned memory. Empty `strides` means contiguous row-major;
   /// strides are in elements and may be negative. An error if the shape is
   /// beyond einjit's limits or the strides reach beyond 2^62 bytes.
@@ -55,6 +59,11 @@ public:
     return static_cast<T *>(ptr);
   }
   bool defined() const { return ptr != nullptr || count == 0; }
+  /// Identity, as a Python object's: every tensor made (allocated,
+  /// borrowed, a view, an op's result) has its own, and copies of this
+  /// handle share it. The gradient tape (Tape.h) tells tensors apart by it.
+  /// 0 for a default-constructed handle.
+  uint64_t id() const { return identity; }
 
   /// True when the strides are row-major contiguous.
   bool isContiguous() const;
@@ -106,6 +115,7 @@ private:
   int64_t count = 1;
   std::shared_ptr<void> storage;
   void *ptr = nullptr;
+  uint64_t identity = 0;
 };
 
 /// Tensors' data buffers of 1 MiB and more are kept for reuse when the
