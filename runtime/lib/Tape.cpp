@@ -265,10 +265,14 @@ static llvm::Expected<std::vector<Tensor>> opBackward(const TapeRecord &r,
       return p.takeError();
     return one(then(mul(*p, *s), [&](const Tensor &t) { return sub(g, t); }));
   }
-  case OpKind::ReluGrad:
-    // Linear in g; x only picks where: no cotangent for x.
-    return std::vector<Tensor>{llvm::cantFail(sumTo(g, in[0].shape())),
-                               Tensor()};
+  case OpKind::ReluGrad: {
+    // Linear in g, masked where x > 0; x only picks where: no cotangent.
+    auto ga = then(reluGrad(g, in[1]),
+                   [&](const Tensor &t) { return sumTo(t, in[0].shape()); });
+    if (!ga)
+      return ga.takeError();
+    return std::vector<Tensor>{std::move(*ga), Tensor()};
+  }
   case OpKind::TanhGrad: {
     // (g, y) -> g * (1 - y^2): d/dg = 1 - y^2, d/dy = -2 g y.
     auto ga = tanhGrad(g, in[1]);

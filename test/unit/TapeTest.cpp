@@ -593,6 +593,27 @@ TEST(TapeTest, NestedTapesGiveSecondDerivatives) {
   }
 }
 
+TEST(TapeTest, SecondDerivativeThroughRelu) {
+  // f = sum(relu(x) * x): f' = 2x where x > 0, else 0; f'' = 2 or 0.
+  Tensor x = make(DType::F64, {6},
+                  [](int64_t e) { return (e % 2 ? 1 : -1) * (0.5 + e); });
+  GradientTape outer;
+  outer.watch(x);
+  Tensor dx;
+  {
+    GradientTape inner;
+    inner.watch(x);
+    Tensor f = ok(sum(ok(mul(ok(relu(x)), x))));
+    dx = ok(inner.gradient(f, {x}))[0];
+  }
+  Tensor d2 = ok(outer.gradient(ok(sum(dx)), {x}))[0];
+  for (int64_t i = 0; i < 6; ++i) {
+    bool positive = at(x, {i}) > 0;
+    EXPECT_NEAR(at(dx, {i}), positive ? 2 * at(x, {i}) : 0.0, 1e-12);
+    EXPECT_NEAR(at(d2, {i}), positive ? 2.0 : 0.0, 1e-12) << i;
+  }
+}
+
 TEST(TapeTest, RepeatedOutputLabels) {
   // einjit's extension: i->ii lays a vector on a diagonal.
   Tensor v = sample({3});

@@ -25,6 +25,37 @@ def EinsumPlanPaths : Pass<"einsum-plan-paths"> {
   ];
 }
 
+def EinsumGenerateGrads : Pass<"einsum-generate-grads", "mlir::ModuleOp"> {
+  let summary = "Emit the reverse-mode gradient function of each function of "
+                "einsum.contract ops";
+  let description = [{
+    For each `func.func @f` whose body is `einsum.contract` ops and a
+    return, on float tensors, adds `func.func @f_grad` (marked
+    `einsum.gradient_of = @f`): it takes f's arguments and one cotangent
+    per result, and returns the gradient of each argument. The body
+    recomputes the forward contractions, then walks them backwards: the
+    gradient of each operand is another `einsum.contract`, the one
+    `einjit::gradientEinsum` gives (Spec/Grad.h: the cotangent and the
+    other operands; `arith.constant` vectors of ones for labels summed
+    away and broadcast dims; a repeated output label for a diagonal).
+    Where a value feeds several contractions, or one twice, the
+    contributions add (`linalg.add`). An argument the results do not
+    depend on gets zeros.
+
+    Example: the gradient of `ij,jk->ik` is `ik,jk->ij` for the first
+    operand and `ik,ij->jk` for the second.
+
+    A function with another op in its body, or with integer tensors, is
+    an error naming the op or the argument. Functions that are gradients
+    already are skipped. Contractions of three or more operands get no
+    path: `einsum-plan-paths` (in the CPU pipeline) plans them.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::func::FuncDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def EinsumTileAndVectorize
     : Pass<"einsum-tile-and-vectorize", "mlir::func::FuncOp"> {
   let summary = "Tile contraction loop nests for cache and registers, then "
