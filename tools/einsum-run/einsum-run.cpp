@@ -2,17 +2,19 @@
 //
 //   einsum-run EQUATION OPERAND... [-o OUT.npy] [--print] [--emit=STAGE]
 //              [--bench=N] [--seed=N] [--explain[=json]] [--strategy=S]
-//              [--memory-limit=BYTES]
+//              [--memory-limit=BYTES] [--grad=G.npy --grad-dir=DIR]
 //
 // An OPERAND is a .npy file or a random spec DTYPE:DIMS (`f32:64x128`;
-// `f64:` is a scalar). Any bad input ends with `einsum-run: error: ...` on
-// stderr and exit status 1.
+// `f64:` is a scalar). --grad with --grad-dir writes the gradient of each
+// operand position, given the result's cotangent G, as DIR/grad_K.npy. Any bad
+// input ends with `einsum-run: error: ...` on stderr and exit status 1.
 //
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Einsum.h"
 #include "einjit/runtime/Explain.h"
 #include "einjit/runtime/Npy.h"
+#include "einjit/runtime/Tape.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
@@ -90,6 +92,18 @@ static cl::opt<std::string> cacheDirOpt(
     cl::desc("Keep compiled kernels in DIR and reuse them in later runs "
              "(default: $EINJIT_CACHE_DIR; empty: none)"),
     cl::value_desc("DIR"), cl::cat(category));
+static cl::opt<std::string>
+    gradOpt("grad",
+            cl::desc("Compute the gradient of each operand given FILE (.npy), "
+                     "the cotangent of the result (its shape and dtype); "
+                     "needs --grad-dir"),
+            cl::value_desc("FILE"), cl::cat(category));
+static cl::opt<std::string>
+    gradDirOpt("grad-dir",
+               cl::desc("Write --grad's gradients to DIR/grad_0.npy, "
+                        "DIR/grad_1.npy, ... (one per operand; DIR is "
+                        "created if missing)"),
+               cl::value_desc("DIR"), cl::cat(category));
 static cl::opt<bool>
     printTargetOpt("print-target",
                    cl::desc("Print the target kernels are compiled for"),
@@ -100,7 +114,8 @@ static const char *kOverview =
     "  EQUATION is a NumPy einsum equation ('bhqd,bhkd->bhqk').\n"
     "  OPERAND is a .npy file, or DTYPE:DIMS for random data (f32:64x128;\n"
     "  f64: is a scalar); DTYPE is f16, f32, f64, i32 or i64.\n"
-    "  Without -o, --emit, --bench or --explain the result is printed.\n";
+    "  Without -o, --grad, --emit, --bench or --explain the result is\n"
+    "  printed.\n";
 
 namespace {
 struct Options {
@@ -108,6 +123,8 @@ struct Options {
   std::vector<std::string> operands;
   std::string output;
   bool haveOutput = false;
+  /// --grad's cotangent file and --grad-dir; both empty without --grad.
+  std::string grad, gradDir;
   bool print = false;
   std::optional<Stage> emit;
   bool emitLLVMIR = false;
@@ -185,8 +202,9 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   // for an option: options (with a value given after a space) go first,
   // then `--`, then the equation and operands in their order.
   const cl::Option *valueOptions[] = {
-      &outputOpt,      &outputAlias, &emitOpt, &benchOpt, &strategyOpt,
-      &memoryLimitOpt, &seedOpt,     &mcpuOpt, &mattrOpt, &cacheDirOpt};
+      &outputOpt,   &outputAlias,    &emitOpt, &benchOpt,
+      &strategyOpt, &memoryLimitOpt, &seedOpt, &mcpuOpt,
+      &mattrOpt,    &cacheDirOpt,    &gradOpt, &gradDirOpt};
   auto takesValue = [&](llvm::StringRef arg) {
     arg = arg.drop_while([](char c) { return c == '-'; });
     return !arg.contains('=') &&
@@ -295,6 +313,25 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
     if (const char *flag = ignoresOutput(o))
       return makeEinsumError(llvm::Twine("-o cannot be combined with ") + flag +
                              ", which writes no result");
+  bool haveGrad = gradOpt.getNumOccurrences() > 0;
+  bool haveGradDir = gradDirOpt.getNumOccurrences() > 0;
+  if (haveGrad && !haveGradDir)
+    return makeEinsumError("--grad needs --grad-dir, the directory to write "
+                           "the gradients to");
+  if (haveGradDir && !haveGrad)
+    return makeEinsumError("--grad-dir needs --grad, the cotangent of the "
+                           "result");
+  if (haveGrad) {
+    o.grad = gradOpt;
+    o.gradDir = gradDirOpt;
+    if (o.grad.empty())
+      return makeEinsumError("--grad needs a file name, got ''");
+    if (o.gradDir.empty())
+      return makeEinsumError("--grad-dir needs a directory name, got ''");
+    if (const char *flag = ignoresOutput(o))
+      return makeEinsumError(llvm::Twine("--grad cannot be combined with ") +
+                             flag + ", which computes no gradients");
+  }
   return o;
 }
 
@@ -515,6 +552,37 @@ static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
   return 0;
 }
 
+/// --grad: the gradient of each operand position given `cotangent` (read
+/// from `options.grad`), which must have the result's dtype and shape,
+/// written to `options.gradDir`/grad_K.npy (the directory is created if
+/// missing). Nothing is written unless every gradient was computed.
+static int writeGradients(const Options &options,
+                          llvm::ArrayRef<Tensor> operands,
+                          const Tensor &cotangent, const Tensor &result) {
+  if (cotangent.dtype() != result.dtype() ||
+      cotangent.shape() != result.shape())
+    return fail("the cotangent '" + options.grad + "' is " +
+                dtypeName(cotangent.dtype()) + " " +
+                shapeString(cotangent.shape()) + " but the result of '" +
+                options.equation + "' is " + dtypeName(result.dtype()) + " " +
+                shapeString(result.shape()));
+  auto grads = einsumGradients(options.equation, operands, cotangent);
+  if (!grads)
+    return fail(grads.takeError());
+  if (std::error_code ec = llvm::sys::fs::create_directories(options.gradDir))
+    return fail("cannot create the directory '" + options.gradDir +
+                "' for --grad-dir: " + ec.message());
+  if (!llvm::sys::fs::is_directory(options.gradDir))
+    return fail("--grad-dir '" + options.gradDir + "' is not a directory");
+  for (auto [k, grad] : llvm::enumerate(*grads)) {
+    llvm::SmallString<256> path(options.gradDir);
+    llvm::sys::path::append(path, formatv("grad_{0}.npy", k).str());
+    if (auto err = writeNpy(path, grad))
+      return fail(std::move(err));
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   // A reader that goes away (`einsum-run ... | head`) makes writes fail with
   // EPIPE, reported like any failed write, instead of killing the process.
@@ -585,6 +653,14 @@ int main(int argc, char **argv) {
       return fail(t.takeError());
     operands.push_back(std::move(*t));
   }
+  // --grad's cotangent, read before the einsum runs.
+  Tensor cotangent;
+  if (!options->grad.empty()) {
+    auto t = readNpy(options->grad);
+    if (!t)
+      return fail(t.takeError());
+    cotangent = std::move(*t);
+  }
 
   if (options->emit) {
     auto text = options->emitLLVMIR ? emitLLVMIR(options->equation, operands)
@@ -611,10 +687,13 @@ int main(int argc, char **argv) {
   }
   if (!result)
     return fail(result.takeError());
+  if (!options->grad.empty())
+    if (int status = writeGradients(*options, operands, cotangent, *result))
+      return status;
   if (options->haveOutput)
     if (auto err = writeNpy(options->output, *result))
       return fail(std::move(err));
-  if (options->print || !options->haveOutput)
+  if (options->print || (!options->haveOutput && options->grad.empty()))
     printTensor(llvm::outs(), *result);
   return finishOutput();
 }
