@@ -490,3 +490,15 @@ TEST(OpsTest, ViewsAreReadInPlace) {
             "layout of operand 0: contiguous -> strides [1,5]");
 }
 } // namespace
+
+TEST(OpsTest, ScaleFactorsThatPrintAlikeGetTheirOwnKernels) {
+  // 0.0031 and 0.0044 read "0.00" at formatv's default precision, which
+  // was once the kernel cache's key: the second call ran the first's
+  // kernel.
+  Tensor a = make(DType::F64, {3}, [](int64_t e) { return 1.0 + e; });
+  for (double factor : {0.0031, 0.0044, 1e-9, 1e-9 * (1 + 1e-15)}) {
+    Tensor s = ok(scale(a, factor));
+    for (int64_t i = 0; i < 3; ++i)
+      EXPECT_EQ(at(s, {i}), (1.0 + i) * factor) << factor;
+  }
+}

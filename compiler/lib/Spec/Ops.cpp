@@ -8,6 +8,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
+#include <cstdio>
 
 using namespace einjit;
 
@@ -104,8 +105,13 @@ std::string OpSignature::str() const {
     if (keepDims)
       s += ", keepdims";
   }
-  if (kind == OpKind::Scale)
-    s += llvm::formatv(", {0}", scalar).str();
+  if (kind == OpKind::Scale) {
+    // Every digit: the string is the kernel cache's key, and factors that
+    // print alike at a few digits must not share a kernel.
+    char exact[32];
+    std::snprintf(exact, sizeof(exact), ", %.17g", scalar);
+    s += exact;
+  }
   return s + ")";
 }
 
