@@ -74,6 +74,8 @@ void detail::noteVariableRead(const Tensor &value) {
 
 detail::PauseRecording::PauseRecording() { ++pauseDepth; }
 detail::PauseRecording::~PauseRecording() { --pauseDepth; }
+NoGradient::NoGradient() { ++pauseDepth; }
+NoGradient::~NoGradient() { --pauseDepth; }
 
 //===----------------------------------------------------------------------===//
 // Variable

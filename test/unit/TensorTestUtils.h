@@ -84,6 +84,19 @@ std::string error(llvm::Expected<T> value) {
   return llvm::toString(value.takeError());
 }
 
+/// A test failure with the message of `err`, if it is one.
+inline void ok(llvm::Error err) {
+  if (err)
+    ADD_FAILURE() << llvm::toString(std::move(err));
+}
+
+/// The message of `err`, or "(no error)".
+inline std::string error(llvm::Error err) {
+  if (!err)
+    return "(no error)";
+  return llvm::toString(std::move(err));
+}
+
 } // namespace einjit::test
 
 #endif // EINJIT_TEST_UNIT_TENSORTESTUTILS_H

@@ -112,6 +112,16 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
+/// While it lives, no tape on this thread records (optimizer updates,
+/// metrics): tf.GradientTape.stop_recording for every tape at once.
+class NoGradient {
+public:
+  NoGradient();
+  ~NoGradient();
+  NoGradient(const NoGradient &) = delete;
+  NoGradient &operator=(const NoGradient &) = delete;
+};
+
 /// The gradients of `equation` with respect to each of `operands` listed in
 /// `which` (all when empty), given the cotangent of its result: the
 /// gradient einsums of Spec/Grad.h, run. An operand listed twice, or
