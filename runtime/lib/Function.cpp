@@ -11,6 +11,7 @@
 #include "einjit/runtime/Function.h"
 #include "Internal.h"
 #include "JitKernel.h"
+#include "TapeRecord.h"
 
 #include "einjit/Spec/Limits.h"
 #include "einjit/runtime/Session.h"
@@ -447,7 +448,15 @@ Function::operator()(llvm::ArrayRef<Tensor> args) const {
   auto fn = impl->concrete(args);
   if (!fn)
     return fn.takeError();
-  return (**fn)(args);
+  auto results = (**fn)(args);
+  if (results && detail::recording())
+    // Tapes do not see inside a compiled function yet: its results are
+    // recorded as opaque, so that a gradient through them is an error
+    // instead of a silent None.
+    for (const Tensor &out : *results)
+      detail::record({detail::TapeRecord::Kind::Opaque, args.vec(), out,
+                      impl->options.name});
+  return results;
 }
 
 llvm::Expected<std::string> Function::emit(llvm::ArrayRef<Tensor> args,

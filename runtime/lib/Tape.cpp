@@ -411,6 +411,10 @@ backward(const TapeRecord &r, const Tensor &g,
   }
   case TapeRecord::Kind::Copy:
     return std::vector<Tensor>{g};
+  case TapeRecord::Kind::Opaque:
+    return makeEinsumError("no gradient through traced function '" +
+                           r.equation +
+                           "' yet: call its ops eagerly under the tape");
   }
   llvm_unreachable("unknown record");
 }
@@ -505,6 +509,8 @@ GradientTape::gradient(const Tensor &target, llvm::ArrayRef<Tensor> sources,
     };
     auto grads = backward(r, g, needed);
     if (!grads) {
+      if (r.kind == TapeRecord::Kind::Opaque)
+        return grads.takeError();
       std::string what = r.kind == TapeRecord::Kind::Einsum
                              ? "einsum '" + r.equation + "'"
                          : r.kind == TapeRecord::Kind::Op ? opName(r.op).str()

@@ -28,11 +28,14 @@ struct TapeRecord {
     BroadcastTo,
     /// contiguous() when it copies: the gradient passes through.
     Copy,
+    /// A result of a traced einjit::Function (named by `equation`): no
+    /// gradient yet.
+    Opaque,
   };
   Kind kind;
   std::vector<Tensor> inputs;
   Tensor output;
-  /// Einsum: its equation.
+  /// Einsum: its equation. Opaque: the function's name.
   std::string equation;
   /// Op: which, and its call (bindOp's arguments).
   OpKind op = OpKind::Add;

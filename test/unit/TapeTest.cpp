@@ -10,6 +10,7 @@
 #include "einjit/runtime/Tape.h"
 #include "einjit/Spec/Equation.h"
 #include "einjit/runtime/Einsum.h"
+#include "einjit/runtime/Function.h"
 #include "einjit/runtime/Ops.h"
 
 #include "TensorTestUtils.h"
@@ -612,6 +613,22 @@ TEST(TapeTest, SecondDerivativeThroughRelu) {
     EXPECT_NEAR(at(dx, {i}), positive ? 2 * at(x, {i}) : 0.0, 1e-12);
     EXPECT_NEAR(at(d2, {i}), positive ? 2.0 : 0.0, 1e-12) << i;
   }
+}
+
+TEST(TapeTest, TracedFunctionsAreAnErrorNotASilentNone) {
+  FunctionOptions options;
+  options.name = "square";
+  Function square(
+      [](llvm::ArrayRef<Sym> x) { return std::vector<Sym>{x[0] * x[0]}; },
+      options);
+  Tensor x = sample({3});
+  GradientTape tape;
+  tape.watch(x);
+  std::vector<Tensor> y = ok(square({x}));
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_EQ(error(tape.gradient(ok(sum(y[0])), {x})),
+            "no gradient through traced function 'square' yet: call its ops "
+            "eagerly under the tape");
 }
 
 TEST(TapeTest, RepeatedOutputLabels) {
