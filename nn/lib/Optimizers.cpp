@@ -113,7 +113,10 @@ llvm::Error Adam::update(const Tensor &grad, Variable &variable) {
   TRY(eps, Tensor::full(root->dtype(), {}, epsilon));
   TRY(denominator, add(*root, *eps));
   TRY(ratio, div(*m, *denominator));
-  TRY(step, scale(*ratio, -alpha));
+  // alpha changes every step: a 0-d tensor operand, not scale's factor,
+  // which is compiled into its kernel.
+  TRY(factor, Tensor::full(ratio->dtype(), {}, -alpha));
+  TRY(step, mul(*ratio, *factor));
   TRY(next, add(w, *step));
   return variable.assign(std::move(*next));
 }
