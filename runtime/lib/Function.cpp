@@ -13,6 +13,7 @@
 #include "JitKernel.h"
 #include "TapeRecord.h"
 
+#include "einjit/Spec/Grad.h"
 #include "einjit/Spec/Limits.h"
 #include "einjit/runtime/Session.h"
 
@@ -128,10 +129,12 @@ Sym einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<Sym> operands) {
   if (!state)
     return {};
   Operands in = operandsOf(operands);
-  auto eq = bindEquation(equation, in.shapes, in.types);
+  // An output may repeat a label (a diagonal), as in einjit::einsum.
+  auto eq = bindEquation(equation, in.shapes, in.types,
+                         {/*repeatedOutputLabels=*/true});
   if (!eq)
     return TraceState::fail(state, llvm::toString(eq.takeError()));
-  auto path = planEinsumPath(*eq, state->plan);
+  auto path = planEinsumPath(eq->withUniqueOutput(), state->plan);
   if (!path)
     return TraceState::fail(state, llvm::toString(path.takeError()));
   return TraceState::make(
@@ -150,6 +153,216 @@ static Sym traceOp(OpKind kind, llvm::ArrayRef<Sym> operands,
   if (!sig)
     return TraceState::fail(state, llvm::toString(sig.takeError()));
   return TraceState::make(state, state->graph.addOp(std::move(*sig), in.ids));
+}
+
+Sym einjit::reluGrad(const Sym &g, const Sym &x) {
+  return traceOp(OpKind::ReluGrad, {g, x});
+}
+Sym einjit::geluGrad(const Sym &g, const Sym &x) {
+  return traceOp(OpKind::GeluGrad, {g, x});
+}
+Sym einjit::tanhGrad(const Sym &g, const Sym &y) {
+  return traceOp(OpKind::TanhGrad, {g, y});
+}
+Sym einjit::equalMask(const Sym &x, const Sym &y) {
+  return traceOp(OpKind::EqualMask, {x, y});
+}
+
+Sym einjit::full(const Sym &like, llvm::ArrayRef<int64_t> shape, double value) {
+  auto state = traceOf({like}, "full");
+  if (!state)
+    return {};
+  return TraceState::make(state,
+                          state->graph.addConstant(shape, like.dtype(), value));
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients inside a trace
+//===----------------------------------------------------------------------===//
+
+/// `g` summed down to `shape` (the dims an operand was broadcast along).
+static Sym sumTo(const Sym &g, llvm::ArrayRef<int64_t> shape) {
+  Sym s = g;
+  int64_t lead = s.rank() - (int64_t)shape.size();
+  if (lead > 0)
+    s = sum(s, llvm::to_vector(llvm::seq<int64_t>(0, lead)));
+  std::vector<int64_t> ones;
+  for (auto [d, size] : llvm::enumerate(shape))
+    if (size == 1 && s.shape()[d] != 1)
+      ones.push_back(d);
+  return ones.empty() ? s : sum(s, ones, /*keepDims=*/true);
+}
+
+/// `g`, a reduction's result (or its cotangent), broadcast back to the
+/// reduced operand's shape: an einsum with a ones vector per reduced dim
+/// (without keepDims), or a multiply by ones (with).
+static Sym expandBack(const Sym &g, const GraphNode &reduction,
+                      const GraphNode &input) {
+  const OpSignature &op = *reduction.op;
+  if (op.keepDims)
+    return mul(g, full(g, input.shape, 1.0));
+  std::string gTerm, xTerm, ones;
+  std::vector<Sym> operands = {g};
+  for (auto [d, size] : llvm::enumerate(input.shape)) {
+    char c = labelName(d)[0];
+    xTerm += c;
+    if (llvm::is_contained(op.axes, (int64_t)d)) {
+      ones += std::string(",") + c;
+      operands.push_back(full(g, {size}, 1.0));
+    } else {
+      gTerm += c;
+    }
+  }
+  return einsum(gTerm + ones + "->" + xTerm, operands);
+}
+
+/// Cotangents of `node`'s operands (`in`) from its result's `g`; invalid
+/// Syms where an operand gets none.
+static std::vector<Sym> backward(const Graph &graph, const GraphNode &node,
+                                 llvm::ArrayRef<Sym> in, const Sym &y,
+                                 const Sym &g,
+                                 llvm::function_ref<bool(int)> needed) {
+  std::vector<Sym> grads(in.size());
+  if (node.kind == GraphNode::Kind::Einsum) {
+    for (size_t k = 0; k < in.size(); ++k) {
+      if (!needed(k))
+        continue;
+      auto rule = gradientEinsum(*node.eq, k);
+      if (!rule) {
+        TraceState::fail(TraceState::of(g), llvm::toString(rule.takeError()));
+        continue;
+      }
+      std::vector<Sym> args;
+      for (const GradOperand &op : rule->operands)
+        args.push_back(op.kind == GradOperand::Kind::Cotangent ? g
+                       : op.kind == GradOperand::Kind::Operand
+                           ? in[op.value]
+                           : full(g, {op.value}, 1.0));
+      grads[k] = einsum(rule->equation, args);
+    }
+    return grads;
+  }
+  const OpSignature &op = *node.op;
+  // A copy: the rules add nodes, which may move the graph's.
+  const GraphNode x = graph.nodes[node.operands[0]];
+  auto both = [&](Sym ga, Sym gb) {
+    return std::vector<Sym>{sumTo(ga, in[0].shape()), sumTo(gb, in[1].shape())};
+  };
+  switch (op.kind) {
+  case OpKind::Add:
+    return both(g, g);
+  case OpKind::Sub:
+    return both(g, neg(g));
+  case OpKind::Mul:
+    return both(g * in[1], g * in[0]);
+  case OpKind::Div:
+    return both(g / in[1], neg(g * y / in[1]));
+  case OpKind::Scale:
+    return {scale(g, op.scalar)};
+  case OpKind::Neg:
+    return {neg(g)};
+  case OpKind::Exp:
+    return {g * y};
+  case OpKind::Log:
+    return {g / in[0]};
+  case OpKind::Tanh:
+    return {tanhGrad(g, y)};
+  case OpKind::Sqrt:
+    return {scale(g / y, 0.5)};
+  case OpKind::Relu:
+    return {reluGrad(g, in[0])};
+  case OpKind::Gelu:
+    return {geluGrad(g, in[0])};
+  case OpKind::Sum:
+    return {expandBack(g, node, x)};
+  case OpKind::Max: {
+    Sym mask = equalMask(in[0], expandBack(y, node, x));
+    Sym share = mask / sum(mask, op.axes, /*keepDims=*/true);
+    return {share * expandBack(g, node, x)};
+  }
+  case OpKind::Softmax:
+    return {y * (g - sum(g * y, op.axes, /*keepDims=*/true))};
+  case OpKind::LogSoftmax:
+    return {g - exp(y) * sum(g, op.axes, /*keepDims=*/true)};
+  case OpKind::ReluGrad:
+    return {sumTo(reluGrad(g, in[1]), in[0].shape()), Sym()};
+  case OpKind::TanhGrad:
+    return both(tanhGrad(g, in[1]), scale(g * in[0] * in[1], -2));
+  case OpKind::EqualMask:
+    return {Sym(), Sym()};
+  case OpKind::GeluGrad:
+    break;
+  }
+  TraceState::fail(TraceState::of(g), "gradients: no gradient for " +
+                                          opName(op.kind).str() +
+                                          " (a gradient's gradient)");
+  return grads;
+}
+
+std::vector<Sym> einjit::gradients(const Sym &target,
+                                   llvm::ArrayRef<Sym> sources,
+                                   const Sym *outputGradient) {
+  std::vector<Sym> all = {target};
+  llvm::append_range(all, sources);
+  if (outputGradient)
+    all.push_back(*outputGradient);
+  auto state = traceOf(all, "gradients");
+  if (!state)
+    return std::vector<Sym>(sources.size());
+  if (outputGradient && outputGradient->shape() != target.shape()) {
+    TraceState::fail(state, "gradients: the output gradient is " +
+                                shapeString(outputGradient->shape()) +
+                                " but the target is " +
+                                shapeString(target.shape()));
+    return std::vector<Sym>(sources.size());
+  }
+  int top = TraceState::idOf(target);
+  // Which nodes depend on a source: only they need cotangents.
+  std::vector<bool> depends(top + 1, false);
+  for (const Sym &s : sources)
+    if (TraceState::idOf(s) <= top)
+      depends[TraceState::idOf(s)] = true;
+  for (int id = 0; id <= top; ++id)
+    for (int operand : state->graph.nodes[id].operands)
+      if (depends[operand])
+        depends[id] = true;
+
+  std::vector<Sym> cotangents(top + 1);
+  cotangents[top] =
+      outputGradient ? *outputGradient : full(target, target.shape(), 1.0);
+  for (int id = top; id >= 0; --id) {
+    if (!cotangents[id].valid() || !depends[id])
+      continue;
+    // A copy: recording the rules' ops grows the graph.
+    GraphNode node = state->graph.nodes[id];
+    if (node.kind != GraphNode::Kind::Einsum &&
+        node.kind != GraphNode::Kind::Op)
+      continue;
+    std::vector<Sym> in;
+    for (int operand : node.operands)
+      in.push_back(TraceState::make(state, operand));
+    auto needed = [&](int k) {
+      int operand = node.operands[k];
+      return depends[operand] && isFloat(state->graph.nodes[operand].dtype);
+    };
+    std::vector<Sym> grads =
+        backward(state->graph, node, in, TraceState::make(state, id),
+                 cotangents[id], needed);
+    for (auto [k, grad] : llvm::enumerate(grads)) {
+      if (!grad.valid() || !needed(k))
+        continue;
+      Sym &slot = cotangents[node.operands[k]];
+      slot = slot.valid() ? add(slot, grad) : grad;
+    }
+  }
+  std::vector<Sym> result;
+  for (const Sym &s : sources) {
+    int id = TraceState::idOf(s);
+    result.push_back(id <= top && cotangents[id].valid()
+                         ? cotangents[id]
+                         : full(s, s.shape(), 0.0));
+  }
+  return result;
 }
 
 Sym einjit::add(const Sym &a, const Sym &b) {
@@ -259,6 +472,8 @@ CompiledFunction::runEagerly(llvm::ArrayRef<Tensor> args,
     llvm::Expected<Tensor> value = Tensor();
     if (node.kind == GraphNode::Kind::Einsum) {
       value = session.einsum(node.eq->text, operands);
+    } else if (node.kind == GraphNode::Kind::Constant) {
+      value = Tensor::full(node.dtype, node.shape, node.value);
     } else {
       const OpSignature &op = *node.op;
       auto compiled =

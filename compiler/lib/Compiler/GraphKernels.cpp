@@ -61,6 +61,19 @@ OwningOpRef<ModuleOp> einjit::buildGraphModule(MLIRContext &ctx,
     case GraphNode::Kind::Op:
       values[id] = emitOp(b, loc, *node.op, operands);
       break;
+    case GraphNode::Kind::Constant: {
+      // A fill, not a dense constant: no global to bufferize, and it fuses
+      // into its readers.
+      Type element = einsum::toMLIRType(&ctx, node.dtype);
+      Value empty = tensor::EmptyOp::create(b, loc, node.shape, element);
+      TypedAttr attr =
+          isa<FloatType>(element)
+              ? (TypedAttr)b.getFloatAttr(element, node.value)
+              : (TypedAttr)b.getIntegerAttr(element, (int64_t)node.value);
+      Value fill = arith::ConstantOp::create(b, loc, attr);
+      values[id] = linalg::FillOp::create(b, loc, fill, empty).getResult(0);
+      break;
+    }
     }
   }
   SmallVector<Value> results;

@@ -43,6 +43,17 @@ int Graph::addOp(OpSignature sig, llvm::ArrayRef<int> operands) {
   return (int)nodes.size() - 1;
 }
 
+int Graph::addConstant(llvm::ArrayRef<int64_t> shape, DType dtype,
+                       double value) {
+  GraphNode node;
+  node.kind = GraphNode::Kind::Constant;
+  node.shape.assign(shape.begin(), shape.end());
+  node.dtype = dtype;
+  node.value = value;
+  nodes.push_back(std::move(node));
+  return (int)nodes.size() - 1;
+}
+
 bool Graph::hasEmptyTensor() const {
   return llvm::any_of(nodes, [](const GraphNode &node) {
     return llvm::is_contained(node.shape, 0);
@@ -66,6 +77,12 @@ std::string Graph::str() const {
     case GraphNode::Kind::Einsum:
       os << "einsum '" << node.eq->text << "' " << node.path->describe();
       break;
+    case GraphNode::Kind::Constant: {
+      char exact[64];
+      std::snprintf(exact, sizeof(exact), "constant %a", node.value);
+      os << exact;
+      break;
+    }
     case GraphNode::Kind::Op: {
       const OpSignature &op = *node.op;
       os << opName(op.kind);

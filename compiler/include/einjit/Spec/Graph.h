@@ -22,7 +22,7 @@
 namespace einjit {
 
 struct GraphNode {
-  enum class Kind : uint8_t { Input, Einsum, Op };
+  enum class Kind : uint8_t { Input, Einsum, Op, Constant };
   Kind kind = Kind::Input;
   /// Earlier nodes this one reads, in operand order.
   std::vector<int> operands;
@@ -36,6 +36,8 @@ struct GraphNode {
   std::optional<ContractionPath> path;
   /// Op nodes: the op's signature.
   std::optional<OpSignature> op;
+  /// Constant nodes: every element's value.
+  double value = 0;
 };
 
 struct Graph {
@@ -55,6 +57,8 @@ struct Graph {
                 llvm::ArrayRef<int> operands);
   /// Adds an op of `operands` (bound as `sig`).
   int addOp(OpSignature sig, llvm::ArrayRef<int> operands);
+  /// Adds a tensor of `shape` and `dtype` with every element `value`.
+  int addConstant(llvm::ArrayRef<int64_t> shape, DType dtype, double value);
 
   /// Whether some node has a dimension of size 0.
   bool hasEmptyTensor() const;

@@ -96,6 +96,24 @@ Sym sum(const Sym &a, llvm::ArrayRef<int64_t> axes = {}, bool keepDims = false);
 Sym max(const Sym &a, llvm::ArrayRef<int64_t> axes = {}, bool keepDims = false);
 Sym softmax(const Sym &a, int64_t axis = -1);
 Sym logSoftmax(const Sym &a, int64_t axis = -1);
+/// The backward ops of Ops.h, on symbolic tensors.
+Sym reluGrad(const Sym &g, const Sym &x);
+Sym geluGrad(const Sym &g, const Sym &x);
+Sym tanhGrad(const Sym &g, const Sym &y);
+Sym equalMask(const Sym &x, const Sym &y);
+/// A tensor of `shape` with every element `value`, of `like`'s dtype, in
+/// `like`'s trace.
+Sym full(const Sym &like, llvm::ArrayRef<int64_t> shape, double value);
+
+/// Reverse mode inside a trace, as tf.GradientTape inside tf.function: the
+/// gradient of `target` (summed over its elements, or weighed by
+/// `outputGradient` of its shape) with respect to each of `sources`, by the
+/// rules of the gradient tape (docs/autodiff.md), recorded into the same
+/// graph, so that the forward and the backward compile into one kernel. A
+/// source the target does not depend on gets zeros.
+std::vector<Sym> gradients(const Sym &target, llvm::ArrayRef<Sym> sources,
+                           const Sym *outputGradient = nullptr);
+
 inline Sym operator+(const Sym &a, const Sym &b) { return add(a, b); }
 inline Sym operator-(const Sym &a, const Sym &b) { return sub(a, b); }
 inline Sym operator*(const Sym &a, const Sym &b) { return mul(a, b); }
