@@ -292,10 +292,24 @@ static llvm::Expected<std::vector<Tensor>> opBackward(const TapeRecord &r,
                          opName(r.op).str() + " (a gradient's gradient)");
 }
 
-llvm::Expected<std::vector<Tensor>>
-einjit::einsumGradients(llvm::StringRef equation,
-                        llvm::ArrayRef<Tensor> operands,
-                        const Tensor &cotangent, llvm::ArrayRef<int> which) {
+llvm::Expected<GradientPlan>
+einjit::planEinsumGradients(llvm::StringRef equation,
+                            llvm::ArrayRef<std::vector<int64_t>> shapes,
+                            llvm::ArrayRef<DType> types, int64_t keepBytes) {
+  auto bound =
+      bindEquation(equation, shapes, types, {/*repeatedOutputLabels=*/true});
+  if (!bound)
+    return bound.takeError();
+  auto forward = planContraction(bound->withUniqueOutput());
+  if (!forward)
+    return forward.takeError();
+  return planGradients(*bound, forward->path, keepBytes);
+}
+
+llvm::Expected<std::vector<Tensor>> einjit::einsumGradients(
+    llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
+    const Tensor &cotangent, llvm::ArrayRef<int> which, int64_t keepBytes) {
+  using Kind = GradientPlan::Value::Kind;
   std::vector<std::vector<int64_t>> shapes;
   std::vector<DType> types;
   for (const Tensor &t : operands) {
@@ -311,33 +325,52 @@ einjit::einsumGradients(llvm::StringRef equation,
                            shapeString(cotangent.shape()) +
                            " but its result is " +
                            shapeString(bound->outputShape()));
+  int n = operands.size();
   std::vector<int> all;
   if (which.empty()) {
-    for (int i = 0, e = operands.size(); i < e; ++i)
+    for (int i = 0; i < n; ++i)
       all.push_back(i);
     which = all;
   }
+  auto forward = planContraction(bound->withUniqueOutput());
+  if (!forward)
+    return forward.takeError();
+  auto plan = planGradients(*bound, forward->path, keepBytes);
+  if (!plan)
+    return plan.takeError();
+  int m = forward->path.steps.size();
+
+  // Which path values need a cotangent: the operands asked for, and the
+  // intermediates some of whose inputs do.
+  std::vector<bool> needed(n + m, false);
+  for (int k : which)
+    needed[k] = true;
+  for (int j = 0; j < m; ++j)
+    for (int id : forward->path.steps[j].operands)
+      needed[n + j] = needed[n + j] || needed[id];
+
   // A one-element tensor of 1 in the cotangent's dtype, broadcast (stride
   // 0) to each ones vector's length.
   auto unit = Tensor::full(cotangent.dtype(), {1}, 1.0);
   if (!unit)
     return unit.takeError();
-  std::vector<Tensor> grads;
-  for (int k : which) {
-    auto grad = gradientEinsum(*bound, k);
-    if (!grad)
-      return grad.takeError();
+  std::vector<Tensor> intermediates(m), cotangents(n + m);
+  cotangents[n + m - 1] = cotangent;
+  auto run = [&](const GradientPlan::Call &call) -> llvm::Error {
     std::vector<Tensor> args;
-    for (const GradOperand &op : grad->operands) {
-      switch (op.kind) {
-      case GradOperand::Kind::Cotangent:
-        args.push_back(cotangent);
+    for (const GradientPlan::Value &v : call.operands) {
+      switch (v.kind) {
+      case Kind::Operand:
+        args.push_back(operands[v.index]);
         break;
-      case GradOperand::Kind::Operand:
-        args.push_back(operands[op.value]);
+      case Kind::Intermediate:
+        args.push_back(intermediates[v.index]);
         break;
-      case GradOperand::Kind::Ones: {
-        auto ones = unit->broadcastTo({op.value});
+      case Kind::Cotangent:
+        args.push_back(cotangents[v.index]);
+        break;
+      case Kind::Ones: {
+        auto ones = unit->broadcastTo({v.index});
         if (!ones)
           return ones.takeError();
         args.push_back(std::move(*ones));
@@ -345,11 +378,26 @@ einjit::einsumGradients(llvm::StringRef equation,
       }
       }
     }
-    auto g = einsum(grad->equation, args);
-    if (!g)
-      return g.takeError();
-    grads.push_back(std::move(*g));
-  }
+    auto t = einsum(call.equation, args);
+    if (!t)
+      return t.takeError();
+    (call.result.kind == Kind::Intermediate ? intermediates
+                                            : cotangents)[call.result.index] =
+        std::move(*t);
+    return llvm::Error::success();
+  };
+  // Keep: the forward's intermediates again (an eager einsum's kernel kept
+  // none), then the path's steps backwards.
+  for (const GradientPlan::Call &call : plan->forward)
+    if (auto err = run(call))
+      return std::move(err);
+  for (const GradientPlan::Call &call : plan->backward)
+    if (needed[call.result.index])
+      if (auto err = run(call))
+        return std::move(err);
+  std::vector<Tensor> grads;
+  for (int k : which)
+    grads.push_back(cotangents[k]);
   return grads;
 }
 

@@ -98,3 +98,63 @@ TEST(GradTest, Errors) {
 }
 
 } // namespace
+
+namespace {
+GradientPlan planChain(int64_t keepBytes) {
+  // Issue 7's chain: i=1024, j=64, k=1024, l=64, m=1024.
+  BoundEquation eq = llvm::cantFail(bindEquation(
+      "ij,jk,kl,lm->im", {{1024, 64}, {64, 1024}, {1024, 64}, {64, 1024}},
+      {DType::F32, DType::F32, DType::F32, DType::F32}));
+  Plan forward = llvm::cantFail(planContraction(eq));
+  return llvm::cantFail(planGradients(eq, forward.path, keepBytes));
+}
+} // namespace
+
+TEST(GradTest, JointPlanKeepsTheChainsIntermediates) {
+  GradientPlan plan = planChain(0);
+  // By hand: the forward contracts jk,kl (2*64*1024*64), then ij,jl
+  // (2*1024*64*64), then il,lm (2*1024*64*1024); the backward gives each
+  // step's two inputs their cotangents at the step's own cost.
+  EXPECT_EQ(plan.forwardFlops, 2.0 * 8388608 + 134217728);
+  EXPECT_EQ(plan.keepFlops, 2 * 134217728.0 + 4 * 8388608.0);
+  // Each recomputed gradient contracts the 1024x1024 cotangent at least
+  // once over 64: at least 2*1024*1024*64 each.
+  EXPECT_GE(plan.recomputeFlops, 4 * 134217728.0);
+  ASSERT_EQ(plan.strategy, GradientPlan::Strategy::Keep);
+  // Kept: jl (64x64) and il (1024x64), f32.
+  EXPECT_EQ(plan.keptBytes, (64 * 64 + 1024 * 64) * 4);
+  ASSERT_EQ(plan.forward.size(), 2u);
+  EXPECT_EQ(plan.forward[0].equation, "jk,kl->jl");
+  EXPECT_EQ(plan.forward[1].equation, "ij,jl->il");
+  ASSERT_EQ(plan.backward.size(), 6u);
+  // The last step (il with lm, in the planner's order) comes first.
+  EXPECT_EQ(plan.backward[0].equation, "im,il->lm");
+  EXPECT_EQ(plan.backward[1].equation, "im,lm->il");
+  EXPECT_NE(plan.str().find("gradients: keep (fewer flops, and the kept "
+                            "intermediates fit)"),
+            std::string::npos)
+      << plan.str();
+}
+
+TEST(GradTest, JointPlanRecomputesOverTheBudget) {
+  GradientPlan plan = planChain(100000);
+  EXPECT_EQ(plan.strategy, GradientPlan::Strategy::Recompute);
+  EXPECT_EQ(plan.reason, "the kept intermediates (278528 bytes) exceed the "
+                         "budget (100000 bytes)");
+  EXPECT_EQ(plan.keptBytes, 0);
+  EXPECT_TRUE(plan.forward.empty());
+  ASSERT_EQ(plan.backward.size(), 4u);
+  EXPECT_EQ(plan.backward[0].equation, "im,jk,kl,lm->ij");
+  EXPECT_FALSE(plan.backward[0].path.empty());
+}
+
+TEST(GradTest, JointPlanOfTwoOperandsRecomputes) {
+  // A matmul keeps nothing: its gradients are the two einsums either way.
+  BoundEquation eq = llvm::cantFail(bindEquation(
+      "ij,jk->ik", {{20, 30}, {30, 40}}, {DType::F64, DType::F64}));
+  GradientPlan plan = llvm::cantFail(
+      planGradients(eq, llvm::cantFail(planContraction(eq)).path));
+  EXPECT_EQ(plan.strategy, GradientPlan::Strategy::Recompute);
+  EXPECT_EQ(plan.reason, "keeping saves no flops");
+  EXPECT_EQ(plan.recomputeFlops, 2 * (2.0 * 20 * 30 * 40));
+}

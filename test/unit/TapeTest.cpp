@@ -228,7 +228,8 @@ RandomCase randomCase(std::mt19937 &rng) {
 
 TEST(TapeTest, RandomEquationsMatchFiniteDifferences) {
   std::mt19937 rng(20261127);
-  int checked = 0, repeatedOut = 0, withEllipsis = 0, many = 0, twice = 0;
+  int checked = 0, repeatedOut = 0, withEllipsis = 0, many = 0, twice = 0,
+      kept = 0;
   for (int attempt = 0; checked < 120 && attempt < 2000; ++attempt) {
     RandomCase rc = randomCase(rng);
     std::vector<std::vector<int64_t>> shapes;
@@ -278,7 +279,29 @@ TEST(TapeTest, RandomEquationsMatchFiniteDifferences) {
                  rc.equation + " operand " + std::to_string(k));
       EXPECT_EQ(grads[k].shape(), rc.operands[k].shape()) << rc.equation;
     }
+    // Both strategies of the joint plan, per position: keep (the path's
+    // steps backwards) where it saves flops, and recompute (a budget of
+    // one byte); an operand passed twice sums its positions.
+    GradientPlan plan =
+        ok(planEinsumGradients(rc.equation, shapes, types, /*keepBytes=*/0));
+    kept += plan.strategy == GradientPlan::Strategy::Keep;
+    for (int64_t budget : {int64_t(0), int64_t(1)}) {
+      std::vector<Tensor> each =
+          ok(einsumGradients(rc.equation, rc.operands, w, {}, budget));
+      ASSERT_EQ(each.size(), rc.operands.size());
+      for (size_t k = 0; k < each.size(); ++k) {
+        std::vector<double> total = values(each[k]);
+        for (size_t j = 0; j < each.size(); ++j)
+          if (j != k && rc.operands[j].id() == rc.operands[k].id())
+            for (auto [t, v] : llvm::zip(total, values(each[j])))
+              t += v;
+        expectNear(total, want[k], 1e-7,
+                   rc.equation + " budget " + std::to_string(budget) +
+                       " operand " + std::to_string(k));
+      }
+    }
   }
+  EXPECT_GT(kept, 10); // the keep strategy is exercised
   EXPECT_GE(checked, 100);
   // The draw covers the cases the rule distinguishes.
   EXPECT_GT(repeatedOut, 3);

@@ -62,8 +62,10 @@ static cl::opt<std::string> explainOpt(
     "explain", cl::ValueOptional,
     cl::desc("Print the plan instead of running: strategy, flops, largest "
              "intermediate, and each step with its kernel and why (as text, "
-             "or =json for one JSON object)"),
-    cl::value_desc("json"), cl::cat(category));
+             "or =json for one JSON object); =grad prints the forward and "
+             "backward planned together (kept intermediates under "
+             "--memory-limit, or recomputed)"),
+    cl::value_desc("json|grad"), cl::cat(category));
 static cl::opt<std::string>
     strategyOpt("strategy",
                 cl::desc("Contraction path strategy: auto (default), greedy, "
@@ -287,9 +289,11 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
       o.explain = "text";
     else if (format == "json")
       o.explain = "json";
+    else if (format == "grad")
+      o.explain = "grad";
     else
       return makeEinsumError("unknown format '" + format +
-                             "' for --explain (text, json)");
+                             "' for --explain (text, json, grad)");
   }
   if (strategyOpt.getNumOccurrences()) {
     auto strategy = parsePathStrategy(strategyOpt);
@@ -566,7 +570,8 @@ static int writeGradients(const Options &options,
                 shapeString(cotangent.shape()) + " but the result of '" +
                 options.equation + "' is " + dtypeName(result.dtype()) + " " +
                 shapeString(result.shape()));
-  auto grads = einsumGradients(options.equation, operands, cotangent);
+  auto grads = einsumGradients(options.equation, operands, cotangent, {},
+                               options.plan.memoryLimitBytes);
   if (!grads)
     return fail(grads.takeError());
   if (std::error_code ec = llvm::sys::fs::create_directories(options.gradDir))
@@ -636,6 +641,14 @@ int main(int argc, char **argv) {
         return fail(t.takeError());
       types.push_back(t->dtype());
       shapes.emplace_back(t->shape().begin(), t->shape().end());
+    }
+    if (options->explain == "grad") {
+      auto plan = planEinsumGradients(options->equation, shapes, types,
+                                      options->plan.memoryLimitBytes);
+      if (!plan)
+        return fail(plan.takeError());
+      llvm::outs() << plan->str();
+      return finishOutput();
     }
     auto explained = explain(options->equation, shapes, types, options->plan);
     if (!explained)

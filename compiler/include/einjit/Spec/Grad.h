@@ -23,6 +23,7 @@
 #define EINJIT_SPEC_GRAD_H
 
 #include "einjit/Spec/Equation.h"
+#include "einjit/Spec/Path.h"
 
 #include <string>
 #include <vector>
@@ -65,6 +66,73 @@ struct GradientEinsum {
 /// ellipsis dims and broadcast dims are named.
 llvm::Expected<GradientEinsum> gradientEinsum(const BoundEquation &eq,
                                               int operand);
+
+/// The forward and backward of one einsum planned together: which
+/// intermediates of the forward path to keep for the backward, and the
+/// contractions that give every operand's gradient.
+///
+/// - Recompute: each operand's gradient einsum (gradientEinsum) on its own,
+///   planned with the real shapes: nothing of the forward is kept, and each
+///   gradient contracts the other operands again.
+/// - Keep: the forward path's intermediates are kept, and the backward
+///   walks the path's steps in reverse, each step's inputs getting their
+///   cotangents from its result's by the step's own (unary or pairwise)
+///   gradient einsum: reverse mode through the path, about twice the
+///   forward's flops in all.
+///
+/// With three or more operands, Keep does fewer flops and holds the
+/// intermediates; planGradients takes it when they fit the budget.
+struct GradientPlan {
+  enum class Strategy : uint8_t { Keep, Recompute };
+  /// A tensor a call reads or makes.
+  struct Value {
+    enum class Kind : uint8_t {
+      Operand,      ///< forward operand `index`
+      Intermediate, ///< the result of forward path step `index`
+      Cotangent,    ///< of path value `index` (operands 0..n-1, step k n+k)
+      Ones,         ///< a vector of `index` ones
+    };
+    Kind kind;
+    int64_t index;
+  };
+  struct Call {
+    /// Letters only; the output may repeat a label.
+    std::string equation;
+    std::vector<Value> operands;
+    Value result;
+    std::vector<int64_t> shape;
+    double flops = 0;
+    /// Its path when it has three or more operands (by the planner).
+    std::string path;
+  };
+
+  Strategy strategy = Strategy::Recompute;
+  /// Keep: the forward steps that make the kept intermediates (the last
+  /// step, the output, is not needed). Recompute: empty.
+  std::vector<Call> forward;
+  std::vector<Call> backward;
+  /// Bytes of the kept intermediates (Keep), in the compute type.
+  int64_t keptBytes = 0;
+  /// Flops of the forward path, and of each strategy's backward calls
+  /// (Keep's includes nothing of the forward).
+  double forwardFlops = 0, keepFlops = 0, recomputeFlops = 0;
+  /// Why the strategy was chosen.
+  std::string reason;
+
+  double flops() const {
+    return strategy == Strategy::Keep ? keepFlops : recomputeFlops;
+  }
+  /// The text einsum-run --explain=grad prints.
+  std::string str() const;
+};
+
+/// Plans the gradients of `eq` (contracted along `forward`) with respect
+/// to every operand: Keep when it costs fewer flops and its intermediates
+/// fit `keepBytes` (0: no limit), else Recompute. An output that repeats
+/// a label is always Recompute.
+llvm::Expected<GradientPlan> planGradients(const BoundEquation &eq,
+                                           const ContractionPath &forward,
+                                           int64_t keepBytes = 0);
 
 } // namespace einjit
 

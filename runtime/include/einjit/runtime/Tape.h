@@ -26,6 +26,7 @@
 #ifndef EINJIT_RUNTIME_TAPE_H
 #define EINJIT_RUNTIME_TAPE_H
 
+#include "einjit/Spec/Grad.h"
 #include "einjit/runtime/Tensor.h"
 
 #include "llvm/Support/Error.h"
@@ -123,12 +124,23 @@ public:
 };
 
 /// The gradients of `equation` with respect to each of `operands` listed in
-/// `which` (all when empty), given the cotangent of its result: the
-/// gradient einsums of Spec/Grad.h, run. An operand listed twice, or
-/// passed twice, gets each position's own gradient.
+/// `which` (all when empty), given the cotangent of its result, as
+/// planGradients (Spec/Grad.h) plans them with `keepBytes` for the kept
+/// intermediates (0: no limit): the path's steps backwards when that saves
+/// flops and its intermediates fit (computed again first: an eager
+/// einsum's kernel keeps none), else each operand's gradient einsum. An
+/// operand listed twice, or passed twice, gets each position's own
+/// gradient.
 llvm::Expected<std::vector<Tensor>>
 einsumGradients(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
-                const Tensor &cotangent, llvm::ArrayRef<int> which = {});
+                const Tensor &cotangent, llvm::ArrayRef<int> which = {},
+                int64_t keepBytes = 0);
+/// The plan einsumGradients follows, for operands of `shapes` and `types`
+/// (einsum-run --explain=grad).
+llvm::Expected<GradientPlan>
+planEinsumGradients(llvm::StringRef equation,
+                    llvm::ArrayRef<std::vector<int64_t>> shapes,
+                    llvm::ArrayRef<DType> types, int64_t keepBytes = 0);
 
 } // namespace einjit
 
