@@ -204,18 +204,30 @@ static BoundEquation stepEquation(const BoundEquation &eq,
   return s;
 }
 
-/// A call of `rule` (a gradient einsum) on the plan's values: `bind`
-/// maps the rule's operands to values and their shapes; flops and path
-/// from planning it with the real shapes.
-static llvm::Expected<GradientPlan::Call>
-makeCall(const GradientEinsum &rule, llvm::ArrayRef<GradientPlan::Value> refs,
-         llvm::ArrayRef<std::vector<int64_t>> shapes,
-         GradientPlan::Value result, DType type) {
+/// A call of `rule` (a gradient einsum) on the plan's values: `bind` gives
+/// the value and shape of its cotangent and operands (ones vectors are
+/// bound here); flops and path from planning it with the real shapes.
+static llvm::Expected<GradientPlan::Call> makeCall(
+    const GradientEinsum &rule,
+    llvm::function_ref<std::pair<GradientPlan::Value, std::vector<int64_t>>(
+        const GradOperand &)>
+        bind,
+    GradientPlan::Value result, DType type) {
   GradientPlan::Call call;
   call.equation = rule.equation;
-  call.operands.assign(refs.begin(), refs.end());
   call.result = result;
   call.shape = rule.shape;
+  std::vector<std::vector<int64_t>> shapes;
+  for (const GradOperand &op : rule.operands) {
+    if (op.kind == GradOperand::Kind::Ones) {
+      call.operands.push_back({GradientPlan::Value::Kind::Ones, op.value});
+      shapes.push_back({op.value});
+      continue;
+    }
+    auto [value, shape] = bind(op);
+    call.operands.push_back(value);
+    shapes.push_back(std::move(shape));
+  }
   std::vector<DType> types(shapes.size(), type);
   auto bound = bindEquation(rule.equation, shapes, types,
                             {/*repeatedOutputLabels=*/true});
@@ -247,26 +259,14 @@ einjit::planGradients(const BoundEquation &eq, const ContractionPath &forward,
     auto rule = gradientEinsum(eq, k);
     if (!rule)
       return rule.takeError();
-    std::vector<Value> refs;
-    std::vector<std::vector<int64_t>> shapes;
-    for (const GradOperand &op : rule->operands) {
-      switch (op.kind) {
-      case GradOperand::Kind::Cotangent:
-        refs.push_back({Kind::Cotangent, n + m - 1});
-        shapes.push_back(eq.outputShape());
-        break;
-      case GradOperand::Kind::Operand:
-        refs.push_back({Kind::Operand, op.value});
-        shapes.push_back(eq.inputShapes[op.value]);
-        break;
-      case GradOperand::Kind::Ones:
-        refs.push_back({Kind::Ones, op.value});
-        shapes.push_back({op.value});
-        break;
-      }
-    }
-    auto call =
-        makeCall(*rule, refs, shapes, {Kind::Cotangent, k}, eq.resultType);
+    auto call = makeCall(
+        *rule,
+        [&](const GradOperand &op) -> std::pair<Value, std::vector<int64_t>> {
+          if (op.kind == GradOperand::Kind::Cotangent)
+            return {{Kind::Cotangent, n + m - 1}, eq.outputShape()};
+          return {{Kind::Operand, op.value}, eq.inputShapes[op.value]};
+        },
+        {Kind::Cotangent, k}, eq.resultType);
     if (!call)
       return call.takeError();
     plan.recomputeFlops += call->flops;
@@ -305,28 +305,15 @@ einjit::planGradients(const BoundEquation &eq, const ContractionPath &forward,
       auto rule = gradientEinsum(s, k);
       if (!rule)
         return rule.takeError();
-      std::vector<Value> refs;
-      std::vector<std::vector<int64_t>> shapes;
-      for (const GradOperand &op : rule->operands) {
-        switch (op.kind) {
-        case GradOperand::Kind::Cotangent:
-          refs.push_back({Kind::Cotangent, n + j});
-          shapes.push_back(step.shape);
-          break;
-        case GradOperand::Kind::Operand: {
-          int other = step.operands[op.value];
-          refs.push_back(valueRef(other));
-          shapes.push_back(forward.value(other).shape);
-          break;
-        }
-        case GradOperand::Kind::Ones:
-          refs.push_back({Kind::Ones, op.value});
-          shapes.push_back({op.value});
-          break;
-        }
-      }
-      auto call =
-          makeCall(*rule, refs, shapes, {Kind::Cotangent, id}, eq.resultType);
+      auto call = makeCall(
+          *rule,
+          [&](const GradOperand &op) -> std::pair<Value, std::vector<int64_t>> {
+            if (op.kind == GradOperand::Kind::Cotangent)
+              return {{Kind::Cotangent, n + j}, step.shape};
+            int other = step.operands[op.value];
+            return {valueRef(other), forward.value(other).shape};
+          },
+          {Kind::Cotangent, id}, eq.resultType);
       if (!call)
         return call.takeError();
       plan.keepFlops += call->flops;
