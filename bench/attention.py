@@ -115,17 +115,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        os.environ.pop(var, None)
-
-    from einsum_peers import build_fma_peak
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = build_fma_peak(tmp)
-        out = subprocess.run([exe, "fma", str(args.threads)], check=True,
-                             capture_output=True, text=True).stdout
-    peak = float(re.search(r"peak_gflops: ([0-9.]+)", out).group(1))
+    from einsum_peers import fma_peak, peer_environment
+    peer_environment(args.threads)
+    peak = fma_peak(args.threads)
     print(f"fp32 FMA peak, {args.threads} thread(s): {peak:.1f} GFLOP/s")
     print("| b x seq | einjit eager ms | einjit traced ms | tf eager ms | "
           "tf.function ms | tf XLA ms | best TF / einjit eager | "

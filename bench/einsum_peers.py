@@ -281,6 +281,25 @@ def build_fma_peak(tmp):
     return exe
 
 
+def peer_environment(threads):
+    """The environment of a peer benchmark: `threads` for OpenMP, quiet
+    TensorFlow, and OpenBLAS free to pick its kernel (shared/DESIGN.md)."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(var, None)
+
+
+def fma_peak(threads):
+    """The fp32 FMA peak on `threads` threads, in GFLOP/s, measured now."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_fma_peak(tmp)
+        out = subprocess.run([exe, "fma", str(threads)], check=True,
+                             capture_output=True, text=True).stdout
+    return float(re.search(r"peak_gflops: ([0-9.]+)", out).group(1))
+
+
 def measure_ceilings(exe, threads_list, args, log):
     def run(*a):
         out = subprocess.run([exe, *map(str, a)], capture_output=True,
