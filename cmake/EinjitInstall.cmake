@@ -14,6 +14,8 @@
 #                      einjit::runtime's dependency; its MLIR-facing headers
 #                      (Compiler.h, the dialect, the passes) are not
 #                      installed.
+#   einjit::nn         EinjitNN: EinsumDense, MultiHeadAttention, SGD and
+#                      Adam on einjit::runtime (einjit/nn/).
 #   einjit::einsum-run, einjit::einsum-opt   the tools.
 #
 # The installed headers include LLVM's ADT/Support headers and never MLIR's
@@ -34,12 +36,14 @@ install(FILES ${compiler_headers}/KernelChoice.h ${compiler_headers}/Stage.h
               ${compiler_headers}/TargetInfo.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/einjit/Compiler)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/einjit/runtime
+                  ${PROJECT_SOURCE_DIR}/nn/include/einjit/nn
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/einjit
         FILES_MATCHING PATTERN "*.h")
 
 set_target_properties(EinjitSpec PROPERTIES EXPORT_NAME spec)
 set_target_properties(EinjitCompiler PROPERTIES EXPORT_NAME compiler)
 set_target_properties(EinjitRuntime PROPERTIES EXPORT_NAME runtime)
+set_target_properties(EinjitNN PROPERTIES EXPORT_NAME nn)
 # Inside the build the include directories come from include_directories();
 # an installed target carries the installed ones. LLVM's own include
 # directory is added by einjitConfig.cmake (LLVM's imported targets carry
@@ -51,7 +55,8 @@ target_compile_features(EinjitSpec PUBLIC cxx_std_17)
 set_target_properties(einsum-run einsum-opt PROPERTIES
                       INSTALL_RPATH_USE_LINK_PATH ON)
 
-install(TARGETS EinjitSpec EinjitCompiler EinjitRuntime einsum-run einsum-opt
+install(TARGETS EinjitSpec EinjitCompiler EinjitRuntime EinjitNN einsum-run
+                einsum-opt
         EXPORT einjitTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -7,8 +7,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "einjit/nn/Optimizers.h"
 #include "einjit/runtime/Einsum.h"
 #include "einjit/runtime/Explain.h"
+#include "einjit/runtime/Ops.h"
+#include "einjit/runtime/Tape.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -62,6 +65,31 @@ int main() {
 
   if (einjit::parseStage("linalg") != einjit::Stage::Linalg)
     return fail("parseStage(\"linalg\") is not Stage::Linalg");
+
+  // The tape and an optimizer from einjit::nn: w = [1, 2, 3], loss =
+  // sum(w * w), d loss / d w = 2w = [2, 4, 6]; one SGD step of 0.25 gives
+  // w - 0.25 * 2w = w / 2 = [0.5, 1, 1.5].
+  float wv[] = {1, 2, 3};
+  einjit::Variable w(
+      llvm::cantFail(einjit::Tensor::borrow(wv, einjit::DType::F32, {3})), "w");
+  einjit::GradientTape tape;
+  llvm::Expected<einjit::Tensor> square = einjit::mul(w.value(), w.value());
+  if (!square)
+    return fail(llvm::toString(square.takeError()));
+  llvm::Expected<einjit::Tensor> loss = einjit::sum(*square);
+  if (!loss)
+    return fail(llvm::toString(loss.takeError()));
+  auto grads = tape.gradient(*loss, {w});
+  if (!grads)
+    return fail(llvm::toString(grads.takeError()));
+  einjit::nn::SGD sgd(0.25);
+  if (auto err = sgd.apply(*grads, {w}))
+    return fail(llvm::toString(std::move(err)));
+  for (int64_t i = 0; i < 3; ++i)
+    if ((*grads)[0].data<float>()[i] != 2 * wv[i] ||
+        w.value().data<float>()[i] != wv[i] / 2)
+      return fail("the gradient or the SGD step of sum(w * w) is wrong at " +
+                  llvm::Twine(i));
 
   llvm::outs() << "einjit-consumer: ij,jk->ik = [[58, 64], [139, 154]] as "
                   "expected; kernel: "
