@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Function.h"
+#include "GradientPlanRunner.h"
 #include "Internal.h"
 #include "JitKernel.h"
 #include "TapeRecord.h"
@@ -224,22 +225,28 @@ static std::vector<Sym> backward(const Graph &graph, const GraphNode &node,
                                  llvm::function_ref<bool(int)> needed) {
   std::vector<Sym> grads(in.size());
   if (node.kind == GraphNode::Kind::Einsum) {
-    for (size_t k = 0; k < in.size(); ++k) {
-      if (!needed(k))
-        continue;
-      auto rule = gradientEinsum(*node.eq, k);
-      if (!rule) {
-        TraceState::fail(TraceState::of(g), llvm::toString(rule.takeError()));
-        continue;
-      }
-      std::vector<Sym> args;
-      for (const GradOperand &op : rule->operands)
-        args.push_back(op.kind == GradOperand::Kind::Cotangent ? g
-                       : op.kind == GradOperand::Kind::Operand
-                           ? in[op.value]
-                           : full(g, {op.value}, 1.0));
-      grads[k] = einsum(rule->equation, args);
+    // The forward and backward planned together, as for eager einsums
+    // (planGradients: the path's steps backwards where that saves flops).
+    std::vector<int> which;
+    for (size_t k = 0; k < in.size(); ++k)
+      if (needed(k))
+        which.push_back(k);
+    auto plan = planGradients(*node.eq, *node.path);
+    if (!plan) {
+      TraceState::fail(TraceState::of(g), llvm::toString(plan.takeError()));
+      return grads;
     }
+    auto some = runGradientPlan<Sym>(
+        *plan, *node.path, in, g, which,
+        [](llvm::StringRef equation, llvm::ArrayRef<Sym> args)
+            -> llvm::Expected<Sym> { return einsum(equation, args); },
+        [&](int64_t n) -> llvm::Expected<Sym> { return full(g, {n}, 1.0); });
+    if (!some) { // not reached: Syms record their errors in the trace
+      TraceState::fail(TraceState::of(g), llvm::toString(some.takeError()));
+      return grads;
+    }
+    for (auto [k, grad] : llvm::zip(which, *some))
+      grads[k] = grad;
     return grads;
   }
   const OpSignature &op = *node.op;

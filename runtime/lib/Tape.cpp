@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Tape.h"
+#include "GradientPlanRunner.h"
 #include "TapeRecord.h"
 #include "einjit/Spec/Grad.h"
 #include "einjit/runtime/Einsum.h"
@@ -309,7 +310,6 @@ einjit::planEinsumGradients(llvm::StringRef equation,
 llvm::Expected<std::vector<Tensor>> einjit::einsumGradients(
     llvm::StringRef equation, llvm::ArrayRef<Tensor> operands,
     const Tensor &cotangent, llvm::ArrayRef<int> which, int64_t keepBytes) {
-  using Kind = GradientPlan::Value::Kind;
   std::vector<std::vector<int64_t>> shapes;
   std::vector<DType> types;
   for (const Tensor &t : operands) {
@@ -338,67 +338,17 @@ llvm::Expected<std::vector<Tensor>> einjit::einsumGradients(
   auto plan = planGradients(*bound, forward->path, keepBytes);
   if (!plan)
     return plan.takeError();
-  int m = forward->path.steps.size();
-
-  // Which path values need a cotangent: the operands asked for, and the
-  // intermediates some of whose inputs do.
-  std::vector<bool> needed(n + m, false);
-  for (int k : which)
-    needed[k] = true;
-  for (int j = 0; j < m; ++j)
-    for (int id : forward->path.steps[j].operands)
-      needed[n + j] = needed[n + j] || needed[id];
-
   // A one-element tensor of 1 in the cotangent's dtype, broadcast (stride
   // 0) to each ones vector's length.
   auto unit = Tensor::full(cotangent.dtype(), {1}, 1.0);
   if (!unit)
     return unit.takeError();
-  std::vector<Tensor> intermediates(m), cotangents(n + m);
-  cotangents[n + m - 1] = cotangent;
-  auto run = [&](const GradientPlan::Call &call) -> llvm::Error {
-    std::vector<Tensor> args;
-    for (const GradientPlan::Value &v : call.operands) {
-      switch (v.kind) {
-      case Kind::Operand:
-        args.push_back(operands[v.index]);
-        break;
-      case Kind::Intermediate:
-        args.push_back(intermediates[v.index]);
-        break;
-      case Kind::Cotangent:
-        args.push_back(cotangents[v.index]);
-        break;
-      case Kind::Ones: {
-        auto ones = unit->broadcastTo({v.index});
-        if (!ones)
-          return ones.takeError();
-        args.push_back(std::move(*ones));
-        break;
-      }
-      }
-    }
-    auto t = einsum(call.equation, args);
-    if (!t)
-      return t.takeError();
-    (call.result.kind == Kind::Intermediate ? intermediates
-                                            : cotangents)[call.result.index] =
-        std::move(*t);
-    return llvm::Error::success();
-  };
-  // Keep: the forward's intermediates again (an eager einsum's kernel kept
-  // none), then the path's steps backwards.
-  for (const GradientPlan::Call &call : plan->forward)
-    if (auto err = run(call))
-      return std::move(err);
-  for (const GradientPlan::Call &call : plan->backward)
-    if (needed[call.result.index])
-      if (auto err = run(call))
-        return std::move(err);
-  std::vector<Tensor> grads;
-  for (int k : which)
-    grads.push_back(cotangents[k]);
-  return grads;
+  return runGradientPlan<Tensor>(
+      *plan, forward->path, operands, cotangent, which,
+      [](llvm::StringRef equation, llvm::ArrayRef<Tensor> args) {
+        return einsum(equation, args);
+      },
+      [&](int64_t n) { return unit->broadcastTo({n}); });
 }
 
 /// Cotangents of a record's inputs from its output's `g`, for the inputs

@@ -173,15 +173,20 @@ func.func @mixed(%a: tensor<3xi32>, %b: tensor<3xf32>) -> tensor<f64> {
 // -----
 
 // An output that repeats a label (einjit's extension): the einsum with the
-// label once, then laid on the diagonal of a zero-filled tensor.
-// CHECK-DAG: #[[$DI:.*]] = affine_map<(d0, d1) -> (d0, d1)>
-// CHECK-DAG: #[[$DO:.*]] = affine_map<(d0, d1) -> (d0, d1, d0)>
+// label once, then one generic over the whole output that writes it where
+// the repeated dims' indices agree and 0 elsewhere (no init is read).
+// CHECK-DAG: #[[$DI:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[$DO:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 // CHECK-LABEL: func @diagonal_output
 // CHECK: %[[SUM:.*]] = linalg.generic
 // CHECK-SAME: outs(%{{.*}} : tensor<3x2xf32>)
-// CHECK: %[[ZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<3x2x3xf32>)
-// CHECK: linalg.generic {indexing_maps = [#[[$DI]], #[[$DO]]], iterator_types = ["parallel", "parallel"]}
-// CHECK-SAME: ins(%[[SUM]] : tensor<3x2xf32>) outs(%[[ZERO]] : tensor<3x2x3xf32>)
+// CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<3x2x3xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[$DI]], #[[$DO]]], iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-SAME: ins(%[[SUM]] : tensor<3x2xf32>) outs(%[[EMPTY]] : tensor<3x2x3xf32>)
+// CHECK: %[[I:.*]] = linalg.index 0
+// CHECK: %[[K:.*]] = linalg.index 2
+// CHECK: %[[SAME:.*]] = arith.cmpi eq, %[[I]], %[[K]]
+// CHECK: arith.select %[[SAME]]
 func.func @diagonal_output(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<3x2x3xf32> {
   %0 = einsum.contract "ij,ij->jij" %a, %b : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<3x2x3xf32>
   return %0 : tensor<3x2x3xf32>

@@ -120,28 +120,54 @@ static Value buildConvert(OpBuilder &b, Location loc, Value v, Type to) {
 }
 
 /// Lays `v`, over the output's labels each once (`unique`), on the
-/// diagonal of the repeated labels of `output`: zero elsewhere.
+/// diagonal of the repeated labels of `output`: zero elsewhere. One
+/// generic over the whole output writes every element (the value where
+/// the repeated labels' indices agree, else 0), so that nothing depends on
+/// an init tensor's contents (linalg's patterns may drop an init whose
+/// payload reads none of it).
 static Value buildDiagonal(OpBuilder &b, Location loc, Value v,
                            ArrayRef<int> unique, ArrayRef<int> output,
                            ArrayRef<int64_t> shape) {
   MLIRContext *ctx = b.getContext();
   Type element = cast<RankedTensorType>(v.getType()).getElementType();
   Value init = tensor::EmptyOp::create(b, loc, shape, element);
-  init = linalg::FillOp::create(b, loc, zeroOf(b, loc, element), init)
-             .getResult(0);
+  // Each unique label is read at its first dim; later dims with the same
+  // label must have the same index.
+  unsigned rank = output.size();
   SmallVector<AffineExpr> exprs;
-  for (int label : output)
+  SmallVector<std::pair<unsigned, unsigned>> equal;
+  for (int label : unique)
     exprs.push_back(
-        getAffineDimExpr(llvm::find(unique, label) - unique.begin(), ctx));
-  unsigned rank = unique.size();
-  AffineMap maps[] = {AffineMap::getMultiDimIdentityMap(rank, ctx),
-                      AffineMap::get(rank, 0, exprs, ctx)};
+        getAffineDimExpr(llvm::find(output, label) - output.begin(), ctx));
+  for (unsigned d = 0; d < rank; ++d) {
+    unsigned first = llvm::find(output, output[d]) - output.begin();
+    if (first != d)
+      equal.push_back({first, d});
+  }
+  AffineMap maps[] = {AffineMap::get(rank, 0, exprs, ctx),
+                      AffineMap::getMultiDimIdentityMap(rank, ctx)};
   SmallVector<utils::IteratorType> iterators(rank,
                                              utils::IteratorType::parallel);
   return linalg::GenericOp::create(
              b, loc, init.getType(), v, init, maps, iterators,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               linalg::YieldOp::create(nb, nloc, args[0]);
+               Value onDiagonal;
+               for (auto [first, d] : equal) {
+                 Value at = linalg::IndexOp::create(nb, nloc, first);
+                 Value other = linalg::IndexOp::create(nb, nloc, d);
+                 Value same = arith::CmpIOp::create(
+                     nb, nloc, arith::CmpIPredicate::eq, at, other);
+                 onDiagonal =
+                     onDiagonal
+                         ? arith::AndIOp::create(nb, nloc, onDiagonal, same)
+                               .getResult()
+                         : same;
+               }
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   arith::SelectOp::create(nb, nloc, onDiagonal, args[0],
+                                           zeroOf(nb, nloc, element))
+                       .getResult());
              })
       .getResult(0);
 }
