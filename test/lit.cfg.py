@@ -9,7 +9,7 @@ config.name = "EINJIT"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "Inputs", "bad-inputs.py",
-                   "lit.site.cfg.py", "parity", "unit"]
+                   "lit.site.cfg.py", "parity", "unit", "nn"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.einjit_obj_root)
 
@@ -23,5 +23,6 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "I
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 llvm_config.add_tool_substitutions(
-    ["einsum-opt", "einsum-run"], [config.einjit_tools_dir])
+    ["einsum-opt", "einsum-run", "einjit-optimizer-step"],
+    [config.einjit_tools_dir])
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
