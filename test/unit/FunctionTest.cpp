@@ -388,14 +388,8 @@ TEST(FunctionTest, GradientsTraceWithTheForward) {
   for (size_t k = 0; k < args.size(); ++k) {
     ASSERT_EQ(out[k + 1].shape(), args[k].shape());
     for (int64_t e = 0; e < args[k].numel(); ++e) {
-      double &v = args[k].data<double>()[e];
-      double saved = v, h = 1e-6;
-      v = saved + h;
-      double up = loss();
-      v = saved - h;
-      double down = loss();
-      v = saved;
-      double want = (up - down) / (2 * h);
+      double want =
+          centralDifference(args[k].data<double>()[e], loss, /*h=*/1e-6);
       EXPECT_NEAR(out[k + 1].getDouble(e), want, 1e-6 * (1 + std::fabs(want)))
           << "argument " << k << " element " << e;
     }

@@ -20,6 +20,7 @@
 using namespace einjit;
 using namespace einjit::nn;
 using einjit::test::at;
+using einjit::test::centralDifference;
 using einjit::test::error;
 using einjit::test::make;
 using einjit::test::ok;
@@ -245,14 +246,9 @@ TEST(NNTest, AttentionBlockGradientMatchesFiniteDifferences) {
   auto check = [&](const Tensor &t, const Tensor &grad,
                    const std::string &what) {
     for (int64_t e = 0; e < t.numel(); ++e) {
-      double &x = t.data<double>()[e];
-      double saved = x, h = 1e-5;
-      x = saved + h;
-      double up = loss();
-      x = saved - h;
-      double down = loss();
-      x = saved;
-      EXPECT_NEAR(grad.getDouble(e), (up - down) / (2 * h), 1e-6)
+      EXPECT_NEAR(grad.getDouble(e),
+                  centralDifference(t.data<double>()[e], loss, /*h=*/1e-5),
+                  1e-6)
           << what << " element " << e;
     }
   };

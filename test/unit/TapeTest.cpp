@@ -23,6 +23,7 @@
 
 using namespace einjit;
 using einjit::test::at;
+using einjit::test::centralDifference;
 using einjit::test::error;
 using einjit::test::make;
 using einjit::test::ok;
@@ -95,14 +96,7 @@ std::vector<std::vector<double>> finiteDifferences(
   for (const Tensor &t : operands) {
     std::vector<double> g(t.numel());
     for (int64_t e = 0; e < t.numel(); ++e) {
-      double &x = t.data<double>()[e];
-      double saved = x;
-      x = saved + h;
-      double up = loss();
-      x = saved - h;
-      double down = loss();
-      x = saved;
-      g[e] = (up - down) / (2 * h);
+      g[e] = centralDifference(t.data<double>()[e], loss, h);
     }
     grads.push_back(std::move(g));
   }

@@ -84,6 +84,19 @@ std::string error(llvm::Expected<T> value) {
   return llvm::toString(value.takeError());
 }
 
+/// (loss(x + h) - loss(x - h)) / 2h, perturbing the element `x` that
+/// `loss` reads and restoring it.
+inline double centralDifference(double &x, const std::function<double()> &loss,
+                                double h) {
+  double saved = x;
+  x = saved + h;
+  double up = loss();
+  x = saved - h;
+  double down = loss();
+  x = saved;
+  return (up - down) / (2 * h);
+}
+
 /// A test failure with the message of `err`, if it is one.
 inline void ok(llvm::Error err) {
   if (err)
