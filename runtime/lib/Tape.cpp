@@ -18,6 +18,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 
+#include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -25,6 +26,10 @@ using namespace einjit;
 using detail::TapeRecord;
 
 struct GradientTape::Impl {
+  /// False once its GradientTape is gone: a tape destroyed on another
+  /// thread than its own stays in its thread's list until that thread
+  /// next records, and records nothing.
+  std::atomic<bool> alive{true};
   bool persistent;
   bool watchVariables;
   bool recording = true;
@@ -36,7 +41,10 @@ struct GradientTape::Impl {
   size_t watched = 0;
   std::vector<TapeRecord> records;
 
-  bool records_() const { return recording && !busy && !spent; }
+  bool records_() const {
+    return recording && !busy && !spent &&
+           alive.load(std::memory_order_relaxed);
+  }
   void watch(const Tensor &t) {
     if (t.id() && tracked.insert(t.id()).second)
       ++watched;
@@ -45,14 +53,22 @@ struct GradientTape::Impl {
 
 namespace {
 /// The tapes alive on this thread, innermost last.
-thread_local std::vector<GradientTape::Impl *> threadTapes;
+thread_local std::vector<std::shared_ptr<GradientTape::Impl>> threadTapes;
+
+/// Drops the thread's tapes whose GradientTape is gone.
+void pruneTapes() {
+  llvm::erase_if(threadTapes, [](const std::shared_ptr<GradientTape::Impl> &t) {
+    return !t->alive.load(std::memory_order_relaxed);
+  });
+}
 thread_local int pauseDepth = 0;
 } // namespace
 
 bool detail::recording() { return !threadTapes.empty() && pauseDepth == 0; }
 
 void detail::record(TapeRecord &&r) {
-  for (GradientTape::Impl *tape : threadTapes) {
+  pruneTapes();
+  for (const std::shared_ptr<GradientTape::Impl> &tape : threadTapes) {
     if (!tape->records_())
       continue;
     bool reads = llvm::any_of(r.inputs, [&](const Tensor &t) {
@@ -68,7 +84,7 @@ void detail::record(TapeRecord &&r) {
 void detail::noteVariableRead(const Tensor &value) {
   if (pauseDepth)
     return;
-  for (GradientTape::Impl *tape : threadTapes)
+  for (const std::shared_ptr<GradientTape::Impl> &tape : threadTapes)
     if (tape->watchVariables && tape->records_())
       tape->watch(value);
 }
@@ -422,14 +438,17 @@ backward(const TapeRecord &r, const Tensor &g,
 //===----------------------------------------------------------------------===//
 
 GradientTape::GradientTape(bool persistent, bool watchAccessedVariables)
-    : impl(std::make_unique<Impl>()) {
+    : impl(std::make_shared<Impl>()) {
   impl->persistent = persistent;
   impl->watchVariables = watchAccessedVariables;
-  threadTapes.push_back(impl.get());
+  threadTapes.push_back(impl);
 }
 
 GradientTape::~GradientTape() {
-  auto it = llvm::find(threadTapes, impl.get());
+  impl->alive.store(false, std::memory_order_relaxed);
+  // On its own thread it leaves the list now; on another, its thread
+  // drops it when it next records.
+  auto it = llvm::find(threadTapes, impl);
   if (it != threadTapes.end())
     threadTapes.erase(it);
 }

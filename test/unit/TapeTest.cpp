@@ -20,6 +20,7 @@
 #include <cmath>
 #include <functional>
 #include <random>
+#include <thread>
 
 using namespace einjit;
 using einjit::test::at;
@@ -646,6 +647,26 @@ TEST(TapeTest, TracedFunctionsAreAnErrorNotASilentNone) {
   EXPECT_EQ(error(tape.gradient(ok(sum(y[0])), {x})),
             "no gradient through traced function 'square' yet: call its ops "
             "eagerly under the tape");
+}
+
+TEST(TapeTest, ATapeDestroyedOnAnotherThreadStopsRecording) {
+  Tensor x = sample({3});
+  auto *tape = new GradientTape();
+  tape->watch(x);
+  ok(exp(x));
+  EXPECT_EQ(tape->recordedCount(), 1u);
+  std::thread([tape] { delete tape; }).join();
+  // This thread's ops go on, recorded by nothing (under ASan: no use of
+  // the freed tape), and a new tape records as before.
+  Tensor y = ok(exp(x));
+  GradientTape next;
+  next.watch(x);
+  Tensor z = ok(sum(ok(mul(x, x))));
+  EXPECT_EQ(next.recordedCount(), 2u);
+  Tensor g = ok(next.gradient(z, {x}))[0];
+  for (int64_t i = 0; i < 3; ++i)
+    EXPECT_NEAR(at(g, {i}), 2 * at(x, {i}), 1e-12);
+  (void)y;
 }
 
 TEST(TapeTest, RepeatedOutputLabels) {

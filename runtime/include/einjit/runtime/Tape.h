@@ -14,9 +14,9 @@
 //   auto grads = tape.gradient(*loss, {w.value()}); // d loss / d w
 //
 // Tapes nest: the gradient ops one tape runs are recorded by the tapes
-// around it, which gives higher derivatives. A tape records on the thread
-// that made it, and must be destroyed on that thread, in the reverse order
-// of its making (it is not movable).
+// around it, which gives higher derivatives. A tape records the ops of the
+// thread that made it, and is used on that thread; destroyed anywhere, it
+// stops recording (it is not movable).
 //
 // Tensors are told apart by Tensor::id(): copies of one handle are one
 // tensor; a view or a new result is another.
@@ -110,7 +110,9 @@ public:
   struct Impl;
 
 private:
-  std::unique_ptr<Impl> impl;
+  /// Shared with the thread's list of tapes, so that a tape destroyed on
+  /// another thread leaves no dangling entry there.
+  std::shared_ptr<Impl> impl;
 };
 
 /// While it lives, no tape on this thread records (optimizer updates,
