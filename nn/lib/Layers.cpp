@@ -120,21 +120,11 @@ static llvm::Expected<Tensor> uniform(DType dtype,
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> draw(-limit, limit);
   for (int64_t e = 0; e < t->numel(); ++e) {
-    double v = draw(rng);
-    switch (dtype) {
-    case DType::F16:
-      t->data<uint16_t>()[e] = floatToHalf(v);
-      break;
-    case DType::F32:
-      t->data<float>()[e] = v;
-      break;
-    case DType::F64:
-      t->data<double>()[e] = v;
-      break;
-    default:
+    if (!isFloat(dtype))
       return makeEinsumError("layers take float dtypes, not " +
                              dtypeName(dtype).str());
-    }
+    storeElement(static_cast<char *>(t->data()) + e * dtypeBytes(dtype), dtype,
+                 draw(rng));
   }
   return t;
 }

@@ -50,6 +50,9 @@ einjit::explain(llvm::StringRef equation,
   for (auto [shape, type] : llvm::zip(eq.inputShapes, eq.inputTypes))
     ex.operands.push_back(dtypeName(type).str() + "[" + dimsString(shape) +
                           "]");
+  ex.result = dtypeName(eq.resultType).str() + "[" +
+              dimsString(eq.outputShape()) + "] (accumulated in " +
+              dtypeName(eq.computeType).str() + ")";
   ex.strategy = pathStrategyName(options.strategy).str();
   ex.chosen = plan->chosen;
   ex.memoryLimitBytes = options.memoryLimitBytes;
@@ -140,7 +143,7 @@ std::string Explanation::str() const {
   os << "einsum: " << equation << " on";
   for (const std::string &operand : operands)
     os << " " << operand;
-  os << "\n";
+  os << "\nresult: " << result << "\n";
   if (!ellipsisLetters.empty())
     os << "ellipsis dimensions shown as: " << ellipsisLetters << "\n";
   os << "target: " << isa << " (" << target << ")\n";
@@ -209,6 +212,7 @@ std::string Explanation::json() const {
   llvm::json::Object object{
       {"equation", equation},
       {"operands", std::move(operandArray)},
+      {"result", result},
       {"strategy", strategy},
       {"chosen", chosen},
       {"memory_limit_bytes", memoryLimitBytes},

@@ -32,12 +32,14 @@ using llvm::formatv;
 using llvm::StringRef;
 
 /// NumPy's type codes (after the byte-order character) for each dtype.
+/// NumPy saves ml_dtypes' bfloat16 as a 2-byte void ("V2"), the only
+/// 2-byte void in use, and einjit reads one as bf16.
 static constexpr std::pair<DType, llvm::StringLiteral> kNpyCodes[] = {
-    {DType::F16, "f2"},
-    {DType::F32, "f4"},
-    {DType::F64, "f8"},
-    {DType::I32, "i4"},
-    {DType::I64, "i8"}};
+    {DType::F16, "f2"}, {DType::F32, "f4"}, {DType::F64, "f8"},
+    {DType::I32, "i4"}, {DType::I64, "i8"}, {DType::Bool, "b1"},
+    {DType::I8, "i1"},  {DType::U8, "u1"},  {DType::I16, "i2"},
+    {DType::U16, "u2"}, {DType::U32, "u4"}, {DType::U64, "u8"},
+    {DType::BF16, "V2"}};
 
 static constexpr llvm::StringLiteral kMagic = "\x93NUMPY";
 /// The longest header np.load reads by default (its max_header_size).
@@ -908,7 +910,8 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
                               (dict.descr->kind == Literal::Str
                                    ? quoted(dict.descr->text)
                                    : escaped(dict.descr->source)) +
-                              " (einjit reads f16, f32, f64, i32, i64)");
+                              " (einjit reads bool, ints and uints of 1 to 8 "
+                              "bytes, f2, f4, f8, and V2 as bfloat16)");
 
   std::vector<int64_t> shape;
   for (const Literal &dim : shapeValue.items) {
@@ -946,6 +949,11 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
     for (size_t i = 0; i < nbytes; i += elem)
       std::reverse(p + i, p + i + elem);
   }
+  // Kernels take a bool as the byte 0 or 1 (their ANDs and ORs are bitwise);
+  // NumPy reads any other byte as true.
+  if (*dtype == DType::Bool)
+    for (auto &b : llvm::MutableArrayRef<uint8_t>(t.data<uint8_t>(), nbytes))
+      b = b != 0;
   if (!fortranOrder || shape.size() < 2 || *count == 0)
     return t;
   // Fortran order: the first dimension varies fastest.
@@ -1024,7 +1032,11 @@ std::string einjit::formatNpyHeader(DType dtype, llvm::ArrayRef<int64_t> shape,
                                     bool fortranOrder, unsigned minMajor) {
   // numpy's _write_array_header: the keys sorted, each value's repr.
   std::string header = "{'descr': '";
-  header += llvm::sys::IsBigEndianHost ? '>' : '<';
+  // One-byte types have no byte order ('|'), as NumPy writes them.
+  if (dtypeBytes(dtype) == 1)
+    header += '|';
+  else
+    header += llvm::sys::IsBigEndianHost ? '>' : '<';
   for (auto [type, npyCode] : kNpyCodes)
     if (type == dtype)
       header += npyCode;

@@ -196,24 +196,13 @@ llvm::Expected<Tensor> Tensor::full(DType dtype, llvm::ArrayRef<int64_t> shape,
   auto t = empty(dtype, shape);
   if (!t)
     return t.takeError();
-  int64_t n = t->numel();
-  switch (dtype) {
-  case DType::F16:
-    std::fill_n(t->data<uint16_t>(), n, floatToHalf((float)value));
-    break;
-  case DType::F32:
-    std::fill_n(t->data<float>(), n, (float)value);
-    break;
-  case DType::F64:
-    std::fill_n(t->data<double>(), n, value);
-    break;
-  case DType::I32:
-    std::fill_n(t->data<int32_t>(), n, saturatingCast<int32_t>(value));
-    break;
-  case DType::I64:
-    std::fill_n(t->data<int64_t>(), n, saturatingCast<int64_t>(value));
-    break;
-  }
+  // One element, then copies of its bytes.
+  unsigned bytes = dtypeBytes(dtype);
+  char element[8];
+  storeElement(element, dtype, value);
+  char *out = static_cast<char *>(t->data());
+  for (int64_t i = 0, n = t->numel(); i < n; ++i)
+    std::memcpy(out + i * bytes, element, bytes);
   return t;
 }
 
@@ -479,19 +468,99 @@ double Tensor::getDouble(int64_t flat) const {
     offset += (flat % dims[d]) * steps[d];
     flat /= dims[d];
   }
-  switch (type) {
+  return loadElement(static_cast<const char *>(ptr) + offset * dtypeBytes(type),
+                     type);
+}
+
+template <typename T>
+static T load(const void *p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+template <typename T>
+static void store(void *p, T v) {
+  std::memcpy(p, &v, sizeof(T));
+}
+
+double einjit::loadElement(const void *element, DType dtype) {
+  switch (dtype) {
   case DType::F16:
-    return halfToFloat(static_cast<const uint16_t *>(ptr)[offset]);
+    return halfToFloat(load<uint16_t>(element));
+  case DType::BF16:
+    return bf16ToFloat(load<uint16_t>(element));
   case DType::F32:
-    return static_cast<const float *>(ptr)[offset];
+    return load<float>(element);
   case DType::F64:
-    return static_cast<const double *>(ptr)[offset];
+    return load<double>(element);
+  case DType::Bool:
+  case DType::U8:
+    return load<uint8_t>(element);
+  case DType::I8:
+    return load<int8_t>(element);
+  case DType::I16:
+    return load<int16_t>(element);
+  case DType::U16:
+    return load<uint16_t>(element);
   case DType::I32:
-    return static_cast<const int32_t *>(ptr)[offset];
+    return load<int32_t>(element);
+  case DType::U32:
+    return load<uint32_t>(element);
   case DType::I64:
-    return static_cast<const int64_t *>(ptr)[offset];
+    return (double)load<int64_t>(element);
+  case DType::U64:
+    return (double)load<uint64_t>(element);
   }
   return 0;
+}
+
+void einjit::storeElement(void *element, DType dtype, double value) {
+  switch (dtype) {
+  case DType::F16:
+    return store(element, floatToHalf((float)value));
+  case DType::BF16:
+    return store(element, floatToBF16((float)value));
+  case DType::F32:
+    return store(element, (float)value);
+  case DType::F64:
+    return store(element, value);
+  case DType::Bool:
+    return store<uint8_t>(element, value != 0);
+  case DType::I8:
+    return store(element, saturatingCast<int8_t>(value));
+  case DType::U8:
+    return store(element, saturatingCast<uint8_t>(value));
+  case DType::I16:
+    return store(element, saturatingCast<int16_t>(value));
+  case DType::U16:
+    return store(element, saturatingCast<uint16_t>(value));
+  case DType::I32:
+    return store(element, saturatingCast<int32_t>(value));
+  case DType::U32:
+    return store(element, saturatingCast<uint32_t>(value));
+  case DType::I64:
+    return store(element, saturatingCast<int64_t>(value));
+  case DType::U64:
+    return store(element, saturatingCast<uint64_t>(value));
+  }
+}
+
+float einjit::bf16ToFloat(uint16_t h) {
+  uint32_t bits = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t einjit::floatToBF16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if (std::isnan(f)) // keep it a NaN: set a mantissa bit that survives
+    return uint16_t((bits >> 16) | 0x40);
+  // Round to nearest even on the 16 bits dropped.
+  bits += 0x7fff + ((bits >> 16) & 1);
+  return uint16_t(bits >> 16);
 }
 
 float einjit::halfToFloat(uint16_t h) {

@@ -191,3 +191,36 @@ func.func @diagonal_output(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<3
   %0 = einsum.contract "ij,ij->jij" %a, %b : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<3x2x3xf32>
   return %0 : tensor<3x2x3xf32>
 }
+
+// -----
+
+// dtypes: a u8 widens with zeros and an i8 with its sign, into i16.
+// CHECK-LABEL: func @unsigned
+// CHECK: arith.extui %{{.*}} : i8 to i16
+// CHECK: arith.extsi %{{.*}} : i8 to i16
+// CHECK: arith.muli %{{.*}} : i16
+// CHECK: arith.addi %{{.*}} : i16
+func.func @unsigned(%a: tensor<3xi8>, %b: tensor<3xi8>) -> tensor<i16> {
+  %0 = einsum.contract "i,i->" %a, %b {dtypes = ["u8", "i8", "i16"]} : (tensor<3xi8>, tensor<3xi8>) -> tensor<i16>
+  return %0 : tensor<i16>
+}
+
+// -----
+
+// Bools multiply as ANDs and sum as ORs; a bf16 sums in f32 and rounds
+// back.
+// CHECK-LABEL: func @bools
+// CHECK: arith.andi %{{.*}} : i8
+// CHECK: arith.ori %{{.*}} : i8
+// CHECK-LABEL: func @bf16
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: arith.addf %{{.*}} : f32
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+func.func @bools(%a: tensor<2x3xi8>, %b: tensor<3x4xi8>) -> tensor<2x4xi8> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b {dtypes = ["bool", "bool", "bool"]} : (tensor<2x3xi8>, tensor<3x4xi8>) -> tensor<2x4xi8>
+  return %0 : tensor<2x4xi8>
+}
+func.func @bf16(%a: tensor<5xbf16>) -> tensor<bf16> {
+  %0 = einsum.contract "i->" %a : (tensor<5xbf16>) -> tensor<bf16>
+  return %0 : tensor<bf16>
+}

@@ -3,7 +3,8 @@
 
 Runs the lab's canonical operations, a set of random valid equations
 (1-4 operands, repeated labels, ellipses with broadcasting, implicit mode,
-f32 and f64, plus f16/i32/i64 and mixed dtypes) and a sixth as many random
+f32 and f64, plus f16/i32/i64, bool, i8/u8/i16/u16/u32/u64 and mixed
+dtypes) and a sixth as many random
 two-operand contractions with loop ranges up to 96 (so every tiling
 strategy runs) through einsum-run and
 compares each result with numpy.einsum computed in float64 (integers:
@@ -66,7 +67,12 @@ CANONICAL = [
 ]
 
 DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64,
-          "i32": np.int32, "i64": np.int64}
+          "i32": np.int32, "i64": np.int64, "bool": np.bool_,
+          "i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16,
+          "u32": np.uint32, "u64": np.uint64}
+# The dtypes beyond f16/f32/f64/i32/i64; numpy computes them exactly (ints
+# wrap), so einjit's results must equal numpy's.
+NEW_DTYPES = ["bool", "i8", "u8", "i16", "u16", "u32", "u64"]
 TOL = {"f16": 2e-3, "f32": 1e-5, "f64": 1e-12}
 
 
@@ -201,13 +207,26 @@ TRANSPOSES = [
 
 
 def make_operand(shape, dtype, nrng):
+    if dtype == "bool":
+        return nrng.integers(0, 2, size=shape).astype(np.bool_)
+    if dtype in ("i8", "u8", "i16", "u16"):
+        # The whole range: products and sums wrap, as in numpy.
+        info = np.iinfo(DTYPES[dtype])
+        return nrng.integers(info.min, info.max, size=shape,
+                             endpoint=True).astype(DTYPES[dtype])
+    if dtype.startswith("u"):
+        return nrng.integers(0, 9, size=shape).astype(DTYPES[dtype])
     if dtype.startswith("i"):
         return nrng.integers(-4, 5, size=shape).astype(DTYPES[dtype])
     return nrng.uniform(-1, 1, size=shape).astype(DTYPES[dtype])
 
 
+def exact(dtype):
+    return np.issubdtype(dtype, np.integer) or dtype == np.bool_
+
+
 def reference(eq, arrays, result_dtype):
-    if np.issubdtype(result_dtype, np.integer):
+    if exact(result_dtype):
         return np.einsum(eq, *arrays)
     wide = [a.astype(np.float64) for a in arrays]
     return np.einsum(eq, *wide)
@@ -232,7 +251,7 @@ def check(einsum_run, name, eq, arrays, workdir, index, extra=()):
     ref = reference(eq, arrays, expected_dtype)
     if got.shape != np.shape(ref):
         return f"FAIL {where}: shape {got.shape}, numpy gives {np.shape(ref)}"
-    if np.issubdtype(expected_dtype, np.integer):
+    if exact(expected_dtype):
         ok = np.array_equal(got, ref)
     else:
         tol = TOL[{np.float16: "f16", np.float32: "f32", np.float64: "f64"}[expected_dtype.type]]
@@ -248,6 +267,69 @@ def check(einsum_run, name, eq, arrays, workdir, index, extra=()):
         err = np.max(np.abs(got.astype(np.float64) - ref)) if got.size else 0
         return f"FAIL {where}: values differ (max abs error {err})"
     return None
+
+
+def to_bf16(x):
+    """float64 values as bfloat16 bits (uint16), rounded to nearest even."""
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return bits.astype(np.uint16)
+
+
+def from_bf16(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+# bf16 operands (saved as numpy saves ml_dtypes.bfloat16: a 2-byte void),
+# alone and with others: (equation, shapes, dtype of each operand, result).
+BF16_CASES = [
+    ("ij,jk->ik", [(5, 7), (7, 3)], ["bf16", "bf16"], "bf16"),
+    ("ij,jk->ik", [(37, 129), (129, 33)], ["bf16", "bf16"], "bf16"),
+    ("bhqd,bhkd->bhqk", [(2, 3, 17, 64), (2, 3, 19, 64)], ["bf16", "bf16"], "bf16"),
+    ("i->", [(4099,)], ["bf16"], "bf16"),
+    ("ij->ji", [(33, 17)], ["bf16"], "bf16"),
+    ("ij,jk->ik", [(5, 7), (7, 3)], ["bf16", "f32"], "f32"),
+    ("ij,jk->ik", [(5, 7), (7, 3)], ["bf16", "i8"], "bf16"),
+    ("ij,jk->ik", [(5, 7), (7, 3)], ["bf16", "f16"], "f32"),
+    ("ij,jk->ik", [(5, 7), (7, 3)], ["bf16", "f64"], "f64"),
+]
+
+
+def check_bf16(einsum_run, eq, shapes, dtypes, result, workdir, index, nrng,
+               extra=()):
+    paths, values = [], []
+    for i, (shape, dt) in enumerate(zip(shapes, dtypes)):
+        p = os.path.join(workdir, f"bf{index}_in{i}.npy")
+        if dt == "bf16":
+            bits = to_bf16(nrng.uniform(-1, 1, size=shape))
+            np.save(p, bits.view("V2"))
+            values.append(from_bf16(bits))
+        else:
+            a = make_operand(shape, dt, nrng)
+            np.save(p, a)
+            values.append(a.astype(np.float64))
+        paths.append(p)
+    out = os.path.join(workdir, f"bf{index}_out.npy")
+    proc = subprocess.run([einsum_run, eq, *paths, "-o", out, *extra],
+                          capture_output=True, text=True)
+    where = f"bf16: {eq!r} {shapes} {dtypes}"
+    if proc.returncode != 0:
+        return f"FAIL {where}: exit {proc.returncode}: {proc.stderr.strip()}"
+    got = np.load(out)
+    if result == "bf16":
+        if got.dtype != np.dtype("V2"):
+            return f"FAIL {where}: dtype {got.dtype}, expected bf16 (V2)"
+        got = from_bf16(got.view(np.uint16))
+    elif got.dtype != DTYPES[result]:
+        return f"FAIL {where}: dtype {got.dtype}, expected {result}"
+    ref = np.einsum(eq, *values)
+    scale = np.einsum(eq, *[np.abs(v) for v in values])
+    # bf16 keeps 8 bits: a rounding of 2^-9 on the result (and on the f16
+    # or f32 result of a mixed product, far less).
+    tol = 2.0 ** -8 if result == "bf16" else TOL.get(result, 1e-5)
+    ok = got.shape == ref.shape and bool(np.all(
+        np.abs(got.astype(np.float64) - ref) <= tol * (np.abs(ref) + scale)))
+    return None if ok else f"FAIL {where}: values differ"
 
 
 def main():
@@ -269,7 +351,16 @@ def main():
     for dt in ("f16", "i32", "i64"):
         cases.append((f"matmul {dt}", "ij,jk->ik",
                       [make_operand(s, dt, nrng) for s in [(5, 6), (6, 3)]]))
-    for a, b in (("f32", "f64"), ("i32", "f32"), ("i32", "i64"), ("f16", "f32")):
+    for name, eq, shapes in CANONICAL:
+        if "threaded" in name or "large" in name:
+            continue
+        for dt in NEW_DTYPES:
+            cases.append((f"{name} {dt}", eq,
+                          [make_operand(s, dt, nrng) for s in shapes]))
+    for a, b in (("f32", "f64"), ("i32", "f32"), ("i32", "i64"), ("f16", "f32"),
+                 ("u8", "i8"), ("bool", "i16"), ("u8", "f16"), ("i16", "f16"),
+                 ("u16", "i32"), ("u32", "i8"), ("u64", "i64"), ("bool", "f32"),
+                 ("i8", "f32"), ("u8", "u64"), ("bool", "bool"), ("i8", "u16")):
         cases.append((f"mixed {a}+{b}", "ij,jk->ik",
                       [make_operand((4, 5), a, nrng), make_operand((5, 3), b, nrng)]))
     cases.append(("zero-size sum", "ij->i", [make_operand((3, 0), "f32", nrng)]))
@@ -290,8 +381,13 @@ def main():
             cases.append((f"odd contraction {dt}", eq,
                           [make_operand(sh, dt, nrng) for sh in shapes]))
 
+    for eq, shapes in ODD_CONTRACTIONS[:8]:
+        for dt in ("i8", "u8", "bool", "i16"):
+            cases.append((f"odd contraction {dt}", eq,
+                          [make_operand(sh, dt, nrng) for sh in shapes]))
+
     for eq, shapes in TRANSPOSES:
-        for dt in ("f16", "f32", "f64", "i32", "i64"):
+        for dt in ("f16", "f32", "f64", "i32", "i64", "bool", "i8", "i16"):
             cases.append((f"transpose {dt}", eq,
                           [make_operand(sh, dt, nrng) for sh in shapes]))
 
@@ -303,7 +399,7 @@ def main():
     generated = 0
     while generated < args.count:
         eq, shapes = random_case(rng)
-        dt = rng.choice(["f32", "f64"])
+        dt = rng.choice(["f32", "f64", "f32", "f64"] + NEW_DTYPES)
         arrays = [make_operand(s, dt, nrng) for s in shapes]
         try:
             np.einsum(eq, *arrays)
@@ -314,7 +410,8 @@ def main():
 
     for i in range(args.count // 6):
         eq, shapes = random_large_case(rng)
-        dt = rng.choice(["f32", "f64", "f32", "f64", "i32", "i64", "f16"])
+        dt = rng.choice(["f32", "f64", "f32", "f64", "i32", "i64", "f16", "i8",
+                         "u8", "bool", "i16"])
         cases.append((f"random large {i}", eq,
                       [make_operand(s, dt, nrng) for s in shapes]))
 
@@ -324,6 +421,10 @@ def main():
                 lambda ic: check(args.einsum_run, ic[1][0], ic[1][1], ic[1][2],
                                  workdir, ic[0], args.extra_arg),
                 enumerate(cases)))
+        for i, (eq, shapes, dtypes, result) in enumerate(BF16_CASES):
+            results.append(check_bf16(args.einsum_run, eq, shapes, dtypes,
+                                      result, workdir, i, nrng,
+                                      args.extra_arg))
     failures = [r for r in results if r]
     for f in failures:
         print(f)

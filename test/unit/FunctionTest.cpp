@@ -431,3 +431,31 @@ TEST(FunctionTest, RepeatedOutputLabelsWriteZerosOffTheDiagonal) {
       }
   }
 }
+
+namespace {
+
+TEST(FunctionTest, NarrowIntsAndBoolsFollowNumpy) {
+  // u8 x i8 contracts in i16 (200 read as 200, not -56), then a bool mask
+  // (True + the product: an OR with bools, a widening add with ints) and
+  // a sum into i64; all traced into one kernel.
+  Function f = function([](Sym a, Sym b, Sym mask) {
+    return sum(einsum("ij,jk->ik", {a, b}) + mask);
+  });
+  Tensor a = make(DType::U8, {3, 5}, [](int64_t e) { return 200 + e; });
+  Tensor b = make(DType::I8, {5, 4}, [](int64_t e) { return e - 10; });
+  Tensor mask = make(DType::Bool, {4}, [](int64_t e) { return e % 2; });
+  auto out = ok(f({a, b, mask}));
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].dtype(), DType::I64);
+  int64_t want = 0;
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t k = 0; k < 4; ++k) {
+      int16_t acc = 0;
+      for (int64_t j = 0; j < 5; ++j)
+        acc = int16_t(acc + int16_t(200 + i * 5 + j) * int16_t(j * 4 + k - 10));
+      want += int16_t(acc + k % 2);
+    }
+  EXPECT_EQ(out[0].data<int64_t>()[0], want);
+}
+
+} // namespace

@@ -207,10 +207,12 @@ TEST(NNTest, MultiHeadAttentionMatchesLoops) {
   EXPECT_EQ(dims(r.scores), (std::vector<int64_t>{2, 2, 3, 5}));
   EXPECT_EQ(mha.trainableVariables().size(), 8u);
   // Give the biases values so that they count.
-  for (Variable var : mha.trainableVariables())
-    if (var.name() == "bias")
+  for (Variable var : mha.trainableVariables()) {
+    if (var.name() == "bias") {
       ASSERT_FALSE(
           (bool)var.assign(sample(DType::F64, var.value().shape().vec(), 2.0)));
+    }
+  }
   r = ok(mha(q, v, nullptr, &mask));
   std::vector<double> want = referenceAttention(mha, q, v, &mask, heads, kd);
   for (int64_t e = 0; e < r.output.numel(); ++e)

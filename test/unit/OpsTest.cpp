@@ -502,3 +502,164 @@ TEST(OpsTest, ScaleFactorsThatPrintAlikeGetTheirOwnKernels) {
       EXPECT_EQ(at(s, {i}), (1.0 + i) * factor) << factor;
   }
 }
+
+namespace {
+
+/// Ops on an int dtype against C++'s arithmetic on `T` (its own width, so
+/// results wrap as NumPy's do), on values across the whole range.
+template <typename T>
+void checkIntegerOps(DType type) {
+  using Wide = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
+  // Values spread over the range (below 2^53 for 64-bit types, so that
+  // `make` stores them exactly); b has no zero (it divides).
+  double lo = std::is_signed_v<T> ? (double)std::numeric_limits<T>::min() : 0;
+  double span =
+      std::min((double)std::numeric_limits<T>::max() - lo, std::ldexp(1.0, 52));
+  auto va = [&](int64_t e) {
+    return std::floor(lo + span * ((e * 37) % 15) / 14);
+  };
+  auto vb = [&](int64_t e) {
+    double v = std::floor(lo + span * ((e * 11 + 3) % 5) / 4);
+    return v == 0 ? 1 : v;
+  };
+  Tensor a = make(type, {3, 5}, va), b = make(type, {5}, vb);
+  std::string name(dtypeName(type));
+  Tensor s = ok(add(a, b)), d = ok(sub(a, b)), p = ok(mul(a, b));
+  Tensor q = ok(div(a, b));
+  ASSERT_EQ(s.dtype(), type) << name;
+  ASSERT_EQ(p.dtype(), type) << name;
+  ASSERT_EQ(q.dtype(), DType::F64) << name; // true division
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t j = 0; j < 5; ++j) {
+      T x = a.data<T>()[i * 5 + j], y = b.data<T>()[j];
+      int64_t e = i * 5 + j;
+      EXPECT_EQ(s.data<T>()[e], T(Wide(x) + Wide(y))) << name << " add " << e;
+      EXPECT_EQ(d.data<T>()[e], T(Wide(x) - Wide(y))) << name << " sub " << e;
+      EXPECT_EQ(p.data<T>()[e], T(Wide(x) * Wide(y))) << name << " mul " << e;
+      EXPECT_DOUBLE_EQ(q.data<double>()[e], double(x) / double(y)) << name;
+    }
+  }
+  // max compares with the type's sign; sum counts in i64 or u64.
+  Tensor m = ok(max(a, {0}));
+  ASSERT_EQ(m.dtype(), type);
+  Tensor total = ok(sum(a));
+  ASSERT_EQ(total.dtype(), std::is_signed_v<T> ? DType::I64 : DType::U64);
+  Wide want = 0;
+  for (int64_t e = 0; e < 15; ++e)
+    want += Wide(a.data<T>()[e]);
+  EXPECT_EQ(total.data<Wide>()[0], want) << name;
+  for (int64_t j = 0; j < 5; ++j)
+    EXPECT_EQ(m.data<T>()[j], std::max({a.data<T>()[j], a.data<T>()[5 + j],
+                                        a.data<T>()[10 + j]}))
+        << name << " max " << j;
+  Tensor r = ok(relu(a));
+  for (int64_t e = 0; e < 15; ++e)
+    EXPECT_EQ(r.data<T>()[e], std::max(a.data<T>()[e], T(0))) << name;
+  // Float functions give the smallest float that holds the int.
+  Tensor small = make(type, {7}, [](int64_t e) { return e; });
+  Tensor ex = ok(exp(small));
+  DType want_float = sizeof(T) == 1   ? DType::F16
+                     : sizeof(T) == 2 ? DType::F32
+                                      : DType::F64;
+  ASSERT_EQ(ex.dtype(), want_float) << name;
+  double tol = want_float == DType::F16   ? 1e-3
+               : want_float == DType::F32 ? 1e-6
+                                          : 1e-14;
+  for (int64_t e = 0; e < 7; ++e)
+    expectClose(at(ex, {e}), std::exp(double(e)), tol, name + " exp");
+}
+
+TEST(OpsTest, NarrowAndUnsignedIntsFollowNumpy) {
+  checkIntegerOps<int8_t>(DType::I8);
+  checkIntegerOps<uint8_t>(DType::U8);
+  checkIntegerOps<int16_t>(DType::I16);
+  checkIntegerOps<uint16_t>(DType::U16);
+  checkIntegerOps<uint32_t>(DType::U32);
+  checkIntegerOps<uint64_t>(DType::U64);
+  // u8 with i8 is i16, each read with its own sign: 200 + -1, not -56 + -1.
+  Tensor u = make(DType::U8, {2}, [](int64_t e) { return e ? 255 : 200; });
+  Tensor i = make(DType::I8, {2}, [](int64_t e) { return e ? -128 : -1; });
+  Tensor s = ok(add(u, i));
+  ASSERT_EQ(s.dtype(), DType::I16);
+  EXPECT_EQ(s.data<int16_t>()[0], 199);
+  EXPECT_EQ(s.data<int16_t>()[1], 127);
+  // u64 with a signed int is f64, as np.result_type.
+  EXPECT_EQ(ok(add(make(DType::U64, {1}, [](int64_t) { return 1; }),
+                   make(DType::I8, {1}, [](int64_t) { return 1; })))
+                .dtype(),
+            DType::F64);
+}
+
+TEST(OpsTest, BoolsFollowNumpy) {
+  // NumPy: + is OR, * is AND, - and unary - are errors, sum counts in i64,
+  // max is any, true division and exp give floats.
+  Tensor a = make(DType::Bool, {2, 2}, [](int64_t e) { return e & 1; });
+  Tensor b = make(DType::Bool, {2}, [](int64_t e) { return e == 0; });
+  Tensor o = ok(add(a, b)), n = ok(mul(a, b));
+  ASSERT_EQ(o.dtype(), DType::Bool);
+  ASSERT_EQ(n.dtype(), DType::Bool);
+  for (int64_t e = 0; e < 4; ++e) {
+    bool x = e & 1, y = (e % 2) == 0;
+    EXPECT_EQ(o.data<uint8_t>()[e], uint8_t(x || y)) << e;
+    EXPECT_EQ(n.data<uint8_t>()[e], uint8_t(x && y)) << e;
+  }
+  EXPECT_EQ(error(sub(a, b)),
+            "sub of bools is not supported, as in NumPy (use add for a "
+            "logical or, or convert to an int type first)");
+  EXPECT_NE(error(neg(a)).find("neg of bools is not supported"),
+            std::string::npos);
+  Tensor count = ok(sum(a));
+  ASSERT_EQ(count.dtype(), DType::I64);
+  EXPECT_EQ(count.data<int64_t>()[0], 2);
+  Tensor any = ok(max(a, {1}));
+  ASSERT_EQ(any.dtype(), DType::Bool);
+  EXPECT_EQ(any.data<uint8_t>()[0], 1);
+  Tensor e = ok(exp(a));
+  ASSERT_EQ(e.dtype(), DType::F16);
+  expectClose(at(e, {0, 1}), std::exp(1.0), 1e-3, "exp(True)");
+  EXPECT_EQ(ok(div(a, b)).dtype(), DType::F64);
+  // A bool with an int is the int: True + 7 = 8.
+  Tensor i = ok(add(a, make(DType::I16, {1}, [](int64_t) { return 7; })));
+  ASSERT_EQ(i.dtype(), DType::I16);
+  EXPECT_EQ(i.data<int16_t>()[1], 8);
+}
+
+TEST(OpsTest, BFloat16ComputesInF32) {
+  // bf16 in, bf16 out, f32 inside: each result is the f32 result rounded
+  // once (relative error at most 2^-9).
+  auto v = [](int64_t e) { return std::sin(e * 0.7) * 3.0; };
+  Tensor a = make(DType::BF16, {3, 129}, v);
+  Tensor b = make(DType::BF16, {129}, [](int64_t e) { return 0.5 + e / 64.0; });
+  auto close = [](double got, double want, const std::string &what) {
+    EXPECT_LE(std::abs(got - want),
+              std::ldexp(1.0, -8) * std::abs(want) + 1e-30)
+        << what << ": " << got << " against " << want;
+  };
+  Tensor s = ok(add(a, b)), p = ok(mul(a, b)), e = ok(exp(a));
+  ASSERT_EQ(s.dtype(), DType::BF16);
+  ASSERT_EQ(e.dtype(), DType::BF16);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 129; ++j) {
+      double x = at(a, {i, j}), y = at(b, {j});
+      close(at(s, {i, j}), x + y, "add");
+      close(at(p, {i, j}), x * y, "mul");
+      close(at(e, {i, j}), std::exp(x), "exp");
+    }
+  Tensor sm = ok(softmax(a, 1));
+  ASSERT_EQ(sm.dtype(), DType::BF16);
+  for (int64_t i = 0; i < 3; ++i) {
+    double m = -1e300, z = 0;
+    for (int64_t j = 0; j < 129; ++j)
+      m = std::max(m, at(a, {i, j}));
+    for (int64_t j = 0; j < 129; ++j)
+      z += std::exp(at(a, {i, j}) - m);
+    for (int64_t j = 0; j < 129; ++j)
+      close(at(sm, {i, j}), std::exp(at(a, {i, j}) - m) / z, "softmax");
+  }
+  // f16 with bf16: neither holds the other, so f32.
+  EXPECT_EQ(
+      ok(add(a, make(DType::F16, {1}, [](int64_t) { return 1; }))).dtype(),
+      DType::F32);
+}
+
+} // namespace

@@ -25,23 +25,13 @@ Tensor iota(DType type, std::vector<int64_t> shape, double scale = 1.0) {
   Tensor t = llvm::cantFail(Tensor::allocate(type, shape));
   for (int64_t i = 0; i < t.numel(); ++i) {
     double v = std::fmod(i * 0.37, 2.0) - 1.0;
-    switch (type) {
-    case DType::F16:
-      t.data<uint16_t>()[i] = floatToHalf(v * scale);
-      break;
-    case DType::F32:
-      t.data<float>()[i] = v * scale;
-      break;
-    case DType::F64:
-      t.data<double>()[i] = v * scale;
-      break;
-    case DType::I32:
-      t.data<int32_t>()[i] = i % 7 - 3;
-      break;
-    case DType::I64:
-      t.data<int64_t>()[i] = i % 5 - 2;
-      break;
-    }
+    if (type == DType::I32)
+      v = i % 7 - 3;
+    else if (type == DType::I64)
+      v = i % 5 - 2;
+    else
+      v *= scale;
+    storeElement(static_cast<char *>(t.data()) + i * dtypeBytes(type), type, v);
   }
   return t;
 }

@@ -23,26 +23,9 @@ namespace einjit::test {
 inline Tensor make(DType type, std::vector<int64_t> shape,
                    const std::function<double(int64_t)> &f) {
   Tensor t = llvm::cantFail(Tensor::allocate(type, shape));
-  for (int64_t e = 0; e < t.numel(); ++e) {
-    double v = f(e);
-    switch (type) {
-    case DType::F16:
-      t.data<uint16_t>()[e] = floatToHalf(v);
-      break;
-    case DType::F32:
-      t.data<float>()[e] = v;
-      break;
-    case DType::F64:
-      t.data<double>()[e] = v;
-      break;
-    case DType::I32:
-      t.data<int32_t>()[e] = v;
-      break;
-    case DType::I64:
-      t.data<int64_t>()[e] = v;
-      break;
-    }
-  }
+  auto *out = static_cast<char *>(t.data());
+  for (int64_t e = 0; e < t.numel(); ++e)
+    storeElement(out + e * dtypeBytes(type), type, f(e));
   return t;
 }
 
@@ -51,19 +34,9 @@ inline double at(const Tensor &t, llvm::ArrayRef<int64_t> index) {
   int64_t offset = 0;
   for (auto [i, s] : llvm::zip(index, t.strides()))
     offset += i * s;
-  switch (t.dtype()) {
-  case DType::F16:
-    return halfToFloat(t.data<uint16_t>()[offset]);
-  case DType::F32:
-    return t.data<float>()[offset];
-  case DType::F64:
-    return t.data<double>()[offset];
-  case DType::I32:
-    return t.data<int32_t>()[offset];
-  case DType::I64:
-    return t.data<int64_t>()[offset];
-  }
-  return 0;
+  return loadElement(static_cast<const char *>(t.data()) +
+                         offset * dtypeBytes(t.dtype()),
+                     t.dtype());
 }
 
 /// The value, or a test failure with the message and a default value.

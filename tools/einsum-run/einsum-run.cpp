@@ -346,7 +346,8 @@ parseSpec(llvm::StringRef spec) {
   auto dtype = parseDType(typeName);
   if (!dtype)
     return makeEinsumError("unknown dtype '" + typeName + "' in '" + spec +
-                           "' (f16, f32, f64, i32, i64)");
+                           "' (bool, i8, u8, i16, u16, i32, u32, i64, u64, "
+                           "f16, bf16, f32, f64)");
   std::vector<int64_t> shape;
   if (!dims.empty()) {
     llvm::SmallVector<llvm::StringRef> parts;
@@ -375,26 +376,18 @@ static llvm::Expected<Tensor> randomOperand(llvm::StringRef spec,
   if (!allocated)
     return allocated.takeError();
   Tensor t = std::move(*allocated);
+  // Floats in [-1, 1), ints in [-4, 4], unsigned ints in [0, 8], bools
+  // either way.
   std::uniform_real_distribution<double> real(-1.0, 1.0);
   std::uniform_int_distribution<int> integer(-4, 4);
+  unsigned bytes = dtypeBytes(*dtype);
+  auto *out = static_cast<char *>(t.data());
   for (int64_t i = 0, n = t.numel(); i < n; ++i) {
-    switch (*dtype) {
-    case DType::F16:
-      t.data<uint16_t>()[i] = floatToHalf(real(rng));
-      break;
-    case DType::F32:
-      t.data<float>()[i] = real(rng);
-      break;
-    case DType::F64:
-      t.data<double>()[i] = real(rng);
-      break;
-    case DType::I32:
-      t.data<int32_t>()[i] = integer(rng);
-      break;
-    case DType::I64:
-      t.data<int64_t>()[i] = integer(rng);
-      break;
-    }
+    double v = isFloat(*dtype)         ? real(rng)
+               : *dtype == DType::Bool ? double(integer(rng) > 0)
+               : isUnsigned(*dtype)    ? double(integer(rng) + 4)
+                                       : double(integer(rng));
+    storeElement(out + i * bytes, *dtype, v);
   }
   return t;
 }
@@ -413,11 +406,11 @@ static llvm::Expected<Tensor> loadOperand(llvm::StringRef arg,
 static void printValue(llvm::raw_ostream &os, const Tensor &t, int64_t flat) {
   double v = t.getDouble(flat);
   switch (t.dtype()) {
-  case DType::I32:
-  case DType::I64:
-    os << (int64_t)v;
+  case DType::Bool:
+    os << (v != 0 ? "True" : "False");
     return;
   case DType::F16:
+  case DType::BF16:
     os << formatv("{0}", llvm::format("%.4g", v));
     return;
   case DType::F32:
@@ -425,6 +418,12 @@ static void printValue(llvm::raw_ostream &os, const Tensor &t, int64_t flat) {
     return;
   case DType::F64:
     os << formatv("{0}", llvm::format("%.17g", v));
+    return;
+  default:
+    if (isUnsigned(t.dtype()))
+      os << (uint64_t)v;
+    else
+      os << (int64_t)v;
     return;
   }
 }

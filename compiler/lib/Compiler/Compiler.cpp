@@ -121,7 +121,8 @@ static constexpr llvm::StringLiteral kVectorStage =
     "func.func(einsum-prefetch-strided-reads{{l2-bytes={4}})";
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"
-    "lower-vector-multi-reduction,einsum-approximate-math),"
+    "lower-vector-multi-reduction,einsum-approximate-math,"
+    "einsum-expand-bf16),"
     "convert-math-to-llvm,convert-math-to-libm,"
     "func.func(convert-vector-to-scf{full-unroll=true}),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
@@ -286,7 +287,8 @@ einjit::buildKernelModule(MLIRContext &ctx, const BoundEquation &eq,
       RankedTensorType::get(outShape, einsum::toMLIRType(&ctx, eq.resultType));
   auto contract = einsum::ContractOp::create(
       kernel.b, kernel.loc, resultType, kernel.b.getStringAttr(eq.text),
-      kernel.inputs, path ? einsum::pathAttr(&ctx, *path) : ArrayAttr());
+      kernel.inputs, path ? einsum::pathAttr(&ctx, *path) : ArrayAttr(),
+      einsum::dtypesAttr(&ctx, eq.inputTypes, eq.resultType));
   return kernel.finish(ValueRange{contract.getResult()});
 }
 

@@ -55,7 +55,8 @@ OwningOpRef<ModuleOp> einjit::buildGraphModule(MLIRContext &ctx,
           node.shape, einsum::toMLIRType(&ctx, node.eq->resultType));
       values[id] = einsum::ContractOp::create(
           b, loc, type, b.getStringAttr(node.eq->text), operands,
-          einsum::pathAttr(&ctx, *node.path));
+          einsum::pathAttr(&ctx, *node.path),
+          einsum::dtypesAttr(&ctx, node.eq->inputTypes, node.eq->resultType));
       break;
     }
     case GraphNode::Kind::Op:

@@ -26,25 +26,6 @@
 using namespace mlir;
 using namespace einjit;
 
-/// `v` (of type `from`) as a value of type `to`.
-static Value convert(OpBuilder &b, Location loc, Value v, DType from,
-                     DType to) {
-  if (from == to)
-    return v;
-  Type type = einsum::toMLIRType(b.getContext(), to);
-  if (isFloat(from) && isFloat(to))
-    return dtypeBytes(to) > dtypeBytes(from)
-               ? arith::ExtFOp::create(b, loc, type, v).getResult()
-               : arith::TruncFOp::create(b, loc, type, v).getResult();
-  if (!isFloat(from) && isFloat(to))
-    return arith::SIToFPOp::create(b, loc, type, v);
-  if (isFloat(from)) // not reached: no op turns floats into ints
-    return arith::FPToSIOp::create(b, loc, type, v);
-  return dtypeBytes(to) > dtypeBytes(from)
-             ? arith::ExtSIOp::create(b, loc, type, v).getResult()
-             : arith::TruncIOp::create(b, loc, type, v).getResult();
-}
-
 static Value constant(OpBuilder &b, Location loc, DType type, double value) {
   Type t = einsum::toMLIRType(b.getContext(), type);
   if (isFloat(type))
@@ -56,15 +37,23 @@ static Value constant(OpBuilder &b, Location loc, DType type, double value) {
 static Value apply(OpBuilder &b, Location loc, OpKind kind, DType type,
                    ValueRange args, double scalar) {
   bool fp = isFloat(type);
+  // Bools (0 or 1) add as ORs and multiply as ANDs, as in NumPy; unsigned
+  // ints compare without a sign.
+  bool boolean = type == DType::Bool;
+  bool zeroExtends = boolean || isUnsigned(type);
   Value x = args[0];
   switch (kind) {
   case OpKind::Add:
+    if (boolean)
+      return arith::OrIOp::create(b, loc, x, args[1]);
     return fp ? arith::AddFOp::create(b, loc, x, args[1]).getResult()
               : arith::AddIOp::create(b, loc, x, args[1]).getResult();
   case OpKind::Sub:
     return fp ? arith::SubFOp::create(b, loc, x, args[1]).getResult()
               : arith::SubIOp::create(b, loc, x, args[1]).getResult();
   case OpKind::Mul:
+    if (boolean)
+      return arith::AndIOp::create(b, loc, x, args[1]);
     return fp ? arith::MulFOp::create(b, loc, x, args[1]).getResult()
               : arith::MulIOp::create(b, loc, x, args[1]).getResult();
   case OpKind::Div: // always in a float type
@@ -121,10 +110,11 @@ static Value apply(OpBuilder &b, Location loc, OpKind kind, DType type,
     return math::SqrtOp::create(b, loc, x);
   case OpKind::Relu:
     // NaN stays NaN, as in numpy.maximum(x, 0) and tf.nn.relu.
-    return fp ? arith::MaximumFOp::create(b, loc, x, constant(b, loc, type, 0))
-                    .getResult()
-              : arith::MaxSIOp::create(b, loc, x, constant(b, loc, type, 0))
-                    .getResult();
+    if (fp)
+      return arith::MaximumFOp::create(b, loc, x, constant(b, loc, type, 0));
+    if (zeroExtends) // nothing is below 0
+      return x;
+    return arith::MaxSIOp::create(b, loc, x, constant(b, loc, type, 0));
   case OpKind::Gelu: {
     // x * 0.5 * (1 + erf(x / sqrt(2)))
     Value scaled =
@@ -138,12 +128,14 @@ static Value apply(OpBuilder &b, Location loc, OpKind kind, DType type,
     return fp ? arith::NegFOp::create(b, loc, x).getResult()
               : arith::SubIOp::create(b, loc, constant(b, loc, type, 0), x)
                     .getResult();
-  case OpKind::Sum:
+  case OpKind::Sum: // a bool sum is counted in i64 (bindOp)
     return fp ? arith::AddFOp::create(b, loc, x, args[1]).getResult()
               : arith::AddIOp::create(b, loc, x, args[1]).getResult();
   case OpKind::Max: // NaN propagates, as in numpy.max
-    return fp ? arith::MaximumFOp::create(b, loc, x, args[1]).getResult()
-              : arith::MaxSIOp::create(b, loc, x, args[1]).getResult();
+    if (fp)
+      return arith::MaximumFOp::create(b, loc, x, args[1]);
+    return zeroExtends ? arith::MaxUIOp::create(b, loc, x, args[1]).getResult()
+                       : arith::MaxSIOp::create(b, loc, x, args[1]).getResult();
   case OpKind::Softmax: // composed of the others (emitSoftmax)
   case OpKind::LogSoftmax:
     break;
@@ -203,13 +195,19 @@ static Value emitSoftmax(OpBuilder &b, Location loc, const OpSignature &sig,
     return Typed{emitOp(b, loc, step, values), step.outputShape,
                  step.resultType};
   };
-  Typed x{input, sig.inputShapes[0], sig.inputTypes[0]};
+  // f16 and bf16 run in f32 throughout and round once, at the end (as
+  // torch's softmax does), not at each step.
+  Typed x{
+      einsum::convertTensor(b, loc, input, sig.inputTypes[0], sig.computeType),
+      sig.inputShapes[0], sig.computeType};
   Typed d = apply(OpKind::Sub, {x, apply(OpKind::Max, {x}, true)});
   Typed e = apply(OpKind::Exp, {d});
   Typed s = apply(OpKind::Sum, {e}, true);
-  if (sig.kind == OpKind::Softmax)
-    return apply(OpKind::Div, {e, s}).value;
-  return apply(OpKind::Sub, {d, apply(OpKind::Log, {s})}).value;
+  Typed result = sig.kind == OpKind::Softmax
+                     ? apply(OpKind::Div, {e, s})
+                     : apply(OpKind::Sub, {d, apply(OpKind::Log, {s})});
+  return einsum::convertTensor(b, loc, result.value, result.type,
+                               sig.resultType);
 }
 
 Value einjit::emitOp(OpBuilder &b, Location loc, const OpSignature &sig,
@@ -237,24 +235,25 @@ Value einjit::emitOp(OpBuilder &b, Location loc, const OpSignature &sig,
                    SmallVector<Value> converted;
                    for (auto [arg, type] :
                         llvm::zip(args.drop_back(), sig.inputTypes))
-                     converted.push_back(
-                         convert(nb, nloc, arg, type, sig.computeType));
+                     converted.push_back(einsum::convertElement(
+                         nb, nloc, arg, type, sig.computeType));
                    Value v = apply(nb, nloc, sig.kind, sig.computeType,
                                    converted, sig.scalar);
                    linalg::YieldOp::create(
                        nb, nloc,
-                       convert(nb, nloc, v, sig.computeType, sig.resultType));
+                       einsum::convertElement(nb, nloc, v, sig.computeType,
+                                              sig.resultType));
                  })
                  .getResult(0);
   } else {
     // The accumulator starts at the op's identity, in the compute type.
+    // Max: -inf, the smallest signed int of the width, or 0 (unsigned).
     double identity = 0;
-    if (sig.kind == OpKind::Max)
-      identity = isFloat(sig.computeType)
-                     ? -std::numeric_limits<double>::infinity()
-                     : (sig.computeType == DType::I32
-                            ? (double)std::numeric_limits<int32_t>::min()
-                            : (double)std::numeric_limits<int64_t>::min());
+    if (sig.kind == OpKind::Max && isFloat(sig.computeType))
+      identity = -std::numeric_limits<double>::infinity();
+    else if (sig.kind == OpKind::Max && isInteger(sig.computeType) &&
+             !isUnsigned(sig.computeType))
+      identity = -std::ldexp(1.0, 8 * dtypeBytes(sig.computeType) - 1);
     // The reduction runs over the shape without the reduced dims (the
     // shape of an einsum's sum); keepDims adds them back as unit dims with
     // a tensor.expand_shape, so that no indexing map holds a constant
@@ -280,29 +279,15 @@ Value einjit::emitOp(OpBuilder &b, Location loc, const OpSignature &sig,
         linalg::GenericOp::create(
             b, loc, init.getType(), inputs, init, maps, iterators,
             [&](OpBuilder &nb, Location nloc, ValueRange args) {
-              Value x = convert(nb, nloc, args[0], sig.inputTypes[0],
-                                sig.computeType);
+              Value x = einsum::convertElement(
+                  nb, nloc, args[0], sig.inputTypes[0], sig.computeType);
               linalg::YieldOp::create(
                   nb, nloc,
                   apply(nb, nloc, sig.kind, sig.computeType, {args[1], x}, 0));
             })
             .getResult(0);
-    if (sig.computeType != sig.resultType) {
-      Value out = tensor::EmptyOp::create(b, loc, reducedShape, resultElement);
-      AffineMap id = b.getMultiDimIdentityMap(reducedShape.size());
-      SmallVector<utils::IteratorType> parallel(reducedShape.size(),
-                                                utils::IteratorType::parallel);
-      result = linalg::GenericOp::create(
-                   b, loc, out.getType(), result, out,
-                   SmallVector<AffineMap>{id, id}, parallel,
-                   [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                     linalg::YieldOp::create(nb, nloc,
-                                             convert(nb, nloc, args[0],
-                                                     sig.computeType,
-                                                     sig.resultType));
-                   })
-                   .getResult(0);
-    }
+    result =
+        einsum::convertTensor(b, loc, result, sig.computeType, sig.resultType);
     if (sig.keepDims && sig.outputShape.size() != reducedShape.size()) {
       // Each kept dim with the unit dims before it (and the last one with
       // those after it) is one group; all dims reduced: no group.

@@ -21,22 +21,6 @@ namespace mlir::einsum {
 using namespace mlir;
 using namespace mlir::einsum;
 
-/// Converts a scalar to `to`: float widening/narrowing, signed int to float,
-/// int widening.
-static Value convertScalar(OpBuilder &b, Location loc, Value v, Type to) {
-  Type from = v.getType();
-  if (from == to)
-    return v;
-  if (isa<FloatType>(to)) {
-    if (isa<IntegerType>(from))
-      return arith::SIToFPOp::create(b, loc, to, v);
-    if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
-      return arith::ExtFOp::create(b, loc, to, v);
-    return arith::TruncFOp::create(b, loc, to, v);
-  }
-  return arith::ExtSIOp::create(b, loc, to, v);
-}
-
 static Value zeroOf(OpBuilder &b, Location loc, Type type) {
   return arith::ConstantOp::create(b, loc, b.getZeroAttr(type));
 }
@@ -44,8 +28,11 @@ static Value zeroOf(OpBuilder &b, Location loc, Type type) {
 /// Emits the linalg.generic of one path step.
 static Value buildStep(OpBuilder &b, Location loc,
                        ArrayRef<einjit::PathValue> values, ValueRange inputs,
-                       const einjit::ContractionStep &step, Type computeType) {
+                       ArrayRef<einjit::DType> inputTypes,
+                       const einjit::ContractionStep &step,
+                       einjit::DType computeDType) {
   MLIRContext *ctx = b.getContext();
+  Type computeType = toMLIRType(ctx, computeDType);
   auto loops = einjit::loopLabels(values, step.labels);
   unsigned numLoops = loops.size();
   unsigned numParallel = step.labels.size();
@@ -79,44 +66,36 @@ static Value buildStep(OpBuilder &b, Location loc,
     init = linalg::FillOp::create(b, loc, zeroOf(b, loc, computeType), init)
                .getResult(0);
 
+  // Bools (0 or 1) multiply as ANDs and sum as ORs, as in NumPy.
   bool isFloat = isa<FloatType>(computeType);
+  bool isBool = computeDType == einjit::DType::Bool;
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), inputs, init, maps, iterators,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value product = convertScalar(nb, nloc, args[0], computeType);
-        for (Value arg : args.drop_front().drop_back()) {
-          Value x = convertScalar(nb, nloc, arg, computeType);
-          product = isFloat
-                        ? (Value)arith::MulFOp::create(nb, nloc, product, x)
-                        : (Value)arith::MulIOp::create(nb, nloc, product, x);
+        Value product =
+            convertElement(nb, nloc, args[0], inputTypes[0], computeDType);
+        for (auto [arg, type] : llvm::zip(args.drop_front().drop_back(),
+                                          inputTypes.drop_front())) {
+          Value x = convertElement(nb, nloc, arg, type, computeDType);
+          if (isFloat)
+            product = arith::MulFOp::create(nb, nloc, product, x);
+          else if (isBool)
+            product = arith::AndIOp::create(nb, nloc, product, x);
+          else
+            product = arith::MulIOp::create(nb, nloc, product, x);
         }
         if (sums) {
           Value acc = args.back();
-          product = isFloat
-                        ? (Value)arith::AddFOp::create(nb, nloc, acc, product)
-                        : (Value)arith::AddIOp::create(nb, nloc, acc, product);
+          if (isFloat)
+            product = arith::AddFOp::create(nb, nloc, acc, product);
+          else if (isBool)
+            product = arith::OrIOp::create(nb, nloc, acc, product);
+          else
+            product = arith::AddIOp::create(nb, nloc, acc, product);
         }
         linalg::YieldOp::create(nb, nloc, product);
       });
   return generic.getResult(0);
-}
-
-/// Emits an elementwise conversion of `v` to element type `to`.
-static Value buildConvert(OpBuilder &b, Location loc, Value v, Type to) {
-  auto type = cast<RankedTensorType>(v.getType());
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), to);
-  unsigned rank = type.getRank();
-  AffineMap id = b.getMultiDimIdentityMap(rank);
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::parallel);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), v, init, ArrayRef<AffineMap>{id, id},
-             iterators,
-             [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               linalg::YieldOp::create(nb, nloc,
-                                       convertScalar(nb, nloc, args[0], to));
-             })
-      .getResult(0);
 }
 
 /// Lays `v`, over the output's labels each once (`unique`), on the
@@ -189,25 +168,28 @@ struct LowerContract : OpRewritePattern<ContractOp> {
       return rewriter.notifyMatchFailure(op, msg);
     }
     einjit::ContractionPath &path = *planned;
-    Type computeType = toMLIRType(getContext(), bound->computeType);
     Location loc = op.getLoc();
 
+    // Each step's result is in the compute type.
     SmallVector<Value> values(op.getInputs());
+    SmallVector<einjit::DType> types(bound->inputTypes.begin(),
+                                     bound->inputTypes.end());
     for (const einjit::ContractionStep &step : path.steps) {
       SmallVector<einjit::PathValue> stepValues;
       SmallVector<Value> stepInputs;
+      SmallVector<einjit::DType> stepTypes;
       for (int id : step.operands) {
         stepValues.push_back(path.value(id));
         stepInputs.push_back(values[id]);
+        stepTypes.push_back(types[id]);
       }
-      values.push_back(
-          buildStep(rewriter, loc, stepValues, stepInputs, step, computeType));
+      values.push_back(buildStep(rewriter, loc, stepValues, stepInputs,
+                                 stepTypes, step, bound->computeType));
+      types.push_back(bound->computeType);
     }
     Value result = values.back();
-    Type resultElement =
-        cast<RankedTensorType>(op.getResult().getType()).getElementType();
-    if (resultElement != computeType)
-      result = buildConvert(rewriter, loc, result, resultElement);
+    result =
+        convertTensor(rewriter, loc, result, types.back(), bound->resultType);
     if (bound->repeatsOutputLabel())
       result =
           buildDiagonal(rewriter, loc, result, bound->withUniqueOutput().output,

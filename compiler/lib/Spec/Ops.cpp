@@ -165,11 +165,19 @@ einjit::bindOp(OpKind kind, llvm::ArrayRef<std::vector<int64_t>> shapes,
   } else {
     sig.loopShape = shapes[0];
   }
+  if (type == DType::Bool && (kind == OpKind::Sub || kind == OpKind::Neg))
+    return makeEinsumError(
+        name + " of bools is not supported, as in NumPy (use add for a "
+               "logical or, or convert to an int type first)");
+  // NumPy's true division and a Python float's product make an int f64;
+  // float functions make it the smallest float that holds it (an int8's
+  // exp is f16).
   if (floatResult(kind) && !isFloat(type))
-    type = DType::F64;
-  // NumPy sums an i32 array into an i64 (the platform's integer).
-  if (kind == OpKind::Sum && type == DType::I32)
-    type = DType::I64;
+    type = kind == OpKind::Div || kind == OpKind::Scale ? DType::F64
+                                                        : inexactType(type);
+  // NumPy sums ints and bools into the platform's integer of their sign.
+  if (kind == OpKind::Sum && !isFloat(type))
+    type = isUnsigned(type) ? DType::U64 : DType::I64;
   sig.resultType = type;
   sig.computeType = accumulatorType(type);
 

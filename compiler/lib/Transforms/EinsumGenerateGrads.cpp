@@ -21,11 +21,19 @@ using namespace mlir;
 
 static constexpr llvm::StringLiteral kGradientOf = "einsum.gradient_of";
 
+/// Whether `type` is a tensor of one of einjit's float dtypes.
+static bool isFloatTensor(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return false;
+  std::optional<einjit::DType> dtype = einsum::toDType(tensor.getElementType());
+  return dtype && einjit::isFloat(*dtype);
+}
+
 /// Whether `f` can be differentiated; an error on it if not.
 static LogicalResult checkDifferentiable(func::FuncOp f) {
   for (auto [i, type] : llvm::enumerate(f.getArgumentTypes())) {
-    auto tensor = dyn_cast<RankedTensorType>(type);
-    if (!tensor || !isa<FloatType>(tensor.getElementType()))
+    if (!isFloatTensor(type))
       return f.emitError() << "einsum-generate-grads: argument " << i << " of @"
                            << f.getSymName() << " is " << type
                            << ", not a tensor of floats";
@@ -38,8 +46,7 @@ static LogicalResult checkDifferentiable(func::FuncOp f) {
                           << " (only einsum.contract)";
   }
   for (Type type : f.getResultTypes()) {
-    auto tensor = dyn_cast<RankedTensorType>(type);
-    if (!tensor || !isa<FloatType>(tensor.getElementType()))
+    if (!isFloatTensor(type))
       return f.emitError() << "einsum-generate-grads: @" << f.getSymName()
                            << " returns " << type << ", not a tensor of floats";
   }
@@ -136,15 +143,16 @@ static LogicalResult buildGradient(func::FuncOp f) {
       }
       // The gradient einsum's result type is its operands' promotion: the
       // cotangent's and the other operands' (all floats).
-      Type resultElement = element;
-      for (Value v : args) {
-        Type e = cast<RankedTensorType>(v.getType()).getElementType();
-        if (e.getIntOrFloatBitWidth() > resultElement.getIntOrFloatBitWidth())
-          resultElement = e;
-      }
-      auto type = RankedTensorType::get(rule->shape, resultElement);
-      Value g = einsum::ContractOp::create(
-          b, loc, type, b.getStringAttr(rule->equation), args, ArrayAttr());
+      einjit::DType result = *einsum::toDType(element);
+      for (Value v : args)
+        result = einjit::promoteTypes(
+            result, *einsum::toDType(
+                        cast<RankedTensorType>(v.getType()).getElementType()));
+      auto type = RankedTensorType::get(
+          rule->shape, einsum::toMLIRType(b.getContext(), result));
+      Value g = einsum::ContractOp::create(b, loc, type,
+                                           b.getStringAttr(rule->equation),
+                                           args, ArrayAttr(), ArrayAttr());
       if (failed(accumulate(operand, g)))
         return failure();
     }

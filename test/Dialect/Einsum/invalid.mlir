@@ -82,9 +82,41 @@ func.func @wrong_result_type(%a: tensor<3xi32>, %b: tensor<3xf32>) -> tensor<3xf
 
 // -----
 
-func.func @unsupported_type(%a: tensor<3xi8>) -> tensor<3xi8> {
-  // expected-error @+1 {{operand 0 has unsupported element type 'i8' (einjit supports f16, f32, f64, i32, i64)}}
-  %0 = einsum.contract "i->i" %a : (tensor<3xi8>) -> tensor<3xi8>
+func.func @unsupported_type(%a: tensor<3xi1>) -> tensor<3xi1> {
+  // expected-error @+1 {{operand 0 has unsupported element type 'i1' (einjit supports f16, bf16, f32, f64 and i8 to i64)}}
+  %0 = einsum.contract "i->i" %a : (tensor<3xi1>) -> tensor<3xi1>
+  return %0 : tensor<3xi1>
+}
+
+// -----
+
+func.func @dtypes_count(%a: tensor<3xi8>) -> tensor<3xi8> {
+  // expected-error @+1 {{dtypes names 1 types, for 1 operand(s) and the result}}
+  %0 = einsum.contract "i->i" %a {dtypes = ["u8"]} : (tensor<3xi8>) -> tensor<3xi8>
+  return %0 : tensor<3xi8>
+}
+
+// -----
+
+func.func @dtypes_unknown(%a: tensor<3xi8>) -> tensor<3xi8> {
+  // expected-error @+1 {{dtypes names an unknown dtype 'c64' for operand 0}}
+  %0 = einsum.contract "i->i" %a {dtypes = ["c64", "u8"]} : (tensor<3xi8>) -> tensor<3xi8>
+  return %0 : tensor<3xi8>
+}
+
+// -----
+
+func.func @dtypes_storage(%a: tensor<3xi16>) -> tensor<3xi16> {
+  // expected-error @+1 {{dtypes names 'u8' for operand 0, whose element type 'i16' does not store it}}
+  %0 = einsum.contract "i->i" %a {dtypes = ["u8", "u8"]} : (tensor<3xi16>) -> tensor<3xi16>
+  return %0 : tensor<3xi16>
+}
+
+// -----
+
+func.func @dtypes_result(%a: tensor<3xi8>, %b: tensor<3xi8>) -> tensor<3xi8> {
+  // expected-error @+1 {{dtypes names 'i8' for the result, but the operands promote to 'i16'}}
+  %0 = einsum.contract "i,i->i" %a, %b {dtypes = ["u8", "i8", "i8"]} : (tensor<3xi8>, tensor<3xi8>) -> tensor<3xi8>
   return %0 : tensor<3xi8>
 }
 

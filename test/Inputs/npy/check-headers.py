@@ -25,7 +25,8 @@ os.makedirs(WORKDIR, exist_ok=True)
 warnings.simplefilter("ignore")
 
 OK, ERR = "accepts", "rejects"
-SUPPORTED = "(einjit reads f16, f32, f64, i32, i64)"
+SUPPORTED = ("(einjit reads bool, ints and uints of 1 to 8 bytes, f2, f4, "
+             "f8, and V2 as bfloat16)")
 
 
 def npy(header, version=(1, 0), data=None, pad=True):
@@ -429,9 +430,12 @@ for descr, numpy_verdict, einjit_verdict in [
     ("<f8", OK, OK), (">f8", OK, OK), ("<i4", OK, OK), (">i4", OK, OK),
     ("=i4", OK, OK), ("<i8", OK, OK), (">i8", OK, OK), ("|i8", OK, OK),
     ("i8", OK, OK),
+    ("<u4", OK, OK), ("|u1", OK, OK), ("|i1", OK, OK), ("<i2", OK, OK),
+    (">u2", OK, OK), ("<u8", OK, OK), ("|i1", OK, OK),
+    # ml_dtypes' bfloat16, as np.save writes it.
+    ("<V2", OK, OK), ("|V2", OK, OK),
     # Dtypes einjit does not read.
-    ("<u4", OK, ERR), ("|u1", OK, ERR), ("|i1", OK, ERR), ("<i2", OK, ERR),
-    ("<c8", OK, ERR), ("<c16", OK, ERR), ("|b1", OK, ERR), ("<f16", OK, ERR),
+    ("<c8", OK, ERR), ("<c16", OK, ERR), ("<f16", OK, ERR),
     ("<M8[s]", OK, ERR), ("<m8[ns]", OK, ERR), ("<U3", OK, ERR),
     ("|S3", OK, ERR), ("|V4", OK, ERR), ("<f4,<f4", OK, ERR),
     # Other spellings of einjit's dtypes.
@@ -443,6 +447,10 @@ for descr, numpy_verdict, einjit_verdict in [
 ]:
     case("descr %r" % descr, npy(dict_("(2, 3)", repr(descr))), numpy_verdict,
          einjit_verdict, "unsupported dtype %s %s" % (repr(descr), SUPPORTED))
+# Bools of 0 and 1 (einjit reads any other byte as 1, where numpy keeps
+# the byte).
+case("descr '|b1'", npy(dict_("(2, 3)", "'|b1'"), data=bytes([0, 1, 1, 0, 1, 0])),
+     OK, OK)
 for descr, numpy_verdict in [
     ("[('a', '<f4')]", OK),
     ("[('a', '<f4'), ('b', '<i8')]", OK),

@@ -24,10 +24,19 @@ EINSUM_RUN, WORKDIR, V2_FILE = sys.argv[1:4]
 os.makedirs(WORKDIR, exist_ok=True)
 rng = np.random.default_rng(7)
 
-DTYPES = ["f2", "f4", "f8", "i4", "i8"]
+DTYPES = ["f2", "f4", "f8", "i4", "i8", "b1", "i1", "u1", "i2", "u2", "u4",
+          "u8"]
 
 
 def values(shape, code):
+    if code == "b1":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    if code[0] in "iu" and code[1] in "12":
+        info = np.iinfo(code)
+        return rng.integers(info.min, info.max, size=shape,
+                            endpoint=True).astype(code)
+    if code[0] == "u":
+        return rng.integers(0, 2**32, size=shape).astype(code)
     if code[0] == "f":
         # Exactly representable in every float type.
         return rng.integers(-2048, 2048, size=shape).astype(code) / 8

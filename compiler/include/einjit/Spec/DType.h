@@ -14,22 +14,55 @@
 
 namespace einjit {
 
-enum class DType : uint8_t { F16, F32, F64, I32, I64 };
+/// NumPy's dtypes of the same names, and bf16 (ml_dtypes' bfloat16, torch's
+/// bfloat16). Bool is stored as one byte, 0 or 1, as NumPy's.
+enum class DType : uint8_t {
+  F16,
+  F32,
+  F64,
+  I32,
+  I64,
+  Bool,
+  I8,
+  U8,
+  I16,
+  U16,
+  U32,
+  U64,
+  BF16,
+};
 
-/// "f16", "f32", "f64", "i32", "i64".
+/// "f16", "f32", "f64", "i32", "i64", "bool", "i8", "u8", "i16", "u16",
+/// "u32", "u64", "bf16".
 llvm::StringRef dtypeName(DType type);
-/// Inverse of dtypeName; also accepts NumPy's names ("float32", "int64").
+/// Inverse of dtypeName; also accepts NumPy's names ("float32", "int64",
+/// "uint8", "bool_", "bfloat16").
 std::optional<DType> parseDType(llvm::StringRef name);
 unsigned dtypeBytes(DType type);
+/// f16, bf16, f32, f64.
 bool isFloat(DType type);
+/// u8, u16, u32, u64: integers that widen with zeros.
+bool isUnsigned(DType type);
+/// Integers of either sign, bool excluded.
+inline bool isInteger(DType type) {
+  return !isFloat(type) && type != DType::Bool;
+}
 
-/// The result dtype of NumPy's einsum on operands of types `a` and `b`
-/// (`np.result_type`): floats and ints each widen to the wider type; an int
-/// with any float gives f64, since f16/f32 cannot hold every i32.
+/// The result dtype of NumPy's einsum and arithmetic on operands of types
+/// `a` and `b` (`np.result_type`): bool gives way to anything; ints of one
+/// sign widen to the wider; a signed and an unsigned int go to the signed
+/// type that holds both (u64 with a signed int: f64); an int with a float
+/// goes to the smallest float that holds both (i8/u8 fit any float, i16/u16
+/// need f32, wider ints f64); floats widen, and f16 with bf16 gives f32 (as
+/// in torch and JAX; ml_dtypes refuses that pair).
 DType promoteTypes(DType a, DType b);
 
-/// The type products are accumulated in: f16 sums in f32, others in
-/// themselves.
+/// The float an int gives under NumPy's float functions (np.exp of an
+/// int8 is f16, of an int16 f32, of an int32 f64); a float is itself.
+DType inexactType(DType type);
+
+/// The type products are accumulated in: f16 and bf16 sum in f32, others in
+/// themselves (ints wrap, as in NumPy).
 DType accumulatorType(DType type);
 
 } // namespace einjit

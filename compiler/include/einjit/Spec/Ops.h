@@ -88,9 +88,12 @@ struct OpSignature {
 
 /// Checks a call of `kind` on operands of `shapes` and `types` (one, or two
 /// for binary ops) and gives its signature. Binary ops broadcast as NumPy
-/// does and promote with promoteTypes; an int divided gives f64, as NumPy's
-/// true division does; scale, exp, log, tanh, gelu and sqrt of an int give
-/// f64, and sum of an i32 gives i64.
+/// does and promote with promoteTypes; an int or bool divided or scaled
+/// gives f64, as NumPy's true division and a Python float do; exp, log,
+/// tanh, gelu, sqrt and the softmaxes of an int give inexactType's float
+/// (f16 for an int8); sum of an int or bool gives i64 (u64 if unsigned);
+/// sub and neg of bools are errors, as in NumPy, and add and mul of bools
+/// are OR and AND.
 /// Reductions take `axes` (negative counts from the end; empty: every
 /// axis) and `keepDims`; softmaxes take one axis, and give a float like
 /// exp. Errors name the op and the offending operand.

@@ -366,6 +366,21 @@ def EinsumApproximateMath
                            "mlir::vector::VectorDialect"];
 }
 
+def EinsumExpandBF16 : Pass<"einsum-expand-bf16", "mlir::func::FuncOp"> {
+  let summary = "Round f32 to bf16 and widen bf16 with integer arithmetic";
+  let description = [{
+    Kernels on bf16 widen each element to f32 (`arith.extf`) and round
+    results back (`arith.truncf`). On a host without AVX512-BF16, LLVM
+    lowers the rounding to a call of `__truncsfbf2` per element, which the
+    JIT cannot resolve. This pass rewrites both into integer operations on
+    the bits (a shift to widen; round-to-nearest-even with NaN kept to
+    narrow), as MLIR's BF16 expansion patterns do; they vectorize on every
+    x86 target. Unlike `arith-expand{include-bf16}` it leaves the other
+    arith ops (`maximumf` and the rest) to LLVM's native lowering.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
 def EinsumPrefetchStridedReads
     : Pass<"einsum-prefetch-strided-reads", "mlir::func::FuncOp"> {
   let summary = "Prefetch vector reads that step through memory with a "

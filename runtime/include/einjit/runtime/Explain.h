@@ -35,6 +35,9 @@ struct Explanation {
   std::string equation;
   /// "f32[64x128]" per operand.
   std::vector<std::string> operands;
+  /// "i16[3x5] (accumulated in i16)": the result's dtype and shape, and
+  /// the type its sums run in.
+  std::string result;
   std::string strategy, chosen;
   int64_t memoryLimitBytes = 0;
   double naiveFlops = 0, flops = 0;

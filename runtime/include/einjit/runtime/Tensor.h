@@ -131,6 +131,17 @@ size_t tensorCacheBytesKept();
 /// IEEE half <-> float, for tools and tests.
 float halfToFloat(uint16_t h);
 uint16_t floatToHalf(float f);
+/// bfloat16 (the top half of a float) <-> float, rounding to nearest even.
+float bf16ToFloat(uint16_t h);
+uint16_t floatToBF16(float f);
+
+/// The element of `dtype` at `element`, as a double (a u64 or i64 beyond
+/// 2^53 rounds).
+double loadElement(const void *element, DType dtype);
+/// Stores `value` as an element of `dtype` at `element`: floats round to
+/// nearest, ints truncate toward zero and saturate (NaN gives 0), and a
+/// bool is `value != 0`.
+void storeElement(void *element, DType dtype, double value);
 
 } // namespace einjit
 

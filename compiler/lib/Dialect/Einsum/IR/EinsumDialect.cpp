@@ -3,6 +3,9 @@
 #include "einjit/Dialect/Einsum/IR/EinsumOps.h"
 #include "einjit/Spec/Limits.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
@@ -21,10 +24,16 @@ void EinsumDialect::initialize() {
 std::optional<einjit::DType> mlir::einsum::toDType(Type type) {
   if (type.isF16())
     return einjit::DType::F16;
+  if (type.isBF16())
+    return einjit::DType::BF16;
   if (type.isF32())
     return einjit::DType::F32;
   if (type.isF64())
     return einjit::DType::F64;
+  if (type.isSignlessInteger(8))
+    return einjit::DType::I8;
+  if (type.isSignlessInteger(16))
+    return einjit::DType::I16;
   if (type.isSignlessInteger(32))
     return einjit::DType::I32;
   if (type.isSignlessInteger(64))
@@ -34,41 +43,158 @@ std::optional<einjit::DType> mlir::einsum::toDType(Type type) {
 
 Type mlir::einsum::toMLIRType(MLIRContext *ctx, einjit::DType type) {
   Builder b(ctx);
-  switch (type) {
-  case einjit::DType::F16:
+  if (type == einjit::DType::F16)
     return b.getF16Type();
-  case einjit::DType::F32:
+  if (type == einjit::DType::BF16)
+    return b.getBF16Type();
+  if (type == einjit::DType::F32)
     return b.getF32Type();
-  case einjit::DType::F64:
+  if (type == einjit::DType::F64)
     return b.getF64Type();
-  case einjit::DType::I32:
-    return b.getI32Type();
-  case einjit::DType::I64:
-    return b.getI64Type();
+  return b.getIntegerType(8 * einjit::dtypeBytes(type));
+}
+
+Value mlir::einsum::convertElement(OpBuilder &b, Location loc, Value v,
+                                   einjit::DType from, einjit::DType to) {
+  using einjit::DType;
+  if (from == to)
+    return v;
+  Type type = toMLIRType(b.getContext(), to);
+  unsigned fromBytes = einjit::dtypeBytes(from),
+           toBytes = einjit::dtypeBytes(to);
+  if (to == DType::Bool) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(v.getType()));
+    Value nonzero =
+        einjit::isFloat(from)
+            ? arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, v, zero)
+                  .getResult()
+            : arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, v, zero)
+                  .getResult();
+    return arith::ExtUIOp::create(b, loc, type, nonzero);
   }
-  return {};
+  bool zeroExtends = from == DType::Bool || einjit::isUnsigned(from);
+  if (einjit::isFloat(to)) {
+    if (!einjit::isFloat(from))
+      return zeroExtends ? arith::UIToFPOp::create(b, loc, type, v).getResult()
+                         : arith::SIToFPOp::create(b, loc, type, v).getResult();
+    if (fromBytes == toBytes) { // f16 and bf16: through f32
+      v = arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+      return arith::TruncFOp::create(b, loc, type, v);
+    }
+    return toBytes > fromBytes
+               ? arith::ExtFOp::create(b, loc, type, v).getResult()
+               : arith::TruncFOp::create(b, loc, type, v).getResult();
+  }
+  if (einjit::isFloat(from))
+    return einjit::isUnsigned(to)
+               ? arith::FPToUIOp::create(b, loc, type, v).getResult()
+               : arith::FPToSIOp::create(b, loc, type, v).getResult();
+  if (toBytes == fromBytes)
+    return v;
+  if (toBytes < fromBytes)
+    return arith::TruncIOp::create(b, loc, type, v);
+  return zeroExtends ? arith::ExtUIOp::create(b, loc, type, v).getResult()
+                     : arith::ExtSIOp::create(b, loc, type, v).getResult();
+}
+
+Value mlir::einsum::convertTensor(OpBuilder &b, Location loc, Value v,
+                                  einjit::DType from, einjit::DType to) {
+  if (from == to)
+    return v;
+  auto type = cast<RankedTensorType>(v.getType());
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       toMLIRType(b.getContext(), to));
+  unsigned rank = type.getRank();
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), v, init, ArrayRef<AffineMap>{id, id},
+             iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nloc, convertElement(nb, nloc, args[0], from, to));
+             })
+      .getResult(0);
+}
+
+/// Whether `type`'s MLIR element type names it.
+static bool spelledByElementType(einjit::DType type) {
+  return type != einjit::DType::Bool && !einjit::isUnsigned(type);
+}
+
+ArrayAttr mlir::einsum::dtypesAttr(MLIRContext *ctx,
+                                   llvm::ArrayRef<einjit::DType> inputs,
+                                   einjit::DType result) {
+  if (llvm::all_of(inputs, spelledByElementType) &&
+      spelledByElementType(result))
+    return {};
+  SmallVector<StringRef> names;
+  for (einjit::DType t : inputs)
+    names.push_back(einjit::dtypeName(t));
+  names.push_back(einjit::dtypeName(result));
+  return Builder(ctx).getStrArrayAttr(names);
 }
 
 llvm::Expected<einjit::BoundEquation>
 mlir::einsum::bindContract(ContractOp op) {
   std::vector<std::vector<int64_t>> shapes;
   std::vector<einjit::DType> types;
+  std::optional<ArrayAttr> dtypes = op.getDtypes();
+  size_t numInputs = op.getInputs().size();
+  if (dtypes && dtypes->size() != numInputs + 1)
+    return einjit::makeEinsumError(
+        "dtypes names " + std::to_string(dtypes->size()) + " types, for " +
+        std::to_string(numInputs) + " operand(s) and the result");
+  auto typeOf = [&](size_t i, Type element,
+                    const std::string &what) -> llvm::Expected<einjit::DType> {
+    std::string name;
+    llvm::raw_string_ostream os(name);
+    os << element;
+    if (dtypes) {
+      StringRef dtypeName = cast<StringAttr>((*dtypes)[i]).getValue();
+      std::optional<einjit::DType> dtype = einjit::parseDType(dtypeName);
+      if (!dtype)
+        return einjit::makeEinsumError("dtypes names an unknown dtype '" +
+                                       dtypeName.str() + "' for " + what);
+      if (toMLIRType(op.getContext(), *dtype) != element)
+        return einjit::makeEinsumError(
+            "dtypes names '" + dtypeName.str() + "' for " + what +
+            ", whose element type '" + name + "' does not store it");
+      return *dtype;
+    }
+    std::optional<einjit::DType> dtype = toDType(element);
+    if (!dtype)
+      return einjit::makeEinsumError(
+          what + " has unsupported element type '" + name +
+          "' (einjit supports f16, bf16, f32, f64 and i8 to i64)");
+    return *dtype;
+  };
   for (auto [i, input] : llvm::enumerate(op.getInputs())) {
     auto type = cast<RankedTensorType>(input.getType());
-    auto dtype = toDType(type.getElementType());
-    if (!dtype) {
-      std::string name;
-      llvm::raw_string_ostream os(name);
-      os << type.getElementType();
-      return einjit::makeEinsumError(
-          "operand " + std::to_string(i) + " has unsupported element type '" +
-          name + "' (einjit supports f16, f32, f64, i32, i64)");
-    }
+    auto dtype =
+        typeOf(i, type.getElementType(), "operand " + std::to_string(i));
+    if (!dtype)
+      return dtype.takeError();
     shapes.emplace_back(type.getShape().begin(), type.getShape().end());
     types.push_back(*dtype);
   }
-  return einjit::bindEquation(op.getEquation(), shapes, types,
-                              {/*repeatedOutputLabels=*/true});
+  auto bound = einjit::bindEquation(op.getEquation(), shapes, types,
+                                    {/*repeatedOutputLabels=*/true});
+  if (!bound || !dtypes)
+    return bound;
+  auto result =
+      typeOf(numInputs,
+             cast<RankedTensorType>(op.getResult().getType()).getElementType(),
+             "the result");
+  if (!result)
+    return result.takeError();
+  if (*result != bound->resultType)
+    return einjit::makeEinsumError(
+        "dtypes names '" + einjit::dtypeName(*result).str() +
+        "' for the result, but the operands promote to '" +
+        einjit::dtypeName(bound->resultType).str() + "'");
+  return bound;
 }
 
 llvm::Expected<einjit::ContractionPath>

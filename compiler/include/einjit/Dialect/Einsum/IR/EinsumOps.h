@@ -7,6 +7,7 @@
 #include "einjit/Spec/Equation.h"
 #include "einjit/Spec/Path.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -16,10 +17,30 @@
 
 namespace mlir::einsum {
 
-/// The einjit dtype of an MLIR element type, if it is one einjit supports.
+/// The einjit dtype of an MLIR element type, if it is one einjit supports:
+/// signless ints are signed (i8 is an int8).
 std::optional<einjit::DType> toDType(Type type);
-/// The MLIR element type of an einjit dtype.
+/// The MLIR element type an einjit dtype is stored as: signless ints of its
+/// width (bool: i8).
 Type toMLIRType(MLIRContext *ctx, einjit::DType type);
+/// `v`, a scalar of dtype `from`, as one of dtype `to`, with NumPy's
+/// casting: ints widen by their sign (bool and unsigned with zeros), ints
+/// become floats by their sign, floats round to the nearest (f16 and bf16
+/// through f32), wider ints truncate, floats become ints toward zero, and
+/// anything becomes a bool by comparing with 0.
+Value convertElement(OpBuilder &b, Location loc, Value v, einjit::DType from,
+                     einjit::DType to);
+
+/// The tensor `v` (of dtype `from`) converted elementwise to `to`: one
+/// linalg.generic of convertElement; `v` itself when the dtypes are equal.
+Value convertTensor(OpBuilder &b, Location loc, Value v, einjit::DType from,
+                    einjit::DType to);
+
+/// A contraction's `dtypes` attribute for operands of `inputs` and a result
+/// of `result`: null when the element types say it all (no bool and no
+/// unsigned int among them).
+ArrayAttr dtypesAttr(MLIRContext *ctx, llvm::ArrayRef<einjit::DType> inputs,
+                     einjit::DType result);
 
 /// Binds the equation of `op` to its operand types; its output may repeat
 /// a label (einjit::ParseOptions::repeatedOutputLabels).

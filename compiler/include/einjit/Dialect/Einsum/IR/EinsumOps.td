@@ -13,8 +13,14 @@ def Einsum_ContractOp : Einsum_Op<"contract", [Pure]> {
     exactly: explicit (`->`) or implicit output, `...` with broadcasting,
     repeated labels for diagonals, size-1 dimensions broadcasting. Operands
     must have static shapes. The result element type is NumPy's promotion of
-    the operand types (an int with a float gives f64); f16 operands
-    accumulate in f32.
+    the operand types (`einjit::promoteTypes`); f16 and bf16 operands
+    accumulate in f32, ints wrap in their own width.
+
+    Element types are signless: i8 is an int8. `dtypes`, when present,
+    names the NumPy dtype of each operand and then of the result where the
+    MLIR type does not say it: `u8`, `u16`, `u32`, `u64` (stored as i8 to
+    i64, widened with zeros) and `bool` (stored as i8, 0 or 1; products are
+    ANDs and sums ORs, as in NumPy).
 
     The verifier binds the equation to the operand types and checks the
     result type against the shape and dtype it implies.
@@ -32,6 +38,8 @@ def Einsum_ContractOp : Einsum_Op<"contract", [Pure]> {
     ```mlir
     %c = einsum.contract "ij,jk->ik" %a, %b
         : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+    %m = einsum.contract "ij,jk->ik" %p, %q {dtypes = ["u8", "i8", "i16"]}
+        : (tensor<2x3xi8>, tensor<3x4xi8>) -> tensor<2x4xi16>
     %v = einsum.contract "ij,jk,k->i" %a, %b, %x
         {path = [array<i64: 1, 2>, array<i64: 0, 3>]}
         : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<2xf32>
@@ -41,7 +49,8 @@ def Einsum_ContractOp : Einsum_Op<"contract", [Pure]> {
   let arguments = (ins StrAttr:$equation,
                        Variadic<AnyStaticShapeTensor>:$inputs,
                        OptionalAttr<TypedArrayAttrBase<DenseI64ArrayAttr,
-                         "contraction path steps">>:$path);
+                         "contraction path steps">>:$path,
+                       OptionalAttr<StrArrayAttr>:$dtypes);
   let results = (outs AnyStaticShapeTensor:$result);
 
   let assemblyFormat = [{
