@@ -224,3 +224,18 @@ func.func @bf16(%a: tensor<5xbf16>) -> tensor<bf16> {
   %0 = einsum.contract "i->" %a : (tensor<5xbf16>) -> tensor<bf16>
   return %0 : tensor<bf16>
 }
+
+// -----
+
+// A GEMM on bf16 converts each operand to f32 first (one generic each),
+// so that the contraction is an f32 GEMM; a dot product (no label of each
+// operand's own) converts inside its one generic instead (@half above).
+// CHECK-LABEL: func @bf16_gemm
+// CHECK: %[[A:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<5x7xbf16>) outs(%{{.*}} : tensor<5x7xf32>)
+// CHECK: %[[B:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<7x3xbf16>) outs(%{{.*}} : tensor<7x3xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[A]], %[[B]] : tensor<5x7xf32>, tensor<7x3xf32>) outs(%{{.*}} : tensor<5x3xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<5x3xf32>) outs(%{{.*}} : tensor<5x3xbf16>)
+func.func @bf16_gemm(%a: tensor<5x7xbf16>, %b: tensor<7x3xbf16>) -> tensor<5x3xbf16> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<5x7xbf16>, tensor<7x3xbf16>) -> tensor<5x3xbf16>
+  return %0 : tensor<5x3xbf16>
+}

@@ -61,6 +61,31 @@ static Value buildStep(OpBuilder &b, Location loc,
   iterators.append(numLoops - numParallel, utils::IteratorType::reduction);
   bool sums = numLoops > numParallel;
 
+  // A GEMM-like step (a summed label, and each of two operands a label of
+  // its own in the result) on another type than the one it sums in (f16
+  // and bf16 in f32, mixed dtypes such as u8 with i8 in i16) converts its
+  // operands first, so that it is a GEMM of one type, which
+  // einsum-pack-contractions (floats) and the vectorizer (ints) take: one
+  // pass over each operand against flops per element of the result.
+  // Memory-bound steps (dots, matrix-vector products) convert in registers
+  // instead.
+  auto ownLabel = [&](unsigned i) {
+    return llvm::any_of(values[i].labels, [&](int label) {
+      return llvm::is_contained(step.labels, label) &&
+             !llvm::is_contained(values[1 - i].labels, label);
+    });
+  };
+  SmallVector<Value> converted(inputs);
+  SmallVector<einjit::DType> types(inputTypes);
+  if (sums && inputs.size() == 2 && ownLabel(0) && ownLabel(1)) {
+    for (auto [v, type] : llvm::zip(converted, types)) {
+      v = convertTensor(b, loc, v, type, computeDType);
+      type = computeDType;
+    }
+    inputs = converted;
+    inputTypes = types;
+  }
+
   Value init = tensor::EmptyOp::create(b, loc, step.shape, computeType);
   if (sums)
     init = linalg::FillOp::create(b, loc, zeroOf(b, loc, computeType), init)
