@@ -181,19 +181,25 @@ llvm::Error einjit::runKernel(const JitKernel &kernel,
       pointers.push_back(copies.back().data());
       continue;
     }
-    // A buffer spanning the layout, with the elements at its strides.
-    int64_t span = 1;
-    for (auto [dim, stride] : llvm::zip(t.shape(), layout))
-      span += (dim - 1) * stride;
+    // A buffer spanning the layout, with the elements at its strides; the
+    // first element sits above those a negative stride puts below it.
+    int64_t span = 1, below = 0;
+    for (auto [dim, stride] : llvm::zip(t.shape(), layout)) {
+      span += (dim - 1) * std::abs(stride);
+      if (stride < 0)
+        below += (dim - 1) * -stride;
+    }
     auto buffer = Tensor::empty(t.dtype(), {span});
     if (!buffer)
       return buffer.takeError();
-    auto view = Tensor::borrow(buffer->data(), t.dtype(), t.shape(), layout);
+    char *first =
+        static_cast<char *>(buffer->data()) + below * dtypeBytes(t.dtype());
+    auto view = Tensor::borrow(first, t.dtype(), t.shape(), layout);
     if (!view)
       return view.takeError();
     view->copyFrom(t);
     copies.push_back(std::move(*buffer));
-    pointers.push_back(copies.back().data());
+    pointers.push_back(first);
   }
   for (Tensor &out : outs)
     pointers.push_back(out.data());

@@ -452,8 +452,7 @@ void Tensor::copyFrom(const Tensor &src) {
 }
 
 std::vector<int64_t> Tensor::kernelStrides() const {
-  if (isContiguous() || count == 0 ||
-      llvm::any_of(steps, [](int64_t s) { return s < 0; }))
+  if (isContiguous() || count == 0)
     return {};
   std::vector<int64_t> strides(steps.begin(), steps.end());
   for (auto [stride, dim] : llvm::zip(strides, dims))

@@ -221,6 +221,66 @@ RandomCase randomCase(std::mt19937 &rng) {
   return rc;
 }
 
+/// `t` (contiguous) as a view with a negative stride along each dim in
+/// `flip`: the same values, read from a buffer that holds them reversed
+/// there (numpy's x[::-1] of a reversed copy).
+Tensor flippedView(const Tensor &t, const std::vector<bool> &flip) {
+  std::vector<int64_t> shape = t.shape().vec();
+  Tensor reversed = make(DType::F64, shape, [&](int64_t flat) {
+    // The element of t whose index is this one, reversed along `flip`.
+    int64_t source = 0, stride = 1;
+    for (int d = shape.size() - 1; d >= 0; --d) {
+      int64_t i = flat % shape[d];
+      flat /= shape[d];
+      source += (flip[d] ? shape[d] - 1 - i : i) * stride;
+      stride *= shape[d];
+    }
+    return t.data<double>()[source];
+  });
+  Tensor view = reversed;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (flip[d])
+      view = ok(view.slice(d, shape[d] - 1, -shape[d] - 1, -1));
+  return view;
+}
+
+TEST(TapeTest, RandomEquationsOnFlippedViews) {
+  // Operands viewed with negative strides (some dims reversed) are read in
+  // place by the kernels; the result must be the loop nest's on the same
+  // values.
+  std::mt19937 rng(20261128);
+  int checked = 0, negative = 0;
+  for (int attempt = 0; checked < 150 && attempt < 3000; ++attempt) {
+    RandomCase rc = randomCase(rng);
+    std::vector<std::vector<int64_t>> shapes;
+    std::vector<DType> types;
+    for (const Tensor &t : rc.operands) {
+      shapes.push_back(t.shape().vec());
+      types.push_back(DType::F64);
+    }
+    auto bound = bindEquation(rc.equation, shapes, types,
+                              {/*repeatedOutputLabels=*/true});
+    if (!bound) {
+      llvm::consumeError(bound.takeError());
+      continue;
+    }
+    ++checked;
+    std::vector<Tensor> views;
+    for (const Tensor &t : rc.operands) {
+      std::vector<bool> flip(t.rank());
+      for (int64_t d = 0; d < t.rank(); ++d)
+        flip[d] = t.shape()[d] > 1 && rng() % 2;
+      views.push_back(flippedView(t, flip));
+      negative += !views.back().kernelStrides().empty();
+    }
+    Tensor got = ok(einsum(rc.equation, views));
+    expectNear(values(got), referenceEinsum(*bound, rc.operands), 1e-12,
+               rc.equation);
+  }
+  EXPECT_EQ(checked, 150);
+  EXPECT_GE(negative, 100); // most cases have a reversed operand
+}
+
 TEST(TapeTest, RandomEquationsMatchFiniteDifferences) {
   std::mt19937 rng(20261127);
   int checked = 0, repeatedOut = 0, withEllipsis = 0, many = 0, twice = 0,

@@ -16,6 +16,7 @@
 #include "einjit/Conversion/Passes.h"
 #include "einjit/Dialect/Einsum/IR/EinsumOps.h"
 #include "einjit/Transforms/Passes.h"
+#include "einjit/Transforms/RegisterTile.h"
 
 #include "mlir/Conversion/ConvertToLLVM/ToLLVMInterface.h"
 #include "mlir/Conversion/Passes.h"
@@ -131,7 +132,7 @@ static constexpr llvm::StringLiteral kLLVMStage =
     "convert-index-to-llvm,convert-math-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
     "convert-openmp-to-llvm,"
-    "reconcile-unrealized-casts,canonicalize,cse";
+    "reconcile-unrealized-casts,canonicalize,cse,einsum-negative-strides";
 
 void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
                               const TargetInfo &target, int64_t parallelWork,
@@ -245,10 +246,13 @@ einjit::KernelFunction::KernelFunction(
     Type element = einsum::toMLIRType(&ctx, inputTypes[i]);
     // A strided input is a memref of that static layout: the bare-pointer
     // calling convention takes its first element's address.
-    if (i < inputStrides.size() && !inputStrides[i].empty())
+    if (i < inputStrides.size() && !inputStrides[i].empty()) {
       argTypes.push_back(MemRefType::get(
           shape, element, StridedLayoutAttr::get(&ctx, 0, inputStrides[i])));
-    else
+      if (llvm::any_of(inputStrides[i], [](int64_t s) { return s < 0; }))
+        (*module)->setAttr(einsum::kNegativeStridesAttrName,
+                           UnitAttr::get(&ctx));
+    } else
       argTypes.push_back(MemRefType::get(shape, element));
     tensorTypes.push_back(RankedTensorType::get(shape, element));
   }

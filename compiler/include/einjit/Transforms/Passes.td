@@ -381,6 +381,23 @@ def EinsumExpandBF16 : Pass<"einsum-expand-bf16", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
 
+def EinsumNegativeStrides : Pass<"einsum-negative-strides", "mlir::ModuleOp"> {
+  let summary = "Keep address arithmetic defined for inputs read with "
+                "negative strides";
+  let description = [{
+    A view with a negative stride (`x[::-1]`) is read in place: its memref
+    has that static stride, and the bare pointer is its first element, with
+    the others below it. The memref-to-LLVM lowering marks index products
+    and sums `nuw` and element addresses `getelementptr inbounds|nuw`,
+    which is poison once an offset is negative, and LLVM then folds the
+    reads away. On a module marked `einsum.negative_strides` (the kernel
+    frame sets it when an input's stride is negative), this pass drops the
+    unsigned-wrap flag from every integer operation and address
+    computation, and keeps `nsw` and `inbounds`, which hold. Other modules
+    are left alone.
+  }];
+}
+
 def EinsumPrefetchStridedReads
     : Pass<"einsum-prefetch-strided-reads", "mlir::func::FuncOp"> {
   let summary = "Prefetch vector reads that step through memory with a "

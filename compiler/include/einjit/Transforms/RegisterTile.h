@@ -50,6 +50,10 @@ constexpr llvm::StringLiteral kGemmAttrName = "einsum.gemm";
 constexpr llvm::StringLiteral kTransposeBlockAttrName =
     "einsum.transpose_block";
 constexpr llvm::StringLiteral kStreamAttrName = "einsum.stream";
+/// On a kernel module: an input is read with a negative stride
+/// (einsum-negative-strides keeps its address arithmetic defined).
+constexpr llvm::StringLiteral kNegativeStridesAttrName =
+    "einsum.negative_strides";
 
 } // namespace mlir::einsum
 

@@ -73,10 +73,9 @@ public:
   /// Copies the elements of `src` (same dtype and shape, any strides) into
   /// this tensor's, at this tensor's strides.
   void copyFrom(const Tensor &src);
-  /// The strides a kernel reads this tensor with in place, in elements:
-  /// empty when it is contiguous, and when a stride is negative (kernels
-  /// take no such layout; the tensor is copied first). Dims of size 1 get
-  /// stride 0, so that equal layouts compare equal.
+  /// The strides a kernel reads this tensor with in place, in elements,
+  /// negative ones included: empty when it is contiguous. Dims of size 1
+  /// get stride 0, so that equal layouts compare equal.
   std::vector<int64_t> kernelStrides() const;
   /// Element `flat` of the row-major order, converted to double.
   double getDouble(int64_t flat) const;
