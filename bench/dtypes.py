@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""einjit's contractions on bf16, f16 and narrow ints beside torch.einsum
-and np.einsum at the same dtypes, in the same run, with the fp32 FMA peak
-of the same run.
+"""einjit's contractions on bf16, f16, narrow ints and complex numbers
+beside torch.einsum and np.einsum at the same dtypes, in the same run, with
+the fp32 FMA peak of the same run.
 
 einjit: `einsum-run EQ DTYPE:SHAPE ... --bench=N` (random operands; the
 fastest call). torch.einsum and np.einsum: the fastest of N calls after a
@@ -36,11 +36,22 @@ CASES = [
      ["u8", "i8"]),
     ("matmul 256 bool", "ij,jk->ik", [(256, 256), (256, 256)],
      ["bool", "bool"]),
+    ("matmul 512", "ij,jk->ik", [(512, 512), (512, 512)], ["c64", "c64"]),
+    ("matmul 999", "ij,jk->ik", [(999, 999), (999, 999)], ["c64", "c64"]),
+    ("matmul 512", "ij,jk->ik", [(512, 512), (512, 512)], ["c128", "c128"]),
+    ("attention scores b4 h12 s128 d64", "bhqd,bhkd->bhqk",
+     [(4, 12, 128, 64), (4, 12, 128, 64)], ["c64", "c64"]),
+    ("matmul 512 c64 x f32", "ij,jk->ik", [(512, 512), (512, 512)],
+     ["c64", "f32"]),
 ]
 
 
-def flops_of(eq, shapes):
-    return einsum_peers.contraction_flops(eq, shapes)
+def flops_of(eq, shapes, dtypes):
+    """Real flops: a complex multiply-add is 4 real multiply-adds (2 with
+    a real operand)."""
+    complex_operands = sum(d.startswith("c") for d in dtypes)
+    factor = {0: 1, 1: 2}.get(complex_operands, 4)
+    return factor * einsum_peers.contraction_flops(eq, shapes)
 
 
 def einjit_ms(exe, eq, shapes, dtypes, reps, threads):
@@ -71,11 +82,15 @@ def peers(eq, shapes, dtypes, threads):
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     tdt = {"bf16": torch.bfloat16, "f16": torch.float16, "i8": torch.int8,
-           "u8": torch.uint8, "bool": torch.bool}
-    ndt = {"f16": np.float16, "i8": np.int8, "u8": np.uint8, "bool": np.bool_}
+           "u8": torch.uint8, "bool": torch.bool, "c64": torch.complex64,
+           "c128": torch.complex128, "f32": torch.float32}
+    ndt = {"f16": np.float16, "i8": np.int8, "u8": np.uint8, "bool": np.bool_,
+           "c64": np.complex64, "c128": np.complex128, "f32": np.float32}
     arrays = []
     for s, d in zip(shapes, dtypes):
-        if d in ("bf16", "f16"):
+        if d in ("c64", "c128"):
+            arrays.append(rng.uniform(-1, 1, s) + 1j * rng.uniform(-1, 1, s))
+        elif d in ("bf16", "f16", "f32"):
             arrays.append(rng.uniform(-1, 1, s).astype(np.float32))
         elif d == "bool":
             arrays.append(rng.integers(0, 2, s).astype(bool))
@@ -111,7 +126,7 @@ def main():
               "best peer / einjit |")
         print("|---|---|---|---|---|---|---|---|")
         for name, eq, shapes, dtypes in CASES:
-            fl = flops_of(eq, shapes)
+            fl = flops_of(eq, shapes, dtypes)
             calls = peers(eq, shapes, dtypes, threads)
             best = {"einjit": float("inf")}
             compile_ms = 0

@@ -35,11 +35,11 @@ using llvm::StringRef;
 /// NumPy saves ml_dtypes' bfloat16 as a 2-byte void ("V2"), the only
 /// 2-byte void in use, and einjit reads one as bf16.
 static constexpr std::pair<DType, llvm::StringLiteral> kNpyCodes[] = {
-    {DType::F16, "f2"}, {DType::F32, "f4"}, {DType::F64, "f8"},
-    {DType::I32, "i4"}, {DType::I64, "i8"}, {DType::Bool, "b1"},
-    {DType::I8, "i1"},  {DType::U8, "u1"},  {DType::I16, "i2"},
-    {DType::U16, "u2"}, {DType::U32, "u4"}, {DType::U64, "u8"},
-    {DType::BF16, "V2"}};
+    {DType::F16, "f2"},  {DType::F32, "f4"}, {DType::F64, "f8"},
+    {DType::I32, "i4"},  {DType::I64, "i8"}, {DType::Bool, "b1"},
+    {DType::I8, "i1"},   {DType::U8, "u1"},  {DType::I16, "i2"},
+    {DType::U16, "u2"},  {DType::U32, "u4"}, {DType::U64, "u8"},
+    {DType::BF16, "V2"}, {DType::C64, "c8"}, {DType::C128, "c16"}};
 
 static constexpr llvm::StringLiteral kMagic = "\x93NUMPY";
 /// The longest header np.load reads by default (its max_header_size).
@@ -911,7 +911,8 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
                                    ? quoted(dict.descr->text)
                                    : escaped(dict.descr->source)) +
                               " (einjit reads bool, ints and uints of 1 to 8 "
-                              "bytes, f2, f4, f8, and V2 as bfloat16)");
+                              "bytes, f2, f4, f8, c8, c16, and V2 as "
+                              "bfloat16)");
 
   std::vector<int64_t> shape;
   for (const Literal &dim : shapeValue.items) {
@@ -942,7 +943,8 @@ llvm::Expected<Tensor> einjit::parseNpy(StringRef bytes, StringRef name) {
     return npyError(name, llvm::toString(allocated.takeError()));
   Tensor t = std::move(*allocated);
   size_t nbytes = *need;
-  size_t elem = dtypeBytes(*dtype);
+  // Bytes swap per number: each part of a complex on its own.
+  size_t elem = dtypeBytes(realPart(*dtype));
   std::memcpy(t.data(), bytes.data() + dataStart, nbytes);
   if (swap) {
     auto *p = static_cast<char *>(t.data());

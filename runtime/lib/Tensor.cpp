@@ -510,6 +510,10 @@ double einjit::loadElement(const void *element, DType dtype) {
     return (double)load<int64_t>(element);
   case DType::U64:
     return (double)load<uint64_t>(element);
+  case DType::C64: // the real part
+    return load<float>(element);
+  case DType::C128:
+    return load<double>(element);
   }
   return 0;
 }
@@ -542,6 +546,12 @@ void einjit::storeElement(void *element, DType dtype, double value) {
     return store(element, saturatingCast<int64_t>(value));
   case DType::U64:
     return store(element, saturatingCast<uint64_t>(value));
+  case DType::C64: // a real number: imaginary part 0
+    store(element, (float)value);
+    return store(static_cast<char *>(element) + 4, 0.0f);
+  case DType::C128:
+    store(element, value);
+    return store(static_cast<char *>(element) + 8, 0.0);
   }
 }
 

@@ -3,8 +3,8 @@
 
 Runs the lab's canonical operations, a set of random valid equations
 (1-4 operands, repeated labels, ellipses with broadcasting, implicit mode,
-f32 and f64, plus f16/i32/i64, bool, i8/u8/i16/u16/u32/u64 and mixed
-dtypes) and a sixth as many random
+f32 and f64, plus f16/i32/i64, bool, i8/u8/i16/u16/u32/u64, complex64,
+complex128 and mixed dtypes) and a sixth as many random
 two-operand contractions with loop ranges up to 96 (so every tiling
 strategy runs) through einsum-run and
 compares each result with numpy.einsum computed in float64 (integers:
@@ -69,7 +69,8 @@ CANONICAL = [
 DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64,
           "i32": np.int32, "i64": np.int64, "bool": np.bool_,
           "i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16,
-          "u32": np.uint32, "u64": np.uint64}
+          "u32": np.uint32, "u64": np.uint64, "c64": np.complex64,
+          "c128": np.complex128}
 # The dtypes beyond f16/f32/f64/i32/i64; numpy computes them exactly (ints
 # wrap), so einjit's results must equal numpy's.
 NEW_DTYPES = ["bool", "i8", "u8", "i16", "u16", "u32", "u64"]
@@ -214,6 +215,9 @@ def make_operand(shape, dtype, nrng):
         info = np.iinfo(DTYPES[dtype])
         return nrng.integers(info.min, info.max, size=shape,
                              endpoint=True).astype(DTYPES[dtype])
+    if dtype.startswith("c"):
+        return (nrng.uniform(-1, 1, size=shape) +
+                1j * nrng.uniform(-1, 1, size=shape)).astype(DTYPES[dtype])
     if dtype.startswith("u"):
         return nrng.integers(0, 9, size=shape).astype(DTYPES[dtype])
     if dtype.startswith("i"):
@@ -228,7 +232,8 @@ def exact(dtype):
 def reference(eq, arrays, result_dtype):
     if exact(result_dtype):
         return np.einsum(eq, *arrays)
-    wide = [a.astype(np.float64) for a in arrays]
+    wide = [a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
+            for a in arrays]
     return np.einsum(eq, *wide)
 
 
@@ -254,17 +259,19 @@ def check(einsum_run, name, eq, arrays, workdir, index, extra=()):
     if exact(expected_dtype):
         ok = np.array_equal(got, ref)
     else:
-        tol = TOL[{np.float16: "f16", np.float32: "f32", np.float64: "f64"}[expected_dtype.type]]
+        tol = TOL[{np.float16: "f16", np.float32: "f32", np.float64: "f64",
+                   np.complex64: "f32", np.complex128: "f64"}[expected_dtype.type]]
         # allclose with rtol `tol`; the absolute term is `tol` times the sum
         # of the products' magnitudes (the summation's condition), so a sum
         # that cancels to near zero is judged against what it added up, plus
         # the result type's subnormal spacing (f16 results below 6e-5).
-        scale = np.einsum(eq, *[np.abs(a.astype(np.float64)) for a in arrays])
+        scale = np.einsum(eq, *[np.abs(a).astype(np.float64) for a in arrays])
         floor = float(np.finfo(expected_dtype).smallest_subnormal)
-        ok = bool(np.all(np.abs(got.astype(np.float64) - ref)
+        wide = np.complex128 if np.iscomplexobj(got) else np.float64
+        ok = bool(np.all(np.abs(got.astype(wide) - ref)
                          <= tol * np.abs(ref) + tol * scale + floor))
     if not ok:
-        err = np.max(np.abs(got.astype(np.float64) - ref)) if got.size else 0
+        err = np.max(np.abs(got - ref)) if got.size else 0
         return f"FAIL {where}: values differ (max abs error {err})"
     return None
 
@@ -354,13 +361,15 @@ def main():
     for name, eq, shapes in CANONICAL:
         if "threaded" in name or "large" in name:
             continue
-        for dt in NEW_DTYPES:
+        for dt in NEW_DTYPES + ["c64", "c128"]:
             cases.append((f"{name} {dt}", eq,
                           [make_operand(s, dt, nrng) for s in shapes]))
     for a, b in (("f32", "f64"), ("i32", "f32"), ("i32", "i64"), ("f16", "f32"),
                  ("u8", "i8"), ("bool", "i16"), ("u8", "f16"), ("i16", "f16"),
                  ("u16", "i32"), ("u32", "i8"), ("u64", "i64"), ("bool", "f32"),
-                 ("i8", "f32"), ("u8", "u64"), ("bool", "bool"), ("i8", "u16")):
+                 ("i8", "f32"), ("u8", "u64"), ("bool", "bool"), ("i8", "u16"),
+                 ("c64", "f32"), ("f64", "c64"), ("c64", "i32"), ("c128", "c64"),
+                 ("i16", "c64"), ("c64", "bool"), ("f16", "c128")):
         cases.append((f"mixed {a}+{b}", "ij,jk->ik",
                       [make_operand((4, 5), a, nrng), make_operand((5, 3), b, nrng)]))
     cases.append(("zero-size sum", "ij->i", [make_operand((3, 0), "f32", nrng)]))
@@ -382,7 +391,7 @@ def main():
                           [make_operand(sh, dt, nrng) for sh in shapes]))
 
     for eq, shapes in ODD_CONTRACTIONS[:8]:
-        for dt in ("i8", "u8", "bool", "i16"):
+        for dt in ("i8", "u8", "bool", "i16", "c64", "c128"):
             cases.append((f"odd contraction {dt}", eq,
                           [make_operand(sh, dt, nrng) for sh in shapes]))
 
@@ -399,7 +408,8 @@ def main():
     generated = 0
     while generated < args.count:
         eq, shapes = random_case(rng)
-        dt = rng.choice(["f32", "f64", "f32", "f64"] + NEW_DTYPES)
+        dt = rng.choice(["f32", "f64", "f32", "f64", "c64", "c128"] +
+                        NEW_DTYPES)
         arrays = [make_operand(s, dt, nrng) for s in shapes]
         try:
             np.einsum(eq, *arrays)

@@ -147,7 +147,8 @@ TEST(EquationTest, DTypePromotionFollowsNumPy) {
   EXPECT_EQ(half.resultType, DType::F16);
   EXPECT_EQ(half.computeType, DType::F32);
   EXPECT_EQ(parseDType("float64"), DType::F64);
-  EXPECT_EQ(parseDType("c64"), std::nullopt);
+  EXPECT_EQ(parseDType("complex64"), DType::C64);
+  EXPECT_EQ(parseDType("c32"), std::nullopt);
 }
 
 TEST(EquationTest, ErrorsInTheEquation) {

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <complex>
 #include <thread>
 
 using namespace einjit;
@@ -456,6 +457,38 @@ TEST(FunctionTest, NarrowIntsAndBoolsFollowNumpy) {
       want += int16_t(acc + k % 2);
     }
   EXPECT_EQ(out[0].data<int64_t>()[0], want);
+}
+
+} // namespace
+
+namespace {
+
+TEST(FunctionTest, ComplexEinsumAndOps) {
+  // (z w) * 2 + 1, traced into one kernel, on c64 against std::complex.
+  Function f = function([](Sym z, Sym w, Sym one) {
+    return einsum("ij,jk->ik", {z, w}) * 2.0 + one;
+  });
+  Tensor z = ok(Tensor::allocate(DType::C64, {3, 4}));
+  Tensor w = ok(Tensor::allocate(DType::C64, {4, 5}));
+  for (int64_t e = 0; e < 12; ++e)
+    z.data<std::complex<float>>()[e] = {0.5f * e, 1.0f - e};
+  for (int64_t e = 0; e < 20; ++e)
+    w.data<std::complex<float>>()[e] = {1.0f - 0.25f * e, 0.125f * e};
+  Tensor one = make(DType::F32, {1}, [](int64_t) { return 1; });
+  auto out = ok(f({z, w, one}));
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].dtype(), DType::C64);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t k = 0; k < 5; ++k) {
+      std::complex<double> want = 0;
+      for (int64_t j = 0; j < 4; ++j)
+        want += std::complex<double>(z.data<std::complex<float>>()[i * 4 + j]) *
+                std::complex<double>(w.data<std::complex<float>>()[j * 5 + k]);
+      want = want * 2.0 + 1.0;
+      std::complex<double> got(out[0].data<std::complex<float>>()[i * 5 + k]);
+      EXPECT_NEAR(got.real(), want.real(), 1e-4) << i << "," << k;
+      EXPECT_NEAR(got.imag(), want.imag(), 1e-4) << i << "," << k;
+    }
 }
 
 } // namespace

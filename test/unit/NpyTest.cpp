@@ -22,7 +22,7 @@ namespace {
 
 /// The list of dtypes every unsupported-dtype message ends with.
 const std::string kReads = "(einjit reads bool, ints and uints of 1 to 8 "
-                           "bytes, f2, f4, f8, and V2 as bfloat16)";
+                           "bytes, f2, f4, f8, c8, c16, and V2 as bfloat16)";
 
 /// A .npy file with this header dict (padded as numpy pads it) and raw
 /// data.
@@ -151,10 +151,10 @@ TEST(NpyTest, CorruptFilesAreErrors) {
   EXPECT_EQ(errorOf(file.substr(0, 30)),
             "x.npy: truncated header: the file ends after 30 bytes, its "
             "header after 128");
-  EXPECT_EQ(errorOf(npyBytes("{'descr': '<c8', 'fortran_order': False, "
+  EXPECT_EQ(errorOf(npyBytes("{'descr': '<M8[s]', 'fortran_order': False, "
                              "'shape': (2,), }",
                              raw(data, 16))),
-            "x.npy: unsupported dtype '<c8' " + kReads);
+            "x.npy: unsupported dtype '<M8[s]' " + kReads);
   EXPECT_EQ(
       errorOf(npyBytes("{'descr': '<f4', 'shape': (2,), }", raw(data, 8))),
       "x.npy: corrupt header: no 'fortran_order' key");

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <complex>
 #include <functional>
 #include <limits>
 
@@ -714,6 +715,133 @@ TEST(OpsTest, BFloat16ComputesInF32) {
   EXPECT_EQ(
       ok(add(a, make(DType::F16, {1}, [](int64_t) { return 1; }))).dtype(),
       DType::F32);
+}
+
+} // namespace
+
+namespace {
+
+/// A c64 or c128 tensor whose element e is f(e).
+Tensor makeComplex(DType type, std::vector<int64_t> shape,
+                   const std::function<std::complex<double>(int64_t)> &f) {
+  Tensor t = ok(Tensor::allocate(type, shape));
+  for (int64_t e = 0; e < t.numel(); ++e) {
+    if (type == DType::C64)
+      t.data<std::complex<float>>()[e] = std::complex<float>(f(e));
+    else
+      t.data<std::complex<double>>()[e] = f(e);
+  }
+  return t;
+}
+
+std::complex<double> complexAt(const Tensor &t, int64_t e) {
+  if (t.dtype() == DType::C64)
+    return std::complex<double>(t.data<std::complex<float>>()[e]);
+  return t.data<std::complex<double>>()[e];
+}
+
+TEST(OpsTest, ComplexOpsFollowNumpy) {
+  // References: std::complex<double>, whose exp, log and sqrt have C99's
+  // (and NumPy's) branch cuts. Values on every side of the cuts, zeros,
+  // and both parts large (against overflow in |z|).
+  auto value = [](int64_t e) {
+    const std::complex<double> v[] = {
+        {1.5, -0.5}, {-2, 0.25}, {0, 0},       {-3, -0.0}, {-3, 0.0},
+        {0.5, 2},    {-1, -1},   {1e30, 1e30}, {0, -4},    {2, 0},
+        {-0.25, 3},  {7, -7},    {1e-3, 1e-3}, {-5, 1},    {3, 4}};
+    return v[e % 15];
+  };
+  auto other = [](int64_t e) {
+    return std::complex<double>(0.5 + e * 0.25, e % 2 ? -1.25 : 0.75);
+  };
+  for (DType type : {DType::C64, DType::C128}) {
+    double tol = type == DType::C64 ? 3e-6 : 1e-14;
+    std::string name(dtypeName(type));
+    Tensor a = makeComplex(type, {3, 5}, value);
+    Tensor b = makeComplex(type, {5}, other);
+    auto close = [&](std::complex<double> got, std::complex<double> want,
+                     const std::string &what) {
+      double scale = std::max(1.0, std::abs(want));
+      EXPECT_NEAR(got.real(), want.real(), tol * scale) << what;
+      EXPECT_NEAR(got.imag(), want.imag(), tol * scale) << what;
+    };
+    struct Binary {
+      const char *name;
+      llvm::Expected<Tensor> (*op)(const Tensor &, const Tensor &);
+      std::function<std::complex<double>(std::complex<double>,
+                                         std::complex<double>)>
+          ref;
+    } binary[] = {
+        {"add", add, std::plus<std::complex<double>>()},
+        {"sub", sub, std::minus<std::complex<double>>()},
+        {"mul", mul, std::multiplies<std::complex<double>>()},
+        {"div", div, std::divides<std::complex<double>>()},
+    };
+    for (const Binary &c : binary) {
+      Tensor r = ok(c.op(a, b));
+      ASSERT_EQ(r.dtype(), type) << c.name;
+      for (int64_t e = 0; e < 15; ++e) {
+        if (std::abs(value(e)) > 1e20 && type == DType::C64 &&
+            std::string(c.name) == "mul")
+          continue; // overflows f32, as in NumPy
+        close(complexAt(r, e), c.ref(value(e), other(e % 5)),
+              name + " " + c.name + " at " + std::to_string(e));
+      }
+    }
+    struct Unary {
+      const char *name;
+      llvm::Expected<Tensor> (*op)(const Tensor &);
+      std::function<std::complex<double>(std::complex<double>)> ref;
+    } unary[] = {
+        {"neg", neg, [](std::complex<double> z) { return -z; }},
+        {"exp", exp, [](std::complex<double> z) { return std::exp(z); }},
+        {"log", log, [](std::complex<double> z) { return std::log(z); }},
+        {"sqrt", sqrt, [](std::complex<double> z) { return std::sqrt(z); }},
+    };
+    for (const Unary &c : unary) {
+      Tensor r = ok(c.op(a));
+      ASSERT_EQ(r.dtype(), type) << c.name;
+      for (int64_t e = 0; e < 15; ++e) {
+        std::complex<double> z = value(e);
+        if (std::string(c.name) == "exp" && std::abs(z) > 100)
+          continue; // e^1e30: overflow
+        if (std::string(c.name) == "log" && z == 0.0)
+          continue; // -inf + 0i
+        close(complexAt(r, e), c.ref(z),
+              name + " " + c.name + " of (" + std::to_string(z.real()) + "," +
+                  std::to_string(z.imag()) + ")");
+      }
+    }
+    Tensor scaled = ok(scale(b, -2.5));
+    for (int64_t e = 0; e < 5; ++e)
+      close(complexAt(scaled, e), -2.5 * other(e), name + " scale");
+    Tensor rows = ok(sum(b));
+    ASSERT_EQ(rows.dtype(), type);
+    std::complex<double> total = 0;
+    for (int64_t e = 0; e < 5; ++e)
+      total += other(e);
+    close(complexAt(rows, 0), total, name + " sum");
+    Tensor columns = ok(sum(makeComplex(type, {3, 5}, other), {0}, true));
+    ASSERT_EQ(columns.shape(), llvm::ArrayRef<int64_t>({1, 5}));
+    for (int64_t j = 0; j < 5; ++j)
+      close(complexAt(columns, j), other(j) + other(5 + j) + other(10 + j),
+            name + " sum axis 0");
+  }
+  // A real operand is a complex one with imaginary part 0, promoted as
+  // NumPy does: c64 with f32 is c64, with f64 or i32 c128.
+  Tensor z = makeComplex(DType::C64, {2}, [](int64_t e) {
+    return std::complex<double>(1 + e, -1);
+  });
+  Tensor x = make(DType::F32, {2}, [](int64_t e) { return 2 + e; });
+  Tensor p = ok(mul(z, x));
+  ASSERT_EQ(p.dtype(), DType::C64);
+  EXPECT_EQ(complexAt(p, 1), std::complex<double>(6, -3));
+  EXPECT_EQ(ok(add(z, make(DType::F64, {2}, wave))).dtype(), DType::C128);
+  EXPECT_EQ(ok(add(z, make(DType::I32, {2}, wave))).dtype(), DType::C128);
+  EXPECT_EQ(ok(add(z, make(DType::I16, {2}, wave))).dtype(), DType::C64);
+  EXPECT_EQ(error(tanh(z)),
+            "tanh of complex numbers is not supported (einjit's complex ops: "
+            "add, sub, mul, div, neg, scale, exp, log, sqrt, sum)");
 }
 
 } // namespace

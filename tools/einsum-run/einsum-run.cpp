@@ -347,7 +347,7 @@ parseSpec(llvm::StringRef spec) {
   if (!dtype)
     return makeEinsumError("unknown dtype '" + typeName + "' in '" + spec +
                            "' (bool, i8, u8, i16, u16, i32, u32, i64, u64, "
-                           "f16, bf16, f32, f64)");
+                           "f16, bf16, f32, f64, c64, c128)");
   std::vector<int64_t> shape;
   if (!dims.empty()) {
     llvm::SmallVector<llvm::StringRef> parts;
@@ -388,6 +388,8 @@ static llvm::Expected<Tensor> randomOperand(llvm::StringRef spec,
                : isUnsigned(*dtype)    ? double(integer(rng) + 4)
                                        : double(integer(rng));
     storeElement(out + i * bytes, *dtype, v);
+    if (isComplex(*dtype)) // and an imaginary part in [-1, 1)
+      storeElement(out + i * bytes + bytes / 2, realPart(*dtype), real(rng));
   }
   return t;
 }
@@ -405,6 +407,22 @@ static llvm::Expected<Tensor> loadOperand(llvm::StringRef arg,
 
 static void printValue(llvm::raw_ostream &os, const Tensor &t, int64_t flat) {
   double v = t.getDouble(flat);
+  if (isComplex(t.dtype())) { // as NumPy: (1+2j)
+    int64_t offset = 0;
+    for (int d = t.rank() - 1; d >= 0; --d) {
+      offset += (flat % t.shape()[d]) * t.strides()[d];
+      flat /= t.shape()[d];
+    }
+    DType part = realPart(t.dtype());
+    const char *element =
+        static_cast<const char *>(t.data()) + offset * dtypeBytes(t.dtype());
+    double im = loadElement(element + dtypeBytes(part), part);
+    const char *digits = part == DType::F32 ? "%.8g" : "%.17g";
+    os << "(" << llvm::format(digits, v)
+       << (im < 0 || std::signbit(im) ? "" : "+") << llvm::format(digits, im)
+       << "j)";
+    return;
+  }
   switch (t.dtype()) {
   case DType::Bool:
     os << (v != 0 ? "True" : "False");

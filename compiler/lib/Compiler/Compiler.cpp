@@ -242,22 +242,32 @@ einjit::KernelFunction::KernelFunction(
   b.setInsertionPointToEnd(module->getBody());
   SmallVector<Type> argTypes;
   SmallVector<Type> tensorTypes;
-  for (auto [i, shape] : llvm::enumerate(inputShapes)) {
+  for (auto [i, logical] : llvm::enumerate(inputShapes)) {
     Type element = einsum::toMLIRType(&ctx, inputTypes[i]);
+    // A complex input is its parts, (real, imaginary) in a last dim of 2.
+    std::vector<int64_t> shape = einsum::storageShape(inputTypes[i], logical);
     // A strided input is a memref of that static layout: the bare-pointer
     // calling convention takes its first element's address.
     if (i < inputStrides.size() && !inputStrides[i].empty()) {
+      std::vector<int64_t> strides = inputStrides[i];
+      if (isComplex(inputTypes[i])) {
+        for (int64_t &s : strides)
+          s *= 2;
+        strides.push_back(1);
+      }
       argTypes.push_back(MemRefType::get(
-          shape, element, StridedLayoutAttr::get(&ctx, 0, inputStrides[i])));
-      if (llvm::any_of(inputStrides[i], [](int64_t s) { return s < 0; }))
+          shape, element, StridedLayoutAttr::get(&ctx, 0, strides)));
+      if (llvm::any_of(strides, [](int64_t s) { return s < 0; }))
         (*module)->setAttr(einsum::kNegativeStridesAttrName,
                            UnitAttr::get(&ctx));
-    } else
+    } else {
       argTypes.push_back(MemRefType::get(shape, element));
+    }
     tensorTypes.push_back(RankedTensorType::get(shape, element));
   }
   for (auto [shape, type] : llvm::zip(outputShapes, outputTypes))
-    argTypes.push_back(MemRefType::get(shape, einsum::toMLIRType(&ctx, type)));
+    argTypes.push_back(MemRefType::get(einsum::storageShape(type, shape),
+                                       einsum::toMLIRType(&ctx, type)));
   auto func = func::FuncOp::create(b, loc, kKernelName,
                                    b.getFunctionType(argTypes, {}));
   entry = func.addEntryBlock();
@@ -287,8 +297,7 @@ einjit::buildKernelModule(MLIRContext &ctx, const BoundEquation &eq,
   std::vector<int64_t> outShape = eq.outputShape();
   KernelFunction kernel(ctx, eq.text, eq.inputShapes, eq.inputTypes, {outShape},
                         {eq.resultType}, inputStrides);
-  auto resultType =
-      RankedTensorType::get(outShape, einsum::toMLIRType(&ctx, eq.resultType));
+  auto resultType = einsum::storageType(&ctx, eq.resultType, outShape);
   auto contract = einsum::ContractOp::create(
       kernel.b, kernel.loc, resultType, kernel.b.getStringAttr(eq.text),
       kernel.inputs, path ? einsum::pathAttr(&ctx, *path) : ArrayAttr(),

@@ -51,8 +51,7 @@ OwningOpRef<ModuleOp> einjit::buildGraphModule(MLIRContext &ctx,
     case GraphNode::Kind::Input:
       break;
     case GraphNode::Kind::Einsum: {
-      auto type = RankedTensorType::get(
-          node.shape, einsum::toMLIRType(&ctx, node.eq->resultType));
+      auto type = einsum::storageType(&ctx, node.eq->resultType, node.shape);
       values[id] = einsum::ContractOp::create(
           b, loc, type, b.getStringAttr(node.eq->text), operands,
           einsum::pathAttr(&ctx, *node.path),

@@ -210,10 +210,178 @@ static Value emitSoftmax(OpBuilder &b, Location loc, const OpSignature &sig,
                                sig.resultType);
 }
 
+/// The complex result (re, im) of `kind` on complex operands given as
+/// parts, in the part type `type` (f32 or f64): NumPy's formulas.
+static std::pair<Value, Value> applyComplex(OpBuilder &b, Location loc,
+                                            OpKind kind, DType type,
+                                            ArrayRef<std::pair<Value, Value>> z,
+                                            double scalar) {
+  auto c = [&](double v) { return constant(b, loc, type, v); };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddFOp::create(b, loc, x, y);
+  };
+  auto sub = [&](Value x, Value y) -> Value {
+    return arith::SubFOp::create(b, loc, x, y);
+  };
+  auto mul = [&](Value x, Value y) -> Value {
+    return arith::MulFOp::create(b, loc, x, y);
+  };
+  auto div = [&](Value x, Value y) -> Value {
+    return arith::DivFOp::create(b, loc, x, y);
+  };
+  auto abs = [&](Value x) -> Value { return math::AbsFOp::create(b, loc, x); };
+  auto select = [&](Value cond, Value x, Value y) -> Value {
+    return arith::SelectOp::create(b, loc, cond, x, y);
+  };
+  auto cmp = [&](arith::CmpFPredicate p, Value x, Value y) -> Value {
+    return arith::CmpFOp::create(b, loc, p, x, y);
+  };
+  auto [a, bi] = z[0];
+  switch (kind) {
+  case OpKind::Add:
+    return {add(a, z[1].first), add(bi, z[1].second)};
+  case OpKind::Sub:
+    return {sub(a, z[1].first), sub(bi, z[1].second)};
+  case OpKind::Mul: {
+    auto [c2, d] = z[1];
+    return {sub(mul(a, c2), mul(bi, d)), add(mul(a, d), mul(bi, c2))};
+  }
+  case OpKind::Div: {
+    // Smith's algorithm, as NumPy: divide by the larger part of c + di.
+    auto [c2, d] = z[1];
+    Value wide = cmp(arith::CmpFPredicate::OGE, abs(c2), abs(d));
+    Value r1 = div(d, c2), den1 = add(c2, mul(d, r1));
+    Value r2 = div(c2, d), den2 = add(d, mul(c2, r2));
+    Value re = select(wide, div(add(a, mul(bi, r1)), den1),
+                      div(add(mul(a, r2), bi), den2));
+    Value im = select(wide, div(sub(bi, mul(a, r1)), den1),
+                      div(sub(mul(bi, r2), a), den2));
+    return {re, im};
+  }
+  case OpKind::Neg:
+    return {arith::NegFOp::create(b, loc, a),
+            arith::NegFOp::create(b, loc, bi)};
+  case OpKind::Scale:
+    return {mul(a, c(scalar)), mul(bi, c(scalar))};
+  case OpKind::Exp: { // e^a (cos b + i sin b)
+    Value e = math::ExpOp::create(b, loc, a);
+    return {mul(e, math::CosOp::create(b, loc, bi)),
+            mul(e, math::SinOp::create(b, loc, bi))};
+  }
+  case OpKind::Log: { // log|z| + i atan2(b, a), |z| scaled against overflow
+    Value m = arith::MaximumFOp::create(b, loc, abs(a), abs(bi));
+    Value zero = cmp(arith::CmpFPredicate::OEQ, m, c(0));
+    Value safe = select(zero, c(1), m);
+    Value x = div(a, safe), y = div(bi, safe);
+    Value modulus =
+        mul(m, math::SqrtOp::create(b, loc, add(mul(x, x), mul(y, y))));
+    return {math::LogOp::create(b, loc, modulus),
+            math::Atan2Op::create(b, loc, bi, a)};
+  }
+  case OpKind::Sqrt: {
+    // t = sqrt((|z| + |a|) / 2); a >= 0: t + i b / 2t, else |b| / 2t +
+    // i copysign(t, b); z = 0: 0 + i b.
+    Value m = arith::MaximumFOp::create(b, loc, abs(a), abs(bi));
+    Value zero = cmp(arith::CmpFPredicate::OEQ, m, c(0));
+    Value safe = select(zero, c(1), m);
+    Value x = div(a, safe), y = div(bi, safe);
+    Value modulus =
+        mul(m, math::SqrtOp::create(b, loc, add(mul(x, x), mul(y, y))));
+    Value t = math::SqrtOp::create(b, loc, mul(add(modulus, abs(a)), c(0.5)));
+    Value twice = select(zero, c(1), mul(t, c(2)));
+    Value positive = cmp(arith::CmpFPredicate::OGE, a, c(0));
+    Value re = select(positive, t, div(abs(bi), twice));
+    Value im = select(positive, div(bi, twice),
+                      math::CopySignOp::create(b, loc, t, bi));
+    return {select(zero, c(0), re), select(zero, bi, im)};
+  }
+  default:
+    break;
+  }
+  llvm_unreachable("an op bindOp does not allow on complex numbers");
+}
+
+/// An op whose compute type is complex: its operands as (real, imaginary)
+/// parts (a real operand's imaginary part is 0), one generic computing
+/// both parts of the result, which meet in its last dim of 2. A sum sums
+/// each part.
+static Value emitComplexOp(OpBuilder &b, Location loc, const OpSignature &sig,
+                           ValueRange inputs) {
+  MLIRContext &ctx = *b.getContext();
+  DType part = realPart(sig.computeType);
+  if (isReduction(sig.kind)) {
+    DType from = realPart(sig.inputTypes[0]);
+    OpSignature partSig = llvm::cantFail(
+        bindOp(sig.kind, sig.inputShapes, {from}, sig.axes, sig.keepDims));
+    Value parts[2];
+    for (int index : {0, 1})
+      parts[index] = emitOp(b, loc, partSig,
+                            einsum::complexPart(b, loc, inputs[0], index));
+    Value re = einsum::convertTensor(b, loc, parts[0], partSig.resultType,
+                                     realPart(sig.resultType));
+    Value im = einsum::convertTensor(b, loc, parts[1], partSig.resultType,
+                                     realPart(sig.resultType));
+    return einsum::complexFromParts(b, loc, re, im);
+  }
+  llvm::ArrayRef<int64_t> loops = sig.loopShape;
+  SmallVector<Value> operands;
+  SmallVector<AffineMap> maps;
+  SmallVector<bool> complexOperand;
+  for (auto [v, shape, type] :
+       llvm::zip(inputs, sig.inputShapes, sig.inputTypes)) {
+    AffineMap map = broadcastMap(&ctx, shape, loops);
+    complexOperand.push_back(isComplex(type));
+    if (isComplex(type)) {
+      for (int index : {0, 1}) {
+        operands.push_back(einsum::complexPart(b, loc, v, index));
+        maps.push_back(map);
+      }
+    } else {
+      operands.push_back(v);
+      maps.push_back(map);
+    }
+  }
+  DType resultPart = realPart(sig.resultType);
+  Type resultElement = einsum::toMLIRType(&ctx, resultPart);
+  SmallVector<Value> inits;
+  SmallVector<Type> resultTypes;
+  for (int index = 0; index < 2; ++index) {
+    inits.push_back(
+        tensor::EmptyOp::create(b, loc, sig.outputShape, resultElement));
+    resultTypes.push_back(inits.back().getType());
+    maps.push_back(b.getMultiDimIdentityMap(loops.size()));
+  }
+  SmallVector<utils::IteratorType> iterators(loops.size(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, resultTypes, operands, inits, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        SmallVector<std::pair<Value, Value>> z;
+        size_t at = 0;
+        for (auto [isC, type] : llvm::zip(complexOperand, sig.inputTypes)) {
+          DType from = realPart(type);
+          Value re = einsum::convertElement(nb, nloc, args[at++], from, part);
+          Value im =
+              isC ? einsum::convertElement(nb, nloc, args[at++], from, part)
+                  : constant(nb, nloc, part, 0);
+          z.push_back({re, im});
+        }
+        auto [re, im] = applyComplex(nb, nloc, sig.kind, part, z, sig.scalar);
+        linalg::YieldOp::create(
+            nb, nloc,
+            ValueRange{einsum::convertElement(nb, nloc, re, part, resultPart),
+                       einsum::convertElement(nb, nloc, im, part, resultPart)});
+      });
+  return einsum::complexFromParts(b, loc, generic.getResult(0),
+                                  generic.getResult(1));
+}
+
 Value einjit::emitOp(OpBuilder &b, Location loc, const OpSignature &sig,
                      ValueRange inputs) {
   if (isSoftmax(sig.kind))
     return emitSoftmax(b, loc, sig, inputs[0]);
+  if (isComplex(sig.computeType))
+    return emitComplexOp(b, loc, sig, inputs);
   MLIRContext &ctx = *b.getContext();
   Type resultElement = einsum::toMLIRType(&ctx, sig.resultType);
   Type computeElement = einsum::toMLIRType(&ctx, sig.computeType);

@@ -176,6 +176,99 @@ static Value buildDiagonal(OpBuilder &b, Location loc, Value v,
       .getResult(0);
 }
 
+/// `x + y` or `x - y`, elementwise, for float tensors of one shape.
+static Value addOrSub(OpBuilder &b, Location loc, Value x, Value y,
+                      bool subtract) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Value init =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> parallel(type.getRank(),
+                                            utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{x, y}, init,
+             ArrayRef<AffineMap>{id, id, id}, parallel,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value v = subtract
+                             ? arith::SubFOp::create(nb, nloc, args[0], args[1])
+                                   .getResult()
+                             : arith::AddFOp::create(nb, nloc, args[0], args[1])
+                                   .getResult();
+               linalg::YieldOp::create(nb, nloc, v);
+             })
+      .getResult(0);
+}
+
+/// A complex einsum as real ones: each value of the path is a pair (real
+/// part, imaginary part or none for a real operand); a step of two
+/// complex values is four real contractions, (ac - bd) + (ad + bc)i, each
+/// a real GEMM that reads the parts in place; a step of one value sums or
+/// transposes each part. The parts meet in the result's last dim of 2.
+static Value lowerComplex(OpBuilder &b, Location loc, ValueRange inputs,
+                          const einjit::BoundEquation &bound,
+                          const einjit::ContractionPath &path) {
+  einjit::DType part = einjit::realPart(bound.computeType);
+  struct Pair {
+    Value re, im;
+  };
+  SmallVector<Pair> values;
+  for (auto [v, type] : llvm::zip(inputs, bound.inputTypes)) {
+    if (!einjit::isComplex(type)) {
+      values.push_back({convertTensor(b, loc, v, type, part), Value()});
+      continue;
+    }
+    einjit::DType from = einjit::realPart(type);
+    values.push_back(
+        {convertTensor(b, loc, complexPart(b, loc, v, 0), from, part),
+         convertTensor(b, loc, complexPart(b, loc, v, 1), from, part)});
+  }
+  for (const einjit::ContractionStep &step : path.steps) {
+    SmallVector<einjit::PathValue> stepValues;
+    for (int id : step.operands)
+      stepValues.push_back(path.value(id));
+    SmallVector<einjit::DType> types(step.operands.size(), part);
+    auto contract = [&](ValueRange operands) {
+      return buildStep(b, loc, stepValues, operands, types, step, part);
+    };
+    Pair x = values[step.operands[0]];
+    if (step.operands.size() == 1) {
+      values.push_back({contract(x.re), x.im ? contract(x.im) : Value()});
+      continue;
+    }
+    Pair y = values[step.operands[1]];
+    Value re = contract({x.re, y.re});
+    if (x.im && y.im)
+      re = addOrSub(b, loc, re, contract({x.im, y.im}), /*subtract=*/true);
+    Value im;
+    if (x.im)
+      im = contract({x.im, y.re});
+    if (y.im) {
+      Value t = contract({x.re, y.im});
+      im = im ? addOrSub(b, loc, im, t, /*subtract=*/false) : t;
+    }
+    values.push_back({re, im});
+  }
+  Pair result = values.back();
+  Type element = toMLIRType(b.getContext(), part);
+  auto unique = cast<RankedTensorType>(result.re.getType()).getShape();
+  if (!result.im) // every operand of the last step was real
+    result.im =
+        linalg::FillOp::create(
+            b, loc, zeroOf(b, loc, element),
+            tensor::EmptyOp::create(b, loc, unique, element).getResult())
+            .getResult(0);
+  std::vector<int64_t> shape = bound.outputShape();
+  if (bound.repeatsOutputLabel()) {
+    std::vector<int> once = bound.withUniqueOutput().output;
+    result.re = buildDiagonal(b, loc, result.re, once, bound.output, shape);
+    result.im = buildDiagonal(b, loc, result.im, once, bound.output, shape);
+  }
+  einjit::DType resultPart = einjit::realPart(bound.resultType);
+  result.re = convertTensor(b, loc, result.re, part, resultPart);
+  result.im = convertTensor(b, loc, result.im, part, resultPart);
+  return complexFromParts(b, loc, result.re, result.im);
+}
+
 namespace {
 struct LowerContract : OpRewritePattern<ContractOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -194,6 +287,11 @@ struct LowerContract : OpRewritePattern<ContractOp> {
     }
     einjit::ContractionPath &path = *planned;
     Location loc = op.getLoc();
+    if (einjit::isComplex(bound->computeType)) {
+      rewriter.replaceOp(
+          op, lowerComplex(rewriter, loc, op.getInputs(), *bound, path));
+      return success();
+    }
 
     // Each step's result is in the compute type.
     SmallVector<Value> values(op.getInputs());

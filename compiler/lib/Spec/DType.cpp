@@ -34,6 +34,10 @@ llvm::StringRef einjit::dtypeName(DType type) {
     return "u64";
   case DType::BF16:
     return "bf16";
+  case DType::C64:
+    return "c64";
+  case DType::C128:
+    return "c128";
   }
   return "?";
 }
@@ -53,6 +57,8 @@ std::optional<DType> einjit::parseDType(llvm::StringRef name) {
       .Cases({"u32", "uint32"}, DType::U32)
       .Cases({"u64", "uint64"}, DType::U64)
       .Cases({"bf16", "bfloat16"}, DType::BF16)
+      .Cases({"c64", "complex64"}, DType::C64)
+      .Cases({"c128", "complex128"}, DType::C128)
       .Default(std::nullopt);
 }
 
@@ -74,7 +80,10 @@ unsigned einjit::dtypeBytes(DType type) {
   case DType::F64:
   case DType::I64:
   case DType::U64:
+  case DType::C64:
     return 8;
+  case DType::C128:
+    return 16;
   }
   return 0;
 }
@@ -112,8 +121,16 @@ static DType promoteFloats(DType a, DType b) {
   return dtypeBytes(a) >= dtypeBytes(b) ? a : b;
 }
 
+DType einjit::realPart(DType type) {
+  if (type == DType::C64)
+    return DType::F32;
+  if (type == DType::C128)
+    return DType::F64;
+  return type;
+}
+
 DType einjit::inexactType(DType type) {
-  if (isFloat(type))
+  if (isFloat(type) || isComplex(type))
     return type;
   switch (dtypeBytes(type)) {
   case 1:
@@ -132,6 +149,11 @@ DType einjit::promoteTypes(DType a, DType b) {
     return b;
   if (b == DType::Bool)
     return a;
+  if (isComplex(a) || isComplex(b)) {
+    // The complex whose parts hold both: c64's parts are f32.
+    DType part = promoteTypes(realPart(a), realPart(b));
+    return dtypeBytes(part) <= 4 ? DType::C64 : DType::C128;
+  }
   if (isFloat(a) && isFloat(b))
     return promoteFloats(a, b);
   if (isFloat(a) || isFloat(b)) {

@@ -72,6 +72,25 @@ bool einjit::isSoftmax(OpKind kind) {
 
 /// Ops whose result is a float even for int operands (NumPy's ufuncs; scale
 /// multiplies by a Python float).
+/// The ops defined on complex numbers.
+static bool takesComplex(OpKind kind) {
+  switch (kind) {
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Div:
+  case OpKind::Neg:
+  case OpKind::Scale:
+  case OpKind::Exp:
+  case OpKind::Log:
+  case OpKind::Sqrt:
+  case OpKind::Sum:
+    return true;
+  default:
+    return false;
+  }
+}
+
 static bool floatResult(OpKind kind) {
   switch (kind) {
   case OpKind::Div:
@@ -172,11 +191,15 @@ einjit::bindOp(OpKind kind, llvm::ArrayRef<std::vector<int64_t>> shapes,
   // NumPy's true division and a Python float's product make an int f64;
   // float functions make it the smallest float that holds it (an int8's
   // exp is f16).
-  if (floatResult(kind) && !isFloat(type))
+  if (isComplex(type) && !takesComplex(kind))
+    return makeEinsumError(
+        name + " of complex numbers is not supported (einjit's complex ops: "
+               "add, sub, mul, div, neg, scale, exp, log, sqrt, sum)");
+  if (floatResult(kind) && !isFloat(type) && !isComplex(type))
     type = kind == OpKind::Div || kind == OpKind::Scale ? DType::F64
                                                         : inexactType(type);
   // NumPy sums ints and bools into the platform's integer of their sign.
-  if (kind == OpKind::Sum && !isFloat(type))
+  if (kind == OpKind::Sum && !isFloat(type) && !isComplex(type))
     type = isUnsigned(type) ? DType::U64 : DType::I64;
   sig.resultType = type;
   sig.computeType = accumulatorType(type);

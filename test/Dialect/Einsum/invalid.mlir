@@ -99,8 +99,8 @@ func.func @dtypes_count(%a: tensor<3xi8>) -> tensor<3xi8> {
 // -----
 
 func.func @dtypes_unknown(%a: tensor<3xi8>) -> tensor<3xi8> {
-  // expected-error @+1 {{dtypes names an unknown dtype 'c64' for operand 0}}
-  %0 = einsum.contract "i->i" %a {dtypes = ["c64", "u8"]} : (tensor<3xi8>) -> tensor<3xi8>
+  // expected-error @+1 {{dtypes names an unknown dtype 'q8' for operand 0}}
+  %0 = einsum.contract "i->i" %a {dtypes = ["q8", "u8"]} : (tensor<3xi8>) -> tensor<3xi8>
   return %0 : tensor<3xi8>
 }
 

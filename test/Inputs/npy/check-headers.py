@@ -26,7 +26,7 @@ warnings.simplefilter("ignore")
 
 OK, ERR = "accepts", "rejects"
 SUPPORTED = ("(einjit reads bool, ints and uints of 1 to 8 bytes, f2, f4, "
-             "f8, and V2 as bfloat16)")
+             "f8, c8, c16, and V2 as bfloat16)")
 
 
 def npy(header, version=(1, 0), data=None, pad=True):
@@ -434,8 +434,9 @@ for descr, numpy_verdict, einjit_verdict in [
     (">u2", OK, OK), ("<u8", OK, OK), ("|i1", OK, OK),
     # ml_dtypes' bfloat16, as np.save writes it.
     ("<V2", OK, OK), ("|V2", OK, OK),
+    ("<c8", OK, OK), (">c16", OK, OK),
     # Dtypes einjit does not read.
-    ("<c8", OK, ERR), ("<c16", OK, ERR), ("<f16", OK, ERR),
+    ("<f16", OK, ERR),
     ("<M8[s]", OK, ERR), ("<m8[ns]", OK, ERR), ("<U3", OK, ERR),
     ("|S3", OK, ERR), ("|V4", OK, ERR), ("<f4,<f4", OK, ERR),
     # Other spellings of einjit's dtypes.

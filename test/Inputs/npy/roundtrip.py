@@ -25,7 +25,7 @@ os.makedirs(WORKDIR, exist_ok=True)
 rng = np.random.default_rng(7)
 
 DTYPES = ["f2", "f4", "f8", "i4", "i8", "b1", "i1", "u1", "i2", "u2", "u4",
-          "u8"]
+          "u8", "c8", "c16"]
 
 
 def values(shape, code):
@@ -37,6 +37,9 @@ def values(shape, code):
                             endpoint=True).astype(code)
     if code[0] == "u":
         return rng.integers(0, 2**32, size=shape).astype(code)
+    if code[0] == "c":
+        return (rng.integers(-2048, 2048, size=shape) / 8 +
+                1j * rng.integers(-2048, 2048, size=shape) / 8).astype(code)
     if code[0] == "f":
         # Exactly representable in every float type.
         return rng.integers(-2048, 2048, size=shape).astype(code) / 8

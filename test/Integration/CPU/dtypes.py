@@ -23,13 +23,14 @@ import numpy as np
 NUMPY = {"bool": np.bool_, "i8": np.int8, "u8": np.uint8, "i16": np.int16,
          "u16": np.uint16, "i32": np.int32, "u32": np.uint32,
          "i64": np.int64, "u64": np.uint64, "f16": np.float16,
-         "f32": np.float32, "f64": np.float64}
+         "f32": np.float32, "f64": np.float64, "c64": np.complex64,
+         "c128": np.complex128}
 NAMES = {np.dtype(t): n for n, t in NUMPY.items()}
 # bf16 with each dtype, as the docstring says.
 BF16 = {"bool": "bf16", "i8": "bf16", "u8": "bf16", "i16": "f32",
         "u16": "f32", "i32": "f64", "u32": "f64", "i64": "f64",
         "u64": "f64", "f16": "f32", "f32": "f32", "f64": "f64",
-        "bf16": "bf16"}
+        "bf16": "bf16", "c64": "c64", "c128": "c128"}
 
 
 def result_of(einsum_run, eq, specs):

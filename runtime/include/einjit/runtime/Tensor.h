@@ -135,11 +135,11 @@ float bf16ToFloat(uint16_t h);
 uint16_t floatToBF16(float f);
 
 /// The element of `dtype` at `element`, as a double (a u64 or i64 beyond
-/// 2^53 rounds).
+/// 2^53 rounds; a complex gives its real part).
 double loadElement(const void *element, DType dtype);
 /// Stores `value` as an element of `dtype` at `element`: floats round to
-/// nearest, ints truncate toward zero and saturate (NaN gives 0), and a
-/// bool is `value != 0`.
+/// nearest, ints truncate toward zero and saturate (NaN gives 0), a bool
+/// is `value != 0`, and a complex gets `value` as its real part.
 void storeElement(void *element, DType dtype, double value);
 
 } // namespace einjit

@@ -43,6 +43,7 @@ std::optional<einjit::DType> mlir::einsum::toDType(Type type) {
 
 Type mlir::einsum::toMLIRType(MLIRContext *ctx, einjit::DType type) {
   Builder b(ctx);
+  type = einjit::realPart(type);
   if (type == einjit::DType::F16)
     return b.getF16Type();
   if (type == einjit::DType::BF16)
@@ -118,9 +119,61 @@ Value mlir::einsum::convertTensor(OpBuilder &b, Location loc, Value v,
       .getResult(0);
 }
 
+std::vector<int64_t> mlir::einsum::storageShape(einjit::DType type,
+                                                llvm::ArrayRef<int64_t> shape) {
+  std::vector<int64_t> stored(shape.begin(), shape.end());
+  if (einjit::isComplex(type))
+    stored.push_back(2);
+  return stored;
+}
+
+RankedTensorType mlir::einsum::storageType(MLIRContext *ctx, einjit::DType type,
+                                           llvm::ArrayRef<int64_t> shape) {
+  return RankedTensorType::get(storageShape(type, shape),
+                               toMLIRType(ctx, type));
+}
+
+Value mlir::einsum::complexPart(OpBuilder &b, Location loc, Value v,
+                                int64_t index) {
+  auto type = cast<RankedTensorType>(v.getType());
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+      strides(rank, b.getIndexAttr(1));
+  offsets.back() = b.getIndexAttr(index);
+  for (int64_t d : type.getShape().drop_back())
+    sizes.push_back(b.getIndexAttr(d));
+  sizes.push_back(b.getIndexAttr(1));
+  auto partType =
+      RankedTensorType::get(type.getShape().drop_back(), type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, partType, v, offsets, sizes,
+                                        strides);
+}
+
+Value mlir::einsum::complexFromParts(OpBuilder &b, Location loc, Value re,
+                                     Value im) {
+  auto type = cast<RankedTensorType>(re.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape.push_back(2);
+  Value out = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+  int64_t rank = shape.size();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+      strides(rank, b.getIndexAttr(1));
+  for (int64_t d : type.getShape())
+    sizes.push_back(b.getIndexAttr(d));
+  sizes.push_back(b.getIndexAttr(1));
+  Value parts[] = {re, im};
+  for (auto [index, v] : llvm::enumerate(parts)) {
+    offsets.back() = b.getIndexAttr(index);
+    out =
+        tensor::InsertSliceOp::create(b, loc, v, out, offsets, sizes, strides);
+  }
+  return out;
+}
+
 /// Whether `type`'s MLIR element type names it.
 static bool spelledByElementType(einjit::DType type) {
-  return type != einjit::DType::Bool && !einjit::isUnsigned(type);
+  return type != einjit::DType::Bool && !einjit::isUnsigned(type) &&
+         !einjit::isComplex(type);
 }
 
 ArrayAttr mlir::einsum::dtypesAttr(MLIRContext *ctx,
@@ -170,13 +223,31 @@ mlir::einsum::bindContract(ContractOp op) {
           "' (einjit supports f16, bf16, f32, f64 and i8 to i64)");
     return *dtype;
   };
+  // A complex operand is stored with a last dim of 2: (real, imaginary).
+  auto logicalShape =
+      [&](RankedTensorType type, einjit::DType dtype,
+          const std::string &what) -> llvm::Expected<std::vector<int64_t>> {
+    ArrayRef<int64_t> shape = type.getShape();
+    if (!einjit::isComplex(dtype))
+      return std::vector<int64_t>(shape.begin(), shape.end());
+    if (shape.empty() || shape.back() != 2)
+      return einjit::makeEinsumError(what + " is " +
+                                     einjit::dtypeName(dtype).str() +
+                                     ", stored with a last dim of 2 (real, "
+                                     "imaginary), but its shape is (" +
+                                     einjit::dimsString(shape) + ")");
+    return std::vector<int64_t>(shape.begin(), shape.end() - 1);
+  };
   for (auto [i, input] : llvm::enumerate(op.getInputs())) {
     auto type = cast<RankedTensorType>(input.getType());
-    auto dtype =
-        typeOf(i, type.getElementType(), "operand " + std::to_string(i));
+    std::string what = "operand " + std::to_string(i);
+    auto dtype = typeOf(i, type.getElementType(), what);
     if (!dtype)
       return dtype.takeError();
-    shapes.emplace_back(type.getShape().begin(), type.getShape().end());
+    auto shape = logicalShape(type, *dtype, what);
+    if (!shape)
+      return shape.takeError();
+    shapes.push_back(std::move(*shape));
     types.push_back(*dtype);
   }
   auto bound = einjit::bindEquation(op.getEquation(), shapes, types,
@@ -251,12 +322,13 @@ LogicalResult ContractOp::verify() {
   }
   auto resultType = cast<RankedTensorType>(getResult().getType());
   Type expectedElement = toMLIRType(getContext(), bound->resultType);
+  std::vector<int64_t> shape =
+      storageShape(bound->resultType, bound->outputShape());
   if (resultType.getElementType() != expectedElement)
     return emitOpError() << "result element type "
                          << resultType.getElementType()
                          << " does not match the promoted operand type "
                          << expectedElement;
-  std::vector<int64_t> shape = bound->outputShape();
   if (resultType.getShape() != ArrayRef<int64_t>(shape))
     return emitOpError() << "result shape ("
                          << einjit::dimsString(resultType.getShape())

@@ -21,8 +21,14 @@ namespace mlir::einsum {
 /// signless ints are signed (i8 is an int8).
 std::optional<einjit::DType> toDType(Type type);
 /// The MLIR element type an einjit dtype is stored as: signless ints of its
-/// width (bool: i8).
+/// width (bool: i8); a complex dtype's part type (f32 for c64).
 Type toMLIRType(MLIRContext *ctx, einjit::DType type);
+/// The shape a tensor of `type` and `shape` is stored with: a complex one
+/// has a last dim of 2 (real, imaginary), as NumPy lays it out.
+std::vector<int64_t> storageShape(einjit::DType type,
+                                  llvm::ArrayRef<int64_t> shape);
+RankedTensorType storageType(MLIRContext *ctx, einjit::DType type,
+                             llvm::ArrayRef<int64_t> shape);
 /// `v`, a scalar of dtype `from`, as one of dtype `to`, with NumPy's
 /// casting: ints widen by their sign (bool and unsigned with zeros), ints
 /// become floats by their sign, floats round to the nearest (f16 and bf16
@@ -35,6 +41,13 @@ Value convertElement(OpBuilder &b, Location loc, Value v, einjit::DType from,
 /// linalg.generic of convertElement; `v` itself when the dtypes are equal.
 Value convertTensor(OpBuilder &b, Location loc, Value v, einjit::DType from,
                     einjit::DType to);
+
+/// Part `index` (0: real, 1: imaginary) of `v`, a complex tensor stored
+/// with a last dim of 2: a strided slice, read in place.
+Value complexPart(OpBuilder &b, Location loc, Value v, int64_t index);
+/// The complex tensor (stored with a last dim of 2) of parts `re` and `im`,
+/// real tensors of one shape and type.
+Value complexFromParts(OpBuilder &b, Location loc, Value re, Value im);
 
 /// A contraction's `dtypes` attribute for operands of `inputs` and a result
 /// of `result`: null when the element types say it all (no bool and no
