@@ -239,3 +239,42 @@ func.func @bf16_gemm(%a: tensor<5x7xbf16>, %b: tensor<7x3xbf16>) -> tensor<5x3xb
   %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<5x7xbf16>, tensor<7x3xbf16>) -> tensor<5x3xbf16>
   return %0 : tensor<5x3xbf16>
 }
+
+// -----
+
+// complex64 operands are stored as pairs (a last dim of 2). A product of
+// two complex operands is one real contraction: x's pair dim c against the
+// product matrix of y, [k, c, n, d] = [[re, im], [-im, re]], keeping d,
+// so that {k, c} and {n, d} each run as one GEMM loop.
+// CHECK-DAG: #[[$RE:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, 0)>
+// CHECK-DAG: #[[$IM:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, 1)>
+// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d4)>
+// CHECK-DAG: #[[$Y:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d3, d4, d1, d2)>
+// CHECK-DAG: #[[$OUT:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2)>
+// CHECK-LABEL: func @complex_product
+// CHECK: %[[M:.*]] = linalg.generic {indexing_maps = [#[[$RE]], #[[$IM]], {{.*}}]{{.*}} outs(%{{.*}} : tensor<7x2x3x2xf32>)
+// CHECK: linalg.index 1
+// CHECK: linalg.index 3
+// CHECK: arith.negf
+// CHECK: linalg.generic {indexing_maps = [#[[$X]], #[[$Y]], #[[$OUT]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
+// CHECK-SAME: ins(%{{.*}}, %[[M]] : tensor<5x7x2xf32>, tensor<7x2x3x2xf32>) outs(%{{.*}} : tensor<5x3x2xf32>)
+func.func @complex_product(%a: tensor<5x7x2xf32>, %b: tensor<7x3x2xf32>) -> tensor<5x3x2xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b {dtypes = ["c64", "c64", "c64"]} : (tensor<5x7x2xf32>, tensor<7x3x2xf32>) -> tensor<5x3x2xf32>
+  return %0 : tensor<5x3x2xf32>
+}
+
+// -----
+
+// A complex and a real operand: a real contraction per part, each part a
+// strided slice of the pairs, joined by two insert_slices.
+// CHECK-LABEL: func @complex_by_real
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0] [5, 7, 1] [1, 1, 1] : tensor<5x7x2xf32> to tensor<5x7xf32>
+// CHECK: linalg.generic
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 1] [5, 7, 1] [1, 1, 1] : tensor<5x7x2xf32> to tensor<5x7xf32>
+// CHECK: linalg.generic
+// CHECK: tensor.insert_slice %{{.*}}[0, 0, 0] [5, 3, 1] [1, 1, 1] : tensor<5x3xf32> into tensor<5x3x2xf32>
+// CHECK: tensor.insert_slice %{{.*}}[0, 0, 1] [5, 3, 1] [1, 1, 1] : tensor<5x3xf32> into tensor<5x3x2xf32>
+func.func @complex_by_real(%a: tensor<5x7x2xf32>, %b: tensor<7x3xf32>) -> tensor<5x3x2xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b {dtypes = ["c64", "f32", "c64"]} : (tensor<5x7x2xf32>, tensor<7x3xf32>) -> tensor<5x3x2xf32>
+  return %0 : tensor<5x3x2xf32>
+}

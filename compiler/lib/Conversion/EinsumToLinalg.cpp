@@ -176,97 +176,192 @@ static Value buildDiagonal(OpBuilder &b, Location loc, Value v,
       .getResult(0);
 }
 
-/// `x + y` or `x - y`, elementwise, for float tensors of one shape.
-static Value addOrSub(OpBuilder &b, Location loc, Value x, Value y,
-                      bool subtract) {
-  auto type = cast<RankedTensorType>(x.getType());
-  Value init =
-      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
-  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
-  SmallVector<utils::IteratorType> parallel(type.getRank(),
+/// `y`, a complex tensor stored as [..., 2] whose dims have `labels`, as
+/// the real matrix of multiplying by it, [c, d] = [[re, im], [-im, re]], so
+/// that a complex product x y is the real contraction of x's pair dim c
+/// with it, keeping d: (xr yr - xi yi, xr yi + xi yr). Its dims are laid
+/// out for the GEMM: y's labels in `order` (indices into `labels`), with c
+/// at `cAt` and d at `dAt`. Its labels are returned in `matrixLabels`.
+static Value productMatrix(OpBuilder &b, Location loc, Value y,
+                           ArrayRef<int> labels, ArrayRef<unsigned> order,
+                           unsigned cAt, unsigned dAt, int cLabel, int dLabel,
+                           einjit::PathValue &matrix) {
+  auto type = cast<RankedTensorType>(y.getType());
+  unsigned rank = order.size() + 2;
+  MLIRContext *ctx = b.getContext();
+  SmallVector<int64_t> shape(rank);
+  SmallVector<AffineExpr> at(labels.size()); // y's dim j: its loop
+  matrix = {};
+  for (unsigned loop = 0, next = 0; loop < rank; ++loop) {
+    if (loop == cAt || loop == dAt) {
+      shape[loop] = 2;
+      matrix.labels.push_back(loop == cAt ? cLabel : dLabel);
+      matrix.shape.push_back(2);
+      continue;
+    }
+    unsigned j = order[next++];
+    shape[loop] = type.getDimSize(j);
+    at[j] = getAffineDimExpr(loop, ctx);
+    matrix.labels.push_back(labels[j]);
+    matrix.shape.push_back(shape[loop]);
+  }
+  // y is read at its real and at its imaginary part.
+  SmallVector<AffineMap> maps;
+  for (int64_t index : {0, 1}) {
+    SmallVector<AffineExpr> exprs(at.begin(), at.end());
+    exprs.push_back(getAffineConstantExpr(index, ctx));
+    maps.push_back(AffineMap::get(rank, 0, exprs, ctx));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+  Value init = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+  SmallVector<utils::IteratorType> parallel(rank,
                                             utils::IteratorType::parallel);
   return linalg::GenericOp::create(
-             b, loc, type, ValueRange{x, y}, init,
-             ArrayRef<AffineMap>{id, id, id}, parallel,
+             b, loc, init.getType(), ValueRange{y, y}, init, maps, parallel,
              [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               Value v = subtract
-                             ? arith::SubFOp::create(nb, nloc, args[0], args[1])
-                                   .getResult()
-                             : arith::AddFOp::create(nb, nloc, args[0], args[1])
-                                   .getResult();
-               linalg::YieldOp::create(nb, nloc, v);
+               // [c, d]: [0, 0] re, [0, 1] im, [1, 0] -im, [1, 1] re.
+               Value c = linalg::IndexOp::create(nb, nloc, cAt);
+               Value d = linalg::IndexOp::create(nb, nloc, dAt);
+               Value diagonal = arith::CmpIOp::create(
+                   nb, nloc, arith::CmpIPredicate::eq, c, d);
+               Value zero = arith::ConstantIndexOp::create(nb, nloc, 0);
+               Value below = arith::CmpIOp::create(
+                   nb, nloc, arith::CmpIPredicate::eq, d, zero);
+               Value negated = arith::NegFOp::create(nb, nloc, args[1]);
+               Value off =
+                   arith::SelectOp::create(nb, nloc, below, negated, args[1]);
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   arith::SelectOp::create(nb, nloc, diagonal, args[0], off)
+                       .getResult());
              })
       .getResult(0);
 }
 
-/// A complex einsum as real ones: each value of the path is a pair (real
-/// part, imaginary part or none for a real operand); a step of two
-/// complex values is four real contractions, (ac - bd) + (ad + bc)i, each
-/// a real GEMM that reads the parts in place; a step of one value sums or
-/// transposes each part. The parts meet in the result's last dim of 2.
+/// The layout of the product matrix of `y` against `x` for a step making
+/// `out`: y's labels that only it has, then those shared with x and out
+/// (batch), then those summed with x in x's order, then c, then y's labels
+/// of the result in the result's order, then d; so that x's summed labels
+/// and c, and the result's labels of y and d, each run as one GEMM loop.
+static void productLayout(ArrayRef<int> x, ArrayRef<int> y, ArrayRef<int> out,
+                          SmallVector<unsigned> &order, unsigned &cAt,
+                          unsigned &dAt) {
+  auto has = [](ArrayRef<int> v, int label) {
+    return llvm::is_contained(v, label);
+  };
+  SmallVector<bool> placed(y.size(), false);
+  auto place = [&](auto &&want) {
+    for (auto [j, label] : llvm::enumerate(y))
+      if (!placed[j] && want(label)) {
+        placed[j] = true;
+        order.push_back(j);
+      }
+  };
+  place([&](int l) { return !has(x, l) && !has(out, l); });
+  place([&](int l) { return has(x, l) && has(out, l); });
+  for (int label : x) // summed with x, in x's order
+    if (!has(out, label))
+      place([&](int l) { return l == label; });
+  cAt = order.size();
+  for (int label : out) // y's result labels, in the result's order
+    place([&](int l) { return l == label && !has(x, l); });
+  place([](int) { return true; }); // none left but a diagonal's repeats
+  dAt = order.size() + 1;
+}
+
+/// A complex einsum as real ones on the stored pairs. A complex value of
+/// the path is a real tensor with a last dim of 2, labelled C; a step of
+/// one complex value keeps C; a step of a complex and a real value is two
+/// real contractions, one per part; a step of two complex values x, y
+/// contracts x's C with productMatrix(y)'s [C, D] and keeps D. Each step
+/// is one real contraction (a GEMM of 2K by 2N for a complex product, as
+/// many flops as four real ones), reading and writing the pairs in place.
 static Value lowerComplex(OpBuilder &b, Location loc, ValueRange inputs,
                           const einjit::BoundEquation &bound,
                           const einjit::ContractionPath &path) {
   einjit::DType part = einjit::realPart(bound.computeType);
-  struct Pair {
-    Value re, im;
-  };
-  SmallVector<Pair> values;
+  constexpr int kPair = -1, kProductPair = -2; // labels of no letter
+  SmallVector<Value> values;
+  SmallVector<bool> complexValue;
   for (auto [v, type] : llvm::zip(inputs, bound.inputTypes)) {
-    if (!einjit::isComplex(type)) {
-      values.push_back({convertTensor(b, loc, v, type, part), Value()});
-      continue;
-    }
-    einjit::DType from = einjit::realPart(type);
-    values.push_back(
-        {convertTensor(b, loc, complexPart(b, loc, v, 0), from, part),
-         convertTensor(b, loc, complexPart(b, loc, v, 1), from, part)});
+    values.push_back(convertTensor(b, loc, v, einjit::realPart(type), part));
+    complexValue.push_back(einjit::isComplex(type));
   }
+  auto withPair = [](einjit::PathValue v, int label) {
+    v.labels.push_back(label);
+    v.shape.push_back(2);
+    return v;
+  };
   for (const einjit::ContractionStep &step : path.steps) {
     SmallVector<einjit::PathValue> stepValues;
-    for (int id : step.operands)
-      stepValues.push_back(path.value(id));
+    SmallVector<Value> operands;
+    bool anyComplex = false, bothComplex = step.operands.size() == 2;
+    for (int id : step.operands) {
+      anyComplex |= complexValue[id];
+      bothComplex &= complexValue[id];
+    }
     SmallVector<einjit::DType> types(step.operands.size(), part);
-    auto contract = [&](ValueRange operands) {
-      return buildStep(b, loc, stepValues, operands, types, step, part);
-    };
-    Pair x = values[step.operands[0]];
-    if (step.operands.size() == 1) {
-      values.push_back({contract(x.re), x.im ? contract(x.im) : Value()});
+    if (anyComplex && !bothComplex && step.operands.size() == 2) {
+      // A complex and a real value: the real contraction of each part
+      // (read in place as a strided slice), joined into pairs.
+      Value parts[2];
+      for (int index : {0, 1}) {
+        SmallVector<Value> operands;
+        SmallVector<einjit::PathValue> stepValues;
+        for (int id : step.operands) {
+          stepValues.push_back(path.value(id));
+          operands.push_back(complexValue[id]
+                                 ? complexPart(b, loc, values[id], index)
+                                 : values[id]);
+        }
+        parts[index] =
+            buildStep(b, loc, stepValues, operands, types, step, part);
+      }
+      values.push_back(complexFromParts(b, loc, parts[0], parts[1]));
+      complexValue.push_back(true);
       continue;
     }
-    Pair y = values[step.operands[1]];
-    Value re = contract({x.re, y.re});
-    if (x.im && y.im)
-      re = addOrSub(b, loc, re, contract({x.im, y.im}), /*subtract=*/true);
-    Value im;
-    if (x.im)
-      im = contract({x.im, y.re});
-    if (y.im) {
-      Value t = contract({x.re, y.im});
-      im = im ? addOrSub(b, loc, im, t, /*subtract=*/false) : t;
+    einjit::ContractionStep real = step;
+    for (auto [i, id] : llvm::enumerate(step.operands)) {
+      einjit::PathValue v = path.value(id);
+      if (!complexValue[id]) {
+        stepValues.push_back(v);
+        operands.push_back(values[id]);
+      } else if (bothComplex && i == 1) {
+        SmallVector<unsigned> order;
+        unsigned cAt, dAt;
+        productLayout(path.value(step.operands[0]).labels, v.labels,
+                      step.labels, order, cAt, dAt);
+        einjit::PathValue matrix;
+        operands.push_back(productMatrix(b, loc, values[id], v.labels, order,
+                                         cAt, dAt, kPair, kProductPair,
+                                         matrix));
+        stepValues.push_back(matrix);
+      } else {
+        stepValues.push_back(withPair(v, kPair));
+        operands.push_back(values[id]);
+      }
     }
-    values.push_back({re, im});
+    if (anyComplex) {
+      real.labels.push_back(bothComplex ? kProductPair : kPair);
+      real.shape.push_back(2);
+    }
+    values.push_back(
+        buildStep(b, loc, stepValues, operands, types, real, part));
+    complexValue.push_back(anyComplex);
   }
-  Pair result = values.back();
-  Type element = toMLIRType(b.getContext(), part);
-  auto unique = cast<RankedTensorType>(result.re.getType()).getShape();
-  if (!result.im) // every operand of the last step was real
-    result.im =
-        linalg::FillOp::create(
-            b, loc, zeroOf(b, loc, element),
-            tensor::EmptyOp::create(b, loc, unique, element).getResult())
-            .getResult(0);
-  std::vector<int64_t> shape = bound.outputShape();
+  Value result = values.back();
   if (bound.repeatsOutputLabel()) {
     std::vector<int> once = bound.withUniqueOutput().output;
-    result.re = buildDiagonal(b, loc, result.re, once, bound.output, shape);
-    result.im = buildDiagonal(b, loc, result.im, once, bound.output, shape);
+    std::vector<int> output = bound.output;
+    std::vector<int64_t> shape = bound.outputShape();
+    once.push_back(kPair);
+    output.push_back(kPair);
+    shape.push_back(2);
+    result = buildDiagonal(b, loc, result, once, output, shape);
   }
-  einjit::DType resultPart = einjit::realPart(bound.resultType);
-  result.re = convertTensor(b, loc, result.re, part, resultPart);
-  result.im = convertTensor(b, loc, result.im, part, resultPart);
-  return complexFromParts(b, loc, result.re, result.im);
+  return convertTensor(b, loc, result, part,
+                       einjit::realPart(bound.resultType));
 }
 
 namespace {
