@@ -315,17 +315,38 @@ einjit::describeKernels(MLIRContext &ctx, const BoundEquation &eq,
   if (failed(pm.run(*module)))
     return makeEinsumError("internal compiler error: '" + eq.text +
                            "' does not lower to linalg");
-  // One linalg.generic per step, in step order (then maybe a conversion).
+  // The contraction of each step, marked, in step order (a complex step
+  // with a real value has one per part: the first stands for both).
   SmallVector<linalg::GenericOp> generics;
-  module->walk([&](linalg::GenericOp op) { generics.push_back(op); });
+  module->walk([&](linalg::GenericOp op) {
+    if (op->hasAttr(einsum::kStepAttrName))
+      generics.push_back(op);
+  });
+  if (isComplex(eq.computeType)) {
+    SmallVector<linalg::GenericOp> one;
+    size_t at = 0;
+    for (const ContractionStep &step : path.steps) {
+      bool split =
+          step.operands.size() == 2 && at + 1 < generics.size() &&
+          generics[at].getNumLoops() == generics[at + 1].getNumLoops() &&
+          generics[at]->getOperandTypes() ==
+              generics[at + 1]->getOperandTypes();
+      if (at < generics.size())
+        one.push_back(generics[at]);
+      at += split ? 2 : 1;
+    }
+    generics = std::move(one);
+  }
   std::vector<einjit::KernelChoice> choices;
-  for (auto [step, op] : llvm::zip(path.steps, generics)) {
-    SmallVector<einjit::PathValue> values;
-    for (int id : step.operands)
-      values.push_back(path.value(id));
+  for (linalg::GenericOp op :
+       llvm::ArrayRef(generics).take_front(path.steps.size())) {
     std::vector<std::string> names;
-    for (auto [label, size] : loopLabels(values, step.labels))
-      names.push_back(labelNames[label]);
+    for (int32_t label :
+         cast<DenseI32ArrayAttr>(op->getAttr(einsum::kStepAttrName))
+             .asArrayRef())
+      names.push_back(label >= 0    ? labelNames[label]
+                      : label == -1 ? "(re,im)"
+                                    : "(re,im)'");
     choices.push_back(einsum::describeKernel(
         op, names, target.vectorBits, target.vectorRegisters, target.l2Bytes));
   }

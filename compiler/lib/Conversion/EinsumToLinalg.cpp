@@ -8,6 +8,7 @@
 #include "einjit/Conversion/Passes.h"
 #include "einjit/Dialect/Einsum/IR/EinsumOps.h"
 #include "einjit/Spec/Path.h"
+#include "einjit/Transforms/RegisterTile.h"
 
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/PatternMatch.h"
@@ -120,6 +121,12 @@ static Value buildStep(OpBuilder &b, Location loc,
         }
         linalg::YieldOp::create(nb, nloc, product);
       });
+  // --explain finds each step's contraction by this mark: the label of
+  // each loop.
+  SmallVector<int32_t> loopIds;
+  for (auto [label, size] : loops)
+    loopIds.push_back(label);
+  generic->setAttr(einsum::kStepAttrName, b.getDenseI32ArrayAttr(loopIds));
   return generic.getResult(0);
 }
 

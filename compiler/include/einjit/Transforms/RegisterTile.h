@@ -50,6 +50,10 @@ constexpr llvm::StringLiteral kGemmAttrName = "einsum.gemm";
 constexpr llvm::StringLiteral kTransposeBlockAttrName =
     "einsum.transpose_block";
 constexpr llvm::StringLiteral kStreamAttrName = "einsum.stream";
+/// On the linalg.generic that contracts a step of an einsum's path (not on
+/// conversions and complex product matrices around it): the label id of
+/// each loop (-1 and -2: a complex value's and a product's pair dims).
+constexpr llvm::StringLiteral kStepAttrName = "einsum.step";
 /// On a kernel module: an input is read with a negative stride
 /// (einsum-negative-strides keeps its address arithmetic defined).
 constexpr llvm::StringLiteral kNegativeStridesAttrName =
