@@ -15,11 +15,11 @@ Ratio = best peer's time / einjit's (above 1: einjit faster).
 import argparse
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import einsum_peers  # noqa: E402
+from training import best_of as best_ms  # noqa: E402
 
 CASES = [
     # name, equation, shapes, dtypes
@@ -64,16 +64,6 @@ def einjit_ms(exe, eq, shapes, dtypes, reps, threads):
                          text=True, env=env, check=True).stdout
     return (float(re.search(r"min ([0-9.]+) ms", out).group(1)),
             float(re.search(r"compile: ([0-9.]+) ms", out).group(1)))
-
-
-def best_ms(f, reps):
-    f()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        f()
-        times.append((time.perf_counter() - start) * 1e3)
-    return min(times)
 
 
 def peers(eq, shapes, dtypes, threads):

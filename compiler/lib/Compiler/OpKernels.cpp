@@ -236,6 +236,16 @@ static std::pair<Value, Value> applyComplex(OpBuilder &b, Location loc,
   auto cmp = [&](arith::CmpFPredicate p, Value x, Value y) -> Value {
     return arith::CmpFOp::create(b, loc, p, x, y);
   };
+  // |a + bi|, scaled by the larger part against overflow, and whether
+  // it is 0.
+  auto absolute = [&](Value a, Value bi) -> std::pair<Value, Value> {
+    Value m = arith::MaximumFOp::create(b, loc, abs(a), abs(bi));
+    Value zero = cmp(arith::CmpFPredicate::OEQ, m, c(0));
+    Value safe = select(zero, c(1), m);
+    Value x = div(a, safe), y = div(bi, safe);
+    return {mul(m, math::SqrtOp::create(b, loc, add(mul(x, x), mul(y, y)))),
+            zero};
+  };
   auto [a, bi] = z[0];
   switch (kind) {
   case OpKind::Add:
@@ -268,25 +278,15 @@ static std::pair<Value, Value> applyComplex(OpBuilder &b, Location loc,
     return {mul(e, math::CosOp::create(b, loc, bi)),
             mul(e, math::SinOp::create(b, loc, bi))};
   }
-  case OpKind::Log: { // log|z| + i atan2(b, a), |z| scaled against overflow
-    Value m = arith::MaximumFOp::create(b, loc, abs(a), abs(bi));
-    Value zero = cmp(arith::CmpFPredicate::OEQ, m, c(0));
-    Value safe = select(zero, c(1), m);
-    Value x = div(a, safe), y = div(bi, safe);
-    Value modulus =
-        mul(m, math::SqrtOp::create(b, loc, add(mul(x, x), mul(y, y))));
+  case OpKind::Log: { // log|z| + i atan2(b, a)
+    auto [modulus, zero] = absolute(a, bi);
     return {math::LogOp::create(b, loc, modulus),
             math::Atan2Op::create(b, loc, bi, a)};
   }
   case OpKind::Sqrt: {
     // t = sqrt((|z| + |a|) / 2); a >= 0: t + i b / 2t, else |b| / 2t +
     // i copysign(t, b); z = 0: 0 + i b.
-    Value m = arith::MaximumFOp::create(b, loc, abs(a), abs(bi));
-    Value zero = cmp(arith::CmpFPredicate::OEQ, m, c(0));
-    Value safe = select(zero, c(1), m);
-    Value x = div(a, safe), y = div(bi, safe);
-    Value modulus =
-        mul(m, math::SqrtOp::create(b, loc, add(mul(x, x), mul(y, y))));
+    auto [modulus, zero] = absolute(a, bi);
     Value t = math::SqrtOp::create(b, loc, mul(add(modulus, abs(a)), c(0.5)));
     Value twice = select(zero, c(1), mul(t, c(2)));
     Value positive = cmp(arith::CmpFPredicate::OGE, a, c(0));
