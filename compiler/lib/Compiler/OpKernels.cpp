@@ -283,6 +283,24 @@ static std::pair<Value, Value> applyComplex(OpBuilder &b, Location loc,
     return {math::LogOp::create(b, loc, modulus),
             math::Atan2Op::create(b, loc, bi, a)};
   }
+  case OpKind::Tanh: {
+    // (sinh 2a + i sin 2b) / (cosh 2a + cos 2b), sinh from expm1 (exact
+    // near 0); for |a| > 20 the value is copysign(1, a) + i copysign(0,
+    // sin 2b) to the last bit, as C99's ctanh gives, where cosh would
+    // overflow.
+    Value x = mul(a, c(2)), y = mul(bi, c(2));
+    Value em1 = math::ExpM1Op::create(b, loc, x);
+    Value e = add(em1, c(1));
+    Value sinh = mul(c(0.5), add(em1, div(em1, e)));
+    Value cosh = mul(c(0.5), add(e, div(c(1), e)));
+    Value sin = math::SinOp::create(b, loc, y);
+    Value den = add(cosh, math::CosOp::create(b, loc, y));
+    Value far = cmp(arith::CmpFPredicate::OGT, abs(a), c(20));
+    return {
+        select(far, math::CopySignOp::create(b, loc, c(1), a), div(sinh, den)),
+        select(far, math::CopySignOp::create(b, loc, c(0), sin),
+               div(sin, den))};
+  }
   case OpKind::Sqrt: {
     // t = sqrt((|z| + |a|) / 2); a >= 0: t + i b / 2t, else |b| / 2t +
     // i copysign(t, b); z = 0: 0 + i b.

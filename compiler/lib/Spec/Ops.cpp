@@ -84,6 +84,7 @@ static bool takesComplex(OpKind kind) {
   case OpKind::Exp:
   case OpKind::Log:
   case OpKind::Sqrt:
+  case OpKind::Tanh:
   case OpKind::Sum:
     return true;
   default:
@@ -194,7 +195,7 @@ einjit::bindOp(OpKind kind, llvm::ArrayRef<std::vector<int64_t>> shapes,
   if (isComplex(type) && !takesComplex(kind))
     return makeEinsumError(
         name + " of complex numbers is not supported (einjit's complex ops: "
-               "add, sub, mul, div, neg, scale, exp, log, sqrt, sum)");
+               "add, sub, mul, div, neg, scale, exp, log, sqrt, tanh, sum)");
   if (floatResult(kind) && !isFloat(type) && !isComplex(type))
     type = kind == OpKind::Div || kind == OpKind::Scale ? DType::F64
                                                         : inexactType(type);

@@ -94,8 +94,8 @@ struct OpSignature {
 /// (f16 for an int8); sum of an int or bool gives i64 (u64 if unsigned);
 /// sub and neg of bools are errors, as in NumPy, and add and mul of bools
 /// are OR and AND. Complex operands take add, sub, mul, div, neg, scale,
-/// exp, log, sqrt and sum (NumPy's formulas and branch cuts); the other
-/// ops on them are errors.
+/// exp, log, sqrt, tanh and sum (NumPy's formulas and branch cuts); the
+/// other ops on them are errors.
 /// Reductions take `axes` (negative counts from the end; empty: every
 /// axis) and `keepDims`; softmaxes take one axis, and give a float like
 /// exp. Errors name the op and the offending operand.
