@@ -137,6 +137,20 @@ llvm::Error CompiledEinsum::run(llvm::ArrayRef<Tensor> operands,
   return runKernel(*kernel, operands, out, workspace, eq.text, strides);
 }
 
+bool einjit::hasNegativeStride(const KernelLayouts &layouts) {
+  return llvm::any_of(layouts, [](const std::vector<int64_t> &l) {
+    return llvm::any_of(l, [](int64_t s) { return s < 0; });
+  });
+}
+
+KernelLayouts einjit::withoutNegativeStrides(const KernelLayouts &layouts) {
+  KernelLayouts out = layouts;
+  for (std::vector<int64_t> &l : out)
+    if (llvm::any_of(l, [](int64_t s) { return s < 0; }))
+      l.clear();
+  return out;
+}
+
 KernelLayouts einjit::kernelLayouts(llvm::ArrayRef<Tensor> operands) {
   KernelLayouts layouts;
   for (const Tensor &t : operands)
@@ -927,20 +941,30 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
   ContractionPath &path = *planned;
   std::unique_ptr<JitKernel> kernel;
   int64_t workspace = 0;
+  KernelLayouts used = layouts;
   if (!empty) {
     std::vector<std::vector<int>> steps;
     for (const ContractionStep &step : path.steps)
       steps.push_back(step.operands);
-    auto module = buildKernelModule(*ctx, eq, &path, layouts);
-    auto jit =
-        jitModule(*module, target, key, dir, std::move(steps), workspace, disk);
+    auto compile = [&](const KernelLayouts &l, const std::string &toDir) {
+      auto module = buildKernelModule(*ctx, eq, &path, l);
+      return jitModule(*module, target, key, toDir, steps, workspace, disk);
+    };
+    auto jit = compile(layouts, dir);
+    if (!jit && hasNegativeStride(layouts)) {
+      // See withoutNegativeStrides; not stored on disk under this key,
+      // whose layouts the kernel does not take.
+      llvm::consumeError(jit.takeError());
+      used = withoutNegativeStrides(layouts);
+      jit = compile(used, "");
+    }
     if (!jit)
       return jit.takeError();
     kernel = std::move(*jit);
   }
   return cachedEntry(std::make_shared<const CompiledEinsum>(
       eq, std::move(path), std::move(kernel), workspace, secondsSince(start),
-      /*fromDisk=*/false, layouts));
+      /*fromDisk=*/false, used));
 }
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>> Runtime::buildWithoutPath(
@@ -982,15 +1006,23 @@ Runtime::buildOp(const OpSignature &sig, const KernelLayouts &layouts,
                  const TargetInfo &target, const std::string &key,
                  const std::string &dir, DiskUse &disk) {
   // A loop of size 0: nothing to compute (an empty sum is filled with 0).
-  return buildWithoutPath(
-      llvm::is_contained(sig.loopShape, 0), "an op",
-      [&](mlir::MLIRContext &ctx) { return buildOpModule(ctx, sig, layouts); },
-      /*fuse=*/isSoftmax(sig.kind), target, key, dir, disk,
-      [&](std::unique_ptr<JitKernel> kernel, int64_t workspace, double seconds,
-          bool fromDisk) {
-        return cachedEntry(std::make_shared<const CompiledOp>(
-            sig, std::move(kernel), workspace, seconds, fromDisk, layouts));
-      });
+  auto build = [&](const KernelLayouts &used, const std::string &toDir) {
+    return buildWithoutPath(
+        llvm::is_contained(sig.loopShape, 0), "an op",
+        [&](mlir::MLIRContext &ctx) { return buildOpModule(ctx, sig, used); },
+        /*fuse=*/isSoftmax(sig.kind), target, key, toDir, disk,
+        [&](std::unique_ptr<JitKernel> kernel, int64_t workspace,
+            double seconds, bool fromDisk) {
+          return cachedEntry(std::make_shared<const CompiledOp>(
+              sig, std::move(kernel), workspace, seconds, fromDisk, used));
+        });
+  };
+  auto entry = build(layouts, dir);
+  if (entry || !hasNegativeStride(layouts))
+    return entry;
+  // See withoutNegativeStrides; not stored on disk under this key.
+  llvm::consumeError(entry.takeError());
+  return build(withoutNegativeStrides(layouts), "");
 }
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>>

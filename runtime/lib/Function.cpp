@@ -575,9 +575,14 @@ llvm::Expected<Graph> Function::Impl::trace(llvm::ArrayRef<Tensor> args) {
   state->graph.name = options.name;
   state->plan = options.plan;
   std::vector<Sym> syms;
-  for (const Tensor &t : args)
+  for (const Tensor &t : args) {
+    // A traced graph reads views in place, but copies one with a negative
+    // stride (a kernel of many ops could meet a static offset that MLIR's
+    // memref verification refuses; see withoutNegativeStrides).
+    KernelLayouts layout = withoutNegativeStrides({t.kernelStrides()});
     syms.push_back(TraceState::make(
-        state, state->graph.addInput(t.shape(), t.dtype(), t.kernelStrides())));
+        state, state->graph.addInput(t.shape(), t.dtype(), layout[0])));
+  }
   std::vector<Sym> results = body(syms);
   auto error = [&](const std::string &message) {
     return makeEinsumError("in traced function '" + options.name +

@@ -85,6 +85,14 @@ class Tensor;
 using KernelLayouts = std::vector<std::vector<int64_t>>;
 /// The layouts a kernel for `operands` takes them in.
 KernelLayouts kernelLayouts(llvm::ArrayRef<Tensor> operands);
+/// Whether a layout has a negative stride.
+bool hasNegativeStride(const KernelLayouts &layouts);
+/// `layouts` with each layout that has a negative stride made contiguous.
+/// A kernel reads a negative-stride view in place (einsum-negative-strides)
+/// unless MLIR's lowering refuses the layout: a static offset that comes out
+/// negative (a diagonal of a reversed view) fails memref verification.
+/// Such a kernel is compiled for a contiguous copy instead.
+KernelLayouts withoutNegativeStrides(const KernelLayouts &layouts);
 /// Calls `kernel` on `operands` and `outs` (contiguous), with `workspace`
 /// bytes of the calling thread's scratch memory. Operand i is passed in
 /// place when it has the layout `layouts[i]` the kernel was compiled for

@@ -472,7 +472,7 @@ TEST(OpsTest, NegativeStridesAreReadInPlace) {
         ok((**mm)({ok(flipCols.contiguous()), ok(flipRows.contiguous())}));
     for (int64_t e = 0; e < again.numel(); ++e)
       EXPECT_EQ(again.data<float>()[e], c.data<float>()[e]);
-    // A traced function takes them in place as well.
+    // A traced function copies them into its contiguous layout.
     Function scaled = function(
         [](Sym x, Sym y) { return einsum("ij,kj->ik", {x, y}) * 2.0; });
     Tensor traced = ok(scaled({flipCols, flipRows}))[0];
