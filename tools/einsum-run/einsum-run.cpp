@@ -376,17 +376,17 @@ static llvm::Expected<Tensor> randomOperand(llvm::StringRef spec,
   if (!allocated)
     return allocated.takeError();
   Tensor t = std::move(*allocated);
-  // Floats in [-1, 1), ints in [-4, 4], unsigned ints in [0, 8], bools
-  // either way.
+  // Floats (and both parts of a complex) in [-1, 1), ints in [-4, 4],
+  // unsigned ints in [0, 8], bools either way.
   std::uniform_real_distribution<double> real(-1.0, 1.0);
   std::uniform_int_distribution<int> integer(-4, 4);
   unsigned bytes = dtypeBytes(*dtype);
   auto *out = static_cast<char *>(t.data());
   for (int64_t i = 0, n = t.numel(); i < n; ++i) {
-    double v = isFloat(*dtype)         ? real(rng)
-               : *dtype == DType::Bool ? double(integer(rng) > 0)
-               : isUnsigned(*dtype)    ? double(integer(rng) + 4)
-                                       : double(integer(rng));
+    double v = isFloat(*dtype) || isComplex(*dtype) ? real(rng)
+               : *dtype == DType::Bool              ? double(integer(rng) > 0)
+               : isUnsigned(*dtype)                 ? double(integer(rng) + 4)
+                                                    : double(integer(rng));
     storeElement(out + i * bytes, *dtype, v);
     if (isComplex(*dtype)) // and an imaginary part in [-1, 1)
       storeElement(out + i * bytes + bytes / 2, realPart(*dtype), real(rng));
