@@ -221,6 +221,22 @@ RandomCase randomCase(std::mt19937 &rng) {
   return rc;
 }
 
+/// The random case's equation bound to its f64 operands (repeated output
+/// labels allowed); nullopt when it does not bind.
+std::optional<BoundEquation> bindCase(const RandomCase &rc) {
+  std::vector<std::vector<int64_t>> shapes;
+  for (const Tensor &t : rc.operands)
+    shapes.push_back(t.shape().vec());
+  std::vector<DType> types(shapes.size(), DType::F64);
+  auto bound =
+      bindEquation(rc.equation, shapes, types, {/*repeatedOutputLabels=*/true});
+  if (!bound) {
+    llvm::consumeError(bound.takeError());
+    return std::nullopt;
+  }
+  return std::move(*bound);
+}
+
 /// `t` (contiguous) as a view with a negative stride along each dim in
 /// `flip`: the same values, read from a buffer that holds them reversed
 /// there (numpy's x[::-1] of a reversed copy).
@@ -252,18 +268,9 @@ TEST(TapeTest, RandomEquationsOnFlippedViews) {
   int checked = 0, negative = 0;
   for (int attempt = 0; checked < 150 && attempt < 3000; ++attempt) {
     RandomCase rc = randomCase(rng);
-    std::vector<std::vector<int64_t>> shapes;
-    std::vector<DType> types;
-    for (const Tensor &t : rc.operands) {
-      shapes.push_back(t.shape().vec());
-      types.push_back(DType::F64);
-    }
-    auto bound = bindEquation(rc.equation, shapes, types,
-                              {/*repeatedOutputLabels=*/true});
-    if (!bound) {
-      llvm::consumeError(bound.takeError());
+    std::optional<BoundEquation> bound = bindCase(rc);
+    if (!bound)
       continue;
-    }
     ++checked;
     std::vector<Tensor> views;
     for (const Tensor &t : rc.operands) {
@@ -320,18 +327,9 @@ TEST(TapeTest, RandomEquationsMatchFiniteDifferences) {
       kept = 0;
   for (int attempt = 0; checked < 120 && attempt < 2000; ++attempt) {
     RandomCase rc = randomCase(rng);
-    std::vector<std::vector<int64_t>> shapes;
-    std::vector<DType> types;
-    for (const Tensor &t : rc.operands) {
-      shapes.push_back(t.shape().vec());
-      types.push_back(DType::F64);
-    }
-    auto bound = bindEquation(rc.equation, shapes, types,
-                              {/*repeatedOutputLabels=*/true});
-    if (!bound) { // the generator's equation does not bind: draw again
-      llvm::consumeError(bound.takeError());
+    std::optional<BoundEquation> bound = bindCase(rc);
+    if (!bound) // the generator's equation does not bind: draw again
       continue;
-    }
     ++checked;
     repeatedOut += bound->repeatsOutputLabel();
     withEllipsis += rc.equation.find("...") != std::string::npos;
@@ -370,8 +368,8 @@ TEST(TapeTest, RandomEquationsMatchFiniteDifferences) {
     // Both strategies of the joint plan, per position: keep (the path's
     // steps backwards) where it saves flops, and recompute (a budget of
     // one byte); an operand passed twice sums its positions.
-    GradientPlan plan =
-        ok(planEinsumGradients(rc.equation, shapes, types, /*keepBytes=*/0));
+    GradientPlan plan = ok(planEinsumGradients(
+        rc.equation, bound->inputShapes, bound->inputTypes, /*keepBytes=*/0));
     kept += plan.strategy == GradientPlan::Strategy::Keep;
     for (int64_t budget : {int64_t(0), int64_t(1)}) {
       std::vector<Tensor> each =
