@@ -2,6 +2,7 @@
 
 #include "JitKernel.h"
 #include "einjit/Spec/Equation.h"
+#include "einjit/runtime/Tensor.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -19,6 +20,7 @@
 #include "llvm/TargetParser/Host.h"
 
 #include <atomic>
+#include <cstring>
 #include <mutex>
 
 using namespace einjit;
@@ -41,6 +43,18 @@ static llvm::Expected<JITTargetMachineBuilder> hostBuilder() {
   builder->setCPU(llvm::sys::getHostCPUName().str());
   builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
   return builder;
+}
+
+/// `__truncsfbf2`, f32 to bf16 with rounding to nearest even: LLVM calls it
+/// where a target without bf16 instructions (x86-64's baseline) promotes a
+/// bf16 vector select through f32, and Debian's libgcc 12 lacks it. The
+/// bf16 comes back in the low 16 bits of xmm0, where a float return puts
+/// its bits too.
+extern "C" float einjitTruncSFBF2(float x) {
+  uint32_t bits = floatToBF16(x);
+  float result;
+  std::memcpy(&result, &bits, 4);
+  return result;
 }
 
 namespace {
@@ -118,6 +132,13 @@ private:
       return omp.takeError();
     jit->lljit->getMainJITDylib().addGenerator(std::move(*omp));
 #endif
+    SymbolMap builtins;
+    builtins[jit->lljit->mangleAndIntern("__truncsfbf2")] = {
+        ExecutorAddr::fromPtr(&einjitTruncSFBF2),
+        llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+    if (auto error = jit->lljit->getMainJITDylib().define(
+            absoluteSymbols(std::move(builtins))))
+      return std::move(error);
     return jit;
   }
 };

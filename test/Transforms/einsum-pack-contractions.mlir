@@ -1,4 +1,5 @@
 // RUN: einsum-opt %s --einsum-pack-contractions | FileCheck %s
+// RUN: einsum-opt %s --einsum-pack-contractions=bf16-dot=true | FileCheck %s --check-prefix=BF16
 
 // Contractions become GEMM on packed panels: MR = 8 rows (AVX-512's 32
 // registers), NR = 32 columns (two 16-lane registers), or 16 where 32
@@ -232,4 +233,88 @@ func.func @more_rows(%a: tensor<264x512xf32>, %b: tensor<512x1024xf32>) -> tenso
     linalg.yield %s : f32
   } -> tensor<264x1024xf32>
   return %r : tensor<264x1024xf32>
+}
+
+// With bf16-dot (AVX512-BF16), a contraction of two bf16 tensors converted
+// to f32 is packed from the bf16 tensors, K in pairs: 13 is 6 pairs and a
+// last pair padded with a zero. The left-hand side, whose K is odd, is
+// packed too ([M panels, K / 2, MR, 2]), the right one into [N panels,
+// K / 2, NR, 2]; the micro-kernel's last loop (role 6) is the pair, its
+// body `acc + extf(a) * extf(b)`, and the conversions are dead. Without
+// bf16-dot the [M, K] x [K, N] product of whole tiles is left to the
+// direct kernel, on the conversions.
+// CHECK-LABEL: func @bf16_pairs
+// CHECK-NOT: einsum.gemm
+// BF16-LABEL: func @bf16_pairs
+// BF16: %[[A:.*]] = tensor.empty() : tensor<2x7x8x2xbf16>
+// BF16: tensor.extract_slice %[[A]][0, 6, 0, 0] [2, 1, 8, 2]
+// BF16: linalg.fill ins(%{{.*}} : bf16) outs(%{{.*}} : tensor<2x1x8x2xbf16>)
+// BF16: linalg.transpose ins(%{{.*}} : tensor<2x8x6x2xbf16>) outs(%{{.*}} : tensor<2x6x8x2xbf16>) permutation = [0, 2, 1, 3]
+// BF16: linalg.transpose ins(%{{.*}} : tensor<2x8x1x1xbf16>) outs(%{{.*}} : tensor<2x1x8x1xbf16>) permutation = [0, 2, 1, 3]
+// BF16: tensor.empty() : tensor<1x7x32x2xbf16>
+// BF16: linalg.transpose ins(%{{.*}} : tensor<6x2x1x32xbf16>) outs(%{{.*}} : tensor<1x6x32x2xbf16>) permutation = [2, 0, 3, 1]
+// BF16: linalg.generic
+// BF16-SAME: iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel", "reduction"]
+// BF16-SAME: ins(%{{.*}}, %{{.*}} : tensor<2x7x8x2xbf16>, tensor<1x7x32x2xbf16>) outs(%{{.*}} : tensor<2x8x1x32xf32>)
+// BF16-SAME: einsum.gemm = array<i64: 1, 2, 3, 4, 5, 6>
+// BF16: arith.extf %{{.*}} : bf16 to f32
+// BF16: arith.extf %{{.*}} : bf16 to f32
+// BF16: arith.mulf
+// BF16: arith.addf
+#id = affine_map<(i, j) -> (i, j)>
+func.func @bf16_pairs(%a: tensor<16x13xbf16>, %b: tensor<13x32xbf16>) -> tensor<16x32xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %ea = tensor.empty() : tensor<16x13xf32>
+  %fa = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%a : tensor<16x13xbf16>) outs(%ea : tensor<16x13xf32>) {
+  ^bb0(%x: bf16, %o: f32):
+    %y = arith.extf %x : bf16 to f32
+    linalg.yield %y : f32
+  } -> tensor<16x13xf32>
+  %eb = tensor.empty() : tensor<13x32xf32>
+  %fb = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%b : tensor<13x32xbf16>) outs(%eb : tensor<13x32xf32>) {
+  ^bb0(%x: bf16, %o: f32):
+    %y = arith.extf %x : bf16 to f32
+    linalg.yield %y : f32
+  } -> tensor<13x32xf32>
+  %e = tensor.empty() : tensor<16x32xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<16x32xf32>) -> tensor<16x32xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%fa, %fb : tensor<16x13xf32>, tensor<13x32xf32>) outs(%init : tensor<16x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x32xf32>
+  return %r : tensor<16x32xf32>
+}
+
+// Even K: the left-hand side is read in place, viewed as [M panels, MR,
+// K / 2, 2].
+// BF16-LABEL: func @bf16_in_place
+// BF16: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2, 3]] output_shape [2, 8, 7, 2] : tensor<16x14xbf16> into tensor<2x8x7x2xbf16>
+// BF16: linalg.generic
+// BF16-SAME: ins(%{{.*}}, %{{.*}} : tensor<2x8x7x2xbf16>, tensor<1x7x32x2xbf16>)
+// BF16-SAME: einsum.gemm = array<i64: 1, 2, 3, 4, 5, 6>
+func.func @bf16_in_place(%a: tensor<16x14xbf16>, %b: tensor<14x32xbf16>) -> tensor<16x32xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %ea = tensor.empty() : tensor<16x14xf32>
+  %fa = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%a : tensor<16x14xbf16>) outs(%ea : tensor<16x14xf32>) {
+  ^bb0(%x: bf16, %o: f32):
+    %y = arith.extf %x : bf16 to f32
+    linalg.yield %y : f32
+  } -> tensor<16x14xf32>
+  %eb = tensor.empty() : tensor<14x32xf32>
+  %fb = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%b : tensor<14x32xbf16>) outs(%eb : tensor<14x32xf32>) {
+  ^bb0(%x: bf16, %o: f32):
+    %y = arith.extf %x : bf16 to f32
+    linalg.yield %y : f32
+  } -> tensor<14x32xf32>
+  %e = tensor.empty() : tensor<16x32xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<16x32xf32>) -> tensor<16x32xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%fa, %fb : tensor<16x14xf32>, tensor<14x32xf32>) outs(%init : tensor<16x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x32xf32>
+  return %r : tensor<16x32xf32>
 }

@@ -272,3 +272,31 @@ func.func @batch_remainders(%a: tensor<16x13x20xf32>, %b: tensor<16x20x35xf32>) 
   %0 = einsum.contract "bij,bjk->bik" %a, %b : (tensor<16x13x20xf32>, tensor<16x20x35xf32>) -> tensor<16x13x35xf32>
   return %0 : tensor<16x13x35xf32>
 }
+
+// -----
+
+// A bf16 micro-kernel op of einsum-pack-contractions (role 6: the element
+// of a K pair) becomes AVX512-BF16 dot products: per K pair, the panel row
+// of the right-hand side is read as one 64-element vector, each of the 8
+// rows' pairs is read and broadcast as one 32-bit word, and each row's two
+// 16-lane accumulators take one dot product each; the accumulators stay in
+// registers across the K loop.
+// CHECK-LABEL: func @bf16_dot_tile
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> ({{.*}}vector<1x8x1x32xf32>)
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3]] : tensor<1x1x32x2xbf16> into tensor<64xbf16>
+// CHECK: vector.transfer_read {{.*}} : tensor<64xbf16>, vector<64xbf16>
+// CHECK: vector.transfer_read {{.*}} : tensor<2x8x7x2xbf16>, vector<2xbf16>
+// CHECK: vector.broadcast %{{.*}} : i32 to vector<16xi32>
+// CHECK-COUNT-16: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
+// CHECK-NOT: vector.contract
+func.func @bf16_dot_tile(%a: tensor<2x8x7x2xbf16>, %b: tensor<1x7x32x2xbf16>, %c: tensor<2x8x1x32xf32>) -> tensor<2x8x1x32xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d2, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d1, d2, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel", "reduction"]} ins(%a, %b : tensor<2x8x7x2xbf16>, tensor<1x7x32x2xbf16>) outs(%c : tensor<2x8x1x32xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5, 6>} {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xf, %yf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x8x1x32xf32>
+  return %0 : tensor<2x8x1x32xf32>
+}

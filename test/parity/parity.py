@@ -295,6 +295,17 @@ BF16_CASES = [
     ("bhqd,bhkd->bhqk", [(2, 3, 17, 64), (2, 3, 19, 64)], ["bf16", "bf16"], "bf16"),
     ("i->", [(4099,)], ["bf16"], "bf16"),
     ("ij->ji", [(33, 17)], ["bf16"], "bf16"),
+    # Packed for AVX512-BF16's dot product where the host has it: even and
+    # odd K (a zero-padded pair), the left-hand side read in place or
+    # packed (transposed), fused label groups, batches and row/column edges.
+    ("ij,jk->ik", [(64, 128), (128, 96)], ["bf16", "bf16"], "bf16"),
+    ("ij,jk->ik", [(129, 257), (257, 65)], ["bf16", "bf16"], "bf16"),
+    ("ji,jk->ik", [(127, 61), (127, 99)], ["bf16", "bf16"], "bf16"),
+    ("ij,kj->ki", [(45, 200), (37, 200)], ["bf16", "bf16"], "bf16"),
+    ("bij,bjk->bik", [(3, 33, 65), (3, 65, 47)], ["bf16", "bf16"], "bf16"),
+    ("btd,dhk->bthk", [(2, 37, 48), (48, 3, 16)], ["bf16", "bf16"], "bf16"),
+    ("abcd,cdef->abef", [(5, 7, 6, 9), (6, 9, 4, 11)], ["bf16", "bf16"], "bf16"),
+    ("bhqk,bhkd->bqhd", [(2, 3, 33, 31), (2, 3, 31, 16)], ["bf16", "bf16"], "bf16"),
     ("ij,jk->ik", [(5, 7), (7, 3)], ["bf16", "f32"], "f32"),
     ("ij,jk->ik", [(5, 7), (7, 3)], ["bf16", "i8"], "bf16"),
     ("ij,jk->ik", [(5, 7), (7, 3)], ["bf16", "f16"], "f32"),

@@ -36,6 +36,20 @@ TEST(TargetInfoTest, NamedCPUs) {
   EXPECT_EQ(target("haswell", "+avx2").mattr, "+avx2");
 }
 
+TEST(TargetInfoTest, BF16DotProducts) {
+  // AVX512-BF16: Zen 4 and Sapphire Rapids have it, Skylake-X and AVX2
+  // machines do not; it follows --mattr either way.
+  EXPECT_TRUE(target("znver4").bf16Dot);
+  EXPECT_TRUE(target("sapphirerapids").bf16Dot);
+  EXPECT_FALSE(target("skylake-avx512").bf16Dot);
+  EXPECT_FALSE(target("znver3").bf16Dot);
+  EXPECT_FALSE(target("haswell").bf16Dot);
+  EXPECT_FALSE(target("znver4", "-avx512bf16").bf16Dot);
+  EXPECT_TRUE(target("skylake-avx512", "+avx512bf16").bf16Dot);
+  // Without AVX-512 registers, no AVX512-BF16 instruction either.
+  EXPECT_FALSE(target("znver4", "-avx512f").bf16Dot);
+}
+
 TEST(TargetInfoTest, Host) {
   const TargetInfo &host = TargetInfo::host();
   EXPECT_FALSE(host.cpu.empty());

@@ -67,13 +67,13 @@ std::optional<einjit::Stage> einjit::parseStage(llvm::StringRef name) {
 }
 
 void einjit::registerCompilerDialects(DialectRegistry &registry) {
-  registry
-      .insert<einsum::EinsumDialect, affine::AffineDialect, arith::ArithDialect,
-              omp::OpenMPDialect, bufferization::BufferizationDialect,
-              cf::ControlFlowDialect, func::FuncDialect, index::IndexDialect,
-              linalg::LinalgDialect, LLVM::LLVMDialect, math::MathDialect,
-              memref::MemRefDialect, scf::SCFDialect, tensor::TensorDialect,
-              ub::UBDialect, vector::VectorDialect>();
+  registry.insert<einsum::EinsumDialect, affine::AffineDialect,
+                  arith::ArithDialect, omp::OpenMPDialect,
+                  bufferization::BufferizationDialect, cf::ControlFlowDialect,
+                  func::FuncDialect, index::IndexDialect, linalg::LinalgDialect,
+                  LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
+                  scf::SCFDialect, tensor::TensorDialect, ub::UBDialect,
+                  vector::VectorDialect, x86vector::X86VectorDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);
@@ -101,14 +101,15 @@ static constexpr llvm::StringLiteral kLinalgStage =
 static constexpr llvm::StringLiteral kFuseStage =
     "func.func(einsum-fuse-elementwise),canonicalize,cse";
 // {0}: einsum-tile-and-vectorize's parallel-work; {1}, {2}: the target's
-// SIMD width and register count. An scf.forall it makes becomes an OpenMP
+// SIMD width and register count; {3}, {4}: its L1 and L2 sizes; {5}: whether
+// it has AVX512-BF16's dot product. An scf.forall it makes becomes an OpenMP
 // parallel loop; canonicalize then inlines the memref.alloca_scope that
 // convert-scf-to-openmp wraps around the body.
 static constexpr llvm::StringLiteral kVectorStage =
     "eliminate-empty-tensors,"
     "func.func(einsum-split-reductions{{vector-bits={1}},"
     "einsum-pack-contractions{{vector-bits={1} vector-registers={2} "
-    "l2-bytes={4}},"
+    "l2-bytes={4} bf16-dot={5}},"
     "einsum-tile-and-vectorize{{parallel-work={0} vector-bits={1} "
     "vector-registers={2} l1-bytes={3} l2-bytes={4}}),canonicalize,cse,"
     "eliminate-empty-tensors,"
@@ -127,7 +128,8 @@ static constexpr llvm::StringLiteral kLLVMStage =
     "convert-math-to-llvm,convert-math-to-libm,"
     "func.func(convert-vector-to-scf{full-unroll=true}),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
-    "cse,convert-vector-to-llvm{vector-contract-lowering=outerproduct},"
+    "cse,convert-vector-to-llvm{vector-contract-lowering=outerproduct "
+    "enable-x86vector=1},"
     "finalize-memref-to-llvm,convert-arith-to-llvm,convert-ub-to-llvm,"
     "convert-index-to-llvm,convert-math-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
@@ -154,7 +156,8 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
   }
   if (from < Stage::Vector && to >= Stage::Vector)
     add(llvm::formatv(kVectorStage.data(), parallelWork, target.vectorBits,
-                      target.vectorRegisters, target.l1Bytes, target.l2Bytes)
+                      target.vectorRegisters, target.l1Bytes, target.l2Bytes,
+                      target.bf16Dot)
             .str());
   if (from < Stage::LLVM && to >= Stage::LLVM)
     add(kLLVMStage);
@@ -347,8 +350,9 @@ einjit::describeKernels(MLIRContext &ctx, const BoundEquation &eq,
       names.push_back(label >= 0    ? labelNames[label]
                       : label == -1 ? "(re,im)"
                                     : "(re,im)'");
-    choices.push_back(einsum::describeKernel(
-        op, names, target.vectorBits, target.vectorRegisters, target.l2Bytes));
+    choices.push_back(einsum::describeKernel(op, names, target.vectorBits,
+                                             target.vectorRegisters,
+                                             target.l2Bytes, target.bf16Dot));
   }
   return choices;
 }

@@ -101,6 +101,11 @@ static void setVectorShape(TargetInfo &t, const llvm::MCSubtargetInfo &sti) {
     t.vectorRegisters = 16;
     t.isa = sti.checkFeatures("+sse2") ? "SSE" : "128-bit SIMD";
   }
+  // The bf16 dot product comes in the register width with AVX512-BF16
+  // (256 bits needs AVX512VL too).
+  t.bf16Dot = sti.checkFeatures("+avx512bf16") &&
+              (t.vectorBits == 512 ||
+               (t.vectorBits == 256 && sti.checkFeatures("+avx512vl")));
 }
 
 /// Cache sizes of CPU 0 from sysfs; the defaults stay where it says nothing.

@@ -200,6 +200,77 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
   return g;
 }
 
+/// The elements of a K group of bf16 dot products (vdpbf16ps multiplies
+/// pairs).
+static constexpr int64_t kBF16Pair = 2;
+
+/// The bf16 tensor that `v`, an f32 tensor, converts (an elementwise
+/// `arith.extf` generic, as convert-einsum-to-linalg converts a GEMM-like
+/// step's operands), seen through the views that label fusion and edge
+/// splits put between them; each view is rebuilt on the bf16 tensor at
+/// `b`'s insertion point (without `b`, only whether there is one: then any
+/// non-null value). Null when `v` is not such a conversion.
+static Value bf16Source(OpBuilder *b, Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return {};
+  if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+          tensor::ExtractSliceOp>(def)) {
+    Value source = bf16Source(b, def->getOperand(0));
+    if (!source || !b)
+      return source;
+    IRMapping mapping;
+    mapping.map(def->getOperand(0), source);
+    Operation *view = b->clone(*def, mapping);
+    view->getResult(0).setType(
+        cast<RankedTensorType>(v.getType()).clone(b->getBF16Type()));
+    return view->getResult(0);
+  }
+  auto convert = dyn_cast<linalg::GenericOp>(def);
+  if (!convert || convert.getNumDpsInputs() != 1 ||
+      convert.getNumDpsInits() != 1 || !convert.hasPureTensorSemantics() ||
+      convert.getNumReductionLoops() != 0 ||
+      !llvm::all_of(convert.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return {};
+  Value input = convert.getDpsInputs()[0];
+  if (!getElementTypeOrSelf(input.getType()).isBF16())
+    return {};
+  Block &body = convert.getRegion().front();
+  auto ext = dyn_cast<arith::ExtFOp>(&body.front());
+  if (!ext || ext.getIn() != body.getArgument(0) || !ext.getType().isF32() ||
+      body.getTerminator()->getOperand(0) != ext.getResult())
+    return {};
+  return input;
+}
+
+/// Whether `op`'s body is `acc + a * b` on floats, in either order.
+static bool isMulAdd(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  if (!mul || !add || body.getTerminator()->getOperand(0) != add.getResult())
+    return false;
+  Value a = body.getArgument(0), bArg = body.getArgument(1),
+        acc = body.getArgument(2);
+  bool products = (mul.getLhs() == a && mul.getRhs() == bArg) ||
+                  (mul.getLhs() == bArg && mul.getRhs() == a);
+  bool sums = (add.getLhs() == acc && add.getRhs() == mul.getResult()) ||
+              (add.getRhs() == acc && add.getLhs() == mul.getResult());
+  return products && sums;
+}
+
+/// Whether `op` (planned as `g`) runs on bf16 dot products when packed
+/// for a target that has them.
+static bool takesBF16Pairs(linalg::GenericOp op, const Gemm &g) {
+  return g.k.size() == 1 && isMulAdd(op) &&
+         getElementTypeOrSelf(op.getDpsInits()[0].getType()).isF32() &&
+         llvm::all_of(op.getDpsInputs(),
+                      [](Value v) { return bf16Source(nullptr, v); });
+}
+
 /// Rows up to which the direct kernel, which reads a right input larger
 /// than half the L2 from memory once per block of 64 rows (prefetched by
 /// einsum-prefetch-strided-reads), beats packing it: 1.15-1.5x faster for
@@ -217,7 +288,7 @@ static constexpr int64_t kDirectRows = 256;
 /// right input too large for half the L2, whose rows it streams from memory
 /// for every block of rows, when there are more rows than one block.
 static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
-                         bool edge, std::string *why = nullptr) {
+                         bool edge, bool bf16Dot, std::string *why = nullptr) {
   auto because = [&](bool packs, const llvm::Twine &reason) {
     if (why)
       *why = reason.str();
@@ -236,6 +307,11 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   // strides of the whole: the direct kernel runs it at a few GFLOP/s.
   if (edge)
     return because(true, "the thin edge of a split contraction");
+  // The direct kernel would multiply the operands converted to f32: dot
+  // products of bf16 pairs do twice the work per instruction.
+  if (bf16Dot && takesBF16Pairs(op, g))
+    return because(true, "bf16 operands: packed in pairs for AVX512-BF16's "
+                         "dot product (vdpbf16ps)");
   if (!g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
     return because(true, "several labels of one role stay apart, which the "
                          "direct kernel would read with strides");
@@ -331,57 +407,111 @@ static SmallVector<OpFoldResult> indexAttrs(OpBuilder &b,
 /// Packs `x` (indexed by `map`) into panels: the result's dimensions are
 /// the loops of `order`, where loop `tiled` stands for its panel index,
 /// followed by the `tile` elements of a panel. A last, partial panel is
-/// zero-padded. Copies are linalg.transpose ops of the whole panels and of
-/// the last one, reading `x` at its own strides.
+/// zero-padded. With `pair` > 1, loop `paired` (a K loop) stands for its
+/// groups of `pair` consecutive elements, the group's elements follow the
+/// tile's (the innermost dimension), and a last, partial group is
+/// zero-padded too. Copies are linalg.transpose ops of the whole panels
+/// (groups) and of the last ones, reading `x` at its own strides.
 static Value packOperand(OpBuilder &b, Location loc, Value x, AffineMap map,
-                         ArrayRef<unsigned> order, unsigned tiled,
-                         int64_t tile) {
+                         ArrayRef<unsigned> order, unsigned tiled, int64_t tile,
+                         unsigned paired = 0, int64_t pair = 1) {
   auto type = cast<RankedTensorType>(x.getType());
   unsigned rank = type.getRank();
+  bool grouped = pair > 1;
   unsigned t = position(map, tiled);
-  int64_t size = type.getDimSize(t);
-  int64_t whole = size / tile, rest = size % tile;
-  int64_t panels = whole + (rest ? 1 : 0);
+  unsigned p = grouped ? position(map, paired) : rank;
+  // Element ranges of one split dimension: whole tiles, then the rest.
+  struct Part {
+    int64_t from, count, len, first;
+  };
+  auto parts = [](int64_t size, int64_t len) {
+    SmallVector<Part> result;
+    if (size / len > 0)
+      result.push_back({0, size / len, len, 0});
+    if (size % len > 0)
+      result.push_back({size / len * len, 1, size % len, size / len});
+    return result;
+  };
+  SmallVector<Part> tParts = parts(type.getDimSize(t), tile);
+  SmallVector<Part> pParts{{0, 1, 1, 0}};
+  if (grouped)
+    pParts = parts(type.getDimSize(p), pair);
 
-  // Dimension d of `x` is dimension d (d < t), d + 1 (d > t) of `x` with
-  // dimension t expanded to [panels, tile].
+  // Dimension d of `x` is dimension e(d) of `x` with dimensions t (and p)
+  // expanded to [count, len].
+  auto e = [&](unsigned d) { return d + (d > t) + (grouped && d > p); };
   SmallVector<int64_t> perm, packedShape;
-  for (unsigned loop : order) {
+  unsigned panelDim = 0, groupDim = 0;
+  for (auto [i, loop] : llvm::enumerate(order)) {
     unsigned d = position(map, loop);
-    perm.push_back(d <= t ? d : d + 1);
-    packedShape.push_back(d == t ? panels : type.getDimSize(d));
+    perm.push_back(e(d));
+    int64_t size = type.getDimSize(d);
+    if (d == t) {
+      panelDim = i;
+      size = llvm::divideCeil(size, tile);
+    } else if (grouped && d == p) {
+      groupDim = i;
+      size = llvm::divideCeil(size, pair);
+    }
+    packedShape.push_back(size);
   }
-  perm.push_back(t + 1);
+  perm.push_back(e(t) + 1);
   packedShape.push_back(tile);
-  unsigned panelDim = llvm::find(order, tiled) - order.begin();
+  if (grouped) {
+    perm.push_back(e(p) + 1);
+    packedShape.push_back(pair);
+  }
+  unsigned packedRank = packedShape.size();
 
   SmallVector<ReassociationIndices> expand;
-  for (unsigned d = 0, e = 0; d < rank; ++d) {
-    expand.push_back({e++});
-    if (d == t)
-      expand.back().push_back(e++);
+  for (unsigned d = 0; d < rank; ++d) {
+    expand.push_back({int64_t(e(d))});
+    if (d == t || (grouped && d == p))
+      expand.back().push_back(e(d) + 1);
   }
   Type element = type.getElementType();
   Value packed = tensor::EmptyOp::create(b, loc, packedShape, element);
-  SmallVector<int64_t> zeros(rank + 1, 0), ones(rank + 1, 1);
+  SmallVector<int64_t> zeros(packedRank, 0), ones(packedRank, 1);
 
-  // Copies `count` panels of `len` elements, from element `from` of `x`'s
-  // dimension t into panels from `firstPanel` on.
-  auto copyPanels = [&](int64_t from, int64_t count, int64_t len,
-                        int64_t firstPanel) {
+  // The last, partial panel and group are zero-filled first.
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+  auto zeroFill = [&](unsigned dim, const Part &last) {
+    SmallVector<int64_t> offsets(zeros), sizes(packedShape);
+    offsets[dim] = last.first;
+    sizes[dim] = 1;
+    Value slice = tensor::ExtractSliceOp::create(
+        b, loc, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
+        indexAttrs(b, ones));
+    slice = linalg::FillOp::create(b, loc, zero, slice)->getResult(0);
+    packed = tensor::InsertSliceOp::create(
+        b, loc, slice, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
+        indexAttrs(b, ones));
+  };
+  if (tParts.back().len != tile)
+    zeroFill(panelDim, tParts.back());
+  if (grouped && pParts.back().len != pair)
+    zeroFill(groupDim, pParts.back());
+
+  // Copies the panels (and groups) of parts `tp` (and `pp`).
+  auto copyPanels = [&](const Part &tp, const Part &pp) {
     SmallVector<int64_t> xOffsets(rank, 0), xSizes(type.getShape());
-    xOffsets[t] = from;
-    xSizes[t] = count * len;
+    xOffsets[t] = tp.from;
+    xSizes[t] = tp.count * tp.len;
+    if (grouped) {
+      xOffsets[p] = pp.from;
+      xSizes[p] = pp.count * pp.len;
+    }
     Value src = x;
-    if (xSizes[t] != size)
+    if (ArrayRef(xSizes) != type.getShape())
       src = tensor::ExtractSliceOp::create(
           b, loc, x, indexAttrs(b, xOffsets), indexAttrs(b, xSizes),
-          indexAttrs(b, ArrayRef(ones).drop_back()));
+          indexAttrs(b, SmallVector<int64_t>(rank, 1)));
     SmallVector<int64_t> expandedShape;
     for (unsigned d = 0; d < rank; ++d) {
-      if (d == t) {
-        expandedShape.push_back(count);
-        expandedShape.push_back(len);
+      if (d == t || (grouped && d == p)) {
+        const Part &part = d == t ? tp : pp;
+        expandedShape.push_back(part.count);
+        expandedShape.push_back(part.len);
       } else {
         expandedShape.push_back(type.getDimSize(d));
       }
@@ -389,9 +519,14 @@ static Value packOperand(OpBuilder &b, Location loc, Value x, AffineMap map,
     src = tensor::ExpandShapeOp::create(
         b, loc, RankedTensorType::get(expandedShape, element), src, expand);
     SmallVector<int64_t> offsets(zeros), sizes(packedShape);
-    offsets[panelDim] = firstPanel;
-    sizes[panelDim] = count;
-    sizes.back() = len;
+    offsets[panelDim] = tp.first;
+    sizes[panelDim] = tp.count;
+    sizes[order.size()] = tp.len;
+    if (grouped) {
+      offsets[groupDim] = pp.first;
+      sizes[groupDim] = pp.count;
+      sizes.back() = pp.len;
+    }
     Value dest = tensor::ExtractSliceOp::create(
         b, loc, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
         indexAttrs(b, ones));
@@ -401,22 +536,9 @@ static Value packOperand(OpBuilder &b, Location loc, Value x, AffineMap map,
         b, loc, copy, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
         indexAttrs(b, ones));
   };
-  if (whole > 0)
-    copyPanels(0, whole, tile, 0);
-  if (rest > 0) {
-    SmallVector<int64_t> offsets(zeros), sizes(packedShape);
-    offsets[panelDim] = whole;
-    sizes[panelDim] = 1;
-    Value last = tensor::ExtractSliceOp::create(
-        b, loc, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
-        indexAttrs(b, ones));
-    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
-    last = linalg::FillOp::create(b, loc, zero, last)->getResult(0);
-    packed = tensor::InsertSliceOp::create(
-        b, loc, last, packed, indexAttrs(b, offsets), indexAttrs(b, sizes),
-        indexAttrs(b, ones));
-    copyPanels(whole * tile, 1, rest, whole);
-  }
+  for (const Part &tp : tParts)
+    for (const Part &pp : pParts)
+      copyPanels(tp, pp);
   return packed;
 }
 
@@ -577,7 +699,8 @@ edgeSplit(linalg::GenericOp op, const Gemm &g) {
 
 /// Rewrites `op` (a contraction planned as `g`) as GEMM on packed panels.
 static LogicalResult packContraction(RewriterBase &rewriter,
-                                     linalg::GenericOp op, const Gemm &g) {
+                                     linalg::GenericOp op, const Gemm &g,
+                                     bool bf16Dot) {
   // The result is unpacked into the init, whose fill then only makes the
   // result tensor (eliminate-empty-tensors turns its tensor.empty into the
   // kernel's output argument).
@@ -607,37 +730,56 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   AffineMap aMap = maps[g.lhs];
   unsigned aRank = aMap.getNumResults();
+
+  // bf16 dot products: both inputs converted from bf16, one K loop, and
+  // the body a multiply-add, on f32.
+  int64_t pair = 1;
+  if (bf16Dot && takesBF16Pairs(op, g)) {
+    inputs[g.lhs] = bf16Source(&rewriter, inputs[g.lhs]);
+    inputs[rhs] = bf16Source(&rewriter, inputs[rhs]);
+    pair = kBF16Pair;
+  }
+  unsigned kLoop = g.k.front();
   // The left-hand side is read where it is when its rows are whole panels
   // and K is its contiguous dimension (`[..., M, K]`): the kernel then
   // broadcasts its elements straight from memory, and a pass over it
   // (the attention probabilities in `bhqk,bhkd->bqhd`) is saved.
+  // With K pairs, [..., M, K] is viewed as [..., M panels, MR, K / 2, 2].
   bool aInPlace = g.k.size() == 1 && ranges[g.mTile] % g.mr == 0 &&
-                  aRank >= 2 && loopAt(aMap, aRank - 1) == g.k.front() &&
+                  ranges[kLoop] % pair == 0 && aRank >= 2 &&
+                  loopAt(aMap, aRank - 1) == kLoop &&
                   loopAt(aMap, aRank - 2) == g.mTile;
   Value a;
-  SmallVector<ReassociationIndices> aExpand;
   if (aInPlace) {
     auto aType = cast<RankedTensorType>(inputs[g.lhs].getType());
     SmallVector<int64_t> shape(aType.getShape());
+    SmallVector<ReassociationIndices> aExpand;
     shape[aRank - 2] = ranges[g.mTile] / g.mr;
     shape.insert(shape.begin() + aRank - 1, g.mr);
     for (unsigned d = 0; d < aRank; ++d)
       aExpand.push_back({int64_t(d + (d == aRank - 1 ? 1 : 0))});
     aExpand[aRank - 2].push_back(aRank - 1);
+    if (pair > 1) {
+      shape.back() = ranges[kLoop] / pair;
+      shape.push_back(pair);
+      aExpand.back().push_back(aRank + 1);
+    }
     a = tensor::ExpandShapeOp::create(
         rewriter, loc, RankedTensorType::get(shape, aType.getElementType()),
         inputs[g.lhs], aExpand);
   } else {
-    a = packOperand(rewriter, loc, inputs[g.lhs], aMap, aOrder, g.mTile, g.mr);
+    a = packOperand(rewriter, loc, inputs[g.lhs], aMap, aOrder, g.mTile, g.mr,
+                    kLoop, pair);
   }
-  Value b =
-      packOperand(rewriter, loc, inputs[rhs], maps[rhs], bOrder, g.nTile, g.nr);
+  Value b = packOperand(rewriter, loc, inputs[rhs], maps[rhs], bOrder, g.nTile,
+                        g.nr, kLoop, pair);
 
-  // The micro-kernel's loops: cOrder, then the K loops, then the register
-  // tile's rows and columns.
+  // The micro-kernel's loops: cOrder, then the K loops (K pairs), then the
+  // register tile's rows and columns (and the element of a K pair).
   SmallVector<unsigned> loops(cOrder);
   llvm::append_range(loops, g.k);
-  unsigned numLoops = loops.size() + 2;
+  unsigned mrDim = loops.size(), nrDim = mrDim + 1, pairDim = mrDim + 2;
+  unsigned numLoops = loops.size() + (pair > 1 ? 3 : 2);
   MLIRContext *ctx = op.getContext();
   auto dims = [&](ArrayRef<unsigned> order, unsigned tileLoop) {
     SmallVector<AffineExpr> exprs;
@@ -645,10 +787,16 @@ static LogicalResult packContraction(RewriterBase &rewriter,
       exprs.push_back(
           getAffineDimExpr(llvm::find(loops, loop) - loops.begin(), ctx));
     exprs.push_back(getAffineDimExpr(tileLoop, ctx));
+    if (pair > 1)
+      exprs.push_back(getAffineDimExpr(pairDim, ctx));
     return exprs;
   };
-  SmallVector<AffineExpr> cExprs = dims(cOrder, numLoops - 2);
-  cExprs.push_back(getAffineDimExpr(numLoops - 1, ctx));
+  SmallVector<AffineExpr> cExprs;
+  for (unsigned loop : cOrder)
+    cExprs.push_back(
+        getAffineDimExpr(llvm::find(loops, loop) - loops.begin(), ctx));
+  cExprs.push_back(getAffineDimExpr(mrDim, ctx));
+  cExprs.push_back(getAffineDimExpr(nrDim, ctx));
   // The left-hand side comes first, so that the register tile's outer
   // product broadcasts its rows over the right-hand side's SIMD vectors.
   SmallVector<AffineExpr> aExprs;
@@ -658,14 +806,16 @@ static LogicalResult packContraction(RewriterBase &rewriter,
       aExprs.push_back(
           getAffineDimExpr(llvm::find(loops, loop) - loops.begin(), ctx));
       if (loop == g.mTile)
-        aExprs.push_back(getAffineDimExpr(numLoops - 2, ctx));
+        aExprs.push_back(getAffineDimExpr(mrDim, ctx));
     }
+    if (pair > 1)
+      aExprs.push_back(getAffineDimExpr(pairDim, ctx));
   } else {
-    aExprs = dims(aOrder, numLoops - 2);
+    aExprs = dims(aOrder, mrDim);
   }
   SmallVector<AffineMap> kernelMaps = {
       AffineMap::get(numLoops, 0, aExprs, ctx),
-      AffineMap::get(numLoops, 0, dims(bOrder, numLoops - 1), ctx),
+      AffineMap::get(numLoops, 0, dims(bOrder, nrDim), ctx),
       AffineMap::get(numLoops, 0, cExprs, ctx)};
 
   SmallVector<utils::IteratorType> iterators;
@@ -683,6 +833,10 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   iterators.append(2, utils::IteratorType::parallel);
   roles.push_back(int64_t(GemmLoop::MTile));
   roles.push_back(int64_t(GemmLoop::NTile));
+  if (pair > 1) {
+    iterators.push_back(utils::IteratorType::reduction);
+    roles.push_back(int64_t(GemmLoop::KPair));
+  }
 
   // Where the register tiles divide the result, the micro-kernel
   // accumulates straight into it, seen as [..., M panels, MR, ..., N
@@ -709,8 +863,7 @@ static LogicalResult packContraction(RewriterBase &rewriter,
         shape.push_back(ranges[loop] / tile);
         shape.push_back(tile);
         exprs.push_back(loopExpr(loop));
-        exprs.push_back(getAffineDimExpr(
-            loop == g.mTile ? numLoops - 2 : numLoops - 1, ctx));
+        exprs.push_back(getAffineDimExpr(loop == g.mTile ? mrDim : nrDim, ctx));
       } else {
         shape.push_back(cType.getDimSize(d));
         exprs.push_back(loopExpr(loop));
@@ -731,13 +884,28 @@ static LogicalResult packContraction(RewriterBase &rewriter,
     cInit = linalg::FillOp::create(rewriter, loc, *fill, cInit)->getResult(0);
   }
 
-  auto kernel =
-      linalg::GenericOp::create(rewriter, loc, cInit.getType(),
-                                ValueRange{a, b}, cInit, kernelMaps, iterators);
-  rewriter.inlineRegionBefore(op.getRegion(), kernel.getRegion(),
-                              kernel.getRegion().begin());
-  if (g.lhs == 1) // the body's first argument is now the second input
-    swapBodyInputs(kernel.getRegion().front());
+  linalg::GenericOp kernel;
+  if (pair > 1) {
+    kernel = linalg::GenericOp::create(
+        rewriter, loc, cInit.getType(), ValueRange{a, b}, cInit, kernelMaps,
+        iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
+          Type f32 = nb.getF32Type();
+          Value x = arith::ExtFOp::create(nb, nloc, f32, args[0]);
+          Value y = arith::ExtFOp::create(nb, nloc, f32, args[1]);
+          Value product = arith::MulFOp::create(nb, nloc, x, y);
+          linalg::YieldOp::create(
+              nb, nloc,
+              ValueRange{arith::AddFOp::create(nb, nloc, args[2], product)});
+        });
+  } else {
+    kernel = linalg::GenericOp::create(rewriter, loc, cInit.getType(),
+                                       ValueRange{a, b}, cInit, kernelMaps,
+                                       iterators);
+    rewriter.inlineRegionBefore(op.getRegion(), kernel.getRegion(),
+                                kernel.getRegion().begin());
+    if (g.lhs == 1) // the body's first argument is now the second input
+      swapBodyInputs(kernel.getRegion().front());
+  }
   kernel->setAttr(einsum::kGemmAttrName, rewriter.getDenseI64ArrayAttr(roles));
 
   // Unpacking writes every element of the init: its fill, if used only
@@ -805,7 +973,7 @@ struct EinsumPackContractions
       // K blocks see the contraction as the plain GEMM it is.
       if (failed(fuseGroups(rewriter, op, g, vectorBits, vectorRegisters)))
         return signalPassFailure();
-      if (!worthPacking(op, *g, l2Bytes, edge)) {
+      if (!worthPacking(op, *g, l2Bytes, edge, bf16Dot)) {
         if (g->lhs == 1)
           putLhsFirst(rewriter, op);
         continue;
@@ -832,7 +1000,7 @@ struct EinsumPackContractions
         }
         continue;
       }
-      (void)packContraction(rewriter, op, *g);
+      (void)packContraction(rewriter, op, *g, bf16Dot);
     }
   }
 };
@@ -842,7 +1010,7 @@ einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
                                             ArrayRef<std::string> loopNames,
                                             unsigned vectorBits,
                                             unsigned vectorRegisters,
-                                            int64_t l2Bytes) {
+                                            int64_t l2Bytes, bool bf16Dot) {
   auto name = [&](unsigned loop) {
     return loop < loopNames.size() ? loopNames[loop]
                                    : "d" + std::to_string(loop);
@@ -902,8 +1070,10 @@ einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
                              names(g->batch), names(m), names(n), names(g->k),
                              g->mr, g->nr, name(g->mTile), name(g->nTile));
     std::string why;
-    bool packed = worthPacking(op, *g, l2Bytes, /*edge=*/false, &why);
+    bool packed = worthPacking(op, *g, l2Bytes, /*edge=*/false, bf16Dot, &why);
     k.kind = packed ? "GEMM, packed panels" : "GEMM, direct kernel";
+    if (packed && bf16Dot && takesBF16Pairs(op, *g))
+      k.detail += "; K in bf16 pairs, dot products (vdpbf16ps)";
     if (packed) {
       if (auto split = edgeSplit(op, *g))
         why += llvm::formatv("; split at {0} = {1}: whole panels, then an "

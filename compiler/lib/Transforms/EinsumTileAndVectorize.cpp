@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/Transforms/CSE.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -997,6 +998,137 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
   return success();
 }
 
+/// Reads all of `t`, a static tensor, as one vector cast to `shape`.
+static Value readWhole(OpBuilder &b, Location loc, Value t,
+                       ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(t.getType());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  SmallVector<Value> indices(type.getRank(), zero);
+  Value padding =
+      arith::ConstantOp::create(b, loc, b.getZeroAttr(type.getElementType()));
+  SmallVector<bool> inBounds(type.getRank(), true);
+  Value whole = vector::TransferReadOp::create(
+      b, loc, VectorType::get(type.getShape(), type.getElementType()), t,
+      indices, padding, ArrayRef<bool>(inBounds));
+  return vector::ShapeCastOp::create(
+      b, loc, VectorType::get(shape, type.getElementType()), whole);
+}
+
+/// Lowers the register tile of a bf16 micro-kernel op (one K pair: loops of
+/// size 1 but the tile's rows, columns and pair) to AVX512-BF16 dot
+/// products: each row's pair of the left-hand side, broadcast as one
+/// 32-bit word, times each SIMD register of the right-hand side's panel
+/// row, whose pairs lie next to each other, into that row's f32
+/// accumulators. Fails (for the vectorizer to take it) on another shape.
+static LogicalResult lowerBF16DotTile(RewriterBase &rewriter,
+                                      linalg::GenericOp op,
+                                      ArrayRef<int64_t> roles,
+                                      unsigned vectorBits) {
+  using einsum::GemmLoop;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  std::optional<unsigned> mTile, nTile, kPair;
+  for (auto [loop, role] : llvm::enumerate(roles)) {
+    if (GemmLoop(role) == GemmLoop::MTile)
+      mTile = loop;
+    else if (GemmLoop(role) == GemmLoop::NTile)
+      nTile = loop;
+    else if (GemmLoop(role) == GemmLoop::KPair)
+      kPair = loop;
+    else if (ranges[loop] != 1)
+      return failure();
+  }
+  if (!mTile || !nTile || !kPair || !op.hasPureTensorSemantics())
+    return failure();
+  int64_t mr = ranges[*mTile], nr = ranges[*nTile], pair = ranges[*kPair];
+  int64_t lanes = vectorBits / 32;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  auto at = [&](unsigned operand, unsigned loop) {
+    return maps[operand].getResultPosition(
+        getAffineDimExpr(loop, op.getContext()));
+  };
+  Value a = op.getDpsInputs()[0], b = op.getDpsInputs()[1],
+        c = op.getDpsInits()[0];
+  unsigned aRank = cast<RankedTensorType>(a.getType()).getRank();
+  if (pair != 2 || nr % lanes != 0 || !at(0, *mTile) ||
+      at(0, *kPair) != std::optional<unsigned>(aRank - 1) || !at(1, *nTile) ||
+      !at(1, *kPair) || *at(1, *nTile) > *at(1, *kPair) || !at(2, *mTile) ||
+      !at(2, *nTile) || !getElementTypeOrSelf(a.getType()).isBF16() ||
+      !getElementTypeOrSelf(b.getType()).isBF16() ||
+      !getElementTypeOrSelf(c.getType()).isF32())
+    return failure();
+
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  Type i32 = rewriter.getI32Type(), f32 = rewriter.getF32Type(),
+       bf16 = rewriter.getBF16Type();
+  auto pairs = VectorType::get({lanes * pair}, bf16);
+  auto accumulators = VectorType::get({lanes}, f32);
+  // The right-hand side's panel row, read as one contiguous vector (an
+  // n-D read would be unrolled into reads of its innermost dimension, the
+  // pair).
+  auto bType = cast<RankedTensorType>(b.getType());
+  ReassociationIndices all =
+      llvm::to_vector(llvm::seq<int64_t>(0, bType.getRank()));
+  Value bFlat = tensor::CollapseShapeOp::create(
+      rewriter, loc, b, ArrayRef<ReassociationIndices>{all});
+  Value bRow = readWhole(rewriter, loc, bFlat, {nr * pair});
+  SmallVector<Value> bVectors;
+  for (int64_t col = 0; col < nr; col += lanes)
+    bVectors.push_back(vector::ExtractStridedSliceOp::create(
+        rewriter, loc, bRow, {col * pair}, {lanes * pair}, {1}));
+  bool rowsFirst = *at(2, *mTile) < *at(2, *nTile);
+  Value tile = readWhole(rewriter, loc, c,
+                         rowsFirst ? ArrayRef<int64_t>{mr, nr}
+                                   : ArrayRef<int64_t>{nr, mr});
+  if (!rowsFirst)
+    tile = vector::TransposeOp::create(rewriter, loc, tile, {1, 0});
+  // Each row's pair, one 32-bit word broadcast from memory; the pair is
+  // the left-hand side's innermost dimension.
+  auto aType = cast<RankedTensorType>(a.getType());
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value bf16Zero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(bf16));
+  for (int64_t row = 0; row < mr; ++row) {
+    SmallVector<Value> indices(aType.getRank(), zero);
+    indices[*at(0, *mTile)] =
+        arith::ConstantIndexOp::create(rewriter, loc, row);
+    Value aPairRead = vector::TransferReadOp::create(
+        rewriter, loc, VectorType::get({pair}, bf16), a, indices, bf16Zero,
+        ArrayRef<bool>{true});
+    Value word = vector::ExtractOp::create(
+        rewriter, loc,
+        vector::BitCastOp::create(rewriter, loc, VectorType::get({1}, i32),
+                                  aPairRead),
+        0);
+    Value broadcast = vector::BroadcastOp::create(
+        rewriter, loc, VectorType::get({lanes}, i32), word);
+    Value aPair = vector::BitCastOp::create(rewriter, loc, pairs, broadcast);
+    Value sums = vector::ExtractOp::create(rewriter, loc, tile, row);
+    for (auto [i, bVector] : llvm::enumerate(bVectors)) {
+      int64_t col = int64_t(i) * lanes;
+      Value acc = vector::ExtractStridedSliceOp::create(rewriter, loc, sums,
+                                                        {col}, {lanes}, {1});
+      acc = x86vector::DotBF16Op::create(rewriter, loc, accumulators, acc,
+                                         aPair, bVector);
+      sums = vector::InsertStridedSliceOp::create(rewriter, loc, acc, sums,
+                                                  {col}, {1});
+    }
+    tile = vector::InsertOp::create(rewriter, loc, sums, tile, row);
+  }
+  if (!rowsFirst)
+    tile = vector::TransposeOp::create(rewriter, loc, tile, {1, 0});
+  auto cType = cast<RankedTensorType>(c.getType());
+  tile = vector::ShapeCastOp::create(
+      rewriter, loc, VectorType::get(cType.getShape(), f32), tile);
+  SmallVector<Value> indices(cType.getRank(), zero);
+  SmallVector<bool> inBounds(cType.getRank(), true);
+  Value written = vector::TransferWriteOp::create(
+                      rewriter, loc, tile, c, indices, ArrayRef<bool>(inBounds))
+                      .getResult();
+  rewriter.replaceOp(op, written);
+  return success();
+}
+
 /// Thread chunks that a packed micro-kernel's parallel loops are cut into
 /// when it is worth threads: enough for two threads to balance.
 static constexpr int64_t kGemmChunks = 8;
@@ -1012,13 +1144,14 @@ static constexpr int64_t kGemmChunks = 8;
 /// 4. the register tile (MR x NR, one K step), vectorized.
 static LogicalResult tileGemmKernel(RewriterBase &rewriter,
                                     linalg::GenericOp op,
-                                    ArrayRef<int64_t> roles, int64_t l1Bytes,
+                                    ArrayRef<int64_t> roles,
+                                    unsigned vectorBits, int64_t l1Bytes,
                                     int64_t l2Bytes, int64_t parallelWork) {
   using einsum::GemmLoop;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   unsigned numLoops = ranges.size();
   auto role = [&](unsigned loop) { return GemmLoop(roles[loop]); };
-  std::optional<unsigned> mPanel, nPanel, mTile, nTile, lastK;
+  std::optional<unsigned> mPanel, nPanel, mTile, nTile, lastK, kPair;
   int64_t outerTiles = 1;
   for (unsigned loop = 0; loop < numLoops; ++loop) {
     switch (role(loop)) {
@@ -1040,11 +1173,16 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
     case GemmLoop::NTile:
       nTile = loop;
       break;
+    case GemmLoop::KPair:
+      kPair = loop;
+      break;
     }
   }
   if (!mPanel || !nPanel || !mTile || !nTile || !lastK)
     return op.emitOpError("einsum.gemm lacks a loop role");
 
+  // A K step (of pairs: two bf16) of a panel row takes as many bytes as
+  // one of the result's elements.
   Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
   int64_t bytes = element.getIntOrFloatBitWidth() / 8;
   int64_t kc =
@@ -1090,6 +1228,8 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
   // goes when the init's was dropped.
   SmallVector<int64_t> tiles(numLoops, 1), kSteps(numLoops, 0);
   tiles[*mTile] = tiles[*nTile] = 0;
+  if (kPair)
+    tiles[*kPair] = 0;
   for (unsigned loop = 0; loop < numLoops; ++loop) {
     if (role(loop) == GemmLoop::K) {
       tiles[loop] = 0;
@@ -1104,7 +1244,9 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
   FailureOr<Operation *> stepTile = tile(rewriter, *regTile, kSteps);
   if (failed(stepTile))
     return failure();
-  (void)vectorizeIfPossible(rewriter, *stepTile);
+  auto step = cast<linalg::GenericOp>(*stepTile);
+  if (!kPair || failed(lowerBF16DotTile(rewriter, step, roles, vectorBits)))
+    (void)vectorizeIfPossible(rewriter, step);
   if (fill)
     (void)vectorizeIfPossible(rewriter, fill);
   return success();
@@ -1146,7 +1288,7 @@ struct EinsumTileAndVectorize
       if (auto roles = generic->getAttrOfType<DenseI64ArrayAttr>(
               einsum::kGemmAttrName)) {
         if (failed(tileGemmKernel(rewriter, generic, roles.asArrayRef(),
-                                  l1Bytes, l2Bytes, parallelWork)))
+                                  vectorBits, l1Bytes, l2Bytes, parallelWork)))
           return signalPassFailure();
         continue;
       }

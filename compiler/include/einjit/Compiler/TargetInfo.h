@@ -36,6 +36,9 @@ struct TargetInfo {
   unsigned vectorBits = 128;
   /// SIMD registers: 32 with AVX-512, 16 otherwise.
   unsigned vectorRegisters = 16;
+  /// Packed-type dot products the GEMM micro-kernel may use: AVX512-BF16's
+  /// vdpbf16ps (pairs of bf16 into f32 lanes).
+  bool bf16Dot = false;
   /// Data cache sizes in bytes (per core for L1 and L2), from the host.
   int64_t l1Bytes = 32 << 10, l2Bytes = 1 << 20, l3Bytes = 8 << 20;
 
@@ -56,7 +59,8 @@ struct TargetInfo {
   std::string str() const;
   bool operator==(const TargetInfo &o) const {
     return cpu == o.cpu && features == o.features &&
-           vectorBits == o.vectorBits && vectorRegisters == o.vectorRegisters;
+           vectorBits == o.vectorBits && vectorRegisters == o.vectorRegisters &&
+           bf16Dot == o.bf16Dot;
   }
 };
 

@@ -170,7 +170,8 @@ def EinsumTileAndVectorize
                            "mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect",
                            "mlir::affine::AffineDialect",
-                           "mlir::tensor::TensorDialect"];
+                           "mlir::tensor::TensorDialect",
+                           "mlir::x86vector::X86VectorDialect"];
 }
 
 def EinsumPackContractions
@@ -239,10 +240,25 @@ def EinsumPackContractions
     divide the result, the
     micro-kernel accumulates straight into it, viewed as `[..., M panels,
     MR, ..., N panels, NR, ...]` (no packed result, no copy back).
+
+    With `bf16-dot`, a contraction whose two inputs are bf16 tensors
+    converted to f32 (as convert-einsum-to-linalg converts a GEMM-like
+    step's operands) is packed from the bf16 tensors instead, for AVX512-BF16's
+    `vdpbf16ps` (`x86vector.avx512.dot`): the single K loop (after fusion)
+    splits into pairs, `[K / 2, 2]`, padded with a zero when K is odd, and
+    the pair becomes the innermost dimension of both packed panels
+    (`[..., panel, K / 2, MR, 2]` and `[..., panel, K / 2, NR, 2]`). The
+    micro-kernel op's body is `acc + extf(a) * extf(b)`, its pair loop
+    has role 6 (pair) in `einsum.gemm`, and einsum-tile-and-vectorize
+    lowers its register tile to one dot product per row and SIMD register
+    per K pair. The conversions are then dead. The left-hand side is read in
+    place only when K is even.
   }];
   let options = [
     Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
            "SIMD register width in bits; NR is two registers">,
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "Pack bf16 contractions for AVX512-BF16 dot products">,
     Option<"vectorRegisters", "vector-registers", "unsigned",
            /*default=*/"32", "SIMD registers; sets MR">,
     Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",

@@ -39,6 +39,7 @@ enum class GemmLoop : int64_t {
   K,         ///< a contracted label
   MTile,     ///< the row inside the register tile
   NTile,     ///< the column inside the register tile
+  KPair,     ///< an element of a K pair (bf16 dot products)
 };
 
 /// The attribute naming the loop roles of a packed micro-kernel op.
