@@ -1,5 +1,6 @@
 // RUN: einsum-opt %s --einsum-pack-contractions | FileCheck %s
 // RUN: einsum-opt %s --einsum-pack-contractions=bf16-dot=true | FileCheck %s --check-prefix=BF16
+// RUN: einsum-opt %s --einsum-pack-contractions=int8-dot=true | FileCheck %s --check-prefix=INT8
 
 // Contractions become GEMM on packed panels: MR = 8 rows (AVX-512's 32
 // registers), NR = 32 columns (two 16-lane registers), or 16 where 32
@@ -317,4 +318,76 @@ func.func @bf16_in_place(%a: tensor<16x14xbf16>, %b: tensor<14x32xbf16>) -> tens
     linalg.yield %s : f32
   } -> tensor<16x32xf32>
   return %r : tensor<16x32xf32>
+}
+
+// With int8-dot (AVX512-VNNI), an 8-bit integer contraction is packed in
+// groups of four K elements (13 = 3 groups and one padded with zeros) and
+// accumulates in i32 (vpdpbusd's lanes): the first input is read as
+// unsigned, the second as signed, which for an i8 result (products and sums
+// wrapping in 8 bits) gives the same bits. The i32 result is always packed,
+// copied back into an i32 tensor and truncated to i8. Without int8-dot the
+// integer contraction is not packed.
+// CHECK-LABEL: func @int8_quads
+// CHECK-NOT: einsum.gemm
+// INT8-LABEL: func @int8_quads
+// INT8: tensor.empty() : tensor<2x4x8x4xi8>
+// INT8: linalg.fill ins(%{{.*}} : i8) outs(%{{.*}} : tensor<2x1x8x4xi8>)
+// INT8: linalg.transpose ins(%{{.*}} : tensor<2x8x3x4xi8>) outs(%{{.*}} : tensor<2x3x8x4xi8>) permutation = [0, 2, 1, 3]
+// INT8: tensor.empty() : tensor<1x4x32x4xi8>
+// INT8: linalg.transpose ins(%{{.*}} : tensor<3x4x1x32xi8>) outs(%{{.*}} : tensor<1x3x32x4xi8>) permutation = [2, 0, 3, 1]
+// INT8: %[[ACC:.*]] = linalg.fill ins(%{{.*}} : i32) outs(%{{.*}} : tensor<2x1x8x32xi32>)
+// INT8: linalg.generic
+// INT8-SAME: ins(%{{.*}}, %{{.*}} : tensor<2x4x8x4xi8>, tensor<1x4x32x4xi8>) outs(%[[ACC]] : tensor<2x1x8x32xi32>)
+// INT8-SAME: einsum.gemm = array<i64: 1, 2, 3, 4, 5, 6>
+// INT8: ^bb0(%[[X:.*]]: i8, %[[Y:.*]]: i8, %{{.*}}: i32):
+// INT8-DAG: arith.extui %[[X]] : i8 to i32
+// INT8-DAG: arith.extsi %[[Y]] : i8 to i32
+// INT8: linalg.transpose ins(%{{.*}} : tensor<2x1x8x32xi32>) outs(%{{.*}} : tensor<2x8x1x32xi32>)
+// INT8: linalg.generic
+// INT8-SAME: ins(%{{.*}} : tensor<16x32xi32>) outs(%{{.*}} : tensor<16x32xi8>)
+// INT8: arith.trunci %{{.*}} : i32 to i8
+func.func @int8_quads(%a: tensor<16x13xi8>, %b: tensor<13x32xi8>) -> tensor<16x32xi8> {
+  %c0 = arith.constant 0 : i8
+  %e = tensor.empty() : tensor<16x32xi8>
+  %init = linalg.fill ins(%c0 : i8) outs(%e : tensor<16x32xi8>) -> tensor<16x32xi8>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<16x13xi8>, tensor<13x32xi8>) outs(%init : tensor<16x32xi8>) {
+  ^bb0(%x: i8, %y: i8, %acc: i8):
+    %p = arith.muli %x, %y : i8
+    %s = arith.addi %acc, %p : i8
+    linalg.yield %s : i8
+  } -> tensor<16x32xi8>
+  return %r : tensor<16x32xi8>
+}
+
+// u8 x i8 (as convert-einsum-to-linalg converts them to i16): the input
+// that is zero-extended is vpdpbusd's unsigned operand, here the second.
+// INT8-LABEL: func @int8_mixed_signs
+// INT8: linalg.generic {{.*}}einsum.gemm
+// INT8: ^bb0(%[[X:.*]]: i8, %[[Y:.*]]: i8, %{{.*}}: i32):
+// INT8-DAG: arith.extsi %[[X]] : i8 to i32
+// INT8-DAG: arith.extui %[[Y]] : i8 to i32
+// INT8: arith.trunci %{{.*}} : i32 to i16
+func.func @int8_mixed_signs(%a: tensor<16x12xi8>, %b: tensor<12x32xi8>) -> tensor<16x32xi16> {
+  %c0 = arith.constant 0 : i16
+  %ea = tensor.empty() : tensor<16x12xi16>
+  %wa = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%a : tensor<16x12xi8>) outs(%ea : tensor<16x12xi16>) {
+  ^bb0(%x: i8, %o: i16):
+    %y = arith.extsi %x : i8 to i16
+    linalg.yield %y : i16
+  } -> tensor<16x12xi16>
+  %eb = tensor.empty() : tensor<12x32xi16>
+  %wb = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%b : tensor<12x32xi8>) outs(%eb : tensor<12x32xi16>) {
+  ^bb0(%x: i8, %o: i16):
+    %y = arith.extui %x : i8 to i16
+    linalg.yield %y : i16
+  } -> tensor<12x32xi16>
+  %e = tensor.empty() : tensor<16x32xi16>
+  %init = linalg.fill ins(%c0 : i16) outs(%e : tensor<16x32xi16>) -> tensor<16x32xi16>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%wa, %wb : tensor<16x12xi16>, tensor<12x32xi16>) outs(%init : tensor<16x32xi16>) {
+  ^bb0(%x: i16, %y: i16, %acc: i16):
+    %p = arith.muli %x, %y : i16
+    %s = arith.addi %acc, %p : i16
+    linalg.yield %s : i16
+  } -> tensor<16x32xi16>
+  return %r : tensor<16x32xi16>
 }

@@ -300,3 +300,31 @@ func.func @bf16_dot_tile(%a: tensor<2x8x7x2xbf16>, %b: tensor<1x7x32x2xbf16>, %c
   } -> tensor<2x8x1x32xf32>
   return %0 : tensor<2x8x1x32xf32>
 }
+
+// -----
+
+// An 8-bit micro-kernel op (role 6: a group of four K elements, i32
+// accumulators) becomes einsum.dot_u8i8 (vpdpbusd): the panel row of 32
+// columns x 4 bytes is one 128-byte read, two 16-lane registers; each row's
+// four bytes are one broadcast 32-bit word. The zero-extended input (here
+// the second) is the dot product's unsigned operand.
+// CHECK-LABEL: func @int8_dot_tile
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> ({{.*}}vector<1x8x1x32xi32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<128xi8>, vector<128xi8>
+// CHECK: %[[B0:.*]] = vector.bitcast %{{.*}} : vector<64xi8> to vector<16xi32>
+// CHECK: vector.transfer_read {{.*}} : tensor<2x8x7x4xi8>, vector<4xi8>
+// CHECK: %[[A0:.*]] = vector.broadcast %{{.*}} : i32 to vector<16xi32>
+// CHECK: einsum.dot_u8i8 %{{.*}}, %[[B0]], %[[A0]] : vector<16xi32>
+// CHECK-COUNT-15: einsum.dot_u8i8
+// CHECK-NOT: vector.contract
+func.func @int8_dot_tile(%a: tensor<2x8x7x4xi8>, %b: tensor<1x7x32x4xi8>, %c: tensor<2x8x1x32xi32>) -> tensor<2x8x1x32xi32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d2, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d1, d2, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel", "reduction"]} ins(%a, %b : tensor<2x8x7x4xi8>, tensor<1x7x32x4xi8>) outs(%c : tensor<2x8x1x32xi32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5, 6>} {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xi = arith.extsi %x : i8 to i32
+    %yi = arith.extui %y : i8 to i32
+    %p = arith.muli %xi, %yi : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<2x8x1x32xi32>
+  return %0 : tensor<2x8x1x32xi32>
+}

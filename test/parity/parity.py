@@ -406,6 +406,24 @@ def main():
             cases.append((f"odd contraction {dt}", eq,
                           [make_operand(sh, dt, nrng) for sh in shapes]))
 
+    # 8-bit products, packed for AVX512-VNNI's dot product where the host
+    # has it (one operand read as unsigned, the other as signed; results
+    # wrap in 8 or 16 bits as numpy's do): even and odd K (a zero-padded
+    # group of four), the left-hand side in place or packed, fused label
+    # groups, batches and edges.
+    for eq, shapes in [("ij,jk->ik", [(64, 128), (128, 96)]),
+                       ("ij,jk->ik", [(129, 257), (257, 65)]),
+                       ("ji,jk->ik", [(127, 61), (127, 99)]),
+                       ("ij,kj->ki", [(45, 203), (37, 203)]),
+                       ("bij,bjk->bik", [(3, 33, 66), (3, 66, 47)]),
+                       ("btd,dhk->bthk", [(2, 37, 48), (48, 3, 16)]),
+                       ("abcd,cdef->abef", [(5, 7, 6, 9), (6, 9, 4, 11)]),
+                       ("bhqk,bhkd->bqhd", [(2, 3, 33, 31), (2, 3, 31, 16)])]:
+        for a, b in (("i8", "i8"), ("u8", "u8"), ("i8", "u8"), ("u8", "i8")):
+            cases.append((f"8-bit dot {a}x{b}", eq,
+                          [make_operand(shapes[0], a, nrng),
+                           make_operand(shapes[1], b, nrng)]))
+
     for eq, shapes in TRANSPOSES:
         for dt in ("f16", "f32", "f64", "i32", "i64", "bool", "i8", "i16"):
             cases.append((f"transpose {dt}", eq,

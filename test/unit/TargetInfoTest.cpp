@@ -50,6 +50,18 @@ TEST(TargetInfoTest, BF16DotProducts) {
   EXPECT_FALSE(target("znver4", "-avx512f").bf16Dot);
 }
 
+TEST(TargetInfoTest, Int8DotProducts) {
+  // AVX512-VNNI: Cascade Lake, Ice Lake, Sapphire Rapids and Zen 4.
+  EXPECT_TRUE(target("znver4").int8Dot);
+  EXPECT_TRUE(target("cascadelake").int8Dot);
+  EXPECT_TRUE(target("sapphirerapids").int8Dot);
+  EXPECT_FALSE(target("skylake-avx512").int8Dot);
+  EXPECT_FALSE(target("haswell").int8Dot);
+  EXPECT_FALSE(target("znver4", "-avx512vnni").int8Dot);
+  // The micro-kernel's vpdpbusd is the 512-bit one.
+  EXPECT_FALSE(target("znver4", "-avx512f").int8Dot);
+}
+
 TEST(TargetInfoTest, Host) {
   const TargetInfo &host = TargetInfo::host();
   EXPECT_FALSE(host.cpu.empty());

@@ -101,15 +101,15 @@ static constexpr llvm::StringLiteral kLinalgStage =
 static constexpr llvm::StringLiteral kFuseStage =
     "func.func(einsum-fuse-elementwise),canonicalize,cse";
 // {0}: einsum-tile-and-vectorize's parallel-work; {1}, {2}: the target's
-// SIMD width and register count; {3}, {4}: its L1 and L2 sizes; {5}: whether
-// it has AVX512-BF16's dot product. An scf.forall it makes becomes an OpenMP
-// parallel loop; canonicalize then inlines the memref.alloca_scope that
-// convert-scf-to-openmp wraps around the body.
+// SIMD width and register count; {3}, {4}: its L1 and L2 sizes; {5}, {6}:
+// whether it has AVX512-BF16's and AVX512-VNNI's dot products. An scf.forall it
+// makes becomes an OpenMP parallel loop; canonicalize then inlines the
+// memref.alloca_scope that convert-scf-to-openmp wraps around the body.
 static constexpr llvm::StringLiteral kVectorStage =
     "eliminate-empty-tensors,"
     "func.func(einsum-split-reductions{{vector-bits={1}},"
     "einsum-pack-contractions{{vector-bits={1} vector-registers={2} "
-    "l2-bytes={4} bf16-dot={5}},"
+    "l2-bytes={4} bf16-dot={5} int8-dot={6}},"
     "einsum-tile-and-vectorize{{parallel-work={0} vector-bits={1} "
     "vector-registers={2} l1-bytes={3} l2-bytes={4}}),canonicalize,cse,"
     "eliminate-empty-tensors,"
@@ -124,7 +124,7 @@ static constexpr llvm::StringLiteral kVectorStage =
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"
     "lower-vector-multi-reduction,einsum-approximate-math,"
-    "einsum-expand-bf16),"
+    "einsum-expand-bf16,einsum-lower-dot-products),"
     "convert-math-to-llvm,convert-math-to-libm,"
     "func.func(convert-vector-to-scf{full-unroll=true}),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
@@ -157,7 +157,7 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
   if (from < Stage::Vector && to >= Stage::Vector)
     add(llvm::formatv(kVectorStage.data(), parallelWork, target.vectorBits,
                       target.vectorRegisters, target.l1Bytes, target.l2Bytes,
-                      target.bf16Dot)
+                      target.bf16Dot, target.int8Dot)
             .str());
   if (from < Stage::LLVM && to >= Stage::LLVM)
     add(kLLVMStage);
@@ -350,9 +350,9 @@ einjit::describeKernels(MLIRContext &ctx, const BoundEquation &eq,
       names.push_back(label >= 0    ? labelNames[label]
                       : label == -1 ? "(re,im)"
                                     : "(re,im)'");
-    choices.push_back(einsum::describeKernel(op, names, target.vectorBits,
-                                             target.vectorRegisters,
-                                             target.l2Bytes, target.bf16Dot));
+    choices.push_back(einsum::describeKernel(
+        op, names, target.vectorBits, target.vectorRegisters, target.l2Bytes,
+        target.bf16Dot, target.int8Dot));
   }
   return choices;
 }

@@ -106,6 +106,8 @@ static void setVectorShape(TargetInfo &t, const llvm::MCSubtargetInfo &sti) {
   t.bf16Dot = sti.checkFeatures("+avx512bf16") &&
               (t.vectorBits == 512 ||
                (t.vectorBits == 256 && sti.checkFeatures("+avx512vl")));
+  // The micro-kernel's vpdpbusd is the 512-bit one.
+  t.int8Dot = sti.checkFeatures("+avx512vnni") && t.vectorBits == 512;
 }
 
 /// Cache sizes of CPU 0 from sysfs; the defaults stay where it says nothing.

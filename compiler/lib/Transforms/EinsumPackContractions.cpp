@@ -26,6 +26,22 @@ using einsum::GemmLoop;
 namespace {
 enum class Role { Batch, M, N, K };
 
+/// A contraction packed for dot products of narrow types: AVX512-BF16's
+/// vdpbf16ps (bf16 pairs into f32) or AVX512-VNNI's vpdpbusd (groups of
+/// four u8 x i8 into i32).
+struct PackedDot {
+  int64_t group;    ///< K elements per dot-product group
+  Type accumulator; ///< the micro-kernel's element type: f32 or i32
+  /// int8: whether the op's first input is read as unsigned (vpdpbusd's
+  /// unsigned operand); otherwise the second is.
+  bool firstUnsigned = true;
+};
+
+/// The packed dot products the target has (AVX512-BF16, AVX512-VNNI).
+struct DotTypes {
+  bool bf16 = false, int8 = false;
+};
+
 /// The labels (loops) of a contraction by role, for one choice of which
 /// input is the left-hand side (its own labels form the rows, M).
 struct Gemm {
@@ -34,6 +50,7 @@ struct Gemm {
   SmallVector<unsigned> batch, mOuter, nOuter, k;
   unsigned mTile = 0, nTile = 0; ///< the loops split into panels
   int64_t mr = 0, nr = 0;        ///< register-tile rows and columns
+  std::optional<PackedDot> dot;  ///< the dot products the tile runs on
 };
 } // namespace
 
@@ -53,17 +70,133 @@ static unsigned loopAt(AffineMap map, unsigned d) {
   return cast<AffineDimExpr>(map.getResult(d)).getPosition();
 }
 
+/// How an input of a packed dot product reads its narrow elements: as
+/// signed or unsigned integers, or either (an i8 product kept in 8 bits,
+/// where both give the same bits).
+enum class Sign { Any, Signed, Unsigned };
+
+/// The narrow tensor (bf16 or 8-bit integers) whose elements `v` holds:
+/// `v` itself when its elements are i8, or the input of an elementwise
+/// conversion (`arith.extf` from bf16, `arith.extsi`/`extui` from i8, as
+/// convert-einsum-to-linalg converts a GEMM-like step's operands), seen
+/// through the views that label fusion and edge splits put between them.
+/// Each view is rebuilt on the narrow tensor at `b`'s insertion point;
+/// without `b`, the narrow tensor is found but not viewed. Null when `v` is
+/// neither; `sign` says how the elements are read.
+static Value narrowSource(OpBuilder *b, Value v, Sign &sign) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type)
+    return {};
+  sign = Sign::Any;
+  if (type.getElementType().isInteger(8))
+    return v;
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return {};
+  if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+          tensor::ExtractSliceOp>(def)) {
+    Value source = narrowSource(b, def->getOperand(0), sign);
+    if (!source || !b)
+      return source;
+    IRMapping mapping;
+    mapping.map(def->getOperand(0), source);
+    Operation *view = b->clone(*def, mapping);
+    view->getResult(0).setType(
+        type.clone(getElementTypeOrSelf(source.getType())));
+    return view->getResult(0);
+  }
+  auto convert = dyn_cast<linalg::GenericOp>(def);
+  if (!convert || convert.getNumDpsInputs() != 1 ||
+      convert.getNumDpsInits() != 1 || !convert.hasPureTensorSemantics() ||
+      convert.getNumReductionLoops() != 0 ||
+      !llvm::all_of(convert.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return {};
+  Value input = convert.getDpsInputs()[0];
+  Type from = getElementTypeOrSelf(input.getType());
+  Block &body = convert.getRegion().front();
+  Operation *ext = &body.front();
+  if (ext->getNumOperands() != 1 || ext->getOperand(0) != body.getArgument(0) ||
+      body.getTerminator()->getOperand(0) != ext->getResult(0))
+    return {};
+  if (isa<arith::ExtFOp>(ext) && from.isBF16() && type.getElementType().isF32())
+    return input;
+  if (!from.isInteger(8))
+    return {};
+  if (isa<arith::ExtSIOp>(ext))
+    sign = Sign::Signed;
+  else if (isa<arith::ExtUIOp>(ext))
+    sign = Sign::Unsigned;
+  else
+    return {};
+  return input;
+}
+
+/// Whether `op`'s body is `acc + a * b` (floats or integers), in either
+/// order.
+static bool isMulAdd(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  Operation *mul = &body.front(), *add = mul->getNextNode();
+  if (!isa<arith::MulFOp, arith::MulIOp>(mul) ||
+      !isa<arith::AddFOp, arith::AddIOp>(add) ||
+      body.getTerminator()->getOperand(0) != add->getResult(0))
+    return false;
+  Value a = body.getArgument(0), bArg = body.getArgument(1),
+        acc = body.getArgument(2), product = mul->getResult(0);
+  auto either = [](Operation *op, Value x, Value y) {
+    return (op->getOperand(0) == x && op->getOperand(1) == y) ||
+           (op->getOperand(0) == y && op->getOperand(1) == x);
+  };
+  return either(mul, a, bArg) && either(add, acc, product);
+}
+
+/// The packed dot product that `op` runs on, when its inputs are bf16 or
+/// 8-bit integers (`dots` says which the target has) and its body a
+/// multiply-add: bf16 accumulates in f32, as the f32 product of the
+/// converted operands; 8-bit integers in i32, exact for results of up to
+/// 32 bits (an i8 or i16 result keeps the low bits, which do not depend on
+/// the wider sum), one operand read as unsigned and the other as signed.
+static std::optional<PackedDot> packedDot(linalg::GenericOp op, DotTypes dots) {
+  if (op.getNumDpsInputs() != 2 || !isMulAdd(op))
+    return std::nullopt;
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  Sign a, b;
+  Value aSource = narrowSource(nullptr, op.getDpsInputs()[0], a);
+  Value bSource = narrowSource(nullptr, op.getDpsInputs()[1], b);
+  if (!aSource || !bSource)
+    return std::nullopt;
+  MLIRContext *ctx = op.getContext();
+  Type aNarrow = getElementTypeOrSelf(aSource.getType()),
+       bNarrow = getElementTypeOrSelf(bSource.getType());
+  if (element.isF32())
+    return dots.bf16 && aNarrow.isBF16() && bNarrow.isBF16()
+               ? std::optional(PackedDot{2, Float32Type::get(ctx)})
+               : std::nullopt;
+  auto integer = dyn_cast<IntegerType>(element);
+  if (!dots.int8 || !integer || integer.getWidth() > 32 ||
+      !aNarrow.isInteger(8) || !bNarrow.isInteger(8) ||
+      (a == Sign::Signed && b == Sign::Signed) ||
+      (a == Sign::Unsigned && b == Sign::Unsigned))
+    return std::nullopt;
+  return PackedDot{4, IntegerType::get(ctx, 32), a != Sign::Signed};
+}
+
 /// Whether `op` is a contraction that the packed GEMM handles: two inputs
 /// and one output, each indexed by distinct loops (no diagonal, no
 /// broadcast dimension), static sizes, every loop in at least two operands
-/// and at least one batch-free M, N and K label.
-static bool isPackable(linalg::GenericOp op) {
+/// and at least one batch-free M, N and K label; f32 or f64, or a packed
+/// dot product of `dots`.
+static bool isPackable(linalg::GenericOp op, DotTypes dots) {
   if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || op.hasIndexSemantics() ||
       op->hasAttr(einsum::kGemmAttrName))
     return false;
+  // Integers only on dot products (packedDot needs one K loop, which
+  // label fusion may still make).
   Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
-  if (!element.isF32() && !element.isF64())
+  if (!element.isF32() && !element.isF64() && !packedDot(op, dots))
     return false;
   for (AffineMap map : op.getIndexingMapsArray())
     if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
@@ -153,7 +286,7 @@ static unsigned pickTiled(ArrayRef<unsigned> candidates,
 /// decides which input is the left-hand side: the result's contiguous
 /// dimension should be an N label, the SIMD direction of the tile.
 static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
-                                unsigned vectorRegisters) {
+                                unsigned vectorRegisters, DotTypes dots) {
   AffineMap c = op.getIndexingMapsArray()[2];
   std::optional<unsigned> contiguous;
   if (c.getNumResults() > 0)
@@ -178,7 +311,11 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
     else
       g->k.push_back(loop);
   }
-  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  // Dot products need their K in groups: one K loop.
+  if (g->k.size() == 1)
+    g->dot = packedDot(op, dots);
+  Type element = g->dot ? g->dot->accumulator
+                        : getElementTypeOrSelf(op.getDpsInits()[0].getType());
   g->mr = einsum::registerRows(vectorRegisters);
   g->nr = 2 * einsum::simdLanes(element, vectorBits);
   g->mTile = pickTiled(m, ranges, g->mr, std::nullopt);
@@ -200,77 +337,6 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
   return g;
 }
 
-/// The elements of a K group of bf16 dot products (vdpbf16ps multiplies
-/// pairs).
-static constexpr int64_t kBF16Pair = 2;
-
-/// The bf16 tensor that `v`, an f32 tensor, converts (an elementwise
-/// `arith.extf` generic, as convert-einsum-to-linalg converts a GEMM-like
-/// step's operands), seen through the views that label fusion and edge
-/// splits put between them; each view is rebuilt on the bf16 tensor at
-/// `b`'s insertion point (without `b`, only whether there is one: then any
-/// non-null value). Null when `v` is not such a conversion.
-static Value bf16Source(OpBuilder *b, Value v) {
-  Operation *def = v.getDefiningOp();
-  if (!def)
-    return {};
-  if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
-          tensor::ExtractSliceOp>(def)) {
-    Value source = bf16Source(b, def->getOperand(0));
-    if (!source || !b)
-      return source;
-    IRMapping mapping;
-    mapping.map(def->getOperand(0), source);
-    Operation *view = b->clone(*def, mapping);
-    view->getResult(0).setType(
-        cast<RankedTensorType>(v.getType()).clone(b->getBF16Type()));
-    return view->getResult(0);
-  }
-  auto convert = dyn_cast<linalg::GenericOp>(def);
-  if (!convert || convert.getNumDpsInputs() != 1 ||
-      convert.getNumDpsInits() != 1 || !convert.hasPureTensorSemantics() ||
-      convert.getNumReductionLoops() != 0 ||
-      !llvm::all_of(convert.getIndexingMapsArray(),
-                    [](AffineMap m) { return m.isIdentity(); }))
-    return {};
-  Value input = convert.getDpsInputs()[0];
-  if (!getElementTypeOrSelf(input.getType()).isBF16())
-    return {};
-  Block &body = convert.getRegion().front();
-  auto ext = dyn_cast<arith::ExtFOp>(&body.front());
-  if (!ext || ext.getIn() != body.getArgument(0) || !ext.getType().isF32() ||
-      body.getTerminator()->getOperand(0) != ext.getResult())
-    return {};
-  return input;
-}
-
-/// Whether `op`'s body is `acc + a * b` on floats, in either order.
-static bool isMulAdd(linalg::GenericOp op) {
-  Block &body = op.getRegion().front();
-  if (body.getOperations().size() != 3)
-    return false;
-  auto mul = dyn_cast<arith::MulFOp>(&body.front());
-  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
-  if (!mul || !add || body.getTerminator()->getOperand(0) != add.getResult())
-    return false;
-  Value a = body.getArgument(0), bArg = body.getArgument(1),
-        acc = body.getArgument(2);
-  bool products = (mul.getLhs() == a && mul.getRhs() == bArg) ||
-                  (mul.getLhs() == bArg && mul.getRhs() == a);
-  bool sums = (add.getLhs() == acc && add.getRhs() == mul.getResult()) ||
-              (add.getRhs() == acc && add.getLhs() == mul.getResult());
-  return products && sums;
-}
-
-/// Whether `op` (planned as `g`) runs on bf16 dot products when packed
-/// for a target that has them.
-static bool takesBF16Pairs(linalg::GenericOp op, const Gemm &g) {
-  return g.k.size() == 1 && isMulAdd(op) &&
-         getElementTypeOrSelf(op.getDpsInits()[0].getType()).isF32() &&
-         llvm::all_of(op.getDpsInputs(),
-                      [](Value v) { return bf16Source(nullptr, v); });
-}
-
 /// Rows up to which the direct kernel, which reads a right input larger
 /// than half the L2 from memory once per block of 64 rows (prefetched by
 /// einsum-prefetch-strided-reads), beats packing it: 1.15-1.5x faster for
@@ -288,7 +354,7 @@ static constexpr int64_t kDirectRows = 256;
 /// right input too large for half the L2, whose rows it streams from memory
 /// for every block of rows, when there are more rows than one block.
 static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
-                         bool edge, bool bf16Dot, std::string *why = nullptr) {
+                         bool edge, std::string *why = nullptr) {
   auto because = [&](bool packs, const llvm::Twine &reason) {
     if (why)
       *why = reason.str();
@@ -307,11 +373,15 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   // strides of the whole: the direct kernel runs it at a few GFLOP/s.
   if (edge)
     return because(true, "the thin edge of a split contraction");
-  // The direct kernel would multiply the operands converted to f32: dot
-  // products of bf16 pairs do twice the work per instruction.
-  if (bf16Dot && takesBF16Pairs(op, g))
+  // The direct kernel would multiply the operands converted to f32 (or
+  // integers one lane per product): dot products of bf16 pairs do twice the
+  // work per instruction, of 8-bit quads four times.
+  if (g.dot && g.dot->group == 2)
     return because(true, "bf16 operands: packed in pairs for AVX512-BF16's "
                          "dot product (vdpbf16ps)");
+  if (g.dot)
+    return because(true, "8-bit integer operands: packed in groups of four "
+                         "for AVX512-VNNI's dot product (vpdpbusd)");
   if (!g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
     return because(true, "several labels of one role stay apart, which the "
                          "direct kernel would read with strides");
@@ -699,8 +769,7 @@ edgeSplit(linalg::GenericOp op, const Gemm &g) {
 
 /// Rewrites `op` (a contraction planned as `g`) as GEMM on packed panels.
 static LogicalResult packContraction(RewriterBase &rewriter,
-                                     linalg::GenericOp op, const Gemm &g,
-                                     bool bf16Dot) {
+                                     linalg::GenericOp op, const Gemm &g) {
   // The result is unpacked into the init, whose fill then only makes the
   // result tensor (eliminate-empty-tensors turns its tensor.empty into the
   // kernel's output argument).
@@ -731,13 +800,14 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   AffineMap aMap = maps[g.lhs];
   unsigned aRank = aMap.getNumResults();
 
-  // bf16 dot products: both inputs converted from bf16, one K loop, and
-  // the body a multiply-add, on f32.
+  // Dot products read the narrow tensors (bf16, 8-bit integers) that the
+  // inputs convert, K in groups of `pair`.
   int64_t pair = 1;
-  if (bf16Dot && takesBF16Pairs(op, g)) {
-    inputs[g.lhs] = bf16Source(&rewriter, inputs[g.lhs]);
-    inputs[rhs] = bf16Source(&rewriter, inputs[rhs]);
-    pair = kBF16Pair;
+  if (g.dot) {
+    Sign sign;
+    inputs[g.lhs] = narrowSource(&rewriter, inputs[g.lhs], sign);
+    inputs[rhs] = narrowSource(&rewriter, inputs[rhs], sign);
+    pair = g.dot->group;
   }
   unsigned kLoop = g.k.front();
   // The left-hand side is read where it is when its rows are whole panels
@@ -841,10 +911,17 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   // Where the register tiles divide the result, the micro-kernel
   // accumulates straight into it, seen as [..., M panels, MR, ..., N
   // panels, NR, ...]; otherwise into a packed, padded result (filled with
-  // the init's value) that is copied back.
-  Type element = getElementTypeOrSelf(init.getType());
+  // the init's value) that is copied back. Integer dot products accumulate
+  // in i32, always packed, and are truncated to the result's type after
+  // the copy back.
+  Type resultElement = getElementTypeOrSelf(init.getType());
+  Type element = g.dot ? g.dot->accumulator : resultElement;
+  bool widened = element != resultElement;
+  if (widened)
+    fill = arith::ExtSIOp::create(rewriter, loc, element, *fill);
   AffineMap cMap = maps[2];
-  bool direct = ranges[g.mTile] % g.mr == 0 && ranges[g.nTile] % g.nr == 0;
+  bool direct =
+      !widened && ranges[g.mTile] % g.mr == 0 && ranges[g.nTile] % g.nr == 0;
   Value cInit;
   SmallVector<ReassociationIndices> cExpand;
   if (direct) {
@@ -884,18 +961,33 @@ static LogicalResult packContraction(RewriterBase &rewriter,
     cInit = linalg::FillOp::create(rewriter, loc, *fill, cInit)->getResult(0);
   }
 
+  // A dot product's body: `acc + ext(a) * ext(b)`; for integers, the
+  // unsigned operand (vpdpbusd's first) is zero-extended and the other
+  // sign-extended.
   linalg::GenericOp kernel;
-  if (pair > 1) {
+  if (g.dot) {
+    bool aUnsigned = (g.lhs == 0) == g.dot->firstUnsigned;
     kernel = linalg::GenericOp::create(
         rewriter, loc, cInit.getType(), ValueRange{a, b}, cInit, kernelMaps,
-        iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
-          Type f32 = nb.getF32Type();
-          Value x = arith::ExtFOp::create(nb, nloc, f32, args[0]);
-          Value y = arith::ExtFOp::create(nb, nloc, f32, args[1]);
-          Value product = arith::MulFOp::create(nb, nloc, x, y);
-          linalg::YieldOp::create(
-              nb, nloc,
-              ValueRange{arith::AddFOp::create(nb, nloc, args[2], product)});
+        iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value product;
+          if (isa<FloatType>(element)) {
+            Value x = arith::ExtFOp::create(nb, nloc, element, args[0]);
+            Value y = arith::ExtFOp::create(nb, nloc, element, args[1]);
+            product = arith::MulFOp::create(nb, nloc, x, y);
+            product = arith::AddFOp::create(nb, nloc, args[2], product);
+          } else {
+            auto extend = [&](Value v, bool isUnsigned) -> Value {
+              if (isUnsigned)
+                return arith::ExtUIOp::create(nb, nloc, element, v);
+              return arith::ExtSIOp::create(nb, nloc, element, v);
+            };
+            product =
+                arith::MulIOp::create(nb, nloc, extend(args[0], aUnsigned),
+                                      extend(args[1], !aUnsigned));
+            product = arith::AddIOp::create(nb, nloc, args[2], product);
+          }
+          linalg::YieldOp::create(nb, nloc, product);
         });
   } else {
     kernel = linalg::GenericOp::create(rewriter, loc, cInit.getType(),
@@ -916,11 +1008,32 @@ static LogicalResult packContraction(RewriterBase &rewriter,
     unpackInto = initFill.getOutputs()[0];
   else
     initFill = nullptr;
-  Value result = direct ? tensor::CollapseShapeOp::create(
-                              rewriter, loc, kernel.getResult(0), cExpand)
-                              .getResult()
-                        : unpackResult(rewriter, loc, kernel.getResult(0),
-                                       unpackInto, cMap, cOrder, g);
+  Value result;
+  if (direct) {
+    result = tensor::CollapseShapeOp::create(rewriter, loc, kernel.getResult(0),
+                                             cExpand);
+  } else if (widened) {
+    auto type = cast<RankedTensorType>(init.getType());
+    Value wide = unpackResult(
+        rewriter, loc, kernel.getResult(0),
+        tensor::EmptyOp::create(rewriter, loc, type.getShape(), element), cMap,
+        cOrder, g);
+    AffineMap id = rewriter.getMultiDimIdentityMap(type.getRank());
+    result =
+        linalg::GenericOp::create(
+            rewriter, loc, type, wide, unpackInto, {id, id},
+            SmallVector<utils::IteratorType>(type.getRank(),
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location nloc, ValueRange args) {
+              linalg::YieldOp::create(nb, nloc,
+                                      ValueRange{arith::TruncIOp::create(
+                                          nb, nloc, resultElement, args[0])});
+            })
+            .getResult(0);
+  } else {
+    result = unpackResult(rewriter, loc, kernel.getResult(0), unpackInto, cMap,
+                          cOrder, g);
+  }
   rewriter.replaceOp(op, result);
   if (initFill)
     rewriter.eraseOp(initFill);
@@ -932,7 +1045,7 @@ static LogicalResult packContraction(RewriterBase &rewriter,
 /// only when the collapsed op cannot be planned.
 static LogicalResult fuseGroups(RewriterBase &rewriter, linalg::GenericOp &op,
                                 FailureOr<Gemm> &g, unsigned vectorBits,
-                                unsigned vectorRegisters) {
+                                unsigned vectorRegisters, DotTypes dots) {
   SmallVector<ReassociationIndices> groups = fusibleGroups(op, g->roles);
   if (groups.empty())
     return success();
@@ -942,7 +1055,7 @@ static LogicalResult fuseGroups(RewriterBase &rewriter, linalg::GenericOp &op,
     return success(); // planned as it is
   rewriter.replaceOp(op, collapsed->results);
   op = cast<linalg::GenericOp>(collapsed->collapsedOp.getOperation());
-  g = planGemm(op, vectorBits, vectorRegisters);
+  g = planGemm(op, vectorBits, vectorRegisters, dots);
   return failure(failed(g));
 }
 
@@ -953,9 +1066,10 @@ struct EinsumPackContractions
 
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
+    DotTypes dots{bf16Dot, int8Dot};
     SmallVector<linalg::GenericOp> candidates;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (isPackable(op))
+      if (isPackable(op, dots))
         candidates.push_back(op);
     });
     llvm::SmallPtrSet<Operation *, 8> edges;
@@ -964,17 +1078,23 @@ struct EinsumPackContractions
       // Taken out of the set now: `op` is replaced below, and a new op may
       // reuse its address.
       bool edge = edges.erase(op.getOperation());
-      FailureOr<Gemm> g = planGemm(op, vectorBits, vectorRegisters);
+      FailureOr<Gemm> g = planGemm(op, vectorBits, vectorRegisters, dots);
       if (failed(g))
         continue;
       // Labels of one role that stay adjacent in every operand become one
       // loop first (`cd` in `abcd,cdef->abef`, `bt` and `hk` in EinsumDense's
       // `btd,dhk->bthk`), so that the choice below, the edge split and the
       // K blocks see the contraction as the plain GEMM it is.
-      if (failed(fuseGroups(rewriter, op, g, vectorBits, vectorRegisters)))
+      if (failed(
+              fuseGroups(rewriter, op, g, vectorBits, vectorRegisters, dots)))
         return signalPassFailure();
-      if (!worthPacking(op, *g, l2Bytes, edge, bf16Dot)) {
-        if (g->lhs == 1)
+      // Integers take the packed GEMM on dot products only (one K loop).
+      bool floats =
+          isa<FloatType>(getElementTypeOrSelf(op.getDpsInits()[0].getType()));
+      if (!floats && !g->dot)
+        continue;
+      if (!worthPacking(op, *g, l2Bytes, edge)) {
+        if (g->lhs == 1 && floats)
           putLhsFirst(rewriter, op);
         continue;
       }
@@ -1000,17 +1120,16 @@ struct EinsumPackContractions
         }
         continue;
       }
-      (void)packContraction(rewriter, op, *g, bf16Dot);
+      (void)packContraction(rewriter, op, *g);
     }
   }
 };
 } // namespace
 
-einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
-                                            ArrayRef<std::string> loopNames,
-                                            unsigned vectorBits,
-                                            unsigned vectorRegisters,
-                                            int64_t l2Bytes, bool bf16Dot) {
+einjit::KernelChoice
+einsum::describeKernel(linalg::GenericOp op, ArrayRef<std::string> loopNames,
+                       unsigned vectorBits, unsigned vectorRegisters,
+                       int64_t l2Bytes, bool bf16Dot, bool int8Dot) {
   auto name = [&](unsigned loop) {
     return loop < loopNames.size() ? loopNames[loop]
                                    : "d" + std::to_string(loop);
@@ -1027,8 +1146,9 @@ einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
   op.getReductionDims(reductions);
   Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
   FailureOr<Gemm> g = failure();
-  if (isPackable(op))
-    g = planGemm(op, vectorBits, vectorRegisters);
+  DotTypes dots{bf16Dot, int8Dot};
+  if (isPackable(op, dots))
+    g = planGemm(op, vectorBits, vectorRegisters, dots);
   // Fused label groups, as the pass fuses them; a fused loop is named by
   // its labels in order (`bt`).
   std::string fused;
@@ -1054,7 +1174,10 @@ einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
     }
     IRRewriter rewriter(op.getContext());
     if (!groups.empty() &&
-        failed(fuseGroups(rewriter, op, g, vectorBits, vectorRegisters)))
+        failed(fuseGroups(rewriter, op, g, vectorBits, vectorRegisters, dots)))
+      g = failure();
+    // Integers take the packed GEMM on dot products only.
+    if (succeeded(g) && !g->dot && !isa<FloatType>(element))
       g = failure();
     if (!groups.empty() && op.getNumLoops() == fusedNames.size()) {
       loopNames = fusedNames;
@@ -1070,10 +1193,13 @@ einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
                              names(g->batch), names(m), names(n), names(g->k),
                              g->mr, g->nr, name(g->mTile), name(g->nTile));
     std::string why;
-    bool packed = worthPacking(op, *g, l2Bytes, /*edge=*/false, bf16Dot, &why);
+    bool packed = worthPacking(op, *g, l2Bytes, /*edge=*/false, &why);
     k.kind = packed ? "GEMM, packed panels" : "GEMM, direct kernel";
-    if (packed && bf16Dot && takesBF16Pairs(op, *g))
-      k.detail += "; K in bf16 pairs, dot products (vdpbf16ps)";
+    if (packed && g->dot)
+      k.detail += g->dot->group == 2
+                      ? "; K in bf16 pairs, dot products (vdpbf16ps)"
+                      : "; K in groups of four 8-bit integers, dot products "
+                        "(vpdpbusd) into i32";
     if (packed) {
       if (auto split = edgeSplit(op, *g))
         why += llvm::formatv("; split at {0} = {1}: whole panels, then an "
@@ -1120,7 +1246,8 @@ einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
   k.detail = "tiled and vectorized";
   if (!element.isF32() && !element.isF64()) {
     k.why =
-        "the packed GEMM takes f32 and f64; this step accumulates in " +
+        "the packed GEMM takes f32 and f64 (and bf16 or 8-bit integers on "
+        "dot products where the CPU has them); this step accumulates in " +
         std::string(isa<IntegerType>(element) ? "integers" : "another type");
     return k;
   }

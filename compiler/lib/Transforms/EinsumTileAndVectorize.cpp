@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "einjit/Dialect/Einsum/IR/EinsumOps.h"
 #include "einjit/Spec/Limits.h"
 #include "einjit/Transforms/InitFill.h"
 #include "einjit/Transforms/KernelChoice.h"
@@ -1014,16 +1015,17 @@ static Value readWhole(OpBuilder &b, Location loc, Value t,
       b, loc, VectorType::get(shape, type.getElementType()), whole);
 }
 
-/// Lowers the register tile of a bf16 micro-kernel op (one K pair: loops of
-/// size 1 but the tile's rows, columns and pair) to AVX512-BF16 dot
-/// products: each row's pair of the left-hand side, broadcast as one
+/// Lowers the register tile of a dot-product micro-kernel op (one K group:
+/// loops of size 1 but the tile's rows, columns and group) to AVX512-BF16's
+/// vdpbf16ps (bf16 pairs into f32) or AVX512-VNNI's vpdpbusd (four u8 x i8
+/// into i32): each row's group of the left-hand side, broadcast as one
 /// 32-bit word, times each SIMD register of the right-hand side's panel
-/// row, whose pairs lie next to each other, into that row's f32
-/// accumulators. Fails (for the vectorizer to take it) on another shape.
-static LogicalResult lowerBF16DotTile(RewriterBase &rewriter,
-                                      linalg::GenericOp op,
-                                      ArrayRef<int64_t> roles,
-                                      unsigned vectorBits) {
+/// row, whose groups lie next to each other, into that row's accumulators.
+/// For integers the body's zero-extended input is vpdpbusd's unsigned
+/// operand. Fails (for the vectorizer to take it) on another shape.
+static LogicalResult lowerDotTile(RewriterBase &rewriter, linalg::GenericOp op,
+                                  ArrayRef<int64_t> roles,
+                                  unsigned vectorBits) {
   using einsum::GemmLoop;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   std::optional<unsigned> mTile, nTile, kPair;
@@ -1039,7 +1041,7 @@ static LogicalResult lowerBF16DotTile(RewriterBase &rewriter,
   }
   if (!mTile || !nTile || !kPair || !op.hasPureTensorSemantics())
     return failure();
-  int64_t mr = ranges[*mTile], nr = ranges[*nTile], pair = ranges[*kPair];
+  int64_t mr = ranges[*mTile], nr = ranges[*nTile], group = ranges[*kPair];
   int64_t lanes = vectorBits / 32;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   auto at = [&](unsigned operand, unsigned loop) {
@@ -1048,69 +1050,100 @@ static LogicalResult lowerBF16DotTile(RewriterBase &rewriter,
   };
   Value a = op.getDpsInputs()[0], b = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
+  Type narrow = getElementTypeOrSelf(a.getType()),
+       acc = getElementTypeOrSelf(c.getType());
+  bool bf16 = narrow.isBF16() && acc.isF32() && group == 2;
+  bool int8 = narrow.isInteger(8) && acc.isInteger(32) && group == 4;
+  // For integers, which input the body zero-extends.
+  bool aUnsigned = true;
+  if (int8) {
+    Block &body = op.getRegion().front();
+    auto extension = [&](unsigned arg) -> Operation * {
+      Value v = body.getArgument(arg);
+      return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+    };
+    Operation *aExt = extension(0), *bExt = extension(1);
+    if (!aExt || !bExt ||
+        isa<arith::ExtUIOp>(aExt) == isa<arith::ExtUIOp>(bExt) ||
+        !isa<arith::ExtUIOp, arith::ExtSIOp>(aExt) ||
+        !isa<arith::ExtUIOp, arith::ExtSIOp>(bExt))
+      return failure();
+    aUnsigned = isa<arith::ExtUIOp>(aExt);
+  }
   unsigned aRank = cast<RankedTensorType>(a.getType()).getRank();
-  if (pair != 2 || nr % lanes != 0 || !at(0, *mTile) ||
-      at(0, *kPair) != std::optional<unsigned>(aRank - 1) || !at(1, *nTile) ||
-      !at(1, *kPair) || *at(1, *nTile) > *at(1, *kPair) || !at(2, *mTile) ||
-      !at(2, *nTile) || !getElementTypeOrSelf(a.getType()).isBF16() ||
-      !getElementTypeOrSelf(b.getType()).isBF16() ||
-      !getElementTypeOrSelf(c.getType()).isF32())
+  if ((!bf16 && !int8) || vectorBits != 512 || nr % lanes != 0 ||
+      !at(0, *mTile) || at(0, *kPair) != std::optional<unsigned>(aRank - 1) ||
+      !at(1, *nTile) || !at(1, *kPair) || *at(1, *nTile) > *at(1, *kPair) ||
+      !at(2, *mTile) || !at(2, *nTile) ||
+      getElementTypeOrSelf(b.getType()) != narrow)
     return failure();
 
   Location loc = op.getLoc();
   rewriter.setInsertionPoint(op);
-  Type i32 = rewriter.getI32Type(), f32 = rewriter.getF32Type(),
-       bf16 = rewriter.getBF16Type();
-  auto pairs = VectorType::get({lanes * pair}, bf16);
-  auto accumulators = VectorType::get({lanes}, f32);
+  Type i32 = rewriter.getI32Type();
+  auto groups = VectorType::get({lanes * group}, narrow);
+  auto words = VectorType::get({lanes}, i32);
+  auto accumulators = VectorType::get({lanes}, acc);
+  auto dot = [&](Value sums, Value aGroups, Value bGroups) -> Value {
+    if (bf16)
+      return x86vector::DotBF16Op::create(rewriter, loc, accumulators, sums,
+                                          aGroups, bGroups);
+    Value u = aUnsigned ? aGroups : bGroups, s = aUnsigned ? bGroups : aGroups;
+    return einsum::DotU8I8Op::create(rewriter, loc, accumulators, sums, u, s);
+  };
+  // bf16 operands as vector<32xbf16>, integers as vector<16xi32>.
+  VectorType operandType = bf16 ? groups : words;
+
   // The right-hand side's panel row, read as one contiguous vector (an
   // n-D read would be unrolled into reads of its innermost dimension, the
-  // pair).
+  // group).
   auto bType = cast<RankedTensorType>(b.getType());
   ReassociationIndices all =
       llvm::to_vector(llvm::seq<int64_t>(0, bType.getRank()));
   Value bFlat = tensor::CollapseShapeOp::create(
       rewriter, loc, b, ArrayRef<ReassociationIndices>{all});
-  Value bRow = readWhole(rewriter, loc, bFlat, {nr * pair});
+  Value bRow = readWhole(rewriter, loc, bFlat, {nr * group});
   SmallVector<Value> bVectors;
-  for (int64_t col = 0; col < nr; col += lanes)
-    bVectors.push_back(vector::ExtractStridedSliceOp::create(
-        rewriter, loc, bRow, {col * pair}, {lanes * pair}, {1}));
+  for (int64_t col = 0; col < nr; col += lanes) {
+    Value part = vector::ExtractStridedSliceOp::create(
+        rewriter, loc, bRow, {col * group}, {lanes * group}, {1});
+    bVectors.push_back(
+        vector::BitCastOp::create(rewriter, loc, operandType, part));
+  }
   bool rowsFirst = *at(2, *mTile) < *at(2, *nTile);
   Value tile = readWhole(rewriter, loc, c,
                          rowsFirst ? ArrayRef<int64_t>{mr, nr}
                                    : ArrayRef<int64_t>{nr, mr});
   if (!rowsFirst)
     tile = vector::TransposeOp::create(rewriter, loc, tile, {1, 0});
-  // Each row's pair, one 32-bit word broadcast from memory; the pair is
+  // Each row's group, one 32-bit word broadcast from memory; the group is
   // the left-hand side's innermost dimension.
   auto aType = cast<RankedTensorType>(a.getType());
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  Value bf16Zero =
-      arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(bf16));
+  Value narrowZero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(narrow));
   for (int64_t row = 0; row < mr; ++row) {
     SmallVector<Value> indices(aType.getRank(), zero);
     indices[*at(0, *mTile)] =
         arith::ConstantIndexOp::create(rewriter, loc, row);
-    Value aPairRead = vector::TransferReadOp::create(
-        rewriter, loc, VectorType::get({pair}, bf16), a, indices, bf16Zero,
+    Value aGroup = vector::TransferReadOp::create(
+        rewriter, loc, VectorType::get({group}, narrow), a, indices, narrowZero,
         ArrayRef<bool>{true});
     Value word = vector::ExtractOp::create(
         rewriter, loc,
         vector::BitCastOp::create(rewriter, loc, VectorType::get({1}, i32),
-                                  aPairRead),
+                                  aGroup),
         0);
-    Value broadcast = vector::BroadcastOp::create(
-        rewriter, loc, VectorType::get({lanes}, i32), word);
-    Value aPair = vector::BitCastOp::create(rewriter, loc, pairs, broadcast);
+    Value broadcast = vector::BroadcastOp::create(rewriter, loc, words, word);
+    Value aGroups =
+        vector::BitCastOp::create(rewriter, loc, operandType, broadcast);
     Value sums = vector::ExtractOp::create(rewriter, loc, tile, row);
     for (auto [i, bVector] : llvm::enumerate(bVectors)) {
       int64_t col = int64_t(i) * lanes;
-      Value acc = vector::ExtractStridedSliceOp::create(rewriter, loc, sums,
-                                                        {col}, {lanes}, {1});
-      acc = x86vector::DotBF16Op::create(rewriter, loc, accumulators, acc,
-                                         aPair, bVector);
-      sums = vector::InsertStridedSliceOp::create(rewriter, loc, acc, sums,
+      Value part = vector::ExtractStridedSliceOp::create(rewriter, loc, sums,
+                                                         {col}, {lanes}, {1});
+      part = dot(part, aGroups, bVector);
+      sums = vector::InsertStridedSliceOp::create(rewriter, loc, part, sums,
                                                   {col}, {1});
     }
     tile = vector::InsertOp::create(rewriter, loc, sums, tile, row);
@@ -1119,7 +1152,7 @@ static LogicalResult lowerBF16DotTile(RewriterBase &rewriter,
     tile = vector::TransposeOp::create(rewriter, loc, tile, {1, 0});
   auto cType = cast<RankedTensorType>(c.getType());
   tile = vector::ShapeCastOp::create(
-      rewriter, loc, VectorType::get(cType.getShape(), f32), tile);
+      rewriter, loc, VectorType::get(cType.getShape(), acc), tile);
   SmallVector<Value> indices(cType.getRank(), zero);
   SmallVector<bool> inBounds(cType.getRank(), true);
   Value written = vector::TransferWriteOp::create(
@@ -1181,10 +1214,11 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
   if (!mPanel || !nPanel || !mTile || !nTile || !lastK)
     return op.emitOpError("einsum.gemm lacks a loop role");
 
-  // A K step (of pairs: two bf16) of a panel row takes as many bytes as
-  // one of the result's elements.
-  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
-  int64_t bytes = element.getIntOrFloatBitWidth() / 8;
+  // The bytes of a K step (a K group of dot products) per panel row and
+  // column.
+  Type element = getElementTypeOrSelf(op.getDpsInputs()[1].getType());
+  int64_t bytes = element.getIntOrFloatBitWidth() / 8 *
+                  (kPair ? ranges[*kPair] : int64_t(1));
   int64_t kc =
       std::min(l2Bytes / 2 / (ranges[*nPanel] * ranges[*nTile] * bytes),
                l1Bytes / 2 / (ranges[*mTile] * bytes));
@@ -1245,7 +1279,7 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
   if (failed(stepTile))
     return failure();
   auto step = cast<linalg::GenericOp>(*stepTile);
-  if (!kPair || failed(lowerBF16DotTile(rewriter, step, roles, vectorBits)))
+  if (!kPair || failed(lowerDotTile(rewriter, step, roles, vectorBits)))
     (void)vectorizeIfPossible(rewriter, step);
   if (fill)
     (void)vectorizeIfPossible(rewriter, fill);

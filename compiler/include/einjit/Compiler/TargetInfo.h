@@ -39,6 +39,8 @@ struct TargetInfo {
   /// Packed-type dot products the GEMM micro-kernel may use: AVX512-BF16's
   /// vdpbf16ps (pairs of bf16 into f32 lanes).
   bool bf16Dot = false;
+  /// AVX512-VNNI's vpdpbusd (groups of four u8 x i8 into i32 lanes).
+  bool int8Dot = false;
   /// Data cache sizes in bytes (per core for L1 and L2), from the host.
   int64_t l1Bytes = 32 << 10, l2Bytes = 1 << 20, l3Bytes = 8 << 20;
 
@@ -60,7 +62,7 @@ struct TargetInfo {
   bool operator==(const TargetInfo &o) const {
     return cpu == o.cpu && features == o.features &&
            vectorBits == o.vectorBits && vectorRegisters == o.vectorRegisters &&
-           bf16Dot == o.bf16Dot;
+           bf16Dot == o.bf16Dot && int8Dot == o.int8Dot;
   }
 };
 

@@ -171,7 +171,8 @@ def EinsumTileAndVectorize
                            "mlir::vector::VectorDialect",
                            "mlir::affine::AffineDialect",
                            "mlir::tensor::TensorDialect",
-                           "mlir::x86vector::X86VectorDialect"];
+                           "mlir::x86vector::X86VectorDialect",
+                           "mlir::einsum::EinsumDialect"];
 }
 
 def EinsumPackContractions
@@ -259,6 +260,8 @@ def EinsumPackContractions
            "SIMD register width in bits; NR is two registers">,
     Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
            "Pack bf16 contractions for AVX512-BF16 dot products">,
+    Option<"int8Dot", "int8-dot", "bool", /*default=*/"false",
+           "Pack 8-bit integer contractions for AVX512-VNNI dot products">,
     Option<"vectorRegisters", "vector-registers", "unsigned",
            /*default=*/"32", "SIMD registers; sets MR">,
     Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
@@ -395,6 +398,20 @@ def EinsumExpandBF16 : Pass<"einsum-expand-bf16", "mlir::func::FuncOp"> {
     arith ops (`maximumf` and the rest) to LLVM's native lowering.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
+def EinsumLowerDotProducts
+    : Pass<"einsum-lower-dot-products", "mlir::func::FuncOp"> {
+  let summary = "Turn einsum.dot_u8i8 into AVX512-VNNI's vpdpbusd intrinsic";
+  let description = [{
+    einsum-tile-and-vectorize builds 8-bit integer micro-kernels from
+    `einsum.dot_u8i8`, a pure op that bufferization and loop hoisting move
+    freely. After bufferization this pass replaces each with a call of
+    `llvm.x86.avx512.vpdpbusd.512` (`llvm.call_intrinsic`, whose unknown
+    memory effects bufferization would refuse), which LLVM selects as one
+    `vpdpbusd` instruction.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
 def EinsumNegativeStrides : Pass<"einsum-negative-strides", "mlir::ModuleOp"> {

@@ -59,4 +59,28 @@ def Einsum_ContractOp : Einsum_Op<"contract", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Einsum_DotU8I8Op : Einsum_Op<"dot_u8i8", [Pure,
+    AllTypesMatch<["acc", "result", "a", "b"]>]> {
+  let summary = "Groups of four u8 x i8 products added to i32 lanes";
+  let description = [{
+    `result[i] = acc[i] + sum over j < 4 of
+    zext(a.bytes[4i + j]) * sext(b.bytes[4i + j])`, with the i32 lanes of
+    `a` and `b` seen as four bytes each (little-endian) and the sum wrapping
+    in 32 bits: AVX512-VNNI's `vpdpbusd`. The micro-kernels of
+    einsum-tile-and-vectorize build it; einsum-lower-dot-products turns it
+    into the `llvm.x86.avx512.vpdpbusd.512` intrinsic after bufferization
+    (a call with memory effects would not bufferize).
+
+    Example:
+    ```mlir
+    %r = einsum.dot_u8i8 %acc, %a, %b : vector<16xi32>
+    ```
+  }];
+  let arguments = (ins VectorOfLengthAndType<[16], [I32]>:$acc,
+                       VectorOfLengthAndType<[16], [I32]>:$a,
+                       VectorOfLengthAndType<[16], [I32]>:$b);
+  let results = (outs VectorOfLengthAndType<[16], [I32]>:$result);
+  let assemblyFormat = "$acc `,` $a `,` $b attr-dict `:` type($result)";
+}
+
 #endif // EINSUM_OPS
