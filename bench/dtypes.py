@@ -8,7 +8,10 @@ fastest call). torch.einsum and np.einsum: the fastest of N calls after a
 warm-up, on operands of the same dtype (numpy has no bf16; np.einsum on
 f16 and ints has no BLAS, and torch's int matmul no fast kernel). The
 implementations alternate for --rounds rounds and each keeps its best.
-Ratio = best peer's time / einjit's (above 1: einjit faster).
+Ratio = best peer's time / einjit's (above 1: einjit faster). Where the
+CPU has AVX512-BF16 or AVX512-VNNI, the dot products' peaks are measured
+too (bench/fma_peak.cpp `dot`), and bf16 and 8-bit products are also given
+as a share of theirs.
 
   bench/.venv/bin/python bench/dtypes.py [--threads 1,2] [--rounds 2]
 """
@@ -32,6 +35,7 @@ CASES = [
      ["bf16", "bf16"]),
     ("reduction ijk->j 256^3", "ijk->j", [(256, 256, 256)], ["bf16"]),
     ("matmul 512", "ij,jk->ik", [(512, 512), (512, 512)], ["i8", "i8"]),
+    ("matmul 999", "ij,jk->ik", [(999, 999), (999, 999)], ["i8", "i8"]),
     ("matmul 512 u8 x i8 -> i16", "ij,jk->ik", [(512, 512), (512, 512)],
      ["u8", "i8"]),
     ("matmul 256 bool", "ij,jk->ik", [(256, 256), (256, 256)],
@@ -109,12 +113,14 @@ def main():
     for threads in map(int, args.threads.split(",")):
         einsum_peers.peer_environment(threads)
         peak = einsum_peers.fma_peak(threads)
+        dots = einsum_peers.dot_peaks(threads)
+        dot_text = "".join(f"; {k} {v:.1f}" for k, v in dots.items())
         print(f"\n{threads} thread(s); {einsum_peers.cpu_name()}; fp32 FMA "
-              f"peak {peak:.1f} GFLOP/s, measured now\n")
+              f"peak {peak:.1f} GFLOP/s{dot_text}, measured now\n")
         print("| case | dtypes | einjit ms | einjit GFLOP/s (% of fp32 FMA "
-              "peak) | compile ms | torch.einsum ms | np.einsum ms | "
-              "best peer / einjit |")
-        print("|---|---|---|---|---|---|---|---|")
+              "peak) | % of the dot product's peak | compile ms | "
+              "torch.einsum ms | np.einsum ms | best peer / einjit |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, eq, shapes, dtypes in CASES:
             fl = flops_of(eq, shapes, dtypes)
             calls = peers(eq, shapes, dtypes, threads)
@@ -132,8 +138,15 @@ def main():
             peer_ms = [best[p] for p in calls]
             ratio = min(peer_ms) / mine if peer_ms else float("nan")
             cell = lambda p: f"{best[p]:.3f}" if p in best else "n/a"
+            # bf16 x bf16 runs on vdpbf16ps, 8-bit x 8-bit on vpdpbusd,
+            # where the CPU has them.
+            dot = ("bf16dot_gflops" if dtypes == ["bf16", "bf16"] else
+                   "vnni_gops" if set(dtypes) <= {"i8", "u8"} and
+                   len(dtypes) == 2 else None)
+            dot_cell = (f"{100 * gf / dots[dot]:.0f}%" if dot in dots
+                        else "")
             print(f"| {name} | {','.join(dtypes)} | {mine:.3f} | {gf:.1f} "
-                  f"({100 * gf / peak:.0f}%) | {compile_ms:.0f} | "
+                  f"({100 * gf / peak:.0f}%) | {dot_cell} | {compile_ms:.0f} | "
                   f"{cell('torch.einsum')} | {cell('np.einsum')} | "
                   f"{ratio:.2f} |")
 

@@ -300,6 +300,18 @@ def fma_peak(threads):
     return float(re.search(r"peak_gflops: ([0-9.]+)", out).group(1))
 
 
+def dot_peaks(threads):
+    """The packed-type dot products' peaks on `threads` threads, measured
+    now: {"bf16dot_gflops": ..., "vnni_gops": ...}, each where the CPU has
+    the instruction (AVX512-BF16, AVX512-VNNI)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_fma_peak(tmp)
+        out = subprocess.run([exe, "dot", str(threads)], check=True,
+                             capture_output=True, text=True).stdout
+    return {k: float(v) for k, v in re.findall(r"(\w+): ([0-9.]+)", out)}
+
+
 def measure_ceilings(exe, threads_list, args, log):
     def run(*a):
         out = subprocess.run([exe, *map(str, a)], capture_output=True,

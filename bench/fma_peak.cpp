@@ -7,6 +7,11 @@
 //                           running 12 independent FMA chains of vector
 //                           registers (enough to cover a 4-cycle latency on
 //                           two FMA ports); 512-bit and 256-bit variants
+//   fma_peak dot THREADS    the packed-type dot products' peaks where the
+//                           CPU has them: AVX512-BF16's vdpbf16ps
+//                           (bf16dot_gflops, 2 flops per bf16 pair
+//                           element) and AVX512-VNNI's vpdpbusd (vnni_gops,
+//                           2 ops per u8 x i8 product), 12 chains each
 //   fma_peak copy THREADS MIB
 //                           GB/s of memcpy between two MIB-MiB arrays per
 //                           thread, counting bytes read plus bytes written
@@ -124,6 +129,42 @@ float chains256(long iters) {
 }
 #endif
 
+#if defined(__AVX512BF16__)
+// Each step adds 32 products of 2^-10 * 2^-10 per lane pair: far from
+// overflow for the iterations run.
+float chainsBF16(long iters) {
+  __m512 acc[kChains];
+  for (int c = 0; c < kChains; ++c)
+    acc[c] = _mm512_set1_ps(static_cast<float>(c));
+  const __m512bh x = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1.0f / 1024),
+                                         _mm512_set1_ps(1.0f / 1024));
+  for (long i = 0; i < iters; ++i)
+    for (int c = 0; c < kChains; ++c)
+      acc[c] = _mm512_dpbf16_ps(acc[c], x, x);
+  __m512 sum = acc[0];
+  for (int c = 1; c < kChains; ++c)
+    sum = _mm512_add_ps(sum, acc[c]);
+  return _mm512_reduce_add_ps(sum);
+}
+#endif
+
+#if defined(__AVX512VNNI__)
+// i32 lanes that wrap harmlessly.
+float chainsVnni(long iters) {
+  __m512i acc[kChains];
+  for (int c = 0; c < kChains; ++c)
+    acc[c] = _mm512_set1_epi32(c);
+  const __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
+  for (long i = 0; i < iters; ++i)
+    for (int c = 0; c < kChains; ++c)
+      acc[c] = _mm512_dpbusd_epi32(acc[c], u, s);
+  __m512i sum = acc[0];
+  for (int c = 1; c < kChains; ++c)
+    sum = _mm512_add_epi32(sum, acc[c]);
+  return static_cast<float>(_mm512_reduce_add_epi32(sum));
+}
+#endif
+
 // Best GFLOP/s over five repetitions of ~0.2 s each.
 template <typename Chains>
 double fmaGflops(int threads, int lanes, Chains chains) {
@@ -163,6 +204,19 @@ int fma(int threads) {
   return best > 0 ? 0 : 1;
 }
 
+// A dot product of `lanes` lanes counts 2 * `perLane` flops (or ops) per
+// lane: bf16 pairs, u8 x i8 quads.
+int dot(int threads) {
+#if defined(__AVX512BF16__)
+  std::printf("bf16dot_gflops: %.1f\n", fmaGflops(threads, 32, chainsBF16));
+#endif
+#if defined(__AVX512VNNI__)
+  std::printf("vnni_gops: %.1f\n", fmaGflops(threads, 64, chainsVnni));
+#endif
+  (void)threads;
+  return 0;
+}
+
 int copy(int threads, long mib) {
   size_t bytes = static_cast<size_t>(mib) << 20;
   std::vector<char *> src(threads), dst(threads);
@@ -198,8 +252,10 @@ int main(int argc, char **argv) {
     threads = 1;
   if (mode == "fma")
     return fma(threads);
+  if (mode == "dot")
+    return dot(threads);
   if (mode == "copy")
     return copy(threads, argc > 3 ? std::max(1, std::atoi(argv[3])) : 1024);
-  std::fprintf(stderr, "usage: fma_peak fma THREADS | copy THREADS MIB\n");
+  std::fprintf(stderr, "usage: fma_peak fma THREADS | dot THREADS | copy THREADS MIB\n");
   return 1;
 }

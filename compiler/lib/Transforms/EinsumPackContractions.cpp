@@ -757,13 +757,24 @@ static std::optional<Value> fillValue(Value init) {
 /// only: the loop and the split point, when a tiled loop has both whole
 /// panels and a partial one. The whole panels then need no padded result
 /// and no copy back; the thin edge is a contraction of its own.
+///
+/// Not for dot products where that edge would be too thin to pack (half a
+/// tile's rows, a quarter of its columns): it would run on the converted
+/// operands, which then stay (a 768x768 bf16 weight converted to f32 for
+/// one row, `btd,dhk->bthk` at t = 129); the whole op runs on padded panels
+/// instead. Nor for 8-bit integers, whose i32 sums are packed and copied
+/// back anyway.
 static std::optional<std::pair<unsigned, int64_t>>
 edgeSplit(linalg::GenericOp op, const Gemm &g) {
+  if (g.dot && g.dot->group == 4)
+    return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  for (auto [loop, tile] :
-       {std::make_pair(g.mTile, g.mr), std::make_pair(g.nTile, g.nr)})
-    if (ranges[loop] > tile && ranges[loop] % tile != 0)
-      return std::make_pair(loop, ranges[loop] - ranges[loop] % tile);
+  for (auto [loop, tile, thin] : {std::make_tuple(g.mTile, g.mr, g.mr / 2),
+                                  std::make_tuple(g.nTile, g.nr, g.nr / 4)}) {
+    int64_t edge = ranges[loop] % tile;
+    if (ranges[loop] > tile && edge != 0 && (!g.dot || edge >= thin))
+      return std::make_pair(loop, ranges[loop] - edge);
+  }
   return std::nullopt;
 }
 
