@@ -256,6 +256,7 @@ int main(int argc, char **argv) {
     return dot(threads);
   if (mode == "copy")
     return copy(threads, argc > 3 ? std::max(1, std::atoi(argv[3])) : 1024);
-  std::fprintf(stderr, "usage: fma_peak fma THREADS | dot THREADS | copy THREADS MIB\n");
+  std::fprintf(
+      stderr, "usage: fma_peak fma THREADS | dot THREADS | copy THREADS MIB\n");
   return 1;
 }
