@@ -328,3 +328,29 @@ func.func @int8_dot_tile(%a: tensor<2x8x7x4xi8>, %b: tensor<1x7x32x4xi8>, %c: te
   } -> tensor<2x8x1x32xi32>
   return %0 : tensor<2x8x1x32xi32>
 }
+
+// -----
+
+// The dot products' packing copies put a group of K elements innermost
+// (`[K/2, 32, 2]` from `[K/2, 2, 32]`): each panel row is two contiguous
+// reads of 32, one vector.interleave and one contiguous write of 64; four
+// rows (bytes) interleave twice.
+// CHECK-LABEL: func @pack_pairs
+// CHECK: scf.for
+// CHECK: vector.transfer_read {{.*}} : tensor<6x2x1x32xbf16>, vector<1x2x1x32xbf16>
+// CHECK: vector.interleave %{{.*}}, %{{.*}} : vector<32xbf16> -> vector<64xbf16>
+// CHECK: vector.transfer_write %{{.*}} : vector<64xbf16>, tensor<64xbf16>
+// CHECK-NOT: linalg.transpose
+func.func @pack_pairs(%src: tensor<6x2x1x32xbf16>, %dst: tensor<1x6x32x2xbf16>) -> tensor<1x6x32x2xbf16> {
+  %0 = linalg.transpose ins(%src : tensor<6x2x1x32xbf16>) outs(%dst : tensor<1x6x32x2xbf16>) permutation = [2, 0, 3, 1]
+  return %0 : tensor<1x6x32x2xbf16>
+}
+// CHECK-LABEL: func @pack_quads
+// CHECK: vector.interleave %{{.*}}, %{{.*}} : vector<32xi8> -> vector<64xi8>
+// CHECK: vector.interleave %{{.*}}, %{{.*}} : vector<32xi8> -> vector<64xi8>
+// CHECK: vector.interleave %{{.*}}, %{{.*}} : vector<64xi8> -> vector<128xi8>
+// CHECK: vector.transfer_write %{{.*}} : vector<128xi8>, tensor<128xi8>
+func.func @pack_quads(%src: tensor<3x4x1x32xi8>, %dst: tensor<1x3x32x4xi8>) -> tensor<1x3x32x4xi8> {
+  %0 = linalg.transpose ins(%src : tensor<3x4x1x32xi8>) outs(%dst : tensor<1x3x32x4xi8>) permutation = [2, 0, 3, 1]
+  return %0 : tensor<1x3x32x4xi8>
+}

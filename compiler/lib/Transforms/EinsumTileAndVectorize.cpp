@@ -918,6 +918,82 @@ static LogicalResult tileTransposeBlocks(RewriterBase &rewriter,
 /// power of two long is tiled into register tiles of rows x width,
 /// vectorized as blocks, with its remainders left to loop nests; any other
 /// stays a loop nest.
+static Value readWhole(OpBuilder &b, Location loc, Value t,
+                       ArrayRef<int64_t> shape);
+
+/// The dot-product packing copy of einsum-pack-contractions, `[..., K/G,
+/// NR, G]` from `[..., K/G, G, ..., NR]`: the last dimension, a group of
+/// G = 2 or 4 (bf16 pairs, byte quads), comes from an outer one of the
+/// input, and the next-to-last from the input's contiguous one. Each
+/// panel row is G contiguous reads of NR elements, interleaved in
+/// registers (`vector.interleave`: unpacks and permutes), and one
+/// contiguous write of NR x G, instead of a loop nest of scalar moves.
+/// Fails on another copy.
+static LogicalResult interleaveGroups(RewriterBase &rewriter,
+                                      linalg::TransposeOp op,
+                                      int64_t parallelWork) {
+  ArrayRef<int64_t> perm = op.getPermutation();
+  unsigned rank = perm.size();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (rank < 2 || perm[rank - 2] != int64_t(rank) - 1 ||
+      perm.back() == int64_t(rank) - 1 ||
+      (ranges.back() != 2 && ranges.back() != 4) ||
+      !op.hasPureTensorSemantics())
+    return failure();
+  int64_t group = ranges.back(), row = ranges[rank - 2];
+  Operation *target = op;
+  auto outer = llvm::find_if(ranges, [](int64_t r) { return r > 1; });
+  if (outer - ranges.begin() < int64_t(rank) - 2) {
+    SmallVector<int64_t> chunks(rank, 0);
+    chunks[outer - ranges.begin()] =
+        llvm::divideCeil(*outer, std::min<int64_t>(*outer, kCopyChunks));
+    if (worthThreads(ranges, chunks, parallelWork / 8)) {
+      FailureOr<Operation *> threadTile = tile(rewriter, op, chunks, true);
+      if (failed(threadTile))
+        return failure();
+      target = *threadTile;
+    }
+  }
+  SmallVector<int64_t> sizes(rank, 1);
+  sizes[rank - 2] = sizes[rank - 1] = 0;
+  FailureOr<Operation *> tiled = tile(rewriter, target, sizes);
+  if (failed(tiled))
+    return failure();
+  auto rowCopy = cast<linalg::TransposeOp>(*tiled);
+  Location loc = rowCopy.getLoc();
+  rewriter.setInsertionPoint(rowCopy);
+  // The input tile is [1, ..., G, ..., 1, NR]: G rows of NR.
+  Value rows = readWhole(rewriter, loc, rowCopy.getInput(), {group, row});
+  SmallVector<Value> parts;
+  for (int64_t g = 0; g < group; ++g)
+    parts.push_back(vector::ExtractOp::create(rewriter, loc, rows, g));
+  // interleave(a, b) alternates a and b; for four rows, interleaving the
+  // interleaves of rows 0, 2 and of rows 1, 3 gives 0, 1, 2, 3, 0, ...
+  Value joined =
+      group == 2
+          ? vector::InterleaveOp::create(rewriter, loc, parts[0], parts[1])
+                .getResult()
+          : vector::InterleaveOp::create(
+                rewriter, loc,
+                vector::InterleaveOp::create(rewriter, loc, parts[0], parts[2]),
+                vector::InterleaveOp::create(rewriter, loc, parts[1], parts[3]))
+                .getResult();
+  Value init = rowCopy.getInit();
+  auto initType = cast<RankedTensorType>(init.getType());
+  ReassociationIndices all = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  Value flat = tensor::CollapseShapeOp::create(
+      rewriter, loc, init, ArrayRef<ReassociationIndices>{all});
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value written =
+      vector::TransferWriteOp::create(rewriter, loc, joined, flat,
+                                      ValueRange{zero}, ArrayRef<bool>{true})
+          .getResult();
+  rewriter.replaceOp(rowCopy, tensor::ExpandShapeOp::create(
+                                  rewriter, loc, initType, written,
+                                  ArrayRef<ReassociationIndices>{all}));
+  return success();
+}
+
 static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
                                           linalg::TransposeOp op,
                                           unsigned vectorBits,
@@ -926,6 +1002,8 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
   ArrayRef<int64_t> perm = op.getPermutation();
   unsigned rank = perm.size();
   int64_t row = op.getStaticLoopRanges().back();
+  if (succeeded(interleaveGroups(rewriter, op, parallelWork)))
+    return success();
   if (rank > 0 && perm.back() != int64_t(rank) - 1) {
     // Square blocks; a transpose with a range below 4 stays a loop nest.
     (void)tileTransposeBlocks(rewriter, op, parallelWork, /*l2Bytes=*/0);
