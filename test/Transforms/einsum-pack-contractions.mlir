@@ -325,7 +325,7 @@ func.func @bf16_in_place(%a: tensor<16x14xbf16>, %b: tensor<14x32xbf16>) -> tens
 // accumulates in i32 (vpdpbusd's lanes): the first input is read as
 // unsigned, the second as signed, which for an i8 result (products and sums
 // wrapping in 8 bits) gives the same bits. The i32 result is always packed,
-// copied back into an i32 tensor and truncated to i8. Without int8-dot the
+// truncated to i8 there and copied back. Without int8-dot the
 // integer contraction is not packed.
 // CHECK-LABEL: func @int8_quads
 // CHECK-NOT: einsum.gemm
@@ -342,10 +342,10 @@ func.func @bf16_in_place(%a: tensor<16x14xbf16>, %b: tensor<14x32xbf16>) -> tens
 // INT8: ^bb0(%[[X:.*]]: i8, %[[Y:.*]]: i8, %{{.*}}: i32):
 // INT8-DAG: arith.extui %[[X]] : i8 to i32
 // INT8-DAG: arith.extsi %[[Y]] : i8 to i32
-// INT8: linalg.transpose ins(%{{.*}} : tensor<2x1x8x32xi32>) outs(%{{.*}} : tensor<2x8x1x32xi32>)
 // INT8: linalg.generic
-// INT8-SAME: ins(%{{.*}} : tensor<16x32xi32>) outs(%{{.*}} : tensor<16x32xi8>)
+// INT8-SAME: ins(%{{.*}} : tensor<2x1x8x32xi32>) outs(%{{.*}} : tensor<2x1x8x32xi8>)
 // INT8: arith.trunci %{{.*}} : i32 to i8
+// INT8: linalg.transpose ins(%{{.*}} : tensor<2x1x8x32xi8>) outs(%{{.*}} : tensor<2x8x1x32xi8>)
 func.func @int8_quads(%a: tensor<16x13xi8>, %b: tensor<13x32xi8>) -> tensor<16x32xi8> {
   %c0 = arith.constant 0 : i8
   %e = tensor.empty() : tensor<16x32xi8>

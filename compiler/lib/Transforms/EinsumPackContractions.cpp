@@ -1024,16 +1024,18 @@ static LogicalResult packContraction(RewriterBase &rewriter,
     result = tensor::CollapseShapeOp::create(rewriter, loc, kernel.getResult(0),
                                              cExpand);
   } else if (widened) {
-    auto type = cast<RankedTensorType>(init.getType());
-    Value wide = unpackResult(
-        rewriter, loc, kernel.getResult(0),
-        tensor::EmptyOp::create(rewriter, loc, type.getShape(), element), cMap,
-        cOrder, g);
-    AffineMap id = rewriter.getMultiDimIdentityMap(type.getRank());
-    result =
+    // Truncated in the packed layout (one pass over contiguous panels),
+    // then copied back in the result's type.
+    auto packedType = cast<RankedTensorType>(kernel.getResult(0).getType());
+    unsigned rank = packedType.getRank();
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    Value narrow = tensor::EmptyOp::create(rewriter, loc, packedType.getShape(),
+                                           resultElement);
+    narrow =
         linalg::GenericOp::create(
-            rewriter, loc, type, wide, unpackInto, {id, id},
-            SmallVector<utils::IteratorType>(type.getRank(),
+            rewriter, loc, narrow.getType(), kernel.getResult(0), narrow,
+            {id, id},
+            SmallVector<utils::IteratorType>(rank,
                                              utils::IteratorType::parallel),
             [&](OpBuilder &nb, Location nloc, ValueRange args) {
               linalg::YieldOp::create(nb, nloc,
@@ -1041,6 +1043,7 @@ static LogicalResult packContraction(RewriterBase &rewriter,
                                           nb, nloc, resultElement, args[0])});
             })
             .getResult(0);
+    result = unpackResult(rewriter, loc, narrow, unpackInto, cMap, cOrder, g);
   } else {
     result = unpackResult(rewriter, loc, kernel.getResult(0), unpackInto, cMap,
                           cOrder, g);

@@ -254,6 +254,17 @@ def EinsumPackContractions
     lowers its register tile to one dot product per row and SIMD register
     per K pair. The conversions are then dead. The left-hand side is read in
     place only when K is even.
+
+    With `int8-dot`, a contraction of 8-bit integers (i8 tensors, or i8
+    tensors sign- or zero-extended to the result's type) whose result has
+    at most 32 bits is packed the same way in groups of four K elements for
+    AVX512-VNNI's `vpdpbusd`. The micro-kernel accumulates in i32 into a
+    packed result, body `acc + extui(u) * extsi(s)` where `u` is the input
+    read as unsigned (the zero-extended one; either for an 8-bit result,
+    whose bits do not depend on it); that result is truncated to the
+    result's type in the packed layout and copied back. Such contractions
+    are never split at an edge (the result is packed anyway), and bf16 ones
+    only where the edge is thick enough to pack.
   }];
   let options = [
     Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"512",
