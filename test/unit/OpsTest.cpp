@@ -679,6 +679,52 @@ TEST(OpsTest, BoolsFollowNumpy) {
   EXPECT_EQ(i.data<int16_t>()[1], 8);
 }
 
+TEST(OpsTest, NarrowContractionsOnViews) {
+  // bf16 and 8-bit products (on AVX512-BF16's and AVX512-VNNI's dot
+  // products where the host has them) of transposed and flipped views,
+  // against double sums of the same elements: odd K (129, a padded group),
+  // rows and columns that are not whole tiles. Ints wrap in the result's
+  // width (i8 x i8 -> i8, u8 x i8 -> i16), as numpy's do.
+  Session session;
+  const int64_t m = 37, k = 129, n = 45;
+  auto wave = [](int64_t e) { return std::sin(e * 0.37) * 2.0; };
+  auto bytes = [](int64_t e) { return double((e * 37 + 11) % 256 - 128); };
+  auto ubytes = [](int64_t e) { return double((e * 53 + 7) % 256); };
+  struct Case {
+    DType a, b;
+    std::function<double(int64_t)> fa, fb;
+  };
+  for (const Case &c : {Case{DType::BF16, DType::BF16, wave, wave},
+                        Case{DType::I8, DType::I8, bytes, bytes},
+                        Case{DType::U8, DType::I8, ubytes, bytes},
+                        Case{DType::I8, DType::U8, bytes, ubytes}}) {
+    Tensor a = make(c.a, {k, m}, c.fa);           // read as a^T
+    Tensor b = make(c.b, {n + 1, k}, c.fb);       // read as b[::-1]^T
+    Tensor aT = ok(a.transpose({1, 0}));          // [m, k], strided
+    Tensor bFlip = ok(b.slice(0, n, -n - 2, -1)); // [n + 1, k], reversed
+    Tensor r = ok(session.einsum("ik,jk->ij", {aT, bFlip}));
+    ASSERT_EQ(r.shape(), llvm::ArrayRef<int64_t>({m, n + 1}));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j <= n; ++j) {
+        double ref = 0;
+        for (int64_t l = 0; l < k; ++l)
+          ref += at(a, {l, i}) * at(b, {n - j, l});
+        double got = at(r, {i, j});
+        if (c.a == DType::BF16) {
+          EXPECT_NEAR(got, ref, std::ldexp(1.0, -7) * (std::abs(ref) + 4))
+              << i << "," << j;
+          continue;
+        }
+        // The exact sum, wrapped to the result's width.
+        int64_t bits = r.dtype() == DType::I8 ? 8 : 16;
+        int64_t wrapped = int64_t(ref) & ((int64_t(1) << bits) - 1);
+        if (wrapped >= (int64_t(1) << (bits - 1)))
+          wrapped -= int64_t(1) << bits;
+        EXPECT_EQ(int64_t(got), wrapped) << i << "," << j;
+      }
+  }
+}
+
 TEST(OpsTest, BFloat16ComputesInF32) {
   // bf16 in, bf16 out, f32 inside: each result is the f32 result rounded
   // once (relative error at most 2^-9).
