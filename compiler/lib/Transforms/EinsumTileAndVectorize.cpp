@@ -921,26 +921,38 @@ static LogicalResult tileTransposeBlocks(RewriterBase &rewriter,
 static Value readWhole(OpBuilder &b, Location loc, Value t,
                        ArrayRef<int64_t> shape);
 
-/// `op`, a copy, or with enough work an `scf.forall` over chunks of its
-/// outermost loop above 1, when that loop is outside its `innerLoops`
-/// innermost ones (which each thread's tiles keep).
-static FailureOr<Operation *> copyThreadChunks(RewriterBase &rewriter,
-                                               linalg::TransposeOp op,
-                                               unsigned innerLoops,
-                                               int64_t parallelWork) {
+/// `op`, a copy, tiled to its `innerLoops` innermost loops (each tile
+/// copies one row, or one panel row of groups); with enough work, inside
+/// an `scf.forall` over chunks of its outermost loop above 1 when that
+/// loop is outside them.
+static FailureOr<linalg::TransposeOp> tileCopyRows(RewriterBase &rewriter,
+                                                   linalg::TransposeOp op,
+                                                   unsigned innerLoops,
+                                                   int64_t parallelWork) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   int64_t rank = ranges.size();
+  Operation *target = op;
   auto outer = llvm::find_if(ranges, [](int64_t r) { return r > 1; });
-  if (outer - ranges.begin() >= rank - int64_t(innerLoops))
-    return op.getOperation();
-  SmallVector<int64_t> chunks(rank, 0);
-  chunks[outer - ranges.begin()] =
-      llvm::divideCeil(*outer, std::min<int64_t>(*outer, kCopyChunks));
-  // A copy does one move where a contraction step does one FMA per loop
-  // iteration: it pays off threads at an eighth of the work.
-  if (!worthThreads(ranges, chunks, parallelWork / 8))
-    return op.getOperation();
-  return tile(rewriter, op, chunks, true);
+  if (outer - ranges.begin() < rank - int64_t(innerLoops)) {
+    SmallVector<int64_t> chunks(rank, 0);
+    chunks[outer - ranges.begin()] =
+        llvm::divideCeil(*outer, std::min<int64_t>(*outer, kCopyChunks));
+    // A copy does one move where a contraction step does one FMA per loop
+    // iteration: it pays off threads at an eighth of the work.
+    if (worthThreads(ranges, chunks, parallelWork / 8)) {
+      FailureOr<Operation *> threadTile = tile(rewriter, op, chunks, true);
+      if (failed(threadTile))
+        return failure();
+      target = *threadTile;
+    }
+  }
+  SmallVector<int64_t> sizes(rank, 1);
+  for (int64_t d = rank - innerLoops; d < rank; ++d)
+    sizes[d] = 0;
+  FailureOr<Operation *> tiled = tile(rewriter, target, sizes);
+  if (failed(tiled))
+    return failure();
+  return cast<linalg::TransposeOp>(*tiled);
 }
 
 /// The dot-product packing copy of einsum-pack-contractions, `[..., K/G,
@@ -963,16 +975,11 @@ static LogicalResult interleaveGroups(RewriterBase &rewriter,
       !op.hasPureTensorSemantics())
     return failure();
   int64_t group = ranges.back(), row = ranges[rank - 2];
-  FailureOr<Operation *> target =
-      copyThreadChunks(rewriter, op, /*innerLoops=*/2, parallelWork);
-  if (failed(target))
-    return failure();
-  SmallVector<int64_t> sizes(rank, 1);
-  sizes[rank - 2] = sizes[rank - 1] = 0;
-  FailureOr<Operation *> tiled = tile(rewriter, *target, sizes);
+  FailureOr<linalg::TransposeOp> tiled =
+      tileCopyRows(rewriter, op, /*innerLoops=*/2, parallelWork);
   if (failed(tiled))
     return failure();
-  auto rowCopy = cast<linalg::TransposeOp>(*tiled);
+  linalg::TransposeOp rowCopy = *tiled;
   Location loc = rowCopy.getLoc();
   rewriter.setInsertionPoint(rowCopy);
   // The input tile is [1, ..., G, ..., 1, NR]: G rows of NR.
@@ -1027,16 +1034,11 @@ static LogicalResult tileAndVectorizeCopy(RewriterBase &rewriter,
   // columns: 0-15 and 15-30), as memcpy does with its tail, instead of
   // an odd-sized vector that legalizes into five pieces.
   // With enough work, threads take chunks of the outermost dimension.
-  FailureOr<Operation *> target =
-      copyThreadChunks(rewriter, op, /*innerLoops=*/1, parallelWork);
-  if (failed(target))
-    return failure();
-  SmallVector<int64_t> sizes(rank, 1);
-  sizes.back() = 0;
-  FailureOr<Operation *> tiled = tile(rewriter, *target, sizes);
+  FailureOr<linalg::TransposeOp> tiled =
+      tileCopyRows(rewriter, op, /*innerLoops=*/1, parallelWork);
   if (failed(tiled))
     return failure();
-  auto rowCopy = cast<linalg::TransposeOp>(*tiled);
+  linalg::TransposeOp rowCopy = *tiled;
   Location loc = rowCopy.getLoc();
   rewriter.setInsertionPoint(rowCopy);
   auto rowType = RankedTensorType::get(
