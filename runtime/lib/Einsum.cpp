@@ -12,6 +12,7 @@
 #include "DiskCache.h"
 #include "Internal.h"
 #include "JitKernel.h"
+#include "Split.h"
 #include "TapeRecord.h"
 #include "einjit/Compiler/Compiler.h"
 #include "einjit/runtime/Ops.h"
@@ -34,6 +35,7 @@
 #include <cstring>
 #include <deque>
 #include <list>
+#include <map>
 #include <mutex>
 #include <unistd.h>
 #include <unordered_map>
@@ -351,6 +353,10 @@ public:
     llvm::ArrayRef<std::vector<int64_t>> shapes;
     llvm::ArrayRef<DType> types;
     llvm::ArrayRef<std::vector<int64_t>> layouts;
+    /// An einsum's equation and plan options (null for ops): retraces
+    /// that change only sizes may make it shape-polymorphic.
+    const BoundEquation *eq = nullptr;
+    const PlanOptions *options = nullptr;
   };
   /// Builds the kernel of a call for a target, using the disk cache in
   /// `dir` when it is not empty.
@@ -365,14 +371,34 @@ public:
   /// The kernel of `eq`, compiled on a miss; with `cached`, also its cache
   /// entry.
   /// `layouts` are the operands' (kernelLayouts; empty: all contiguous).
+  /// A compile with `traced` false (a piece of a shape-polymorphic einsum)
+  /// is not a retrace.
   llvm::Expected<std::shared_ptr<const CompiledEinsum>>
   compile(BoundEquation eq, const PlanOptions &options,
           const KernelLayouts &layouts = {},
-          std::shared_ptr<Cached> *cached = nullptr);
+          std::shared_ptr<Cached> *cached = nullptr, bool traced = true);
   /// The same for an eager op.
   llvm::Expected<std::shared_ptr<const CompiledOp>>
   compileOp(const OpSignature &sig, const KernelLayouts &layouts = {},
-            std::shared_ptr<Cached> *cached = nullptr);
+            std::shared_ptr<Cached> *cached = nullptr, bool traced = true);
+
+  /// The dynamic labels of `eq` (label ids) when calls of its equation and
+  /// `options` run shape-polymorphically; empty otherwise.
+  std::vector<int> dynamicLabels(const BoundEquation &eq,
+                                 const PlanOptions &options);
+  /// Makes `eq`'s equation under `options` shape-polymorphic in `labels`
+  /// (label ids of `eq`), which checkSplittable accepted. Called with
+  /// `mutex` held.
+  void makeDynamic(const BoundEquation &eq, const PlanOptions &options,
+                   llvm::ArrayRef<int> labels, std::string reason,
+                   bool declared);
+  /// Retraces of an equation that changed only sizes, after which its
+  /// varying labels become dynamic (setReduceRetracing); 0: never.
+  size_t reduceRetracing = kDefaultReduceRetracing;
+  /// Whether any equation is shape-polymorphic (read without the lock).
+  std::atomic<bool> anyDynamic{false};
+  /// Calls that ran as pieces.
+  std::atomic<size_t> splitCalls{0};
   /// The same for a traced function's graph, in `session`.
   llvm::Expected<std::shared_ptr<const CompiledFunction>>
   compileGraph(const Graph &graph, Session &session);
@@ -478,10 +504,37 @@ private:
     std::vector<DType> types;
     KernelLayouts layouts;
     size_t retraces = 0;
+    /// An einsum's retraces that changed only sizes, and the labels
+    /// (canonical numbers) whose sizes changed.
+    size_t sizeRetraces = 0;
+    std::vector<int> varying;
+    /// Whether its varying labels could not be made dynamic.
+    bool refused = false;
   };
   std::unordered_map<std::string, Trace> traces;
   std::deque<Retrace> recent;
+  /// Shape-polymorphic equations, by dynamicKey: their dynamic labels
+  /// (canonical numbers) and how they came to be.
+  struct Dynamic {
+    std::vector<int> labels;
+    PolymorphicEquation info;
+    /// Named by setInputSignature (kept by clear()).
+    bool declared = false;
+  };
+  std::unordered_map<std::string, Dynamic> dynamic;
 
+public:
+  std::vector<PolymorphicEquation> polymorphicEquations() const {
+    std::vector<PolymorphicEquation> all;
+    for (const auto &[key, d] : dynamic)
+      all.push_back(d.info);
+    llvm::sort(all, [](const auto &a, const auto &b) {
+      return a.equation < b.equation;
+    });
+    return all;
+  }
+
+private:
 public:
   std::vector<Retrace> recentRetraces() const {
     return {recent.begin(), recent.end()};
@@ -505,6 +558,32 @@ static int64_t parallelWork() {
   return kThreadedKernels ? kDefaultParallelWork : 0;
 }
 
+/// Each label id of `eq` numbered in order of first appearance.
+static llvm::DenseMap<int, int> canonicalLabels(const BoundEquation &eq) {
+  llvm::DenseMap<int, int> canonical;
+  for (const std::vector<int> &input : eq.inputs)
+    for (int id : input)
+      canonical.try_emplace(id, canonical.size());
+  for (int id : eq.output)
+    canonical.try_emplace(id, canonical.size());
+  return canonical;
+}
+
+/// `eq` with its labels numbered in order of first appearance.
+static std::string canonicalEquation(const BoundEquation &eq) {
+  llvm::DenseMap<int, int> canonical = canonicalLabels(eq);
+  std::string key;
+  for (const std::vector<int> &input : eq.inputs) {
+    for (int id : input)
+      key += std::to_string(canonical[id]) + ".";
+    key += ",";
+  }
+  key += ">";
+  for (int id : eq.output)
+    key += std::to_string(canonical[id]) + ".";
+  return key;
+}
+
 /// The signature a kernel is specialized to, the target it is for and how
 /// its path was planned. The equation is canonical: labels are numbered in
 /// order of first appearance after binding (ellipses expanded, implicit
@@ -522,20 +601,17 @@ static std::string equationKey(const BoundEquation &eq,
       target.vectorRegisters, target.l1Bytes, target.l2Bytes, target.l3Bytes,
       pathStrategyName(options.strategy), options.memoryLimitBytes,
       parallelWork());
-  llvm::DenseMap<int, int> canonical;
-  auto label = [&](int id) {
-    auto [it, inserted] = canonical.try_emplace(id, canonical.size());
-    key += std::to_string(it->second) + ".";
-  };
-  for (const std::vector<int> &input : eq.inputs) {
-    for (int id : input)
-      label(id);
-    key += ",";
-  }
-  key += ">";
-  for (int id : eq.output)
-    label(id);
-  return key;
+  return key + canonicalEquation(eq);
+}
+
+/// What makes calls of one equation shape-polymorphic, whatever the target
+/// and the operands: the canonical equation and the plan options.
+static std::string dynamicKey(const BoundEquation &eq,
+                              const PlanOptions &options) {
+  return llvm::formatv("{0}|{1}|", pathStrategyName(options.strategy),
+                       options.memoryLimitBytes)
+             .str() +
+         canonicalEquation(eq);
 }
 
 /// The operands' dtypes and shapes, the rest of the key.
@@ -647,19 +723,122 @@ static bool logs(llvm::StringRef what) {
          llvm::is_contained(llvm::split(llvm::StringRef(env), ','), what);
 }
 
+/// The labels (canonical numbers) of `eq` whose sizes differ from
+/// `before`, or nullopt when something else differs (a dtype, a rank, a
+/// layout).
+static std::optional<std::vector<int>>
+sizeChanges(const BoundEquation &eq,
+            llvm::ArrayRef<std::vector<int64_t>> before,
+            llvm::ArrayRef<DType> beforeTypes,
+            const KernelLayouts &beforeLayouts, const KernelLayouts &layouts) {
+  auto contiguous = [](const KernelLayouts &l) {
+    return llvm::all_of(l, [](const auto &s) { return s.empty(); });
+  };
+  if (before.size() != eq.inputShapes.size() ||
+      llvm::ArrayRef(beforeTypes) != llvm::ArrayRef(eq.inputTypes) ||
+      !contiguous(layouts) || !contiguous(beforeLayouts))
+    return std::nullopt;
+  llvm::DenseMap<int, int> canonical = canonicalLabels(eq);
+  std::vector<int> changed;
+  for (auto [shape, old, labels] :
+       llvm::zip(eq.inputShapes, before, eq.inputs)) {
+    if (shape.size() != old.size())
+      return std::nullopt;
+    for (auto [now, was, id] : llvm::zip(shape, old, labels))
+      if (now != was && !llvm::is_contained(changed, canonical[id]))
+        changed.push_back(canonical[id]);
+  }
+  return changed;
+}
+
 void Runtime::noteTrace(const Call &call) {
   auto [it, first] = traces.try_emplace(call.traced);
   Trace &trace = it->second;
-  if (!first)
+  if (!first) {
     logRetrace({call.text,
                 retraceReason(call.shapes, call.types, trace.shapes,
                               trace.types, call.layouts, trace.layouts),
                 ++trace.retraces});
+    std::optional<std::vector<int>> changed;
+    if (call.eq && reduceRetracing)
+      changed = sizeChanges(*call.eq, trace.shapes, trace.types, trace.layouts,
+                            call.layouts);
+    if (changed && !changed->empty() && !trace.refused) {
+      for (int label : *changed)
+        if (!llvm::is_contained(trace.varying, label))
+          trace.varying.push_back(label);
+      std::string key = dynamicKey(*call.eq, *call.options);
+      if (++trace.sizeRetraces >= reduceRetracing && !dynamic.count(key)) {
+        llvm::DenseMap<int, int> canonical = canonicalLabels(*call.eq);
+        std::vector<int> ids;
+        for (auto [id, number] : canonical)
+          if (llvm::is_contained(trace.varying, number))
+            ids.push_back(id);
+        llvm::sort(ids,
+                   [&](int a, int b) { return canonical[a] < canonical[b]; });
+        if (llvm::Error err = detail::checkSplittable(*call.eq, ids)) {
+          trace.refused = true;
+          std::string why = llvm::toString(std::move(err));
+          if (logs("retrace"))
+            llvm::errs() << "einjit: '" << call.text
+                         << "' stays shape-specific: " << why << "\n";
+        } else {
+          makeDynamic(*call.eq, *call.options, ids,
+                      llvm::formatv("after {0} retraces that changed only "
+                                    "sizes",
+                                    trace.sizeRetraces),
+                      /*declared=*/false);
+        }
+      }
+    }
+  }
   trace.shapes.assign(call.shapes.begin(), call.shapes.end());
   trace.types.assign(call.types.begin(), call.types.end());
   trace.layouts.assign(call.layouts.begin(), call.layouts.end());
   if (traces.size() > kTracedEquations) // keep the bookkeeping bounded
     traces.clear();
+}
+
+void Runtime::makeDynamic(const BoundEquation &eq, const PlanOptions &options,
+                          llvm::ArrayRef<int> labels, std::string reason,
+                          bool declared) {
+  llvm::DenseMap<int, int> canonical = canonicalLabels(eq);
+  Dynamic d;
+  for (int id : labels) {
+    d.labels.push_back(canonical[id]);
+    d.info.labels += labelName(id);
+  }
+  d.info.equation = eq.text;
+  d.info.reason = std::move(reason);
+  d.declared = declared;
+  if (logs("retrace"))
+    llvm::errs() << "einjit: '" << eq.text << "' is shape-polymorphic in "
+                 << d.info.labels << " (" << d.info.reason << ")\n";
+  auto [it, inserted] =
+      dynamic.insert_or_assign(dynamicKey(eq, options), std::move(d));
+  if (inserted)
+    ++stats.polymorphic;
+  anyDynamic.store(true, std::memory_order_release);
+}
+
+std::vector<int> Runtime::dynamicLabels(const BoundEquation &eq,
+                                        const PlanOptions &options) {
+  if (!anyDynamic.load(std::memory_order_acquire))
+    return {};
+  std::string key = dynamicKey(eq, options);
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = dynamic.find(key);
+  if (it == dynamic.end())
+    return {};
+  // 16-bit float results would add the pieces of a sum in 16 bits: such
+  // calls keep their summed labels static (declared for another dtype).
+  bool narrow = eq.resultType == DType::F16 || eq.resultType == DType::BF16;
+  std::vector<int> ids;
+  for (auto [id, number] : canonicalLabels(eq))
+    if (llvm::is_contained(it->second.labels, number) &&
+        (!narrow || llvm::is_contained(eq.output, id)))
+      ids.push_back(id);
+  return ids;
 }
 
 void Runtime::logRetrace(Retrace event) {
@@ -735,18 +914,22 @@ Runtime::acquire(llvm::function_ref<Call(const TargetInfo &)> makeCall,
 
 llvm::Expected<std::shared_ptr<const CompiledEinsum>>
 Runtime::compile(BoundEquation eq, const PlanOptions &options,
-                 const KernelLayouts &layouts,
-                 std::shared_ptr<Cached> *cached) {
+                 const KernelLayouts &layouts, std::shared_ptr<Cached> *cached,
+                 bool traced) {
   std::string key;
   auto entry = acquire(
       [&](const TargetInfo &target) {
         Call call;
-        call.traced = equationKey(eq, target, options);
-        call.key = key = call.traced + operandKey(eq) + layoutKey(layouts);
+        std::string equation = equationKey(eq, target, options);
+        call.key = key = equation + operandKey(eq) + layoutKey(layouts);
+        if (traced)
+          call.traced = std::move(equation);
         call.text = eq.text;
         call.shapes = eq.inputShapes;
         call.types = eq.inputTypes;
         call.layouts = layouts;
+        call.eq = &eq;
+        call.options = &options;
         return call;
       },
       [&](const TargetInfo &target, const std::string &dir, DiskUse &disk) {
@@ -775,12 +958,13 @@ static std::string opKey(const OpSignature &sig, const TargetInfo &target,
 
 llvm::Expected<std::shared_ptr<const CompiledOp>>
 Runtime::compileOp(const OpSignature &sig, const KernelLayouts &layouts,
-                   std::shared_ptr<Cached> *cached) {
+                   std::shared_ptr<Cached> *cached, bool traced) {
   std::string key;
   auto entry = acquire(
       [&](const TargetInfo &target) {
         Call call;
-        call.traced = opKey(sig, target, /*withOperands=*/false);
+        if (traced)
+          call.traced = opKey(sig, target, /*withOperands=*/false);
         call.key = key =
             opKey(sig, target, /*withOperands=*/true) + layoutKey(layouts);
         call.text = opName(sig.kind).str();
@@ -1068,6 +1252,12 @@ void Runtime::clear() {
   fastHits = 0;
   traces.clear();
   recent.clear();
+  splitCalls = 0;
+  // Equations made dynamic by retraces start over; declared ones stay.
+  for (auto it = dynamic.begin(); it != dynamic.end();)
+    it = it->second.declared ? std::next(it) : dynamic.erase(it);
+  stats.polymorphic = dynamic.size();
+  anyDynamic = !dynamic.empty();
   // In-flight compiles keep their contexts until they give them back,
   // which then drops them.
   ContextPool::get().dropIdle();
@@ -1249,7 +1439,8 @@ static llvm::Expected<std::shared_ptr<Runtime::Cached>> lookup(
   std::shared_ptr<Runtime::Cached> entry;
   if (auto err = slow(entry))
     return std::move(err);
-  table.insert(&rt, h, epoch, tag, operands, options, entry);
+  if (entry) // none: a shape-polymorphic call, run as pieces
+    table.insert(&rt, h, epoch, tag, operands, options, entry);
   return entry;
 }
 
@@ -1403,10 +1594,92 @@ einsumWithRepeatedOutput(Session &session, llvm::StringRef equation,
   return result;
 }
 
+/// Runs `eq` shape-polymorphically: as pieces along `labels`, each run by
+/// the kernel of its shapes (compiled once, never counted as a retrace).
+static llvm::Expected<Tensor> runPolymorphic(Session &session,
+                                             const BoundEquation &eq,
+                                             llvm::ArrayRef<int> labels,
+                                             llvm::ArrayRef<Tensor> operands,
+                                             const PlanOptions &options) {
+  Runtime &rt = session.impl().rt;
+  auto out = Tensor::allocate(eq.resultType, eq.outputShape());
+  if (!out)
+    return out.takeError();
+  auto runPiece = [&](llvm::ArrayRef<Tensor> pieces,
+                      Tensor &into) -> llvm::Error {
+    auto entry =
+        lookup(rt, eq.text, pieces, options,
+               [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
+                 auto bound = bindOperands(eq.text, pieces);
+                 if (!bound)
+                   return bound.takeError();
+                 auto kernel = rt.compile(std::move(*bound), options, {},
+                                          &entry, /*traced=*/false);
+                 return kernel ? llvm::Error::success() : kernel.takeError();
+               });
+    if (!entry)
+      return entry.takeError();
+    return std::static_pointer_cast<const CompiledEinsum>((*entry)->kernel)
+        ->run(pieces, into);
+  };
+  auto addInto = [&](Tensor &into, const Tensor &addend) -> llvm::Error {
+    Tensor both[] = {into, addend};
+    llvm::SmallString<8> tag("\x02"
+                             "add");
+    auto entry =
+        lookup(rt, tag, both, {},
+               [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
+                 auto sig = bindOp(OpKind::Add,
+                                   {into.shape().vec(), addend.shape().vec()},
+                                   {into.dtype(), addend.dtype()});
+                 if (!sig)
+                   return sig.takeError();
+                 auto kernel = rt.compileOp(*sig, {}, &entry, /*traced=*/false);
+                 return kernel ? llvm::Error::success() : kernel.takeError();
+               });
+    if (!entry)
+      return entry.takeError();
+    // Elementwise, one layout: each element is read before it is written.
+    return std::static_pointer_cast<const CompiledOp>((*entry)->kernel)
+        ->run(both, into);
+  };
+  auto pieces = detail::runSplit(eq, labels, operands, *out, runPiece, addInto);
+  if (!pieces)
+    return pieces.takeError();
+  rt.splitCalls.fetch_add(1, std::memory_order_relaxed);
+  return out;
+}
+
 llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands,
                                        const PlanOptions &options) {
-  auto compiled = compileEinsum(equation, operands, options);
+  Runtime &rt = state->rt;
+  // A shape-polymorphic equation's call, found on a miss of the fast table.
+  std::optional<BoundEquation> split;
+  std::vector<int> splitLabels;
+  auto entry = lookup(
+      rt, equation, operands, options,
+      [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
+        auto bound = bindOperands(equation, operands);
+        if (!bound)
+          return bound.takeError();
+        KernelLayouts layouts = kernelLayouts(operands);
+        bool contiguous =
+            llvm::all_of(layouts, [](const auto &l) { return l.empty(); });
+        if (contiguous)
+          splitLabels = rt.dynamicLabels(*bound, options);
+        if (!splitLabels.empty()) {
+          split = std::move(*bound);
+          return llvm::Error::success();
+        }
+        auto kernel = rt.compile(std::move(*bound), options, layouts, &entry);
+        return kernel ? llvm::Error::success() : kernel.takeError();
+      });
+  llvm::Expected<std::shared_ptr<const CompiledEinsum>> compiled = nullptr;
+  if (!entry)
+    compiled = entry.takeError();
+  else if (!split)
+    compiled = std::static_pointer_cast<const CompiledEinsum>((*entry)->kernel);
   if (!compiled) {
     // einjit's extension: an output may repeat a label. Checked only when
     // NumPy's rules reject the equation, off the path of a cache hit.
@@ -1420,7 +1693,9 @@ llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
                       equation.str()});
     return std::move(*repeated);
   }
-  auto result = (**compiled)(operands);
+  llvm::Expected<Tensor> result =
+      split ? runPolymorphic(*this, *split, splitLabels, operands, options)
+            : (**compiled)(operands);
   if (result && detail::recording())
     detail::record(
         {detail::TapeRecord::Kind::Einsum, operands, *result, equation.str()});
@@ -1465,7 +1740,87 @@ CacheStats Session::stats() const {
   std::lock_guard<std::mutex> lock(rt.mutex);
   CacheStats stats = rt.stats;
   stats.hits += rt.fastHits.load(std::memory_order_relaxed);
+  stats.splitCalls = rt.splitCalls.load(std::memory_order_relaxed);
   return stats;
+}
+
+llvm::Error
+Session::setInputSignature(llvm::StringRef equation,
+                           llvm::ArrayRef<std::vector<int64_t>> shapes,
+                           const PlanOptions &options) {
+  // Bound with 2 for each dynamic dim (not 1, which would broadcast).
+  std::vector<std::vector<int64_t>> concrete(shapes.begin(), shapes.end());
+  for (auto &shape : concrete)
+    for (int64_t &dim : shape) {
+      if (dim < 0 && dim != kDynamic)
+        return makeEinsumError("input signature of '" + equation +
+                               "': a dim is " + std::to_string(dim) +
+                               "; give a size, or kDynamic (-1)");
+      if (dim == kDynamic)
+        dim = 2;
+    }
+  // A letter dynamic in one operand must be dynamic (or broadcast) in all.
+  if (auto parsed = Equation::parse(equation)) {
+    std::map<char, std::pair<size_t, size_t>> dynamicAt;
+    for (int pass = 0; pass < 2; ++pass)
+      for (auto [i, term] : llvm::enumerate(parsed->inputs)) {
+        if (i >= shapes.size())
+          break;
+        int extra = (int)shapes[i].size() - (int)term.labels.size();
+        for (auto [k, c] : llvm::enumerate(term.labels)) {
+          int d = (int)k + (term.hasEllipsis() && (int)k >= term.ellipsis
+                                ? std::max(extra, 0)
+                                : 0);
+          if (d >= (int)shapes[i].size())
+            continue;
+          int64_t dim = shapes[i][d];
+          if (pass == 0 && dim == kDynamic)
+            dynamicAt.try_emplace(c, i, d);
+          auto it = dynamicAt.find(c);
+          if (pass == 1 && dim != kDynamic && dim != 1 && it != dynamicAt.end())
+            return makeEinsumError(llvm::formatv(
+                "input signature of '{0}': label '{1}' is dynamic in dim {2} "
+                "of operand {3} but {4} in dim {5} of operand {6}",
+                equation, c, it->second.second, it->second.first, dim, d, i));
+        }
+      }
+  } else {
+    return parsed.takeError();
+  }
+  // Dtypes do not change how an equation splits, but 16-bit floats can
+  // forbid it (checkSplittable); f32 stands for the others.
+  auto bound = bindEquation(equation, concrete,
+                            std::vector<DType>(shapes.size(), DType::F32));
+  if (!bound)
+    return bound.takeError();
+  std::vector<int> labels;
+  for (auto [i, shape] : llvm::enumerate(shapes))
+    for (auto [d, dim] : llvm::enumerate(shape))
+      if (dim == kDynamic && !llvm::is_contained(labels, bound->inputs[i][d]))
+        labels.push_back(bound->inputs[i][d]);
+  if (labels.empty())
+    return makeEinsumError("input signature of '" + equation +
+                           "' has no dynamic dim (kDynamic, -1)");
+  if (auto err = detail::checkSplittable(*bound, labels))
+    return makeEinsumError("input signature of '" + equation +
+                           "': " + llvm::toString(std::move(err)));
+  Runtime &rt = state->rt;
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  rt.makeDynamic(*bound, options, labels, "input signature",
+                 /*declared=*/true);
+  return llvm::Error::success();
+}
+
+void Session::setReduceRetracing(size_t retraces) {
+  Runtime &rt = state->rt;
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  rt.reduceRetracing = retraces;
+}
+
+std::vector<PolymorphicEquation> Session::polymorphicEquations() const {
+  Runtime &rt = state->rt;
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  return rt.polymorphicEquations();
 }
 
 void Session::setTarget(const TargetInfo &target) {
@@ -1543,4 +1898,16 @@ void einjit::setCacheDir(llvm::StringRef dir) {
   Session::global().setCacheDir(dir);
 }
 std::string einjit::cacheDir() { return Session::global().cacheDir(); }
+llvm::Error
+einjit::setInputSignature(llvm::StringRef equation,
+                          llvm::ArrayRef<std::vector<int64_t>> shapes,
+                          const PlanOptions &options) {
+  return Session::global().setInputSignature(equation, shapes, options);
+}
+void einjit::setReduceRetracing(size_t retraces) {
+  Session::global().setReduceRetracing(retraces);
+}
+std::vector<PolymorphicEquation> einjit::polymorphicEquations() {
+  return Session::global().polymorphicEquations();
+}
 void einjit::clearCache() { Session::global().clear(); }

@@ -186,7 +186,9 @@ TEST(ThreadingTest, ConcurrentCompileEinsumSharesOneKernel) {
 TEST(ThreadingTest, EveryThreadItsOwnSignature) {
   // Eight different shapes compiled at the same time, each used by one
   // thread: eight compiles, and each thread's calls after its first hit.
+  // (Static kernels: the next test makes the shapes polymorphic.)
   clearCache();
+  setReduceRetracing(0);
   constexpr int kCalls = 4;
   std::atomic<int> errors{0}, wrong{0};
   onThreads([&](int thread) {
@@ -212,6 +214,44 @@ TEST(ThreadingTest, EveryThreadItsOwnSignature) {
   EXPECT_EQ(stats.compiles, size_t(kThreads));
   EXPECT_EQ(stats.misses, size_t(kThreads));
   EXPECT_EQ(stats.hits, size_t(kThreads * (kCalls - 1)));
+  setReduceRetracing(kDefaultReduceRetracing);
+}
+
+TEST(ThreadingTest, ShapePolymorphicCallsFromManyThreads) {
+  // A declared dynamic dim, every thread with sizes of its own: each
+  // power-of-two piece compiles exactly once, and no call retraces.
+  clearCache();
+  ASSERT_FALSE(bool(setInputSignature("ij,j->i", {{kDynamic, 5}, {5}})));
+  constexpr int kCalls = 40;
+  std::atomic<int> errors{0}, wrong{0};
+  onThreads([&](int thread) {
+    Tensor b = make(DType::F64, {5}, [](int64_t j) { return j; });
+    for (int r = 0; r < kCalls; ++r) {
+      int64_t n = 1 + (thread * 37 + r * 11) % 100;
+      Tensor a = make(DType::F64, {n, 5}, [](int64_t e) { return e % 5; });
+      // out[i] = sum_j j * j = 30.
+      auto result = einsum("ij,j->i", {a, b});
+      if (!result) {
+        llvm::consumeError(result.takeError());
+        ++errors;
+        continue;
+      }
+      for (int64_t e = 0; e < n; ++e)
+        if (result->getDouble(e) != 30.0)
+          ++wrong;
+    }
+  });
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  CacheStats stats = cacheStats();
+  EXPECT_EQ(stats.retraces, 0u);
+  // A power-of-two size is its own piece: after its first call, the
+  // thread's fast table runs that kernel directly.
+  EXPECT_GT(stats.splitCalls, size_t(kThreads * kCalls / 2));
+  EXPECT_LE(stats.splitCalls, size_t(kThreads * kCalls));
+  EXPECT_LE(stats.compiles, 7u); // 1, 2, 4, ..., 64
+  EXPECT_EQ(stats.compiles, stats.entries);
+  clearCache();
 }
 
 } // namespace

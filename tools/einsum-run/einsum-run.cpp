@@ -106,6 +106,12 @@ static cl::opt<std::string>
                         "DIR/grad_1.npy, ... (one per operand; DIR is "
                         "created if missing)"),
                cl::value_desc("DIR"), cl::cat(category));
+static cl::opt<std::string> dynamicOpt(
+    "dynamic",
+    cl::desc("Make these labels' dims dynamic (an input signature, as "
+             "tf.function's): the einsum runs as pieces of power-of-two "
+             "sizes along them, each on a kernel compiled for its shapes"),
+    cl::value_desc("LABELS"), cl::cat(category));
 static cl::opt<bool>
     printTargetOpt("print-target",
                    cl::desc("Print the target kernels are compiled for"),
@@ -136,6 +142,8 @@ struct Options {
   bool printTarget = false;
   /// "text" or "json" for --explain.
   std::string explain;
+  /// --dynamic's labels.
+  std::string dynamic;
   PlanOptions plan;
 };
 
@@ -204,9 +212,9 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   // for an option: options (with a value given after a space) go first,
   // then `--`, then the equation and operands in their order.
   const cl::Option *valueOptions[] = {
-      &outputOpt,   &outputAlias,    &emitOpt, &benchOpt,
-      &strategyOpt, &memoryLimitOpt, &seedOpt, &mcpuOpt,
-      &mattrOpt,    &cacheDirOpt,    &gradOpt, &gradDirOpt};
+      &outputOpt,      &outputAlias, &emitOpt,   &benchOpt, &strategyOpt,
+      &memoryLimitOpt, &seedOpt,     &mcpuOpt,   &mattrOpt, &cacheDirOpt,
+      &gradOpt,        &gradDirOpt,  &dynamicOpt};
   auto takesValue = [&](llvm::StringRef arg) {
     arg = arg.drop_while([](char c) { return c == '-'; });
     return !arg.contains('=') &&
@@ -283,6 +291,7 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   }
   o.mcpu = mcpuOpt;
   o.mattr = mattrOpt;
+  o.dynamic = dynamicOpt;
   if (explainOpt.getNumOccurrences()) {
     llvm::StringRef format = explainOpt;
     if (format.empty() || format == "text")
@@ -336,7 +345,53 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
       return makeEinsumError(llvm::Twine("--grad cannot be combined with ") +
                              flag + ", which computes no gradients");
   }
+  if (dynamicOpt.getNumOccurrences()) {
+    if (o.dynamic.empty())
+      return makeEinsumError("--dynamic needs the labels to make dynamic, "
+                             "got ''");
+    const char *flag = o.emit               ? "--emit"
+                       : !o.explain.empty() ? "--explain"
+                       : haveGrad           ? "--grad"
+                                            : nullptr;
+    if (flag)
+      return makeEinsumError(llvm::Twine("--dynamic cannot be combined with ") +
+                             flag +
+                             ": a shape-polymorphic einsum runs as "
+                             "pieces, not as one kernel");
+  }
   return o;
+}
+
+/// The operands' shapes with --dynamic's labels' dims made kDynamic: the
+/// input signature it declares.
+static llvm::Expected<std::vector<std::vector<int64_t>>>
+dynamicSignature(const Options &options, llvm::ArrayRef<Tensor> operands) {
+  auto eq = Equation::parse(options.equation);
+  if (!eq)
+    return eq.takeError();
+  for (char c : options.dynamic) {
+    bool found = llvm::any_of(eq->inputs, [&](const Term &t) {
+      return t.labels.find(c) != std::string::npos;
+    });
+    if (!found)
+      return makeEinsumError(llvm::Twine("--dynamic: '") + llvm::Twine(c) +
+                             "' is not a label of '" + options.equation + "'");
+  }
+  std::vector<std::vector<int64_t>> shapes;
+  for (auto [term, t] : llvm::zip(eq->inputs, operands)) {
+    std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
+    int extra = (int)shape.size() - (int)term.labels.size(); // the ellipsis'
+    for (auto [k, c] : llvm::enumerate(term.labels)) {
+      int dim = (int)k + (term.hasEllipsis() && (int)k >= term.ellipsis
+                              ? std::max(extra, 0)
+                              : 0);
+      if (dim < (int)shape.size() &&
+          options.dynamic.find(c) != std::string::npos)
+        shape[dim] = kDynamic;
+    }
+    shapes.push_back(std::move(shape));
+  }
+  return shapes;
 }
 
 /// The dtype and shape of a random spec `DTYPE:DIMS`.
@@ -518,6 +573,10 @@ static int finishOutput() {
                    "{4:f1} ms compiling, {5} bytes of code, {6} kernels\n",
                    s.hits, s.misses, s.compiles, s.retraces,
                    s.compileSeconds * 1e3, s.codeBytes, s.entries);
+    if (s.polymorphic)
+      out << formatv("shape-polymorphic: {0} equations, {1} calls run as "
+                     "pieces\n",
+                     s.polymorphic, s.splitCalls);
     if (!cacheDir().empty())
       out << formatv("disk cache: {0} loaded, {1} written, {2} rejected, {3} "
                      "failed to write, {4:f1} ms loading\n",
@@ -530,6 +589,55 @@ static int finishOutput() {
   std::error_code ec = out.error();
   out.clear_error();
   return fail("cannot write to standard output: " + ec.message());
+}
+
+/// --bench with --dynamic: times whole einsum calls, which run as pieces
+/// (and allocate their result, as every einjit::einsum call does).
+static int benchDynamic(const Options &options,
+                        llvm::ArrayRef<Tensor> operands) {
+  using clock = std::chrono::steady_clock;
+  auto time = [&]() -> llvm::Expected<double> {
+    auto start = clock::now();
+    auto result = einsum(options.equation, operands, options.plan);
+    if (!result)
+      return result.takeError();
+    return std::chrono::duration<double>(clock::now() - start).count();
+  };
+  auto first = time();
+  if (!first)
+    return fail(first.takeError());
+  std::vector<double> times;
+  for (int i = 0; i < options.bench; ++i) {
+    auto t = time();
+    if (!t)
+      return fail(t.takeError());
+    times.push_back(*t);
+  }
+  std::sort(times.begin(), times.end());
+  double min = times.front(), median = times[times.size() / 2];
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  for (const Tensor &t : operands) {
+    shapes.emplace_back(t.shape().begin(), t.shape().end());
+    types.push_back(t.dtype());
+  }
+  auto plan = explain(options.equation, shapes, types, options.plan);
+  if (!plan)
+    return fail(plan.takeError());
+  CacheStats stats = cacheStats();
+  llvm::outs() << "equation: " << options.equation << "\n";
+  llvm::outs() << "dynamic: " << options.dynamic
+               << formatv("  flops: {0:e}\n", plan->flops);
+  llvm::outs() << formatv("compile: {0:f3} ms ({1} kernels)\n",
+                          stats.compileSeconds * 1e3, stats.compiles);
+  llvm::outs() << formatv("first call: {0:f3} ms\n", *first * 1e3);
+  llvm::outs() << formatv("steady state ({0} runs): min {1:f3} ms, median "
+                          "{2:f3} ms\n",
+                          options.bench, min * 1e3, median * 1e3);
+  llvm::outs() << formatv("GFLOP/s: {0:f2} (min), {1:f2} (median)\n",
+                          plan->flops / min * 1e-9,
+                          plan->flops / median * 1e-9);
+  return 0;
 }
 
 static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
@@ -702,8 +810,23 @@ int main(int argc, char **argv) {
     return finishOutput();
   }
 
+  if (!options->dynamic.empty()) {
+    if (repeatedOutput)
+      return fail("--dynamic cannot be combined with an output that repeats "
+                  "a label");
+    auto shapes = dynamicSignature(*options, operands);
+    if (!shapes)
+      return fail(shapes.takeError());
+    if (auto err = setInputSignature(options->equation, *shapes, options->plan))
+      return fail(std::move(err));
+    if (options->bench) {
+      int status = benchDynamic(*options, operands);
+      return status ? status : finishOutput();
+    }
+  }
+
   llvm::Expected<Tensor> result = Tensor();
-  if (repeatedOutput) {
+  if (repeatedOutput || !options->dynamic.empty()) {
     result = einsum(options->equation, operands, options->plan);
   } else {
     auto kernel = compileEinsum(options->equation, operands, options->plan);

@@ -140,6 +140,11 @@ struct CacheStats {
   /// Compiled kernels the disk cache could not store (EINJIT_LOG=cache
   /// says why); the calls still succeed.
   size_t diskFailures = 0;
+  /// Equations made shape-polymorphic (setInputSignature, or retraces
+  /// that changed only sizes: setReduceRetracing), and the calls that ran
+  /// as pieces of one.
+  size_t polymorphic = 0;
+  size_t splitCalls = 0;
 };
 CacheStats cacheStats();
 
@@ -157,6 +162,38 @@ struct Retrace {
 /// The latest retraces (up to 64), oldest first. With EINJIT_LOG=retrace in
 /// the environment, each is also printed to stderr as it happens.
 std::vector<Retrace> recentRetraces();
+
+/// A dim whose size may change from call to call (setInputSignature).
+constexpr int64_t kDynamic = -1;
+
+/// tf.function's input_signature for one equation: `shapes` gives each
+/// operand's dims, kDynamic where any size may come. Calls of the equation
+/// (spelled with any labels, with any dtypes, planned with `options`)
+/// whose static dims match then run shape-polymorphically: as pieces along
+/// the dynamic labels, each piece of a power-of-two size and run by a
+/// kernel compiled once for it, so that a new size is not a retrace. The
+/// dynamic dims must lead every operand and the result (`bij,jk->bik`'s b,
+/// `ij,jk->ik`'s i or j); the error says which dim keeps a label static.
+/// A label that is summed adds its pieces into the result.
+llvm::Error setInputSignature(llvm::StringRef equation,
+                              llvm::ArrayRef<std::vector<int64_t>> shapes,
+                              const PlanOptions &options = {});
+/// tf.function's reduce_retracing: after `retraces` retraces of an
+/// equation (kDefaultReduceRetracing) that changed only sizes, the labels
+/// whose sizes changed become dynamic, as if setInputSignature had named
+/// them (when it would accept them). 0 turns it off.
+constexpr size_t kDefaultReduceRetracing = 3;
+void setReduceRetracing(size_t retraces);
+
+/// An equation made shape-polymorphic.
+struct PolymorphicEquation {
+  /// The equation as the call spelled it, and its dynamic labels in that
+  /// spelling ("bij,jk->bik", "b").
+  std::string equation, labels;
+  /// "input signature", or "after 3 retraces that changed only sizes".
+  std::string reason;
+};
+std::vector<PolymorphicEquation> polymorphicEquations();
 
 /// The most kernels the cache holds (default kDefaultCacheCapacity) and the
 /// most object code they take together (default kDefaultCacheCodeBytes);

@@ -53,6 +53,11 @@ public:
   std::string cacheDir() const;
   void setCacheCapacity(size_t kernels,
                         size_t codeBytes = kDefaultCacheCodeBytes);
+  llvm::Error setInputSignature(llvm::StringRef equation,
+                                llvm::ArrayRef<std::vector<int64_t>> shapes,
+                                const PlanOptions &options = {});
+  void setReduceRetracing(size_t retraces);
+  std::vector<PolymorphicEquation> polymorphicEquations() const;
   CacheStats stats() const;
   std::vector<Retrace> recentRetraces() const;
   /// Drops this session's kernels and statistics.

@@ -1,0 +1,230 @@
+//===- PolymorphicTest.cpp - Shape-polymorphic einsums --------------------===//
+//
+// Dynamic dims, declared (setInputSignature) or found by retraces that
+// change only sizes (setReduceRetracing): the results against loops in
+// double precision, and the compiles and retraces against the pieces'
+// power-of-two sizes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "einjit/runtime/Session.h"
+
+#include "TensorTestUtils.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <set>
+
+using namespace einjit;
+using namespace einjit::test;
+
+namespace {
+
+/// Small integers in f64, exact in every sum below; `seed` varies them.
+Tensor ramp(DType type, std::vector<int64_t> shape, int seed = 0) {
+  return make(type, shape,
+              [&](int64_t e) { return double((e * 7 + seed) % 11) - 5; });
+}
+
+/// bij,bjk->bik (or ij,jk->ik with b = 1 and 2-d operands), by loops.
+void expectBatchMatmul(const Tensor &a, const Tensor &b, const Tensor &c) {
+  bool batched = a.rank() == 3;
+  int64_t batch = batched ? a.shape()[0] : 1;
+  int64_t m = a.shape()[a.rank() - 2], k = a.shape()[a.rank() - 1];
+  int64_t n = b.shape()[b.rank() - 1];
+  ASSERT_EQ(c.shape()[c.rank() - 2], m);
+  ASSERT_EQ(c.shape()[c.rank() - 1], n);
+  for (int64_t x = 0; x < batch; ++x)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double ref = 0;
+        for (int64_t l = 0; l < k; ++l)
+          ref += (batched ? at(a, {x, i, l}) : at(a, {i, l})) *
+                 (b.rank() == 3 ? at(b, {x, l, j}) : at(b, {l, j}));
+        double got = batched ? at(c, {x, i, j}) : at(c, {i, j});
+        ASSERT_EQ(got, ref) << "at " << x << "," << i << "," << j;
+      }
+}
+
+/// The power-of-two pieces of n.
+std::set<int64_t> pieces(int64_t n) {
+  std::set<int64_t> sizes;
+  for (int64_t bit = 1; bit <= n; bit <<= 1)
+    if (n & bit)
+      sizes.insert(bit);
+  return sizes;
+}
+
+TEST(PolymorphicTest, RetracesThatChangeOnlySizesMakeTheLabelDynamic) {
+  Session s;
+  s.setReduceRetracing(2);
+  Tensor w = ramp(DType::F32, {6, 5}, 1);
+  std::set<int64_t> kernels;
+  for (int64_t batch = 1; batch <= 16; ++batch) {
+    Tensor x = ramp(DType::F32, {batch, 3, 6}, (int)batch);
+    Tensor y = ok(s.einsum("bij,jk->bik", {x, w}));
+    // bij,jk->bik by loops: w is shared by every batch.
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t k = 0; k < 5; ++k) {
+          double ref = 0;
+          for (int64_t j = 0; j < 6; ++j)
+            ref += at(x, {b, i, j}) * at(w, {j, k});
+          ASSERT_EQ(at(y, {b, i, k}), ref) << "batch " << batch;
+        }
+    // Exact kernels for the first three sizes, then pieces.
+    if (batch <= 3)
+      kernels.insert(batch);
+    else
+      for (int64_t p : pieces(batch))
+        kernels.insert(p);
+  }
+  CacheStats stats = s.stats();
+  EXPECT_EQ(stats.retraces, 2u);
+  EXPECT_EQ(stats.polymorphic, 1u);
+  EXPECT_EQ(stats.splitCalls, 13u);
+  EXPECT_EQ(stats.compiles, kernels.size()); // 1, 2, 3, 4, 8, 16
+  std::vector<PolymorphicEquation> poly = s.polymorphicEquations();
+  ASSERT_EQ(poly.size(), 1u);
+  EXPECT_EQ(poly[0].equation, "bij,jk->bik");
+  EXPECT_EQ(poly[0].labels, "b");
+  EXPECT_EQ(poly[0].reason, "after 2 retraces that changed only sizes");
+}
+
+TEST(PolymorphicTest, ADtypeChangeIsNotASizeRetrace) {
+  Session s;
+  s.setReduceRetracing(1);
+  ok(s.einsum("ij,jk->ik",
+              {ramp(DType::F32, {2, 3}), ramp(DType::F32, {3, 4})}));
+  ok(s.einsum("ij,jk->ik",
+              {ramp(DType::F64, {2, 3}), ramp(DType::F64, {3, 4})}));
+  EXPECT_EQ(s.stats().retraces, 1u);
+  EXPECT_EQ(s.stats().polymorphic, 0u);
+  // A dim that is not a leading one stays static, and says why.
+  ok(s.einsum("ij,jk->ik",
+              {ramp(DType::F64, {2, 3}), ramp(DType::F64, {3, 5})}));
+  EXPECT_EQ(s.stats().retraces, 2u);
+  EXPECT_EQ(s.stats().polymorphic, 0u);
+  // Off: every size is a retrace.
+  Session off;
+  off.setReduceRetracing(0);
+  for (int64_t n = 1; n <= 6; ++n)
+    ok(off.einsum("ij,jk->ik",
+                  {ramp(DType::F32, {n, 3}), ramp(DType::F32, {3, 4})}));
+  EXPECT_EQ(off.stats().retraces, 5u);
+  EXPECT_EQ(off.stats().polymorphic, 0u);
+}
+
+TEST(PolymorphicTest, AnInputSignatureCompilesOnlyPowerOfTwoPieces) {
+  Session s;
+  ok(s.setInputSignature("ij,jk->ik", {{kDynamic, 8}, {8, 5}}));
+  Tensor b = ramp(DType::F64, {8, 5}, 3);
+  std::set<int64_t> kernels;
+  for (int64_t n : {1, 7, 129, 1000, 999, 3}) {
+    Tensor a = ramp(DType::F64, {n, 8}, (int)n);
+    // Spelled with other labels: the same canonical equation.
+    Tensor c = ok(s.einsum("ab,bc->ac", {a, b}));
+    expectBatchMatmul(a, b, c);
+    for (int64_t p : pieces(n))
+      kernels.insert(p);
+  }
+  CacheStats stats = s.stats();
+  EXPECT_EQ(stats.retraces, 0u);
+  EXPECT_EQ(stats.compiles, kernels.size());
+  EXPECT_EQ(stats.splitCalls, 6u);
+  // Another dtype splits the same way; another static size does not match
+  // the kernels but is no retrace either.
+  Tensor a = ramp(DType::F32, {11, 8});
+  Tensor c = ok(s.einsum("ij,jk->ik", {a, ramp(DType::F32, {8, 5}, 3)}));
+  expectBatchMatmul(a, ramp(DType::F32, {8, 5}, 3), c);
+  EXPECT_EQ(s.stats().splitCalls, 7u);
+}
+
+TEST(PolymorphicTest, SummedDynamicLabelsAddTheirPieces) {
+  Session s;
+  ok(s.setInputSignature("ij,ik->jk", {{kDynamic, 4}, {kDynamic, 3}}));
+  for (DType type : {DType::F64, DType::I32, DType::C128}) {
+    for (int64_t n : {0, 1, 5, 77}) {
+      Tensor a = ramp(type, {n, 4}, 2), b = ramp(type, {n, 3}, 5);
+      Tensor c = ok(s.einsum("ij,ik->jk", {a, b}));
+      ASSERT_EQ(c.dtype(), type);
+      for (int64_t j = 0; j < 4; ++j)
+        for (int64_t k = 0; k < 3; ++k) {
+          double ref = 0;
+          for (int64_t i = 0; i < n; ++i)
+            ref += at(a, {i, j}) * at(b, {i, k});
+          ASSERT_EQ(at(c, {j, k}), ref) << dtypeName(type).str() << " n=" << n;
+        }
+    }
+  }
+  EXPECT_EQ(s.stats().retraces, 0u);
+  // f16 would add the pieces in f16: its summed labels stay static.
+  Tensor a = ramp(DType::F16, {9, 4}), b = ramp(DType::F16, {9, 3});
+  size_t split = s.stats().splitCalls;
+  Tensor c = ok(s.einsum("ij,ik->jk", {a, b}));
+  EXPECT_EQ(s.stats().splitCalls, split);
+  double ref = 0;
+  for (int64_t i = 0; i < 9; ++i)
+    ref += at(a, {i, 2}) * at(b, {i, 1});
+  EXPECT_EQ(at(c, {2, 1}), ref);
+}
+
+TEST(PolymorphicTest, LeadingLabelsBeforeAnotherDynamicOneRunInPiecesOfOne) {
+  Session s;
+  // EinsumDense with batch and tokens dynamic: b is cut into single rows,
+  // t into powers of two.
+  ok(s.setInputSignature("btd,dhk->bthk",
+                         {{kDynamic, kDynamic, 6}, {6, 2, 3}}));
+  Tensor w = ramp(DType::F32, {6, 2, 3}, 4);
+  for (auto [batch, tokens] : {std::pair<int64_t, int64_t>{3, 5}, {2, 9}}) {
+    Tensor x = ramp(DType::F32, {batch, tokens, 6}, (int)tokens);
+    Tensor y = ok(s.einsum("btd,dhk->bthk", {x, w}));
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t h = 0; h < 2; ++h)
+          for (int64_t k = 0; k < 3; ++k) {
+            double ref = 0;
+            for (int64_t d = 0; d < 6; ++d)
+              ref += at(x, {b, t, d}) * at(w, {d, h, k});
+            ASSERT_EQ(at(y, {b, t, h, k}), ref);
+          }
+  }
+  EXPECT_EQ(s.stats().retraces, 0u);
+  EXPECT_EQ(s.stats().compiles, 3u); // t = 1, 4 and 8
+}
+
+TEST(PolymorphicTest, ViewsAndBadSignatures) {
+  Session s;
+  ok(s.setInputSignature("bij,bjk->bik", {{kDynamic, 4, 3}, {kDynamic, 3, 2}}));
+  // A strided operand runs on a kernel of its own layout, not in pieces.
+  Tensor a = ramp(DType::F64, {5, 3, 4}), b = ramp(DType::F64, {5, 3, 2});
+  Tensor aT = ok(a.transpose({0, 2, 1}));
+  Tensor c = ok(s.einsum("bij,bjk->bik", {aT, b}));
+  expectBatchMatmul(aT, b, c);
+  EXPECT_EQ(s.stats().splitCalls, 0u);
+
+  EXPECT_NE(error(s.setInputSignature("ij,jk->ik", {{4, 3}, {3, kDynamic}}))
+                .find("label 'k' cannot be dynamic: in operand 1 it comes "
+                      "after the static dim 'j'"),
+            std::string::npos);
+  EXPECT_NE(error(s.setInputSignature("ijk->kji", {{kDynamic, 2, 2}}))
+                .find("in the result it comes after the static dim 'j'"),
+            std::string::npos);
+  EXPECT_NE(error(s.setInputSignature("ij,jk->ik", {{4, 3}, {3, 2}}))
+                .find("has no dynamic dim"),
+            std::string::npos);
+  EXPECT_NE(error(s.setInputSignature("ij,jk->ik", {{-5, 3}, {3, 2}}))
+                .find("a dim is -5"),
+            std::string::npos);
+  EXPECT_NE(error(s.setInputSignature("ij,ik->jk", {{kDynamic, 3}, {4, 2}}))
+                .find("label 'i' is dynamic in dim 0 of operand 0 but 4 in "
+                      "dim 0 of operand 1"),
+            std::string::npos);
+  EXPECT_NE(
+      error(s.setInputSignature("ij,jk->ik", {{kDynamic, 3}})).find("operand"),
+      std::string::npos);
+  EXPECT_EQ(s.stats().polymorphic, 1u);
+}
+
+} // namespace
