@@ -4,7 +4,8 @@
 Runs the lab's canonical operations, a set of random valid equations
 (1-4 operands, repeated labels, ellipses with broadcasting, implicit mode,
 f32 and f64, plus f16/i32/i64, bool, i8/u8/i16/u16/u32/u64, complex64,
-complex128 and mixed dtypes) and a sixth as many random
+complex128 and mixed dtypes), shape-polymorphic runs (--dynamic), and a
+sixth as many random
 two-operand contractions with loop ranges up to 96 (so every tiling
 strategy runs) through einsum-run and
 compares each result with numpy.einsum computed in float64 (integers:
@@ -204,6 +205,25 @@ TRANSPOSES = [
     ("ij->ji", [(1009, 999)]),
     ("ijk->kji", [(129, 130, 131)]),
     ("ijk->kji", [(48, 160, 320)]),
+]
+
+
+# Shape-polymorphic runs (einsum-run --dynamic=LABELS): pieces of
+# power-of-two sizes along the labels, summed labels adding their pieces.
+DYNAMIC = [
+    ("ij,jk->ik", [(999, 33), (33, 17)], "i"),
+    ("bij,bjk->bik", [(37, 9, 8), (37, 8, 11)], "b"),
+    ("btd,dhk->bthk", [(3, 129, 16), (16, 4, 8)], "bt"),
+    ("bhqd,bhkd->bhqk", [(5, 3, 17, 8), (5, 3, 19, 8)], "b"),
+    ("abcd,cdef->abef", [(7, 5, 6, 9), (6, 9, 4, 11)], "a"),
+    ("bi,oij,bj->bo", [(99, 8), (5, 8, 7), (99, 7)], "b"),
+    ("ij,ik->jk", [(999, 5), (999, 7)], "i"),
+    ("bij,bik->jk", [(3, 77, 5), (3, 77, 7)], "bi"),
+    ("ij->j", [(1000, 5)], "i"),
+    ("i,i->", [(1000,), (1000,)], "i"),
+    ("ii->i", [(77, 77)], "i"),
+    ("ij,jk->ik", [(0, 3), (3, 2)], "i"),
+    ("ij,ik->jk", [(0, 3), (0, 2)], "i"),
 ]
 
 
@@ -424,6 +444,12 @@ def main():
                           [make_operand(shapes[0], a, nrng),
                            make_operand(shapes[1], b, nrng)]))
 
+    for eq, shapes, labels in DYNAMIC:
+        for dt in ("f32", "f64", "i32", "i8", "c64", "f16"):
+            cases.append((f"dynamic {labels} {dt}", eq,
+                          [make_operand(sh, dt, nrng) for sh in shapes],
+                          [f"--dynamic={labels}"]))
+
     for eq, shapes in TRANSPOSES:
         for dt in ("f16", "f32", "f64", "i32", "i64", "bool", "i8", "i16"):
             cases.append((f"transpose {dt}", eq,
@@ -458,7 +484,8 @@ def main():
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             results = list(pool.map(
                 lambda ic: check(args.einsum_run, ic[1][0], ic[1][1], ic[1][2],
-                                 workdir, ic[0], args.extra_arg),
+                                 workdir, ic[0],
+                                 args.extra_arg + (ic[1][3] if len(ic[1]) > 3 else [])),
                 enumerate(cases)))
         for i, (eq, shapes, dtypes, result) in enumerate(BF16_CASES):
             results.append(check_bf16(args.einsum_run, eq, shapes, dtypes,

@@ -112,6 +112,12 @@ static cl::opt<std::string> dynamicOpt(
              "tf.function's): the einsum runs as pieces of power-of-two "
              "sizes along them, each on a kernel compiled for its shapes"),
     cl::value_desc("LABELS"), cl::cat(category));
+static cl::opt<bool> benchCallsOpt(
+    "bench-calls",
+    cl::desc("With --bench, time whole einsum calls as an application makes "
+             "them (dispatch and the result's allocation included) instead "
+             "of the kernel alone; always so with --dynamic"),
+    cl::cat(category));
 static cl::opt<bool>
     printTargetOpt("print-target",
                    cl::desc("Print the target kernels are compiled for"),
@@ -144,6 +150,7 @@ struct Options {
   std::string explain;
   /// --dynamic's labels.
   std::string dynamic;
+  bool benchCalls = false;
   PlanOptions plan;
 };
 
@@ -292,6 +299,9 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   o.mcpu = mcpuOpt;
   o.mattr = mattrOpt;
   o.dynamic = dynamicOpt;
+  o.benchCalls = benchCallsOpt;
+  if (o.benchCalls && !o.bench)
+    return makeEinsumError("--bench-calls needs --bench=N");
   if (explainOpt.getNumOccurrences()) {
     llvm::StringRef format = explainOpt;
     if (format.empty() || format == "text")
@@ -591,10 +601,9 @@ static int finishOutput() {
   return fail("cannot write to standard output: " + ec.message());
 }
 
-/// --bench with --dynamic: times whole einsum calls, which run as pieces
-/// (and allocate their result, as every einjit::einsum call does).
-static int benchDynamic(const Options &options,
-                        llvm::ArrayRef<Tensor> operands) {
+/// --bench with --bench-calls or --dynamic: times whole einsum calls (which
+/// run as pieces with --dynamic), each allocating its result.
+static int benchCalls(const Options &options, llvm::ArrayRef<Tensor> operands) {
   using clock = std::chrono::steady_clock;
   auto time = [&]() -> llvm::Expected<double> {
     auto start = clock::now();
@@ -626,7 +635,8 @@ static int benchDynamic(const Options &options,
     return fail(plan.takeError());
   CacheStats stats = cacheStats();
   llvm::outs() << "equation: " << options.equation << "\n";
-  llvm::outs() << "dynamic: " << options.dynamic
+  llvm::outs() << "dynamic: "
+               << (options.dynamic.empty() ? "none" : options.dynamic)
                << formatv("  flops: {0:e}\n", plan->flops);
   llvm::outs() << formatv("compile: {0:f3} ms ({1} kernels)\n",
                           stats.compileSeconds * 1e3, stats.compiles);
@@ -819,10 +829,10 @@ int main(int argc, char **argv) {
       return fail(shapes.takeError());
     if (auto err = setInputSignature(options->equation, *shapes, options->plan))
       return fail(std::move(err));
-    if (options->bench) {
-      int status = benchDynamic(*options, operands);
-      return status ? status : finishOutput();
-    }
+  }
+  if (options->bench && (options->benchCalls || !options->dynamic.empty())) {
+    int status = benchCalls(*options, operands);
+    return status ? status : finishOutput();
   }
 
   llvm::Expected<Tensor> result = Tensor();

@@ -962,7 +962,10 @@ static FailureOr<linalg::TransposeOp> tileCopyRows(RewriterBase &rewriter,
 /// panel row is G contiguous reads of NR elements, interleaved in
 /// registers (`vector.interleave`: unpacks and permutes), and one
 /// contiguous write of NR x G, instead of a loop nest of scalar moves.
-/// Fails on another copy.
+/// Fails on another copy, and on rows longer than a panel's (up to 64
+/// elements): a transpose of 2 or 4 long rows (an f32 left-hand side of 4
+/// rows, packed whole) would become one vector as long as the rows, which
+/// LLVM's instruction selection takes seconds to split.
 static LogicalResult interleaveGroups(RewriterBase &rewriter,
                                       linalg::TransposeOp op,
                                       int64_t parallelWork) {
@@ -971,8 +974,8 @@ static LogicalResult interleaveGroups(RewriterBase &rewriter,
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (rank < 2 || perm[rank - 2] != int64_t(rank) - 1 ||
       perm.back() == int64_t(rank) - 1 ||
-      (ranges.back() != 2 && ranges.back() != 4) ||
-      !op.hasPureTensorSemantics())
+      (ranges.back() != 2 && ranges.back() != 4) || ranges[rank - 2] > 64 ||
+      ShapedType::isDynamic(ranges[rank - 2]) || !op.hasPureTensorSemantics())
     return failure();
   int64_t group = ranges.back(), row = ranges[rank - 2];
   FailureOr<linalg::TransposeOp> tiled =
