@@ -1524,6 +1524,12 @@ einjit::planEinsumPath(const BoundEquation &eq, const PlanOptions &options) {
   return planFor(eq, options);
 }
 
+size_t einjit::reduceRetracingOf(Session &session) {
+  Runtime &rt = session.impl().rt;
+  std::lock_guard<std::mutex> lock(rt.mutex);
+  return rt.reduceRetracing;
+}
+
 void einjit::recordRetrace(Session &session, const Retrace &event) {
   session.impl().rt.recordRetrace(event);
 }

@@ -19,6 +19,7 @@
 #include "einjit/runtime/Session.h"
 
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cstring>
@@ -538,11 +539,26 @@ struct Function::Impl {
   std::vector<std::vector<int64_t>> lastShapes;
   std::vector<DType> lastTypes;
   KernelLayouts lastLayouts;
+  /// Shape-polymorphic calls: the arguments whose dim 0 is the batch
+  /// (empty: none), from the input signature or from retraces that
+  /// changed only batch sizes (`batchRetraces`, the arguments in
+  /// `batchSeen`); `refused` once the body mixed rows of the batch.
+  std::vector<bool> batched, batchSeen;
+  size_t batchRetraces = 0;
+  bool refused = false;
+  /// The kernels (of pieces) whose graphs checkBatchSeparable accepted.
+  std::vector<const CompiledFunction *> separable;
 
   Impl(Body body, FunctionOptions options)
       : body(std::move(body)), options(std::move(options)),
         session(this->options.session ? *this->options.session
-                                      : Session::global()) {}
+                                      : Session::global()) {
+    for (const auto &shape : this->options.inputSignature)
+      batched.push_back(!shape.empty() && shape[0] == kDynamic);
+    if (!llvm::is_contained(batched, true))
+      batched.clear();
+    stats.polymorphic = !batched.empty();
+  }
 
   std::shared_ptr<const CompiledFunction> find(const Signature &sig) const {
     std::lock_guard<std::mutex> lock(mutex);
@@ -565,10 +581,240 @@ struct Function::Impl {
                                options.name + "' is an empty tensor handle");
     return llvm::Error::success();
   }
+  /// An error unless `args` match the input signature, if there is one.
+  llvm::Error checkSignature(llvm::ArrayRef<Tensor> args) const;
   llvm::Expected<Graph> trace(llvm::ArrayRef<Tensor> args);
+  /// The kernel of `args`' signature; a trace for a new one is a retrace
+  /// when `counted` (not for a piece of a shape-polymorphic call).
   llvm::Expected<std::shared_ptr<const CompiledFunction>>
-  concrete(llvm::ArrayRef<Tensor> args);
+  concrete(llvm::ArrayRef<Tensor> args, bool counted = true);
+  /// Notes a retrace from `lastShapes` to `shapes` that changed only dim 0
+  /// of some arguments, to one size: after the session's count of them,
+  /// those arguments become the batch. Called with `mutex` held.
+  void noteBatchRetrace(llvm::ArrayRef<std::vector<int64_t>> shapes,
+                        llvm::ArrayRef<DType> types,
+                        const KernelLayouts &layouts);
+  /// Runs a call: as pieces along the batch when the function is
+  /// shape-polymorphic and `args` allow it, else on its signature's kernel.
+  llvm::Expected<std::vector<Tensor>> call(llvm::ArrayRef<Tensor> args);
+  /// The batch size of `args` (their batched arguments' dim 0), or -1
+  /// when they cannot run as pieces (an error: against the input
+  /// signature).
+  llvm::Expected<int64_t> batchSize(llvm::ArrayRef<Tensor> args,
+                                    const std::vector<bool> &batch) const;
+  llvm::Expected<std::vector<Tensor>> runPieces(llvm::ArrayRef<Tensor> args,
+                                                const std::vector<bool> &batch,
+                                                int64_t n);
 };
+
+llvm::Error Function::Impl::checkSignature(llvm::ArrayRef<Tensor> args) const {
+  const auto &sig = options.inputSignature;
+  if (sig.empty())
+    return llvm::Error::success();
+  auto error = [&](const llvm::Twine &message) {
+    return makeEinsumError("input signature of '" + options.name +
+                           "': " + message);
+  };
+  if (sig.size() != args.size())
+    return error(llvm::formatv("it has {0} arguments, the call passes {1}",
+                               sig.size(), args.size()));
+  for (auto [i, shape] : llvm::enumerate(sig)) {
+    for (auto [d, dim] : llvm::enumerate(shape))
+      if (dim < 0 && (dim != kDynamic || d != 0))
+        return error(llvm::formatv("dim {0} of argument {1} is {2}: only dim "
+                                   "0 may be dynamic (kDynamic, -1)",
+                                   d, i, dim));
+    llvm::ArrayRef<int64_t> got = args[i].shape();
+    bool fits = got.size() == shape.size();
+    for (size_t d = 0; fits && d < got.size(); ++d)
+      fits = shape[d] == kDynamic || shape[d] == got[d];
+    if (!fits) {
+      std::string want = "(";
+      for (auto [d, dim] : llvm::enumerate(shape))
+        want += (d ? "," : "") +
+                (dim == kDynamic ? std::string("?") : std::to_string(dim));
+      return error(llvm::formatv("argument {0} is {1}, the signature says {2})",
+                                 i, shapeString(got), want));
+    }
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<int64_t>
+Function::Impl::batchSize(llvm::ArrayRef<Tensor> args,
+                          const std::vector<bool> &batch) const {
+  int64_t n = -1;
+  int first = -1;
+  for (auto [i, t] : llvm::enumerate(args)) {
+    if (i >= batch.size() || !batch[i])
+      continue;
+    if (t.rank() == 0 || !t.isContiguous())
+      return -1; // a view: run on a kernel of its layout
+    if (n >= 0 && t.shape()[0] != n) {
+      if (options.inputSignature.empty())
+        return -1;
+      return makeEinsumError(llvm::formatv(
+          "input signature of '{0}': the batch is dim 0 of arguments {1} "
+          "and {2}, but they are {3} and {4}",
+          options.name, first, i, n, t.shape()[0]));
+    }
+    n = t.shape()[0];
+    first = first < 0 ? (int)i : first;
+  }
+  return n;
+}
+
+llvm::Expected<std::vector<Tensor>>
+Function::Impl::runPieces(llvm::ArrayRef<Tensor> args,
+                          const std::vector<bool> &batch, int64_t n) {
+  std::vector<Tensor> outs;
+  int64_t offset = 0;
+  for (int64_t bit = llvm::bit_floor(uint64_t(n)); bit; bit >>= 1) {
+    if (!(n & bit))
+      continue;
+    std::vector<Tensor> pieces;
+    for (auto [i, t] : llvm::enumerate(args)) {
+      if (i < batch.size() && batch[i]) {
+        auto piece = t.slice(0, offset, offset + bit);
+        if (!piece)
+          return piece.takeError();
+        pieces.push_back(std::move(*piece));
+      } else {
+        pieces.push_back(t);
+      }
+    }
+    auto fn = concrete(pieces, /*counted=*/false);
+    if (!fn)
+      return fn.takeError();
+    const CompiledFunction *kernel = fn->get();
+    bool known;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      known = llvm::is_contained(separable, kernel);
+    }
+    if (!known) {
+      if (auto err = checkBatchSeparable(kernel->graph(), batch)) {
+        if (!options.inputSignature.empty())
+          return makeEinsumError("input signature of '" + options.name +
+                                 "' has a batch the body mixes: " +
+                                 llvm::toString(std::move(err)));
+        // Found by retraces: the function stays shape-specific.
+        std::string why = llvm::toString(std::move(err));
+        if (const char *env = std::getenv("EINJIT_LOG");
+            env && llvm::StringRef(env).contains("retrace"))
+          llvm::errs() << "einjit: '" << options.name
+                       << "' stays shape-specific: " << why << "\n";
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          batched.clear();
+          refused = true;
+          stats.polymorphic = false;
+        }
+        auto whole = concrete(args);
+        if (!whole)
+          return whole.takeError();
+        return (**whole)(args);
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      separable.push_back(kernel);
+    }
+    const Graph &g = kernel->graph();
+    if (outs.empty())
+      for (int id : g.outputs) {
+        std::vector<int64_t> shape = g.nodes[id].shape;
+        shape[0] = n;
+        auto out = Tensor::empty(g.nodes[id].dtype, shape);
+        if (!out)
+          return out.takeError();
+        outs.push_back(std::move(*out));
+      }
+    std::vector<Tensor> rows;
+    for (const Tensor &out : outs) {
+      auto row = out.slice(0, offset, offset + bit);
+      if (!row)
+        return row.takeError();
+      rows.push_back(std::move(*row));
+    }
+    if (auto err = kernel->run(pieces, rows))
+      return std::move(err);
+    offset += bit;
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  ++stats.splitCalls;
+  return outs;
+}
+
+llvm::Expected<std::vector<Tensor>>
+Function::Impl::call(llvm::ArrayRef<Tensor> args) {
+  if (auto err = checkArgs(args))
+    return std::move(err);
+  if (auto err = checkSignature(args))
+    return std::move(err);
+  std::vector<bool> batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    batch = batched;
+  }
+  if (!batch.empty()) {
+    auto n = batchSize(args, batch);
+    if (!n)
+      return n.takeError();
+    if (*n > 0)
+      return runPieces(args, batch, *n);
+  }
+  auto fn = concrete(args);
+  if (!fn)
+    return fn.takeError();
+  return (**fn)(args);
+}
+
+void Function::Impl::noteBatchRetrace(
+    llvm::ArrayRef<std::vector<int64_t>> shapes, llvm::ArrayRef<DType> types,
+    const KernelLayouts &layouts) {
+  if (refused || !batched.empty() || shapes.size() != lastShapes.size() ||
+      types != llvm::ArrayRef(lastTypes))
+    return;
+  auto contiguous = [](const KernelLayouts &l) {
+    return llvm::all_of(l, [](const auto &s) { return s.empty(); });
+  };
+  if (!contiguous(layouts) || !contiguous(lastLayouts))
+    return;
+  int64_t size = -1;
+  std::vector<bool> changed(shapes.size(), false);
+  for (auto [i, now, was] : llvm::enumerate(shapes, lastShapes)) {
+    if (now.size() != was.size())
+      return;
+    for (size_t d = 1; d < now.size(); ++d)
+      if (now[d] != was[d])
+        return; // not a batch: another dim changed
+    if (now.empty() || now[0] == was[0])
+      continue;
+    if (size >= 0 && now[0] != size)
+      return; // two sizes: not one batch
+    size = now[0];
+    changed[i] = true;
+  }
+  if (size < 0)
+    return;
+  batchSeen.resize(shapes.size(), false);
+  for (auto [seen, c] : llvm::zip(batchSeen, changed))
+    seen = seen || c;
+  size_t limit = reduceRetracingOf(session);
+  if (limit == 0 || ++batchRetraces < limit)
+    return;
+  batched = batchSeen;
+  stats.polymorphic = true;
+  if (const char *env = std::getenv("EINJIT_LOG");
+      env && llvm::StringRef(env).contains("retrace")) {
+    llvm::errs() << "einjit: '" << options.name
+                 << "' is shape-polymorphic in dim 0 of argument(s)";
+    for (auto [i, b] : llvm::enumerate(batched))
+      if (b)
+        llvm::errs() << " " << i;
+    llvm::errs() << " (after " << batchRetraces
+                 << " retraces that changed only the batch size)\n";
+  }
+}
 
 llvm::Expected<Graph> Function::Impl::trace(llvm::ArrayRef<Tensor> args) {
   auto state = std::make_shared<TraceState>();
@@ -606,7 +852,7 @@ llvm::Expected<Graph> Function::Impl::trace(llvm::ArrayRef<Tensor> args) {
 }
 
 llvm::Expected<std::shared_ptr<const CompiledFunction>>
-Function::Impl::concrete(llvm::ArrayRef<Tensor> args) {
+Function::Impl::concrete(llvm::ArrayRef<Tensor> args, bool counted) {
   if (auto err = checkArgs(args))
     return std::move(err);
   Signature sig;
@@ -638,7 +884,8 @@ Function::Impl::concrete(llvm::ArrayRef<Tensor> args) {
   }
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (++stats.traces > 1) {
+    ++stats.traces;
+    if (counted && stats.traces - stats.pieceTraces > 1) {
       ++stats.retraces;
       Retrace event{options.name,
                     retraceReason(shapes, types, lastShapes, lastTypes, layouts,
@@ -646,10 +893,15 @@ Function::Impl::concrete(llvm::ArrayRef<Tensor> args) {
                     stats.retraces};
       retraces.push_back(event);
       recordRetrace(session, event);
+      noteBatchRetrace(shapes, types, layouts);
     }
-    lastShapes = std::move(shapes);
-    lastTypes = std::move(types);
-    lastLayouts = std::move(layouts);
+    if (!counted) {
+      ++stats.pieceTraces;
+    } else {
+      lastShapes = std::move(shapes);
+      lastTypes = std::move(types);
+      lastLayouts = std::move(layouts);
+    }
   }
   auto fn = compileGraph(session, *graph);
   if (!fn)
@@ -672,10 +924,7 @@ Function::concrete(llvm::ArrayRef<Tensor> args) const {
 
 llvm::Expected<std::vector<Tensor>>
 Function::operator()(llvm::ArrayRef<Tensor> args) const {
-  auto fn = impl->concrete(args);
-  if (!fn)
-    return fn.takeError();
-  auto results = (**fn)(args);
+  auto results = impl->call(args);
   if (results && detail::recording())
     // Tapes do not see inside a compiled function yet: its results are
     // recorded as opaque, so that a gradient through them is an error

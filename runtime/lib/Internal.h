@@ -25,6 +25,8 @@ llvm::Expected<std::string> emitGraph(Session &session, const Graph &graph,
 /// einjit's limits and this machine's memory.
 llvm::Expected<ContractionPath> planEinsumPath(const BoundEquation &eq,
                                                const PlanOptions &options);
+/// `session`'s setReduceRetracing count.
+size_t reduceRetracingOf(Session &session);
 /// Counts and logs a retrace in `session` (recentRetraces, stats,
 /// EINJIT_LOG=retrace).
 void recordRetrace(Session &session, const Retrace &event);

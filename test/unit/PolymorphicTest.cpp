@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "einjit/runtime/Function.h"
 #include "einjit/runtime/Session.h"
 
 #include "TensorTestUtils.h"
@@ -225,6 +226,129 @@ TEST(PolymorphicTest, ViewsAndBadSignatures) {
       error(s.setInputSignature("ij,jk->ik", {{kDynamic, 3}})).find("operand"),
       std::string::npos);
   EXPECT_EQ(s.stats().polymorphic, 1u);
+}
+
+/// relu(x @ w + bias) for x of [b, t, d]: the function the tests trace.
+Sym denseRelu(Sym x, Sym w, Sym bias) {
+  return relu(einsum("btd,dk->btk", {x, w}) + bias);
+}
+
+/// Checks y = relu(x @ w + bias) by loops.
+void expectDenseRelu(const Tensor &x, const Tensor &w, const Tensor &bias,
+                     const Tensor &y) {
+  int64_t b = x.shape()[0], t = x.shape()[1], d = x.shape()[2];
+  int64_t k = w.shape()[1];
+  ASSERT_EQ(y.shape(), llvm::ArrayRef<int64_t>({b, t, k}));
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < t; ++j)
+      for (int64_t c = 0; c < k; ++c) {
+        double ref = at(bias, {c});
+        for (int64_t l = 0; l < d; ++l)
+          ref += at(x, {i, j, l}) * at(w, {l, c});
+        ASSERT_EQ(at(y, {i, j, c}), std::max(ref, 0.0)) << i << "," << j;
+      }
+}
+
+TEST(PolymorphicTest, AFunctionWithAnInputSignatureRunsInPieces) {
+  Session s;
+  FunctionOptions options;
+  options.name = "dense";
+  options.session = &s;
+  options.inputSignature = {{kDynamic, 5, 6}, {6, 4}, {4}};
+  Function f = function(denseRelu, options);
+  Tensor w = ramp(DType::F32, {6, 4}, 2), bias = ramp(DType::F32, {4}, 3);
+  std::set<int64_t> sizes;
+  for (int64_t b : {1, 3, 7, 12, 7}) {
+    Tensor x = ramp(DType::F32, {b, 5, 6}, (int)b);
+    std::vector<Tensor> y = ok(f({x, w, bias}));
+    ASSERT_EQ(y.size(), 1u);
+    expectDenseRelu(x, w, bias, y[0]);
+    for (int64_t p : pieces(b))
+      sizes.insert(p);
+  }
+  FunctionStats stats = f.stats();
+  EXPECT_TRUE(stats.polymorphic);
+  EXPECT_EQ(stats.retraces, 0u);
+  EXPECT_EQ(stats.traces, sizes.size()); // 1, 2, 4, 8
+  EXPECT_EQ(stats.pieceTraces, sizes.size());
+  EXPECT_EQ(stats.splitCalls, 5u);
+  EXPECT_EQ(s.stats().retraces, 0u);
+
+  // Calls that do not fit the signature are errors.
+  EXPECT_NE(
+      error(f({ramp(DType::F32, {2, 5, 6}), ramp(DType::F32, {5, 4}), bias}))
+          .find("input signature of 'dense': argument 1 is (5,4), the "
+                "signature says (6,4)"),
+      std::string::npos);
+  options.inputSignature = {{5, kDynamic, 6}, {6, 4}, {4}};
+  EXPECT_NE(error(function(denseRelu,
+                           options)({ramp(DType::F32, {5, 2, 6}), w, bias}))
+                .find("dim 1 of argument 0 is -1: only dim 0 may be dynamic"),
+            std::string::npos);
+}
+
+TEST(PolymorphicTest, ABodyThatMixesTheBatchIsRefused) {
+  Session s;
+  FunctionOptions options;
+  options.name = "pool";
+  options.session = &s;
+  options.inputSignature = {{kDynamic, 3}};
+  // A mean over the batch: its rows are not the pieces' rows.
+  Function pool = function([](Sym x) { return sum(x, {0}) * 0.5; }, options);
+  EXPECT_NE(
+      error(pool({ramp(DType::F32, {5, 3})}))
+          .find("in traced function 'pool': op 1, sum(f32(4,3), axes=[0]), "
+                "reduces the batch dim"),
+      std::string::npos);
+  // A softmax along the batch.
+  Function mix = function([](Sym x) { return softmax(x, 0); }, options);
+  EXPECT_NE(error(mix({ramp(DType::F32, {5, 3})})).find("runs along the batch"),
+            std::string::npos);
+  // Found by retraces instead, the same body stays shape-specific.
+  s.setReduceRetracing(2);
+  FunctionOptions plain;
+  plain.session = &s;
+  Function sums = function([](Sym x) { return sum(x, {0}); }, plain);
+  for (int64_t b = 1; b <= 6; ++b) {
+    Tensor x = ramp(DType::F64, {b, 3}, (int)b);
+    std::vector<Tensor> y = ok(sums({x}));
+    ASSERT_EQ(y.size(), 1u);
+    for (int64_t j = 0; j < 3; ++j) {
+      double ref = 0;
+      for (int64_t i = 0; i < b; ++i)
+        ref += at(x, {i, j});
+      ASSERT_EQ(at(y[0], {j}), ref);
+    }
+  }
+  // Six signatures traced: b = 4 as the first piece of the call that
+  // found the sum, which then ran on that kernel; the others as retraces.
+  FunctionStats stats = sums.stats();
+  EXPECT_FALSE(stats.polymorphic);
+  EXPECT_EQ(stats.traces, 6u);
+  EXPECT_EQ(stats.pieceTraces, 1u);
+  EXPECT_EQ(stats.retraces, 4u);
+}
+
+TEST(PolymorphicTest, AFunctionRetracedForItsBatchBecomesPolymorphic) {
+  Session s;
+  s.setReduceRetracing(2);
+  FunctionOptions options;
+  options.session = &s;
+  Function f = function(denseRelu, options);
+  Tensor w = ramp(DType::F32, {6, 4}, 2), bias = ramp(DType::F32, {4}, 3);
+  for (int64_t b = 1; b <= 9; ++b) {
+    Tensor x = ramp(DType::F32, {b, 5, 6}, (int)b);
+    std::vector<Tensor> y = ok(f({x, w, bias}));
+    ASSERT_EQ(y.size(), 1u);
+    expectDenseRelu(x, w, bias, y[0]);
+  }
+  FunctionStats stats = f.stats();
+  EXPECT_TRUE(stats.polymorphic);
+  EXPECT_EQ(stats.retraces, 2u); // b = 2 and 3; then pieces
+  EXPECT_EQ(stats.splitCalls, 6u);
+  // Traced: b = 1, 2, 3 as signatures, then the pieces 4 and 8 (1 and 2
+  // were traced already... as counted signatures, which pieces reuse).
+  EXPECT_EQ(stats.traces, 5u);
 }
 
 } // namespace

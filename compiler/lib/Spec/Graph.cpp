@@ -109,3 +109,95 @@ std::string Graph::str() const {
     os << " %" << output;
   return text;
 }
+
+llvm::Error einjit::checkBatchSeparable(const Graph &graph,
+                                        const std::vector<bool> &batched) {
+  // Each node's batch dim; -1: the node does not depend on the batch.
+  std::vector<int> axis(graph.nodes.size(), -1);
+  for (auto [i, id] : llvm::enumerate(graph.inputs))
+    if (i < batched.size() && batched[i] && !graph.nodes[id].shape.empty())
+      axis[id] = 0;
+  auto fail = [&](size_t n, const llvm::Twine &why) {
+    const GraphNode &node = graph.nodes[n];
+    std::string what = node.kind == GraphNode::Kind::Einsum
+                           ? "einsum '" + node.eq->text + "'"
+                           : node.op->str();
+    return makeEinsumError("in traced function '" + graph.name + "': op " +
+                           llvm::Twine(n) + ", " + what + ", " + why);
+  };
+  // An operand that is not a batch's yet has its size where the batch is
+  // (constants are uniform: any piece of one is the same constant).
+  auto sized = [&](int id, int dim) {
+    const GraphNode &node = graph.nodes[id];
+    return node.kind != GraphNode::Kind::Constant && dim >= 0 &&
+           node.shape[dim] != 1;
+  };
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const GraphNode &node = graph.nodes[n];
+    if (node.kind == GraphNode::Kind::Einsum) {
+      const BoundEquation &eq = *node.eq;
+      int label = -1;
+      for (auto [k, id] : llvm::enumerate(node.operands)) {
+        if (axis[id] < 0)
+          continue;
+        int l = eq.inputs[k][axis[id]];
+        if (label >= 0 && l != label)
+          return fail(n, "reads the batch dim under two labels");
+        label = l;
+      }
+      if (label < 0)
+        continue;
+      for (auto [k, id] : llvm::enumerate(node.operands))
+        for (auto [d, l] : llvm::enumerate(eq.inputs[k]))
+          if (l == label && axis[id] != (int)d && sized(id, d))
+            return fail(n, "reads the batch's label in an operand that is "
+                           "not the batch's");
+      auto at = llvm::find(eq.output, label);
+      if (at == eq.output.end())
+        return fail(n, "sums over the batch dim");
+      axis[n] = at - eq.output.begin();
+      continue;
+    }
+    if (node.kind != GraphNode::Kind::Op)
+      continue;
+    const OpSignature &sig = *node.op;
+    if (takesAxes(sig.kind)) {
+      int a = axis[node.operands[0]];
+      if (a < 0)
+        continue;
+      if (llvm::is_contained(sig.axes, a))
+        return fail(n, isSoftmax(sig.kind) ? "runs along the batch dim"
+                                           : "reduces the batch dim");
+      axis[n] =
+          isSoftmax(sig.kind) || sig.keepDims
+              ? a
+              : a - llvm::count_if(sig.axes, [&](int64_t x) { return x < a; });
+      continue;
+    }
+    // Elementwise, broadcasting from the right.
+    int rank = node.shape.size(), result = -1;
+    for (int id : node.operands) {
+      if (axis[id] < 0)
+        continue;
+      int r = axis[id] + rank - (int)graph.nodes[id].shape.size();
+      if (result >= 0 && r != result)
+        return fail(n, "aligns its operands' batch dims differently");
+      result = r;
+    }
+    if (result < 0)
+      continue;
+    for (int id : node.operands)
+      if (axis[id] < 0 &&
+          sized(id, result - (rank - (int)graph.nodes[id].shape.size())))
+        return fail(n, "broadcasts an operand that is not the batch's "
+                       "against the batch dim");
+    axis[n] = result;
+  }
+  for (auto [i, id] : llvm::enumerate(graph.outputs))
+    if (axis[id] != 0)
+      return makeEinsumError(
+          "in traced function '" + graph.name + "': result " + llvm::Twine(i) +
+          (axis[id] < 0 ? " does not depend on the batch"
+                        : " does not lead with the batch dim"));
+  return llvm::Error::success();
+}

@@ -68,6 +68,16 @@ struct Graph {
   std::string str() const;
 };
 
+/// Whether `graph` computes each row of its results (their dim 0) from the
+/// same rows of the arguments marked in `batched` (theirs), so that it can
+/// run as pieces along that dim: a batch. An op fails it by mixing rows
+/// (a sum or max over the dim, a softmax along it, an einsum that sums its
+/// label) or by meeting a tensor of the batch's size that does not carry
+/// it; a result fails it by not leading with the dim. The error names the
+/// op or the result.
+llvm::Error checkBatchSeparable(const Graph &graph,
+                                const std::vector<bool> &batched);
+
 } // namespace einjit
 
 #endif // EINJIT_SPEC_GRAPH_H

@@ -170,6 +170,16 @@ struct FunctionOptions {
   /// The number of arguments a call must pass; -1: any (the body checks).
   /// einjit::function sets it from the callable's parameters.
   int arity = -1;
+  /// tf.function's input_signature: per argument its shape, kDynamic
+  /// (-1) for a batch dim, which only dim 0 may be; every batch dim of a
+  /// call has one size. Calls then run shape-polymorphically, as pieces of
+  /// power-of-two sizes along the batch, each piece a signature traced
+  /// and compiled once (checkBatchSeparable must accept the body: no op
+  /// mixes rows of the batch). A call that does not match the signature is
+  /// an error. Empty: none; a function also turns shape-polymorphic after
+  /// its session's setReduceRetracing count of retraces that changed only
+  /// batch sizes, when its body allows.
+  std::vector<std::vector<int64_t>> inputSignature;
 };
 
 struct FunctionStats {
@@ -179,6 +189,12 @@ struct FunctionStats {
   size_t retraces = 0;
   /// Signatures the function holds a kernel for.
   size_t signatures = 0;
+  /// Whether calls run shape-polymorphically along a batch dim, the calls
+  /// that ran as pieces, and the traces of pieces' signatures (in
+  /// `traces`, never retraces).
+  bool polymorphic = false;
+  size_t splitCalls = 0;
+  size_t pieceTraces = 0;
 };
 
 class Function {
