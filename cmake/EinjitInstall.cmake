@@ -32,7 +32,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/compiler/include/einjit/Spec
 # The plain C++ part of the compiler's interface that the runtime's headers
 # name (Compiler.h itself needs MLIR).
 set(compiler_headers ${PROJECT_SOURCE_DIR}/compiler/include/einjit/Compiler)
-install(FILES ${compiler_headers}/KernelChoice.h ${compiler_headers}/Stage.h
+install(FILES ${compiler_headers}/GpuTarget.h ${compiler_headers}/KernelChoice.h
+              ${compiler_headers}/Stage.h
               ${compiler_headers}/TargetInfo.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/einjit/Compiler)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/einjit/runtime

@@ -26,3 +26,12 @@ llvm_config.add_tool_substitutions(
     ["einsum-opt", "einsum-run", "einjit-optimizer-step"],
     [config.einjit_tools_dir])
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+# ptxas checks the GPU pipeline's PTX where the CUDA toolkit is installed
+# (test/Integration/GPU/ptxas.test); without it that test is unsupported.
+import shutil
+ptxas = shutil.which("ptxas") or next(
+    (p for p in ["/usr/local/cuda/bin/ptxas"] if os.path.exists(p)), None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

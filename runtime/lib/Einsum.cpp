@@ -1718,6 +1718,21 @@ llvm::Expected<std::string> einjit::emitEinsum(llvm::StringRef equation,
   return Runtime::get().emit(*bound, stage, options);
 }
 
+llvm::Expected<std::string> einjit::emitPTX(llvm::StringRef equation,
+                                            llvm::ArrayRef<Tensor> operands,
+                                            const GpuTarget &target,
+                                            const PlanOptions &options) {
+  auto bound = bindOperands(equation, operands);
+  if (!bound)
+    return bound.takeError();
+  auto path = planFor(*bound, options);
+  if (!path)
+    return path.takeError();
+  PooledContext ctx;
+  auto module = buildKernelModule(*ctx, *bound, &*path);
+  return compileToPTX(*module, target);
+}
+
 llvm::Expected<std::string>
 einjit::emitLLVMIR(llvm::StringRef equation, llvm::ArrayRef<Tensor> operands) {
   auto bound = bindOperands(equation, operands);

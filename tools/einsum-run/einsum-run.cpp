@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "einjit/runtime/Device.h"
 #include "einjit/runtime/Einsum.h"
 #include "einjit/runtime/Explain.h"
 #include "einjit/runtime/Npy.h"
@@ -106,6 +107,12 @@ static cl::opt<std::string>
                         "DIR/grad_1.npy, ... (one per operand; DIR is "
                         "created if missing)"),
                cl::value_desc("DIR"), cl::cat(category));
+static cl::opt<std::string> deviceOpt(
+    "device",
+    cl::desc("Where the einsum runs: cpu (default) or cuda. With cuda, "
+             "--emit=ptx prints the GPU kernels' PTX on any machine; running "
+             "on a CUDA device is not built yet"),
+    cl::value_desc("DEVICE"), cl::cat(category));
 static cl::opt<std::string> dynamicOpt(
     "dynamic",
     cl::desc("Make these labels' dims dynamic (an input signature, as "
@@ -151,6 +158,8 @@ struct Options {
   /// --dynamic's labels.
   std::string dynamic;
   bool benchCalls = false;
+  /// --device=cuda, and --emit=ptx (with it).
+  bool cuda = false, emitPTX = false;
   PlanOptions plan;
 };
 
@@ -219,9 +228,9 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   // for an option: options (with a value given after a space) go first,
   // then `--`, then the equation and operands in their order.
   const cl::Option *valueOptions[] = {
-      &outputOpt,      &outputAlias, &emitOpt,   &benchOpt, &strategyOpt,
-      &memoryLimitOpt, &seedOpt,     &mcpuOpt,   &mattrOpt, &cacheDirOpt,
-      &gradOpt,        &gradDirOpt,  &dynamicOpt};
+      &outputOpt,      &outputAlias, &emitOpt,    &benchOpt, &strategyOpt,
+      &memoryLimitOpt, &seedOpt,     &mcpuOpt,    &mattrOpt, &cacheDirOpt,
+      &gradOpt,        &gradDirOpt,  &dynamicOpt, &deviceOpt};
   auto takesValue = [&](llvm::StringRef arg) {
     arg = arg.drop_while([](char c) { return c == '-'; });
     return !arg.contains('=') &&
@@ -278,11 +287,12 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   if (emitOpt.getNumOccurrences()) {
     llvm::StringRef stage = emitOpt;
     o.emitLLVMIR = stage == "llvm-ir";
-    o.emit = o.emitLLVMIR ? Stage::LLVM : parseStage(stage);
+    o.emitPTX = stage == "ptx";
+    o.emit = o.emitLLVMIR || o.emitPTX ? Stage::LLVM : parseStage(stage);
     if (!o.emit)
       return makeEinsumError("unknown stage '" + stage +
                              "' for --emit (einsum, linalg, vector, llvm, "
-                             "llvm-ir)");
+                             "llvm-ir, ptx)");
   }
   if (benchOpt.getNumOccurrences()) {
     llvm::StringRef count = benchOpt;
@@ -299,6 +309,15 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   o.mcpu = mcpuOpt;
   o.mattr = mattrOpt;
   o.dynamic = dynamicOpt;
+  if (deviceOpt.getNumOccurrences()) {
+    llvm::StringRef device = deviceOpt;
+    if (device != "cpu" && device != "cuda")
+      return makeEinsumError("unknown device '" + device +
+                             "' for --device (cpu, cuda)");
+    o.cuda = device == "cuda";
+  }
+  if (o.emitPTX && !o.cuda)
+    return makeEinsumError("--emit=ptx needs --device=cuda");
   o.benchCalls = benchCallsOpt;
   if (o.benchCalls && !o.bench)
     return makeEinsumError("--bench-calls needs --bench=N");
@@ -810,6 +829,20 @@ int main(int argc, char **argv) {
     cotangent = std::move(*t);
   }
 
+  if (options->cuda && !options->emitPTX) {
+    // Not built yet: say so, after saying whether there is a device.
+    if (auto count = cudaDeviceCount(); !count)
+      return fail(count.takeError());
+    return fail("running einsums on a CUDA device is not built yet "
+                "(--emit=ptx prints the kernels' PTX)");
+  }
+  if (options->emitPTX) {
+    auto ptx = emitPTX(options->equation, operands, {}, options->plan);
+    if (!ptx)
+      return fail(ptx.takeError());
+    llvm::outs() << *ptx;
+    return finishOutput();
+  }
   if (options->emit) {
     auto text = options->emitLLVMIR ? emitLLVMIR(options->equation, operands)
                                     : emitEinsum(options->equation, operands,

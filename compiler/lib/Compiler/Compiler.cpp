@@ -18,16 +18,27 @@
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/ConvertToLLVM/ToLLVMInterface.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVM.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/Extensions/InlinerExtension.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Linalg/Transforms/SubsetInsertionOpInterfaceImpl.h"
@@ -45,8 +56,11 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -67,13 +81,14 @@ std::optional<einjit::Stage> einjit::parseStage(llvm::StringRef name) {
 }
 
 void einjit::registerCompilerDialects(DialectRegistry &registry) {
-  registry.insert<einsum::EinsumDialect, affine::AffineDialect,
-                  arith::ArithDialect, omp::OpenMPDialect,
-                  bufferization::BufferizationDialect, cf::ControlFlowDialect,
-                  func::FuncDialect, index::IndexDialect, linalg::LinalgDialect,
-                  LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
-                  scf::SCFDialect, tensor::TensorDialect, ub::UBDialect,
-                  vector::VectorDialect, x86vector::X86VectorDialect>();
+  registry
+      .insert<einsum::EinsumDialect, affine::AffineDialect, arith::ArithDialect,
+              omp::OpenMPDialect, bufferization::BufferizationDialect,
+              cf::ControlFlowDialect, func::FuncDialect, index::IndexDialect,
+              linalg::LinalgDialect, LLVM::LLVMDialect, math::MathDialect,
+              memref::MemRefDialect, scf::SCFDialect, tensor::TensorDialect,
+              ub::UBDialect, vector::VectorDialect, x86vector::X86VectorDialect,
+              gpu::GPUDialect, NVVM::NVVMDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);
@@ -89,6 +104,21 @@ void einjit::registerCompilerDialects(DialectRegistry &registry) {
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
+  // The GPU pipeline: NVVM targets serialize gpu.modules to PTX.
+  registerGPUDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  // convert-gpu-to-nvvm lowers a kernel's ops through the dialects'
+  // ConvertToLLVM interfaces.
+  arith::registerConvertArithToLLVMInterface(registry);
+  cf::registerConvertControlFlowToLLVMInterface(registry);
+  registerConvertFuncToLLVMInterface(registry);
+  NVVM::registerConvertGpuToNVVMInterface(registry);
+  index::registerConvertIndexToLLVMInterface(registry);
+  registerConvertMathToLLVMInterface(registry);
+  registerConvertMemRefToLLVMInterface(registry);
+  registerConvertNVVMToLLVMInterface(registry);
+  ub::registerConvertUBToLLVMInterface(registry);
   registerConvertToLLVMDependentDialectLoading(registry);
 }
 
@@ -136,19 +166,77 @@ static constexpr llvm::StringLiteral kLLVMStage =
     "convert-openmp-to-llvm,"
     "reconcile-unrealized-casts,canonicalize,cse,einsum-negative-strides";
 
-void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
-                              const TargetInfo &target, int64_t parallelWork,
-                              bool fuseElementwise) {
-  // The textual stages name upstream and einjit passes: register them once.
+// The GPU pipeline after the linalg stage: bufferized, mapped to blocks and
+// threads (einsum-gpu-map-loops), outlined into gpu.modules, lowered to
+// NVVM and serialized. {0}, {1}: threads per block along the contiguous dim
+// and the next; {2}: the SM (sm_90); {3}: PTX features (+ptx80); {4}: what
+// gpu-module-to-binary makes (isa: PTX text).
+static constexpr llvm::StringLiteral kGpuStage =
+    "eliminate-empty-tensors,"
+    "one-shot-bufferize{{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "canonicalize,cse,"
+    "func.func(ownership-based-buffer-deallocation),canonicalize,"
+    "func.func(buffer-deallocation-simplification),"
+    "bufferization-lower-deallocations,cse,canonicalize,"
+    "func.func(einsum-gpu-map-loops{{tile-x={0} tile-y={1}},"
+    "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
+    "canonicalize,cse,gpu-kernel-outlining,lower-affine,convert-scf-to-cf,"
+    "canonicalize,cse,nvvm-attach-target{{chip={2} features={3} O=3},"
+    "gpu.module(convert-gpu-to-nvvm,canonicalize,cse),gpu-to-llvm,"
+    "reconcile-unrealized-casts,gpu-module-to-binary{{format={4}}";
+
+/// Parses one of the built-in textual stages into `pm`. The stages name
+/// upstream and einjit passes: they are registered once, first.
+static void addStage(OpPassManager &pm, llvm::StringRef pipeline) {
   static std::once_flag once;
   std::call_once(once, [] {
     registerAllPasses();
-    registerCompilerPasses();
+    einjit::registerCompilerPasses();
   });
-  auto add = [&](llvm::StringRef pipeline) {
-    if (failed(parsePassPipeline(pipeline, pm)))
-      llvm::report_fatal_error("einjit: malformed built-in pipeline");
-  };
+  if (failed(parsePassPipeline(pipeline, pm)))
+    llvm::report_fatal_error("einjit: malformed built-in pipeline");
+}
+
+void einjit::buildGpuPipeline(OpPassManager &pm, const GpuTarget &target,
+                              bool fuseElementwise) {
+  auto add = [&](llvm::StringRef pipeline) { addStage(pm, pipeline); };
+  add(kLinalgStage);
+  if (fuseElementwise)
+    add(kFuseStage);
+  add(llvm::formatv(kGpuStage.data(), target.tileX, target.tileY, target.chip,
+                    target.features, target.format)
+          .str());
+}
+
+llvm::Expected<std::string> einjit::compileToPTX(ModuleOp module,
+                                                 const GpuTarget &target) {
+  PassManager pm(module.getContext());
+  buildGpuPipeline(pm, target, /*fuseElementwise=*/false);
+  std::string diagnostics;
+  {
+    ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
+      llvm::raw_string_ostream os(diagnostics);
+      os << d << "\n";
+      return success();
+    });
+    if (failed(pm.run(module)))
+      return llvm::createStringError("the GPU pipeline failed: " + diagnostics);
+  }
+  std::string ptx;
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute attr : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(attr))
+        ptx += "// gpu.module @" + binary.getSymName().str() + "\n" +
+               object.getObject().getValue().str();
+  });
+  return ptx;
+}
+
+void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
+                              const TargetInfo &target, int64_t parallelWork,
+                              bool fuseElementwise) {
+  auto add = [&](llvm::StringRef pipeline) { addStage(pm, pipeline); };
   if (from < Stage::Linalg && to >= Stage::Linalg) {
     add(kLinalgStage);
     if (fuseElementwise)
@@ -199,9 +287,56 @@ void einjit::setDefaultPipelineCPU(llvm::StringRef cpu, llvm::StringRef mattr) {
   defaultMattr() = mattr.str();
 }
 
+namespace {
+/// The options of --einsum-gpu-pipeline.
+struct GpuPipelineOptions : PassPipelineOptions<GpuPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("NVIDIA SM to compile for"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("PTX features (+ptx80)"),
+                               llvm::cl::init("+ptx80")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What the gpu.modules become: isa (PTX text), bin "
+                     "(cubin, needs ptxas), fatbin"),
+      llvm::cl::init("isa")};
+  Option<int64_t> tileX{*this, "tile-x",
+                        llvm::cl::desc("Threads per block along the "
+                                       "result's contiguous dim"),
+                        llvm::cl::init(32)};
+  Option<int64_t> tileY{*this, "tile-y",
+                        llvm::cl::desc("Threads per block along the next "
+                                       "parallel dim"),
+                        llvm::cl::init(8)};
+};
+} // namespace
+
 void einjit::registerCompilerPasses() {
   static std::once_flag once;
   std::call_once(once, [] {
+    registerPassPipeline(
+        "einsum-gpu-pipeline",
+        "Lower einsum.contract to NVIDIA PTX: linalg, bufferized, parallel "
+        "loops on blocks and threads (contiguous dim on thread x), "
+        "outlined gpu.modules, NVVM, serialized by gpu-module-to-binary",
+        [](OpPassManager &pm, llvm::StringRef text,
+           llvm::function_ref<LogicalResult(const llvm::Twine &)> error) {
+          GpuPipelineOptions options;
+          if (failed(options.parseFromString(text)))
+            return failure();
+          GpuTarget target;
+          target.chip = options.chip;
+          target.features = options.features;
+          target.format = options.format;
+          target.tileX = options.tileX;
+          target.tileY = options.tileY;
+          buildGpuPipeline(pm, target, /*fuseElementwise=*/false);
+          return success();
+        },
+        [](llvm::function_ref<void(const detail::PassOptions &)> print) {
+          print(GpuPipelineOptions());
+        });
     einsum::registerEinjitConversionPasses();
     einsum::registerEinjitTransformsPasses();
     registerPassPipeline(

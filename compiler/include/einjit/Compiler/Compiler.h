@@ -20,6 +20,7 @@
 #ifndef EINJIT_COMPILER_COMPILER_H
 #define EINJIT_COMPILER_COMPILER_H
 
+#include "einjit/Compiler/GpuTarget.h"
 #include "einjit/Compiler/Stage.h"
 #include "einjit/Compiler/TargetInfo.h"
 #include "einjit/Spec/Equation.h"
@@ -31,6 +32,7 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <cstdint>
+#include <string>
 
 namespace mlir {
 class DialectRegistry;
@@ -45,7 +47,8 @@ void registerCompilerDialects(mlir::DialectRegistry &registry);
 /// Registers the einsum passes and the named pipelines with the global
 /// registry (for einsum-opt). `--einsum-cpu-pipeline` takes the options
 /// `mcpu`, `mattr` (see TargetInfo::forCPU), `parallel-work` and
-/// `fuse-elementwise`.
+/// `fuse-elementwise`; `--einsum-gpu-pipeline` takes GpuTarget's `chip`,
+/// `features`, `format`, `tile-x` and `tile-y`.
 void registerCompilerPasses();
 /// The CPU `--einsum-cpu-pipeline` compiles for when its options name none
 /// (einsum-opt's --mcpu and --mattr); empty: the host.
@@ -64,6 +67,16 @@ constexpr int64_t kDefaultParallelWork = int64_t(1) << 21;
 void buildCpuPipeline(mlir::OpPassManager &pm, Stage from, Stage to,
                       const TargetInfo &target, int64_t parallelWork = 0,
                       bool fuseElementwise = false);
+
+/// Adds `--einsum-gpu-pipeline`'s passes: the linalg stage, then
+/// bufferization, parallel loops on blocks and threads
+/// (einsum-gpu-map-loops), gpu.modules lowered to NVVM and serialized.
+void buildGpuPipeline(mlir::OpPassManager &pm, const GpuTarget &target,
+                      bool fuseElementwise = false);
+/// Runs the GPU pipeline on an einsum-stage kernel module and returns the
+/// PTX of its gpu.modules, each after a `// gpu.module @name` line.
+llvm::Expected<std::string> compileToPTX(mlir::ModuleOp module,
+                                         const GpuTarget &target);
 
 /// The name of the kernel function in a module from buildKernelModule.
 constexpr llvm::StringLiteral kKernelName = "einsum";

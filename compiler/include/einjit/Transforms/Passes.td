@@ -543,4 +543,31 @@ def EinsumWorkspace : Pass<"einsum-workspace", "mlir::ModuleOp"> {
                            "mlir::arith::ArithDialect"];
 }
 
+def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
+  let summary = "Turn bufferized linalg ops into tiled parallel loops for "
+                "GPU blocks and threads, contiguous dim on thread x";
+  let description = [{
+    The GPU pipeline's mapping step, after bufferization. Each linalg op
+    becomes an `scf.parallel` over its parallel loops (reductions stay
+    sequential loops inside it, one thread's), ordered so that the first
+    parallel dim is the one that indexes the result's contiguous dim:
+    `gpu-map-parallel-loops` puts the first on thread x, so that a warp's
+    loads and stores of the result are coalesced. The loop is then tiled:
+    `tile-x` by `tile-y` threads per block for two or more parallel dims,
+    `tile-x` times `tile-y` for one; the outer loop becomes the grid.
+    Intermediates (`memref.alloc`) become device memory (`gpu.alloc`).
+  }];
+  let options = [
+    Option<"tileX", "tile-x", "int64_t", /*default=*/"32",
+           "Threads per block along the contiguous dim (a warp: 32)">,
+    Option<"tileY", "tile-y", "int64_t", /*default=*/"8",
+           "Threads per block along the next parallel dim">,
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::gpu::GPUDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::affine::AffineDialect"];
+}
+
 #endif // EINJIT_TRANSFORMS_PASSES

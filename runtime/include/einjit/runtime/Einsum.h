@@ -14,6 +14,7 @@
 #ifndef EINJIT_RUNTIME_EINSUM_H
 #define EINJIT_RUNTIME_EINSUM_H
 
+#include "einjit/Compiler/GpuTarget.h"
 #include "einjit/Compiler/Stage.h"
 #include "einjit/Compiler/TargetInfo.h"
 #include "einjit/Spec/Equation.h"
@@ -97,6 +98,13 @@ llvm::Expected<std::string> emitEinsum(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands,
                                        Stage stage,
                                        const PlanOptions &options = {});
+/// The PTX of this signature's GPU kernels for `target`, from the GPU
+/// pipeline (einsum-opt --einsum-gpu-pipeline), each after a
+/// `// gpu.module @name` line. Runs on any machine, GPU or not.
+llvm::Expected<std::string> emitPTX(llvm::StringRef equation,
+                                    llvm::ArrayRef<Tensor> operands,
+                                    const GpuTarget &target = {},
+                                    const PlanOptions &options = {});
 /// The LLVM IR the JIT compiles for this signature (after O3), as text.
 llvm::Expected<std::string> emitLLVMIR(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands);
