@@ -6,7 +6,9 @@
 // operands and allocating the result. Also times CompiledEinsum::run into
 // a preallocated output (no lookup, no allocation), a 3-operand einsum,
 // and a traced einjit::Function of the same product (its signature
-// lookup, argument checks and result allocation). Prints one line per case:
+// lookup, argument checks and result allocation), and a shape-polymorphic
+// einsum (`bj,jk->bk` with b dynamic, at b = 3: pieces of 2 and 1). Prints
+// one line per case:
 // `name ns_per_call` (the fastest of 7 repetitions). bench/dispatch_cost.py
 // runs it beside numpy and torch.
 //
@@ -62,6 +64,17 @@ int main(int argc, char **argv) {
     llvm::errs() << "compile failed\n";
     return 1;
   }
+  // b dynamic: a 3x4 left-hand side runs as pieces of 2 and 1 rows.
+  if (auto err = setInputSignature("bj,jk->bk", {{kDynamic, 4}, {4, 4}})) {
+    llvm::errs() << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  Tensor rows = filled({3, 4});
+  std::vector<Tensor> opsDynamic{rows, b};
+  if (!einsum("bj,jk->bk", opsDynamic)) {
+    llvm::errs() << "compile failed\n";
+    return 1;
+  }
   Tensor out = filled({4, 4});
   std::vector<Tensor> ops{a, b}, ops3{a, b, c};
   // A call of einjit::einsum on `ops`, false (with the message) on error.
@@ -83,6 +96,7 @@ int main(int argc, char **argv) {
   CacheStats before = cacheStats();
   double e = time(calls, einsumCall("ij,jk->ik", ops));
   double e3 = time(calls, einsumCall("ij,jk,kl->il", ops3));
+  double ed = time(calls, einsumCall("bj,jk->bk", opsDynamic));
   double r = time(calls, runCall);
   double f = time(calls, [&] {
     auto y = traced(ops);
@@ -91,7 +105,7 @@ int main(int argc, char **argv) {
     return bool(y);
   });
   CacheStats after = cacheStats();
-  if (e < 0 || e3 < 0 || r < 0 || f < 0)
+  if (e < 0 || e3 < 0 || ed < 0 || r < 0 || f < 0)
     return 1;
   if (after.compiles != before.compiles) {
     llvm::errs() << "a timed call compiled\n";
@@ -99,6 +113,7 @@ int main(int argc, char **argv) {
   }
   llvm::outs() << llvm::formatv("einjit.einsum {0:f1}\n", e)
                << llvm::formatv("einjit.einsum3 {0:f1}\n", e3)
+               << llvm::formatv("einjit.einsum_dynamic {0:f1}\n", ed)
                << llvm::formatv("einjit.run {0:f1}\n", r)
                << llvm::formatv("einjit.function {0:f1}\n", f);
   return 0;

@@ -335,6 +335,15 @@ public:
     size_t codeBytes = 0;
     double seconds = 0;
     std::atomic<bool> used{false};
+    /// A shape-polymorphic call's plan (`kernel` is a SplitPlan), not a
+    /// kernel: kept in `splitEntries`, never in the LRU list.
+    bool split = false;
+  };
+  /// How a shape-polymorphic call runs: its bound equation and dynamic
+  /// labels.
+  struct SplitPlan {
+    BoundEquation eq;
+    std::vector<int> labels;
   };
 
   /// What a build did with the disk cache.
@@ -397,6 +406,11 @@ public:
   size_t reduceRetracing = kDefaultReduceRetracing;
   /// Whether any equation is shape-polymorphic (read without the lock).
   std::atomic<bool> anyDynamic{false};
+  /// The entry that runs calls of `eq`'s signature as pieces along
+  /// `labels`, for the fast tables (which hold entries weakly).
+  std::shared_ptr<Cached> splitEntry(BoundEquation eq,
+                                     const PlanOptions &options,
+                                     std::vector<int> labels);
   /// Calls that ran as pieces.
   std::atomic<size_t> splitCalls{0};
   /// The same for a traced function's graph, in `session`.
@@ -522,6 +536,8 @@ private:
     bool declared = false;
   };
   std::unordered_map<std::string, Dynamic> dynamic;
+  /// splitEntry's entries, by dynamicKey and operands.
+  std::unordered_map<std::string, std::shared_ptr<Cached>> splitEntries;
 
 public:
   std::vector<PolymorphicEquation> polymorphicEquations() const {
@@ -839,6 +855,25 @@ std::vector<int> Runtime::dynamicLabels(const BoundEquation &eq,
         (!narrow || llvm::is_contained(eq.output, id)))
       ids.push_back(id);
   return ids;
+}
+
+std::shared_ptr<Runtime::Cached> Runtime::splitEntry(BoundEquation eq,
+                                                     const PlanOptions &options,
+                                                     std::vector<int> labels) {
+  std::string key = dynamicKey(eq, options) + operandKey(eq);
+  std::lock_guard<std::mutex> lock(mutex);
+  std::shared_ptr<Cached> &entry = splitEntries[key];
+  if (!entry) {
+    if (splitEntries.size() > kTracedEquations) { // keep it bounded
+      splitEntries.clear();
+      entry = splitEntries[key];
+    }
+    entry = std::make_shared<Cached>();
+    entry->split = true;
+    entry->kernel = std::make_shared<const SplitPlan>(
+        SplitPlan{std::move(eq), std::move(labels)});
+  }
+  return entry;
 }
 
 void Runtime::logRetrace(Retrace event) {
@@ -1253,6 +1288,7 @@ void Runtime::clear() {
   traces.clear();
   recent.clear();
   splitCalls = 0;
+  splitEntries.clear();
   // Equations made dynamic by retraces start over; declared ones stay.
   for (auto it = dynamic.begin(); it != dynamic.end();)
     it = it->second.declared ? std::next(it) : dynamic.erase(it);
@@ -1439,8 +1475,7 @@ static llvm::Expected<std::shared_ptr<Runtime::Cached>> lookup(
   std::shared_ptr<Runtime::Cached> entry;
   if (auto err = slow(entry))
     return std::move(err);
-  if (entry) // none: a shape-polymorphic call, run as pieces
-    table.insert(&rt, h, epoch, tag, operands, options, entry);
+  table.insert(&rt, h, epoch, tag, operands, options, entry);
   return entry;
 }
 
@@ -1461,6 +1496,12 @@ Session::compileEinsum(llvm::StringRef equation,
              });
   if (!entry)
     return entry.takeError();
+  if ((*entry)->split) { // the fast table's plan for einsum(): compile exactly
+    auto bound = bindOperands(equation, operands);
+    if (!bound)
+      return bound.takeError();
+    return rt.compile(std::move(*bound), options, kernelLayouts(operands));
+  }
   return std::static_pointer_cast<const CompiledEinsum>((*entry)->kernel);
 }
 
@@ -1611,10 +1652,14 @@ static llvm::Expected<Tensor> runPolymorphic(Session &session,
   auto out = Tensor::allocate(eq.resultType, eq.outputShape());
   if (!out)
     return out.takeError();
+  // Pieces have fast-table slots of their own (a tag no call spells): a
+  // call's slot of the same shapes holds its split entry.
+  llvm::SmallString<64> pieceTag("\x03");
+  pieceTag += eq.text;
   auto runPiece = [&](llvm::ArrayRef<Tensor> pieces,
                       Tensor &into) -> llvm::Error {
     auto entry =
-        lookup(rt, eq.text, pieces, options,
+        lookup(rt, pieceTag, pieces, options,
                [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
                  auto bound = bindOperands(eq.text, pieces);
                  if (!bound)
@@ -1660,9 +1705,8 @@ llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
                                        llvm::ArrayRef<Tensor> operands,
                                        const PlanOptions &options) {
   Runtime &rt = state->rt;
-  // A shape-polymorphic equation's call, found on a miss of the fast table.
-  std::optional<BoundEquation> split;
-  std::vector<int> splitLabels;
+  // A shape-polymorphic equation's calls find a split entry (a SplitPlan)
+  // instead of a kernel, in the fast table after the first.
   auto entry = lookup(
       rt, equation, operands, options,
       [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
@@ -1672,19 +1716,24 @@ llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
         KernelLayouts layouts = kernelLayouts(operands);
         bool contiguous =
             llvm::all_of(layouts, [](const auto &l) { return l.empty(); });
+        std::vector<int> labels;
         if (contiguous)
-          splitLabels = rt.dynamicLabels(*bound, options);
-        if (!splitLabels.empty()) {
-          split = std::move(*bound);
+          labels = rt.dynamicLabels(*bound, options);
+        if (!labels.empty()) {
+          entry = rt.splitEntry(std::move(*bound), options, std::move(labels));
           return llvm::Error::success();
         }
         auto kernel = rt.compile(std::move(*bound), options, layouts, &entry);
         return kernel ? llvm::Error::success() : kernel.takeError();
       });
+  std::shared_ptr<const Runtime::SplitPlan> split;
   llvm::Expected<std::shared_ptr<const CompiledEinsum>> compiled = nullptr;
   if (!entry)
     compiled = entry.takeError();
-  else if (!split)
+  else if ((*entry)->split)
+    split =
+        std::static_pointer_cast<const Runtime::SplitPlan>((*entry)->kernel);
+  else
     compiled = std::static_pointer_cast<const CompiledEinsum>((*entry)->kernel);
   if (!compiled) {
     // einjit's extension: an output may repeat a label. Checked only when
@@ -1700,7 +1749,7 @@ llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
     return std::move(*repeated);
   }
   llvm::Expected<Tensor> result =
-      split ? runPolymorphic(*this, *split, splitLabels, operands, options)
+      split ? runPolymorphic(*this, split->eq, split->labels, operands, options)
             : (**compiled)(operands);
   if (result && detail::recording())
     detail::record(

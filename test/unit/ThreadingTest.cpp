@@ -245,10 +245,7 @@ TEST(ThreadingTest, ShapePolymorphicCallsFromManyThreads) {
   EXPECT_EQ(wrong.load(), 0);
   CacheStats stats = cacheStats();
   EXPECT_EQ(stats.retraces, 0u);
-  // A power-of-two size is its own piece: after its first call, the
-  // thread's fast table runs that kernel directly.
-  EXPECT_GT(stats.splitCalls, size_t(kThreads * kCalls / 2));
-  EXPECT_LE(stats.splitCalls, size_t(kThreads * kCalls));
+  EXPECT_EQ(stats.splitCalls, size_t(kThreads * kCalls));
   EXPECT_LE(stats.compiles, 7u); // 1, 2, 4, ..., 64
   EXPECT_EQ(stats.compiles, stats.entries);
   clearCache();
