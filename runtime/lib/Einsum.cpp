@@ -344,6 +344,9 @@ public:
   struct SplitPlan {
     BoundEquation eq;
     std::vector<int> labels;
+    /// An op's signature, for an op run in pieces along dim 0 (then `eq`
+    /// describes the op's dims as labels, label 0 the batch).
+    std::optional<OpSignature> op;
   };
 
   /// What a build did with the disk cache.
@@ -366,6 +369,9 @@ public:
     /// that change only sizes may make it shape-polymorphic.
     const BoundEquation *eq = nullptr;
     const PlanOptions *options = nullptr;
+    /// An op's signature (null for einsums): retraces that change only
+    /// dim 0 may make the op shape-polymorphic along it.
+    const OpSignature *op = nullptr;
   };
   /// Builds the kernel of a call for a target, using the disk cache in
   /// `dir` when it is not empty.
@@ -411,6 +417,9 @@ public:
   std::shared_ptr<Cached> splitEntry(BoundEquation eq,
                                      const PlanOptions &options,
                                      std::vector<int> labels);
+  /// The same for an op whose calls run in pieces along dim 0, when its
+  /// retraces made it shape-polymorphic and `sig` allows it; else null.
+  std::shared_ptr<Cached> opSplitEntry(const OpSignature &sig);
   /// Calls that ran as pieces.
   std::atomic<size_t> splitCalls{0};
   /// The same for a traced function's graph, in `session`.
@@ -536,6 +545,8 @@ private:
     bool declared = false;
   };
   std::unordered_map<std::string, Dynamic> dynamic;
+  /// Ops (opKey without operands) made shape-polymorphic along dim 0.
+  std::unordered_map<std::string, size_t> batchedOps;
   /// splitEntry's entries, by dynamicKey and operands.
   std::unordered_map<std::string, std::shared_ptr<Cached>> splitEntries;
 
@@ -767,6 +778,94 @@ sizeChanges(const BoundEquation &eq,
   return changed;
 }
 
+static std::string opKey(const OpSignature &sig, const TargetInfo &target,
+                         bool withOperands);
+
+/// Whether operands `now` differ from `before` only in dim 0, where every
+/// operand that changed now has one size (a batch).
+static bool batchChange(llvm::ArrayRef<std::vector<int64_t>> now,
+                        llvm::ArrayRef<DType> nowTypes,
+                        llvm::ArrayRef<std::vector<int64_t>> before,
+                        llvm::ArrayRef<DType> beforeTypes,
+                        const KernelLayouts &nowLayouts,
+                        const KernelLayouts &beforeLayouts) {
+  auto contiguous = [](const KernelLayouts &l) {
+    return llvm::all_of(l, [](const auto &s) { return s.empty(); });
+  };
+  if (now.size() != before.size() || nowTypes != beforeTypes ||
+      !contiguous(nowLayouts) || !contiguous(beforeLayouts))
+    return false;
+  int64_t size = -1;
+  for (auto [a, b] : llvm::zip(now, before)) {
+    if (a.size() != b.size() ||
+        !std::equal(a.begin() + std::min<size_t>(1, a.size()), a.end(),
+                    b.begin() + std::min<size_t>(1, b.size())))
+      return false;
+    if (a.empty() || a[0] == b[0])
+      continue;
+    if (size >= 0 && a[0] != size)
+      return false;
+    size = a[0];
+  }
+  return size >= 0;
+}
+
+/// Whether `sig` computes each row of its result (dim 0) from the same
+/// rows of its operands: an elementwise op whose full-rank operands have
+/// the result's dim 0 (or 1, broadcast), or a reduction or softmax that
+/// does not run along dim 0.
+static bool batchSeparable(const OpSignature &sig) {
+  if (sig.outputShape.empty())
+    return false;
+  if (takesAxes(sig.kind))
+    return !sig.inputShapes[0].empty() && !llvm::is_contained(sig.axes, 0);
+  for (const std::vector<int64_t> &shape : sig.inputShapes)
+    if (shape.size() == sig.outputShape.size() && shape[0] != 1 &&
+        shape[0] != sig.outputShape[0])
+      return false;
+  return true;
+}
+
+std::shared_ptr<Runtime::Cached> Runtime::opSplitEntry(const OpSignature &sig) {
+  if (!anyDynamic.load(std::memory_order_acquire) || !batchSeparable(sig))
+    return nullptr;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!batchedOps.count(opKey(sig, target, /*withOperands=*/false)))
+    return nullptr;
+  std::string key = "op " + opKey(sig, target, /*withOperands=*/true);
+  std::shared_ptr<Cached> &entry = splitEntries[key];
+  if (!entry) {
+    // The op's dims as labels: 0 the batch (dim 0 of the result and of
+    // each operand of the result's rank), the others each its own.
+    BoundEquation eq;
+    int next = 1;
+    size_t rank = sig.outputShape.size();
+    eq.labelSizes.push_back(sig.outputShape[0]);
+    auto labelsOf = [&](llvm::ArrayRef<int64_t> shape, bool full) {
+      std::vector<int> labels;
+      for (size_t d = 0; d < shape.size(); ++d) {
+        labels.push_back(full && d == 0 ? 0 : next++);
+        if (labels.back())
+          eq.labelSizes.push_back(shape[d]);
+      }
+      return labels;
+    };
+    for (const std::vector<int64_t> &shape : sig.inputShapes)
+      eq.inputs.push_back(
+          labelsOf(shape, shape.size() == rank || takesAxes(sig.kind)));
+    eq.output = labelsOf(sig.outputShape, true);
+    eq.inputShapes = sig.inputShapes;
+    eq.inputTypes = sig.inputTypes;
+    eq.resultType = eq.computeType = sig.resultType;
+    eq.text = opName(sig.kind).str();
+    entry = std::make_shared<Cached>();
+    entry->split = true;
+    entry->kernel =
+        std::make_shared<const SplitPlan>(SplitPlan{std::move(eq), {0}, sig});
+  }
+  return entry;
+}
+
 void Runtime::noteTrace(const Call &call) {
   auto [it, first] = traces.try_emplace(call.traced);
   Trace &trace = it->second;
@@ -775,6 +874,19 @@ void Runtime::noteTrace(const Call &call) {
                 retraceReason(call.shapes, call.types, trace.shapes,
                               trace.types, call.layouts, trace.layouts),
                 ++trace.retraces});
+    if (call.op && reduceRetracing && !batchedOps.count(call.traced) &&
+        batchChange(call.shapes, call.types, trace.shapes, trace.types,
+                    call.layouts, trace.layouts) &&
+        ++trace.sizeRetraces >= reduceRetracing) {
+      batchedOps[call.traced] = trace.sizeRetraces;
+      ++stats.polymorphic;
+      anyDynamic.store(true, std::memory_order_release);
+      if (logs("retrace"))
+        llvm::errs() << "einjit: op '" << call.text
+                     << "' is shape-polymorphic in dim 0 (after "
+                     << trace.sizeRetraces
+                     << " retraces that changed only dim 0)\n";
+    }
     std::optional<std::vector<int>> changed;
     if (call.eq && reduceRetracing)
       changed = sizeChanges(*call.eq, trace.shapes, trace.types, trace.layouts,
@@ -1000,6 +1112,7 @@ Runtime::compileOp(const OpSignature &sig, const KernelLayouts &layouts,
         Call call;
         if (traced)
           call.traced = opKey(sig, target, /*withOperands=*/false);
+        call.op = &sig;
         call.key = key =
             opKey(sig, target, /*withOperands=*/true) + layoutKey(layouts);
         call.text = opName(sig.kind).str();
@@ -1289,6 +1402,7 @@ void Runtime::clear() {
   recent.clear();
   splitCalls = 0;
   splitEntries.clear();
+  batchedOps.clear();
   // Equations made dynamic by retraces start over; declared ones stay.
   for (auto it = dynamic.begin(); it != dynamic.end();)
     it = it->second.declared ? std::next(it) : dynamic.erase(it);
@@ -1505,40 +1619,123 @@ Session::compileEinsum(llvm::StringRef equation,
   return std::static_pointer_cast<const CompiledEinsum>((*entry)->kernel);
 }
 
-llvm::Expected<std::shared_ptr<const CompiledOp>>
-Session::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
-                   llvm::ArrayRef<int64_t> axes, bool keepDims, double scalar) {
-  Runtime &rt = state->rt;
-  // The fast table's tag of an op call: a byte no equation holds (so no
-  // einsum's tag can equal it), the op, its axes, keepDims and scalar.
+/// The fast table's tag of an op call: a byte no equation holds (so no
+/// einsum's tag can equal it), the op, its axes, keepDims and scalar.
+static llvm::SmallString<64> opTag(char first, OpKind kind,
+                                   llvm::ArrayRef<int64_t> axes, bool keepDims,
+                                   double scalar) {
   llvm::SmallString<64> tag;
-  tag.push_back('\x01');
+  tag.push_back(first);
   tag += opName(kind);
   for (int64_t axis : axes)
     tag.append(llvm::StringRef((const char *)&axis, sizeof(axis)));
   tag.push_back(keepDims ? 'k' : '-');
   tag.append(llvm::StringRef((const char *)&scalar, sizeof(scalar)));
-  auto entry = lookup(
-      rt, tag, operands, {}, [&](std::shared_ptr<Runtime::Cached> &entry) {
-        std::vector<std::vector<int64_t>> shapes;
-        std::vector<DType> types;
-        for (const Tensor &t : operands) {
-          if (!t.defined())
-            return makeEinsumError("operand " + std::to_string(shapes.size()) +
-                                   " of " + opName(kind) +
-                                   " is an empty tensor handle");
-          shapes.emplace_back(t.shape().begin(), t.shape().end());
-          types.push_back(t.dtype());
-        }
-        auto sig = bindOp(kind, shapes, types, axes, keepDims, scalar);
-        if (!sig)
-          return sig.takeError();
-        auto kernel = rt.compileOp(*sig, kernelLayouts(operands), &entry);
-        return kernel ? llvm::Error::success() : kernel.takeError();
-      });
+  return tag;
+}
+
+/// The signature of an op call, checked.
+static llvm::Expected<OpSignature> bindOpCall(OpKind kind,
+                                              llvm::ArrayRef<Tensor> operands,
+                                              llvm::ArrayRef<int64_t> axes,
+                                              bool keepDims, double scalar) {
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  for (const Tensor &t : operands) {
+    if (!t.defined())
+      return makeEinsumError("operand " + std::to_string(shapes.size()) +
+                             " of " + opName(kind) +
+                             " is an empty tensor handle");
+    shapes.emplace_back(t.shape().begin(), t.shape().end());
+    types.push_back(t.dtype());
+  }
+  return bindOp(kind, shapes, types, axes, keepDims, scalar);
+}
+
+/// The cache entry of an op call: its kernel, or, with `allowSplit` and an
+/// op made shape-polymorphic, its split entry.
+static llvm::Expected<std::shared_ptr<Runtime::Cached>>
+lookupOp(Runtime &rt, OpKind kind, llvm::ArrayRef<Tensor> operands,
+         llvm::ArrayRef<int64_t> axes, bool keepDims, double scalar,
+         bool allowSplit) {
+  auto compile = [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
+    auto sig = bindOpCall(kind, operands, axes, keepDims, scalar);
+    if (!sig)
+      return sig.takeError();
+    KernelLayouts layouts = kernelLayouts(operands);
+    if (allowSplit &&
+        llvm::all_of(layouts, [](const auto &l) { return l.empty(); }))
+      if ((entry = rt.opSplitEntry(*sig)))
+        return llvm::Error::success();
+    auto kernel = rt.compileOp(*sig, layouts, &entry);
+    return kernel ? llvm::Error::success() : kernel.takeError();
+  };
+  auto entry = lookup(rt, opTag('\x01', kind, axes, keepDims, scalar), operands,
+                      {}, compile);
+  if (entry && (*entry)->split && !allowSplit) {
+    std::shared_ptr<Runtime::Cached> exact; // compileOp's: the kernel
+    if (auto err = compile(exact))
+      return std::move(err);
+    return exact;
+  }
+  return entry;
+}
+
+llvm::Expected<std::shared_ptr<const CompiledOp>>
+Session::compileOp(OpKind kind, llvm::ArrayRef<Tensor> operands,
+                   llvm::ArrayRef<int64_t> axes, bool keepDims, double scalar) {
+  auto entry = lookupOp(state->rt, kind, operands, axes, keepDims, scalar,
+                        /*allowSplit=*/false);
   if (!entry)
     return entry.takeError();
   return std::static_pointer_cast<const CompiledOp>((*entry)->kernel);
+}
+
+llvm::Expected<Tensor> einjit::runEagerOp(Session &session, OpKind kind,
+                                          llvm::ArrayRef<Tensor> operands,
+                                          llvm::ArrayRef<int64_t> axes,
+                                          bool keepDims, double scalar) {
+  Runtime &rt = session.impl().rt;
+  auto entry = lookupOp(rt, kind, operands, axes, keepDims, scalar,
+                        /*allowSplit=*/true);
+  if (!entry)
+    return entry.takeError();
+  if (!(*entry)->split)
+    return (*std::static_pointer_cast<const CompiledOp>((*entry)->kernel))(
+        operands);
+  // Pieces along dim 0, each on the kernel of its shapes (own fast-table
+  // slots, never retraces).
+  auto plan =
+      std::static_pointer_cast<const Runtime::SplitPlan>((*entry)->kernel);
+  auto out = Tensor::empty(plan->op->resultType, plan->op->outputShape);
+  if (!out)
+    return out.takeError();
+  llvm::SmallString<64> pieceTag = opTag('\x04', kind, axes, keepDims, scalar);
+  auto runPiece = [&](llvm::ArrayRef<Tensor> pieces,
+                      Tensor &into) -> llvm::Error {
+    auto piece =
+        lookup(rt, pieceTag, pieces, {},
+               [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
+                 auto sig = bindOpCall(kind, pieces, axes, keepDims, scalar);
+                 if (!sig)
+                   return sig.takeError();
+                 auto kernel = rt.compileOp(*sig, {}, &entry, /*traced=*/false);
+                 return kernel ? llvm::Error::success() : kernel.takeError();
+               });
+    if (!piece)
+      return piece.takeError();
+    return std::static_pointer_cast<const CompiledOp>((*piece)->kernel)
+        ->run(pieces, into);
+  };
+  auto addInto = [](Tensor &, const Tensor &) -> llvm::Error {
+    return makeEinsumError("an op's batch is never summed");
+  };
+  auto pieces = detail::runSplit(plan->eq, plan->labels, operands, *out,
+                                 runPiece, addInto);
+  if (!pieces)
+    return pieces.takeError();
+  rt.splitCalls.fetch_add(1, std::memory_order_relaxed);
+  return out;
 }
 
 llvm::Expected<std::shared_ptr<const CompiledFunction>>

@@ -25,6 +25,12 @@ llvm::Expected<std::string> emitGraph(Session &session, const Graph &graph,
 /// einjit's limits and this machine's memory.
 llvm::Expected<ContractionPath> planEinsumPath(const BoundEquation &eq,
                                                const PlanOptions &options);
+/// Runs an eager op in `session`: on its signature's kernel, or, for an op
+/// that retraces made shape-polymorphic, in pieces along dim 0.
+llvm::Expected<Tensor> runEagerOp(Session &session, OpKind kind,
+                                  llvm::ArrayRef<Tensor> operands,
+                                  llvm::ArrayRef<int64_t> axes, bool keepDims,
+                                  double scalar);
 /// `session`'s setReduceRetracing count.
 size_t reduceRetracingOf(Session &session);
 /// Counts and logs a retrace in `session` (recentRetraces, stats,

@@ -6,8 +6,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Ops.h"
+#include "Internal.h"
 #include "JitKernel.h"
 #include "TapeRecord.h"
+#include "einjit/runtime/Session.h"
 
 #include "einjit/Spec/Equation.h"
 #include "einjit/Spec/Limits.h"
@@ -74,10 +76,8 @@ static llvm::Expected<Tensor> runOp(OpKind kind,
                                     llvm::ArrayRef<Tensor> operands,
                                     llvm::ArrayRef<int64_t> axes = {},
                                     bool keepDims = false, double scalar = 0) {
-  auto op = compileOp(kind, operands, axes, keepDims, scalar);
-  if (!op)
-    return op.takeError();
-  auto result = (**op)(operands);
+  auto result =
+      runEagerOp(Session::global(), kind, operands, axes, keepDims, scalar);
   if (result && detail::recording()) {
     detail::TapeRecord r{detail::TapeRecord::Kind::Op, operands, *result};
     r.op = kind;

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Function.h"
+#include "einjit/runtime/Ops.h"
 #include "einjit/runtime/Session.h"
 
 #include "TensorTestUtils.h"
@@ -349,6 +350,45 @@ TEST(PolymorphicTest, AFunctionRetracedForItsBatchBecomesPolymorphic) {
   // Traced: b = 1, 2, 3 as signatures, then the pieces 4 and 8 (1 and 2
   // were traced already... as counted signatures, which pieces reuse).
   EXPECT_EQ(stats.traces, 5u);
+}
+
+TEST(PolymorphicTest, EagerOpsRetracedForTheirBatchRunInPieces) {
+  // Eager ops use the global session.
+  clearCache();
+  setReduceRetracing(2);
+  Tensor bias = ramp(DType::F64, {4}, 1);
+  for (int64_t b = 1; b <= 11; ++b) {
+    Tensor x = ramp(DType::F64, {b, 4}, (int)b);
+    Tensor y = ok(add(x, bias));
+    Tensor p = ok(softmax(x, -1));
+    Tensor r = ok(sum(x, {1}));
+    for (int64_t i = 0; i < b; ++i) {
+      double total = 0, denominator = 0;
+      for (int64_t j = 0; j < 4; ++j) {
+        ASSERT_EQ(at(y, {i, j}), at(x, {i, j}) + at(bias, {j}));
+        total += at(x, {i, j});
+        denominator += std::exp(at(x, {i, j}));
+      }
+      ASSERT_EQ(at(r, {i}), total);
+      for (int64_t j = 0; j < 4; ++j)
+        ASSERT_NEAR(at(p, {i, j}), std::exp(at(x, {i, j})) / denominator,
+                    1e-15);
+    }
+  }
+  CacheStats stats = cacheStats();
+  EXPECT_EQ(stats.polymorphic, 3u); // add, softmax, sum
+  EXPECT_EQ(stats.retraces, 6u);    // b = 2 and 3 of each
+  EXPECT_EQ(stats.splitCalls, 24u); // b = 4 to 11 of each
+  // A sum over the batch cannot run in pieces: its kernel is exact.
+  Tensor x = ramp(DType::F64, {5, 4});
+  Tensor column = ok(sum(x, {0}));
+  double total = 0;
+  for (int64_t i = 0; i < 5; ++i)
+    total += at(x, {i, 2});
+  EXPECT_EQ(at(column, {2}), total);
+  EXPECT_EQ(cacheStats().splitCalls, 24u);
+  setReduceRetracing(kDefaultReduceRetracing);
+  clearCache();
 }
 
 } // namespace
