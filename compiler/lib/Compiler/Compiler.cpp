@@ -181,7 +181,8 @@ static constexpr llvm::StringLiteral kGpuStage =
     "bufferization-lower-deallocations,cse,canonicalize,"
     "func.func(einsum-gpu-map-loops{{tile-x={0} tile-y={1}},"
     "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
-    "canonicalize,cse,gpu-kernel-outlining,lower-affine,convert-scf-to-cf,"
+    "canonicalize,cse,gpu-kernel-outlining,func.func(gpu-async-region),"
+    "lower-affine,convert-scf-to-cf,"
     "canonicalize,cse,nvvm-attach-target{{chip={2} features={3} O=3},"
     "gpu.module(convert-gpu-to-nvvm,canonicalize,cse),gpu-to-llvm,"
     "reconcile-unrealized-casts,gpu-module-to-binary{{format={4}}";

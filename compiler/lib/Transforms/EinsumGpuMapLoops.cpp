@@ -56,6 +56,15 @@ struct EinsumGpuMapLoops
           alloc.getSymbolOperands(), /*hostShared=*/false);
       rewriter.replaceOp(alloc, device.getMemref());
     });
+    // A copy between device buffers (an einsum that only copies, `i->i`)
+    // runs on the device, not as a host memcpy of device pointers.
+    func.walk([&](memref::CopyOp copy) {
+      rewriter.setInsertionPoint(copy);
+      gpu::MemcpyOp::create(rewriter, copy.getLoc(), /*asyncToken=*/Type(),
+                            /*asyncDependencies=*/ValueRange(),
+                            copy.getTarget(), copy.getSource());
+      rewriter.eraseOp(copy);
+    });
     func.walk([&](memref::DeallocOp dealloc) {
       rewriter.setInsertionPoint(dealloc);
       gpu::DeallocOp::create(rewriter, dealloc.getLoc(), /*asyncToken=*/Type(),

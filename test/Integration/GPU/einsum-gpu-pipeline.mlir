@@ -6,8 +6,8 @@
 // outlined into gpu.modules serialized to PTX for sm_90; the host function
 // launches them.
 // CHECK: llvm.func @einsum
-// CHECK: gpu.launch_func @einsum_kernel::@einsum_kernel blocks in ({{.*}}) threads in ({{.*}})
-// CHECK: gpu.launch_func @einsum_kernel_0::@einsum_kernel
+// CHECK: gpu.launch_func <{{.*}}> @einsum_kernel::@einsum_kernel blocks in ({{.*}}) threads in ({{.*}})
+// CHECK: gpu.launch_func <{{.*}}> @einsum_kernel_0::@einsum_kernel
 // CHECK: gpu.binary @einsum_kernel
 // CHECK-SAME: .target sm_90
 // CHECK: gpu.binary @einsum_kernel_0

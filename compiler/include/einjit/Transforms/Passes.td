@@ -555,7 +555,8 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
     loads and stores of the result are coalesced. The loop is then tiled:
     `tile-x` by `tile-y` threads per block for two or more parallel dims,
     `tile-x` times `tile-y` for one; the outer loop becomes the grid.
-    Intermediates (`memref.alloc`) become device memory (`gpu.alloc`).
+    Intermediates (`memref.alloc`) become device memory (`gpu.alloc`), and
+    copies between buffers (`memref.copy`) device copies (`gpu.memcpy`).
   }];
   let options = [
     Option<"tileX", "tile-x", "int64_t", /*default=*/"32",
