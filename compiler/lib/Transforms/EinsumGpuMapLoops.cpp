@@ -84,8 +84,10 @@ struct EinsumGpuMapLoops
       if (!isa<linalg::GenericOp>(op)) {
         FailureOr<linalg::GenericOp> generic =
             linalg::generalizeNamedOp(rewriter, op);
-        if (failed(generic))
-          continue; // left to convert-linalg-to-loops, on the host
+        if (failed(generic)) {
+          op->emitError("einsum-gpu-map-loops cannot run this op on the GPU");
+          return signalPassFailure();
+        }
         op = *generic;
       }
       auto generic = cast<linalg::GenericOp>(op);
