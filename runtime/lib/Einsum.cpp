@@ -662,7 +662,7 @@ static std::string layoutString(llvm::ArrayRef<int64_t> strides) {
 /// The operands' layouts, the last part of a key: empty when all are
 /// contiguous.
 static std::string layoutKey(const KernelLayouts &layouts) {
-  if (llvm::all_of(layouts, [](const auto &l) { return l.empty(); }))
+  if (allContiguous(layouts))
     return "";
   std::string key = "|layouts";
   for (const std::vector<int64_t> &layout : layouts)
@@ -742,9 +742,9 @@ static llvm::Expected<ContractionPath> planFor(const BoundEquation &eq,
   return std::move(plan->path);
 }
 
-/// Whether EINJIT_LOG (a comma-separated list) names `what`. Read on every
-/// event (misses only), so a test or a debugger can turn it on at any time.
-static bool logs(llvm::StringRef what) {
+/// Read on every event (misses only), so a test or a debugger can turn it
+/// on at any time.
+bool einjit::logs(llvm::StringRef what) {
   const char *env = std::getenv("EINJIT_LOG");
   return env &&
          llvm::is_contained(llvm::split(llvm::StringRef(env), ','), what);
@@ -758,12 +758,9 @@ sizeChanges(const BoundEquation &eq,
             llvm::ArrayRef<std::vector<int64_t>> before,
             llvm::ArrayRef<DType> beforeTypes,
             const KernelLayouts &beforeLayouts, const KernelLayouts &layouts) {
-  auto contiguous = [](const KernelLayouts &l) {
-    return llvm::all_of(l, [](const auto &s) { return s.empty(); });
-  };
   if (before.size() != eq.inputShapes.size() ||
       llvm::ArrayRef(beforeTypes) != llvm::ArrayRef(eq.inputTypes) ||
-      !contiguous(layouts) || !contiguous(beforeLayouts))
+      !allContiguous(layouts) || !allContiguous(beforeLayouts))
     return std::nullopt;
   llvm::DenseMap<int, int> canonical = canonicalLabels(eq);
   std::vector<int> changed;
@@ -781,33 +778,32 @@ sizeChanges(const BoundEquation &eq,
 static std::string opKey(const OpSignature &sig, const TargetInfo &target,
                          bool withOperands);
 
-/// Whether operands `now` differ from `before` only in dim 0, where every
-/// operand that changed now has one size (a batch).
-static bool batchChange(llvm::ArrayRef<std::vector<int64_t>> now,
-                        llvm::ArrayRef<DType> nowTypes,
-                        llvm::ArrayRef<std::vector<int64_t>> before,
-                        llvm::ArrayRef<DType> beforeTypes,
-                        const KernelLayouts &nowLayouts,
-                        const KernelLayouts &beforeLayouts) {
-  auto contiguous = [](const KernelLayouts &l) {
-    return llvm::all_of(l, [](const auto &s) { return s.empty(); });
-  };
+std::optional<std::vector<bool>>
+einjit::batchChange(llvm::ArrayRef<std::vector<int64_t>> now,
+                    llvm::ArrayRef<DType> nowTypes,
+                    llvm::ArrayRef<std::vector<int64_t>> before,
+                    llvm::ArrayRef<DType> beforeTypes,
+                    llvm::ArrayRef<std::vector<int64_t>> nowLayouts,
+                    llvm::ArrayRef<std::vector<int64_t>> beforeLayouts) {
   if (now.size() != before.size() || nowTypes != beforeTypes ||
-      !contiguous(nowLayouts) || !contiguous(beforeLayouts))
-    return false;
+      !allContiguous(nowLayouts) || !allContiguous(beforeLayouts))
+    return std::nullopt;
   int64_t size = -1;
-  for (auto [a, b] : llvm::zip(now, before)) {
+  std::vector<bool> changed(now.size(), false);
+  for (auto [i, a, b] : llvm::enumerate(now, before)) {
     if (a.size() != b.size() ||
-        !std::equal(a.begin() + std::min<size_t>(1, a.size()), a.end(),
-                    b.begin() + std::min<size_t>(1, b.size())))
-      return false;
+        !std::equal(a.begin() + !a.empty(), a.end(), b.begin() + !b.empty()))
+      return std::nullopt; // not a batch: another dim changed
     if (a.empty() || a[0] == b[0])
       continue;
     if (size >= 0 && a[0] != size)
-      return false;
+      return std::nullopt; // two sizes: not one batch
     size = a[0];
+    changed[i] = true;
   }
-  return size >= 0;
+  if (size < 0)
+    return std::nullopt;
+  return changed;
 }
 
 /// Whether `sig` computes each row of its result (dim 0) from the same
@@ -876,7 +872,8 @@ void Runtime::noteTrace(const Call &call) {
                 ++trace.retraces});
     if (call.op && reduceRetracing && !batchedOps.count(call.traced) &&
         batchChange(call.shapes, call.types, trace.shapes, trace.types,
-                    call.layouts, trace.layouts) &&
+                    call.layouts, trace.layouts)
+            .has_value() &&
         ++trace.sizeRetraces >= reduceRetracing) {
       batchedOps[call.traced] = trace.sizeRetraces;
       ++stats.polymorphic;
@@ -1652,6 +1649,29 @@ static llvm::Expected<OpSignature> bindOpCall(OpKind kind,
   return bindOp(kind, shapes, types, axes, keepDims, scalar);
 }
 
+/// Runs an op on `operands` into `into` on the kernel of their shapes,
+/// compiled on a miss without counting a retrace: a piece of a
+/// shape-polymorphic call, or the sum of two of its pieces. Such kernels
+/// have fast-table slots of their own.
+static llvm::Error runOpPiece(Runtime &rt, OpKind kind,
+                              llvm::ArrayRef<Tensor> operands,
+                              llvm::ArrayRef<int64_t> axes, bool keepDims,
+                              double scalar, Tensor &into) {
+  auto entry =
+      lookup(rt, opTag('\x04', kind, axes, keepDims, scalar), operands, {},
+             [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
+               auto sig = bindOpCall(kind, operands, axes, keepDims, scalar);
+               if (!sig)
+                 return sig.takeError();
+               auto kernel = rt.compileOp(*sig, {}, &entry, /*traced=*/false);
+               return kernel ? llvm::Error::success() : kernel.takeError();
+             });
+  if (!entry)
+    return entry.takeError();
+  return std::static_pointer_cast<const CompiledOp>((*entry)->kernel)
+      ->run(operands, into);
+}
+
 /// The cache entry of an op call: its kernel, or, with `allowSplit` and an
 /// op made shape-polymorphic, its split entry.
 static llvm::Expected<std::shared_ptr<Runtime::Cached>>
@@ -1663,8 +1683,7 @@ lookupOp(Runtime &rt, OpKind kind, llvm::ArrayRef<Tensor> operands,
     if (!sig)
       return sig.takeError();
     KernelLayouts layouts = kernelLayouts(operands);
-    if (allowSplit &&
-        llvm::all_of(layouts, [](const auto &l) { return l.empty(); }))
+    if (allowSplit && allContiguous(layouts))
       if ((entry = rt.opSplitEntry(*sig)))
         return llvm::Error::success();
     auto kernel = rt.compileOp(*sig, layouts, &entry);
@@ -1710,22 +1729,9 @@ llvm::Expected<Tensor> einjit::runEagerOp(Session &session, OpKind kind,
   auto out = Tensor::empty(plan->op->resultType, plan->op->outputShape);
   if (!out)
     return out.takeError();
-  llvm::SmallString<64> pieceTag = opTag('\x04', kind, axes, keepDims, scalar);
   auto runPiece = [&](llvm::ArrayRef<Tensor> pieces,
                       Tensor &into) -> llvm::Error {
-    auto piece =
-        lookup(rt, pieceTag, pieces, {},
-               [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
-                 auto sig = bindOpCall(kind, pieces, axes, keepDims, scalar);
-                 if (!sig)
-                   return sig.takeError();
-                 auto kernel = rt.compileOp(*sig, {}, &entry, /*traced=*/false);
-                 return kernel ? llvm::Error::success() : kernel.takeError();
-               });
-    if (!piece)
-      return piece.takeError();
-    return std::static_pointer_cast<const CompiledOp>((*piece)->kernel)
-        ->run(pieces, into);
+    return runOpPiece(rt, kind, pieces, axes, keepDims, scalar, into);
   };
   auto addInto = [](Tensor &, const Tensor &) -> llvm::Error {
     return makeEinsumError("an op's batch is never summed");
@@ -1871,25 +1877,8 @@ static llvm::Expected<Tensor> runPolymorphic(Session &session,
         ->run(pieces, into);
   };
   auto addInto = [&](Tensor &into, const Tensor &addend) -> llvm::Error {
-    Tensor both[] = {into, addend};
-    llvm::SmallString<8> tag("\x02"
-                             "add");
-    auto entry =
-        lookup(rt, tag, both, {},
-               [&](std::shared_ptr<Runtime::Cached> &entry) -> llvm::Error {
-                 auto sig = bindOp(OpKind::Add,
-                                   {into.shape().vec(), addend.shape().vec()},
-                                   {into.dtype(), addend.dtype()});
-                 if (!sig)
-                   return sig.takeError();
-                 auto kernel = rt.compileOp(*sig, {}, &entry, /*traced=*/false);
-                 return kernel ? llvm::Error::success() : kernel.takeError();
-               });
-    if (!entry)
-      return entry.takeError();
     // Elementwise, one layout: each element is read before it is written.
-    return std::static_pointer_cast<const CompiledOp>((*entry)->kernel)
-        ->run(both, into);
+    return runOpPiece(rt, OpKind::Add, {into, addend}, {}, false, 0, into);
   };
   auto pieces = detail::runSplit(eq, labels, operands, *out, runPiece, addInto);
   if (!pieces)
@@ -1911,10 +1900,8 @@ llvm::Expected<Tensor> Session::einsum(llvm::StringRef equation,
         if (!bound)
           return bound.takeError();
         KernelLayouts layouts = kernelLayouts(operands);
-        bool contiguous =
-            llvm::all_of(layouts, [](const auto &l) { return l.empty(); });
         std::vector<int> labels;
-        if (contiguous)
+        if (allContiguous(layouts))
           labels = rt.dynamicLabels(*bound, options);
         if (!labels.empty()) {
           entry = rt.splitEntry(std::move(*bound), options, std::move(labels));
@@ -2027,36 +2014,35 @@ Session::setInputSignature(llvm::StringRef equation,
         dim = 2;
     }
   // A letter dynamic in one operand must be dynamic (or broadcast) in all.
-  if (auto parsed = Equation::parse(equation)) {
-    std::map<char, std::pair<size_t, size_t>> dynamicAt;
-    for (int pass = 0; pass < 2; ++pass)
-      for (auto [i, term] : llvm::enumerate(parsed->inputs)) {
-        if (i >= shapes.size())
-          break;
-        int extra = (int)shapes[i].size() - (int)term.labels.size();
-        for (auto [k, c] : llvm::enumerate(term.labels)) {
-          int d = (int)k + (term.hasEllipsis() && (int)k >= term.ellipsis
-                                ? std::max(extra, 0)
-                                : 0);
-          if (d >= (int)shapes[i].size())
-            continue;
-          int64_t dim = shapes[i][d];
-          if (pass == 0 && dim == kDynamic)
-            dynamicAt.try_emplace(c, i, d);
-          auto it = dynamicAt.find(c);
-          if (pass == 1 && dim != kDynamic && dim != 1 && it != dynamicAt.end())
-            return makeEinsumError(llvm::formatv(
-                "input signature of '{0}': label '{1}' is dynamic in dim {2} "
-                "of operand {3} but {4} in dim {5} of operand {6}",
-                equation, c, it->second.second, it->second.first, dim, d, i));
-        }
-      }
-  } else {
+  auto parsed = Equation::parse(equation);
+  if (!parsed)
     return parsed.takeError();
-  }
+  std::map<char, std::pair<size_t, size_t>> dynamicAt;
+  for (int pass = 0; pass < 2; ++pass)
+    for (auto [i, term] : llvm::enumerate(parsed->inputs)) {
+      if (i >= shapes.size())
+        break;
+      int extra = (int)shapes[i].size() - (int)term.labels.size();
+      for (auto [k, c] : llvm::enumerate(term.labels)) {
+        int d = (int)k + (term.hasEllipsis() && (int)k >= term.ellipsis
+                              ? std::max(extra, 0)
+                              : 0);
+        if (d >= (int)shapes[i].size())
+          continue;
+        int64_t dim = shapes[i][d];
+        if (pass == 0 && dim == kDynamic)
+          dynamicAt.try_emplace(c, i, d);
+        auto it = dynamicAt.find(c);
+        if (pass == 1 && dim != kDynamic && dim != 1 && it != dynamicAt.end())
+          return makeEinsumError(llvm::formatv(
+              "input signature of '{0}': label '{1}' is dynamic in dim {2} "
+              "of operand {3} but {4} in dim {5} of operand {6}",
+              equation, c, it->second.second, it->second.first, dim, d, i));
+      }
+    }
   // Dtypes do not change how an equation splits, but 16-bit floats can
   // forbid it (checkSplittable); f32 stands for the others.
-  auto bound = bindEquation(equation, concrete,
+  auto bound = bindEquation(*parsed, concrete,
                             std::vector<DType>(shapes.size(), DType::F32));
   if (!bound)
     return bound.takeError();

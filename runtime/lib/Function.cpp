@@ -700,8 +700,7 @@ Function::Impl::runPieces(llvm::ArrayRef<Tensor> args,
                                  llvm::toString(std::move(err)));
         // Found by retraces: the function stays shape-specific.
         std::string why = llvm::toString(std::move(err));
-        if (const char *env = std::getenv("EINJIT_LOG");
-            env && llvm::StringRef(env).contains("retrace"))
+        if (logs("retrace"))
           llvm::errs() << "einjit: '" << options.name
                        << "' stays shape-specific: " << why << "\n";
         {
@@ -771,41 +770,21 @@ Function::Impl::call(llvm::ArrayRef<Tensor> args) {
 void Function::Impl::noteBatchRetrace(
     llvm::ArrayRef<std::vector<int64_t>> shapes, llvm::ArrayRef<DType> types,
     const KernelLayouts &layouts) {
-  if (refused || !batched.empty() || shapes.size() != lastShapes.size() ||
-      types != llvm::ArrayRef(lastTypes))
+  if (refused || !batched.empty())
     return;
-  auto contiguous = [](const KernelLayouts &l) {
-    return llvm::all_of(l, [](const auto &s) { return s.empty(); });
-  };
-  if (!contiguous(layouts) || !contiguous(lastLayouts))
-    return;
-  int64_t size = -1;
-  std::vector<bool> changed(shapes.size(), false);
-  for (auto [i, now, was] : llvm::enumerate(shapes, lastShapes)) {
-    if (now.size() != was.size())
-      return;
-    for (size_t d = 1; d < now.size(); ++d)
-      if (now[d] != was[d])
-        return; // not a batch: another dim changed
-    if (now.empty() || now[0] == was[0])
-      continue;
-    if (size >= 0 && now[0] != size)
-      return; // two sizes: not one batch
-    size = now[0];
-    changed[i] = true;
-  }
-  if (size < 0)
+  std::optional<std::vector<bool>> changed =
+      batchChange(shapes, types, lastShapes, lastTypes, layouts, lastLayouts);
+  if (!changed)
     return;
   batchSeen.resize(shapes.size(), false);
-  for (auto [seen, c] : llvm::zip(batchSeen, changed))
+  for (auto [seen, c] : llvm::zip(batchSeen, *changed))
     seen = seen || c;
   size_t limit = reduceRetracingOf(session);
   if (limit == 0 || ++batchRetraces < limit)
     return;
   batched = batchSeen;
   stats.polymorphic = true;
-  if (const char *env = std::getenv("EINJIT_LOG");
-      env && llvm::StringRef(env).contains("retrace")) {
+  if (logs("retrace")) {
     llvm::errs() << "einjit: '" << options.name
                  << "' is shape-polymorphic in dim 0 of argument(s)";
     for (auto [i, b] : llvm::enumerate(batched))

@@ -31,6 +31,19 @@ llvm::Expected<Tensor> runEagerOp(Session &session, OpKind kind,
                                   llvm::ArrayRef<Tensor> operands,
                                   llvm::ArrayRef<int64_t> axes, bool keepDims,
                                   double scalar);
+/// Whether EINJIT_LOG (a comma-separated list) names `what`.
+bool logs(llvm::StringRef what);
+/// For operands `now` that differ from `before` only in dim 0, where every
+/// one that changed now has one size (a batch): which changed. nullopt
+/// when anything else differs (a dtype, a rank, another dim, a layout
+/// that is not contiguous) or nothing does.
+std::optional<std::vector<bool>>
+batchChange(llvm::ArrayRef<std::vector<int64_t>> now,
+            llvm::ArrayRef<DType> nowTypes,
+            llvm::ArrayRef<std::vector<int64_t>> before,
+            llvm::ArrayRef<DType> beforeTypes,
+            llvm::ArrayRef<std::vector<int64_t>> nowLayouts,
+            llvm::ArrayRef<std::vector<int64_t>> beforeLayouts);
 /// `session`'s setReduceRetracing count.
 size_t reduceRetracingOf(Session &session);
 /// Counts and logs a retrace in `session` (recentRetraces, stats,

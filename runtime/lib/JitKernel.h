@@ -85,6 +85,10 @@ class Tensor;
 using KernelLayouts = std::vector<std::vector<int64_t>>;
 /// The layouts a kernel for `operands` takes them in.
 KernelLayouts kernelLayouts(llvm::ArrayRef<Tensor> operands);
+/// Whether every layout is contiguous (empty).
+inline bool allContiguous(llvm::ArrayRef<std::vector<int64_t>> layouts) {
+  return llvm::all_of(layouts, [](const auto &l) { return l.empty(); });
+}
 /// Whether a layout has a negative stride.
 bool hasNegativeStride(const KernelLayouts &layouts);
 /// `layouts` with each layout that has a negative stride made contiguous.
