@@ -143,11 +143,16 @@ func.func @transposed_operand(%a: tensor<64x32xf32>, %b: tensor<64x32xf32>) -> t
 // transpose, whose outer products would gather 8 rows per step. The rows'
 // dot products along the common contiguous j run as 16-lane partial sums,
 // 4 rows at a time (rows of i, the innermost parallel loop longer than 1).
+// Each group of rows starts from zeros: no fill of the strided column is
+// left behind (LLVM would scalarize it into scatters).
 // CHECK-LABEL: func @one_column
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<4x1xf32>
 // CHECK-NOT: vector.transpose
+// CHECK-NOT: linalg.fill
 // CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
 // CHECK: vector.transfer_read {{.*}} : tensor<64x32xf32>, vector<4x16xf32>
-// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [2] : vector<4x1x16xf32> to vector<4x1xf32>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %[[ZERO]] [2] : vector<4x1x16xf32> to vector<4x1xf32>
+// CHECK-NOT: linalg.fill
 func.func @one_column(%a: tensor<64x32xf32>, %b: tensor<1x32xf32>) -> tensor<64x1xf32> {
   %0 = einsum.contract "ij,kj->ik" %a, %b : (tensor<64x32xf32>, tensor<1x32xf32>) -> tensor<64x1xf32>
   return %0 : tensor<64x1xf32>
