@@ -359,3 +359,44 @@ func.func @pack_quads(%src: tensor<3x4x1x32xi8>, %dst: tensor<1x3x32x4xi8>) -> t
   %0 = linalg.transpose ins(%src : tensor<3x4x1x32xi8>) outs(%dst : tensor<1x3x32x4xi8>) permutation = [2, 0, 3, 1]
   return %0 : tensor<1x3x32x4xi8>
 }
+
+// -----
+
+// A GEMM micro-kernel op whose K (1500) takes two blocks of 750: with
+// threads, each thread fills its own block of the result before its K loop
+// (in parallel, into its cache); on one thread, a fill of the whole result
+// comes before the K blocks. The two ops share one fill (as CSE leaves the
+// fills of same-shaped contractions): with threads, each takes it into its
+// own blocks, and no whole-result fill is left for them to copy.
+// CHECK-LABEL: func @shared_fill
+// CHECK: linalg.fill {{.*}} -> tensor<64x8x4x32xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c1500 step %c750
+// CHECK: scf.for %{{.*}} = %c0 to %c1500 step %c750
+// THREADS-LABEL: func @shared_fill
+// THREADS-NOT: linalg.fill
+// THREADS: scf.forall (%{{.*}}) = (0) to (64) step (8)
+// THREADS-NEXT: tensor.extract_slice
+// THREADS-NEXT: linalg.fill {{.*}} -> tensor<8x8x4x32xf32>
+// THREADS-NEXT: scf.for %{{.*}} = %c0 to %c1500 step %c750
+// THREADS: scf.forall (%{{.*}}) = (0) to (64) step (8)
+// THREADS-NEXT: tensor.extract_slice
+// THREADS-NEXT: linalg.fill {{.*}} -> tensor<8x8x4x32xf32>
+// THREADS-NEXT: scf.for %{{.*}} = %c0 to %c1500 step %c750
+func.func @shared_fill(%a: tensor<64x8x1500xf32>, %b: tensor<4x1500x32xf32>, %b2: tensor<4x1500x32xf32>) -> (tensor<64x8x4x32xf32>, tensor<64x8x4x32xf32>) {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<64x8x4x32xf32>
+  %c = linalg.fill ins(%cst : f32) outs(%e : tensor<64x8x4x32xf32>) -> tensor<64x8x4x32xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%a, %b : tensor<64x8x1500xf32>, tensor<4x1500x32xf32>) outs(%c : tensor<64x8x4x32xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>} {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<64x8x4x32xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%a, %b2 : tensor<64x8x1500xf32>, tensor<4x1500x32xf32>) outs(%c : tensor<64x8x4x32xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>} {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<64x8x4x32xf32>
+  return %0, %1 : tensor<64x8x4x32xf32>, tensor<64x8x4x32xf32>
+}

@@ -108,6 +108,45 @@ TEST(FunctionTest, DenseBiasRelu) {
   EXPECT_EQ(dense.stats().retraces, 2u);
 }
 
+TEST(FunctionTest, SameShapedResultsAreWrittenInPlace) {
+  // Three projections of one input, as attention's q, k and v: each result
+  // is written where the caller wants it. Were their destinations shared
+  // (one tensor.empty for all three), two would be computed elsewhere and
+  // copied whole, and one output copied over another.
+  Function qkv = function([](Sym x, Sym wq, Sym wk, Sym wv, Sym bias) {
+    return std::vector<Sym>{einsum("ij,jk->ik", {x, wq}) + bias,
+                            einsum("ij,jk->ik", {x, wk}) + bias,
+                            einsum("ij,jk->ik", {x, wv})};
+  });
+  const int64_t m = 97, k = 33, n = 40;
+  Tensor x = make(DType::F32, {m, k}, wave),
+         bias = make(DType::F32, {n}, ripple);
+  std::vector<Tensor> ws;
+  for (int i = 0; i < 3; ++i)
+    ws.push_back(make(DType::F32, {k, n}, [i](int64_t e) {
+      return ripple(e * (i + 2)) + 0.1 * i;
+    }));
+  auto out = ok(qkv({x, ws[0], ws[1], ws[2], bias}));
+  ASSERT_EQ(out.size(), 3u);
+  for (int r = 0; r < 3; ++r) {
+    std::vector<double> want(m * n);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = r < 2 ? at(bias, {j}) : 0.0;
+        for (int64_t l = 0; l < k; ++l)
+          acc += at(x, {i, l}) * at(ws[r], {l, j});
+        want[i * n + j] = acc;
+      }
+    expectNear(out[r], want, 1e-4);
+  }
+  auto text = qkv.emit({x, ws[0], ws[1], ws[2], bias}, Stage::Vector);
+  ASSERT_TRUE(!!text) << llvm::toString(text.takeError());
+  EXPECT_EQ(
+      llvm::StringRef(*text).count("memref<97x40xf32> to memref<97x40xf32>"),
+      0u)
+      << *text;
+}
+
 TEST(FunctionTest, AttentionMatchesReference) {
   Function f = attention();
   for (int64_t s : {1, 5, 129}) {

@@ -123,13 +123,21 @@ void einjit::registerCompilerDialects(DialectRegistry &registry) {
 }
 
 // The stages as textual pipelines: they double as documentation of exactly
-// what runs, and einsum-opt accepts the same strings.
-static constexpr llvm::StringLiteral kLinalgStage =
-    "einsum-plan-paths,convert-einsum-to-linalg,canonicalize,cse";
-// Traced functions' elementwise ops fuse into their consumers, after the
-// linalg stage.
-static constexpr llvm::StringLiteral kFuseStage =
-    "func.func(einsum-fuse-elementwise),canonicalize,cse";
+// what runs, and einsum-opt accepts the same strings. The linalg stage is
+// kLinalgOps, then (traced functions) kFuseOps, then kLinalgEnd.
+static constexpr llvm::StringLiteral kLinalgOps =
+    "einsum-plan-paths,convert-einsum-to-linalg,canonicalize";
+// Traced functions' elementwise ops fuse into their consumers.
+static constexpr llvm::StringLiteral kFuseOps =
+    "func.func(einsum-fuse-elementwise),canonicalize";
+// Each result's tensor.empty becomes its destination, and the others
+// (intermediates) allocations, before cse: it would otherwise share one
+// empty between same-shaped tensors (a traced function's three
+// projections, a chain's steps), which bufferize into one buffer, with
+// whole-tensor copies to and from the others. Not before fusion, which
+// replaces a destination its op does not read by a new empty.
+static constexpr llvm::StringLiteral kLinalgEnd =
+    "eliminate-empty-tensors,empty-tensor-to-alloc-tensor,cse";
 // {0}: einsum-tile-and-vectorize's parallel-work; {1}, {2}: the target's
 // SIMD width and register count; {3}, {4}: its L1 and L2 sizes; {5}, {6}:
 // whether it has AVX512-BF16's and AVX512-VNNI's dot products. An scf.forall it
@@ -202,9 +210,10 @@ static void addStage(OpPassManager &pm, llvm::StringRef pipeline) {
 void einjit::buildGpuPipeline(OpPassManager &pm, const GpuTarget &target,
                               bool fuseElementwise) {
   auto add = [&](llvm::StringRef pipeline) { addStage(pm, pipeline); };
-  add(kLinalgStage);
+  add(kLinalgOps);
   if (fuseElementwise)
-    add(kFuseStage);
+    add(kFuseOps);
+  add(kLinalgEnd);
   add(llvm::formatv(kGpuStage.data(), target.tileX, target.tileY, target.chip,
                     target.features, target.format)
           .str());
@@ -239,9 +248,10 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
                               bool fuseElementwise) {
   auto add = [&](llvm::StringRef pipeline) { addStage(pm, pipeline); };
   if (from < Stage::Linalg && to >= Stage::Linalg) {
-    add(kLinalgStage);
+    add(kLinalgOps);
     if (fuseElementwise)
-      add(kFuseStage);
+      add(kFuseOps);
+    add(kLinalgEnd);
   }
   if (from < Stage::Vector && to >= Stage::Vector)
     add(llvm::formatv(kVectorStage.data(), parallelWork, target.vectorBits,

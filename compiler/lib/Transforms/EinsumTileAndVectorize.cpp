@@ -1325,6 +1325,13 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
   std::optional<Value> fillValue;
   if (ranges[*lastK] <= kc)
     fillValue = dropInitFill(rewriter, op);
+  // With several K blocks, each thread fills its own block of the result
+  // before its K loop: in parallel, into its cache, and with no fill that
+  // CSE could share between contractions (which would bufferize as a copy
+  // of the whole filled result per contraction).
+  std::optional<Value> blockFill;
+  if (!fillValue)
+    blockFill = dropInitFill(rewriter, op);
 
   Operation *target = op;
   SmallVector<int64_t> threads(numLoops, 0);
@@ -1342,6 +1349,8 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
       return failure();
     target = *threadTile;
   }
+  if (blockFill)
+    fillInit(rewriter, target, *blockFill);
 
   if (ranges[*lastK] > kc) {
     int64_t blocks = llvm::divideCeil(ranges[*lastK], kc);

@@ -12,24 +12,24 @@ using namespace mlir;
 
 std::optional<Value> einsum::dropInitFill(RewriterBase &rewriter,
                                           linalg::LinalgOp op) {
-  OpOperand &init = op.getDpsInitsMutable()[0];
-  auto expand = init.get().getDefiningOp<tensor::ExpandShapeOp>();
-  Value filled = expand ? expand.getSrc() : init.get();
-  auto fill = filled.getDefiningOp<linalg::FillOp>();
-  if (!fill || !filled.hasOneUse() || (expand && !init.get().hasOneUse()))
-    return std::nullopt;
-  Value value = fill.getInputs()[0];
-  Value base = fill.getOutputs()[0];
-  if (expand) {
-    rewriter.setInsertionPoint(expand);
-    base = tensor::ExpandShapeOp::create(rewriter, expand.getLoc(),
-                                         expand.getResultType(), base,
-                                         expand.getReassociationIndices());
+  // The init may reach the fill through reshapes (those of a packed
+  // layout), each used only on the way to `op`.
+  OpOperand *use = &op.getDpsInitsMutable()[0];
+  while (!use->get().getDefiningOp<linalg::FillOp>()) {
+    Operation *reshape = use->get().getDefiningOp();
+    if (!reshape || !use->get().hasOneUse() ||
+        !isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(reshape))
+      return std::nullopt;
+    use = &reshape->getOpOperand(0);
   }
-  rewriter.modifyOpInPlace(op, [&] { init.set(base); });
-  if (expand)
-    rewriter.eraseOp(expand);
-  rewriter.eraseOp(fill);
+  // A fill that CSE shares with other ops (two contractions of the same
+  // shape) stays theirs; this use reads the unfilled tensor instead.
+  auto fill = use->get().getDefiningOp<linalg::FillOp>();
+  Value value = fill.getInputs()[0];
+  rewriter.modifyOpInPlace(use->getOwner(),
+                           [&] { use->set(fill.getOutputs()[0]); });
+  if (fill->use_empty())
+    rewriter.eraseOp(fill);
   return value;
 }
 

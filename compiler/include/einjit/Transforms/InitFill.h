@@ -17,9 +17,10 @@
 
 namespace mlir::einsum {
 
-/// If the init of `op` is a linalg.fill (seen through an expand_shape)
-/// used only there, makes `op` accumulate into the unfilled tensor instead
-/// and returns the fill value; the caller fills what `op` becomes.
+/// If the init of `op` is a linalg.fill, seen through reshapes used only
+/// there, makes `op` accumulate into the unfilled tensor instead and
+/// returns the fill value; the caller fills what `op` becomes. A fill that
+/// other ops also use stays for them.
 std::optional<Value> dropInitFill(RewriterBase &rewriter, linalg::LinalgOp op);
 
 /// Fills the init of `op` (a linalg op) with `value` just before it;

@@ -39,6 +39,9 @@ public:
   double compileSeconds() const { return seconds; }
   bool loadedFromDisk() const { return fromDisk; }
   size_t codeBytes() const;
+  /// Scratch bytes a call needs for intermediates (a softmax's row
+  /// statistics).
+  int64_t workspaceBytes() const { return workspace; }
   /// As CompiledEinsum::inputStrides.
   const std::vector<std::vector<int64_t>> &inputStrides() const {
     return strides;
