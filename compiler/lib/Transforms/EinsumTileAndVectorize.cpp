@@ -153,11 +153,14 @@ static bool worthThreads(ArrayRef<int64_t> ranges, ArrayRef<int64_t> sizes,
          einjit::saturatingProduct(tiles) > 1;
 }
 
-/// Whether loop `loop` indexes the contiguous (last) dimension of an input.
-static bool isContiguousInAnInput(linalg::LinalgOp op, unsigned loop) {
+/// Whether loop `loop` indexes the contiguous (last) dimension of an input;
+/// with `alongLoop`, of an input that `alongLoop` also indexes.
+static bool isContiguousInAnInput(linalg::LinalgOp op, unsigned loop,
+                                  std::optional<unsigned> alongLoop = {}) {
   for (OpOperand *input : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(input);
-    if (map.getNumResults() == 0)
+    if (map.getNumResults() == 0 ||
+        (alongLoop && !map.isFunctionOfDim(*alongLoop)))
       continue;
     auto dim = dyn_cast<AffineDimExpr>(map.getResults().back());
     if (dim && dim.getPosition() == loop)
@@ -182,8 +185,10 @@ static bool prefersPartialReduction(linalg::LinalgOp op) {
   if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp>(
           combined))
     return false;
+  // Inputs the reduction does not index (a row's max in softmax's sum of
+  // exp(x - max)) are read once per row, whatever their layout.
   return !parallel.empty() && reduction.size() == 1 &&
-         !isContiguousInAnInput(op, parallel.back()) &&
+         !isContiguousInAnInput(op, parallel.back(), reduction.front()) &&
          isContiguousInAnInput(op, reduction.front());
 }
 

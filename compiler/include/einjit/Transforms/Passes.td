@@ -354,6 +354,42 @@ def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
+def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
+  let summary = "Run row reductions and the elementwise op that reads them "
+                "block of rows by block of rows";
+  let description = [{
+    A softmax lowers to three ops over its whole input: the rows' maxima,
+    the sums of exp(x - max), and exp(x - max) / sum, each a pass over the
+    tensor. On attention's 4 x 12 x 512 x 512 scores (48 MiB) each pass
+    streams the tensor from memory again. This pass finds an elementwise
+    `linalg.generic` (all loops parallel, rank 2 or more) that reads
+    reductions along its innermost loop ("row reductions": loops 0 .. n-2
+    parallel and the output indexed by them, loop n-1 a reduction), through
+    unit-dim `tensor.expand_shape`s (keepdims), which it folds into the
+    readers' maps. It tiles that op over its rows, a block of R rows per
+    tile (R divides the rows, R rows take at most half the L1), and fuses
+    the reductions and their fills into each tile
+    (`tileConsumerAndFuseProducersUsingSCF`): each block of rows is read by
+    all three steps while it is in L1, and the tensor is read from memory
+    once. With at least `parallel-work` iterations, the tiles are an
+    `scf.forall` for threads.
+
+    Only reductions whose results nothing else reads are fused, so no
+    reduction is computed twice. einsum-tile-and-vectorize then vectorizes
+    the ops of each tile as it would the whole ones.
+  }];
+  let options = [
+    Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
+           "Loop-nest size from which the row blocks become an scf.forall "
+           "for threads; 0 never">,
+    Option<"l1Bytes", "l1-bytes", "int64_t", /*default=*/"49152",
+           "L1 data cache per core: a block of rows takes at most half">,
+  ];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def EinsumFuseElementwise
     : Pass<"einsum-fuse-elementwise", "mlir::func::FuncOp"> {
   let summary = "Fuse elementwise linalg ops into the ops that read them, "

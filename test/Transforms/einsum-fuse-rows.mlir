@@ -1,0 +1,113 @@
+// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows=l1-bytes=240 | FileCheck %s
+// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=1" | FileCheck %s --check-prefix=THREADS
+
+// Softmax as eager and traced kernels emit it: the rows' maxima, the sums
+// of exp(x - max), the quotient, each reading the keepdims reductions
+// through a unit expand_shape. Rows of 10 f32 are 40 bytes, half the L1 of
+// 240 bytes holds 3 of them: the quotient is tiled by 1 x 3 rows and both
+// reductions are computed in each tile, the max once (read by the sum and
+// by the quotient). Only the reductions' fills stay whole.
+// CHECK-LABEL: func @softmax
+// CHECK-NOT: tensor.expand_shape
+// CHECK: scf.for %[[I:.*]] = %c0 to %c2 step %c1
+// CHECK: scf.for %[[J:.*]] = %c0 to %c6 step %c3
+// CHECK: %[[X:.*]] = tensor.extract_slice %arg0[%[[I]], %[[J]], 0] [1, 3, 10]
+// CHECK: %[[M:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]] : tensor<1x3x10xf32>) outs(%{{.*}} : tensor<1x3xf32>)
+// CHECK: arith.maximumf
+// CHECK: %[[S:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[M]] : tensor<1x3x10xf32>, tensor<1x3xf32>)
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%[[X]], %[[M]], %[[S]] : tensor<1x3x10xf32>, tensor<1x3xf32>, tensor<1x3xf32>)
+// CHECK: arith.divf
+// CHECK: tensor.insert_slice
+// CHECK-NOT: linalg.generic
+// THREADS-LABEL: func @softmax
+// THREADS: scf.forall (%{{.*}}, %{{.*}}) = (0, 0) to (2, 6) step (1, 3)
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row = affine_map<(d0, d1, d2) -> (d0, d1)>
+#keep = affine_map<(d0, d1, d2) -> (d0, d1, 0)>
+func.func @softmax(%x: tensor<2x6x10xf32>) -> tensor<2x6x10xf32> {
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<2x6xf32>
+  %f0 = linalg.fill ins(%ninf : f32) outs(%e0 : tensor<2x6xf32>) -> tensor<2x6xf32>
+  %m = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x : tensor<2x6x10xf32>) outs(%f0 : tensor<2x6xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %acc, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x6xf32>
+  %mk = tensor.expand_shape %m [[0], [1, 2]] output_shape [2, 6, 1] : tensor<2x6xf32> into tensor<2x6x1xf32>
+  %e1 = tensor.empty() : tensor<2x6xf32>
+  %f1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<2x6xf32>) -> tensor<2x6xf32>
+  %s = linalg.generic {indexing_maps = [#id, #keep, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %mk : tensor<2x6x10xf32>, tensor<2x6x1xf32>) outs(%f1 : tensor<2x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.subf %a, %b : f32
+    %e = math.exp %d : f32
+    %r = arith.addf %acc, %e : f32
+    linalg.yield %r : f32
+  } -> tensor<2x6xf32>
+  %sk = tensor.expand_shape %s [[0], [1, 2]] output_shape [2, 6, 1] : tensor<2x6xf32> into tensor<2x6x1xf32>
+  %e2 = tensor.empty() : tensor<2x6x10xf32>
+  %p = linalg.generic {indexing_maps = [#id, #keep, #keep, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x, %mk, %sk : tensor<2x6x10xf32>, tensor<2x6x1xf32>, tensor<2x6x1xf32>) outs(%e2 : tensor<2x6x10xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    %e = math.exp %d : f32
+    %q = arith.divf %e, %c : f32
+    linalg.yield %q : f32
+  } -> tensor<2x6x10xf32>
+  return %p : tensor<2x6x10xf32>
+}
+
+// -----
+
+// The rows' maxima are also a result: fusing them would compute them
+// twice, so nothing changes.
+// CHECK-LABEL: func @max_also_returned
+// CHECK-NOT: scf.for
+// CHECK: return
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+func.func @max_also_returned(%x: tensor<6x10xf32>) -> (tensor<6x10xf32>, tensor<6xf32>) {
+  %ninf = arith.constant 0xFF800000 : f32
+  %e0 = tensor.empty() : tensor<6xf32>
+  %f0 = linalg.fill ins(%ninf : f32) outs(%e0 : tensor<6xf32>) -> tensor<6xf32>
+  %m = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<6x10xf32>) outs(%f0 : tensor<6xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %acc, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<6xf32>
+  %e2 = tensor.empty() : tensor<6x10xf32>
+  %p = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]} ins(%x, %m : tensor<6x10xf32>, tensor<6xf32>) outs(%e2 : tensor<6x10xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    linalg.yield %d : f32
+  } -> tensor<6x10xf32>
+  return %p, %m : tensor<6x10xf32>, tensor<6xf32>
+}
+
+// -----
+
+// Sums down the columns (reduced along loop 0, not along the row): every
+// block of rows would need all of them, so nothing changes.
+// CHECK-LABEL: func @column_sums
+// CHECK-NOT: scf.for
+// CHECK: return
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#tr = affine_map<(d0, d1) -> (d1, d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+func.func @column_sums(%x: tensor<6x10xf32>) -> tensor<6x10xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e0 = tensor.empty() : tensor<10xf32>
+  %f0 = linalg.fill ins(%zero : f32) outs(%e0 : tensor<10xf32>) -> tensor<10xf32>
+  %c = linalg.generic {indexing_maps = [#tr, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<6x10xf32>) outs(%f0 : tensor<10xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %acc, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<10xf32>
+  %e2 = tensor.empty() : tensor<6x10xf32>
+  %p = linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]} ins(%x, %c : tensor<6x10xf32>, tensor<10xf32>) outs(%e2 : tensor<6x10xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.divf %a, %b : f32
+    linalg.yield %d : f32
+  } -> tensor<6x10xf32>
+  return %p : tensor<6x10xf32>
+}
