@@ -221,7 +221,7 @@ func.func @narrow(%a: tensor<6x100xf32>) -> tensor<100x6xf32> {
 // vectors into a 6 x 16 block of accumulators, in the memory order of `a`
 // (i, j, k). For accuracy, each `i` sums its row from zero (SUM) and adds
 // that to the accumulators (ACC); the 16 lane sums of each `j` are added
-// at the end.
+// at the end, one `j` at a time (no input is shared by the rows).
 // CHECK-LABEL: func @lane_sums
 // CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<6x16xf32>
 // CHECK-DAG: %[[A:.*]] = tensor.expand_shape %arg0 {{\[\[}}0], [1], [2, 3]] output_shape [5, 6, 4, 16]
@@ -232,7 +232,8 @@ func.func @narrow(%a: tensor<6x100xf32>) -> tensor<100x6xf32> {
 // CHECK: vector.multi_reduction <add>, %[[V]], %[[SUM]] [0, 2] : vector<1x6x1x16xf32> to vector<6x16xf32>
 // CHECK: %[[ROW:.*]] = vector.transfer_read
 // CHECK: arith.addf %[[ACC]], %[[ROW]] : vector<6x16xf32>
-// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<3x16xf32> to vector<3xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c6 step %c1
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<1x16xf32> to vector<1xf32>
 func.func @lane_sums(%a: tensor<5x6x64xf32>) -> tensor<6xf32> {
   %0 = einsum.contract "ijk->j" %a : (tensor<5x6x64xf32>) -> tensor<6xf32>
   return %0 : tensor<6xf32>

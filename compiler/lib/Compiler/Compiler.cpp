@@ -162,13 +162,14 @@ static constexpr llvm::StringLiteral kVectorStage =
     "func.func(einsum-prefetch-strided-reads{{l2-bytes={4}})";
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"
-    "lower-vector-multi-reduction,einsum-approximate-math,"
+    "lower-vector-multi-reduction{lowering-strategy=inner-reduction},"
+    "einsum-approximate-math,"
     "einsum-expand-bf16,einsum-lower-dot-products),"
     "convert-math-to-llvm,convert-math-to-libm,"
     "func.func(convert-vector-to-scf{full-unroll=true}),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
     "cse,convert-vector-to-llvm{vector-contract-lowering=outerproduct "
-    "enable-x86vector=1},"
+    "enable-x86vector=1 reassociate-fp-reductions=1},"
     "finalize-memref-to-llvm,convert-arith-to-llvm,convert-ub-to-llvm,"
     "convert-index-to-llvm,convert-math-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
