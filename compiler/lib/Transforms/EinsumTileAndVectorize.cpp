@@ -382,9 +382,10 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   // registers serves 4 rows. Otherwise one row at a time, read in order,
   // with up to 4 registers of partial sums along it (below). On a Zen 4
   // core, from bench/reduction_order.c (the same adds or FMAs in the same
-  // registers): rows of 256 floats summed 4 side by side streamed at 10.9
-  // GB/s, one by one at 26.2; a 4096x4096 matrix times a vector ran at
-  // 18.9 GB/s 4 rows side by side, 16.7 one by one.
+  // registers): rows of 256 floats summed 4 side by side streamed at
+  // 8.6-10.9 GB/s, one by one at 18-26; a 4096x4096 matrix times a vector
+  // ran at 15-19 GB/s in either order, with a quarter of the vector's
+  // loads 4 rows side by side.
   unsigned red = reduction.front();
   bool shared = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
     AffineMap map = op.getMatchingIndexingMap(in);
