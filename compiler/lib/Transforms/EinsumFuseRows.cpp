@@ -160,7 +160,10 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
       // The keepdims reshapes between the reductions and their readers.
       foldUnitExpands(rewriter, op);
       SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-      if (llvm::any_of(ranges, ShapedType::isDynamic))
+      // Dynamic or empty loop nests have nothing to fuse by rows.
+      if (llvm::any_of(ranges, [](int64_t r) {
+            return ShapedType::isDynamic(r) || r == 0;
+          }))
         continue;
       llvm::SetVector<Operation *> producers = rowProducers(rewriter, op);
       if (producers.empty())
