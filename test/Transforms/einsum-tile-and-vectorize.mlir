@@ -217,23 +217,25 @@ func.func @narrow(%a: tensor<6x100xf32>) -> tensor<100x6xf32> {
 // -----
 
 // A sum over `i` and `k` whose contiguous `k` is a reduction: `k` splits
-// into 4 x 16 lanes, a parallel loop, so each row of `a` is read as whole
-// vectors into a 6 x 16 block of accumulators, in the memory order of `a`
+// into 2 x 32 lanes (two registers; four would be the whole row), a
+// parallel loop, so each row of `a` is read as whole vectors into its two
+// registers of accumulators, one row at a time in the memory order of `a`
 // (i, j, k). For accuracy, each `i` sums its row from zero (SUM) and adds
-// that to the accumulators (ACC); the 16 lane sums of each `j` are added
-// at the end, one `j` at a time (no input is shared by the rows).
+// that to the accumulators (ACC); the 32 lane sums of each `j` are added
+// at the end, one `j` at a time.
 // CHECK-LABEL: func @lane_sums
-// CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<6x16xf32>
-// CHECK-DAG: %[[A:.*]] = tensor.expand_shape %arg0 {{\[\[}}0], [1], [2, 3]] output_shape [5, 6, 4, 16]
-// CHECK: scf.for %[[I:.*]] = %c0 to %c5 step %c1 iter_args(%{{.*}} = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (tensor<6x16xf32>, vector<6x16xf32>)
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<1x32xf32>
+// CHECK-DAG: %[[A:.*]] = tensor.expand_shape %arg0 {{\[\[}}0], [1], [2, 3]] output_shape [5, 6, 2, 32]
+// CHECK: scf.for %[[I:.*]] = %c0 to %c5 step %c1 iter_args(
+// CHECK: scf.for %[[J:.*]] = %c0 to %c6 step %c1 iter_args(
 // CHECK: vector.transfer_write %[[ZERO]]
-// CHECK: scf.for %[[K:.*]] = %c0 to %c4 step %c1 iter_args(%{{.*}} = %{{.*}}, %[[SUM:.*]] = %{{.*}}) -> (tensor<6x16xf32>, vector<6x16xf32>)
-// CHECK: %[[V:.*]] = vector.transfer_read %[[A]][%[[I]], %c0, %[[K]], %c0]{{.*}} vector<1x6x1x16xf32>
-// CHECK: vector.multi_reduction <add>, %[[V]], %[[SUM]] [0, 2] : vector<1x6x1x16xf32> to vector<6x16xf32>
-// CHECK: %[[ROW:.*]] = vector.transfer_read
-// CHECK: arith.addf %[[ACC]], %[[ROW]] : vector<6x16xf32>
+// CHECK: scf.for %[[K:.*]] = %c0 to %c2 step %c1 iter_args(%{{.*}} = %{{.*}}, %[[SUM:.*]] = %{{.*}}) -> (tensor<1x32xf32>, vector<1x32xf32>)
+// CHECK: %[[V:.*]] = vector.transfer_read %[[A]][%[[I]], %[[J]], %[[K]], %c0]{{.*}} vector<1x1x1x32xf32>
+// CHECK: vector.multi_reduction <add>, %[[V]], %[[SUM]] [0, 2] : vector<1x1x1x32xf32> to vector<1x32xf32>
+// CHECK: %[[ACC:.*]] = vector.transfer_read %{{.*}}[%[[J]], %c0]
+// CHECK: arith.addf %[[ACC]], %{{.*}} : vector<1x32xf32>
 // CHECK: scf.for %{{.*}} = %c0 to %c6 step %c1
-// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<1x16xf32> to vector<1xf32>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<1x32xf32> to vector<1xf32>
 func.func @lane_sums(%a: tensor<5x6x64xf32>) -> tensor<6xf32> {
   %0 = einsum.contract "ijk->j" %a : (tensor<5x6x64xf32>) -> tensor<6xf32>
   return %0 : tensor<6xf32>

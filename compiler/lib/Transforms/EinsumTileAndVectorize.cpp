@@ -65,7 +65,8 @@ using einsum::registerRows;
 
 /// Picks cache and register tiles for a loop nest.
 static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
-                             unsigned vectorRegisters) {
+                             unsigned vectorRegisters,
+                             bool rowsInOrder = false) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   int64_t lanes = simdLanes(op, vectorBits);
   SmallVector<unsigned> parallel, reduction;
@@ -93,6 +94,13 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
       unsigned outer = parallel[parallel.size() - 2];
       t.reg[outer] = tileFor(ranges[outer], registerRows(vectorRegisters));
       t.cache[outer] = tileFor(ranges[outer], 64, t.reg[outer]);
+      // One row at a time, all of its (up to 4) registers: the rows stream
+      // in memory order (see tileForPartialReduction).
+      if (rowsInOrder && ranges[inner] % lanes == 0 &&
+          ranges[inner] <= 4 * lanes) {
+        t.reg[outer] = 1;
+        t.reg[inner] = t.cache[inner] = ranges[inner];
+      }
     }
     if (!reduction.empty()) {
       unsigned red = reduction.back();
@@ -513,11 +521,10 @@ remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
   return std::nullopt;
 }
 
-static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
-                                         linalg::LinalgOp op,
-                                         unsigned vectorBits,
-                                         unsigned vectorRegisters,
-                                         int64_t parallelWork, bool restart);
+static LogicalResult
+tileAndVectorizeOne(RewriterBase &rewriter, linalg::LinalgOp op,
+                    unsigned vectorBits, unsigned vectorRegisters,
+                    int64_t parallelWork, bool restart, bool rowsInOrder);
 
 /// Batch iterations from which a loop nest's threads take whole batches.
 static constexpr int64_t kMinBatchIterations = 8;
@@ -535,7 +542,8 @@ static LogicalResult tileAndVectorize(RewriterBase &rewriter,
                                       linalg::LinalgOp op, unsigned vectorBits,
                                       unsigned vectorRegisters,
                                       int64_t parallelWork,
-                                      bool restart = false) {
+                                      bool restart = false,
+                                      bool rowsInOrder = false) {
   // Loop nests with outer parallel loops (batches: all but the two
   // innermost parallel loops) worth threads take them as one scf.forall
   // first, one iteration each, and split their remainders inside it: the
@@ -565,10 +573,14 @@ static LogicalResult tileAndVectorize(RewriterBase &rewriter,
   SmallVector<linalg::LinalgOp> parts{op};
   while (!parts.empty()) {
     linalg::LinalgOp part = parts.pop_back_val();
-    auto split = remainderSplit(part, vectorBits, vectorRegisters);
+    // Rows one at a time need no remainder split.
+    auto split = rowsInOrder
+                     ? std::nullopt
+                     : remainderSplit(part, vectorBits, vectorRegisters);
     if (!split) {
       if (failed(tileAndVectorizeOne(rewriter, part, vectorBits,
-                                     vectorRegisters, parallelWork, restart)))
+                                     vectorRegisters, parallelWork, restart,
+                                     rowsInOrder)))
         return failure();
       continue;
     }
@@ -585,12 +597,11 @@ static LogicalResult tileAndVectorize(RewriterBase &rewriter,
   return success();
 }
 
-static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
-                                         linalg::LinalgOp op,
-                                         unsigned vectorBits,
-                                         unsigned vectorRegisters,
-                                         int64_t parallelWork, bool restart) {
-  TileSizes sizes = chooseTiles(op, vectorBits, vectorRegisters);
+static LogicalResult
+tileAndVectorizeOne(RewriterBase &rewriter, linalg::LinalgOp op,
+                    unsigned vectorBits, unsigned vectorRegisters,
+                    int64_t parallelWork, bool restart, bool rowsInOrder) {
+  TileSizes sizes = chooseTiles(op, vectorBits, vectorRegisters, rowsInOrder);
   Operation *target = op;
   // Enough work for several threads: the cache tiles of the parallel loops
   // become one scf.forall, the reduction's cache tiles a loop inside it.
@@ -1454,12 +1465,20 @@ struct EinsumTileAndVectorize
       if (succeeded(
               tileTransposeBlocks(rewriter, generic, parallelWork, l2Bytes)))
         continue;
-      auto split = splitReductionLanes(rewriter, generic,
-                                       simdLanes(generic, vectorBits));
+      // Up to 4 registers of lanes per row, each row read in order (rows
+      // side by side stream at a third of the speed: bench/reduction_order.c).
+      FailureOr<std::pair<linalg::GenericOp, linalg::GenericOp>> split =
+          failure();
+      for (int64_t registers : {4, 2, 1}) {
+        split = splitReductionLanes(rewriter, generic,
+                                    registers * simdLanes(generic, vectorBits));
+        if (succeeded(split))
+          break;
+      }
       if (succeeded(split)) {
         if (failed(tileAndVectorize(rewriter, split->first, vectorBits,
                                     vectorRegisters, parallelWork,
-                                    /*restart=*/true)) ||
+                                    /*restart=*/true, /*rowsInOrder=*/true)) ||
             failed(tileForPartialReduction(rewriter, split->second, vectorBits,
                                            parallelWork)))
           return signalPassFailure();
