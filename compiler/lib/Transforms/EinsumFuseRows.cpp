@@ -4,7 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "einjit/Spec/Limits.h"
 #include "einjit/Transforms/Passes.h"
+#include "einjit/Transforms/RegisterTile.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -30,7 +32,6 @@ using namespace mlir;
 /// dropped.
 static void foldUnitExpands(RewriterBase &rewriter, linalg::GenericOp op) {
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  bool changed = false;
   SmallVector<std::pair<OpOperand *, Value>> sources;
   for (OpOperand *input : op.getDpsInputOperands()) {
     auto expand = input->get().getDefiningOp<tensor::ExpandShapeOp>();
@@ -62,9 +63,8 @@ static void foldUnitExpands(RewriterBase &rewriter, linalg::GenericOp op) {
     maps[input->getOperandNumber()] =
         AffineMap::get(map.getNumDims(), 0, kept, op.getContext());
     sources.push_back({input, expand.getSrc()});
-    changed = true;
   }
-  if (!changed)
+  if (sources.empty())
     return;
   SmallVector<Operation *> expands;
   for (auto [input, source] : sources)
@@ -134,14 +134,6 @@ static llvm::SetVector<Operation *> rowProducers(RewriterBase &rewriter,
   return found;
 }
 
-/// The largest divisor of `range` that is at most `limit` (at least 1).
-static int64_t divisorAtMost(int64_t range, int64_t limit) {
-  for (int64_t d = std::min(range, std::max<int64_t>(limit, 1)); d > 1; --d)
-    if (range % d == 0)
-      return d;
-  return 1;
-}
-
 namespace {
 struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
   using Base::Base;
@@ -177,15 +169,13 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
                                     .getIntOrFloatBitWidth() /
                                 8);
       SmallVector<int64_t> sizes(rank, 1);
-      sizes[rank - 2] = divisorAtMost(ranges[rank - 2], l1Bytes / 2 / rowBytes);
+      sizes[rank - 2] = einsum::tileFor(
+          ranges[rank - 2], std::max<int64_t>(1, l1Bytes / 2 / rowBytes));
       sizes[rank - 1] = 0;
-      int64_t work = 1, tiles = 1;
-      for (unsigned loop = 0; loop < rank; ++loop) {
-        work = work > (int64_t(1) << 40) / ranges[loop] ? int64_t(1) << 40
-                                                        : work * ranges[loop];
+      int64_t work = einjit::saturatingProduct(ranges), tiles = 1;
+      for (unsigned loop = 0; loop < rank; ++loop)
         if (sizes[loop])
           tiles *= ranges[loop] / sizes[loop];
-      }
       scf::SCFTileAndFuseOptions options;
       scf::SCFTilingOptions tiling;
       tiling.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));

@@ -37,16 +37,7 @@ using namespace mlir;
 using einsum::dropInitFill;
 using einsum::fillInit;
 
-/// The largest divisor of `range` that is at most `cap` and a multiple of
-/// `multiple` (which divides `range`).
-static int64_t tileFor(int64_t range, int64_t cap, int64_t multiple = 1) {
-  if (range <= 0)
-    return 0;
-  for (int64_t t = std::min(range, cap); t >= multiple; --t)
-    if (range % t == 0 && t % multiple == 0)
-      return t;
-  return multiple;
-}
+using einsum::tileFor;
 
 namespace {
 struct TileSizes {

@@ -30,6 +30,17 @@ inline int64_t registerRows(unsigned vectorRegisters) {
   return std::clamp<int64_t>((int64_t(vectorRegisters) - 4) / 2, 1, 8);
 }
 
+/// The largest divisor of `range` that is at most `cap` and a multiple of
+/// `multiple` (which divides `range`): a tile size that divides its loop.
+inline int64_t tileFor(int64_t range, int64_t cap, int64_t multiple = 1) {
+  if (range <= 0)
+    return 0;
+  for (int64_t t = std::min(range, cap); t >= multiple; --t)
+    if (range % t == 0 && t % multiple == 0)
+      return t;
+  return multiple;
+}
+
 /// The loop roles that einsum-pack-contractions records, one per loop, in
 /// the `einsum.gemm` attribute of the micro-kernel op it builds.
 enum class GemmLoop : int64_t {
