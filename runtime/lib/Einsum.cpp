@@ -12,6 +12,7 @@
 #include "DiskCache.h"
 #include "Internal.h"
 #include "JitKernel.h"
+#include "Memory.h"
 #include "Split.h"
 #include "TapeRecord.h"
 #include "einjit/Compiler/Compiler.h"
@@ -74,8 +75,8 @@ public:
       return ptr;
     std::free(ptr);
     size = 0;
-    size_t rounded = ((size_t)bytes + 63) / 64 * 64;
-    ptr = std::aligned_alloc(64, rounded);
+    size_t rounded = bufferSize(bytes);
+    ptr = allocateBuffer(rounded);
     if (!ptr)
       return makeEinsumError(llvm::formatv(
           "cannot allocate {0} bytes of workspace for the intermediates of "

@@ -1,6 +1,7 @@
 //===- Tensor.cpp - Dense tensors on the CPU ------------------------------===//
 
 #include "einjit/runtime/Tensor.h"
+#include "Memory.h"
 #include "TapeRecord.h"
 #include "einjit/Spec/Equation.h"
 
@@ -53,8 +54,9 @@ public:
   /// A 64-byte aligned block of at least `bytes` bytes (`size` is set to
   /// its size), or null.
   void *take(size_t bytes, size_t &size) {
-    size = bytes < kMinBytes ? (std::max<size_t>(bytes, 1) + 63) / 64 * 64
-                             : (bytes + kGranule - 1) / kGranule * kGranule;
+    size = bytes < kMinBytes || bytes >= kHugePageBytes
+               ? bufferSize(bytes)
+               : (bytes + kGranule - 1) / kGranule * kGranule;
     if (size >= kMinBytes) {
       std::lock_guard<std::mutex> lock(mutex);
       auto it = blocks.lower_bound(size);
@@ -66,7 +68,7 @@ public:
         return block;
       }
     }
-    return std::aligned_alloc(64, size);
+    return allocateBuffer(size);
   }
 
   /// Keeps `block` of `size` bytes, or frees it.
