@@ -243,22 +243,48 @@ func.func @lane_sums(%a: tensor<5x6x64xf32>) -> tensor<6xf32> {
 
 // -----
 
-// One parallel loop (`i,ij->j`): no block of `b` is reused, so the
-// reduction's cache loop is outermost and the blocks of each row of `b`
-// are read one after the other; threads take 8 chunks of `j` (256 columns)
-// rather than its 128-column cache tiles.
+// Column sums (`i,ij->j`): whole rows of `b` are scaled and added into
+// the accumulators in row order, one row at a time while the 2048
+// accumulators fill at most a quarter of the L1 (48 KiB here).
 // CHECK-LABEL: func @vecmat
-// CHECK: scf.for %{{.*}} = %c0 to %c1024 step %c256
-// CHECK: scf.for %{{.*}} = %c0 to %c2048 step %c128
-// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c32
-// CHECK: vector.contract {{.*}} : vector<1xf32>, vector<1x32xf32> into vector<32xf32>
-// THREADS-LABEL: func @vecmat
-// THREADS: scf.forall (%{{.*}}) = (0) to (2048) step (256)
-// THREADS: scf.for %{{.*}} = %c0 to %c1024 step %c256
-// THREADS: scf.for %{{.*}} = %c0 to %c256 step %c128
+// CHECK: scf.for %[[I:.*]] = %c0 to %c1024 step %c1
+// CHECK-NEXT: scf.for %[[J:.*]] = %c0 to %c2048 step %c64
+// CHECK: vector.transfer_read %{{.*}}[%[[I]], %[[J]]]{{.*}} vector<1x64xf32>
+// CHECK: vector.contract {{.*}} : vector<1xf32>, vector<1x64xf32> into vector<64xf32>
 func.func @vecmat(%a: tensor<1024xf32>, %b: tensor<1024x2048xf32>) -> tensor<2048xf32> {
   %0 = einsum.contract "i,ij->j" %a, %b : (tensor<1024xf32>, tensor<1024x2048xf32>) -> tensor<2048xf32>
   return %0 : tensor<2048xf32>
+}
+
+// -----
+
+// Wider rows (4096 + 3 columns): 8 rows at a time go into each register
+// tile of accumulators, kept in registers across them; the 3 columns left
+// over are a part of their own.
+// CHECK-LABEL: func @vecmat_wide
+// CHECK: scf.for %[[I:.*]] = %c0 to %c64 step %c8
+// CHECK-NEXT: scf.for %[[J:.*]] = %c0 to %c4096 step %c64
+// CHECK: scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args({{.*}}) -> (tensor<64xf32>, vector<64xf32>)
+// CHECK: vector.contract {{.*}} : vector<1xf32>, vector<1x64xf32> into vector<64xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args({{.*}}) -> (tensor<3xf32>, vector<3xf32>)
+// CHECK: vector.contract {{.*}} : vector<1xf32>, vector<1x3xf32> into vector<3xf32>
+func.func @vecmat_wide(%a: tensor<64xf32>, %b: tensor<64x4099xf32>) -> tensor<4099xf32> {
+  %0 = einsum.contract "i,ij->j" %a, %b : (tensor<64xf32>, tensor<64x4099xf32>) -> tensor<4099xf32>
+  return %0 : tensor<4099xf32>
+}
+
+// -----
+
+// A sum along the middle dimension (`ijk->ik`): threads take `i`, and each
+// adds the rows of its slab, in order, into its row of accumulators.
+// THREADS-LABEL: func @middle_sum
+// THREADS: scf.forall (%[[I:.*]]) in (64)
+// THREADS: scf.for %[[J:.*]] = %c0 to %c128 step %c1
+// THREADS-NEXT: scf.for %[[K:.*]] = %c0 to %c256 step %c64
+// THREADS: vector.transfer_read %{{.*}}[%[[I]], %[[J]], %[[K]]]{{.*}} vector<1x1x64xf32>
+func.func @middle_sum(%a: tensor<64x128x256xf32>) -> tensor<64x256xf32> {
+  %0 = einsum.contract "ijk->ik" %a : (tensor<64x128x256xf32>) -> tensor<64x256xf32>
+  return %0 : tensor<64x256xf32>
 }
 
 // -----

@@ -121,7 +121,9 @@ static linalg::GenericOp splitReduction(RewriterBase &rewriter,
         map.getResults(), [&](AffineExpr e) { return e.isFunctionOfDim(red); });
     if (uses > 1)
       return nullptr;
-    contiguous |= map.getNumResults() > 0 &&
+    // Lanes follow the streamed input: the vector `x` of `i,ij->j` is
+    // contiguous along the reduction, but its lanes run along `j`.
+    contiguous |= map.isPermutation() &&
                   map.getResults().back() == rewriter.getAffineDimExpr(red);
   }
   if (!streams)

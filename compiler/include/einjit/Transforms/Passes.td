@@ -301,9 +301,9 @@ def EinsumSplitReductions
     2. an op with one reduction loop `r` over n iterations that streams an
        input (some input map is a permutation of all loops) and that would
        add more than 256 terms into each accumulator (n / lanes when `r` is
-       the contiguous dimension of an input and the op has a parallel loop,
-       so that the tiling pass spreads the terms over the SIMD lanes; n
-       otherwise) is split into blocks of
+       the contiguous dimension of a streamed input and the op has a
+       parallel loop, so that the tiling pass spreads the terms over the
+       SIMD lanes; n otherwise) is split into blocks of
        B = 64 x lanes (contiguous) or 64 (otherwise) iterations, with
        q = n / B and n = q * B + rem:
        - `partial[b, ...] = sum over one block`: the op on the inputs' first
