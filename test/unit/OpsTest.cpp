@@ -416,6 +416,60 @@ TEST(OpsTest, LargeResultBuffersAreReused) {
 } // namespace
 
 namespace {
+TEST(OpsTest, LargeBuffersAreHugePageAligned) {
+  // Buffers of 4 MiB and more start on a 2 MiB boundary (madvised to use
+  // transparent huge pages); smaller ones on 64 bytes.
+  Tensor big = ok(Tensor::empty(DType::F32, {1031, 1033}));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.data()) % (uintptr_t(2) << 20), 0u);
+  Tensor small = ok(Tensor::empty(DType::F32, {127}));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.data()) % 64, 0u);
+}
+
+TEST(OpsTest, SumsAndMaximaAlongLeadingAxes) {
+  // Column sums (einsum-tile-and-vectorize streams whole rows into
+  // accumulators): the rows of axis 0 and the middle axis summed and
+  // maximized, at widths whole registers do and do not divide (1 column
+  // left of 4099), with one row and with a NaN in one column.
+  for (auto [rows, middle, cols] : {std::array<int64_t, 3>{1, 3, 1},
+                                    {7, 129, 33},
+                                    {3, 5, 4099},
+                                    {300, 2, 129},
+                                    {2, 1009, 17}}) {
+    Tensor a = make(DType::F32, {rows, middle, cols}, wave);
+    a.data<float>()[cols / 2] = NAN;
+    for (int64_t axis : {0, 1}) {
+      Tensor s = ok(sum(a, {axis}, /*keepDims=*/false));
+      Tensor m = ok(max(a, {axis}, /*keepDims=*/false));
+      int64_t outer = axis == 0 ? middle : rows,
+              along = axis == 0 ? rows : middle;
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t c = 0; c < cols; ++c) {
+          double total = 0, most = -INFINITY;
+          bool nan = false;
+          for (int64_t r = 0; r < along; ++r) {
+            double x = axis == 0 ? at(a, {r, o, c}) : at(a, {o, r, c});
+            nan |= std::isnan(x);
+            total += x;
+            most = std::max(most, x);
+          }
+          std::string where =
+              "shape " + std::to_string(rows) + "x" + std::to_string(middle) +
+              "x" + std::to_string(cols) + " axis " + std::to_string(axis) +
+              " at " + std::to_string(o) + "," + std::to_string(c);
+          if (nan) {
+            EXPECT_TRUE(std::isnan(at(s, {o, c}))) << where;
+            EXPECT_TRUE(std::isnan(at(m, {o, c}))) << where;
+            continue;
+          }
+          EXPECT_NEAR(at(s, {o, c}), total, 1e-5 * (1 + along)) << where;
+          EXPECT_EQ(at(m, {o, c}), most) << where;
+        }
+    }
+  }
+}
+} // namespace
+
+namespace {
 TEST(OpsTest, MaxAlongTheContiguousAxis) {
   // The lane-wise partial maxima path (einsum-tile-and-vectorize), at
   // lengths a SIMD register does and does not divide, with -inf, -0 and a
