@@ -87,3 +87,41 @@ func.func @strided_rows(%src: memref<4x4xf32, strided<[1, 9]>>, %dst: memref<4x4
   linalg.transpose ins(%src : memref<4x4xf32, strided<[1, 9]>>) outs(%dst : memref<4x4xf32>) permutation = [1, 0] {einsum.transpose_block}
   return
 }
+
+// A streaming row tile of an elementwise op (an outer product's): its
+// vector is stored non-temporally where the row starts on a cache line,
+// plainly elsewhere; a 3-column tile (not whole lines) is only vectorized.
+// CHECK-LABEL: func @streaming_row
+// CHECK-SAME: (%[[X:.*]]: memref<1xf32, strided<[1], offset: ?>>, %[[Y:.*]]: memref<64xf32, strided<[1], offset: ?>>, %[[DST:.*]]: memref<1x64xf32, strided<[4096, 1], offset: ?>>)
+// CHECK-NOT: linalg.generic
+// CHECK: %[[P:.*]] = arith.mulf {{.*}} : vector<1x64xf32>
+// CHECK: %[[ROW:.*]] = vector.shape_cast %[[P]] : vector<1x64xf32> to vector<64xf32>
+// CHECK: %[[BASE:.*]] = memref.extract_aligned_pointer_as_index %[[DST]]
+// CHECK: %[[ALIGNED:.*]] = arith.cmpi eq
+// CHECK: scf.if %[[ALIGNED]] {
+// CHECK-NEXT: vector.store %[[ROW]], %[[DST]][%{{.*}}, %{{.*}}] {alignment = 64 : i64, nontemporal = true}
+// CHECK-NEXT: } else {
+// CHECK-NEXT: vector.store %[[ROW]], %[[DST]][%{{.*}}, %{{.*}}] :
+// CHECK-NOT: nontemporal
+// CHECK-LABEL: func @streaming_narrow_row
+// CHECK-NOT: nontemporal
+// CHECK: vector.transfer_write {{.*}} : vector<1x3xf32>
+#outer_x = affine_map<(d0, d1) -> (d0)>
+#outer_y = affine_map<(d0, d1) -> (d1)>
+#outer_r = affine_map<(d0, d1) -> (d0, d1)>
+func.func @streaming_row(%x: memref<1xf32, strided<[1], offset: ?>>, %y: memref<64xf32, strided<[1], offset: ?>>, %dst: memref<1x64xf32, strided<[4096, 1], offset: ?>>) {
+  linalg.generic {indexing_maps = [#outer_x, #outer_y, #outer_r], iterator_types = ["parallel", "parallel"]} ins(%x, %y : memref<1xf32, strided<[1], offset: ?>>, memref<64xf32, strided<[1], offset: ?>>) outs(%dst : memref<1x64xf32, strided<[4096, 1], offset: ?>>) attrs = {einsum.stream} {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %p = arith.mulf %a, %b : f32
+    linalg.yield %p : f32
+  }
+  return
+}
+func.func @streaming_narrow_row(%x: memref<1xf32, strided<[1], offset: ?>>, %y: memref<3xf32, strided<[1], offset: ?>>, %dst: memref<1x3xf32, strided<[4099, 1], offset: ?>>) {
+  linalg.generic {indexing_maps = [#outer_x, #outer_y, #outer_r], iterator_types = ["parallel", "parallel"]} ins(%x, %y : memref<1xf32, strided<[1], offset: ?>>, memref<3xf32, strided<[1], offset: ?>>) outs(%dst : memref<1x3xf32, strided<[4099, 1], offset: ?>>) attrs = {einsum.stream} {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %p = arith.mulf %a, %b : f32
+    linalg.yield %p : f32
+  }
+  return
+}

@@ -429,3 +429,26 @@ func.func @shared_fill(%a: tensor<64x8x1500xf32>, %b: tensor<4x1500x32xf32>, %b2
   } -> tensor<64x8x4x32xf32>
   return %0, %1 : tensor<64x8x4x32xf32>, tensor<64x8x4x32xf32>
 }
+
+// -----
+
+// An elementwise op whose result is larger than 4 L2 caches (an outer
+// product of 16 MiB) is tiled by rows of 4 registers in memory order, the
+// row tiles marked for non-temporal stores (einsum-lower-copies vectorizes
+// them after bufferization); a small one keeps 8 x 32 register tiles.
+// CHECK-LABEL: func @outer_stream
+// CHECK: scf.for %{{.*}} = %c0 to %c2048 step %c2
+// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1
+// CHECK: scf.for %{{.*}} = %c0 to %c2048 step %c64
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x64xf32>) attrs = {{{.*}}einsum.stream}
+// CHECK-LABEL: func @outer_small
+// CHECK-NOT: einsum.stream
+// CHECK: vector.transfer_write {{.*}} : vector<8x32xf32>, tensor<64x128xf32>
+func.func @outer_stream(%a: tensor<2048xf32>, %b: tensor<2048xf32>) -> tensor<2048x2048xf32> {
+  %0 = einsum.contract "i,j->ij" %a, %b : (tensor<2048xf32>, tensor<2048xf32>) -> tensor<2048x2048xf32>
+  return %0 : tensor<2048x2048xf32>
+}
+func.func @outer_small(%a: tensor<256xf32>, %b: tensor<256xf32>) -> tensor<256x256xf32> {
+  %0 = einsum.contract "i,j->ij" %a, %b : (tensor<256xf32>, tensor<256xf32>) -> tensor<256x256xf32>
+  return %0 : tensor<256x256xf32>
+}

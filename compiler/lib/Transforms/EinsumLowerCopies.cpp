@@ -25,6 +25,8 @@ using namespace mlir;
 /// Copies of at most this many elements with a static shape (the rows that
 /// packing moves) become one vector read and write.
 static constexpr int64_t kMaxVectorCopy = 256;
+/// Bytes in a cache line: the unit of non-temporal stores.
+static constexpr int64_t kCacheLine = 64;
 
 /// The rows of the transpose of the square matrix whose rows are `rows`
 /// (a power of two of them): one stage per bit `s` of the index swaps bit
@@ -48,6 +50,92 @@ static SmallVector<Value> transposeRows(OpBuilder &b, Location loc,
     }
   }
   return rows;
+}
+
+/// Whether the address of `dst`'s first element is a multiple of `align`
+/// bytes, and with `rows`, its first dimension's stride too (a runtime
+/// test).
+static Value isAligned(OpBuilder &b, Location loc, Value dst, int64_t align,
+                       bool rows) {
+  auto type = cast<MemRefType>(dst.getType());
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  auto meta = memref::ExtractStridedMetadataOp::create(b, loc, dst);
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, dst);
+  Value size = arith::ConstantIndexOp::create(b, loc, bytes);
+  Value address = arith::AddIOp::create(
+      b, loc, base, arith::MulIOp::create(b, loc, meta.getOffset(), size));
+  if (rows)
+    address = arith::OrIOp::create(
+        b, loc, address,
+        arith::MulIOp::create(b, loc, meta.getStrides()[0], size));
+  Value mask = arith::ConstantIndexOp::create(b, loc, align - 1);
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                               arith::AndIOp::create(b, loc, address, mask),
+                               arith::ConstantIndexOp::create(b, loc, 0));
+}
+
+/// A row tile of an elementwise op that einsum-tile-and-vectorize marked
+/// streaming (its result is larger than the caches): vectorized, with its
+/// vector written by non-temporal stores where the row starts on a cache
+/// line (a runtime test; plain stores elsewhere), so that the result's
+/// lines are not read before they are overwritten.
+static void lowerStreamingTile(RewriterBase &rewriter, linalg::GenericOp op) {
+  op->removeAttr(einsum::kStreamAttrName);
+  Value dst = op.getDpsInits()[0];
+  Block *block = op->getBlock();
+  Operation *before = op->getPrevNode();
+  if (failed(linalg::vectorizeOpPrecondition(op)))
+    return;
+  rewriter.setInsertionPoint(op);
+  if (failed(linalg::vectorize(rewriter, op)))
+    return;
+  rewriter.eraseOp(op);
+  auto type = cast<MemRefType>(dst.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  int64_t rowBytes = type.getShape().back() * bytes;
+  if (!type.hasStaticShape() ||
+      failed(type.getStridesAndOffset(strides, offset)) ||
+      strides.back() != 1 || rowBytes % kCacheLine != 0 ||
+      llvm::any_of(type.getShape().drop_back(),
+                   [](int64_t d) { return d != 1; }))
+    return;
+  SmallVector<vector::TransferWriteOp> writes;
+  for (Operation &o : llvm::make_range(before ? std::next(before->getIterator())
+                                              : block->begin(),
+                                       block->end()))
+    if (auto write = dyn_cast<vector::TransferWriteOp>(o))
+      if (write.getBase() == dst && write.getPermutationMap().isIdentity() &&
+          !write.getMask() &&
+          llvm::all_of(write.getIndices(),
+                       [](Value i) { return isConstantIntValue(i, 0); }) &&
+          write.getVectorType().getShape() == type.getShape())
+        writes.push_back(write);
+  for (vector::TransferWriteOp write : writes) {
+    Location loc = write.getLoc();
+    rewriter.setInsertionPoint(write);
+    auto rowType =
+        VectorType::get({type.getShape().back()}, type.getElementType());
+    Value row =
+        vector::ShapeCastOp::create(rewriter, loc, rowType, write.getVector());
+    SmallVector<Value> zeros(type.getRank(),
+                             arith::ConstantIndexOp::create(rewriter, loc, 0));
+    Value aligned = isAligned(rewriter, loc, dst, kCacheLine, /*rows=*/false);
+    scf::IfOp::create(
+        rewriter, loc, aligned,
+        [&](OpBuilder &b, Location loc) {
+          vector::StoreOp::create(b, loc, row, dst, zeros,
+                                  /*nontemporal=*/true,
+                                  llvm::MaybeAlign(kCacheLine));
+          scf::YieldOp::create(b, loc);
+        },
+        [&](OpBuilder &b, Location loc) {
+          vector::StoreOp::create(b, loc, row, dst, zeros);
+          scf::YieldOp::create(b, loc);
+        });
+    rewriter.eraseOp(write);
+  }
 }
 
 /// A block transpose marked by einsum-tile-and-vectorize (a static square
@@ -85,22 +173,7 @@ static void lowerTransposeBlock(RewriterBase &rewriter,
     rewriter.eraseOp(op);
     return;
   }
-  // (base + offset * bytes) | (row stride * bytes), a multiple of the
-  // vector's size.
-  auto meta = memref::ExtractStridedMetadataOp::create(rewriter, loc, dst);
-  Value base =
-      memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, dst);
-  Value size = arith::ConstantIndexOp::create(rewriter, loc, bytes);
-  Value first = arith::AddIOp::create(
-      rewriter, loc, base,
-      arith::MulIOp::create(rewriter, loc, meta.getOffset(), size));
-  Value stride =
-      arith::MulIOp::create(rewriter, loc, meta.getStrides()[0], size);
-  Value either = arith::OrIOp::create(rewriter, loc, first, stride);
-  Value mask = arith::ConstantIndexOp::create(rewriter, loc, n * bytes - 1);
-  Value aligned = arith::CmpIOp::create(
-      rewriter, loc, arith::CmpIPredicate::eq,
-      arith::AndIOp::create(rewriter, loc, either, mask), index[0]);
+  Value aligned = isAligned(rewriter, loc, dst, n * bytes, /*rows=*/true);
   scf::IfOp::create(
       rewriter, loc, aligned,
       [&](OpBuilder &b, Location loc) {
@@ -141,6 +214,13 @@ struct EinsumLowerCopies
     });
     for (linalg::TransposeOp op : blocks)
       lowerTransposeBlock(rewriter, op);
+    SmallVector<linalg::GenericOp> streaming;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (op->hasAttr(einsum::kStreamAttrName) && op.hasPureBufferSemantics())
+        streaming.push_back(op);
+    });
+    for (linalg::GenericOp op : streaming)
+      lowerStreamingTile(rewriter, op);
     for (memref::CopyOp op : copies) {
       rewriter.setInsertionPoint(op);
       auto type = cast<MemRefType>(op.getSource().getType());

@@ -483,6 +483,10 @@ static LogicalResult tileForPartialReductionSplit(RewriterBase &rewriter,
   return success();
 }
 
+/// A transpose or elementwise op whose result is larger than this many L2
+/// caches writes it with non-temporal stores.
+static constexpr int64_t kStreamL2s = 4;
+
 /// Rows summed into each register of accumulators at a time by the column
 /// sums (tileForColumnSums) when their block of accumulators is too large
 /// to stay in the L1 cache beside the rows streaming through it. Summing
@@ -492,22 +496,40 @@ static LogicalResult tileForPartialReductionSplit(RewriterBase &rewriter,
 static constexpr int64_t kColumnSumRows = 8;
 
 /// The loops of an op that sums whole rows of its inputs into a row of
-/// accumulators (`i,ij->j`, `ijk->ik`, `ijk->k`, `ijk->jk`): in the order
-/// its streamed input (one that every loop indexes) lays them out, whose
-/// last, `c`, is a parallel loop that every operand indexing it has as its
-/// contiguous dimension. Empty for any other op.
-static SmallVector<unsigned> columnSumLoops(linalg::GenericOp op) {
+/// accumulators (`i,ij->j`, `ijk->ik`, `ijk->k`, `ijk->jk`), or of an
+/// elementwise op with a result larger than the L2 (`i,j->ij`): in the
+/// order its streamed operand (an input that every loop indexes, or the
+/// elementwise op's result) lays them out, whose last, `c`, is a parallel
+/// loop that every operand indexing it has as its contiguous dimension.
+/// Empty for any other op.
+static SmallVector<unsigned> columnSumLoops(linalg::GenericOp op,
+                                            int64_t l2Bytes) {
   if (op.getNumDpsInits() != 1 || !op.hasPureTensorSemantics() ||
-      op.getNumReductionLoops() == 0 || op.getNumParallelLoops() == 0)
+      op.getNumParallelLoops() == 0)
     return {};
-  Operation *combined =
-      op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
-  if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp>(
-          combined))
-    return {};
+  SmallVector<OpOperand *> streamed;
+  if (op.getNumReductionLoops() == 0) {
+    // Elementwise ops (outer products, `i,j->ij`) stream their result: by
+    // rows of registers in memory order, not by 8-row register tiles that
+    // write 128 bytes of each row, where it does not fit the L2.
+    auto type = cast<RankedTensorType>(op.getDpsInits()[0].getType());
+    int64_t bytes = einjit::saturatingProduct(
+        {type.getNumElements(),
+         std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)});
+    if (bytes <= l2Bytes)
+      return {};
+    streamed.push_back(op.getDpsInitOperand(0));
+  } else {
+    Operation *combined =
+        op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
+    if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp>(
+            combined))
+      return {};
+    llvm::append_range(streamed, op.getDpsInputOperands());
+  }
   SmallVector<unsigned> order;
-  for (OpOperand *input : op.getDpsInputOperands()) {
-    AffineMap map = op.getMatchingIndexingMap(input);
+  for (OpOperand *operand : streamed) {
+    AffineMap map = op.getMatchingIndexingMap(operand);
     if (map.isPermutation()) {
       for (AffineExpr e : map.getResults())
         order.push_back(cast<AffineDimExpr>(e).getPosition());
@@ -531,7 +553,8 @@ static SmallVector<unsigned> columnSumLoops(linalg::GenericOp op) {
 
 /// Column sums (columnSumLoops): each input is read once, row after row in
 /// memory order, and its rows are added into accumulators that stay in the
-/// L1 cache. Threads take the parallel loops outside the last reduction
+/// L1 cache; an elementwise op writes its rows in memory order the same
+/// way. Threads take the parallel loops outside the last reduction
 /// (the blocks of einsum-split-reductions, `i` of `ijk->ik`) and blocks of
 /// those inside it; in each, kColumnSumRows rows at a time are added to
 /// one register tile of the accumulators after another along `c`.
@@ -543,7 +566,7 @@ static LogicalResult tileForColumnSums(RewriterBase &rewriter,
                                        linalg::GenericOp op,
                                        ArrayRef<unsigned> order,
                                        unsigned vectorBits, int64_t l1Bytes,
-                                       int64_t parallelWork) {
+                                       int64_t l2Bytes, int64_t parallelWork) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   unsigned c = order.back();
@@ -558,20 +581,25 @@ static LogicalResult tileForColumnSums(RewriterBase &rewriter,
     if (!first || !second)
       return failure();
     for (TilingInterface part : {first, second})
-      if (failed(tileForColumnSums(rewriter,
-                                   cast<linalg::GenericOp>(part.getOperation()),
-                                   order, vectorBits, l1Bytes, parallelWork)))
+      if (failed(tileForColumnSums(
+              rewriter, cast<linalg::GenericOp>(part.getOperation()), order,
+              vectorBits, l1Bytes, l2Bytes, parallelWork)))
         return failure();
     return success();
   }
-  unsigned lastReduction = 0;
+  // Loops from `inner` on (in `order`) are the parallel loops inside the
+  // last reduction: all of them in an elementwise op.
+  unsigned inner = 0;
   for (auto [i, loop] : llvm::enumerate(order))
     if (linalg::isReductionIterator(iterators[loop]))
-      lastReduction = i;
+      inner = i + 1;
   int64_t elementBytes =
       std::max<int64_t>(1, getElementTypeOrSelf(op.getDpsInits()[0].getType())
                                    .getIntOrFloatBitWidth() /
                                8);
+  int64_t resultBytes = einjit::saturatingProduct(
+      {cast<RankedTensorType>(op.getDpsInits()[0].getType()).getNumElements(),
+       elementBytes});
   // Blocks of accumulators in half the L1, whole rows of `c` where they
   // fit; up to a quarter of it, they are added one row at a time.
   int64_t budget = std::max<int64_t>(lanes, l1Bytes / 2 / elementBytes);
@@ -582,17 +610,17 @@ static LogicalResult tileForColumnSums(RewriterBase &rewriter,
   SmallVector<int64_t> interchange;
   for (unsigned i : llvm::seq<unsigned>(0, order.size())) {
     unsigned loop = order[i];
-    if (i > lastReduction && linalg::isParallelIterator(iterators[loop]))
+    if (i >= inner)
       continue;
     interchange.push_back(loop);
     tiles[loop] = 1;
     if (linalg::isParallelIterator(iterators[loop]))
       block[loop] = 1;
   }
-  for (unsigned i = lastReduction + 1; i < order.size(); ++i)
+  for (unsigned i = inner; i < order.size(); ++i)
     interchange.push_back(order[i]);
   int64_t room = budget, blockElements = 1;
-  for (unsigned i = order.size(); i-- > lastReduction + 1;) {
+  for (unsigned i = order.size(); i-- > inner;) {
     unsigned loop = order[i];
     int64_t size = loop == c
                        ? tileFor(ranges[c], std::max(room, width), width)
@@ -604,10 +632,13 @@ static LogicalResult tileForColumnSums(RewriterBase &rewriter,
   }
   // The rows of the last reduction one at a time, or kColumnSumRows at a
   // time stepped through one by one with the accumulators in registers.
-  unsigned red = order[lastReduction];
-  if (blockElements * elementBytes * 4 > l1Bytes)
-    tiles[red] = tileFor(ranges[red], kColumnSumRows);
-  steps[red] = 1;
+  std::optional<unsigned> red;
+  if (inner > 0) {
+    red = order[inner - 1];
+    if (blockElements * elementBytes * 4 > l1Bytes)
+      tiles[*red] = tileFor(ranges[*red], kColumnSumRows);
+    steps[*red] = 1;
+  }
   for (unsigned i = 0; i < ranges.size(); ++i) {
     if (block[i] == ranges[i])
       block[i] = 0;
@@ -630,11 +661,18 @@ static LogicalResult tileForColumnSums(RewriterBase &rewriter,
       tile(rewriter, target, tiles, false, interchange);
   if (failed(rowTile))
     return failure();
-  if (ranges[red] > 1 && tiles[red] != 1) {
+  if (red && ranges[*red] > 1 && tiles[*red] != 1) {
     FailureOr<Operation *> stepTile = tile(rewriter, *rowTile, steps);
     if (failed(stepTile))
       return failure();
     rowTile = stepTile;
+  }
+  // An elementwise result larger than the caches is written by
+  // non-temporal stores: einsum-lower-copies vectorizes the marked row
+  // tile once it writes to memory.
+  if (!red && resultBytes > kStreamL2s * l2Bytes) {
+    (*rowTile)->setAttr(einsum::kStreamAttrName, rewriter.getUnitAttr());
+    return success();
   }
   (void)vectorizeIfPossible(rewriter, *rowTile);
   return success();
@@ -932,9 +970,6 @@ static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
 static constexpr int64_t kCacheLineBytes = 64;
 /// Narrower transposes (a range below 4) stay loop nests.
 static constexpr int64_t kMinTransposeBlock = 4;
-/// A transpose whose result is larger than this many L2 caches writes it
-/// with non-temporal stores.
-static constexpr int64_t kStreamL2s = 4;
 
 /// Thread chunks of a packing copy's outermost dimension.
 static constexpr int64_t kCopyChunks = 8;
@@ -1646,10 +1681,10 @@ struct EinsumTileAndVectorize
           return signalPassFailure();
         continue;
       }
-      SmallVector<unsigned> columns = columnSumLoops(generic);
+      SmallVector<unsigned> columns = columnSumLoops(generic, l2Bytes);
       if (!columns.empty()) {
         if (failed(tileForColumnSums(rewriter, generic, columns, vectorBits,
-                                     l1Bytes, parallelWork)))
+                                     l1Bytes, l2Bytes, parallelWork)))
           return signalPassFailure();
         continue;
       }
