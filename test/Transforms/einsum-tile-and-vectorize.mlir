@@ -171,14 +171,15 @@ func.func @empty(%a: tensor<0x3xf32>, %b: tensor<3x4xf32>) -> tensor<0x4xf32> {
 
 // -----
 
-// A transposing copy runs as 16x16 blocks (one 64-byte line per row): the
-// other loop outermost, then the result's contiguous `i`, then the input's
-// contiguous `k`. 20 and 40 are not multiples of 16: the last block of each
-// starts at 4 and 24, overlapping the block before it.
+// A transposing copy runs as 16x16 blocks (one 64-byte line per row), in
+// the input's layout: the result's contiguous `i`, then `j`, then the
+// input's contiguous `k` (16 rows of `i` read from start to end). 20 and
+// 40 are not multiples of 16: the last block of each starts at 4 and 24,
+// overlapping the block before it.
 // CHECK-LABEL: func @transpose_blocks
-// CHECK: scf.for %[[J:.*]] = %c0 to %c3 step %c1
 // CHECK: scf.for %[[I:.*]] = %c0 to %c20 step %c16
 // CHECK: %[[I0:.*]] = arith.minsi %[[I]], %c4
+// CHECK: scf.for %[[J:.*]] = %c0 to %c3 step %c1
 // CHECK: scf.for %[[K:.*]] = %c0 to %c40 step %c16
 // CHECK: %[[K0:.*]] = arith.minsi %[[K]], %c24
 // CHECK: %[[SRC:.*]] = tensor.extract_slice %arg0[%[[I0]], %[[J]], %[[K0]]] [16, 1, 16] [1, 1, 1] : tensor<20x3x40xf32> to tensor<16x16xf32>

@@ -995,11 +995,13 @@ std::optional<unsigned> einsum::transposedLoop(linalg::LinalgOp op) {
 /// A transposing copy (transposedLoop) as square blocks of `lanes`: each
 /// block is a 2-D `linalg.transpose` marked `einsum.transpose_block`, which
 /// einsum-lower-copies turns into row loads, a shuffle network and row
-/// stores. The block loops run the other loops outermost, then the result's
-/// innermost loop, then `c` innermost, so the `lanes` input rows of a block
-/// column are read from start to end, and each block writes `lanes` whole
-/// pieces of result rows: no line is read or written twice. Where `lanes`
-/// does not divide a range, the last block overlaps the one before it
+/// stores. The block loops follow the input's layout, with the result's
+/// innermost loop as the input has it and `c` innermost, so the `lanes`
+/// input rows of a block column are read from start to end (through the
+/// loops between, too: `ijk->kji` reads 16 rows of `i` from the first `j`
+/// to the last, not 1 KiB of each for one `j`), and each block writes
+/// `lanes` whole pieces of result rows: no line is read or written twice. Where
+/// `lanes` does not divide a range, the last block overlaps the one before it
 /// (rewriting the same values), so every block is whole. With `threads`,
 /// the outermost block loop is an `scf.forall`. With `stream`, the blocks
 /// are also marked `einsum.stream`: non-temporal stores.
@@ -1016,11 +1018,21 @@ static void buildTransposeBlocks(RewriterBase &rewriter, linalg::LinalgOp op,
   auto size = [&](unsigned loop) -> int64_t {
     return loop == c || loop == inner ? lanes : 1;
   };
-  SmallVector<unsigned> order;
-  for (unsigned loop = 0; loop < numLoops; ++loop)
-    if (loop != c && loop != inner && ranges[loop] > 1)
-      order.push_back(loop);
+  // The loops in the input's layout, with `c` last: those before `inner`,
+  // `inner`, those between (each block row then streams on through the
+  // input), `c`.
+  SmallVector<unsigned> order, between;
+  bool afterInner = false;
+  for (AffineExpr e : inMap.getResults()) {
+    unsigned loop = cast<AffineDimExpr>(e).getPosition();
+    if (loop == inner)
+      afterInner = true;
+    if (loop == c || loop == inner || ranges[loop] <= 1)
+      continue;
+    (afterInner ? between : order).push_back(loop);
+  }
   order.push_back(inner);
+  llvm::append_range(order, between);
   order.push_back(c);
 
   // Offsets of each loop's block, in the input and in the destination of
