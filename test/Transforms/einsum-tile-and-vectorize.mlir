@@ -84,19 +84,19 @@ func.func @diagonal(%a: tensor<4x4xf32>) -> tensor<4xf32> {
 // -----
 
 // A matrix-vector product sums along the rows' contiguous dimension: each
-// group of 4 rows keeps 4 x 16 partial sums in registers, fed by contiguous
+// group of 8 rows (one load of the vector for 8) keeps 8 x 16 partial sums in registers, fed by contiguous
 // loads and reduced across lanes once at the end.
 // CHECK-LABEL: func @matvec
-// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
-// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c16 iter_args(%{{.*}} = %{{.*}}, %[[P:.*]] = %{{.*}}) -> (tensor<4x16xf32>, vector<4x16xf32>)
-// CHECK: vector.transfer_read {{.*}} : tensor<64x128xf32>, vector<4x16xf32>
-// CHECK: %[[SUM:.*]] = arith.addf %[[P]], %{{.*}} : vector<4x16xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c8
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c16 iter_args(%{{.*}} = %{{.*}}, %[[P:.*]] = %{{.*}}) -> (tensor<8x16xf32>, vector<8x16xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<64x128xf32>, vector<8x16xf32>
+// CHECK: %[[SUM:.*]] = arith.addf %[[P]], %{{.*}} : vector<8x16xf32>
 // CHECK: scf.yield %{{.*}}, %[[SUM]]
-// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
-// With threads, the groups of 4 rows are the iterations of an scf.forall.
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x16xf32> to vector<8xf32>
+// With threads, the groups of 8 rows are the iterations of an scf.forall.
 // ROWS-LABEL: func @matvec
-// ROWS: scf.forall (%{{.*}}) = (0) to (64) step (4)
-// ROWS: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
+// ROWS: scf.forall (%{{.*}}) = (0) to (64) step (8)
+// ROWS: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x16xf32> to vector<8xf32>
 // ROWS: scf.forall.in_parallel
 func.func @matvec(%a: tensor<64x128xf32>, %x: tensor<128xf32>) -> tensor<64xf32> {
   %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x128xf32>, tensor<128xf32>) -> tensor<64xf32>
@@ -110,10 +110,10 @@ func.func @matvec(%a: tensor<64x128xf32>, %x: tensor<128xf32>) -> tensor<64xf32>
 // of partial sums 3 lanes wide (the largest divisor of 129 under 16).
 // CHECK-LABEL: func @matvec_odd
 // CHECK: scf.for %{{.*}} = %c0 to %c128 step %c16 iter_args
-// CHECK: vector.transfer_read {{.*}} : tensor<64x129xf32>, vector<4x16xf32>
-// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<4x16xf32> to vector<4xf32>
-// CHECK: vector.transfer_read %{{.*}}[%{{.*}}, %c128]{{.*}} : tensor<64x129xf32>, vector<4x1xf32>
-// CHECK-NOT: vector<4x3xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<64x129xf32>, vector<8x16xf32>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x16xf32> to vector<8xf32>
+// CHECK: vector.transfer_read %{{.*}}[%{{.*}}, %c128]{{.*}} : tensor<64x129xf32>, vector<8x1xf32>
+// CHECK-NOT: vector<8x3xf32>
 func.func @matvec_odd(%a: tensor<64x129xf32>, %x: tensor<129xf32>) -> tensor<64xf32> {
   %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x129xf32>, tensor<129xf32>) -> tensor<64xf32>
   return %0 : tensor<64xf32>
@@ -142,16 +142,16 @@ func.func @transposed_operand(%a: tensor<64x32xf32>, %b: tensor<64x32xf32>) -> t
 // s = 129): a SIMD loop narrower than a register is not worth the
 // transpose, whose outer products would gather 8 rows per step. The rows'
 // dot products along the common contiguous j run as 16-lane partial sums,
-// 4 rows at a time (rows of i, the innermost parallel loop longer than 1).
+// 8 rows at a time (rows of i, the innermost parallel loop longer than 1).
 // Each group of rows starts from zeros: no fill of the strided column is
 // left behind (LLVM would scalarize it into scatters).
 // CHECK-LABEL: func @one_column
-// CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<4x1xf32>
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8x1xf32>
 // CHECK-NOT: vector.transpose
 // CHECK-NOT: linalg.fill
-// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
-// CHECK: vector.transfer_read {{.*}} : tensor<64x32xf32>, vector<4x16xf32>
-// CHECK: vector.multi_reduction <add>, %{{.*}}, %[[ZERO]] [2] : vector<4x1x16xf32> to vector<4x1xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c8
+// CHECK: vector.transfer_read {{.*}} : tensor<64x32xf32>, vector<8x16xf32>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %[[ZERO]] [2] : vector<8x1x16xf32> to vector<8x1xf32>
 // CHECK-NOT: linalg.fill
 func.func @one_column(%a: tensor<64x32xf32>, %b: tensor<1x32xf32>) -> tensor<64x1xf32> {
   %0 = einsum.contract "ij,kj->ik" %a, %b : (tensor<64x32xf32>, tensor<1x32xf32>) -> tensor<64x1xf32>

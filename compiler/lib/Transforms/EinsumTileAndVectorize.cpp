@@ -356,6 +356,10 @@ splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
 ///    row (`tileReductionUsingScf`), so the loop body is elementwise FMAs
 ///    on 4 independent accumulators;
 /// 3. vectorize the partial-sum body, its zero fill and the final merge.
+/// Rows of a partial reduction read side by side when they share an input
+/// (tileForPartialReduction).
+static constexpr int64_t kSharedRows = 8;
+
 static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
                                              linalg::GenericOp op,
                                              unsigned vectorBits,
@@ -378,13 +382,13 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   }
   // Rows side by side, 4 at a time, when an input that the reduction reads
   // is the same for every row (the vector of `ij,j->i`): each of its
-  // registers serves 4 rows. Otherwise one row at a time, read in order,
-  // with up to 4 registers of partial sums along it (below). On a Zen 4
-  // core, from bench/reduction_order.c (the same adds or FMAs in the same
-  // registers): rows of 256 floats summed 4 side by side streamed at
-  // 8.6-10.9 GB/s, one by one at 18-26; a 4096x4096 matrix times a vector
-  // ran at 15-19 GB/s in either order, with a quarter of the vector's
-  // loads 4 rows side by side.
+  // registers serves kSharedRows rows. Otherwise one row at a time, read in
+  // order, with up to 4 registers of partial sums along it (below). On a
+  // Zen 4 core, from bench/reduction_order.c (the same adds or FMAs in the
+  // same registers): rows of 256 floats summed 4 side by side streamed at
+  // 8.6-10.9 GB/s, one by one at 18-26; on huge pages, a 4096x4096 matrix
+  // times a vector ran at 19-21 GB/s one row at a time, 23-24 four side by
+  // side and 24.5-26 eight.
   unsigned red = reduction.front();
   bool shared = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
     AffineMap map = op.getMatchingIndexingMap(in);
@@ -393,7 +397,7 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   SmallVector<int64_t> rows(ranges.size(), 0);
   for (unsigned p : parallel)
     rows[p] = 1;
-  rows[rowLoop] = shared ? tileFor(ranges[rowLoop], 4) : 1;
+  rows[rowLoop] = shared ? tileFor(ranges[rowLoop], kSharedRows) : 1;
   for (unsigned p : parallel)
     if (rows[p] == ranges[p])
       rows[p] = 0;

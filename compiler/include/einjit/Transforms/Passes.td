@@ -79,10 +79,10 @@ def EinsumTileAndVectorize
        `parallel-work` iterations and more than one cache tile, the cache
        tiles of the parallel loops form one `scf.forall` instead (the
        pipeline turns it into an OpenMP parallel loop). An op with a single
-       parallel loop (`i,ij->j`), which reuses no block of its inputs, runs
-       its reductions' cache loops outermost, so that each row is read
-       block after block, and threads take 8 chunks of the parallel loop.
-       An op with outer parallel loops (batches: all but the two innermost
+       parallel loop and no input that every loop indexes, which reuses no
+       block of its inputs, runs its reductions' cache loops outermost, so
+       that each row is read block after block, and threads take 8 chunks
+       of the parallel loop. An op with outer parallel loops (batches: all but the two innermost
        parallel loops) of at least 8 iterations that is worth threads
        takes them as one `scf.forall` before anything else, one batch per
        iteration, so that its remainder parts (step 1) run on the threads
@@ -92,6 +92,23 @@ def EinsumTileAndVectorize
     5. turns reductions into `vector.contract`, folds tensor slices into
        transfers and hoists loop-invariant transfer pairs, so accumulators
        stay in registers across the reduction loop.
+
+    Column sums: an op whose reductions are outer dims of an input that
+    every loop indexes, with a parallel loop `c` as that input's (and every
+    operand's) contiguous dimension (`i,ij->j`, `ijk->ik`, `ijk->k`,
+    `ijk->jk`), reads that input once, row after row in memory order, and
+    adds each row into a block of accumulators that stays in the L1: up
+    to half the L1, whole rows of `c` where they fit. Rows are added one
+    at a time while the block fills at most a quarter of the L1, 8 at a
+    time into each register tile of 4 SIMD registers beyond it. Threads
+    take the parallel loops outside the last reduction (the blocks of
+    einsum-split-reductions) and the blocks inside it. An elementwise op
+    whose result is larger than the L2 is tiled the same way along its
+    result (rows of 4 registers in memory order, instead of 8-row register
+    tiles that write 128 bytes of each row); above four L2 caches its row
+    tiles are left unvectorized and marked `einsum.stream`, and
+    einsum-lower-copies vectorizes them after bufferization with
+    non-temporal stores.
 
     The micro-kernel op of einsum-pack-contractions (attribute
     `einsum.gemm`) gets BLIS' loops instead: with `parallel-work`
@@ -115,9 +132,11 @@ def EinsumTileAndVectorize
     f32, 8 x 8 f64; the largest power of two both ranges hold, from 4,
     when a range is shorter). Each block is a 2-D `linalg.transpose`
     marked `einsum.transpose_block`, which einsum-lower-copies lowers to
-    row loads, a shuffle network and row stores. The block loops take the
-    other loops outermost, then the result's contiguous loop, then the
-    input's, so every line is read and written whole, once. A range the
+    row loads, a shuffle network and row stores. The block loops follow
+    the input's layout: the loops before the result's contiguous loop,
+    that loop, the loops between it and the input's contiguous loop, then
+    the input's contiguous loop, so each block row streams through the
+    input and every line is read and written whole, once. A range the
     block does not divide ends with a block that overlaps the one before
     it (rewriting the same values). From `parallel-work` / 8 elements the
     outermost block loop is an `scf.forall`. A result larger than four
@@ -132,10 +151,12 @@ def EinsumTileAndVectorize
 
     An op whose single reduction runs along the inputs' contiguous
     dimension while its innermost parallel loop does not (`ij,j->i`,
-    `ij->i`) is instead tiled by 4 rows and split into one-SIMD-width
-    partial sums per row (`tileReductionUsingScf`): contiguous loads,
-    elementwise adds into a 4 x lanes accumulator, one cross-lane reduction
-    at the end. Adds and maxima take this path. A reduction that one SIMD
+    `ij->i`) is instead split into partial sums per row
+    (`tileReductionUsingScf`): contiguous loads, elementwise adds into up
+    to 4 registers per row, one cross-lane reduction at the end. Rows are
+    read one at a time in the order of an input that every loop indexes,
+    or 8 side by side where an input that the reduction reads is the same
+    for every row (the vector of `ij,j->i`, one load for 8 rows). Adds and maxima take this path. A reduction that one SIMD
     width does not divide is split first (`linalg::splitOp`) into the part
     it divides and the remainder (129 = 128 + 1), each reduced this way.
     With `parallel-work` iterations or more, the groups of rows are the
@@ -345,7 +366,9 @@ def EinsumLowerCopies : Pass<"einsum-lower-copies", "mlir::func::FuncOp"> {
     rows are read as vectors, transposed in registers, and written with
     non-temporal stores where the result rows are aligned to the vector (a
     runtime test; plain stores elsewhere), so writing the result costs no
-    read for ownership.
+    read for ownership. Row tiles of elementwise ops marked `einsum.stream`
+    are vectorized here, their rows stored non-temporally where they start
+    on a cache line.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::linalg::LinalgDialect",
