@@ -349,17 +349,17 @@ splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
   return std::make_pair(lanesOp, merge);
 }
 
-/// Partial-reduction strategy:
-/// 1. tile the parallel loops by 1, the rows by 4 where an input is shared
-///    by the rows;
-/// 2. split the reduction into partial sums of up to 4 SIMD registers per
-///    row (`tileReductionUsingScf`), so the loop body is elementwise FMAs
-///    on 4 independent accumulators;
-/// 3. vectorize the partial-sum body, its zero fill and the final merge.
 /// Rows of a partial reduction read side by side when they share an input
 /// (tileForPartialReduction).
 static constexpr int64_t kSharedRows = 8;
 
+/// Partial-reduction strategy:
+/// 1. tile the parallel loops by 1, the rows by kSharedRows where an input
+///    is shared by the rows, visiting them in memory order;
+/// 2. split the reduction into partial sums of up to 4 SIMD registers per
+///    row (`tileReductionUsingScf`), so the loop body is elementwise FMAs
+///    on 4 independent accumulators;
+/// 3. vectorize the partial-sum body, its zero fill and the final merge.
 static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
                                              linalg::GenericOp op,
                                              unsigned vectorBits,
@@ -380,15 +380,15 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
       break;
     }
   }
-  // Rows side by side, 4 at a time, when an input that the reduction reads
-  // is the same for every row (the vector of `ij,j->i`): each of its
-  // registers serves kSharedRows rows. Otherwise one row at a time, read in
-  // order, with up to 4 registers of partial sums along it (below). On a
-  // Zen 4 core, from bench/reduction_order.c (the same adds or FMAs in the
-  // same registers): rows of 256 floats summed 4 side by side streamed at
-  // 8.6-10.9 GB/s, one by one at 18-26; on huge pages, a 4096x4096 matrix
-  // times a vector ran at 19-21 GB/s one row at a time, 23-24 four side by
-  // side and 24.5-26 eight.
+  // Rows side by side, kSharedRows at a time, when an input that the
+  // reduction reads is the same for every row (the vector of `ij,j->i`): each
+  // of its registers serves kSharedRows rows. Otherwise one row at a time, read
+  // in order, with up to 4 registers of partial sums along it (below). On a Zen
+  // 4 core, from bench/reduction_order.c (the same adds or FMAs in the same
+  // registers): rows of 256 floats summed 4 side by side streamed at 8.6-10.9
+  // GB/s, one by one at 18-26; on huge pages, a 4096x4096 matrix times a vector
+  // ran at 19-21 GB/s one row at a time, 23-24 four side by side and 24.5-26
+  // eight.
   unsigned red = reduction.front();
   bool shared = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
     AffineMap map = op.getMatchingIndexingMap(in);
