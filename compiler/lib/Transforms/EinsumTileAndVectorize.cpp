@@ -509,7 +509,8 @@ static constexpr int64_t kColumnSumRows = 8;
 static SmallVector<unsigned> columnSumLoops(linalg::GenericOp op,
                                             int64_t l2Bytes) {
   if (op.getNumDpsInits() != 1 || !op.hasPureTensorSemantics() ||
-      op.getNumParallelLoops() == 0)
+      op.getNumParallelLoops() == 0 ||
+      !getElementTypeOrSelf(op.getDpsInits()[0].getType()).isIntOrFloat())
     return {};
   SmallVector<OpOperand *> streamed;
   if (op.getNumReductionLoops() == 0) {
