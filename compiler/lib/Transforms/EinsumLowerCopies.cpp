@@ -93,9 +93,11 @@ static void lowerStreamingTile(RewriterBase &rewriter, linalg::GenericOp op) {
   auto type = cast<MemRefType>(dst.getType());
   SmallVector<int64_t> strides;
   int64_t offset;
+  // Whole bytes per element (not i1, whose vectors pack bits), whole lines
+  // per row.
   int64_t bytes = type.getElementTypeBitWidth() / 8;
   int64_t rowBytes = type.getShape().back() * bytes;
-  if (!type.hasStaticShape() ||
+  if (type.getElementTypeBitWidth() % 8 != 0 || !type.hasStaticShape() ||
       failed(type.getStridesAndOffset(strides, offset)) ||
       strides.back() != 1 || rowBytes % kCacheLine != 0 ||
       llvm::any_of(type.getShape().drop_back(),
