@@ -762,11 +762,18 @@ llvm::Expected<Plan> einjit::planContraction(const BoundEquation &eq,
     plan.chosen = "optimal";
     break;
   case PathStrategy::DP: {
+    // Within kMaxDPPairs pairs of subsets (seconds), or greedy's path: the
+    // fuzzer's 18 operands sharing few labels ran dp for 39 s.
     std::optional<ContractionPath> greedy = greedyPath(eq, cap);
-    if (auto steps =
-            dpSteps(net, kInf, greedy ? greedy->flops() * (1 + 1e-9) : kInf))
-      path = fromSteps(*steps);
     plan.chosen = "dp";
+    if (auto steps = dpSteps(net, kMaxDPPairs,
+                             greedy ? greedy->flops() * (1 + 1e-9) : kInf)) {
+      path = fromSteps(*steps);
+    } else if (greedy) {
+      path = std::move(greedy);
+      plan.chosen = "greedy (dp found no path within its budget of pairs "
+                    "or the memory limit)";
+    }
     break;
   }
   case PathStrategy::Auto:
@@ -781,7 +788,7 @@ llvm::Expected<Plan> einjit::planContraction(const BoundEquation &eq,
     // visited: generous up to kAutoFullDPOperands operands, then small
     // (opt_einsum's auto is plain greedy there; 2000 pairs keep auto at a
     // few times greedy's time, docs/planner.md).
-    if (auto steps = dpSteps(net, n <= kAutoFullDPOperands ? 2e7 : 2000,
+    if (auto steps = dpSteps(net, n <= kAutoFullDPOperands ? kMaxDPPairs : 2000,
                              path ? path->flops() * (1 + 1e-9) : kInf)) {
       ContractionPath p = fromSteps(*steps);
       if (!path || p.flops() < path->flops()) {

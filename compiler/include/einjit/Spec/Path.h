@@ -100,6 +100,8 @@ enum class PathStrategy {
   /// a connected part), with an increasing cost cap, after summing each
   /// operand's private labels (Pfeifer, Haegeman and Verstraete 2014, as
   /// opt_einsum's `dp`); disconnected parts are joined smallest first.
+  /// It visits at most kMaxDPPairs pairs of subsets; past that, greedy's
+  /// path stands.
   DP,
 };
 std::optional<PathStrategy> parsePathStrategy(llvm::StringRef name);
@@ -110,6 +112,9 @@ llvm::StringRef pathStrategyName(PathStrategy strategy);
 /// searches up to 14 and greedy beyond).
 constexpr int kAutoOptimalOperands = 10;
 constexpr int kAutoFullDPOperands = 14;
+/// `dp` visits at most this many pairs of subsets (a few seconds), as
+/// `auto` does up to kAutoFullDPOperands operands.
+constexpr double kMaxDPPairs = 2e7;
 /// `optimal` visits 3^n / 2 splits: refused beyond this many operands.
 constexpr int kMaxOptimalOperands = 16;
 
