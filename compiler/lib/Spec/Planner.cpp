@@ -421,11 +421,13 @@ dpSteps(const Network &net, double budget, double bound = kInf) {
               int o = llvm::countr_zero(b);
               uint64_t below = near & ((uint64_t(1) << o) - 1);
               for (auto [s2, i2] : large.holding[o]) {
+                // Every candidate counts against the budget, also those
+                // that overlap: they can be most of the work.
+                if (++visited > budget)
+                  return std::nullopt;
                 if ((s1 & s2) || (s2 & below) || (m == k - m && s1 > s2))
                   continue;
                 const Entry &e2 = large.entries[i2];
-                if (++visited > budget)
-                  return std::nullopt;
                 const Entry &e1 = small.entries[i1];
                 if ((e1.labels & e2.labels & summed).empty())
                   continue; // no outer products inside a part
