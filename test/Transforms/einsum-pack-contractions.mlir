@@ -396,10 +396,13 @@ func.func @int8_mixed_signs(%a: tensor<16x12xi8>, %b: tensor<12x32xi8>) -> tenso
 // 2 x MR rows and 3/4 of a 16-column tile) is left to the direct kernel:
 // packing, its padding and the copy back cost more than the product. With
 // 13 columns the padding is small enough and the transposed right input
-// is packed.
+// is packed; so it is with 18 (a 32-column tile, but more than one
+// register of columns, which the direct kernel would run as 16 + 2).
 // CHECK-LABEL: func @small_few_columns
 // CHECK-NOT: einsum.gemm
 // CHECK-LABEL: func @small_thirteen_columns
+// CHECK: einsum.gemm
+// CHECK-LABEL: func @small_eighteen_columns
 // CHECK: einsum.gemm
 func.func @small_few_columns(%a: tensor<12x64xf32>, %b: tensor<12x64xf32>) -> tensor<12x12xf32> {
   %cst = arith.constant 0.000000e+00 : f32
@@ -425,4 +428,17 @@ func.func @small_thirteen_columns(%a: tensor<16x64xf32>, %b: tensor<13x64xf32>) 
     linalg.yield %s : f32
   } -> tensor<16x13xf32>
   return %r : tensor<16x13xf32>
+}
+
+func.func @small_eighteen_columns(%a: tensor<16x64xf32>, %b: tensor<18x64xf32>) -> tensor<16x18xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<16x18xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<16x18xf32>) -> tensor<16x18xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #nk, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<16x64xf32>, tensor<18x64xf32>) outs(%init : tensor<16x18xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x18xf32>
+  return %r : tensor<16x18xf32>
 }

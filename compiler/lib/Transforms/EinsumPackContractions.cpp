@@ -50,6 +50,7 @@ struct Gemm {
   SmallVector<unsigned> batch, mOuter, nOuter, k;
   unsigned mTile = 0, nTile = 0; ///< the loops split into panels
   int64_t mr = 0, nr = 0;        ///< register-tile rows and columns
+  int64_t lanes = 0;             ///< SIMD lanes of the accumulator type
   std::optional<PackedDot> dot;  ///< the dot products the tile runs on
 };
 } // namespace
@@ -323,6 +324,7 @@ static FailureOr<Gemm> planGemm(linalg::GenericOp op, unsigned vectorBits,
   // One register wide where two would pad much more (48 columns: 64 with
   // 32-lane panels, none with 16-lane ones).
   int64_t lanes = einsum::simdLanes(element, vectorBits);
+  g->lanes = lanes;
   auto padded = [&](int64_t tile) -> int64_t {
     return llvm::divideCeilSigned(ranges[g->nTile], tile) * tile;
   };
@@ -382,16 +384,18 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   if (g.dot)
     return because(true, "8-bit integer operands: packed in groups of four "
                          "for AVX512-VNNI's dot product (vpdpbusd)");
-  // A small product of few columns: packing, its zero padding and the copy
-  // back cost more than the direct kernel's strided reads (attention scores
-  // at s = 5-12, d = 64: 1.2-4.8x faster direct; `ij,jk->ik` at 5-12:
-  // 1.2-1.3x).
-  if (ranges[g.nTile] * 4 <= g.nr * 3 && ranges[g.mTile] <= 2 * g.mr)
+  // A small product of at most 3/4 of a register's lanes of columns:
+  // packing, its zero padding and the copy back cost more than the direct
+  // kernel's strided reads (attention scores at s = 5-12, d = 64: 1.2-4.8x
+  // faster direct; `ij,jk->ik` at 10-12: 1.2-1.4x). Wider ones take the
+  // direct kernel's column remainders (18 = 16 + 2: 6x slower than packed).
+  if (ranges[g.nTile] * 4 <= g.lanes * 3 && ranges[g.mTile] <= 2 * g.mr)
     return because(false, llvm::formatv("small: {0} rows (at most {1}) and "
-                                        "{2} columns, which packing would "
-                                        "pad to {3}",
+                                        "{2} columns (at most 3/4 of {3} "
+                                        "lanes), which packing would pad to "
+                                        "{4}",
                                         ranges[g.mTile], 2 * g.mr,
-                                        ranges[g.nTile], g.nr));
+                                        ranges[g.nTile], g.lanes, g.nr));
   if (!g.mOuter.empty() || !g.nOuter.empty() || g.k.size() != 1)
     return because(true, "several labels of one role stay apart, which the "
                          "direct kernel would read with strides");
