@@ -225,10 +225,10 @@ def EinsumPackContractions
     4. each input is copied (`linalg.transpose`, reading it at its own
        strides: no transpose is materialised first) into panels
        `[batch, other M (or N) loops, panel, K loops, MR (or NR)]`; a last,
-       partial panel is zero-filled first. The left-hand side is read in
-       place instead, viewed as `[..., M panels, MR, K]`, where its rows
-       are whole panels and K is its contiguous dimension: the kernel
-       broadcasts its elements straight from memory;
+       partial panel has its padding zero-filled first. The left-hand side
+       is read in place instead, viewed as `[..., M panels, MR, K]`,
+       where its rows are whole panels and K is its contiguous dimension:
+       the kernel broadcasts its elements straight from memory;
     5. the micro-kernel op, a `linalg.generic` with the original body over
        loops `[batch, other M, other N, M panel, N panel, K, MR, NR]`,
        accumulates into the result (see below) or into a packed result
@@ -249,7 +249,10 @@ def EinsumPackContractions
     columns, since the direct kernel would read it with the whole's
     strides. Contractions whose tiled loops fill less
     than half a tile's rows or a quarter of its columns, or with fewer than
-    8 K iterations, are left alone; so are those that
+    8 K iterations, are left alone; so are small ones (up to 2 x MR rows
+    and 3/4 of one register's lanes of columns, attention scores at s <= 12:
+    the padding and the copy back cost more than the product); so are
+    those that
     einsum-tile-and-vectorize's direct kernel runs as fast in place: one
     label per role, a column remainder (N mod NR) that is a power of two
     (one vector: 20 columns would be 16 + 4, a cliff), the right input
