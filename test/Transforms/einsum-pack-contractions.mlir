@@ -16,9 +16,12 @@
 // 16x32 block is small and laid out for the direct kernel, which keeps it;
 // the 31-column edge is packed (its right input into one zero-padded
 // panel, the left read in place), runs the micro-kernel into a padded
-// result and is copied back; the 3-row edge is too thin to pack. The
-// whole result is never filled: each part fills its own box, and the
-// packed edge's box not even that, as the copy back writes all of it.
+// result and is copied back. The 3-row edge is split the same way: its
+// first 32 columns run direct, and its 31 last ones, which the direct
+// kernel would run in pieces (16 + 8 + 4 + 2 + 1), are packed, the 3 rows
+// padded to 8. The whole result is never filled: each part fills its own
+// box, and the packed edges' boxes not even that, as the copy back writes
+// all of it.
 // CHECK-LABEL: func @remainders
 // CHECK-NOT: linalg.fill {{.*}} -> tensor<19x63xf32>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<16x13xf32>, tensor<13x32xf32>)
@@ -32,8 +35,13 @@
 // CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<2x8x13xf32>, tensor<1x13x32xf32>) outs(%[[C]] : tensor<2x1x8x32xf32>)
 // CHECK-SAME: einsum.gemm = array<i64: 1, 2, 3, 4, 5>
 // CHECK: linalg.transpose ins({{.*}} : tensor<2x1x8x31xf32>) outs({{.*}} : tensor<2x8x1x31xf32>)
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<3x13xf32>, tensor<13x63xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<3x13xf32>, tensor<13x32xf32>)
 // CHECK-NOT: einsum.gemm
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x13x5xf32>)
+// CHECK: linalg.transpose ins({{.*}} : tensor<1x3x13xf32>) outs({{.*}} : tensor<1x13x3xf32>)
+// CHECK: linalg.generic
+// CHECK-SAME: einsum.gemm
+// CHECK: linalg.transpose ins({{.*}} : tensor<1x1x3x31xf32>) outs({{.*}} : tensor<1x3x1x31xf32>)
 func.func @remainders(%a: tensor<19x13xf32>, %b: tensor<13x63xf32>) -> tensor<19x63xf32> {
   %cst = arith.constant 0.000000e+00 : f32
   %e = tensor.empty() : tensor<19x63xf32>
