@@ -247,12 +247,14 @@ def EinsumPackContractions
     thin edge, a contraction of its own, is packed too (into a padded
     result) whenever it fills half a tile's rows or a quarter of its
     columns, since the direct kernel would read it with the whole's
-    strides. Contractions whose tiled loops fill less
-    than half a tile's rows or a quarter of its columns, or with fewer than
-    8 K iterations, are left alone; so are small ones (up to 2 x MR rows
-    and 3/4 of one register's lanes of columns, attention scores at s <= 12:
-    the padding and the copy back cost more than the product); so are
-    those that
+    strides; a thinner row edge too when the right input is `[..., K, N]`
+    and its column remainder is more than a register and not a power of
+    two (27 columns: 16 + 8 + 2 + 1 pieces direct). Contractions whose
+    tiled loops fill less than half a tile's rows or a quarter of its
+    columns, or with fewer than 8 K iterations, are left alone; so are
+    small ones (up to 2 x MR rows and 3/4 of one register's lanes of
+    columns, attention scores at s <= 12: the padding and the copy back
+    cost more than the product); so are those that
     einsum-tile-and-vectorize's direct kernel runs as fast in place: one
     label per role, a column remainder (N mod NR) that is a power of two
     (one vector: 20 columns would be 16 + 4, a cliff), the right input
