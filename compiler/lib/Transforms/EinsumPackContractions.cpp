@@ -377,9 +377,9 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
                       position(rhs, g.k.front()) + 2 == rhsRank;
   // A thin row edge (`bij,bjk->bik` at 27 = 24 + 3 rows) whose column
   // remainder is over a register and not a power of two: the direct kernel
-  // would run those columns in pieces (27: 16 + 8 + 2 + 1) at a third of
-  // the speed, so the edge is packed, its rows padded (4 x 27³: 39 -> 64
-  // GFLOP/s; 59³ 77 -> 93). Remainders under a register (35 = 32 + 3)
+  // would run those columns in pieces (27: 16 + 8 + 2 + 1), slower than
+  // packing the edge with its rows padded (4 x 27³: 39 -> 64
+  // GFLOP/s; 4 x 59³ 77 -> 92). Remainders under a register (35 = 32 + 3)
   // and transposed right inputs run faster direct.
   int64_t columnRest = ranges[g.nTile] % g.nr;
   if (edge && !g.dot && ranges[g.mTile] * 2 < g.mr && directLayout &&
@@ -574,8 +574,7 @@ static Value packOperand(OpBuilder &b, Location loc, Value x, AffineMap map,
   SmallVector<int64_t> zeros(packedRank, 0), ones(packedRank, 1);
 
   // The padding of the last, partial panel and group is zero-filled first:
-  // only the elements past the copied ones (a whole panel's fill cost more
-  // than the product for attention scores at s = 8).
+  // only the elements past the copied ones, which the copies write.
   Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
   auto zeroFill = [&](unsigned dim, const Part &last, unsigned inner) {
     SmallVector<int64_t> offsets(zeros), sizes(packedShape);
