@@ -35,3 +35,24 @@ ptxas = shutil.which("ptxas") or next(
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# The test suite's fake CUDA driver (test/fake-cuda), which checks the
+# runtime's driver calls without a GPU, and the `cuda` feature where a real
+# driver sees a device (GPU correctness tests).
+config.substitutions.append(
+    ("%fakecuda", os.path.join(config.einjit_lib_dir, "libeinjit-fake-cuda.so")))
+
+
+def has_cuda_device():
+    import ctypes
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    count = ctypes.c_int(0)
+    return (driver.cuInit(0) == 0 and
+            driver.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0)
+
+
+if has_cuda_device():
+    config.available_features.add("cuda")

@@ -1,59 +1,98 @@
-//===- Device.cpp - CUDA devices, found through the driver ----------------===//
+//===- Device.cpp - CUDA devices and device tensors -----------------------===//
 
 #include "einjit/runtime/Device.h"
 
+#include "CudaDriver.h"
 #include "einjit/Spec/Equation.h"
-
-#include <dlfcn.h>
-#include <mutex>
-#include <string>
+#include "einjit/Spec/Limits.h"
 
 using namespace einjit;
 
-namespace {
-/// The driver entry points used so far, from libcuda.so.1 (CUresult is an
-/// int; 0 is CUDA_SUCCESS).
-struct CudaDriver {
-  int (*cuInit)(unsigned) = nullptr;
-  int (*cuDeviceGetCount)(int *) = nullptr;
-  /// Why the driver is unusable; empty when it loaded.
-  std::string error;
-};
-} // namespace
-
-static const CudaDriver &driver() {
-  static CudaDriver d;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      const char *why = dlerror();
-      d.error = why ? why : "libcuda.so.1 cannot be loaded";
-      return;
-    }
-    d.cuInit = reinterpret_cast<int (*)(unsigned)>(dlsym(lib, "cuInit"));
-    d.cuDeviceGetCount =
-        reinterpret_cast<int (*)(int *)>(dlsym(lib, "cuDeviceGetCount"));
-    if (!d.cuInit || !d.cuDeviceGetCount) {
-      d.error = "libcuda.so.1 lacks cuInit or cuDeviceGetCount";
-      return;
-    }
-    if (int status = d.cuInit(0))
-      d.error = "cuInit failed with CUDA error " + std::to_string(status);
-  });
-  return d;
+llvm::Expected<int> einjit::cudaDeviceCount() {
+  auto d = cuda::driver();
+  if (!d)
+    return d.takeError();
+  int count = 0;
+  if (auto err = cuda::check(d->cuDeviceGetCount(&count), "cuDeviceGetCount"))
+    return std::move(err);
+  return count;
 }
 
-llvm::Expected<int> einjit::cudaDeviceCount() {
-  const CudaDriver &d = driver();
-  if (!d.error.empty())
-    return makeEinsumError("no CUDA device: " + d.error);
-  int count = 0;
-  if (int status = d.cuDeviceGetCount(&count))
-    return makeEinsumError("no CUDA device: cuDeviceGetCount failed with "
-                           "CUDA error " +
-                           std::to_string(status));
+llvm::Expected<CudaDeviceInfo> einjit::cudaDevice() {
+  auto d = cuda::driver();
+  if (!d)
+    return d.takeError();
+  CudaDeviceInfo info;
+  info.name = d->name;
+  info.major = d->major;
+  info.minor = d->minor;
+  info.multiprocessors = d->multiprocessors;
+  info.memoryBytes = d->memoryBytes;
+  info.driverVersion = d->driverVersion;
+  std::tie(info.chip, info.features) = cuda::chipOf(*d);
+  return info;
+}
+
+llvm::Expected<DeviceTensor>
+DeviceTensor::empty(DType dtype, llvm::ArrayRef<int64_t> shape) {
+  auto d = cuda::driver();
+  if (!d)
+    return d.takeError();
+  auto checked = checkTensorSize("a device tensor", dtype, shape);
+  if (!checked)
+    return checked.takeError();
+  int64_t count = *checkedProduct(shape);
+  DeviceTensor t;
+  t.type = dtype;
+  t.dims.assign(shape.begin(), shape.end());
+  t.count = count;
   if (count == 0)
-    return makeEinsumError("no CUDA device: the driver sees none");
-  return count;
+    return t;
+  cuda::CUdeviceptr ptr = 0;
+  size_t bytes = count * dtypeBytes(dtype);
+  if (auto err =
+          cuda::check(d->cuMemAlloc(&ptr, bytes),
+                      "cuMemAlloc of " + std::to_string(bytes) + " bytes"))
+    return std::move(err);
+  const cuda::Driver *driver = &*d;
+  t.storage = std::shared_ptr<void>(
+      reinterpret_cast<void *>(static_cast<uintptr_t>(ptr)), [driver](void *p) {
+        driver->cuMemFree(
+            static_cast<cuda::CUdeviceptr>(reinterpret_cast<uintptr_t>(p)));
+      });
+  return t;
+}
+
+llvm::Expected<DeviceTensor> DeviceTensor::fromHost(const Tensor &host) {
+  auto t = empty(host.dtype(), host.shape());
+  if (!t || t->count == 0)
+    return t;
+  auto contiguous = host.contiguous();
+  if (!contiguous)
+    return contiguous.takeError();
+  const cuda::Driver &d = *cuda::driver();
+  if (auto err = cuda::check(
+          d.cuMemcpyHtoD(static_cast<cuda::CUdeviceptr>(
+                             reinterpret_cast<uintptr_t>(t->data())),
+                         contiguous->data(), t->nbytes()),
+          "cuMemcpyHtoD"))
+    return std::move(err);
+  return t;
+}
+
+llvm::Expected<Tensor> DeviceTensor::toHost() const {
+  auto host = Tensor::empty(type, dims);
+  if (!host || count == 0)
+    return host;
+  auto d = cuda::driver();
+  if (!d)
+    return d.takeError();
+  if (auto err =
+          cuda::check(d->cuMemcpyDtoH(host->data(),
+                                      static_cast<cuda::CUdeviceptr>(
+                                          reinterpret_cast<uintptr_t>(data())),
+                                      nbytes()),
+                      "cuMemcpyDtoH"))
+    return std::move(err);
+  return host;
 }

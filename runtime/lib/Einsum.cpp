@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/runtime/Einsum.h"
+#include "CudaDriver.h"
 #include "DiskCache.h"
 #include "Internal.h"
 #include "JitKernel.h"
@@ -322,6 +323,17 @@ namespace {
 /// One session's kernel cache and settings (Session::Impl): the target,
 /// the disk cache's directory, the capacity, the cached kernels and their
 /// statistics. The JIT and the MLIR contexts are shared by every session.
+/// An einsum compiled for the CUDA device: host code that allocates the
+/// intermediates and launches the kernels on a stream of its own, returning
+/// when they are done.
+struct CudaEinsum {
+  std::unique_ptr<JitKernel> kernel;
+  ContractionPath path;
+  double seconds = 0;
+  size_t codeBytes() const { return kernel->codeBytes(); }
+  double compileSeconds() const { return seconds; }
+};
+
 class Runtime {
 public:
   /// The default session's.
@@ -398,6 +410,11 @@ public:
   compileOp(const OpSignature &sig, const KernelLayouts &layouts = {},
             std::shared_ptr<Cached> *cached = nullptr, bool traced = true);
 
+  /// The same for the CUDA device that `gpu` describes (device 0).
+  llvm::Expected<std::shared_ptr<const CudaEinsum>>
+  compileCuda(const BoundEquation &eq, const PlanOptions &options,
+              const GpuTarget &gpu);
+
   /// The dynamic labels of `eq` (label ids) when calls of its equation and
   /// `options` run shape-polymorphically; empty otherwise.
   std::vector<int> dynamicLabels(const BoundEquation &eq,
@@ -464,6 +481,10 @@ private:
   buildEinsum(const BoundEquation &eq, const PlanOptions &options,
               const KernelLayouts &layouts, const TargetInfo &target,
               const std::string &key, const std::string &dir, DiskUse &disk);
+  llvm::Expected<std::shared_ptr<Cached>>
+  buildCuda(const BoundEquation &eq, const PlanOptions &options,
+            const GpuTarget &gpu, const TargetInfo &target,
+            const std::string &key, const std::string &dir, DiskUse &disk);
   llvm::Expected<std::shared_ptr<Cached>>
   buildOp(const OpSignature &sig, const KernelLayouts &layouts,
           const TargetInfo &target, const std::string &key,
@@ -1183,7 +1204,7 @@ cachedEntry(std::shared_ptr<const Kernel> kernel) {
 static std::unique_ptr<JitKernel>
 loadFromDisk(const std::string &key, const std::string &dir, DiskEntry &entry,
              llvm::function_ref<llvm::Error(const DiskEntry &)> check,
-             Runtime::DiskUse &disk) {
+             Runtime::DiskUse &disk, bool constructors = false) {
   std::string why;
   DiskRead read = readDiskEntry(dir, key, entry, why);
   if (read == DiskRead::Missing)
@@ -1192,7 +1213,7 @@ loadFromDisk(const std::string &key, const std::string &dir, DiskEntry &entry,
     if (auto err = check(entry)) {
       why = llvm::toString(std::move(err));
     } else {
-      auto kernel = JitKernel::load(entry.object, kKernelName);
+      auto kernel = JitKernel::load(entry.object, kKernelName, constructors);
       if (kernel) {
         disk.loaded = true;
         return std::move(*kernel);
@@ -1207,6 +1228,20 @@ loadFromDisk(const std::string &key, const std::string &dir, DiskEntry &entry,
     llvm::errs() << "einjit: disk cache entry rejected, compiling again: "
                  << why << "\n";
   return nullptr;
+}
+
+/// Writes `entry` to the disk cache in `dir` under `key`; a failure is
+/// counted (and logged under EINJIT_LOG=cache), never an error.
+static void storeOnDisk(const std::string &dir, const std::string &key,
+                        const DiskEntry &entry, Runtime::DiskUse &disk) {
+  if (auto err = writeDiskEntry(dir, key, entry)) {
+    disk.failed = true;
+    std::string message = llvm::toString(std::move(err));
+    if (logs("cache"))
+      llvm::errs() << "einjit: " << message << "\n";
+  } else {
+    disk.written = true;
+  }
 }
 
 llvm::Expected<std::unique_ptr<JitKernel>>
@@ -1225,14 +1260,7 @@ Runtime::jitModule(mlir::ModuleOp module, const TargetInfo &target,
     return jit;
   entry.workspaceBytes = workspace;
   entry.steps = std::move(steps);
-  if (auto err = writeDiskEntry(dir, key, entry)) {
-    disk.failed = true;
-    std::string message = llvm::toString(std::move(err));
-    if (logs("cache"))
-      llvm::errs() << "einjit: " << message << "\n";
-  } else {
-    disk.written = true;
-  }
+  storeOnDisk(dir, key, entry, disk);
   return jit;
 }
 
@@ -1295,6 +1323,87 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
   return cachedEntry(std::make_shared<const CompiledEinsum>(
       eq, std::move(path), std::move(kernel), workspace, secondsSince(start),
       /*fromDisk=*/false, used));
+}
+
+llvm::Expected<std::shared_ptr<const CudaEinsum>>
+Runtime::compileCuda(const BoundEquation &eq, const PlanOptions &options,
+                     const GpuTarget &gpu) {
+  std::string key;
+  auto entry = acquire(
+      [&](const TargetInfo &target) {
+        // The host code is the CPU's; the kernels are the SM's.
+        Call call;
+        call.traced =
+            llvm::formatv("einjit {0}|{1}|{2}|cuda {3} {4} {5}x{6}|"
+                          "{7}|{8}|",
+                          kCompilerHash, target.cpu, target.features, gpu.chip,
+                          gpu.features, gpu.tileX, gpu.tileY,
+                          pathStrategyName(options.strategy),
+                          options.memoryLimitBytes)
+                .str() +
+            canonicalEquation(eq);
+        call.key = key = call.traced + operandKey(eq);
+        call.text = eq.text;
+        call.shapes = eq.inputShapes;
+        call.types = eq.inputTypes;
+        return call;
+      },
+      [&](const TargetInfo &target, const std::string &dir, DiskUse &disk) {
+        return buildCuda(eq, options, gpu, target, key, dir, disk);
+      });
+  if (!entry)
+    return entry.takeError();
+  return std::static_pointer_cast<const CudaEinsum>((*entry)->kernel);
+}
+
+llvm::Expected<std::shared_ptr<Runtime::Cached>>
+Runtime::buildCuda(const BoundEquation &eq, const PlanOptions &options,
+                   const GpuTarget &gpu, const TargetInfo &target,
+                   const std::string &key, const std::string &dir,
+                   DiskUse &disk) {
+  if (auto err = target.checkRunsOnHost())
+    return std::move(err);
+  auto start = std::chrono::steady_clock::now();
+  auto made = std::make_shared<CudaEinsum>();
+  if (!dir.empty()) {
+    DiskEntry entry;
+    auto check = [&](const DiskEntry &entry) -> llvm::Error {
+      auto rebuilt = pathFromSteps(eq, entry.steps);
+      if (!rebuilt)
+        return makeEinsumError(
+            "its contraction path does not fit the equation: " +
+            llvm::toString(rebuilt.takeError()));
+      made->path = std::move(*rebuilt);
+      return llvm::Error::success();
+    };
+    if (auto kernel = loadFromDisk(key, dir, entry, check, disk,
+                                   /*constructors=*/true)) {
+      made->kernel = std::move(kernel);
+      made->seconds = secondsSince(start);
+      return cachedEntry(std::shared_ptr<const CudaEinsum>(std::move(made)));
+    }
+  }
+  PooledContext ctx;
+  auto planned = planFor(eq, options);
+  if (!planned)
+    return planned.takeError();
+  made->path = std::move(*planned);
+  auto module = buildKernelModule(*ctx, eq, &made->path);
+  if (auto err = lowerToGpu(*module, gpu))
+    return std::move(err);
+  DiskEntry entry;
+  auto kernel = JitKernel::create(*module, kKernelName, target,
+                                  dir.empty() ? nullptr : &entry.object);
+  if (!kernel)
+    return kernel.takeError();
+  made->kernel = std::move(*kernel);
+  made->seconds = secondsSince(start);
+  if (!dir.empty()) {
+    for (const ContractionStep &step : made->path.steps)
+      entry.steps.push_back(step.operands);
+    storeOnDisk(dir, key, entry, disk);
+  }
+  return cachedEntry(std::shared_ptr<const CudaEinsum>(std::move(made)));
 }
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>> Runtime::buildWithoutPath(
@@ -1965,6 +2074,52 @@ llvm::Expected<std::string> einjit::emitPTX(llvm::StringRef equation,
   PooledContext ctx;
   auto module = buildKernelModule(*ctx, *bound, &*path);
   return compileToPTX(*module, target);
+}
+
+llvm::Expected<DeviceTensor>
+einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<DeviceTensor> operands,
+               const PlanOptions &options) {
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  for (const DeviceTensor &t : operands) {
+    shapes.emplace_back(t.shape().begin(), t.shape().end());
+    types.push_back(t.dtype());
+  }
+  auto bound = bindEquation(equation, shapes, types);
+  if (!bound)
+    return bound.takeError();
+  if (bound->repeatsOutputLabel())
+    return makeEinsumError("'" + equation +
+                           "' repeats a label in its output; that runs on "
+                           "the CPU only");
+  auto device = cudaDevice();
+  if (!device)
+    return device.takeError();
+  std::vector<int64_t> shape = bound->outputShape();
+  if (llvm::is_contained(bound->labelSizes, 0)) {
+    // Nothing to launch: an empty result, or sums over nothing.
+    auto zeros = Tensor::full(bound->resultType, shape, 0);
+    if (!zeros)
+      return zeros.takeError();
+    return DeviceTensor::fromHost(*zeros);
+  }
+  GpuTarget gpu;
+  gpu.chip = device->chip;
+  gpu.features = device->features;
+  auto kernel = Runtime::get().compileCuda(*bound, options, gpu);
+  if (!kernel)
+    return kernel.takeError();
+  auto out = DeviceTensor::empty(bound->resultType, shape);
+  if (!out)
+    return out.takeError();
+  std::vector<void *> pointers;
+  for (const DeviceTensor &t : operands)
+    pointers.push_back(t.data());
+  pointers.push_back(out->data());
+  (*kernel)->kernel->call(pointers);
+  if (auto err = cuda::takeAbiError())
+    return std::move(err);
+  return out;
 }
 
 llvm::Expected<std::string>

@@ -1,6 +1,7 @@
 //===- JitKernel.cpp - JIT-compiled kernels -------------------------------===//
 
 #include "JitKernel.h"
+#include "CudaDriver.h"
 #include "einjit/Spec/Equation.h"
 #include "einjit/runtime/Tensor.h"
 
@@ -136,6 +137,11 @@ private:
     builtins[jit->lljit->mangleAndIntern("__truncsfbf2")] = {
         ExecutorAddr::fromPtr(&einjitTruncSFBF2),
         llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+    // The host code of GPU kernels calls the mgpu* ABI.
+    for (auto [name, address] : cuda::abiSymbols())
+      builtins[jit->lljit->mangleAndIntern(name)] = {
+          ExecutorAddr::fromPtr(address),
+          llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
     if (auto error = jit->lljit->getMainJITDylib().define(
             absoluteSymbols(std::move(builtins))))
       return std::move(error);
@@ -144,15 +150,55 @@ private:
 };
 } // namespace
 
+/// Replaces the global constructors and destructors of `ir` (a GPU
+/// kernel's host code loads its PTX from one) with functions
+/// `<name>_init` and `<name>_fini` that call them, which the JIT kernel
+/// calls itself: ORC runs no constructors, and a kernel from the disk
+/// cache must load its PTX too.
+static void exposeConstructors(llvm::Module &ir, llvm::StringRef name) {
+  auto expose = [&](llvm::StringRef global, llvm::StringRef suffix) {
+    llvm::SmallVector<std::pair<int, llvm::Function *>> calls;
+    if (llvm::GlobalVariable *list = ir.getGlobalVariable(global)) {
+      if (auto *array = llvm::dyn_cast_or_null<llvm::ConstantArray>(
+              list->hasInitializer() ? list->getInitializer() : nullptr))
+        for (llvm::Value *op : array->operands()) {
+          auto *entry = llvm::cast<llvm::ConstantStruct>(op);
+          auto *priority = llvm::cast<llvm::ConstantInt>(entry->getOperand(0));
+          if (auto *f = llvm::dyn_cast<llvm::Function>(entry->getOperand(1)))
+            calls.push_back({int(priority->getSExtValue()), f});
+        }
+      list->eraseFromParent();
+    }
+    if (calls.empty())
+      return;
+    // Constructors run in ascending priority, destructors the reverse.
+    llvm::stable_sort(calls,
+                      [](auto &a, auto &b) { return a.first < b.first; });
+    if (suffix == "_fini")
+      std::reverse(calls.begin(), calls.end());
+    llvm::LLVMContext &ctx = ir.getContext();
+    auto *f = llvm::Function::Create(
+        llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), false),
+        llvm::GlobalValue::ExternalLinkage, (name + suffix).str(), ir);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
+    for (auto &[priority, callee] : calls)
+      b.CreateCall(callee);
+    b.CreateRetVoid();
+  };
+  expose("llvm.global_ctors", "_init");
+  expose("llvm.global_dtors", "_fini");
+}
+
 /// Translates `module` to LLVM IR for `target` and optimizes it at O3.
 /// Called with the JIT's mutex held.
 static llvm::Expected<std::unique_ptr<llvm::Module>>
 optimize(mlir::ModuleOp module, llvm::LLVMContext &context, Jit &jit,
-         const TargetInfo &target) {
+         const TargetInfo &target, llvm::StringRef kernelName = "einsum") {
   std::unique_ptr<llvm::Module> ir =
       mlir::translateModuleToLLVMIR(module, context);
   if (!ir)
     return makeEinsumError("could not translate the kernel to LLVM IR");
+  exposeConstructors(*ir, kernelName);
   llvm::TargetMachine &tm = *jit.machine;
   ir->setDataLayout(tm.createDataLayout());
   ir->setTargetTriple(tm.getTargetTriple());
@@ -211,7 +257,7 @@ static llvm::Error addPackedWrapper(llvm::Module &module, llvm::StringRef name,
 }
 
 llvm::Expected<std::unique_ptr<JitKernel>>
-JitKernel::link(llvm::StringRef name,
+JitKernel::link(llvm::StringRef name, bool constructors,
                 llvm::function_ref<llvm::Error(LLJIT &, JITDylib &)> add) {
   Jit &jit = *Jit::get(); // the caller got it, and holds its mutex
   LLJIT &lljit = *jit.lljit;
@@ -232,6 +278,26 @@ JitKernel::link(llvm::StringRef name,
                            llvm::toString(address.takeError()));
   kernel->packed = address->toPtr<void (*)(void **)>();
   kernel->bytes = jit.objectBytes;
+  if (constructors) {
+    for (auto [suffix, slot] : {std::pair{"_init", &kernel->init},
+                                std::pair{"_fini", &kernel->fini}}) {
+      auto found = lljit.lookup(*dylib, (name + suffix).str());
+      if (!found)
+        return makeEinsumError("JIT compilation failed: " +
+                               llvm::toString(found.takeError()));
+      *slot = found->toPtr<void (*)()>();
+    }
+  }
+  return kernel;
+}
+
+llvm::Expected<std::unique_ptr<JitKernel>>
+JitKernel::start(llvm::Expected<std::unique_ptr<JitKernel>> kernel) {
+  if (!kernel || !(*kernel)->init)
+    return kernel;
+  (*kernel)->init();
+  if (auto err = cuda::takeAbiError())
+    return std::move(err);
   return kernel;
 }
 
@@ -246,42 +312,53 @@ JitKernel::create(mlir::ModuleOp module, llvm::StringRef name,
   std::unique_ptr<llvm::Module> ir;
   {
     std::lock_guard<std::mutex> lock(jit->mutex);
-    auto optimized = optimize(module, *context, *jit, target);
+    auto optimized = optimize(module, *context, *jit, target, name);
     if (!optimized)
       return optimized.takeError();
     ir = std::move(*optimized);
   }
   if (auto err = addPackedWrapper(*ir, name, wrapperName))
     return std::move(err);
+  bool constructors = ir->getFunction((name + "_init").str()) != nullptr;
 
   // Materialising the module compiles it with the JIT's one TargetMachine,
   // which is not thread-safe: kernels are linked one at a time (the MLIR
   // lowering before this runs in parallel).
-  std::lock_guard<std::mutex> lock(jit->mutex);
-  jit->capture = object;
-  auto kernel = link(name, [&](LLJIT &lljit, JITDylib &dylib) {
-    return lljit.addIRModule(
-        dylib, ThreadSafeModule(std::move(ir), std::move(context)));
-  });
-  jit->capture = nullptr;
-  return kernel;
+  llvm::Expected<std::unique_ptr<JitKernel>> kernel = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(jit->mutex);
+    jit->capture = object;
+    kernel = link(name, constructors, [&](LLJIT &lljit, JITDylib &dylib) {
+      return lljit.addIRModule(
+          dylib, ThreadSafeModule(std::move(ir), std::move(context)));
+    });
+    jit->capture = nullptr;
+  }
+  return start(std::move(kernel));
 }
 
 llvm::Expected<std::unique_ptr<JitKernel>>
-JitKernel::load(llvm::StringRef object, llvm::StringRef name) {
+JitKernel::load(llvm::StringRef object, llvm::StringRef name,
+                bool constructors) {
   auto jit = Jit::get();
   if (!jit)
     return jit.takeError();
-  std::lock_guard<std::mutex> lock(jit->mutex);
-  return link(name, [&](LLJIT &lljit, JITDylib &dylib) {
-    return lljit.addObjectFile(
-        dylib, llvm::MemoryBuffer::getMemBufferCopy(object, name));
-  });
+  llvm::Expected<std::unique_ptr<JitKernel>> kernel = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(jit->mutex);
+    kernel = link(name, constructors, [&](LLJIT &lljit, JITDylib &dylib) {
+      return lljit.addObjectFile(
+          dylib, llvm::MemoryBuffer::getMemBufferCopy(object, name));
+    });
+  }
+  return start(std::move(kernel));
 }
 
 JitKernel::~JitKernel() {
   if (!dylib)
     return;
+  if (fini)
+    fini();
   // Only reached after Jit::get() succeeded.
   auto jit = Jit::get();
   if (!jit) {

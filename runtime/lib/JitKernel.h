@@ -47,17 +47,21 @@ llvm::Expected<std::string> optimizedLLVMIR(mlir::ModuleOp module,
 class JitKernel {
 public:
   /// Compiles function `name` of an LLVM-dialect `module` for `target`
-  /// (its CPU and features are set on every function). With `object`, the
-  /// relocatable object code linked (the kernel and its packed wrapper) is
-  /// copied there, for load() in another process.
+  /// (its CPU and features are set on every function). The module's global
+  /// constructors (a GPU kernel's PTX loads) become `<name>_init`, run
+  /// once linked (an mgpu* failure there is the error returned), and its
+  /// destructors `<name>_fini`, run when the kernel is destroyed. With
+  /// `object`, the relocatable object code linked (the kernel and its packed
+  /// wrapper) is copied there, for load() in another process.
   static llvm::Expected<std::unique_ptr<JitKernel>>
   create(mlir::ModuleOp module, llvm::StringRef name, const TargetInfo &target,
          std::string *object = nullptr);
   /// Links object code that create() gave for a kernel named `name`. The
   /// object must come from this einjit build for a CPU this machine runs
-  /// (the disk cache's key and checksum make sure of it).
-  static llvm::Expected<std::unique_ptr<JitKernel>> load(llvm::StringRef object,
-                                                         llvm::StringRef name);
+  /// (the disk cache's key and checksum make sure of it). With
+  /// `constructors`, it has `<name>_init` and `<name>_fini` (below).
+  static llvm::Expected<std::unique_ptr<JitKernel>>
+  load(llvm::StringRef object, llvm::StringRef name, bool constructors = false);
   /// Frees the kernel's code and data.
   ~JitKernel();
 
@@ -70,12 +74,19 @@ private:
   JitKernel() = default;
   /// A new JITDylib with the code `add` puts in it, and its
   /// `<name>_packed`. Called with the JIT's mutex held.
+  /// With `constructors`, it has `<name>_init` and `<name>_fini`.
   static llvm::Expected<std::unique_ptr<JitKernel>> link(
-      llvm::StringRef name,
+      llvm::StringRef name, bool constructors,
       llvm::function_ref<llvm::Error(llvm::orc::LLJIT &, llvm::orc::JITDylib &)>
           add);
+  /// Runs the constructors of a kernel that has them (a GPU kernel's load
+  /// its PTX), outside the JIT's mutex.
+  static llvm::Expected<std::unique_ptr<JitKernel>>
+  start(llvm::Expected<std::unique_ptr<JitKernel>> kernel);
   llvm::orc::JITDylib *dylib = nullptr;
   void (*packed)(void **) = nullptr;
+  void (*init)() = nullptr;
+  void (*fini)() = nullptr;
   size_t bytes = 0;
 };
 

@@ -109,9 +109,9 @@ static cl::opt<std::string>
                cl::value_desc("DIR"), cl::cat(category));
 static cl::opt<std::string> deviceOpt(
     "device",
-    cl::desc("Where the einsum runs: cpu (default) or cuda. With cuda, "
-             "--emit=ptx prints the GPU kernels' PTX on any machine; running "
-             "on a CUDA device is not built yet"),
+    cl::desc("Where the einsum runs: cpu (default) or cuda (device 0, "
+             "through the driver libcuda.so.1 or EINJIT_CUDA_DRIVER). With "
+             "cuda, --emit=ptx prints the GPU kernels' PTX on any machine"),
     cl::value_desc("DEVICE"), cl::cat(category));
 static cl::opt<std::string> dynamicOpt(
     "dynamic",
@@ -710,6 +710,79 @@ static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
   return 0;
 }
 
+/// --device=cuda: the einsum on device 0, its result copied back and
+/// written or printed as the CPU's; with --bench, timed.
+static int runOnCuda(const Options &options, llvm::ArrayRef<Tensor> operands) {
+  using clock = std::chrono::steady_clock;
+  if (!options.grad.empty() || !options.dynamic.empty())
+    return fail("--grad and --dynamic run on the CPU only");
+  auto device = cudaDevice();
+  if (!device)
+    return fail(device.takeError());
+  std::vector<DeviceTensor> inputs;
+  for (const Tensor &t : operands) {
+    auto d = DeviceTensor::fromHost(t);
+    if (!d)
+      return fail(d.takeError());
+    inputs.push_back(std::move(*d));
+  }
+  auto time = [&](DeviceTensor &out) -> llvm::Expected<double> {
+    auto start = clock::now();
+    auto result = einsum(options.equation, inputs, options.plan);
+    if (!result)
+      return result.takeError();
+    out = std::move(*result);
+    return std::chrono::duration<double>(clock::now() - start).count();
+  };
+  DeviceTensor out;
+  auto first = time(out);
+  if (!first)
+    return fail(first.takeError());
+  if (options.bench) {
+    std::vector<double> times;
+    for (int i = 0; i < options.bench; ++i) {
+      auto t = time(out);
+      if (!t)
+        return fail(t.takeError());
+      times.push_back(*t);
+    }
+    std::sort(times.begin(), times.end());
+    double min = times.front(), median = times[times.size() / 2];
+    std::vector<std::vector<int64_t>> shapes;
+    std::vector<DType> types;
+    for (const Tensor &t : operands) {
+      shapes.emplace_back(t.shape().begin(), t.shape().end());
+      types.push_back(t.dtype());
+    }
+    auto explained = explain(options.equation, shapes, types, options.plan);
+    if (!explained)
+      return fail(explained.takeError());
+    double flops = explained->flops;
+    llvm::outs() << "equation: " << options.equation << "\n";
+    llvm::outs() << formatv("device: {0} ({1}, {2} SMs)  flops: {3:e}\n",
+                            device->name, device->chip, device->multiprocessors,
+                            flops);
+    llvm::outs() << formatv("compile and first call: {0:f3} ms\n",
+                            *first * 1e3);
+    llvm::outs() << formatv("steady state ({0} runs, each with its result's "
+                            "allocation and a stream synchronize): min "
+                            "{1:f3} ms, median {2:f3} ms\n",
+                            options.bench, min * 1e3, median * 1e3);
+    llvm::outs() << formatv("GFLOP/s: {0:f2} (min), {1:f2} (median)\n",
+                            flops / min * 1e-9, flops / median * 1e-9);
+    return 0;
+  }
+  auto result = out.toHost();
+  if (!result)
+    return fail(result.takeError());
+  if (options.haveOutput)
+    if (auto err = writeNpy(options.output, *result))
+      return fail(std::move(err));
+  if (options.print || !options.haveOutput)
+    printTensor(llvm::outs(), *result);
+  return 0;
+}
+
 /// --grad: the gradient of each operand position given `cotangent` (read
 /// from `options.grad`), which must have the result's dtype and shape,
 /// written to `options.gradDir`/grad_K.npy (the directory is created if
@@ -830,11 +903,8 @@ int main(int argc, char **argv) {
   }
 
   if (options->cuda && !options->emitPTX) {
-    // Not built yet: say so, after saying whether there is a device.
-    if (auto count = cudaDeviceCount(); !count)
-      return fail(count.takeError());
-    return fail("running einsums on a CUDA device is not built yet "
-                "(--emit=ptx prints the kernels' PTX)");
+    int status = runOnCuda(*options, operands);
+    return status ? status : finishOutput();
   }
   if (options->emitPTX) {
     auto ptx = emitPTX(options->equation, operands, {}, options->plan);

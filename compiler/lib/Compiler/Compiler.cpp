@@ -108,6 +108,9 @@ void einjit::registerCompilerDialects(DialectRegistry &registry) {
   registerGPUDialectTranslation(registry);
   registerNVVMDialectTranslation(registry);
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  // gpu.binary's #gpu.select_object: the PTX becomes a global that the
+  // host code loads (mgpuModuleLoadJIT) from a global constructor.
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   // convert-gpu-to-nvvm lowers a kernel's ops through the dialects'
   // ConvertToLLVM interfaces.
   arith::registerConvertArithToLLVMInterface(registry);
@@ -194,7 +197,10 @@ static constexpr llvm::StringLiteral kGpuStage =
     "canonicalize,cse,gpu-kernel-outlining,func.func(gpu-async-region),"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,cse,nvvm-attach-target{{chip={2} features={3} O=3},"
-    "gpu.module(convert-gpu-to-nvvm,canonicalize,cse),gpu-to-llvm,"
+    "gpu.module(convert-gpu-to-nvvm{{use-bare-ptr-memref-call-conv=1},"
+    "canonicalize,cse),"
+    "gpu-to-llvm{{use-bare-pointers-for-host=1 "
+    "use-bare-pointers-for-kernels=1},"
     "reconcile-unrealized-casts,gpu-module-to-binary{{format={4}}";
 
 /// Parses one of the built-in textual stages into `pm`. The stages name
@@ -221,20 +227,24 @@ void einjit::buildGpuPipeline(OpPassManager &pm, const GpuTarget &target,
           .str());
 }
 
-llvm::Expected<std::string> einjit::compileToPTX(ModuleOp module,
-                                                 const GpuTarget &target) {
+llvm::Error einjit::lowerToGpu(ModuleOp module, const GpuTarget &target) {
   PassManager pm(module.getContext());
   buildGpuPipeline(pm, target, /*fuseElementwise=*/false);
   std::string diagnostics;
-  {
-    ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
-      llvm::raw_string_ostream os(diagnostics);
-      os << d << "\n";
-      return success();
-    });
-    if (failed(pm.run(module)))
-      return llvm::createStringError("the GPU pipeline failed: " + diagnostics);
-  }
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
+    llvm::raw_string_ostream os(diagnostics);
+    os << d << "\n";
+    return success();
+  });
+  if (failed(pm.run(module)))
+    return llvm::createStringError("the GPU pipeline failed: " + diagnostics);
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::string> einjit::compileToPTX(ModuleOp module,
+                                                 const GpuTarget &target) {
+  if (auto err = lowerToGpu(module, target))
+    return std::move(err);
   std::string ptx;
   module.walk([&](gpu::BinaryOp binary) {
     for (Attribute attr : binary.getObjects())

@@ -73,6 +73,11 @@ void buildCpuPipeline(mlir::OpPassManager &pm, Stage from, Stage to,
 /// (einsum-gpu-map-loops), gpu.modules lowered to NVVM and serialized.
 void buildGpuPipeline(mlir::OpPassManager &pm, const GpuTarget &target,
                       bool fuseElementwise = false);
+/// Runs the GPU pipeline on an einsum-stage kernel module: the host
+/// function `einsum` is left in the LLVM dialect, taking a bare pointer to
+/// device memory per memref (static shapes), with its kernels' PTX in
+/// globals that a global constructor loads (mgpuModuleLoadJIT).
+llvm::Error lowerToGpu(mlir::ModuleOp module, const GpuTarget &target);
 /// Runs the GPU pipeline on an einsum-stage kernel module and returns the
 /// PTX of its gpu.modules, each after a `// gpu.module @name` line.
 llvm::Expected<std::string> compileToPTX(mlir::ModuleOp module,

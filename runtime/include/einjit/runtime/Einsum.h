@@ -19,6 +19,7 @@
 #include "einjit/Compiler/TargetInfo.h"
 #include "einjit/Spec/Equation.h"
 #include "einjit/Spec/Path.h"
+#include "einjit/runtime/Device.h"
 #include "einjit/runtime/Tensor.h"
 
 #include "llvm/Support/Error.h"
@@ -104,6 +105,13 @@ llvm::Expected<std::string> emitEinsum(llvm::StringRef equation,
 llvm::Expected<std::string> emitPTX(llvm::StringRef equation,
                                     llvm::ArrayRef<Tensor> operands,
                                     const GpuTarget &target = {},
+                                    const PlanOptions &options = {});
+/// numpy.einsum(equation, *operands) on the CUDA device: kernels from the
+/// GPU pipeline for device 0's SM, cached per signature in the default
+/// session (and in its disk cache), as the CPU's are. An error starting
+/// "no CUDA device" where there is none.
+llvm::Expected<DeviceTensor> einsum(llvm::StringRef equation,
+                                    llvm::ArrayRef<DeviceTensor> operands,
                                     const PlanOptions &options = {});
 /// The LLVM IR the JIT compiles for this signature (after O3), as text.
 llvm::Expected<std::string> emitLLVMIR(llvm::StringRef equation,
