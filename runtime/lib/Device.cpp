@@ -8,8 +8,29 @@
 
 using namespace einjit;
 
+llvm::Expected<const cuda::Driver &> cuda::checkedDriver() {
+  std::string error;
+  const Driver *d = driver(error);
+  if (!d)
+    return makeEinsumError(error);
+  return *d;
+}
+
+llvm::Error cuda::check(CUresult status, const llvm::Twine &what) {
+  if (!status)
+    return llvm::Error::success();
+  return makeEinsumError(what + " failed: " + errorText(status));
+}
+
+llvm::Error cuda::takeAbiError() {
+  std::string failure = takeAbiFailure();
+  if (failure.empty())
+    return llvm::Error::success();
+  return makeEinsumError(failure);
+}
+
 llvm::Expected<int> einjit::cudaDeviceCount() {
-  auto d = cuda::driver();
+  auto d = cuda::checkedDriver();
   if (!d)
     return d.takeError();
   int count = 0;
@@ -19,7 +40,7 @@ llvm::Expected<int> einjit::cudaDeviceCount() {
 }
 
 llvm::Expected<CudaDeviceInfo> einjit::cudaDevice() {
-  auto d = cuda::driver();
+  auto d = cuda::checkedDriver();
   if (!d)
     return d.takeError();
   CudaDeviceInfo info;
@@ -35,7 +56,7 @@ llvm::Expected<CudaDeviceInfo> einjit::cudaDevice() {
 
 llvm::Expected<DeviceTensor>
 DeviceTensor::empty(DType dtype, llvm::ArrayRef<int64_t> shape) {
-  auto d = cuda::driver();
+  auto d = cuda::checkedDriver();
   if (!d)
     return d.takeError();
   auto checked = checkTensorSize("a device tensor", dtype, shape);
@@ -70,7 +91,7 @@ llvm::Expected<DeviceTensor> DeviceTensor::fromHost(const Tensor &host) {
   auto contiguous = host.contiguous();
   if (!contiguous)
     return contiguous.takeError();
-  const cuda::Driver &d = *cuda::driver();
+  const cuda::Driver &d = *cuda::checkedDriver();
   if (auto err = cuda::check(
           d.cuMemcpyHtoD(static_cast<cuda::CUdeviceptr>(
                              reinterpret_cast<uintptr_t>(t->data())),
@@ -84,7 +105,7 @@ llvm::Expected<Tensor> DeviceTensor::toHost() const {
   auto host = Tensor::empty(type, dims);
   if (!host || count == 0)
     return host;
-  auto d = cuda::driver();
+  auto d = cuda::checkedDriver();
   if (!d)
     return d.takeError();
   if (auto err =

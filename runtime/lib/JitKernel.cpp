@@ -138,9 +138,9 @@ private:
         ExecutorAddr::fromPtr(&einjitTruncSFBF2),
         llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
     // The host code of GPU kernels calls the mgpu* ABI.
-    for (auto [name, address] : cuda::abiSymbols())
-      builtins[jit->lljit->mangleAndIntern(name)] = {
-          ExecutorAddr::fromPtr(address),
+    for (auto *abi = cuda::abiSymbols(); abi->first; ++abi)
+      builtins[jit->lljit->mangleAndIntern(abi->first)] = {
+          ExecutorAddr::fromPtr(abi->second),
           llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
     if (auto error = jit->lljit->getMainJITDylib().define(
             absoluteSymbols(std::move(builtins))))

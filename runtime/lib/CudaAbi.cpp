@@ -1,8 +1,6 @@
-//===- CudaDriver.cpp - The CUDA driver API and the mgpu* host ABI --------===//
+//===- CudaAbi.cpp - The CUDA driver API and the mgpu* host ABI -----------===//
 
-#include "CudaDriver.h"
-
-#include "einjit/Spec/Equation.h"
+#include "CudaAbi.h"
 
 #include <cstdlib>
 #include <dlfcn.h>
@@ -160,29 +158,26 @@ static const Loaded &loaded() {
   return l;
 }
 
-llvm::Expected<const Driver &> cuda::driver() {
+const Driver *cuda::driver(std::string &error) {
   const Loaded &l = loaded();
-  if (!l.error.empty())
-    return makeEinsumError("no CUDA device: " + l.error);
+  if (!l.error.empty()) {
+    error = "no CUDA device: " + l.error;
+    return nullptr;
+  }
   // The primary context, made current once per thread.
   thread_local bool current = false;
   if (!current) {
-    if (auto err = check(l.driver.cuCtxSetCurrent(l.driver.context),
-                         "cuCtxSetCurrent"))
-      return std::move(err);
+    if (CUresult status = l.driver.cuCtxSetCurrent(l.driver.context)) {
+      error = "cuCtxSetCurrent failed: " + errorText(status);
+      return nullptr;
+    }
     current = true;
   }
-  return l.driver;
+  return &l.driver;
 }
 
 std::string cuda::errorText(CUresult status) {
   return describe(loaded().driver, status);
-}
-
-llvm::Error cuda::check(CUresult status, llvm::StringRef what) {
-  if (!status)
-    return llvm::Error::success();
-  return makeEinsumError(what + " failed: " + errorText(status));
 }
 
 std::pair<std::string, std::string> cuda::chipOf(const Driver &d) {
@@ -207,24 +202,24 @@ std::pair<std::string, std::string> cuda::chipOf(const Driver &d) {
 /// This thread's first failure since the last takeAbiError.
 static thread_local std::string abiError;
 
-llvm::Error cuda::takeAbiError() {
-  if (abiError.empty())
-    return llvm::Error::success();
+std::string cuda::takeAbiFailure() {
   std::string message = std::move(abiError);
   abiError.clear();
-  return makeEinsumError(message);
+  return message;
 }
 
 /// The driver, or null after a failure on this thread (which is recorded).
 static const Driver *abiDriver() {
   if (!abiError.empty())
     return nullptr;
-  auto d = cuda::driver();
-  if (!d) {
-    abiError = llvm::toString(d.takeError());
-    return nullptr;
-  }
-  return &*d;
+  return cuda::driver(abiError);
+}
+
+/// The driver for a call that runs even after a failure (a free, an
+/// unload, a synchronize), or null when there is none.
+static const Driver *cleanupDriver() {
+  std::string ignored;
+  return cuda::driver(ignored);
 }
 
 /// Records `status` as this thread's failure, unless it is success.
@@ -272,11 +267,9 @@ void *mgpuModuleLoad(void *data, size_t) {
 
 void mgpuModuleUnload(void *module) {
   // Called from a kernel's destructor: never skipped for an earlier failure.
-  auto d = cuda::driver();
-  if (!d) {
-    llvm::consumeError(d.takeError());
+  const Driver *d = cleanupDriver();
+  if (!d)
     return;
-  }
   if (module)
     d->cuModuleUnload(module);
 }
@@ -320,21 +313,17 @@ void *mgpuStreamCreate() {
 
 void mgpuStreamDestroy(void *stream) {
   // Streams are destroyed even after a failure, so that none leaks.
-  auto d = cuda::driver();
-  if (!d) {
-    llvm::consumeError(d.takeError());
+  const Driver *d = cleanupDriver();
+  if (!d)
     return;
-  }
   if (stream)
     failed(d->cuStreamDestroy(stream), "cuStreamDestroy");
 }
 
 void mgpuStreamSynchronize(void *stream) {
-  auto d = cuda::driver();
-  if (!d) {
-    llvm::consumeError(d.takeError());
+  const Driver *d = cleanupDriver();
+  if (!d)
     return;
-  }
   // A launch's failure shows up here; it is recorded even after another.
   if (stream)
     failed(d->cuStreamSynchronize(stream), "cuStreamSynchronize");
@@ -356,11 +345,9 @@ void *mgpuEventCreate() {
 }
 
 void mgpuEventDestroy(void *event) {
-  auto d = cuda::driver();
-  if (!d) {
-    llvm::consumeError(d.takeError());
+  const Driver *d = cleanupDriver();
+  if (!d)
     return;
-  }
   if (event)
     d->cuEventDestroy(event);
 }
@@ -394,11 +381,9 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared) {
 
 void mgpuMemFree(void *ptr, void *stream) {
   // Memory is freed even after a failure, so that none leaks.
-  auto d = cuda::driver();
-  if (!d) {
-    llvm::consumeError(d.takeError());
+  const Driver *d = cleanupDriver();
+  if (!d)
     return;
-  }
   if (!ptr)
     return;
   if (d->cuMemFreeAsync) {
@@ -433,22 +418,31 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {
 }
 } // extern "C"
 
-llvm::ArrayRef<std::pair<const char *, void *>> cuda::abiSymbols() {
+const std::pair<const char *, void *> *cuda::abiSymbols() {
 #define EINJIT_ABI(name)                                                       \
   {                                                                            \
     #name, reinterpret_cast<void *>(&name)                                     \
   }
   static const std::pair<const char *, void *> symbols[] = {
-      EINJIT_ABI(mgpuModuleLoadJIT),   EINJIT_ABI(mgpuModuleLoad),
-      EINJIT_ABI(mgpuModuleUnload),    EINJIT_ABI(mgpuModuleGetFunction),
-      EINJIT_ABI(mgpuLaunchKernel),    EINJIT_ABI(mgpuStreamCreate),
-      EINJIT_ABI(mgpuStreamDestroy),   EINJIT_ABI(mgpuStreamSynchronize),
-      EINJIT_ABI(mgpuStreamWaitEvent), EINJIT_ABI(mgpuEventCreate),
-      EINJIT_ABI(mgpuEventDestroy),    EINJIT_ABI(mgpuEventSynchronize),
-      EINJIT_ABI(mgpuEventRecord),     EINJIT_ABI(mgpuMemAlloc),
-      EINJIT_ABI(mgpuMemFree),         EINJIT_ABI(mgpuMemcpy),
-      EINJIT_ABI(mgpuMemset32),        EINJIT_ABI(mgpuMemset16),
-  };
+      EINJIT_ABI(mgpuModuleLoadJIT),
+      EINJIT_ABI(mgpuModuleLoad),
+      EINJIT_ABI(mgpuModuleUnload),
+      EINJIT_ABI(mgpuModuleGetFunction),
+      EINJIT_ABI(mgpuLaunchKernel),
+      EINJIT_ABI(mgpuStreamCreate),
+      EINJIT_ABI(mgpuStreamDestroy),
+      EINJIT_ABI(mgpuStreamSynchronize),
+      EINJIT_ABI(mgpuStreamWaitEvent),
+      EINJIT_ABI(mgpuEventCreate),
+      EINJIT_ABI(mgpuEventDestroy),
+      EINJIT_ABI(mgpuEventSynchronize),
+      EINJIT_ABI(mgpuEventRecord),
+      EINJIT_ABI(mgpuMemAlloc),
+      EINJIT_ABI(mgpuMemFree),
+      EINJIT_ABI(mgpuMemcpy),
+      EINJIT_ABI(mgpuMemset32),
+      EINJIT_ABI(mgpuMemset16),
+      {nullptr, nullptr}};
 #undef EINJIT_ABI
   return symbols;
 }
