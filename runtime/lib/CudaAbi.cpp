@@ -2,6 +2,7 @@
 
 #include "CudaAbi.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <mutex>
@@ -408,6 +409,16 @@ void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream) {
     if (count)
       failed(d->cuMemsetD32Async(devicePtr(dst), value, count, stream),
              "cuMemsetD32Async");
+}
+
+/// takeAbiFailure for a caller without C++ (bench/gpu/check.py): 1 and the
+/// message in `buffer` (cut to `size`) when an mgpu* call failed, else 0.
+int einjitTakeFailure(char *buffer, size_t size) {
+  std::string failure = cuda::takeAbiFailure();
+  if (failure.empty())
+    return 0;
+  std::snprintf(buffer, size, "%s", failure.c_str());
+  return 1;
 }
 
 void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {

@@ -2076,6 +2076,29 @@ llvm::Expected<std::string> einjit::emitPTX(llvm::StringRef equation,
   return compileToPTX(*module, target);
 }
 
+llvm::Expected<std::string>
+einjit::emitCudaLLVMIR(llvm::StringRef equation,
+                       llvm::ArrayRef<Tensor> operands, const GpuTarget &gpu,
+                       const PlanOptions &options) {
+  auto bound = bindOperands(equation, operands);
+  if (!bound)
+    return bound.takeError();
+  auto path = planFor(*bound, options);
+  if (!path)
+    return path.takeError();
+  Runtime &rt = Runtime::get();
+  TargetInfo target;
+  {
+    std::lock_guard<std::mutex> lock(rt.mutex);
+    target = rt.target;
+  }
+  PooledContext ctx;
+  auto module = buildKernelModule(*ctx, *bound, &*path);
+  if (auto err = lowerToGpu(*module, gpu))
+    return std::move(err);
+  return optimizedLLVMIR(*module, target);
+}
+
 llvm::Expected<DeviceTensor>
 einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<DeviceTensor> operands,
                const PlanOptions &options) {

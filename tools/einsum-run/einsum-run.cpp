@@ -113,6 +113,12 @@ static cl::opt<std::string> deviceOpt(
              "through the driver libcuda.so.1 or EINJIT_CUDA_DRIVER). With "
              "cuda, --emit=ptx prints the GPU kernels' PTX on any machine"),
     cl::value_desc("DEVICE"), cl::cat(category));
+static cl::opt<std::string> gpuChipOpt(
+    "gpu-chip",
+    cl::desc("With --device=cuda --emit: the NVIDIA SM to compile for "
+             "(sm_80, sm_90, ...; default sm_90; a run compiles for the "
+             "device's own)"),
+    cl::value_desc("SM"), cl::cat(category));
 static cl::opt<std::string> dynamicOpt(
     "dynamic",
     cl::desc("Make these labels' dims dynamic (an input signature, as "
@@ -160,6 +166,8 @@ struct Options {
   bool benchCalls = false;
   /// --device=cuda, and --emit=ptx (with it).
   bool cuda = false, emitPTX = false;
+  /// What --emit compiles GPU kernels for (--gpu-chip).
+  GpuTarget gpu;
   PlanOptions plan;
 };
 
@@ -228,9 +236,9 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   // for an option: options (with a value given after a space) go first,
   // then `--`, then the equation and operands in their order.
   const cl::Option *valueOptions[] = {
-      &outputOpt,      &outputAlias, &emitOpt,    &benchOpt, &strategyOpt,
-      &memoryLimitOpt, &seedOpt,     &mcpuOpt,    &mattrOpt, &cacheDirOpt,
-      &gradOpt,        &gradDirOpt,  &dynamicOpt, &deviceOpt};
+      &outputOpt,      &outputAlias, &emitOpt,    &benchOpt,  &strategyOpt,
+      &memoryLimitOpt, &seedOpt,     &mcpuOpt,    &mattrOpt,  &cacheDirOpt,
+      &gradOpt,        &gradDirOpt,  &dynamicOpt, &deviceOpt, &gpuChipOpt};
   auto takesValue = [&](llvm::StringRef arg) {
     arg = arg.drop_while([](char c) { return c == '-'; });
     return !arg.contains('=') &&
@@ -318,6 +326,20 @@ static llvm::Expected<Options> parseArgs(int argc, char **argv) {
   }
   if (o.emitPTX && !o.cuda)
     return makeEinsumError("--emit=ptx needs --device=cuda");
+  if (gpuChipOpt.getNumOccurrences()) {
+    llvm::StringRef chip = gpuChipOpt;
+    unsigned sm = 0;
+    if (!o.cuda || !o.emit)
+      return makeEinsumError("--gpu-chip needs --device=cuda and --emit");
+    if (!chip.consume_front("sm_") || chip.getAsInteger(10, sm) || sm < 50)
+      return makeEinsumError("--gpu-chip needs an NVIDIA SM such as sm_90, "
+                             "got '" +
+                             gpuChipOpt + "'");
+    o.gpu.chip = gpuChipOpt;
+  }
+  if (o.cuda && o.emit && !o.emitPTX && !o.emitLLVMIR)
+    return makeEinsumError("--device=cuda emits ptx or llvm-ir (the host "
+                           "code)");
   o.benchCalls = benchCallsOpt;
   if (o.benchCalls && !o.bench)
     return makeEinsumError("--bench-calls needs --bench=N");
@@ -902,12 +924,21 @@ int main(int argc, char **argv) {
     cotangent = std::move(*t);
   }
 
-  if (options->cuda && !options->emitPTX) {
+  if (options->cuda && !options->emit) {
     int status = runOnCuda(*options, operands);
     return status ? status : finishOutput();
   }
+  if (options->cuda && options->emitLLVMIR) {
+    auto ir = emitCudaLLVMIR(options->equation, operands, options->gpu,
+                             options->plan);
+    if (!ir)
+      return fail(ir.takeError());
+    llvm::outs() << *ir;
+    return finishOutput();
+  }
   if (options->emitPTX) {
-    auto ptx = emitPTX(options->equation, operands, {}, options->plan);
+    auto ptx =
+        emitPTX(options->equation, operands, options->gpu, options->plan);
     if (!ptx)
       return fail(ptx.takeError());
     llvm::outs() << *ptx;

@@ -106,6 +106,14 @@ llvm::Expected<std::string> emitPTX(llvm::StringRef equation,
                                     llvm::ArrayRef<Tensor> operands,
                                     const GpuTarget &target = {},
                                     const PlanOptions &options = {});
+/// The LLVM IR of this signature's host code for `target` (after O3, for
+/// the session's CPU): it calls the mgpu* ABI, its kernels' PTX is in
+/// globals, and `einsum_init`/`einsum_fini` load and unload it. Compiled
+/// to an object, it runs the einsum on a machine without LLVM (bench/gpu).
+llvm::Expected<std::string> emitCudaLLVMIR(llvm::StringRef equation,
+                                           llvm::ArrayRef<Tensor> operands,
+                                           const GpuTarget &target = {},
+                                           const PlanOptions &options = {});
 /// numpy.einsum(equation, *operands) on the CUDA device: kernels from the
 /// GPU pipeline for device 0's SM, cached per signature in the default
 /// session (and in its disk cache), as the CPU's are. An error starting
