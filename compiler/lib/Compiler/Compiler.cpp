@@ -194,7 +194,8 @@ static constexpr llvm::StringLiteral kGpuStage =
     "bufferization-lower-deallocations,cse,canonicalize,"
     "func.func(einsum-gpu-map-loops{{tile-x={0} tile-y={1}},"
     "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
-    "canonicalize,cse,gpu-kernel-outlining,func.func(gpu-async-region),"
+    "canonicalize,cse,gpu-launch-sink-index-computations,gpu-kernel-outlining,"
+    "func.func(gpu-async-region),"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,cse,nvvm-attach-target{{chip={2} features={3} O=3},"
     "gpu.module(convert-gpu-to-nvvm{{use-bare-ptr-memref-call-conv=1},"
@@ -238,6 +239,27 @@ llvm::Error einjit::lowerToGpu(ModuleOp module, const GpuTarget &target) {
   });
   if (failed(pm.run(module)))
     return llvm::createStringError("the GPU pipeline failed: " + diagnostics);
+  // A kernel that calls a function PTX does not define (libdevice's __nv_*
+  // math, where the CUDA toolkit was not found to link it) would fail to
+  // load on the device: refuse it here.
+  std::string missing;
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute attr : binary.getObjects()) {
+      auto object = dyn_cast<gpu::ObjectAttr>(attr);
+      if (!object || !missing.empty())
+        continue;
+      llvm::StringRef ptx = object.getObject().getValue();
+      size_t at = ptx.find(".extern .func");
+      if (at == llvm::StringRef::npos)
+        continue;
+      // The declaration's first line names the function.
+      missing = ptx.substr(at).take_until([](char c) { return c == '\n'; });
+    }
+  });
+  if (!missing.empty())
+    return llvm::createStringError(
+        "a GPU kernel calls a function its PTX does not define ('" + missing +
+        "'): libdevice is needed; install the CUDA toolkit or set CUDA_HOME");
   return llvm::Error::success();
 }
 

@@ -6,8 +6,10 @@
 
 #include "einjit/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -37,6 +39,311 @@ static SmallVector<unsigned> gpuLoopOrder(linalg::LinalgOp op) {
     if (!linalg::isParallelIterator(type))
       order.push_back(d);
   return order;
+}
+
+namespace {
+/// A contraction `out[batch, m, n] += a[batch, m, k] * b[batch, k, n]`
+/// whose loops each belong to one group: batch loops index all three
+/// operands, M loops `a` and `out`, N loops `b` and `out`, K loops (the
+/// reductions) `a` and `b`. Each group runs as one linear index,
+/// delinearized over its loops (outermost first).
+struct GemmShape {
+  /// Operand numbers of `a` and `b` (swapped where the result's contiguous
+  /// dim is an M loop, so that it is always N, on thread x).
+  unsigned a = 0, b = 1;
+  SmallVector<unsigned> batch, m, n, k;
+  int64_t batchSize = 1, mSize = 1, nSize = 1, kSize = 1;
+};
+} // namespace
+
+/// Where loop `d` is among `map`'s results; -1 when it is not.
+static int resultOf(AffineMap map, unsigned d) {
+  for (auto [i, e] : llvm::enumerate(map.getResults()))
+    if (cast<AffineDimExpr>(e).getPosition() == d)
+      return i;
+  return -1;
+}
+
+/// The GEMM shape of `op` when it is a multiply-accumulate of two float
+/// operands (f32 or f64) that tiles well: every group but batch non-empty,
+/// M, N and K at least `minSize`, grid dims within CUDA's limits.
+static std::optional<GemmShape> matchGemm(linalg::GenericOp op,
+                                          int64_t minSize) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      !op.hasPureBufferSemantics())
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (AffineMap map : maps)
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
+      return std::nullopt;
+  Type type = cast<MemRefType>(op.getDpsInits()[0].getType()).getElementType();
+  if (!type.isF32() && !type.isF64())
+    return std::nullopt;
+  for (Value v : op->getOperands()) {
+    auto memref = dyn_cast<MemRefType>(v.getType());
+    if (!memref || memref.getElementType() != type || !memref.hasStaticShape())
+      return std::nullopt;
+  }
+  // The body: out + a * b, in either order.
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return std::nullopt;
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (!mul || !add || yield.getValues().size() != 1 ||
+      yield.getValues()[0] != add.getResult())
+    return std::nullopt;
+  auto args = body.getArguments();
+  auto isPair = [](Value x, Value y, Value p, Value q) {
+    return (x == p && y == q) || (x == q && y == p);
+  };
+  if (!isPair(mul.getLhs(), mul.getRhs(), args[0], args[1]) ||
+      !isPair(add.getLhs(), add.getRhs(), args[2], mul.getResult()))
+    return std::nullopt;
+
+  GemmShape g;
+  AffineMap out = maps[2];
+  if (out.getNumResults() == 0)
+    return std::nullopt;
+  unsigned inner = cast<AffineDimExpr>(out.getResults().back()).getPosition();
+  if (resultOf(maps[0], inner) >= 0 && resultOf(maps[1], inner) < 0)
+    std::swap(g.a, g.b);
+  AffineMap a = maps[g.a], b = maps[g.b];
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<std::pair<int, unsigned>> batch, m, n, k;
+  for (unsigned d = 0; d < op.getNumLoops(); ++d) {
+    int inA = resultOf(a, d), inB = resultOf(b, d), inOut = resultOf(out, d);
+    if (inA >= 0 && inB >= 0 && inOut >= 0)
+      batch.push_back({inOut, d});
+    else if (inA >= 0 && inOut >= 0 && inB < 0)
+      m.push_back({inOut, d});
+    else if (inB >= 0 && inOut >= 0 && inA < 0)
+      n.push_back({inOut, d});
+    else if (inA >= 0 && inB >= 0 && inOut < 0)
+      k.push_back({inA, d});
+    else
+      return std::nullopt;
+  }
+  // Outermost first: each group's last loop is its fastest.
+  auto take = [&](auto &pairs, SmallVector<unsigned> &dims, int64_t &size) {
+    llvm::sort(pairs);
+    for (auto [position, d] : pairs) {
+      dims.push_back(d);
+      size *= ranges[d];
+    }
+  };
+  take(batch, g.batch, g.batchSize);
+  take(m, g.m, g.mSize);
+  take(n, g.n, g.nSize);
+  take(k, g.k, g.kSize);
+  if (g.m.empty() || g.n.empty() || g.k.empty() || g.mSize < minSize ||
+      g.nSize < minSize || g.kSize < minSize || g.batchSize > 65535)
+    return std::nullopt;
+  return g;
+}
+
+/// The tiled kernel's shape: a block computes kBlockM x kBlockN results
+/// from kBlockK-deep tiles of a and b in shared memory, on kThreadsX x
+/// kThreadsY threads; each thread keeps a kBlockM / kThreadsY by
+/// kBlockN / kThreadsX tile of results in registers.
+static constexpr int64_t kBlockM = 64, kBlockN = 64, kBlockK = 16,
+                         kThreadsX = 16, kThreadsY = 16;
+static constexpr int64_t kRegM = kBlockM / kThreadsY,
+                         kRegN = kBlockN / kThreadsX, kTilePad = 4;
+
+/// `linear` as indices of loops of `sizes`, outermost first.
+static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
+                                      ArrayRef<int64_t> sizes) {
+  SmallVector<Value> indices(sizes.size());
+  for (int i = sizes.size() - 1; i >= 0; --i) {
+    Value size = arith::ConstantIndexOp::create(b, loc, sizes[i]);
+    indices[i] =
+        i ? arith::RemUIOp::create(b, loc, linear, size).getResult() : linear;
+    if (i)
+      linear = arith::DivUIOp::create(b, loc, linear, size);
+  }
+  return indices;
+}
+
+/// Replaces `op` (matched by matchGemm) with a kernel that tiles it through
+/// shared memory and registers. Each block runs a kBlockM x kBlockN tile
+/// of one batch; per kBlockK step its threads load a's and b's tiles
+/// (reading along the operand's contiguous dim, so a warp's loads are
+/// coalesced; out-of-range elements are zero), wait, and accumulate outer
+/// products from shared memory into registers. At the end each thread adds
+/// its results to `out` (which holds the linalg op's initial value).
+static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
+                          const GemmShape &g) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  Value a = op.getDpsInputs()[g.a], b = op.getDpsInputs()[g.b];
+  Value out = op.getDpsInits()[0];
+  Type type = cast<MemRefType>(out.getType()).getElementType();
+  auto sizesOf = [&](ArrayRef<unsigned> dims) {
+    return llvm::map_to_vector(dims, [&](unsigned d) { return ranges[d]; });
+  };
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+
+  rewriter.setInsertionPoint(op);
+  auto launch = gpu::LaunchOp::create(
+      rewriter, loc, cst(llvm::divideCeil(g.nSize, kBlockN)),
+      cst(llvm::divideCeil(g.mSize, kBlockM)), cst(g.batchSize), cst(kThreadsX),
+      cst(kThreadsY), cst(1));
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  // Rows padded by kTilePad elements: a warp that stores down a column
+  // (an operand contiguous along K) hits 8 banks, not 1; rows stay 16-byte
+  // aligned for vector loads.
+  auto tileType = [&](int64_t cols) {
+    return MemRefType::get({kBlockK, cols + kTilePad}, type,
+                           MemRefLayoutAttrInterface(), workgroup);
+  };
+  Value tileA = launch.addWorkgroupAttribution(tileType(kBlockM), loc);
+  Value tileB = launch.addWorkgroupAttribution(tileType(kBlockN), loc);
+  Block &body = launch.getBody().front();
+  rewriter.setInsertionPointToEnd(&body);
+  gpu::TerminatorOp end = gpu::TerminatorOp::create(rewriter, loc);
+  rewriter.setInsertionPoint(end);
+
+  Value tx = launch.getThreadIds().x, ty = launch.getThreadIds().y;
+  Value tid = arith::AddIOp::create(
+      rewriter, loc, arith::MulIOp::create(rewriter, loc, ty, cst(kThreadsX)),
+      tx);
+  Value mBase = arith::MulIOp::create(rewriter, loc, launch.getBlockIds().y,
+                                      cst(kBlockM));
+  Value nBase = arith::MulIOp::create(rewriter, loc, launch.getBlockIds().x,
+                                      cst(kBlockN));
+  // Loop d's index, per group, as the kernel computes them.
+  DenseMap<unsigned, Value> index;
+  auto assign = [&](OpBuilder &builder, ArrayRef<unsigned> dims, Value linear) {
+    for (auto [d, v] :
+         llvm::zip(dims, delinearize(builder, loc, linear, sizesOf(dims))))
+      index[d] = v;
+  };
+  if (!g.batch.empty())
+    assign(rewriter, g.batch, launch.getBlockIds().z);
+  auto indicesOf = [&](AffineMap map) {
+    return llvm::map_to_vector(map.getResults(), [&](AffineExpr e) {
+      return index.lookup(cast<AffineDimExpr>(e).getPosition());
+    });
+  };
+  Value zero = arith::ConstantOp::create(rewriter, loc, type,
+                                         rewriter.getFloatAttr(type, 0));
+
+  // One operand's tile: `rows` (its M or N group) by kBlockK, from the
+  // block's `base` row and the step's `k0`.
+  auto loadTile = [&](OpBuilder &builder, Value operand, AffineMap map,
+                      ArrayRef<unsigned> rowDims, int64_t rowCount,
+                      int64_t rowsPerBlock, Value base, Value k0, Value tile) {
+    unsigned innermost =
+        cast<AffineDimExpr>(map.getResults().back()).getPosition();
+    bool rowsContiguous = llvm::is_contained(rowDims, innermost);
+    int64_t elements = rowsPerBlock * kBlockK;
+    for (int64_t r = 0; r < elements / (kThreadsX * kThreadsY); ++r) {
+      Value e = arith::AddIOp::create(builder, loc, tid,
+                                      cst(r * kThreadsX * kThreadsY));
+      // Consecutive threads take consecutive elements along the operand's
+      // contiguous dim.
+      int64_t fast = rowsContiguous ? rowsPerBlock : kBlockK;
+      Value lo = arith::RemUIOp::create(builder, loc, e, cst(fast));
+      Value hi = arith::DivUIOp::create(builder, loc, e, cst(fast));
+      Value row = rowsContiguous ? lo : hi, kk = rowsContiguous ? hi : lo;
+      Value rowG = arith::AddIOp::create(builder, loc, base, row);
+      Value kG = arith::AddIOp::create(builder, loc, k0, kk);
+      Value inside = arith::AndIOp::create(
+          builder, loc,
+          arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult, rowG,
+                                cst(rowCount)),
+          arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult, kG,
+                                cst(g.kSize)));
+      // Out-of-range elements read a valid address and become zero.
+      Value rowC =
+          arith::MinUIOp::create(builder, loc, rowG, cst(rowCount - 1));
+      Value kC = arith::MinUIOp::create(builder, loc, kG, cst(g.kSize - 1));
+      assign(builder, rowDims, rowC);
+      assign(builder, g.k, kC);
+      Value v = memref::LoadOp::create(builder, loc, operand, indicesOf(map));
+      v = arith::SelectOp::create(builder, loc, inside, v, zero);
+      memref::StoreOp::create(builder, loc, v, tile, ValueRange{kk, row});
+    }
+  };
+
+  // Thread (tx, ty) computes rows ty * kRegM + i and columns tx * kRegN + j
+  // of the block's tile.
+  Value rowStart = arith::MulIOp::create(rewriter, loc, ty, cst(kRegM));
+  Value colStart = arith::MulIOp::create(rewriter, loc, tx, cst(kRegN));
+  auto rowOf = [&](OpBuilder &builder, int64_t i) -> Value {
+    return arith::AddIOp::create(builder, loc, rowStart, cst(i));
+  };
+  auto colOf = [&](OpBuilder &builder, int64_t j) -> Value {
+    return arith::AddIOp::create(builder, loc, colStart, cst(j));
+  };
+  // Multiply-adds the backend fuses into FMAs (math.fma would call
+  // libdevice's __nv_fmaf).
+  auto contract =
+      arith::FastMathFlagsAttr::get(ctx, arith::FastMathFlags::contract);
+  SmallVector<Value> init(kRegM * kRegN, zero);
+  auto kLoop = scf::ForOp::create(
+      rewriter, loc, cst(0), cst(g.kSize), cst(kBlockK), init,
+      [&](OpBuilder &builder, Location, Value k0, ValueRange accs) {
+        loadTile(builder, a, maps[g.a], g.m, g.mSize, kBlockM, mBase, k0,
+                 tileA);
+        loadTile(builder, b, maps[g.b], g.n, g.nSize, kBlockN, nBase, k0,
+                 tileB);
+        gpu::BarrierOp::create(builder, loc);
+        // The step's outer products, unrolled: each thread's rows and
+        // columns are consecutive, so its reads of a tile are vector loads.
+        SmallVector<Value> sums(accs.begin(), accs.end());
+        for (int64_t kk = 0; kk < kBlockK; ++kk) {
+          SmallVector<Value> as, bs;
+          for (int64_t i = 0; i < kRegM; ++i)
+            as.push_back(memref::LoadOp::create(
+                builder, loc, tileA, ValueRange{cst(kk), rowOf(builder, i)}));
+          for (int64_t j = 0; j < kRegN; ++j)
+            bs.push_back(memref::LoadOp::create(
+                builder, loc, tileB, ValueRange{cst(kk), colOf(builder, j)}));
+          for (int64_t i = 0; i < kRegM; ++i)
+            for (int64_t j = 0; j < kRegN; ++j)
+              sums[i * kRegN + j] = arith::AddFOp::create(
+                  builder, loc, sums[i * kRegN + j],
+                  arith::MulFOp::create(builder, loc, as[i], bs[j], contract),
+                  contract);
+        }
+        // The tiles are read by every thread before the next step writes.
+        gpu::BarrierOp::create(builder, loc);
+        scf::YieldOp::create(builder, loc, sums);
+      });
+
+  // Each thread adds its results to `out`, where they exist.
+  for (int64_t i = 0; i < kRegM; ++i) {
+    Value mG = arith::AddIOp::create(rewriter, loc, mBase, rowOf(rewriter, i));
+    for (int64_t j = 0; j < kRegN; ++j) {
+      Value nG =
+          arith::AddIOp::create(rewriter, loc, nBase, colOf(rewriter, j));
+      Value inside = arith::AndIOp::create(
+          rewriter, loc,
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, mG,
+                                cst(g.mSize)),
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, nG,
+                                cst(g.nSize)));
+      auto store = scf::IfOp::create(rewriter, loc, inside, false);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&store.getThenRegion().front());
+      assign(rewriter, g.m, mG);
+      assign(rewriter, g.n, nG);
+      SmallVector<Value> at = indicesOf(maps[2]);
+      Value old = memref::LoadOp::create(rewriter, loc, out, at);
+      Value sum = arith::AddFOp::create(rewriter, loc, old,
+                                        kLoop.getResult(i * kRegN + j));
+      memref::StoreOp::create(rewriter, loc, sum, out, at);
+    }
+  }
+  rewriter.eraseOp(op);
 }
 
 namespace {
@@ -91,6 +398,11 @@ struct EinsumGpuMapLoops
         op = *generic;
       }
       auto generic = cast<linalg::GenericOp>(op);
+      if (tileGemm)
+        if (std::optional<GemmShape> gemm = matchGemm(generic, kBlockK / 2)) {
+          emitTiledGemm(rewriter, generic, *gemm);
+          continue;
+        }
       if (generic.getNumParallelLoops() == 0) {
         // A full reduction (or a 0-d op): one device thread runs it, in a
         // launch of its own (never the host: its operands are device

@@ -2,21 +2,29 @@
 // RUN: einsum-opt %s --einsum-gpu-pipeline="chip=sm_80 features=+ptx70 tile-x=64 tile-y=4" | FileCheck %s --check-prefix=SM80
 
 // The GPU pipeline, without a GPU: the fill and the contraction become two
-// kernels on 32x8 threads (thread x along the result's contiguous dim, k),
-// outlined into gpu.modules serialized to PTX for sm_90; the host function
-// launches them.
+// kernels, outlined into gpu.modules serialized to PTX for sm_90; the host
+// function launches them. The fill runs on 32x8 threads (thread x along the
+// result's contiguous dim, k); the contraction, a multiply-accumulate, is
+// tiled through shared memory (two 16x68 tiles, barriers) on 16x16 threads,
+// each computing 4x4 results with FMAs from vector loads of the tiles.
 // CHECK: llvm.func @einsum
 // CHECK: gpu.launch_func <{{.*}}> @einsum_kernel::@einsum_kernel blocks in ({{.*}}) threads in ({{.*}})
 // CHECK: gpu.launch_func <{{.*}}> @einsum_kernel_0::@einsum_kernel
 // CHECK: gpu.binary @einsum_kernel
 // CHECK-SAME: .target sm_90
-// CHECK: gpu.binary @einsum_kernel_0
-// CHECK-SAME: .target sm_90
 // CHECK-SAME: .maxntid 32, 8, 1
 // CHECK-SAME: %tid.x
-// CHECK-SAME: mul.rn.f32
-// CHECK-SAME: add.rn.f32
-// SM80: gpu.binary @einsum_kernel_0
+// CHECK: gpu.binary @einsum_kernel_0
+// CHECK-SAME: .target sm_90
+// CHECK-SAME: .maxntid 16, 16, 1
+// CHECK-SAME: .shared .align 4 .b8 __wg_einsum_kernel_0[4352]
+// CHECK-SAME: .shared .align 4 .b8 __wg_einsum_kernel_1[4352]
+// CHECK-SAME: st.shared.b32
+// CHECK-SAME: bar.sync
+// CHECK-SAME: ld.shared.v4.b32
+// CHECK-SAME: fma.rn.f32
+// CHECK-SAME: bar.sync
+// SM80: gpu.binary @einsum_kernel
 // SM80-SAME: .version 7.0
 // SM80-SAME: .target sm_80
 // SM80-SAME: .maxntid 64, 4, 1

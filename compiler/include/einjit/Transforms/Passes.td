@@ -456,7 +456,6 @@ def EinsumApproximateMath
     the C library lane by lane.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
-                           "mlir::math::MathDialect",
                            "mlir::vector::VectorDialect"];
 }
 
@@ -621,12 +620,25 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
     `tile-x` times `tile-y` for one; the outer loop becomes the grid.
     Intermediates (`memref.alloc`) become device memory (`gpu.alloc`), and
     copies between buffers (`memref.copy`) device copies (`gpu.memcpy`).
+
+    With `tile-gemm`, a multiply-accumulate of two f32 or f64 operands
+    whose loops group into batch, M, N and K (each of M, N, K at least 8)
+    becomes a `gpu.launch` of its own instead: 16x16 threads compute a
+    64x64 tile of one batch, 4x4 results a thread in registers, from
+    16-deep tiles of both operands staged in shared memory (workgroup
+    attributions), with barriers between the steps. Each group runs as
+    one linear index delinearized over its loops, so permuted operands,
+    several contracted labels and permuted outputs take the same kernel;
+    tiles are loaded along each operand's contiguous dim, and thread x runs
+    along the result's.
   }];
   let options = [
     Option<"tileX", "tile-x", "int64_t", /*default=*/"32",
            "Threads per block along the contiguous dim (a warp: 32)">,
     Option<"tileY", "tile-y", "int64_t", /*default=*/"8",
            "Threads per block along the next parallel dim">,
+    Option<"tileGemm", "tile-gemm", "bool", /*default=*/"true",
+           "Tile multiply-accumulates through shared memory and registers">,
   ];
   let dependentDialects = ["mlir::scf::SCFDialect",
                            "mlir::gpu::GPUDialect",
