@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -346,6 +347,183 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
   rewriter.eraseOp(op);
 }
 
+/// Threads of a block that reduces one result.
+static constexpr int64_t kReduceThreads = 256;
+
+/// Whether `op` is a sum `out + X` (X computed from the inputs alone) that
+/// runs better with a block per result than a thread per result: its
+/// reductions are long and either it has few results (a thread each would
+/// leave the GPU idle: `i->`, `ijk->j`) or an input is contiguous along a
+/// reduction (a warp's threads would read strided: `ij->i`). `add` is the
+/// body's final addition.
+static bool matchBlockReduction(linalg::GenericOp op, Operation *&add) {
+  if (op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0 ||
+      !op.hasPureBufferSemantics())
+    return false;
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
+      return false;
+  for (Value v : op->getOperands()) {
+    auto memref = dyn_cast<MemRefType>(v.getType());
+    if (!memref || !memref.hasStaticShape())
+      return false;
+  }
+  Block &body = op.getRegion().front();
+  BlockArgument out = body.getArgument(op.getNumDpsInputs());
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (yield.getValues().size() != 1 || !out.hasOneUse())
+    return false;
+  add = yield.getValues()[0].getDefiningOp();
+  if (!add || !isa<arith::AddFOp, arith::AddIOp>(add) ||
+      !llvm::is_contained(add->getOperands(), out))
+    return false;
+  int64_t results = 1, reduced = 1;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (auto [range, type] : llvm::zip(ranges, iterators))
+    (linalg::isParallelIterator(type) ? results : reduced) *= range;
+  if (reduced < 128 || results > (int64_t(1) << 31) - 1)
+    return false;
+  bool strided = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+    AffineMap map = op.getMatchingIndexingMap(in);
+    if (map.getNumResults() == 0)
+      return false;
+    unsigned d = cast<AffineDimExpr>(map.getResults().back()).getPosition();
+    return !linalg::isParallelIterator(iterators[d]);
+  });
+  return results < 8192 || strided;
+}
+
+/// Replaces `op` (matched by matchBlockReduction, its final addition `add`)
+/// with a kernel of one block per result: the block's threads take the
+/// reduction's iterations in turn (consecutive threads along the first
+/// input's contiguous dim, so their loads are coalesced), each summing its
+/// own, then add their sums up in shared memory in a tree, and thread 0
+/// adds the total to the result.
+static void emitBlockReduction(RewriterBase &rewriter, linalg::GenericOp op,
+                               Operation *add) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  Value out = op.getDpsInits()[0];
+  Type type = cast<MemRefType>(out.getType()).getElementType();
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  // Parallel loops outermost first as the result has them; reductions as
+  // the first input has them (its contiguous dim fastest), then the rest.
+  AffineMap first = op.getNumDpsInputs() ? maps[0] : maps.back();
+  SmallVector<std::pair<int, unsigned>> parallelOrder, reductionOrder;
+  for (unsigned d = 0; d < op.getNumLoops(); ++d) {
+    if (linalg::isParallelIterator(iterators[d])) {
+      parallelOrder.push_back({resultOf(maps.back(), d), d});
+    } else {
+      int at = resultOf(first, d);
+      reductionOrder.push_back({at < 0 ? -1 : at, d});
+    }
+  }
+  llvm::sort(parallelOrder);
+  llvm::sort(reductionOrder);
+  SmallVector<unsigned> parallel, reduction;
+  SmallVector<int64_t> parallelSizes, reductionSizes;
+  int64_t results = 1, reduced = 1;
+  for (auto [position, d] : parallelOrder) {
+    parallel.push_back(d);
+    parallelSizes.push_back(ranges[d]);
+    results *= ranges[d];
+  }
+  for (auto [position, d] : reductionOrder) {
+    reduction.push_back(d);
+    reductionSizes.push_back(ranges[d]);
+    reduced *= ranges[d];
+  }
+
+  rewriter.setInsertionPoint(op);
+  auto launch =
+      gpu::LaunchOp::create(rewriter, loc, cst(results), cst(1), cst(1),
+                            cst(kReduceThreads), cst(1), cst(1));
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Value sums = launch.addWorkgroupAttribution(
+      MemRefType::get({kReduceThreads}, type, MemRefLayoutAttrInterface(),
+                      workgroup),
+      loc);
+  Block &block = launch.getBody().front();
+  rewriter.setInsertionPointToEnd(&block);
+  gpu::TerminatorOp end = gpu::TerminatorOp::create(rewriter, loc);
+  rewriter.setInsertionPoint(end);
+  Value tid = launch.getThreadIds().x;
+  DenseMap<unsigned, Value> index;
+  if (!parallel.empty())
+    for (auto [d, v] :
+         llvm::zip(parallel, delinearize(rewriter, loc, launch.getBlockIds().x,
+                                         parallelSizes)))
+      index[d] = v;
+  auto indicesOf = [&](AffineMap map) {
+    return llvm::map_to_vector(map.getResults(), [&](AffineExpr e) {
+      return index.lookup(cast<AffineDimExpr>(e).getPosition());
+    });
+  };
+  auto combine = [&](OpBuilder &b, Value x, Value y) -> Value {
+    if (isa<FloatType>(type))
+      return arith::AddFOp::create(b, loc, x, y);
+    return arith::AddIOp::create(b, loc, x, y);
+  };
+  Value zero = arith::ConstantOp::create(rewriter, loc, type,
+                                         rewriter.getZeroAttr(type));
+  Block &body = op.getRegion().front();
+  Value term = add->getOperand(0) == body.getArgument(op.getNumDpsInputs())
+                   ? add->getOperand(1)
+                   : add->getOperand(0);
+  auto loop = scf::ForOp::create(
+      rewriter, loc, tid, cst(reduced), cst(kReduceThreads), ValueRange{zero},
+      [&](OpBuilder &b, Location, Value r, ValueRange acc) {
+        for (auto [d, v] :
+             llvm::zip(reduction, delinearize(b, loc, r, reductionSizes)))
+          index[d] = v;
+        IRMapping mapping;
+        for (OpOperand *in : op.getDpsInputOperands())
+          mapping.map(
+              body.getArgument(in->getOperandNumber()),
+              memref::LoadOp::create(b, loc, in->get(),
+                                     indicesOf(op.getMatchingIndexingMap(in))));
+        for (Operation &inner : body.without_terminator())
+          if (&inner != add)
+            b.clone(inner, mapping);
+        scf::YieldOp::create(b, loc,
+                             combine(b, acc[0], mapping.lookupOrDefault(term)));
+      });
+  memref::StoreOp::create(rewriter, loc, loop.getResult(0), sums, tid);
+  gpu::BarrierOp::create(rewriter, loc);
+  for (int64_t half = kReduceThreads / 2; half >= 1; half /= 2) {
+    Value active = arith::CmpIOp::create(
+        rewriter, loc, arith::CmpIPredicate::ult, tid, cst(half));
+    auto step = scf::IfOp::create(rewriter, loc, active, false);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&step.getThenRegion().front());
+      Value other = arith::AddIOp::create(rewriter, loc, tid, cst(half));
+      Value mine = memref::LoadOp::create(rewriter, loc, sums, tid);
+      Value theirs = memref::LoadOp::create(rewriter, loc, sums, other);
+      memref::StoreOp::create(rewriter, loc, combine(rewriter, mine, theirs),
+                              sums, tid);
+    }
+    gpu::BarrierOp::create(rewriter, loc);
+  }
+  Value leader = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                       tid, cst(0));
+  auto write = scf::IfOp::create(rewriter, loc, leader, false);
+  rewriter.setInsertionPointToStart(&write.getThenRegion().front());
+  SmallVector<Value> at = indicesOf(maps.back());
+  Value total = memref::LoadOp::create(rewriter, loc, sums, cst(0));
+  Value old = memref::LoadOp::create(rewriter, loc, out, at);
+  memref::StoreOp::create(rewriter, loc, combine(rewriter, old, total), out,
+                          at);
+  rewriter.eraseOp(op);
+}
+
 namespace {
 struct EinsumGpuMapLoops
     : einsum::impl::EinsumGpuMapLoopsBase<EinsumGpuMapLoops> {
@@ -403,6 +581,13 @@ struct EinsumGpuMapLoops
           emitTiledGemm(rewriter, generic, *gemm);
           continue;
         }
+      if (reduceInBlocks) {
+        Operation *add = nullptr;
+        if (matchBlockReduction(generic, add)) {
+          emitBlockReduction(rewriter, generic, add);
+          continue;
+        }
+      }
       if (generic.getNumParallelLoops() == 0) {
         // A full reduction (or a 0-d op): one device thread runs it, in a
         // launch of its own (never the host: its operands are device

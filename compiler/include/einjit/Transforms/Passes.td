@@ -631,6 +631,14 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
     several contracted labels and permuted outputs take the same kernel;
     tiles are loaded along each operand's contiguous dim, and thread x runs
     along the result's.
+
+    With `reduce-in-blocks`, a sum `out + X` of at least 128 terms per
+    result that has fewer than 8192 results (`i->`, `ijk->j`) or an input
+    contiguous along a summed label (`ij->i`) becomes a `gpu.launch` of one
+    256-thread block per result: the threads take the terms in turn
+    (consecutive threads along the first input's contiguous dim), then
+    add their partial sums in a tree in shared memory, and thread 0 adds
+    the total to the result.
   }];
   let options = [
     Option<"tileX", "tile-x", "int64_t", /*default=*/"32",
@@ -639,6 +647,8 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
            "Threads per block along the next parallel dim">,
     Option<"tileGemm", "tile-gemm", "bool", /*default=*/"true",
            "Tile multiply-accumulates through shared memory and registers">,
+    Option<"reduceInBlocks", "reduce-in-blocks", "bool", /*default=*/"true",
+           "Sum long reductions with a block of threads per result">,
   ];
   let dependentDialects = ["mlir::scf::SCFDialect",
                            "mlir::gpu::GPUDialect",
