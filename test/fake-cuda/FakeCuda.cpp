@@ -52,6 +52,9 @@ struct State {
   std::mutex mutex;
   /// Live allocations: base address to bytes.
   std::map<uintptr_t, size_t> live;
+  /// Loaded modules (a runtime may keep its kernels, and their modules,
+  /// to the end of the process).
+  std::map<void *, std::unique_ptr<Module>> modules;
   FILE *log = nullptr;
   int errors = 0;
 
@@ -344,21 +347,30 @@ int cuModuleLoadDataEx(void **module, const void *image, unsigned count,
       optLevel = int(reinterpret_cast<intptr_t>(values[i]));
   s.say("module load: target %s, entries %s, O%d", m->target.c_str(),
         names.c_str(), optLevel);
-  *module = m.release();
+  *module = m.get();
+  s.modules[m.get()] = std::move(m);
   return kSuccess;
 }
 int cuModuleUnload(void *module) {
-  state().say("module unload");
-  delete static_cast<Module *>(module);
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!s.modules.erase(module))
+    return s.error(kInvalidHandle, "cuModuleUnload of a module not loaded");
+  s.say("module unload");
   return kSuccess;
 }
 int cuModuleGetFunction(void **function, void *module, const char *name) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!s.modules.count(module))
+    return s.error(kInvalidHandle, "cuModuleGetFunction in a module not "
+                                   "loaded");
   for (auto &k : static_cast<Module *>(module)->kernels)
     if (k->name == name) {
       *function = k.get();
       return kSuccess;
     }
-  return state().error(kNotFound, std::string("no kernel ") + name);
+  return s.error(kNotFound, std::string("no kernel ") + name);
 }
 int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
                    unsigned bx, unsigned by, unsigned bz, unsigned smem, void *,
