@@ -144,14 +144,34 @@ static std::optional<GemmShape> matchGemm(linalg::GenericOp op,
   return g;
 }
 
-/// The tiled kernel's shape: a block computes kBlockM x kBlockN results
-/// from kBlockK-deep tiles of a and b in shared memory, on kThreadsX x
-/// kThreadsY threads; each thread keeps a kBlockM / kThreadsY by
-/// kBlockN / kThreadsX tile of results in registers.
-static constexpr int64_t kBlockM = 64, kBlockN = 64, kBlockK = 16,
-                         kThreadsX = 16, kThreadsY = 16;
-static constexpr int64_t kRegM = kBlockM / kThreadsY,
-                         kRegN = kBlockN / kThreadsX, kTilePad = 4;
+/// Threads of a tiled kernel's block, and the elements each row of a
+/// shared tile is padded by: a warp that stores down a column (an operand
+/// contiguous along K) hits 8 banks, not 1; rows stay 16-byte aligned for
+/// vector loads.
+static constexpr int64_t kThreadsX = 16, kThreadsY = 16, kTilePad = 4;
+/// M, N and K below which a multiply-accumulate is not tiled.
+static constexpr int64_t kMinGemmSize = 8;
+
+namespace {
+/// A tiled kernel's shape: a block computes blockM x blockN results from
+/// blockK-deep tiles of a and b in shared memory; each thread keeps regM x
+/// regN of them in registers (blockM / kThreadsY by blockN / kThreadsX).
+struct GemmTiles {
+  int64_t blockM, blockN, blockK, regM, regN;
+};
+} // namespace
+
+/// The tiles for `g`: 128x128 results a block, 8x8 a thread, 8 deep, where
+/// M and N fill them and the type is f32 (more results per shared load,
+/// as in CUTLASS's SIMT SGEMM and the usual 2D block tiling); else 64x64,
+/// 4x4 a thread, 16 deep (f64, whose 64 accumulators would take 128
+/// registers, and products with an M or N under 128, such as attention's
+/// weighted sum with d = 64, which 128-wide tiles would half waste).
+static GemmTiles tilesFor(const GemmShape &g, Type type) {
+  if (type.isF32() && g.mSize >= 128 && g.nSize >= 128)
+    return {128, 128, 8, 8, 8};
+  return {64, 64, 16, 4, 4};
+}
 
 /// `linear` as indices of loops of `sizes`, outermost first.
 static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
@@ -168,9 +188,9 @@ static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
 }
 
 /// Replaces `op` (matched by matchGemm) with a kernel that tiles it through
-/// shared memory and registers. Each block runs a kBlockM x kBlockN tile
-/// of one batch; per kBlockK step its threads load a's and b's tiles
-/// (reading along the operand's contiguous dim, so a warp's loads are
+/// shared memory and registers (tilesFor). Each block runs a blockM x
+/// blockN tile of one batch. Per blockK step its threads load a's and b's
+/// tiles (reading along the operand's contiguous dim, so a warp's loads are
 /// coalesced; out-of-range elements are zero), wait, and accumulate outer
 /// products from shared memory into registers. At the end each thread adds
 /// its results to `out` (which holds the linalg op's initial value).
@@ -183,6 +203,9 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
   Value a = op.getDpsInputs()[g.a], b = op.getDpsInputs()[g.b];
   Value out = op.getDpsInits()[0];
   Type type = cast<MemRefType>(out.getType()).getElementType();
+  const GemmTiles tiles = tilesFor(g, type);
+  const int64_t blockM = tiles.blockM, blockN = tiles.blockN,
+                blockK = tiles.blockK, regM = tiles.regM, regN = tiles.regN;
   auto sizesOf = [&](ArrayRef<unsigned> dims) {
     return llvm::map_to_vector(dims, [&](unsigned d) { return ranges[d]; });
   };
@@ -192,20 +215,17 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
 
   rewriter.setInsertionPoint(op);
   auto launch = gpu::LaunchOp::create(
-      rewriter, loc, cst(llvm::divideCeil(g.nSize, kBlockN)),
-      cst(llvm::divideCeil(g.mSize, kBlockM)), cst(g.batchSize), cst(kThreadsX),
+      rewriter, loc, cst(llvm::divideCeil(g.nSize, blockN)),
+      cst(llvm::divideCeil(g.mSize, blockM)), cst(g.batchSize), cst(kThreadsX),
       cst(kThreadsY), cst(1));
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  // Rows padded by kTilePad elements: a warp that stores down a column
-  // (an operand contiguous along K) hits 8 banks, not 1; rows stay 16-byte
-  // aligned for vector loads.
   auto tileType = [&](int64_t cols) {
-    return MemRefType::get({kBlockK, cols + kTilePad}, type,
+    return MemRefType::get({blockK, cols + kTilePad}, type,
                            MemRefLayoutAttrInterface(), workgroup);
   };
-  Value tileA = launch.addWorkgroupAttribution(tileType(kBlockM), loc);
-  Value tileB = launch.addWorkgroupAttribution(tileType(kBlockN), loc);
+  Value tileA = launch.addWorkgroupAttribution(tileType(blockM), loc);
+  Value tileB = launch.addWorkgroupAttribution(tileType(blockN), loc);
   Block &body = launch.getBody().front();
   rewriter.setInsertionPointToEnd(&body);
   gpu::TerminatorOp end = gpu::TerminatorOp::create(rewriter, loc);
@@ -215,10 +235,10 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
   Value tid = arith::AddIOp::create(
       rewriter, loc, arith::MulIOp::create(rewriter, loc, ty, cst(kThreadsX)),
       tx);
-  Value mBase = arith::MulIOp::create(rewriter, loc, launch.getBlockIds().y,
-                                      cst(kBlockM));
-  Value nBase = arith::MulIOp::create(rewriter, loc, launch.getBlockIds().x,
-                                      cst(kBlockN));
+  Value mBase =
+      arith::MulIOp::create(rewriter, loc, launch.getBlockIds().y, cst(blockM));
+  Value nBase =
+      arith::MulIOp::create(rewriter, loc, launch.getBlockIds().x, cst(blockN));
   // Loop d's index, per group, as the kernel computes them.
   DenseMap<unsigned, Value> index;
   auto assign = [&](OpBuilder &builder, ArrayRef<unsigned> dims, Value linear) {
@@ -236,7 +256,7 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
   Value zero = arith::ConstantOp::create(rewriter, loc, type,
                                          rewriter.getFloatAttr(type, 0));
 
-  // One operand's tile: `rows` (its M or N group) by kBlockK, from the
+  // One operand's tile: `rows` (its M or N group) by blockK, from the
   // block's `base` row and the step's `k0`.
   auto loadTile = [&](OpBuilder &builder, Value operand, AffineMap map,
                       ArrayRef<unsigned> rowDims, int64_t rowCount,
@@ -244,13 +264,13 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
     unsigned innermost =
         cast<AffineDimExpr>(map.getResults().back()).getPosition();
     bool rowsContiguous = llvm::is_contained(rowDims, innermost);
-    int64_t elements = rowsPerBlock * kBlockK;
+    int64_t elements = rowsPerBlock * blockK;
     for (int64_t r = 0; r < elements / (kThreadsX * kThreadsY); ++r) {
       Value e = arith::AddIOp::create(builder, loc, tid,
                                       cst(r * kThreadsX * kThreadsY));
       // Consecutive threads take consecutive elements along the operand's
       // contiguous dim.
-      int64_t fast = rowsContiguous ? rowsPerBlock : kBlockK;
+      int64_t fast = rowsContiguous ? rowsPerBlock : blockK;
       Value lo = arith::RemUIOp::create(builder, loc, e, cst(fast));
       Value hi = arith::DivUIOp::create(builder, loc, e, cst(fast));
       Value row = rowsContiguous ? lo : hi, kk = rowsContiguous ? hi : lo;
@@ -274,10 +294,10 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
     }
   };
 
-  // Thread (tx, ty) computes rows ty * kRegM + i and columns tx * kRegN + j
+  // Thread (tx, ty) computes rows ty * regM + i and columns tx * regN + j
   // of the block's tile.
-  Value rowStart = arith::MulIOp::create(rewriter, loc, ty, cst(kRegM));
-  Value colStart = arith::MulIOp::create(rewriter, loc, tx, cst(kRegN));
+  Value rowStart = arith::MulIOp::create(rewriter, loc, ty, cst(regM));
+  Value colStart = arith::MulIOp::create(rewriter, loc, tx, cst(regN));
   auto rowOf = [&](OpBuilder &builder, int64_t i) -> Value {
     return arith::AddIOp::create(builder, loc, rowStart, cst(i));
   };
@@ -288,30 +308,28 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
   // libdevice's __nv_fmaf).
   auto contract =
       arith::FastMathFlagsAttr::get(ctx, arith::FastMathFlags::contract);
-  SmallVector<Value> init(kRegM * kRegN, zero);
+  SmallVector<Value> init(regM * regN, zero);
   auto kLoop = scf::ForOp::create(
-      rewriter, loc, cst(0), cst(g.kSize), cst(kBlockK), init,
+      rewriter, loc, cst(0), cst(g.kSize), cst(blockK), init,
       [&](OpBuilder &builder, Location, Value k0, ValueRange accs) {
-        loadTile(builder, a, maps[g.a], g.m, g.mSize, kBlockM, mBase, k0,
-                 tileA);
-        loadTile(builder, b, maps[g.b], g.n, g.nSize, kBlockN, nBase, k0,
-                 tileB);
+        loadTile(builder, a, maps[g.a], g.m, g.mSize, blockM, mBase, k0, tileA);
+        loadTile(builder, b, maps[g.b], g.n, g.nSize, blockN, nBase, k0, tileB);
         gpu::BarrierOp::create(builder, loc);
         // The step's outer products, unrolled: each thread's rows and
         // columns are consecutive, so its reads of a tile are vector loads.
         SmallVector<Value> sums(accs.begin(), accs.end());
-        for (int64_t kk = 0; kk < kBlockK; ++kk) {
+        for (int64_t kk = 0; kk < blockK; ++kk) {
           SmallVector<Value> as, bs;
-          for (int64_t i = 0; i < kRegM; ++i)
+          for (int64_t i = 0; i < regM; ++i)
             as.push_back(memref::LoadOp::create(
                 builder, loc, tileA, ValueRange{cst(kk), rowOf(builder, i)}));
-          for (int64_t j = 0; j < kRegN; ++j)
+          for (int64_t j = 0; j < regN; ++j)
             bs.push_back(memref::LoadOp::create(
                 builder, loc, tileB, ValueRange{cst(kk), colOf(builder, j)}));
-          for (int64_t i = 0; i < kRegM; ++i)
-            for (int64_t j = 0; j < kRegN; ++j)
-              sums[i * kRegN + j] = arith::AddFOp::create(
-                  builder, loc, sums[i * kRegN + j],
+          for (int64_t i = 0; i < regM; ++i)
+            for (int64_t j = 0; j < regN; ++j)
+              sums[i * regN + j] = arith::AddFOp::create(
+                  builder, loc, sums[i * regN + j],
                   arith::MulFOp::create(builder, loc, as[i], bs[j], contract),
                   contract);
         }
@@ -321,9 +339,9 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
       });
 
   // Each thread adds its results to `out`, where they exist.
-  for (int64_t i = 0; i < kRegM; ++i) {
+  for (int64_t i = 0; i < regM; ++i) {
     Value mG = arith::AddIOp::create(rewriter, loc, mBase, rowOf(rewriter, i));
-    for (int64_t j = 0; j < kRegN; ++j) {
+    for (int64_t j = 0; j < regN; ++j) {
       Value nG =
           arith::AddIOp::create(rewriter, loc, nBase, colOf(rewriter, j));
       Value inside = arith::AndIOp::create(
@@ -340,7 +358,7 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
       SmallVector<Value> at = indicesOf(maps[2]);
       Value old = memref::LoadOp::create(rewriter, loc, out, at);
       Value sum = arith::AddFOp::create(rewriter, loc, old,
-                                        kLoop.getResult(i * kRegN + j));
+                                        kLoop.getResult(i * regN + j));
       memref::StoreOp::create(rewriter, loc, sum, out, at);
     }
   }
@@ -577,7 +595,7 @@ struct EinsumGpuMapLoops
       }
       auto generic = cast<linalg::GenericOp>(op);
       if (tileGemm)
-        if (std::optional<GemmShape> gemm = matchGemm(generic, kBlockK / 2)) {
+        if (std::optional<GemmShape> gemm = matchGemm(generic, kMinGemmSize)) {
           emitTiledGemm(rewriter, generic, *gemm);
           continue;
         }

@@ -624,9 +624,10 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
     With `tile-gemm`, a multiply-accumulate of two f32 or f64 operands
     whose loops group into batch, M, N and K (each of M, N, K at least 8)
     becomes a `gpu.launch` of its own instead: 16x16 threads compute a
-    64x64 tile of one batch, 4x4 results a thread in registers, from
-    16-deep tiles of both operands staged in shared memory (workgroup
-    attributions), with barriers between the steps. Each group runs as
+    tile of results of one batch, in registers, from tiles of both
+    operands staged in shared memory (workgroup attributions), with
+    barriers between the steps: 128x128 results a block, 8x8 a thread,
+    8 deep for f32 with M and N of 128 or more; else 64x64, 4x4, 16 deep. Each group runs as
     one linear index delinearized over its loops, so permuted operands,
     several contracted labels and permuted outputs take the same kernel;
     tiles are loaded along each operand's contiguous dim, and thread x runs
