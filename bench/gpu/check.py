@@ -37,13 +37,19 @@ DTYPES = {"f32": np.float32, "f64": np.float64, "c64": np.complex64,
           "c128": np.complex128}
 
 
-def build_abi(out):
+def build_abi(out, kernels):
+    """The driver/ABI library, built here from runtime/lib/CudaAbi.cpp, or
+    prepare.sh's copy where there is no C++ compiler."""
     lib = os.path.join(out, "libeinjit-cuda-abi.so")
     src = os.path.join(ROOT, "runtime", "lib", "CudaAbi.cpp")
-    subprocess.run(["c++", "-O2", "-std=c++17", "-shared", "-fPIC", src, "-o",
-                    lib, "-ldl"], check=True)
-    abi = ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
-    return abi
+    try:
+        subprocess.run(["c++", "-O2", "-std=c++17", "-shared", "-fPIC", src,
+                        "-o", lib, "-ldl"], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"building {src} failed ({e}); using prepare.sh's build",
+              flush=True)
+        lib = os.path.join(kernels, "libeinjit-cuda-abi.so")
+    return ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
 
 
 def driver_library():
@@ -216,7 +222,7 @@ def main():
     parser.add_argument("--only", default="", help="comma-separated names")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    abi = build_abi(args.out)
+    abi = build_abi(args.out, args.kernels)
     try:
         import torch
         if not torch.cuda.is_available():

@@ -27,4 +27,8 @@ grep -v '^#' "$root/bench/gpu/workloads.txt" | grep -v '^\s*$' |
     rm "$out/$name.ll" "$out/$name.o"
     echo "$kind|$name|$equation|$(echo "$operands" | xargs)" >>"$out/manifest.txt"
   done
+# The driver and mgpu* ABI library too, for a GPU machine without a C++
+# compiler (check.py builds its own where it can).
+c++ -O2 -std=c++17 -shared -fPIC -static-libstdc++ -static-libgcc \
+  "$root/runtime/lib/CudaAbi.cpp" -o "$out/libeinjit-cuda-abi.so" -ldl
 echo "prepared $(wc -l <"$out/manifest.txt") kernels in $out"
