@@ -1244,6 +1244,18 @@ static void storeOnDisk(const std::string &dir, const std::string &key,
   }
 }
 
+/// The contraction path a disk entry of `eq` was compiled along, into
+/// `path` (an error: the entry does not fit `eq`, and is rejected).
+static llvm::Error pathOfEntry(const BoundEquation &eq, const DiskEntry &entry,
+                               std::optional<ContractionPath> &path) {
+  auto rebuilt = pathFromSteps(eq, entry.steps);
+  if (!rebuilt)
+    return makeEinsumError("its contraction path does not fit the equation: " +
+                           llvm::toString(rebuilt.takeError()));
+  path = std::move(*rebuilt);
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::unique_ptr<JitKernel>>
 Runtime::jitModule(mlir::ModuleOp module, const TargetInfo &target,
                    const std::string &key, const std::string &dir,
@@ -1277,14 +1289,8 @@ Runtime::buildEinsum(const BoundEquation &eq, const PlanOptions &options,
   if (!dir.empty() && !empty) {
     DiskEntry entry;
     std::optional<ContractionPath> path;
-    auto check = [&](const DiskEntry &entry) -> llvm::Error {
-      auto rebuilt = pathFromSteps(eq, entry.steps);
-      if (!rebuilt)
-        return makeEinsumError(
-            "its contraction path does not fit the equation: " +
-            llvm::toString(rebuilt.takeError()));
-      path = std::move(*rebuilt);
-      return llvm::Error::success();
+    auto check = [&](const DiskEntry &entry) {
+      return pathOfEntry(eq, entry, path);
     };
     if (auto kernel = loadFromDisk(key, dir, entry, check, disk))
       return cachedEntry(std::make_shared<const CompiledEinsum>(
@@ -1367,18 +1373,14 @@ Runtime::buildCuda(const BoundEquation &eq, const PlanOptions &options,
   auto made = std::make_shared<CudaEinsum>();
   if (!dir.empty()) {
     DiskEntry entry;
-    auto check = [&](const DiskEntry &entry) -> llvm::Error {
-      auto rebuilt = pathFromSteps(eq, entry.steps);
-      if (!rebuilt)
-        return makeEinsumError(
-            "its contraction path does not fit the equation: " +
-            llvm::toString(rebuilt.takeError()));
-      made->path = std::move(*rebuilt);
-      return llvm::Error::success();
+    std::optional<ContractionPath> path;
+    auto check = [&](const DiskEntry &entry) {
+      return pathOfEntry(eq, entry, path);
     };
     if (auto kernel = loadFromDisk(key, dir, entry, check, disk,
                                    /*constructors=*/true)) {
       made->kernel = std::move(kernel);
+      made->path = std::move(*path);
       made->seconds = secondsSince(start);
       return cachedEntry(std::shared_ptr<const CudaEinsum>(std::move(made)));
     }

@@ -642,29 +642,47 @@ static int finishOutput() {
   return fail("cannot write to standard output: " + ec.message());
 }
 
-/// --bench with --bench-calls or --dynamic: times whole einsum calls (which
-/// run as pieces with --dynamic), each allocating its result.
-static int benchCalls(const Options &options, llvm::ArrayRef<Tensor> operands) {
+/// Timings of a call: the first (compile and warm-up), then the best and
+/// median of `runs` more.
+struct Timings {
+  double first = 0, min = 0, median = 0;
+};
+
+/// Times `call` once, then `runs` times more (none: the first is all).
+static llvm::Expected<Timings>
+timeCalls(int runs, llvm::function_ref<llvm::Error()> call) {
   using clock = std::chrono::steady_clock;
   auto time = [&]() -> llvm::Expected<double> {
     auto start = clock::now();
-    auto result = einsum(options.equation, operands, options.plan);
-    if (!result)
-      return result.takeError();
+    if (auto err = call())
+      return std::move(err);
     return std::chrono::duration<double>(clock::now() - start).count();
   };
+  Timings t;
   auto first = time();
   if (!first)
-    return fail(first.takeError());
+    return first.takeError();
+  t.first = *first;
   std::vector<double> times;
-  for (int i = 0; i < options.bench; ++i) {
-    auto t = time();
-    if (!t)
-      return fail(t.takeError());
-    times.push_back(*t);
+  for (int i = 0; i < runs; ++i) {
+    auto one = time();
+    if (!one)
+      return one.takeError();
+    times.push_back(*one);
+  }
+  if (times.empty()) {
+    t.min = t.median = t.first;
+    return t;
   }
   std::sort(times.begin(), times.end());
-  double min = times.front(), median = times[times.size() / 2];
+  t.min = times.front();
+  t.median = times[times.size() / 2];
+  return t;
+}
+
+/// The flops of the options' einsum on `operands` as planned.
+static llvm::Expected<double> plannedFlops(const Options &options,
+                                           llvm::ArrayRef<Tensor> operands) {
   std::vector<std::vector<int64_t>> shapes;
   std::vector<DType> types;
   for (const Tensor &t : operands) {
@@ -673,69 +691,67 @@ static int benchCalls(const Options &options, llvm::ArrayRef<Tensor> operands) {
   }
   auto plan = explain(options.equation, shapes, types, options.plan);
   if (!plan)
-    return fail(plan.takeError());
+    return plan.takeError();
+  return plan->flops;
+}
+
+/// The steady-state lines every --bench prints.
+static void printSteadyState(const Timings &t, int runs, double flops,
+                             llvm::StringRef how = "") {
+  llvm::outs() << formatv("steady state ({0} runs{1}): min {2:f3} ms, median "
+                          "{3:f3} ms\n",
+                          runs, how, t.min * 1e3, t.median * 1e3);
+  llvm::outs() << formatv("GFLOP/s: {0:f2} (min), {1:f2} (median)\n",
+                          flops / t.min * 1e-9, flops / t.median * 1e-9);
+}
+
+/// --bench with --bench-calls or --dynamic: times whole einsum calls (which
+/// run as pieces with --dynamic), each allocating its result.
+static int benchCalls(const Options &options, llvm::ArrayRef<Tensor> operands) {
+  auto t = timeCalls(options.bench, [&]() -> llvm::Error {
+    auto result = einsum(options.equation, operands, options.plan);
+    return result ? llvm::Error::success() : result.takeError();
+  });
+  if (!t)
+    return fail(t.takeError());
+  auto flops = plannedFlops(options, operands);
+  if (!flops)
+    return fail(flops.takeError());
   CacheStats stats = cacheStats();
   llvm::outs() << "equation: " << options.equation << "\n";
   llvm::outs() << "dynamic: "
                << (options.dynamic.empty() ? "none" : options.dynamic)
-               << formatv("  flops: {0:e}\n", plan->flops);
+               << formatv("  flops: {0:e}\n", *flops);
   llvm::outs() << formatv("compile: {0:f3} ms ({1} kernels)\n",
                           stats.compileSeconds * 1e3, stats.compiles);
-  llvm::outs() << formatv("first call: {0:f3} ms\n", *first * 1e3);
-  llvm::outs() << formatv("steady state ({0} runs): min {1:f3} ms, median "
-                          "{2:f3} ms\n",
-                          options.bench, min * 1e3, median * 1e3);
-  llvm::outs() << formatv("GFLOP/s: {0:f2} (min), {1:f2} (median)\n",
-                          plan->flops / min * 1e-9,
-                          plan->flops / median * 1e-9);
+  llvm::outs() << formatv("first call: {0:f3} ms\n", t->first * 1e3);
+  printSteadyState(*t, options.bench, *flops);
   return 0;
 }
 
 static int bench(const CompiledEinsum &kernel, llvm::ArrayRef<Tensor> operands,
                  int runs) {
-  using clock = std::chrono::steady_clock;
   const BoundEquation &eq = kernel.equation();
   auto allocated = Tensor::allocate(eq.resultType, eq.outputShape());
   if (!allocated)
     return fail(allocated.takeError());
   Tensor out = std::move(*allocated);
-  auto time = [&]() -> llvm::Expected<double> {
-    auto start = clock::now();
-    if (auto err = kernel.run(operands, out))
-      return std::move(err);
-    return std::chrono::duration<double>(clock::now() - start).count();
-  };
-  auto first = time();
-  if (!first)
-    return fail(first.takeError());
-  std::vector<double> times;
-  for (int i = 0; i < runs; ++i) {
-    auto t = time();
-    if (!t)
-      return fail(t.takeError());
-    times.push_back(*t);
-  }
-  std::sort(times.begin(), times.end());
-  double min = times.front(), median = times[times.size() / 2];
+  auto t = timeCalls(runs, [&] { return kernel.run(operands, out); });
+  if (!t)
+    return fail(t.takeError());
   llvm::outs() << "equation: " << eq.text << "\n";
   llvm::outs() << "path: " << kernel.path().describe()
                << formatv("  flops: {0:e}\n", kernel.flops());
   llvm::outs() << formatv("compile: {0:f3} ms\n",
                           kernel.compileSeconds() * 1e3);
-  llvm::outs() << formatv("first call: {0:f3} ms\n", *first * 1e3);
-  llvm::outs() << formatv("steady state ({0} runs): min {1:f3} ms, median "
-                          "{2:f3} ms\n",
-                          runs, min * 1e3, median * 1e3);
-  llvm::outs() << formatv("GFLOP/s: {0:f2} (min), {1:f2} (median)\n",
-                          kernel.flops() / min * 1e-9,
-                          kernel.flops() / median * 1e-9);
+  llvm::outs() << formatv("first call: {0:f3} ms\n", t->first * 1e3);
+  printSteadyState(*t, runs, kernel.flops());
   return 0;
 }
 
 /// --device=cuda: the einsum on device 0, its result copied back and
 /// written or printed as the CPU's; with --bench, timed.
 static int runOnCuda(const Options &options, llvm::ArrayRef<Tensor> operands) {
-  using clock = std::chrono::steady_clock;
   if (!options.grad.empty() || !options.dynamic.empty())
     return fail("--grad and --dynamic run on the CPU only");
   auto device = cudaDevice();
@@ -748,50 +764,29 @@ static int runOnCuda(const Options &options, llvm::ArrayRef<Tensor> operands) {
       return fail(d.takeError());
     inputs.push_back(std::move(*d));
   }
-  auto time = [&](DeviceTensor &out) -> llvm::Expected<double> {
-    auto start = clock::now();
+  DeviceTensor out;
+  auto t = timeCalls(options.bench, [&]() -> llvm::Error {
     auto result = einsum(options.equation, inputs, options.plan);
     if (!result)
       return result.takeError();
     out = std::move(*result);
-    return std::chrono::duration<double>(clock::now() - start).count();
-  };
-  DeviceTensor out;
-  auto first = time(out);
-  if (!first)
-    return fail(first.takeError());
+    return llvm::Error::success();
+  });
+  if (!t)
+    return fail(t.takeError());
   if (options.bench) {
-    std::vector<double> times;
-    for (int i = 0; i < options.bench; ++i) {
-      auto t = time(out);
-      if (!t)
-        return fail(t.takeError());
-      times.push_back(*t);
-    }
-    std::sort(times.begin(), times.end());
-    double min = times.front(), median = times[times.size() / 2];
-    std::vector<std::vector<int64_t>> shapes;
-    std::vector<DType> types;
-    for (const Tensor &t : operands) {
-      shapes.emplace_back(t.shape().begin(), t.shape().end());
-      types.push_back(t.dtype());
-    }
-    auto explained = explain(options.equation, shapes, types, options.plan);
-    if (!explained)
-      return fail(explained.takeError());
-    double flops = explained->flops;
+    auto flops = plannedFlops(options, operands);
+    if (!flops)
+      return fail(flops.takeError());
     llvm::outs() << "equation: " << options.equation << "\n";
     llvm::outs() << formatv("device: {0} ({1}, {2} SMs)  flops: {3:e}\n",
                             device->name, device->chip, device->multiprocessors,
-                            flops);
+                            *flops);
     llvm::outs() << formatv("compile and first call: {0:f3} ms\n",
-                            *first * 1e3);
-    llvm::outs() << formatv("steady state ({0} runs, each with its result's "
-                            "allocation and a stream synchronize): min "
-                            "{1:f3} ms, median {2:f3} ms\n",
-                            options.bench, min * 1e3, median * 1e3);
-    llvm::outs() << formatv("GFLOP/s: {0:f2} (min), {1:f2} (median)\n",
-                            flops / min * 1e-9, flops / median * 1e-9);
+                            t->first * 1e3);
+    printSteadyState(*t, options.bench, *flops,
+                     ", each with its result's allocation and a stream "
+                     "synchronize");
     return 0;
   }
   auto result = out.toHost();
