@@ -10,8 +10,8 @@
 //   pointer argument outside a live allocation is an error, logged;
 // - a module must be NUL-terminated PTX with a .version and a .target;
 //   cuModuleGetFunction finds only its .entry names;
-// - a launch's block must fit the kernel's .maxntid, its grid be positive,
-//   and it must pass as many arguments as the .entry has parameters;
+// - a launch's block must fit the kernel's .maxntid and its grid CUDA's
+//   limits (x 2^31-1, y and z 65535);
 // - at exit it logs the allocations still live.
 //
 // FAKE_CUDA_LOG names the log file (else stderr). FAKE_CUDA_SM sets the
@@ -382,6 +382,10 @@ int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
     return s.error(kInvalidValue, "launch of " + k->name +
                                       " with a zero "
                                       "grid or block");
+  if (gx > 2147483647u || gy > 65535 || gz > 65535)
+    return s.error(kInvalidValue, "launch of " + k->name +
+                                      " with a grid over CUDA's limits (x "
+                                      "2^31-1, y and z 65535)");
   if (bx > k->maxThreads[0] || by > k->maxThreads[1] || bz > k->maxThreads[2] ||
       bx * by * bz > 1024)
     return s.error(kLaunchOutOfResources,

@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -149,6 +150,8 @@ static std::optional<GemmShape> matchGemm(linalg::GenericOp op,
 /// contiguous along K) hits 8 banks, not 1; rows stay 16-byte aligned for
 /// vector loads.
 static constexpr int64_t kThreadsX = 16, kThreadsY = 16, kTilePad = 4;
+/// CUDA's grid limits: blocks along x, and along y and z.
+static constexpr int64_t kMaxGridX = (int64_t(1) << 31) - 1, kMaxGridYZ = 65535;
 /// M, N and K below which a multiply-accumulate is not tiled.
 static constexpr int64_t kMinGemmSize = 8;
 
@@ -171,6 +174,22 @@ static GemmTiles tilesFor(const GemmShape &g, Type type) {
   if (type.isF32() && g.mSize >= 128 && g.nSize >= 128)
     return {128, 128, 8, 8, 8};
   return {64, 64, 16, 4, 4};
+}
+
+/// The tiles of `g` along M and N.
+static std::pair<int64_t, int64_t> tileCounts(const GemmShape &g, Type type) {
+  GemmTiles tiles = tilesFor(g, type);
+  return {llvm::divideCeil(g.mSize, tiles.blockM),
+          llvm::divideCeil(g.nSize, tiles.blockN)};
+}
+
+/// Whether `g`'s tiles fit CUDA's grid: N tiles on x and M tiles on y, or
+/// the other way round where there are more than 65535 M tiles.
+static bool fitsGrid(const GemmShape &g, linalg::GenericOp op) {
+  Type type = cast<MemRefType>(op.getDpsInits()[0].getType()).getElementType();
+  auto [mTiles, nTiles] = tileCounts(g, type);
+  return std::min(mTiles, nTiles) <= kMaxGridYZ &&
+         std::max(mTiles, nTiles) <= kMaxGridX;
 }
 
 /// `linear` as indices of loops of `sizes`, outermost first.
@@ -214,10 +233,14 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
   };
 
   rewriter.setInsertionPoint(op);
+  // N tiles on x, M tiles on y, unless there are more M tiles than y takes.
+  auto [mTiles, nTiles] = tileCounts(g, type);
+  bool mOnX = mTiles > kMaxGridYZ;
   auto launch = gpu::LaunchOp::create(
-      rewriter, loc, cst(llvm::divideCeil(g.nSize, blockN)),
-      cst(llvm::divideCeil(g.mSize, blockM)), cst(g.batchSize), cst(kThreadsX),
-      cst(kThreadsY), cst(1));
+      rewriter, loc, cst(mOnX ? mTiles : nTiles), cst(mOnX ? nTiles : mTiles),
+      cst(g.batchSize), cst(kThreadsX), cst(kThreadsY), cst(1));
+  Value mBlock = mOnX ? launch.getBlockIds().x : launch.getBlockIds().y;
+  Value nBlock = mOnX ? launch.getBlockIds().y : launch.getBlockIds().x;
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto tileType = [&](int64_t cols) {
@@ -235,10 +258,8 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
   Value tid = arith::AddIOp::create(
       rewriter, loc, arith::MulIOp::create(rewriter, loc, ty, cst(kThreadsX)),
       tx);
-  Value mBase =
-      arith::MulIOp::create(rewriter, loc, launch.getBlockIds().y, cst(blockM));
-  Value nBase =
-      arith::MulIOp::create(rewriter, loc, launch.getBlockIds().x, cst(blockN));
+  Value mBase = arith::MulIOp::create(rewriter, loc, mBlock, cst(blockM));
+  Value nBase = arith::MulIOp::create(rewriter, loc, nBlock, cst(blockN));
   // Loop d's index, per group, as the kernel computes them.
   DenseMap<unsigned, Value> index;
   auto assign = [&](OpBuilder &builder, ArrayRef<unsigned> dims, Value linear) {
@@ -542,6 +563,49 @@ static void emitBlockReduction(RewriterBase &rewriter, linalg::GenericOp op,
   rewriter.eraseOp(op);
 }
 
+/// Maps a tiled loop nest to the GPU (gpu-map-parallel-loops then leaves
+/// it as it is): the inner loop's dims to threads x, y and z in order (the
+/// first indexes the result's contiguous dim); the outer loop's dims, the
+/// tiles of `ranges` by `sizes`, to blocks, the most tiles on x (up to
+/// 2^31 - 1) and the next on y and z (up to 65535 each). A dim over its
+/// limit, or past the third, runs as a loop in each block. Mapping in order
+/// put a second dim of 125000 tiles (`ij->ji`, 3 x 1000000) on y.
+static void mapToBlocksAndThreads(scf::ParallelOp blocks,
+                                  scf::ParallelOp threads,
+                                  ArrayRef<int64_t> ranges,
+                                  ArrayRef<int64_t> sizes) {
+  MLIRContext *ctx = blocks.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
+  auto attr = [&](gpu::Processor p) {
+    return gpu::ParallelLoopDimMappingAttr::get(ctx, p, identity, identity);
+  };
+  SmallVector<gpu::ParallelLoopDimMappingAttr> threadMap,
+      blockMap(ranges.size(), attr(gpu::Processor::Sequential));
+  const gpu::Processor threadIds[] = {gpu::Processor::ThreadX,
+                                      gpu::Processor::ThreadY,
+                                      gpu::Processor::ThreadZ};
+  for (size_t d = 0; d < ranges.size(); ++d)
+    threadMap.push_back(
+        attr(d < 3 ? threadIds[d] : gpu::Processor::Sequential));
+  SmallVector<size_t> order =
+      llvm::to_vector(llvm::seq<size_t>(0, ranges.size()));
+  auto tiles = [&](size_t d) { return llvm::divideCeil(ranges[d], sizes[d]); };
+  llvm::stable_sort(order,
+                    [&](size_t a, size_t b) { return tiles(a) > tiles(b); });
+  const gpu::Processor blockIds[] = {
+      gpu::Processor::BlockX, gpu::Processor::BlockY, gpu::Processor::BlockZ};
+  size_t next = 0;
+  for (size_t d : order) {
+    if (next == 3)
+      break;
+    if (tiles(d) > (next == 0 ? kMaxGridX : kMaxGridYZ))
+      continue;
+    blockMap[d] = attr(blockIds[next++]);
+  }
+  (void)gpu::setMappingAttr(blocks, blockMap);
+  (void)gpu::setMappingAttr(threads, threadMap);
+}
+
 namespace {
 struct EinsumGpuMapLoops
     : einsum::impl::EinsumGpuMapLoopsBase<EinsumGpuMapLoops> {
@@ -595,7 +659,8 @@ struct EinsumGpuMapLoops
       }
       auto generic = cast<linalg::GenericOp>(op);
       if (tileGemm)
-        if (std::optional<GemmShape> gemm = matchGemm(generic, kMinGemmSize)) {
+        if (std::optional<GemmShape> gemm = matchGemm(generic, kMinGemmSize);
+            gemm && fitsGrid(*gemm, generic)) {
           emitTiledGemm(rewriter, generic, *gemm);
           continue;
         }
@@ -649,7 +714,12 @@ struct EinsumGpuMapLoops
       sizes[0] = rank == 1 ? tileX * tileY : tileX;
       if (rank > 1)
         sizes[1] = tileY;
-      scf::tileParallelLoop(parallel, sizes, /*noMinMaxBounds=*/false);
+      SmallVector<int64_t> ranges =
+          llvm::map_to_vector(parallel.getUpperBound(),
+                              [](Value v) { return *getConstantIntValue(v); });
+      auto [blocks, threads] =
+          scf::tileParallelLoop(parallel, sizes, /*noMinMaxBounds=*/false);
+      mapToBlocksAndThreads(blocks, threads, ranges, sizes);
     }
     // Fold the tile arithmetic to constants, which convert-parallel-loops-
     // to-gpu needs for the launch bounds. Folding only: canonicalization
