@@ -13,7 +13,12 @@ using namespace einjit::cuda;
 // Values of the driver's enums that are used here (cuda.h).
 static constexpr int kAttrMultiprocessors = 16;
 static constexpr int kAttrMajor = 75, kAttrMinor = 76;
-static constexpr unsigned kStreamNonBlocking = 1;
+/// Streams are created blocking (flags 0): their work waits for the legacy
+/// default stream's, where DeviceTensor's copies from pageable host memory
+/// go. Such a copy returns once the data is staged, before the DMA is done,
+/// so a kernel on a non-blocking stream could read the device memory
+/// before it arrives.
+static constexpr unsigned kStreamBlocking = 0;
 static constexpr unsigned kEventDisableTiming = 2;
 static constexpr int kJitErrorLogBuffer = 5, kJitErrorLogBufferSize = 6,
                      kJitOptimizationLevel = 7;
@@ -307,7 +312,7 @@ void *mgpuStreamCreate() {
   if (!d)
     return nullptr;
   CUstream stream = nullptr;
-  if (failed(d->cuStreamCreate(&stream, kStreamNonBlocking), "cuStreamCreate"))
+  if (failed(d->cuStreamCreate(&stream, kStreamBlocking), "cuStreamCreate"))
     return nullptr;
   return stream;
 }
