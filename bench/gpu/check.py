@@ -163,18 +163,23 @@ def run_workload(abi, device, kernels, row, args, torch):
         got = device.download(out_ptr, out)
         # The reference: numpy in float64 (small), torch on the GPU in
         # float64 (big).
+        # The error is measured against |A||B| (the einsum of the operands'
+        # absolute values), the scale of a sum's rounding.
         if kind == "small" or torch is None:
-            ref = np.einsum(equation, *[h.astype(np.complex128)
-                                        if np.iscomplexobj(h) else
-                                        h.astype(np.float64) for h in hosts])
+            wide = [h.astype(np.complex128) if np.iscomplexobj(h) else
+                    h.astype(np.float64) for h in hosts]
+            ref = np.einsum(equation, *wide)
+            scale = np.einsum(equation, *[np.abs(w) for w in wide])
         else:
-            ref = torch.einsum(equation, *[torch.from_numpy(h).cuda().double()
-                                           for h in hosts]).cpu().numpy()
-        scale = np.einsum(equation, *[np.abs(h).astype(np.float64) for h in hosts]) \
-            if kind == "small" else np.abs(ref) + 1
-        err = float(np.max(np.abs(got - ref) / (np.abs(scale) + 1e-30))) \
+            wide = [torch.from_numpy(h).cuda().double() for h in hosts]
+            ref = torch.einsum(equation, *wide).cpu().numpy()
+            scale = torch.einsum(equation, *[w.abs() for w in wide]).cpu().numpy()
+            del wide
+        err = float(np.max(np.abs(got - ref) / (scale + 1e-30))) \
             if got.size else 0.0
-        tol = 1e-5 if expected_dtype in (np.float32, np.complex64) else 1e-12
+        # fp32 sums of thousands of terms (the big ones) round further.
+        tol = (1e-5 if kind == "small" else 3e-5) \
+            if expected_dtype in (np.float32, np.complex64) else 1e-12
         result["max_rel_err"] = err
         result["ok"] = bool(err <= tol)
         if kind == "big" and torch is not None:
