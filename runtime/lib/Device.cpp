@@ -91,11 +91,13 @@ llvm::Expected<DeviceTensor> DeviceTensor::fromHost(const Tensor &host) {
   auto contiguous = host.contiguous();
   if (!contiguous)
     return contiguous.takeError();
-  const cuda::Driver &d = *cuda::checkedDriver();
+  auto d = cuda::checkedDriver();
+  if (!d)
+    return d.takeError();
   if (auto err = cuda::check(
-          d.cuMemcpyHtoD(static_cast<cuda::CUdeviceptr>(
-                             reinterpret_cast<uintptr_t>(t->data())),
-                         contiguous->data(), t->nbytes()),
+          d->cuMemcpyHtoD(static_cast<cuda::CUdeviceptr>(
+                              reinterpret_cast<uintptr_t>(t->data())),
+                          contiguous->data(), t->nbytes()),
           "cuMemcpyHtoD"))
     return std::move(err);
   return t;

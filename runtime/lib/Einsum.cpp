@@ -2113,10 +2113,6 @@ einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<DeviceTensor> operands,
   auto bound = bindEquation(equation, shapes, types);
   if (!bound)
     return bound.takeError();
-  if (bound->repeatsOutputLabel())
-    return makeEinsumError("'" + equation +
-                           "' repeats a label in its output; that runs on "
-                           "the CPU only");
   auto device = cudaDevice();
   if (!device)
     return device.takeError();
