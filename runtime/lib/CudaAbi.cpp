@@ -123,6 +123,10 @@ static void load(Loaded &l) {
       !bind(lib, "cuMemFreeAsync", d.cuMemFreeAsync, optional))
     d.cuMemAllocAsync = nullptr, d.cuMemFreeAsync = nullptr;
 
+  auto hostMemory =
+      reinterpret_cast<int (*)()>(dlsym(lib, "einjitFakeCudaHostMemory"));
+  d.hostMemory = hostMemory && hostMemory();
+
   auto fail = [&](CUresult status, const char *what) {
     if (!status)
       return false;
@@ -213,6 +217,13 @@ std::string cuda::takeAbiFailure() {
   abiError.clear();
   return message;
 }
+
+void cuda::recordAbiFailure(const std::string &message) {
+  if (abiError.empty())
+    abiError = message;
+}
+
+bool cuda::abiFailed() { return !abiError.empty(); }
 
 /// The driver, or null after a failure on this thread (which is recorded).
 static const Driver *abiDriver() {

@@ -83,6 +83,10 @@ struct Driver {
   std::string name;
   int major = 0, minor = 0, multiprocessors = 0, driverVersion = 0;
   size_t memoryBytes = 0;
+  /// Device memory is host memory (the test suite's fake driver, which
+  /// exports einjitFakeCudaHostMemory): GPU kernels compiled for the host
+  /// (GpuEmulator.h) can run on it.
+  bool hostMemory = false;
 };
 
 /// The driver with device 0's primary context current on this thread, or
@@ -98,6 +102,10 @@ std::string errorText(CUresult status);
 /// each mgpu* function records its failure here, and the ones after it do
 /// nothing, until the caller takes it.
 std::string takeAbiFailure();
+/// Records `message` as this thread's failure, unless one is recorded.
+void recordAbiFailure(const std::string &message);
+/// Whether this thread has a failure that was not taken.
+bool abiFailed();
 
 /// The mgpu* functions, name and address each (null-terminated), for the
 /// JIT.

@@ -51,6 +51,7 @@ llvm::Expected<CudaDeviceInfo> einjit::cudaDevice() {
   info.memoryBytes = d->memoryBytes;
   info.driverVersion = d->driverVersion;
   std::tie(info.chip, info.features) = cuda::chipOf(*d);
+  info.hostMemory = d->hostMemory;
   return info;
 }
 

@@ -443,6 +443,8 @@ public:
   /// The same for a traced function's graph, in `session`.
   llvm::Expected<std::shared_ptr<const CompiledFunction>>
   compileGraph(const Graph &graph, Session &session);
+  llvm::Expected<std::shared_ptr<const CudaGraphKernel>>
+  compileCudaGraph(const Graph &graph, const GpuTarget &gpu);
   /// Counts and logs a traced function's retrace.
   void recordRetrace(const Retrace &event);
   llvm::Expected<std::string> emit(const BoundEquation &eq, Stage stage,
@@ -1181,6 +1183,16 @@ Runtime::compileGraph(const Graph &graph, Session &session) {
   return std::static_pointer_cast<const CompiledFunction>((*entry)->kernel);
 }
 
+/// The part of a GPU kernel's cache key that says what it runs on: the
+/// host CPU (its host code) and the SM, PTX features, thread tiles and
+/// format of its kernels.
+static std::string cudaKeyOf(const TargetInfo &target, const GpuTarget &gpu) {
+  return llvm::formatv("einjit {0}|{1}|{2}|cuda {3} {4} {5}x{6} {7}|",
+                       kCompilerHash, target.cpu, target.features, gpu.chip,
+                       gpu.features, gpu.tileX, gpu.tileY, gpu.format)
+      .str();
+}
+
 /// Seconds since `start`.
 static double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -1340,11 +1352,8 @@ Runtime::compileCuda(const BoundEquation &eq, const PlanOptions &options,
         // The host code is the CPU's; the kernels are the SM's.
         Call call;
         call.traced =
-            llvm::formatv("einjit {0}|{1}|{2}|cuda {3} {4} {5}x{6}|"
-                          "{7}|{8}|",
-                          kCompilerHash, target.cpu, target.features, gpu.chip,
-                          gpu.features, gpu.tileX, gpu.tileY,
-                          pathStrategyName(options.strategy),
+            cudaKeyOf(target, gpu) +
+            llvm::formatv("{0}|{1}|", pathStrategyName(options.strategy),
                           options.memoryLimitBytes)
                 .str() +
             canonicalEquation(eq);
@@ -1406,6 +1415,112 @@ Runtime::buildCuda(const BoundEquation &eq, const PlanOptions &options,
     storeOnDisk(dir, key, entry, disk);
   }
   return cachedEntry(std::shared_ptr<const CudaEinsum>(std::move(made)));
+}
+
+llvm::Expected<std::shared_ptr<const CudaGraphKernel>>
+Runtime::compileCudaGraph(const Graph &graph, const GpuTarget &gpu) {
+  std::string key;
+  auto entry = acquire(
+      [&](const TargetInfo &target) {
+        // Retraces are the Function's to count (Function.cpp).
+        Call call;
+        call.key = key = cudaKeyOf(target, gpu) + graph.str();
+        call.text = graph.name;
+        return call;
+      },
+      [&](const TargetInfo &target, const std::string &dir,
+          DiskUse &disk) -> llvm::Expected<std::shared_ptr<Cached>> {
+        if (auto err = target.checkRunsOnHost())
+          return std::move(err);
+        auto start = std::chrono::steady_clock::now();
+        if (graph.hasEmptyTensor())
+          return cachedEntry(std::make_shared<const CudaGraphKernel>(
+              graph, nullptr, secondsSince(start)));
+        if (!dir.empty()) {
+          DiskEntry entry;
+          auto check = [](const DiskEntry &) { return llvm::Error::success(); };
+          if (auto kernel = loadFromDisk(key, dir, entry, check, disk,
+                                         /*constructors=*/true))
+            return cachedEntry(std::make_shared<const CudaGraphKernel>(
+                graph, std::move(kernel), secondsSince(start)));
+        }
+        PooledContext ctx;
+        auto module = buildGraphModule(*ctx, graph);
+        if (auto err = lowerToGpu(*module, gpu))
+          return std::move(err);
+        DiskEntry entry;
+        auto kernel = JitKernel::create(*module, kKernelName, target,
+                                        dir.empty() ? nullptr : &entry.object);
+        if (!kernel)
+          return kernel.takeError();
+        if (!dir.empty())
+          storeOnDisk(dir, key, entry, disk);
+        return cachedEntry(std::make_shared<const CudaGraphKernel>(
+            graph, std::move(*kernel), secondsSince(start)));
+      });
+  if (!entry)
+    return entry.takeError();
+  return std::static_pointer_cast<const CudaGraphKernel>((*entry)->kernel);
+}
+
+CudaGraphKernel::CudaGraphKernel(Graph graph, std::unique_ptr<JitKernel> kernel,
+                                 double compileSeconds)
+    : g(std::move(graph)), kernel(std::move(kernel)), seconds(compileSeconds) {}
+
+CudaGraphKernel::~CudaGraphKernel() = default;
+
+size_t CudaGraphKernel::codeBytes() const {
+  return kernel ? kernel->codeBytes() : 0;
+}
+
+llvm::Expected<std::vector<DeviceTensor>>
+CudaGraphKernel::run(llvm::ArrayRef<DeviceTensor> args,
+                     Session &session) const {
+  std::vector<DeviceTensor> outs;
+  if (!kernel) {
+    // An empty tensor somewhere: little or nothing to move, so the graph
+    // runs on the host, its ops one by one.
+    std::vector<Tensor> host;
+    for (const DeviceTensor &t : args) {
+      auto copy = t.toHost();
+      if (!copy)
+        return copy.takeError();
+      host.push_back(std::move(*copy));
+    }
+    auto fn = compileGraph(session, g);
+    if (!fn)
+      return fn.takeError();
+    auto results = (**fn)(host);
+    if (!results)
+      return results.takeError();
+    for (const Tensor &t : *results) {
+      auto copy = DeviceTensor::fromHost(t);
+      if (!copy)
+        return copy.takeError();
+      outs.push_back(std::move(*copy));
+    }
+    return outs;
+  }
+  std::vector<void *> pointers;
+  for (const DeviceTensor &t : args)
+    pointers.push_back(t.data());
+  for (int id : g.outputs) {
+    auto out = DeviceTensor::empty(g.nodes[id].dtype, g.nodes[id].shape);
+    if (!out)
+      return out.takeError();
+    pointers.push_back(out->data());
+    outs.push_back(std::move(*out));
+  }
+  kernel->call(pointers);
+  if (auto err = cuda::takeAbiError())
+    return std::move(err);
+  return outs;
+}
+
+llvm::Expected<std::shared_ptr<const CudaGraphKernel>>
+einjit::compileCudaGraph(Session &session, const Graph &graph,
+                         const GpuTarget &gpu) {
+  return session.impl().rt.compileCudaGraph(graph, gpu);
 }
 
 llvm::Expected<std::shared_ptr<Runtime::Cached>> Runtime::buildWithoutPath(
@@ -2101,6 +2216,27 @@ einjit::emitCudaLLVMIR(llvm::StringRef equation,
   return optimizedLLVMIR(*module, target);
 }
 
+llvm::Expected<GpuTarget> einjit::cudaTarget() {
+  auto device = cudaDevice();
+  if (!device)
+    return device.takeError();
+  GpuTarget gpu;
+  gpu.chip = device->chip;
+  gpu.features = device->features;
+  if (const char *emulate = std::getenv("EINJIT_GPU_EMULATE");
+      emulate && llvm::StringRef(emulate) == "1") {
+    // Tests without a GPU: the kernels, compiled for the host CPU, run on
+    // the fake driver's host memory (GpuEmulator.h).
+    if (!device->hostMemory)
+      return makeEinsumError(
+          "EINJIT_GPU_EMULATE=1 runs GPU kernels on the host CPU, which "
+          "needs a driver whose device memory is host memory "
+          "(test/fake-cuda); this one's is not");
+    gpu.format = "host";
+  }
+  return gpu;
+}
+
 llvm::Expected<DeviceTensor>
 einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<DeviceTensor> operands,
                const PlanOptions &options) {
@@ -2113,9 +2249,9 @@ einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<DeviceTensor> operands,
   auto bound = bindEquation(equation, shapes, types);
   if (!bound)
     return bound.takeError();
-  auto device = cudaDevice();
-  if (!device)
-    return device.takeError();
+  auto gpu = cudaTarget();
+  if (!gpu)
+    return gpu.takeError();
   std::vector<int64_t> shape = bound->outputShape();
   if (llvm::is_contained(bound->labelSizes, 0)) {
     // Nothing to launch: an empty result, or sums over nothing.
@@ -2124,10 +2260,7 @@ einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<DeviceTensor> operands,
       return zeros.takeError();
     return DeviceTensor::fromHost(*zeros);
   }
-  GpuTarget gpu;
-  gpu.chip = device->chip;
-  gpu.features = device->features;
-  auto kernel = Runtime::get().compileCuda(*bound, options, gpu);
+  auto kernel = Runtime::get().compileCuda(*bound, options, *gpu);
   if (!kernel)
     return kernel.takeError();
   auto out = DeviceTensor::empty(bound->resultType, shape);

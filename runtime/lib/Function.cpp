@@ -583,7 +583,30 @@ struct Function::Impl {
   }
   /// An error unless `args` match the input signature, if there is one.
   llvm::Error checkSignature(llvm::ArrayRef<Tensor> args) const;
+  llvm::Error
+  checkSignature(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes) const;
+  /// What a trace takes of an argument: its shape, dtype and kernel
+  /// strides (empty: contiguous).
+  struct TraceArg {
+    llvm::ArrayRef<int64_t> shape;
+    DType dtype;
+    std::vector<int64_t> strides;
+  };
   llvm::Expected<Graph> trace(llvm::ArrayRef<Tensor> args);
+  llvm::Expected<Graph> trace(llvm::ArrayRef<TraceArg> args);
+  /// Counts a trace of arguments `shapes` and `types` (laid out as
+  /// `layouts`): a retrace, when `counted` and not the first, with its
+  /// reason. Called with `tracing` held.
+  void noteTrace(std::vector<std::vector<int64_t>> shapes,
+                 std::vector<DType> types, KernelLayouts layouts, bool counted);
+  /// Device tensors: the kernel of their signature, compiled for the
+  /// CUDA device `gpu`, and a call on it.
+  llvm::Expected<std::shared_ptr<const CudaGraphKernel>>
+  concreteCuda(llvm::ArrayRef<DeviceTensor> args, const GpuTarget &gpu);
+  llvm::Expected<std::vector<DeviceTensor>>
+  callCuda(llvm::ArrayRef<DeviceTensor> args);
+  std::vector<std::pair<Signature, std::shared_ptr<const CudaGraphKernel>>>
+      cudaConcretes;
   /// The kernel of `args`' signature; a trace for a new one is a retrace
   /// when `counted` (not for a piece of a shape-polymorphic call).
   llvm::Expected<std::shared_ptr<const CompiledFunction>>
@@ -608,6 +631,14 @@ struct Function::Impl {
 };
 
 llvm::Error Function::Impl::checkSignature(llvm::ArrayRef<Tensor> args) const {
+  std::vector<llvm::ArrayRef<int64_t>> shapes;
+  for (const Tensor &t : args)
+    shapes.push_back(t.shape());
+  return checkSignature(shapes);
+}
+
+llvm::Error Function::Impl::checkSignature(
+    llvm::ArrayRef<llvm::ArrayRef<int64_t>> args) const {
   const auto &sig = options.inputSignature;
   if (sig.empty())
     return llvm::Error::success();
@@ -624,7 +655,7 @@ llvm::Error Function::Impl::checkSignature(llvm::ArrayRef<Tensor> args) const {
         return error(llvm::formatv("dim {0} of argument {1} is {2}: only dim "
                                    "0 may be dynamic (kDynamic, -1)",
                                    d, i, dim));
-    llvm::ArrayRef<int64_t> got = args[i].shape();
+    llvm::ArrayRef<int64_t> got = args[i];
     bool fits = got.size() == shape.size();
     for (size_t d = 0; fits && d < got.size(); ++d)
       fits = shape[d] == kDynamic || shape[d] == got[d];
@@ -796,18 +827,25 @@ void Function::Impl::noteBatchRetrace(
 }
 
 llvm::Expected<Graph> Function::Impl::trace(llvm::ArrayRef<Tensor> args) {
-  auto state = std::make_shared<TraceState>();
-  state->graph.name = options.name;
-  state->plan = options.plan;
-  std::vector<Sym> syms;
+  std::vector<TraceArg> traced;
   for (const Tensor &t : args) {
     // A traced graph reads views in place, but copies one with a negative
     // stride (a kernel of many ops could meet a static offset that MLIR's
     // memref verification refuses; see withoutNegativeStrides).
     KernelLayouts layout = withoutNegativeStrides({t.kernelStrides()});
-    syms.push_back(TraceState::make(
-        state, state->graph.addInput(t.shape(), t.dtype(), layout[0])));
+    traced.push_back({t.shape(), t.dtype(), std::move(layout[0])});
   }
+  return trace(traced);
+}
+
+llvm::Expected<Graph> Function::Impl::trace(llvm::ArrayRef<TraceArg> args) {
+  auto state = std::make_shared<TraceState>();
+  state->graph.name = options.name;
+  state->plan = options.plan;
+  std::vector<Sym> syms;
+  for (const TraceArg &arg : args)
+    syms.push_back(TraceState::make(
+        state, state->graph.addInput(arg.shape, arg.dtype, arg.strides)));
   std::vector<Sym> results = body(syms);
   auto error = [&](const std::string &message) {
     return makeEinsumError("in traced function '" + options.name +
@@ -856,32 +894,11 @@ Function::Impl::concrete(llvm::ArrayRef<Tensor> args, bool counted) {
     return graph.takeError();
   std::vector<std::vector<int64_t>> shapes;
   std::vector<DType> types;
-  KernelLayouts layouts = kernelLayouts(args);
   for (const Tensor &t : args) {
     shapes.emplace_back(t.shape().begin(), t.shape().end());
     types.push_back(t.dtype());
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    ++stats.traces;
-    if (counted && stats.traces - stats.pieceTraces > 1) {
-      ++stats.retraces;
-      Retrace event{options.name,
-                    retraceReason(shapes, types, lastShapes, lastTypes, layouts,
-                                  lastLayouts),
-                    stats.retraces};
-      retraces.push_back(event);
-      recordRetrace(session, event);
-      noteBatchRetrace(shapes, types, layouts);
-    }
-    if (!counted) {
-      ++stats.pieceTraces;
-    } else {
-      lastShapes = std::move(shapes);
-      lastTypes = std::move(types);
-      lastLayouts = std::move(layouts);
-    }
-  }
+  noteTrace(std::move(shapes), std::move(types), kernelLayouts(args), counted);
   auto fn = compileGraph(session, *graph);
   if (!fn)
     return fn.takeError();
@@ -889,6 +906,101 @@ Function::Impl::concrete(llvm::ArrayRef<Tensor> args, bool counted) {
   concretes.emplace_back(std::move(sig), *fn);
   stats.signatures = concretes.size();
   return *fn;
+}
+
+void Function::Impl::noteTrace(std::vector<std::vector<int64_t>> shapes,
+                               std::vector<DType> types, KernelLayouts layouts,
+                               bool counted) {
+  std::lock_guard<std::mutex> lock(mutex);
+  ++stats.traces;
+  if (counted && stats.traces - stats.pieceTraces > 1) {
+    ++stats.retraces;
+    Retrace event{options.name,
+                  retraceReason(shapes, types, lastShapes, lastTypes, layouts,
+                                lastLayouts),
+                  stats.retraces};
+    retraces.push_back(event);
+    recordRetrace(session, event);
+    noteBatchRetrace(shapes, types, layouts);
+  }
+  if (!counted) {
+    ++stats.pieceTraces;
+  } else {
+    lastShapes = std::move(shapes);
+    lastTypes = std::move(types);
+    lastLayouts = std::move(layouts);
+  }
+}
+
+llvm::Expected<std::shared_ptr<const CudaGraphKernel>>
+Function::Impl::concreteCuda(llvm::ArrayRef<DeviceTensor> args,
+                             const GpuTarget &gpu) {
+  // Device tensors are contiguous: dtypes and shapes make the signature,
+  // after a mark that keeps it apart from host tensors'.
+  Signature sig{-1};
+  for (const DeviceTensor &t : args) {
+    sig.push_back((int64_t)t.dtype());
+    sig.push_back(t.rank());
+    sig.append(t.shape().begin(), t.shape().end());
+  }
+  auto find = [&]() -> std::shared_ptr<const CudaGraphKernel> {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto &[known, fn] : cudaConcretes)
+      if (known == sig)
+        return fn;
+    return nullptr;
+  };
+  if (auto fn = find())
+    return fn;
+  std::lock_guard<std::mutex> traceLock(tracing);
+  if (auto fn = find())
+    return fn;
+  std::vector<TraceArg> traced;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DType> types;
+  for (const DeviceTensor &t : args) {
+    traced.push_back({t.shape(), t.dtype(), {}});
+    shapes.emplace_back(t.shape().begin(), t.shape().end());
+    types.push_back(t.dtype());
+  }
+  auto graph = trace(traced);
+  if (!graph)
+    return graph.takeError();
+  noteTrace(std::move(shapes), std::move(types), KernelLayouts(args.size()),
+            /*counted=*/true);
+  auto fn = compileCudaGraph(session, *graph, gpu);
+  if (!fn)
+    return fn.takeError();
+  std::lock_guard<std::mutex> lock(mutex);
+  cudaConcretes.emplace_back(std::move(sig), *fn);
+  stats.signatures = concretes.size() + cudaConcretes.size();
+  return *fn;
+}
+
+llvm::Expected<std::vector<DeviceTensor>>
+Function::Impl::callCuda(llvm::ArrayRef<DeviceTensor> args) {
+  if (options.arity >= 0 && (int)args.size() != options.arity)
+    return makeEinsumError(llvm::formatv("'{0}' takes {1} arguments, got {2}",
+                                         options.name, options.arity,
+                                         args.size()));
+  for (auto [i, t] : llvm::enumerate(args))
+    if (!t.defined())
+      return makeEinsumError("argument " + std::to_string(i) + " of '" +
+                             options.name + "' is an empty tensor handle");
+  // The input signature is checked as for host tensors, but each batch
+  // size is a signature of its own on the GPU (no pieces).
+  std::vector<llvm::ArrayRef<int64_t>> shapes;
+  for (const DeviceTensor &t : args)
+    shapes.push_back(t.shape());
+  if (auto err = checkSignature(shapes))
+    return std::move(err);
+  auto gpu = cudaTarget();
+  if (!gpu)
+    return gpu.takeError();
+  auto fn = concreteCuda(args, *gpu);
+  if (!fn)
+    return fn.takeError();
+  return (*fn)->run(args, session);
 }
 
 Function::Function(Body body, FunctionOptions options)
@@ -912,6 +1024,11 @@ Function::operator()(llvm::ArrayRef<Tensor> args) const {
       detail::record({detail::TapeRecord::Kind::Opaque, args.vec(), out,
                       impl->options.name});
   return results;
+}
+
+llvm::Expected<std::vector<DeviceTensor>>
+Function::operator()(llvm::ArrayRef<DeviceTensor> args) const {
+  return impl->callCuda(args);
 }
 
 llvm::Expected<std::string> Function::emit(llvm::ArrayRef<Tensor> args,

@@ -14,6 +14,35 @@
 
 namespace einjit {
 
+/// A traced function compiled for the CUDA device, for one signature (a
+/// graph with an empty tensor has no kernel: it runs on the host).
+class CudaGraphKernel {
+public:
+  CudaGraphKernel(Graph graph, std::unique_ptr<JitKernel> kernel,
+                  double compileSeconds);
+  ~CudaGraphKernel();
+  const Graph &graph() const { return g; }
+  size_t codeBytes() const;
+  double compileSeconds() const { return seconds; }
+  /// Runs on `args` (of the traced signature) into new device tensors.
+  llvm::Expected<std::vector<DeviceTensor>>
+  run(llvm::ArrayRef<DeviceTensor> args, Session &session) const;
+
+private:
+  Graph g;
+  std::unique_ptr<JitKernel> kernel;
+  double seconds;
+};
+
+/// The kernel of `graph` for the CUDA device `gpu` from `session`'s cache,
+/// compiled (or loaded from its disk cache) on a miss.
+llvm::Expected<std::shared_ptr<const CudaGraphKernel>>
+compileCudaGraph(Session &session, const Graph &graph, const GpuTarget &gpu);
+/// What kernels for device tensors are compiled for: device 0's SM, or,
+/// under EINJIT_GPU_EMULATE=1 on a driver whose device memory is host
+/// memory, the host (GpuEmulator.h).
+llvm::Expected<GpuTarget> cudaTarget();
+
 /// The kernel of `graph` from `session`'s cache, compiled (or loaded from
 /// its disk cache) on a miss.
 llvm::Expected<std::shared_ptr<const CompiledFunction>>

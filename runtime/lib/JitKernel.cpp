@@ -2,6 +2,7 @@
 
 #include "JitKernel.h"
 #include "CudaDriver.h"
+#include "GpuEmulator.h"
 #include "einjit/Spec/Equation.h"
 #include "einjit/runtime/Tensor.h"
 
@@ -137,11 +138,13 @@ private:
     builtins[jit->lljit->mangleAndIntern("__truncsfbf2")] = {
         ExecutorAddr::fromPtr(&einjitTruncSFBF2),
         llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
-    // The host code of GPU kernels calls the mgpu* ABI.
-    for (auto *abi = cuda::abiSymbols(); abi->first; ++abi)
-      builtins[jit->lljit->mangleAndIntern(abi->first)] = {
-          ExecutorAddr::fromPtr(abi->second),
-          llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+    // The host code of GPU kernels calls the mgpu* ABI, and kernels
+    // compiled for the host (format=host) the emulator.
+    for (auto *table : {cuda::abiSymbols(), cuda::emulatorSymbols()})
+      for (auto *abi = table; abi->first; ++abi)
+        builtins[jit->lljit->mangleAndIntern(abi->first)] = {
+            ExecutorAddr::fromPtr(abi->second),
+            llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
     if (auto error = jit->lljit->getMainJITDylib().define(
             absoluteSymbols(std::move(builtins))))
       return std::move(error);

@@ -14,6 +14,11 @@
 //   limits (x 2^31-1, y and z 65535);
 // - at exit it logs the allocations still live.
 //
+// It exports einjitFakeCudaHostMemory, so that with EINJIT_GPU_EMULATE=1
+// the runtime compiles GPU kernels for the host and runs them itself
+// (runtime/lib/GpuEmulator.h): then results are real.
+// FAKE_CUDA_DEVICE_MEMORY makes it deny that, as a real driver would.
+//
 // FAKE_CUDA_LOG names the log file (else stderr). FAKE_CUDA_SM sets the
 // compute capability (90: 9.0, the default). FAKE_CUDA_REJECT_PTX makes
 // module loads fail as the driver's PTX JIT does, with an error log.
@@ -141,6 +146,14 @@ Module parse(const std::string &ptx) {
 } // namespace
 
 extern "C" {
+/// Says that device memory is host memory: with EINJIT_GPU_EMULATE=1, the
+/// runtime then runs GPU kernels compiled for the host CPU
+/// (runtime/lib/GpuEmulator.h) on this driver's allocations. Under
+/// FAKE_CUDA_DEVICE_MEMORY it says no, as a real driver would.
+int einjitFakeCudaHostMemory() {
+  return std::getenv("FAKE_CUDA_DEVICE_MEMORY") ? 0 : 1;
+}
+
 int cuInit(unsigned) { return kSuccess; }
 int cuDriverGetVersion(int *v) {
   *v = 12040;

@@ -183,7 +183,8 @@ static constexpr llvm::StringLiteral kLLVMStage =
 // threads (einsum-gpu-map-loops), outlined into gpu.modules, lowered to
 // NVVM and serialized. {0}, {1}: threads per block along the contiguous dim
 // and the next; {2}: the SM (sm_90); {3}: PTX features (+ptx80); {4}: what
-// gpu-module-to-binary makes (isa: PTX text).
+// gpu-module-to-binary makes (isa: PTX text), or, for `host`,
+// einsum-gpu-emulate, which compiles the kernels for the host CPU.
 static constexpr llvm::StringLiteral kGpuStage =
     "eliminate-empty-tensors,"
     "one-shot-bufferize{{bufferize-function-boundaries "
@@ -195,14 +196,14 @@ static constexpr llvm::StringLiteral kGpuStage =
     "func.func(einsum-gpu-map-loops{{tile-x={0} tile-y={1}},"
     "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
     "canonicalize,cse,gpu-launch-sink-index-computations,gpu-kernel-outlining,"
-    "func.func(gpu-async-region),"
+    "func.func(gpu-async-region),expand-strided-metadata,"
     "lower-affine,convert-scf-to-cf,"
     "canonicalize,cse,nvvm-attach-target{{chip={2} features={3} O=3},"
     "gpu.module(convert-gpu-to-nvvm{{use-bare-ptr-memref-call-conv=1},"
     "canonicalize,cse),"
     "gpu-to-llvm{{use-bare-pointers-for-host=1 "
     "use-bare-pointers-for-kernels=1},"
-    "reconcile-unrealized-casts,gpu-module-to-binary{{format={4}}";
+    "reconcile-unrealized-casts,{4}";
 
 /// Parses one of the built-in textual stages into `pm`. The stages name
 /// upstream and einjit passes: they are registered once, first.
@@ -223,8 +224,11 @@ void einjit::buildGpuPipeline(OpPassManager &pm, const GpuTarget &target,
   if (fuseElementwise)
     add(kFuseOps);
   add(kLinalgEnd);
+  std::string last = target.format == "host"
+                         ? std::string("einsum-gpu-emulate")
+                         : "gpu-module-to-binary{format=" + target.format + "}";
   add(llvm::formatv(kGpuStage.data(), target.tileX, target.tileY, target.chip,
-                    target.features, target.format)
+                    target.features, last)
           .str());
 }
 
@@ -344,7 +348,8 @@ struct GpuPipelineOptions : PassPipelineOptions<GpuPipelineOptions> {
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("What the gpu.modules become: isa (PTX text), bin "
-                     "(cubin, needs ptxas), fatbin"),
+                     "(cubin, needs ptxas), fatbin, or host (host code for "
+                     "the runtime's emulator, einsum-gpu-emulate)"),
       llvm::cl::init("isa")};
   Option<int64_t> tileX{*this, "tile-x",
                         llvm::cl::desc("Threads per block along the "

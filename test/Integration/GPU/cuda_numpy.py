@@ -12,6 +12,10 @@ import numpy as np
 
 CASES = [
     ("ij,jk->ik", [(127, 129), (129, 131)], np.float32),
+    ("ij,jk->ik", [(257, 130), (130, 259)], np.float32),
+    ("ij,kj->ki", [(131, 1009), (133, 1009)], np.float32),
+    ("bij,bkj->bki", [(2, 129, 40), (2, 200, 40)], np.float64),
+    ("ji,jk->ik", [(9, 300), (9, 8)], np.float32),
     ("ij,jk->ki", [(64, 33), (33, 65)], np.float32),
     ("bij,bjk->bik", [(3, 127, 33), (3, 33, 129)], np.float64),
     ("bhqd,bhkd->bhqk", [(2, 3, 129, 64), (2, 3, 127, 64)], np.float32),
@@ -42,7 +46,10 @@ def random_case(rng):
     sizes = {c: int(rng.integers(1, 40)) for c in labels}
     a = "".join(rng.permutation(labels)[: rng.integers(1, n + 1)])
     b = "".join(rng.permutation(labels)[: rng.integers(1, n + 1)])
-    out = "".join(c for c in labels if (c in a) != (c in b) or rng.random() < 0.3)
+    # Output labels come from the inputs: one only in a or b stays, one in
+    # both stays sometimes.
+    out = "".join(c for c in labels if (c in a) != (c in b)
+                  or (c in a and c in b and rng.random() < 0.3))
     out = "".join(rng.permutation(list(out))) if out else ""
     return (f"{a},{b}->{out}", [tuple(sizes[c] for c in a),
                                 tuple(sizes[c] for c in b)], np.float32)

@@ -18,7 +18,9 @@ namespace einjit {
 struct GpuTarget {
   std::string chip = "sm_90";
   std::string features = "+ptx80";
-  /// gpu-module-to-binary's format: isa (PTX text), bin, fatbin.
+  /// gpu-module-to-binary's format: isa (PTX text), bin, fatbin; or host:
+  /// the kernels compiled for the host CPU (einsum-gpu-emulate), for the
+  /// runtime's emulator on a driver whose device memory is host memory.
   std::string format = "isa";
   /// Threads per block along the result's contiguous dim (thread x, a
   /// warp) and the next parallel dim.

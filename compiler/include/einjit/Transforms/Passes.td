@@ -658,4 +658,36 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
                            "mlir::affine::AffineDialect"];
 }
 
+def EinsumGpuEmulate : Pass<"einsum-gpu-emulate", "mlir::ModuleOp"> {
+  let summary = "Compile a GPU module's kernels for the host CPU, run by "
+                "the runtime's emulator";
+  let description = [{
+    The GPU pipeline's last step for `format=host`, in place of
+    `gpu-module-to-binary`: tests without a GPU run the very kernels that
+    `einsum-gpu-map-loops` and `convert-gpu-to-nvvm` make (their block and
+    thread indices, shared-memory tiles and barriers) on the CPU, against
+    a driver whose device memory is host memory (test/fake-cuda).
+
+    Each gpu.module's functions and globals move into the host module,
+    renamed `__einjit_emu_<module>_<name>`. NVVM special registers become
+    calls to `einjitEmuSreg(which)` (tid, ntid, ctaid, nctaid; x, y, z
+    each: 0-11), and `nvvm.barrier0` a call to `einjitEmuBarrier()`;
+    libdevice's `__nv_expf` becomes the C library's `expf`. Shared memory
+    stays a global in address space 3, which the host treats as plain
+    memory. Any other NVVM op is an error. Each kernel gets a thunk
+    `<kernel>_thunk(void **params)` that takes CUDA's parameter array, and
+    each `gpu.launch_func` becomes
+
+    ```mlir
+    llvm.call @einjitEmuLaunch(%thunk, %cooperative, %gx, %gy, %gz,
+                               %bx, %by, %bz, %params)
+    ```
+
+    where `%cooperative` is 1 for kernels with barriers or shared memory
+    (their threads must run at once) and 0 for the others. The input is
+    the module after `gpu-to-llvm`: host code in the LLVM dialect.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 #endif // EINJIT_TRANSFORMS_PASSES

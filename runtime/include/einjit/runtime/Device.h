@@ -43,6 +43,11 @@ struct CudaDeviceInfo {
   int driverVersion = 0;
   /// The SM and PTX features kernels are compiled for ("sm_90", "+ptx78").
   std::string chip, features;
+  /// Device memory is host memory: the test suite's fake driver
+  /// (test/fake-cuda). With EINJIT_GPU_EMULATE=1, einsum on device tensors
+  /// then runs its GPU kernels compiled for the host CPU, so that tests
+  /// without a GPU check their results.
+  bool hostMemory = false;
 };
 /// Device 0, or the error of cudaDeviceCount.
 llvm::Expected<CudaDeviceInfo> cudaDevice();
@@ -61,6 +66,8 @@ public:
   /// A copy on the host.
   llvm::Expected<Tensor> toHost() const;
 
+  /// False for a default-constructed handle.
+  bool defined() const { return storage || count == 0; }
   DType dtype() const { return type; }
   llvm::ArrayRef<int64_t> shape() const { return dims; }
   int64_t rank() const { return dims.size(); }

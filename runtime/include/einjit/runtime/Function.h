@@ -34,6 +34,7 @@
 
 #include "einjit/Compiler/Stage.h"
 #include "einjit/Spec/Graph.h"
+#include "einjit/runtime/Device.h"
 #include "einjit/runtime/Einsum.h"
 #include "einjit/runtime/Tensor.h"
 
@@ -210,6 +211,12 @@ public:
   /// signature.
   llvm::Expected<std::vector<Tensor>>
   operator()(llvm::ArrayRef<Tensor> args) const;
+  /// Runs the function on the CUDA device: the graph, traced as for host
+  /// tensors, is compiled by the GPU pipeline (every op a kernel, fused
+  /// where einsum-fuse-elementwise fuses, intermediates in device memory)
+  /// and cached per signature. Each batch size is a signature of its own.
+  llvm::Expected<std::vector<DeviceTensor>>
+  operator()(llvm::ArrayRef<DeviceTensor> args) const;
   /// The kernel for `args`' signature (traced and compiled on first use),
   /// as tf.function's get_concrete_function.
   llvm::Expected<std::shared_ptr<const CompiledFunction>>

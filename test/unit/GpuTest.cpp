@@ -1,0 +1,235 @@
+//===- GpuTest.cpp - Device tensors, einsum and traced functions ----------===//
+//
+// The CUDA path of the C++ API. Without EINJIT_CUDA_DRIVER set, the tests
+// run on the test suite's fake driver (test/fake-cuda) with
+// EINJIT_GPU_EMULATE=1: the GPU pipeline's kernels, compiled for the host,
+// run on its host memory (runtime/lib/GpuEmulator.h), so results are real.
+// On a GPU machine, EINJIT_CUDA_DRIVER=libcuda.so.1 runs them on the
+// device. References are computed here with plain loops in double.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TensorTestUtils.h"
+
+#include "einjit/runtime/Device.h"
+#include "einjit/runtime/Einsum.h"
+#include "einjit/runtime/Function.h"
+#include "einjit/runtime/Session.h"
+
+#include <cmath>
+#include <cstdlib>
+
+using namespace einjit;
+using namespace einjit::test;
+
+namespace {
+/// Before the driver loads (at the first device call): the fake driver and
+/// the emulator, unless a driver was named.
+const bool onFakeDriver = [] {
+  if (std::getenv("EINJIT_CUDA_DRIVER"))
+    return false;
+  setenv("EINJIT_CUDA_DRIVER", EINJIT_FAKE_CUDA, 1);
+  setenv("EINJIT_GPU_EMULATE", "1", 1);
+  // The driver's log of every call (FAKE_CUDA_LOG names a file for it).
+  setenv("FAKE_CUDA_LOG", "/dev/null", 0);
+  return true;
+}();
+
+Tensor random(std::vector<int64_t> shape, int seed) {
+  return make(DType::F32, std::move(shape), [seed](int64_t e) {
+    uint64_t x = (uint64_t(e) + 1) * 0x9E3779B97F4A7C15ull + seed * 7919;
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 32;
+    return double(x % 20001) / 10000.0 - 1.0;
+  });
+}
+
+DeviceTensor onDevice(const Tensor &t) { return ok(DeviceTensor::fromHost(t)); }
+
+Tensor onHost(const DeviceTensor &t) { return ok(t.toHost()); }
+
+/// The largest |got - want| over a row-major f32 tensor and a reference.
+double maxError(const Tensor &got, const std::vector<double> &want) {
+  EXPECT_EQ(got.numel(), (int64_t)want.size());
+  double err = 0;
+  for (int64_t e = 0; e < got.numel() && e < (int64_t)want.size(); ++e)
+    err = std::max(err, std::abs(got.getDouble(e) - want[e]));
+  return err;
+}
+
+/// Multi-head attention, [b, s, h, d] in and out: softmax(q.k / sqrt(d)) v.
+std::vector<double> attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                              int64_t b, int64_t s, int64_t h, int64_t d) {
+  std::vector<double> out(b * s * h * d, 0);
+  auto idx = [&](int64_t bi, int64_t si, int64_t hi, int64_t di) {
+    return ((bi * s + si) * h + hi) * d + di;
+  };
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t hi = 0; hi < h; ++hi)
+      for (int64_t qi = 0; qi < s; ++qi) {
+        std::vector<double> p(s);
+        double top = -INFINITY, total = 0;
+        for (int64_t ki = 0; ki < s; ++ki) {
+          double dot = 0;
+          for (int64_t di = 0; di < d; ++di)
+            dot += q.getDouble(idx(bi, qi, hi, di)) *
+                   k.getDouble(idx(bi, ki, hi, di));
+          p[ki] = dot / std::sqrt(double(d));
+          top = std::max(top, p[ki]);
+        }
+        for (double &x : p)
+          total += x = std::exp(x - top);
+        for (int64_t di = 0; di < d; ++di) {
+          double acc = 0;
+          for (int64_t ki = 0; ki < s; ++ki)
+            acc += p[ki] / total * v.getDouble(idx(bi, ki, hi, di));
+          out[idx(bi, qi, hi, di)] = acc;
+        }
+      }
+  return out;
+}
+} // namespace
+
+TEST(GpuTest, EinsumOnDeviceTensorsAtOddSizes) {
+  // The tiled kernel (both tiles), a transposed operand, a reduction.
+  struct Case {
+    const char *eq;
+    std::vector<int64_t> a, b;
+  };
+  for (const Case &c : {Case{"ij,jk->ik", {129, 67}, {67, 131}},
+                        Case{"ij,jk->ik", {3, 5}, {5, 7}},
+                        Case{"ij,kj->ki", {37, 300}, {41, 300}},
+                        Case{"ij,ij->i", {50, 999}, {50, 999}}}) {
+    SCOPED_TRACE(c.eq);
+    Tensor a = random(c.a, 1), b = random(c.b, 2);
+    DeviceTensor out = ok(einsum(c.eq, {onDevice(a), onDevice(b)}));
+    Tensor got = onHost(out);
+    bool transposed = std::string(c.eq) == "ij,kj->ki";
+    bool rows = std::string(c.eq) == "ij,ij->i";
+    int64_t m = c.a[0], kk = c.a[1], n = rows ? 1 : c.b[transposed ? 0 : 1];
+    std::vector<double> want(rows ? m : m * n, 0);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t p = 0; p < kk; ++p)
+          acc +=
+              a.getDouble(i * kk + p) * (rows         ? b.getDouble(i * kk + p)
+                                         : transposed ? b.getDouble(j * kk + p)
+                                                      : b.getDouble(p * n + j));
+        want[rows ? i : transposed ? j * m + i : i * n + j] = acc;
+      }
+    EXPECT_LT(maxError(got, want), 1e-5 * kk);
+  }
+}
+
+TEST(GpuTest, TracedAttentionRunsOnTheDevice) {
+  int64_t b = 2, s = 37, h = 3, d = 16;
+  Function attend = function([d](Sym q, Sym k, Sym v) {
+    Sym scores = einsum("bqhd,bkhd->bhqk", {q, k}) * (1 / std::sqrt(double(d)));
+    return einsum("bhqk,bkhd->bqhd", {softmax(scores, -1), v});
+  });
+  Tensor q = random({b, s, h, d}, 3), k = random({b, s, h, d}, 4),
+         v = random({b, s, h, d}, 5);
+  std::vector<DeviceTensor> out =
+      ok(attend({onDevice(q), onDevice(k), onDevice(v)}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shape(), llvm::ArrayRef<int64_t>({b, s, h, d}));
+  EXPECT_LT(maxError(onHost(out[0]), attention(q, k, v, b, s, h, d)), 1e-5);
+
+  // A second call reuses the kernel; another sequence length retraces.
+  ok(attend({onDevice(q), onDevice(k), onDevice(v)}));
+  EXPECT_EQ(attend.stats().traces, 1u);
+  Tensor q2 = random({b, 20, h, d}, 6), k2 = random({b, 20, h, d}, 7),
+         v2 = random({b, 20, h, d}, 8);
+  out = ok(attend({onDevice(q2), onDevice(k2), onDevice(v2)}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_LT(maxError(onHost(out[0]), attention(q2, k2, v2, b, 20, h, d)), 1e-5);
+  EXPECT_EQ(attend.stats().traces, 2u);
+  EXPECT_EQ(attend.stats().retraces, 1u);
+}
+
+TEST(GpuTest, TracedElementwiseAndReductions) {
+  // y = relu(x W + c) and its row sums and maxima; gelu, tanh, exp, log.
+  int64_t n = 33, in = 70, outDim = 45;
+  Function layer = function([](Sym x, Sym w, Sym c) {
+    Sym y = relu(einsum("ni,io->no", {x, w}) + c);
+    Sym g = gelu(y) + tanh(y) * exp(neg(y)) + log(y + full(y, {}, 2.0));
+    return std::vector<Sym>{y, sum(g, {1}), max(y, {0})};
+  });
+  Tensor x = random({n, in}, 9), w = random({in, outDim}, 10),
+         c = random({outDim}, 11);
+  std::vector<DeviceTensor> got =
+      ok(layer({onDevice(x), onDevice(w), onDevice(c)}));
+  ASSERT_EQ(got.size(), 3u);
+  std::vector<double> y(n * outDim), rows(n, 0), cols(outDim, -INFINITY);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t o = 0; o < outDim; ++o) {
+      double acc = c.getDouble(o);
+      for (int64_t p = 0; p < in; ++p)
+        acc += x.getDouble(i * in + p) * w.getDouble(p * outDim + o);
+      double r = std::max(acc, 0.0);
+      y[i * outDim + o] = r;
+      double gelu = 0.5 * r * (1 + std::erf(r / std::sqrt(2.0)));
+      rows[i] += gelu + std::tanh(r) * std::exp(-r) + std::log(r + 2.0);
+      cols[o] = std::max(cols[o], r);
+    }
+  EXPECT_LT(maxError(onHost(got[0]), y), 1e-4);
+  EXPECT_LT(maxError(onHost(got[1]), rows), 1e-3);
+  EXPECT_LT(maxError(onHost(got[2]), cols), 1e-4);
+}
+
+TEST(GpuTest, TracedFunctionErrors) {
+  Function twice = function([](Sym a) { return a + a; });
+  Tensor a = random({4, 5}, 12);
+  EXPECT_EQ(error(twice(std::vector<DeviceTensor>{onDevice(a), onDevice(a)})),
+            "'function' takes 1 arguments, got 2");
+  EXPECT_EQ(error(twice(std::vector<DeviceTensor>{DeviceTensor()})),
+            "argument 0 of 'function' is an empty tensor handle");
+  // A body error is the call's error, as on the host.
+  Function bad =
+      function([](Sym a, Sym b) { return einsum("ij,jk->ik", {a, b}); });
+  EXPECT_NE(error(bad({onDevice(a), onDevice(a)})).find("in traced function"),
+            std::string::npos);
+  // An empty tensor: the graph runs on the host, the result comes back.
+  Tensor none = random({0, 5}, 13);
+  std::vector<DeviceTensor> out = ok(twice({onDevice(none)}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shape(), llvm::ArrayRef<int64_t>({0, 5}));
+}
+
+TEST(GpuTest, TracedGradientsRunOnTheDevice) {
+  // loss = sum(tanh(x W)^2); dL/dW = x^T (2 tanh(xW) (1 - tanh(xW)^2)),
+  // dL/dx = (2 t (1 - t^2)) W^T, traced with the forward into one graph.
+  int64_t n = 19, in = 23, out = 29;
+  Function step = function([](Sym x, Sym w) {
+    Sym t = tanh(einsum("ni,io->no", {x, w}));
+    Sym loss = sum(t * t);
+    std::vector<Sym> grads = gradients(loss, {w, x});
+    return std::vector<Sym>{loss, grads[0], grads[1]};
+  });
+  Tensor x = random({n, in}, 14), w = random({in, out}, 15);
+  std::vector<DeviceTensor> got = ok(step({onDevice(x), onDevice(w)}));
+  ASSERT_EQ(got.size(), 3u);
+  std::vector<double> t(n * out), dw(in * out, 0), dx(n * in, 0);
+  double loss = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = 0;
+      for (int64_t p = 0; p < in; ++p)
+        acc += x.getDouble(i * in + p) * w.getDouble(p * out + o);
+      t[i * out + o] = std::tanh(acc);
+      loss += t[i * out + o] * t[i * out + o];
+    }
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t o = 0; o < out; ++o) {
+      double tt = t[i * out + o], g = 2 * tt * (1 - tt * tt);
+      for (int64_t p = 0; p < in; ++p) {
+        dw[p * out + o] += x.getDouble(i * in + p) * g;
+        dx[i * in + p] += g * w.getDouble(p * out + o);
+      }
+    }
+  EXPECT_LT(maxError(onHost(got[0]), {loss}), 1e-3);
+  EXPECT_LT(maxError(onHost(got[1]), dw), 1e-4);
+  EXPECT_LT(maxError(onHost(got[2]), dx), 1e-4);
+}
