@@ -1193,6 +1193,17 @@ static std::string cudaKeyOf(const TargetInfo &target, const GpuTarget &gpu) {
       .str();
 }
 
+/// The host code of `module`'s GPU kernels, JIT-compiled for `target`
+/// (with its object code in `entry` for the disk cache when `dir` is set).
+static llvm::Expected<std::unique_ptr<JitKernel>>
+jitForGpu(mlir::ModuleOp module, const GpuTarget &gpu, const TargetInfo &target,
+          const std::string &dir, DiskEntry &entry) {
+  if (auto err = lowerToGpu(module, gpu))
+    return std::move(err);
+  return JitKernel::create(module, kKernelName, target,
+                           dir.empty() ? nullptr : &entry.object);
+}
+
 /// Seconds since `start`.
 static double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -1400,11 +1411,8 @@ Runtime::buildCuda(const BoundEquation &eq, const PlanOptions &options,
     return planned.takeError();
   made->path = std::move(*planned);
   auto module = buildKernelModule(*ctx, eq, &made->path);
-  if (auto err = lowerToGpu(*module, gpu))
-    return std::move(err);
   DiskEntry entry;
-  auto kernel = JitKernel::create(*module, kKernelName, target,
-                                  dir.empty() ? nullptr : &entry.object);
+  auto kernel = jitForGpu(*module, gpu, target, dir, entry);
   if (!kernel)
     return kernel.takeError();
   made->kernel = std::move(*kernel);
@@ -1446,11 +1454,8 @@ Runtime::compileCudaGraph(const Graph &graph, const GpuTarget &gpu) {
         }
         PooledContext ctx;
         auto module = buildGraphModule(*ctx, graph);
-        if (auto err = lowerToGpu(*module, gpu))
-          return std::move(err);
         DiskEntry entry;
-        auto kernel = JitKernel::create(*module, kKernelName, target,
-                                        dir.empty() ? nullptr : &entry.object);
+        auto kernel = jitForGpu(*module, gpu, target, dir, entry);
         if (!kernel)
           return kernel.takeError();
         if (!dir.empty())

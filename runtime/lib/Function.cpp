@@ -568,9 +568,10 @@ struct Function::Impl {
     return nullptr;
   }
 
-  /// An error unless `args` are as many as the function takes, each a
-  /// tensor.
-  llvm::Error checkArgs(llvm::ArrayRef<Tensor> args) const {
+  /// An error unless `args` (host or device tensors) are as many as the
+  /// function takes, each a tensor.
+  template <typename T>
+  llvm::Error checkArgs(llvm::ArrayRef<T> args) const {
     if (options.arity >= 0 && (int)args.size() != options.arity)
       return makeEinsumError(llvm::formatv("'{0}' takes {1} arguments, got {2}",
                                            options.name, options.arity,
@@ -979,14 +980,8 @@ Function::Impl::concreteCuda(llvm::ArrayRef<DeviceTensor> args,
 
 llvm::Expected<std::vector<DeviceTensor>>
 Function::Impl::callCuda(llvm::ArrayRef<DeviceTensor> args) {
-  if (options.arity >= 0 && (int)args.size() != options.arity)
-    return makeEinsumError(llvm::formatv("'{0}' takes {1} arguments, got {2}",
-                                         options.name, options.arity,
-                                         args.size()));
-  for (auto [i, t] : llvm::enumerate(args))
-    if (!t.defined())
-      return makeEinsumError("argument " + std::to_string(i) + " of '" +
-                             options.name + "' is an empty tensor handle");
+  if (auto err = checkArgs(args))
+    return std::move(err);
   // The input signature is checked as for host tensors, but each batch
   // size is a signature of its own on the GPU (no pieces).
   std::vector<llvm::ArrayRef<int64_t>> shapes;
