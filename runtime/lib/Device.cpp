@@ -6,6 +6,8 @@
 #include "einjit/Spec/Equation.h"
 #include "einjit/Spec/Limits.h"
 
+#include <atomic>
+
 using namespace einjit;
 
 llvm::Expected<const cuda::Driver &> cuda::checkedDriver() {
@@ -64,7 +66,9 @@ DeviceTensor::empty(DType dtype, llvm::ArrayRef<int64_t> shape) {
   if (!checked)
     return checked.takeError();
   int64_t count = *checkedProduct(shape);
+  static std::atomic<uint64_t> made{0};
   DeviceTensor t;
+  t.ident = ++made;
   t.type = dtype;
   t.dims.assign(shape.begin(), shape.end());
   t.count = count;

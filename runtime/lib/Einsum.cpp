@@ -17,6 +17,7 @@
 #include "Split.h"
 #include "TapeRecord.h"
 #include "einjit/Compiler/Compiler.h"
+#include "einjit/runtime/DeviceOps.h"
 #include "einjit/runtime/Ops.h"
 #include "einjit/runtime/Session.h"
 
@@ -2263,7 +2264,11 @@ einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<DeviceTensor> operands,
     auto zeros = Tensor::full(bound->resultType, shape, 0);
     if (!zeros)
       return zeros.takeError();
-    return DeviceTensor::fromHost(*zeros);
+    auto out = DeviceTensor::fromHost(*zeros);
+    if (out)
+      detail::recordDeviceOp(OpKind::Add, equation, operands, *out, {}, false,
+                             0);
+    return out;
   }
   auto kernel = Runtime::get().compileCuda(*bound, options, *gpu);
   if (!kernel)
@@ -2278,6 +2283,7 @@ einjit::einsum(llvm::StringRef equation, llvm::ArrayRef<DeviceTensor> operands,
   (*kernel)->kernel->call(pointers);
   if (auto err = cuda::takeAbiError())
     return std::move(err);
+  detail::recordDeviceOp(OpKind::Add, equation, operands, *out, {}, false, 0);
   return out;
 }
 

@@ -157,6 +157,11 @@ static Sym traceOp(OpKind kind, llvm::ArrayRef<Sym> operands,
   return TraceState::make(state, state->graph.addOp(std::move(*sig), in.ids));
 }
 
+Sym einjit::op(OpKind kind, llvm::ArrayRef<Sym> operands,
+               llvm::ArrayRef<int64_t> axes, bool keepDims, double scalar) {
+  return traceOp(kind, operands, axes, keepDims, scalar);
+}
+
 Sym einjit::reluGrad(const Sym &g, const Sym &x) {
   return traceOp(OpKind::ReluGrad, {g, x});
 }

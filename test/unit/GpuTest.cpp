@@ -12,6 +12,7 @@
 #include "TensorTestUtils.h"
 
 #include "einjit/runtime/Device.h"
+#include "einjit/runtime/DeviceOps.h"
 #include "einjit/runtime/Einsum.h"
 #include "einjit/runtime/Function.h"
 #include "einjit/runtime/Session.h"
@@ -232,4 +233,100 @@ TEST(GpuTest, TracedGradientsRunOnTheDevice) {
   EXPECT_LT(maxError(onHost(got[0]), {loss}), 1e-3);
   EXPECT_LT(maxError(onHost(got[1]), dw), 1e-4);
   EXPECT_LT(maxError(onHost(got[2]), dx), 1e-4);
+}
+
+TEST(GpuTest, EagerOpsOnDeviceTensors) {
+  // Broadcasting add, exp, softmax along the last axis, sums over axes,
+  // scale: one-op graphs through the GPU pipeline.
+  Tensor a = random({7, 1, 13}, 16), b = random({5, 13}, 17);
+  DeviceTensor da = onDevice(a), db = onDevice(b);
+  Tensor sum0 = onHost(ok(add(da, db)));
+  ASSERT_EQ(sum0.shape(), llvm::ArrayRef<int64_t>({7, 5, 13}));
+  std::vector<double> want(7 * 5 * 13), soft(7 * 5 * 13), rows(7 * 13, 0);
+  for (int64_t i = 0; i < 7; ++i)
+    for (int64_t j = 0; j < 5; ++j) {
+      double top = -INFINITY, total = 0;
+      for (int64_t k = 0; k < 13; ++k) {
+        double v = a.getDouble(i * 13 + k) + b.getDouble(j * 13 + k);
+        want[(i * 5 + j) * 13 + k] = v;
+        top = std::max(top, v);
+        rows[i * 13 + k] += std::exp(v) * 0.5;
+      }
+      for (int64_t k = 0; k < 13; ++k)
+        total += std::exp(want[(i * 5 + j) * 13 + k] - top);
+      for (int64_t k = 0; k < 13; ++k)
+        soft[(i * 5 + j) * 13 + k] =
+            std::exp(want[(i * 5 + j) * 13 + k] - top) / total;
+    }
+  EXPECT_LT(maxError(sum0, want), 1e-6);
+  DeviceTensor s = ok(add(da, db));
+  EXPECT_LT(maxError(onHost(ok(softmax(s, -1))), soft), 1e-6);
+  DeviceTensor half = ok(scale(ok(exp(s)), 0.5));
+  EXPECT_LT(maxError(onHost(ok(sum(half, {1}))), rows), 1e-5);
+  // Errors are bindOp's, as on the host.
+  EXPECT_NE(error(add(da, onDevice(random({4}, 18)))).find("broadcast"),
+            std::string::npos);
+}
+
+TEST(GpuTest, DeviceGradientTape) {
+  // loss = sum(tanh(x W) * tanh(x W)), recorded eagerly on the device; the
+  // gradients replay it with its backward as one traced graph.
+  int64_t n = 11, in = 17, out = 13;
+  Tensor x = random({n, in}, 19), w = random({in, out}, 20);
+  DeviceTensor dx = onDevice(x), dw = onDevice(w), other = onDevice(x);
+  DeviceGradientTape tape(/*persistent=*/true);
+  tape.watch(dw);
+  tape.watch(dx);
+  tape.watch(other);
+  DeviceTensor t = ok(tanh(ok(einsum("ni,io->no", {dx, dw}))));
+  DeviceTensor loss = ok(sum(ok(mul(t, t))));
+  EXPECT_EQ(tape.recordedCount(), 4u);
+  std::vector<DeviceTensor> grads = ok(tape.gradient(loss, {dw, dx, other}));
+  ASSERT_EQ(grads.size(), 3u);
+  std::vector<double> dW(in * out, 0), dX(n * in, 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = 0;
+      for (int64_t p = 0; p < in; ++p)
+        acc += x.getDouble(i * in + p) * w.getDouble(p * out + o);
+      double tt = std::tanh(acc), g = 2 * tt * (1 - tt * tt);
+      for (int64_t p = 0; p < in; ++p) {
+        dW[p * out + o] += x.getDouble(i * in + p) * g;
+        dX[i * in + p] += g * w.getDouble(p * out + o);
+      }
+    }
+  EXPECT_LT(maxError(onHost(grads[0]), dW), 1e-4);
+  EXPECT_LT(maxError(onHost(grads[1]), dX), 1e-4);
+  // A source the loss does not read: None, or zeros when asked.
+  EXPECT_FALSE(grads[2].defined());
+  grads = ok(tape.gradient(loss, {other}, nullptr, UnconnectedGradients::Zero));
+  ASSERT_EQ(grads.size(), 1u);
+  EXPECT_EQ(maxError(onHost(grads[0]), std::vector<double>(n * in, 0)), 0);
+
+  // Weighed by an output gradient: d(sum(g * t)) / dW.
+  Tensor weights = random({n, out}, 21);
+  DeviceTensor dg = onDevice(weights);
+  grads = ok(tape.gradient(t, {dw}, &dg));
+  ASSERT_EQ(grads.size(), 1u);
+  std::fill(dW.begin(), dW.end(), 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = 0;
+      for (int64_t p = 0; p < in; ++p)
+        acc += x.getDouble(i * in + p) * w.getDouble(p * out + o);
+      double tt = std::tanh(acc);
+      double g = weights.getDouble(i * out + o) * (1 - tt * tt);
+      for (int64_t p = 0; p < in; ++p)
+        dW[p * out + o] += x.getDouble(i * in + p) * g;
+    }
+  EXPECT_LT(maxError(onHost(grads[0]), dW), 1e-4);
+
+  // A tape that is not persistent gives gradients once.
+  DeviceGradientTape once;
+  once.watch(dw);
+  DeviceTensor y = ok(scale(dw, 3.0));
+  ok(once.gradient(y, {dw}));
+  EXPECT_EQ(error(once.gradient(y, {dw})),
+            "a device gradient tape that is not persistent gives gradients "
+            "once");
 }

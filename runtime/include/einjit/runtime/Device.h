@@ -75,8 +75,12 @@ public:
   size_t nbytes() const { return count * dtypeBytes(type); }
   /// The device address of element 0 (null when empty).
   void *data() const { return storage.get(); }
+  /// Identity, as Tensor::id(): copies of one handle share it, every new
+  /// tensor has its own (gradient tapes tell tensors apart by it).
+  uint64_t id() const { return ident; }
 
 private:
+  uint64_t ident = 0;
   DType type = DType::F32;
   llvm::SmallVector<int64_t, 6> dims;
   int64_t count = 1;

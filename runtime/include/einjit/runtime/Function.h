@@ -97,6 +97,11 @@ Sym sum(const Sym &a, llvm::ArrayRef<int64_t> axes = {}, bool keepDims = false);
 Sym max(const Sym &a, llvm::ArrayRef<int64_t> axes = {}, bool keepDims = false);
 Sym softmax(const Sym &a, int64_t axis = -1);
 Sym logSoftmax(const Sym &a, int64_t axis = -1);
+/// Any op of Spec/Ops.h by its kind, with the reductions' `axes` and
+/// `keepDims`, a softmax's axis (in `axes`) and scale's `scalar`.
+Sym op(OpKind kind, llvm::ArrayRef<Sym> operands,
+       llvm::ArrayRef<int64_t> axes = {}, bool keepDims = false,
+       double scalar = 0);
 /// The backward ops of Ops.h, on symbolic tensors.
 Sym reluGrad(const Sym &g, const Sym &x);
 Sym geluGrad(const Sym &g, const Sym &x);
