@@ -3,8 +3,9 @@
 # LLVM/MLIR 22 (from bookworm-security), lld-22, clang-format-22, clang-22
 # with its sanitizer and libFuzzer run-time libraries (libclang-rt-22-dev,
 # for scripts/sanitize.sh and scripts/fuzz.sh), ninja,
-# ccache, GoogleTest, Google Benchmark, and numpy from pip (which bundles
-# OpenBLAS, the fair peer; Debian's python3-numpy uses reference BLAS).
+# ccache, GoogleTest, Google Benchmark, numpy from pip (which bundles
+# OpenBLAS, the fair peer; Debian's python3-numpy uses reference BLAS), and
+# NVIDIA's ptxas and libdevice from pip (nvidia-cuda-nvcc-cu12).
 set -euo pipefail
 
 SUDO=""
@@ -41,3 +42,14 @@ if ! "$PY" -c 'import numpy' 2>/dev/null; then
     "$PY" -m pip install --quiet --break-system-packages numpy
 fi
 "$PY" -c 'import numpy; print("numpy", numpy.__version__)'
+# NVIDIA's ptxas and libdevice (no driver, no GPU needed): the GPU tests
+# link libdevice into kernels that call math functions and assemble their
+# PTX with ptxas (test/lit.cfg.py finds them). Optional: without them,
+# those tests are unsupported.
+if ! "$PY" -c 'import nvidia.cuda_nvcc' 2>/dev/null; then
+  "$PY" -m pip install --quiet nvidia-cuda-nvcc-cu12 ||
+    "$PY" -m pip install --quiet --break-system-packages \
+      nvidia-cuda-nvcc-cu12 ||
+    echo "setup.sh: nvidia-cuda-nvcc-cu12 not installed; the ptxas and" \
+      "libdevice tests will be unsupported" >&2
+fi

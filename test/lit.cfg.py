@@ -27,11 +27,38 @@ llvm_config.add_tool_substitutions(
     [config.einjit_tools_dir])
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
-# ptxas checks the GPU pipeline's PTX where the CUDA toolkit is installed
-# (test/Integration/GPU/ptxas.test); without it that test is unsupported.
+# A CUDA toolkit folder (bin/ptxas, nvvm/libdevice): CUDA_HOME, the
+# usual /usr/local/cuda, or NVIDIA's pip package nvidia-cuda-nvcc-cu12
+# that scripts/setup.sh installs. The GPU pipeline links libdevice from
+# CUDA_HOME (kernels that call math functions: the `libdevice` feature),
+# and ptxas checks the PTX (test/Integration/GPU/ptxas.test: `ptxas`).
+# Without one, those tests are unsupported.
 import shutil
+import subprocess
+
+
+def cuda_toolkit():
+    folders = [os.environ.get("CUDA_HOME"), "/usr/local/cuda"]
+    found = subprocess.run(
+        [config.python_executable, "-c",
+         "import nvidia.cuda_nvcc as m; print(m.__path__[0])"],
+        capture_output=True, text=True)
+    if found.returncode == 0:
+        folders.append(found.stdout.strip())
+    for folder in folders:
+        if folder and os.path.exists(
+                os.path.join(folder, "nvvm", "libdevice", "libdevice.10.bc")):
+            return folder
+    return None
+
+
+toolkit = cuda_toolkit()
+if toolkit:
+    config.environment["CUDA_HOME"] = toolkit
+    config.available_features.add("libdevice")
 ptxas = shutil.which("ptxas") or next(
-    (p for p in ["/usr/local/cuda/bin/ptxas"] if os.path.exists(p)), None)
+    (p for p in [os.path.join(toolkit or "/usr/local/cuda", "bin", "ptxas")]
+     if os.path.exists(p)), None)
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
