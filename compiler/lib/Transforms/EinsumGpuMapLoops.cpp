@@ -388,6 +388,10 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
 
 /// Threads of a block that reduces one result.
 static constexpr int64_t kReduceThreads = 256;
+/// A reduction with fewer results than this splits each result's terms
+/// between blocks, so that about this many run, each thread summing at
+/// least kReduceTermsPerThread terms.
+static constexpr int64_t kReduceBlocks = 1024, kReduceTermsPerThread = 16;
 
 /// Whether `op` is a sum `out + X` (X computed from the inputs alone) that
 /// runs better with a block per result than a thread per result: its
@@ -479,32 +483,6 @@ static void emitBlockReduction(RewriterBase &rewriter, linalg::GenericOp op,
     reduced *= ranges[d];
   }
 
-  rewriter.setInsertionPoint(op);
-  auto launch =
-      gpu::LaunchOp::create(rewriter, loc, cst(results), cst(1), cst(1),
-                            cst(kReduceThreads), cst(1), cst(1));
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  Value sums = launch.addWorkgroupAttribution(
-      MemRefType::get({kReduceThreads}, type, MemRefLayoutAttrInterface(),
-                      workgroup),
-      loc);
-  Block &block = launch.getBody().front();
-  rewriter.setInsertionPointToEnd(&block);
-  gpu::TerminatorOp end = gpu::TerminatorOp::create(rewriter, loc);
-  rewriter.setInsertionPoint(end);
-  Value tid = launch.getThreadIds().x;
-  DenseMap<unsigned, Value> index;
-  if (!parallel.empty())
-    for (auto [d, v] :
-         llvm::zip(parallel, delinearize(rewriter, loc, launch.getBlockIds().x,
-                                         parallelSizes)))
-      index[d] = v;
-  auto indicesOf = [&](AffineMap map) {
-    return llvm::map_to_vector(map.getResults(), [&](AffineExpr e) {
-      return index.lookup(cast<AffineDimExpr>(e).getPosition());
-    });
-  };
   auto combine = [&](OpBuilder &b, Value x, Value y) -> Value {
     if (isa<FloatType>(type))
       return arith::AddFOp::create(b, loc, x, y);
@@ -512,13 +490,105 @@ static void emitBlockReduction(RewriterBase &rewriter, linalg::GenericOp op,
   };
   Value zero = arith::ConstantOp::create(rewriter, loc, type,
                                          rewriter.getZeroAttr(type));
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto sharedType = MemRefType::get({kReduceThreads}, type,
+                                    MemRefLayoutAttrInterface(), workgroup);
+  // A launch of `blocks` blocks of kReduceThreads threads, its insertion
+  // point before its terminator.
+  auto makeLaunch = [&](int64_t blocks) {
+    auto launch =
+        gpu::LaunchOp::create(rewriter, loc, cst(blocks), cst(1), cst(1),
+                              cst(kReduceThreads), cst(1), cst(1));
+    launch.addWorkgroupAttribution(sharedType, loc);
+    Block &block = launch.getBody().front();
+    rewriter.setInsertionPointToEnd(&block);
+    gpu::TerminatorOp end = gpu::TerminatorOp::create(rewriter, loc);
+    rewriter.setInsertionPoint(end);
+    return launch;
+  };
+  // Adds up each thread's `mine` in shared memory, in a tree; then, in
+  // thread 0, calls `finish` with the block's total.
+  auto blockTotal = [&](gpu::LaunchOp launch, Value mine,
+                        function_ref<void(Value)> finish) {
+    Value sums = launch.getWorkgroupAttributions()[0];
+    Value tid = launch.getThreadIds().x;
+    memref::StoreOp::create(rewriter, loc, mine, sums, tid);
+    gpu::BarrierOp::create(rewriter, loc);
+    for (int64_t half = kReduceThreads / 2; half >= 1; half /= 2) {
+      Value active = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::ult, tid, cst(half));
+      auto step = scf::IfOp::create(rewriter, loc, active, false);
+      {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&step.getThenRegion().front());
+        Value other = arith::AddIOp::create(rewriter, loc, tid, cst(half));
+        Value a = memref::LoadOp::create(rewriter, loc, sums, tid);
+        Value b = memref::LoadOp::create(rewriter, loc, sums, other);
+        memref::StoreOp::create(rewriter, loc, combine(rewriter, a, b), sums,
+                                tid);
+      }
+      gpu::BarrierOp::create(rewriter, loc);
+    }
+    Value leader = arith::CmpIOp::create(rewriter, loc,
+                                         arith::CmpIPredicate::eq, tid, cst(0));
+    auto write = scf::IfOp::create(rewriter, loc, leader, false);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&write.getThenRegion().front());
+    finish(memref::LoadOp::create(rewriter, loc, sums, cst(0)));
+  };
+
+  // Few results over very many terms (`i->`): each result's terms are
+  // split between `chunks` blocks, which write partial sums, and a second
+  // launch adds each result's partials (in a fixed order: the sum does not
+  // depend on timing, as atomics would make it).
+  int64_t chunks = 1;
+  if (results < kReduceBlocks)
+    chunks = std::max<int64_t>(
+        1,
+        std::min<int64_t>(llvm::divideCeil(kReduceBlocks, results),
+                          reduced / (kReduceThreads * kReduceTermsPerThread)));
+  rewriter.setInsertionPoint(op);
+  Value partials;
+  if (chunks > 1)
+    partials = gpu::AllocOp::create(
+                   rewriter, loc, MemRefType::get({results * chunks}, type),
+                   /*asyncToken=*/Type(), /*asyncDependencies=*/ValueRange(),
+                   /*dynamicSizes=*/ValueRange(),
+                   /*symbolOperands=*/ValueRange(), /*hostShared=*/false)
+                   .getMemref();
+
+  gpu::LaunchOp launch = makeLaunch(results * chunks);
+  Value tid = launch.getThreadIds().x;
+  Value blockId = launch.getBlockIds().x;
+  Value result = blockId, chunk = cst(0);
+  if (chunks > 1) {
+    result = arith::DivUIOp::create(rewriter, loc, blockId, cst(chunks));
+    chunk = arith::RemUIOp::create(rewriter, loc, blockId, cst(chunks));
+  }
+  DenseMap<unsigned, Value> index;
+  if (!parallel.empty())
+    for (auto [d, v] :
+         llvm::zip(parallel, delinearize(rewriter, loc, result, parallelSizes)))
+      index[d] = v;
+  auto indicesOf = [&](AffineMap map) {
+    return llvm::map_to_vector(map.getResults(), [&](AffineExpr e) {
+      return index.lookup(cast<AffineDimExpr>(e).getPosition());
+    });
+  };
+  SmallVector<Value> at = indicesOf(maps.back());
   Block &body = op.getRegion().front();
   Value term = add->getOperand(0) == body.getArgument(op.getNumDpsInputs())
                    ? add->getOperand(1)
                    : add->getOperand(0);
+  // The block's threads take its terms in turn: consecutive threads read
+  // consecutive terms, and the blocks of a result interleave.
+  Value firstTerm = arith::AddIOp::create(
+      rewriter, loc,
+      arith::MulIOp::create(rewriter, loc, chunk, cst(kReduceThreads)), tid);
   auto loop = scf::ForOp::create(
-      rewriter, loc, tid, cst(reduced), cst(kReduceThreads), ValueRange{zero},
-      [&](OpBuilder &b, Location, Value r, ValueRange acc) {
+      rewriter, loc, firstTerm, cst(reduced), cst(kReduceThreads * chunks),
+      ValueRange{zero}, [&](OpBuilder &b, Location, Value r, ValueRange acc) {
         for (auto [d, v] :
              llvm::zip(reduction, delinearize(b, loc, r, reductionSizes)))
           index[d] = v;
@@ -534,32 +604,43 @@ static void emitBlockReduction(RewriterBase &rewriter, linalg::GenericOp op,
         scf::YieldOp::create(b, loc,
                              combine(b, acc[0], mapping.lookupOrDefault(term)));
       });
-  memref::StoreOp::create(rewriter, loc, loop.getResult(0), sums, tid);
-  gpu::BarrierOp::create(rewriter, loc);
-  for (int64_t half = kReduceThreads / 2; half >= 1; half /= 2) {
-    Value active = arith::CmpIOp::create(
-        rewriter, loc, arith::CmpIPredicate::ult, tid, cst(half));
-    auto step = scf::IfOp::create(rewriter, loc, active, false);
-    {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToStart(&step.getThenRegion().front());
-      Value other = arith::AddIOp::create(rewriter, loc, tid, cst(half));
-      Value mine = memref::LoadOp::create(rewriter, loc, sums, tid);
-      Value theirs = memref::LoadOp::create(rewriter, loc, sums, other);
-      memref::StoreOp::create(rewriter, loc, combine(rewriter, mine, theirs),
-                              sums, tid);
-    }
-    gpu::BarrierOp::create(rewriter, loc);
+  auto addToResult = [&](Value total) {
+    Value old = memref::LoadOp::create(rewriter, loc, out, at);
+    memref::StoreOp::create(rewriter, loc, combine(rewriter, old, total), out,
+                            at);
+  };
+  if (chunks == 1) {
+    blockTotal(launch, loop.getResult(0), addToResult);
+    rewriter.eraseOp(op);
+    return;
   }
-  Value leader = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
-                                       tid, cst(0));
-  auto write = scf::IfOp::create(rewriter, loc, leader, false);
-  rewriter.setInsertionPointToStart(&write.getThenRegion().front());
-  SmallVector<Value> at = indicesOf(maps.back());
-  Value total = memref::LoadOp::create(rewriter, loc, sums, cst(0));
-  Value old = memref::LoadOp::create(rewriter, loc, out, at);
-  memref::StoreOp::create(rewriter, loc, combine(rewriter, old, total), out,
-                          at);
+  blockTotal(launch, loop.getResult(0), [&](Value total) {
+    memref::StoreOp::create(rewriter, loc, total, partials, blockId);
+  });
+
+  rewriter.setInsertionPoint(op);
+  gpu::LaunchOp second = makeLaunch(results);
+  Value secondTid = second.getThreadIds().x;
+  index.clear();
+  if (!parallel.empty())
+    for (auto [d, v] :
+         llvm::zip(parallel, delinearize(rewriter, loc, second.getBlockIds().x,
+                                         parallelSizes)))
+      index[d] = v;
+  at = indicesOf(maps.back());
+  Value base =
+      arith::MulIOp::create(rewriter, loc, second.getBlockIds().x, cst(chunks));
+  auto gather = scf::ForOp::create(
+      rewriter, loc, secondTid, cst(chunks), cst(kReduceThreads),
+      ValueRange{zero}, [&](OpBuilder &b, Location, Value c, ValueRange acc) {
+        Value at = arith::AddIOp::create(b, loc, base, c);
+        Value part = memref::LoadOp::create(b, loc, partials, at);
+        scf::YieldOp::create(b, loc, combine(b, acc[0], part));
+      });
+  blockTotal(second, gather.getResult(0), addToResult);
+  rewriter.setInsertionPoint(op);
+  gpu::DeallocOp::create(rewriter, loc, /*asyncToken=*/Type(),
+                         /*asyncDependencies=*/ValueRange(), partials);
   rewriter.eraseOp(op);
 }
 

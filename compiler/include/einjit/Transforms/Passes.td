@@ -639,7 +639,11 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
     256-thread block per result: the threads take the terms in turn
     (consecutive threads along the first input's contiguous dim), then
     add their partial sums in a tree in shared memory, and thread 0 adds
-    the total to the result.
+    the total to the result. With fewer than 1024 results and at least
+    8192 terms each, each result's terms are split between blocks (about
+    1024 in all, 16 or more terms a thread), which write partial sums to a
+    `gpu.alloc` buffer; a second launch of one block per result adds them
+    up in a fixed order, so the sum does not depend on timing.
   }];
   let options = [
     Option<"tileX", "tile-x", "int64_t", /*default=*/"32",
