@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <ucontext.h>
@@ -126,6 +127,14 @@ struct Cooperative {
   /// The scheduler's stack, for AddressSanitizer's fiber switches.
   const void *schedulerBottom = nullptr;
   size_t schedulerSize = 0;
+  /// The race check: who touched each 4-byte word of shared memory since
+  /// the last barrier (cleared each round), and the first race found.
+  struct Access {
+    int64_t writer = -1, reader = -1;
+    bool readers = false; // more than one thread read it
+  };
+  std::unordered_map<uintptr_t, Access> shadow;
+  std::string race;
 };
 thread_local Cooperative *cooperating = nullptr;
 
@@ -186,11 +195,11 @@ void resume(Cooperative &c, Fiber &f, const int64_t block[3]) {
 }
 
 /// Runs a kernel with barriers: each block's threads as fibers, in rounds
-/// from one barrier to the next. Returns false when, in a round, some
-/// threads reached a barrier and others the end (they would hang or
-/// misbehave on a GPU).
-bool runCooperative(void (*thunk)(void **), void **params,
-                    const int64_t grid[3], const int64_t block[3]) {
+/// from one barrier to the next. Returns what was wrong, if anything: in a
+/// round, some threads reached a barrier and others the end (they would
+/// hang or misbehave on a GPU), or two threads raced on shared memory.
+std::string runCooperative(void (*thunk)(void **), void **params,
+                           const int64_t grid[3], const int64_t block[3]) {
   Cooperative c;
   c.thunk = thunk;
   c.params = params;
@@ -210,6 +219,7 @@ bool runCooperative(void (*thunk)(void **), void **params,
     for (Fiber &f : c.fibers)
       f.state = Fiber::Ready;
     for (bool more = true; more;) {
+      c.shadow.clear();
       int64_t atBarrier = 0, done = 0;
       for (Fiber &f : c.fibers) {
         if (f.state == Fiber::Done)
@@ -229,7 +239,33 @@ bool runCooperative(void (*thunk)(void **), void **params,
   }
   // (Fibers of a launch that diverged are dropped where they stopped.)
   cooperating = nullptr;
-  return !diverged;
+  if (diverged)
+    return "a GPU kernel's threads reached different barriers (a "
+           "__syncthreads() that not every thread of the block reaches)";
+  return c.race;
+}
+
+/// Notes thread `thread`'s access to the shared-memory word at `word`;
+/// a race when another thread wrote it, or (for a write) read it, since
+/// the last barrier.
+void noteShared(Cooperative &c, uintptr_t word, int64_t thread, bool write) {
+  Cooperative::Access &a = c.shadow[word];
+  bool race = (a.writer >= 0 && a.writer != thread) ||
+              (write && (a.readers || (a.reader >= 0 && a.reader != thread)));
+  if (race && c.race.empty()) {
+    int64_t other = a.writer >= 0 && a.writer != thread ? a.writer : a.reader;
+    c.race = "a GPU kernel's threads " + std::to_string(other) + " and " +
+             std::to_string(thread) + " access a word of shared memory " +
+             "between two barriers, one of them writing (a data race: a " +
+             "__syncthreads() is missing)";
+  }
+  if (write) {
+    a.writer = thread;
+  } else if (a.reader < 0 || a.reader == thread) {
+    a.reader = thread;
+  } else {
+    a.readers = true;
+  }
 }
 } // namespace
 
@@ -306,10 +342,18 @@ void einjitEmuLaunch(void (*thunk)(void **), int32_t cooperative, int64_t gridX,
     sregs[3 + i] = static_cast<int32_t>(block[i]);
     sregs[9 + i] = static_cast<int32_t>(grid[i]);
   }
-  if (!runCooperative(thunk, params, grid, block))
-    cuda::recordAbiFailure(
-        "a GPU kernel's threads reached different barriers (a "
-        "__syncthreads() that not every thread of the block reaches)");
+  std::string wrong = runCooperative(thunk, params, grid, block);
+  if (!wrong.empty())
+    cuda::recordAbiFailure(wrong);
+}
+
+void einjitEmuShared(void *address, int64_t bytes, int32_t isWrite) {
+  if (!cooperating)
+    return;
+  auto at = reinterpret_cast<uintptr_t>(address);
+  int64_t thread = cooperating->current->linear;
+  for (uintptr_t word = at & ~uintptr_t(3); word < at + bytes; word += 4)
+    noteShared(*cooperating, word, thread, isWrite != 0);
 }
 } // extern "C"
 
@@ -318,6 +362,7 @@ const std::pair<const char *, void *> *cuda::emulatorSymbols() {
       {"einjitEmuSreg", reinterpret_cast<void *>(&einjitEmuSreg)},
       {"einjitEmuBarrier", reinterpret_cast<void *>(&einjitEmuBarrier)},
       {"einjitEmuLaunch", reinterpret_cast<void *>(&einjitEmuLaunch)},
+      {"einjitEmuShared", reinterpret_cast<void *>(&einjitEmuShared)},
       {nullptr, nullptr}};
   return symbols;
 }

@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CudaAbi.h"
+#include "GpuEmulator.h"
 #include "TensorTestUtils.h"
 
 #include "einjit/runtime/Device.h"
@@ -329,4 +331,48 @@ TEST(GpuTest, DeviceGradientTape) {
   EXPECT_EQ(error(once.gradient(y, {dw})),
             "a device gradient tape that is not persistent gives gradients "
             "once");
+}
+
+namespace {
+/// Hand-written kernels for the emulator: 64 threads share `shared`.
+float shared[64];
+float results[64];
+int32_t tid() { return einjitEmuSreg(0); }
+void writeThenRead(bool barrier) {
+  int32_t t = tid();
+  einjitEmuShared(&shared[t], 4, 1);
+  shared[t] = float(t);
+  if (barrier)
+    einjitEmuBarrier();
+  int32_t next = (t + 1) % 64;
+  einjitEmuShared(&shared[next], 4, 0);
+  results[t] = shared[next];
+}
+void withBarrier(void **) { writeThenRead(true); }
+void withoutBarrier(void **) { writeThenRead(false); }
+void divergent(void **) {
+  if (tid() == 0)
+    einjitEmuBarrier();
+}
+
+/// The emulator's failure for `kernel` on 64 threads, or "".
+std::string launch(void (*kernel)(void **)) {
+  einjitEmuLaunch(kernel, /*cooperative=*/1, 1, 1, 1, 64, 1, 1, nullptr);
+  return cuda::takeAbiFailure();
+}
+} // namespace
+
+TEST(GpuTest, EmulatorChecksBarriersAndSharedMemory) {
+  if (!onFakeDriver)
+    GTEST_SKIP() << "the emulator runs on the fake driver only";
+  // Written, a barrier, read: every thread sees its neighbour's value.
+  EXPECT_EQ(launch(withBarrier), "");
+  for (int t = 0; t < 64; ++t)
+    EXPECT_EQ(results[t], float((t + 1) % 64));
+  // Without the barrier, thread 0 reads what thread 1 has not written yet
+  // on a GPU: a race, reported whatever the fibers' order made of it.
+  EXPECT_NE(launch(withoutBarrier).find("a data race"), std::string::npos);
+  // A barrier only thread 0 reaches: an error, not a hang.
+  EXPECT_NE(launch(divergent).find("reached different barriers"),
+            std::string::npos);
 }

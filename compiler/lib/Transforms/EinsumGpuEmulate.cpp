@@ -10,6 +10,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/DataLayoutInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::einsum {
@@ -23,7 +24,11 @@ namespace {
 /// The emulator's entry points (runtime/lib/GpuEmulator.cpp).
 constexpr llvm::StringLiteral kSreg = "einjitEmuSreg",
                               kBarrier = "einjitEmuBarrier",
-                              kLaunch = "einjitEmuLaunch";
+                              kLaunch = "einjitEmuLaunch",
+                              kShared = "einjitEmuShared";
+
+/// NVVM's address space of shared memory.
+constexpr unsigned kSharedAddressSpace = 3;
 
 /// einjitEmuSreg's register numbers: tid, ntid, ctaid, nctaid, x y z each.
 int sregOf(Operation *op) {
@@ -108,7 +113,11 @@ LogicalResult EinsumGpuEmulate::inlineModule(gpu::GPUModuleOp gpuModule) {
   OpBuilder b(ctx);
   Type i32 = IntegerType::get(ctx, 32);
   Type ptr = LLVM::LLVMPointerType::get(ctx);
+  Type i64 = IntegerType::get(ctx, 64);
+  DataLayout layout(module);
   LLVM::LLVMFuncOp sreg = declare(kSreg, i32, {i32});
+  LLVM::LLVMFuncOp shared =
+      declare(kShared, LLVM::LLVMVoidType::get(ctx), {ptr, i64, i32});
   LLVM::LLVMFuncOp barrier =
       declare(kBarrier, LLVM::LLVMVoidType::get(ctx), {});
   for (Operation *op : ops) {
@@ -127,10 +136,19 @@ LogicalResult EinsumGpuEmulate::inlineModule(gpu::GPUModuleOp gpuModule) {
         fn->removeAttr(attr.getName());
     }
     bool usesBarriers = false;
-    llvm::SmallVector<Operation *> nvvmOps;
+    llvm::SmallVector<Operation *> nvvmOps, sharedAccesses;
     fn.walk([&](Operation *inner) {
       if (isa_and_nonnull<NVVM::NVVMDialect>(inner->getDialect()))
         nvvmOps.push_back(inner);
+      Value address;
+      if (auto load = dyn_cast<LLVM::LoadOp>(inner))
+        address = load.getAddr();
+      else if (auto store = dyn_cast<LLVM::StoreOp>(inner))
+        address = store.getAddr();
+      if (address &&
+          cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() ==
+              kSharedAddressSpace)
+        sharedAccesses.push_back(inner);
       if (auto global = dyn_cast<LLVM::AddressOfOp>(inner))
         usesBarriers |=
             cast<LLVM::LLVMPointerType>(global.getType()).getAddressSpace() !=
@@ -157,6 +175,23 @@ LogicalResult EinsumGpuEmulate::inlineModule(gpu::GPUModuleOp gpuModule) {
       }
       return inner->emitError("einsum-gpu-emulate: cannot run '")
              << inner->getName() << "' on the host";
+    }
+    // Each shared-memory access tells the emulator's race check what it
+    // touches (einjitEmuShared(address, bytes, isWrite)).
+    for (Operation *access : sharedAccesses) {
+      b.setInsertionPoint(access);
+      Location loc = access->getLoc();
+      auto load = dyn_cast<LLVM::LoadOp>(access);
+      Value address =
+          load ? load.getAddr() : cast<LLVM::StoreOp>(access).getAddr();
+      Type type = load ? load.getType()
+                       : cast<LLVM::StoreOp>(access).getValue().getType();
+      Value generic = LLVM::AddrSpaceCastOp::create(b, loc, ptr, address);
+      Value bytes = LLVM::ConstantOp::create(
+          b, loc, i64, b.getI64IntegerAttr(layout.getTypeSize(type)));
+      Value write = LLVM::ConstantOp::create(b, loc, i32,
+                                             b.getI32IntegerAttr(load ? 0 : 1));
+      LLVM::CallOp::create(b, loc, shared, ValueRange{generic, bytes, write});
     }
     if (!kernels.count(fn.getName()))
       continue;

@@ -6,7 +6,8 @@
 // kernel's thunk, cooperative (1) for the tiled kernel, which has barriers
 // and shared memory, and not (0) for the fill; the grid, the block (16x16
 // threads) and the parameter array. Special registers and barriers are
-// calls; nothing of NVVM or of the gpu dialect is left.
+// calls, and so is each load and store of shared memory (the emulator's
+// race check); nothing of NVVM or of the gpu dialect is left.
 // CHECK-NOT: gpu.module
 // CHECK-LABEL: llvm.func @einsum
 // CHECK: %[[FILL:.*]] = llvm.mlir.addressof @__einjit_emu_einsum_kernel_einsum_kernel_thunk
@@ -22,6 +23,10 @@
 // CHECK: llvm.getelementptr %[[P]][0]
 // CHECK: llvm.mlir.global internal @__einjit_emu_einsum_kernel_0___wg_einsum_kernel_0() {addr_space = 3 : i32}
 // CHECK: llvm.func @__einjit_emu_einsum_kernel_0_einsum_kernel(
+// Each shared-memory access is reported for the race check first.
+// CHECK: %[[AT:.*]] = llvm.addrspacecast %{{.*}} : !llvm.ptr<3> to !llvm.ptr
+// CHECK: llvm.call @einjitEmuShared(%[[AT]], %{{.*}}, %{{.*}}) : (!llvm.ptr, i64, i32) -> ()
+// CHECK-NEXT: llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr<3>
 // CHECK: llvm.call @einjitEmuBarrier()
 // CHECK-NOT: nvvm.
 // CHECK-NOT: gpu.

@@ -678,7 +678,9 @@ def EinsumGpuEmulate : Pass<"einsum-gpu-emulate", "mlir::ModuleOp"> {
     each: 0-11), and `nvvm.barrier0` a call to `einjitEmuBarrier()`;
     libdevice's `__nv_expf` becomes the C library's `expf`. Shared memory
     stays a global in address space 3, which the host treats as plain
-    memory. Any other NVVM op is an error. Each kernel gets a thunk
+    memory; each load and store of it first calls
+    `einjitEmuShared(address, bytes, isWrite)`, the emulator's race check.
+    Any other NVVM op is an error. Each kernel gets a thunk
     `<kernel>_thunk(void **params)` that takes CUDA's parameter array, and
     each `gpu.launch_func` becomes
 
