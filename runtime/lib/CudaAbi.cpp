@@ -126,6 +126,9 @@ static void load(Loaded &l) {
   auto hostMemory =
       reinterpret_cast<int (*)()>(dlsym(lib, "einjitFakeCudaHostMemory"));
   d.hostMemory = hostMemory && hostMemory();
+  if (d.hostMemory)
+    d.inside = reinterpret_cast<int (*)(const void *, size_t)>(
+        dlsym(lib, "einjitFakeCudaInside"));
 
   auto fail = [&](CUresult status, const char *what) {
     if (!status)

@@ -87,6 +87,9 @@ struct Driver {
   /// exports einjitFakeCudaHostMemory): GPU kernels compiled for the host
   /// (GpuEmulator.h) can run on it.
   bool hostMemory = false;
+  /// With host memory: whether `bytes` at an address lie in one live
+  /// allocation (einjitFakeCudaInside), or null.
+  int (*inside)(const void *, size_t) = nullptr;
 };
 
 /// The driver with device 0's primary context current on this thread, or

@@ -8,6 +8,7 @@
 #include "CudaAbi.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,21 @@ using namespace einjit;
 namespace {
 /// The calling GPU thread's special registers.
 thread_local int32_t sregs[12];
+
+/// The launch that runs: its driver (for the bounds check) and its first
+/// failure, which the launching thread records when the launch ends (the
+/// blocks of a kernel without barriers run on several threads).
+struct Launch {
+  const cuda::Driver *driver = nullptr;
+  std::mutex mutex;
+  std::string failure;
+  void fail(const std::string &message) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (failure.empty())
+      failure = message;
+  }
+};
+Launch *current = nullptr;
 
 void setIndex(int32_t *at, int64_t linear, const int64_t dims[3]) {
   at[0] = static_cast<int32_t>(linear % dims[0]);
@@ -313,6 +329,14 @@ void einjitEmuLaunch(void (*thunk)(void **), int32_t cooperative, int64_t gridX,
   // Shared memory is a global of the kernel: one launch at a time.
   static std::mutex launching;
   std::lock_guard<std::mutex> lock(launching);
+  Launch launch;
+  launch.driver = d;
+  current = &launch;
+  auto finish = [&] {
+    current = nullptr;
+    if (!launch.failure.empty())
+      cuda::recordAbiFailure(launch.failure);
+  };
 
   if (!cooperative) {
     // Threads that never wait for each other run in turn, the blocks
@@ -335,7 +359,7 @@ void einjitEmuLaunch(void (*thunk)(void **), int32_t cooperative, int64_t gridX,
     run(0);
     for (std::thread &t : pool)
       t.join();
-    return;
+    return finish();
   }
 
   for (int i = 0; i < 3; ++i) {
@@ -344,7 +368,24 @@ void einjitEmuLaunch(void (*thunk)(void **), int32_t cooperative, int64_t gridX,
   }
   std::string wrong = runCooperative(thunk, params, grid, block);
   if (!wrong.empty())
-    cuda::recordAbiFailure(wrong);
+    launch.fail(wrong);
+  finish();
+}
+
+void einjitEmuGlobal(void *address, int64_t bytes, int32_t isWrite) {
+  Launch *launch = current;
+  if (!launch || !launch->driver->inside ||
+      launch->driver->inside(address, bytes))
+    return;
+  char where[32];
+  std::snprintf(where, sizeof(where), "%p", address);
+  launch->fail("a GPU kernel's thread (" + std::to_string(sregs[0]) + "," +
+               std::to_string(sregs[1]) + "," + std::to_string(sregs[2]) +
+               ") of block (" + std::to_string(sregs[6]) + "," +
+               std::to_string(sregs[7]) + "," + std::to_string(sregs[8]) +
+               ") " + (isWrite ? "writes " : "reads ") + std::to_string(bytes) +
+               " bytes at " + where +
+               ", outside every device allocation (an out-of-bounds access)");
 }
 
 void einjitEmuShared(void *address, int64_t bytes, int32_t isWrite) {
@@ -363,6 +404,7 @@ const std::pair<const char *, void *> *cuda::emulatorSymbols() {
       {"einjitEmuBarrier", reinterpret_cast<void *>(&einjitEmuBarrier)},
       {"einjitEmuLaunch", reinterpret_cast<void *>(&einjitEmuLaunch)},
       {"einjitEmuShared", reinterpret_cast<void *>(&einjitEmuShared)},
+      {"einjitEmuGlobal", reinterpret_cast<void *>(&einjitEmuGlobal)},
       {nullptr, nullptr}};
   return symbols;
 }

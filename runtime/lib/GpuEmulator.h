@@ -25,14 +25,18 @@ void einjitEmuBarrier();
 /// GPU thread: two threads of a block that touch one word between two
 /// barriers, one of them writing, are a race, which fails the launch.
 void einjitEmuShared(void *address, int64_t bytes, int32_t isWrite);
+/// A global-memory load or store by the calling GPU thread: outside every
+/// live allocation of the driver (where it can tell: the fake driver's
+/// einjitFakeCudaInside), it fails the launch.
+void einjitEmuGlobal(void *address, int64_t bytes, int32_t isWrite);
 /// Runs `thunk(params)` once per thread of a grid, the special registers
 /// set for each. With `cooperative` (the kernel has barriers or shared
 /// memory), a block's threads are fibers on the calling thread, run in
 /// rounds from barrier to barrier, a block at a time; else the blocks are
 /// split between the host's cores, their threads run in turn. A
 /// failure (no host-memory driver, a bad grid, threads of a block that
-/// reach different barriers or race on shared memory) is recorded as the
-/// thread's mgpu* failure.
+/// reach different barriers or race on shared memory, an access outside
+/// device memory) is recorded as the thread's mgpu* failure.
 void einjitEmuLaunch(void (*thunk)(void **), int32_t cooperative, int64_t gridX,
                      int64_t gridY, int64_t gridZ, int64_t blockX,
                      int64_t blockY, int64_t blockZ, void **params);

@@ -154,6 +154,15 @@ int einjitFakeCudaHostMemory() {
   return std::getenv("FAKE_CUDA_DEVICE_MEMORY") ? 0 : 1;
 }
 
+/// Whether `bytes` at `p` lie inside one live allocation: the emulator's
+/// check of each global-memory access of a kernel (compute-sanitizer's
+/// memcheck, for the emulated kernels).
+int einjitFakeCudaInside(const void *p, size_t bytes) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.inside(reinterpret_cast<uintptr_t>(p), bytes) ? 1 : 0;
+}
+
 int cuInit(unsigned) { return kSuccess; }
 int cuDriverGetVersion(int *v) {
   *v = 12040;

@@ -355,14 +355,22 @@ void divergent(void **) {
     einjitEmuBarrier();
 }
 
+/// Each of 64 threads reads element tid + 1 of a 64-element device array
+/// (params[0] points to its address): thread 63 reads past its end.
+void readsPastTheEnd(void **params) {
+  float *data = *static_cast<float **>(params[0]);
+  float *at = data + tid() + 1;
+  einjitEmuGlobal(at, 4, 0);
+}
+
 /// The emulator's failure for `kernel` on 64 threads, or "".
-std::string launch(void (*kernel)(void **)) {
-  einjitEmuLaunch(kernel, /*cooperative=*/1, 1, 1, 1, 64, 1, 1, nullptr);
+std::string launch(void (*kernel)(void **), void **params = nullptr) {
+  einjitEmuLaunch(kernel, /*cooperative=*/1, 1, 1, 1, 64, 1, 1, params);
   return cuda::takeAbiFailure();
 }
 } // namespace
 
-TEST(GpuTest, EmulatorChecksBarriersAndSharedMemory) {
+TEST(GpuTest, EmulatorChecksBarriersSharedMemoryAndBounds) {
   if (!onFakeDriver)
     GTEST_SKIP() << "the emulator runs on the fake driver only";
   // Written, a barrier, read: every thread sees its neighbour's value.
@@ -375,4 +383,20 @@ TEST(GpuTest, EmulatorChecksBarriersAndSharedMemory) {
   // A barrier only thread 0 reaches: an error, not a hang.
   EXPECT_NE(launch(divergent).find("reached different barriers"),
             std::string::npos);
+  // An access outside every device allocation (the fake driver knows
+  // them): thread 63 reads one float past the end of 64.
+  DeviceTensor data = ok(DeviceTensor::empty(DType::F32, {64}));
+  void *address = data.data();
+  void *params[] = {&address};
+  std::string outside = launch(readsPastTheEnd, params);
+  char end[32];
+  std::snprintf(end, sizeof(end), "%p", static_cast<char *>(address) + 256);
+  EXPECT_EQ(outside, std::string("a GPU kernel's thread (63,0,0) of block "
+                                 "(0,0,0) reads 4 bytes at ") +
+                         end +
+                         ", outside every device allocation (an "
+                         "out-of-bounds access)");
+  // Inside it, nothing.
+  address = static_cast<char *>(address) - 4;
+  EXPECT_EQ(launch(readsPastTheEnd, params), "");
 }

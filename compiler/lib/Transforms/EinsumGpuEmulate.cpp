@@ -25,7 +25,8 @@ namespace {
 constexpr llvm::StringLiteral kSreg = "einjitEmuSreg",
                               kBarrier = "einjitEmuBarrier",
                               kLaunch = "einjitEmuLaunch",
-                              kShared = "einjitEmuShared";
+                              kShared = "einjitEmuShared",
+                              kGlobal = "einjitEmuGlobal";
 
 /// NVVM's address space of shared memory.
 constexpr unsigned kSharedAddressSpace = 3;
@@ -46,6 +47,17 @@ int sregOf(Operation *op) {
       .Case([](NVVM::GridDimYOp) { return 10; })
       .Case([](NVVM::GridDimZOp) { return 11; })
       .Default([](Operation *) { return -1; });
+}
+
+/// Whether `address` is into the kernel's stack (an alloca) or a global of
+/// the module: neither is device memory the driver allocated.
+bool isStackOrGlobal(Value address) {
+  while (auto gep = address.getDefiningOp<LLVM::GEPOp>())
+    address = gep.getBase();
+  while (auto cast = address.getDefiningOp<LLVM::AddrSpaceCastOp>())
+    address = cast.getArg();
+  return address.getDefiningOp<LLVM::AllocaOp>() ||
+         address.getDefiningOp<LLVM::AddressOfOp>();
 }
 
 struct EinsumGpuEmulate : einsum::impl::EinsumGpuEmulateBase<EinsumGpuEmulate> {
@@ -118,6 +130,8 @@ LogicalResult EinsumGpuEmulate::inlineModule(gpu::GPUModuleOp gpuModule) {
   LLVM::LLVMFuncOp sreg = declare(kSreg, i32, {i32});
   LLVM::LLVMFuncOp shared =
       declare(kShared, LLVM::LLVMVoidType::get(ctx), {ptr, i64, i32});
+  LLVM::LLVMFuncOp global =
+      declare(kGlobal, LLVM::LLVMVoidType::get(ctx), {ptr, i64, i32});
   LLVM::LLVMFuncOp barrier =
       declare(kBarrier, LLVM::LLVMVoidType::get(ctx), {});
   for (Operation *op : ops) {
@@ -136,7 +150,7 @@ LogicalResult EinsumGpuEmulate::inlineModule(gpu::GPUModuleOp gpuModule) {
         fn->removeAttr(attr.getName());
     }
     bool usesBarriers = false;
-    llvm::SmallVector<Operation *> nvvmOps, sharedAccesses;
+    llvm::SmallVector<Operation *> nvvmOps, sharedAccesses, globalAccesses;
     fn.walk([&](Operation *inner) {
       if (isa_and_nonnull<NVVM::NVVMDialect>(inner->getDialect()))
         nvvmOps.push_back(inner);
@@ -145,10 +159,13 @@ LogicalResult EinsumGpuEmulate::inlineModule(gpu::GPUModuleOp gpuModule) {
         address = load.getAddr();
       else if (auto store = dyn_cast<LLVM::StoreOp>(inner))
         address = store.getAddr();
-      if (address &&
-          cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() ==
-              kSharedAddressSpace)
+      if (!address)
+        return;
+      if (cast<LLVM::LLVMPointerType>(address.getType()).getAddressSpace() ==
+          kSharedAddressSpace)
         sharedAccesses.push_back(inner);
+      else if (!isStackOrGlobal(address))
+        globalAccesses.push_back(inner);
       if (auto global = dyn_cast<LLVM::AddressOfOp>(inner))
         usesBarriers |=
             cast<LLVM::LLVMPointerType>(global.getType()).getAddressSpace() !=
@@ -177,8 +194,9 @@ LogicalResult EinsumGpuEmulate::inlineModule(gpu::GPUModuleOp gpuModule) {
              << inner->getName() << "' on the host";
     }
     // Each shared-memory access tells the emulator's race check what it
-    // touches (einjitEmuShared(address, bytes, isWrite)).
-    for (Operation *access : sharedAccesses) {
+    // touches (einjitEmuShared(address, bytes, isWrite)), and each access
+    // of device memory its bounds check (einjitEmuGlobal).
+    auto report = [&](Operation *access, LLVM::LLVMFuncOp callee) {
       b.setInsertionPoint(access);
       Location loc = access->getLoc();
       auto load = dyn_cast<LLVM::LoadOp>(access);
@@ -186,13 +204,20 @@ LogicalResult EinsumGpuEmulate::inlineModule(gpu::GPUModuleOp gpuModule) {
           load ? load.getAddr() : cast<LLVM::StoreOp>(access).getAddr();
       Type type = load ? load.getType()
                        : cast<LLVM::StoreOp>(access).getValue().getType();
-      Value generic = LLVM::AddrSpaceCastOp::create(b, loc, ptr, address);
+      Value generic =
+          address.getType() == ptr
+              ? address
+              : LLVM::AddrSpaceCastOp::create(b, loc, ptr, address).getResult();
       Value bytes = LLVM::ConstantOp::create(
           b, loc, i64, b.getI64IntegerAttr(layout.getTypeSize(type)));
       Value write = LLVM::ConstantOp::create(b, loc, i32,
                                              b.getI32IntegerAttr(load ? 0 : 1));
-      LLVM::CallOp::create(b, loc, shared, ValueRange{generic, bytes, write});
-    }
+      LLVM::CallOp::create(b, loc, callee, ValueRange{generic, bytes, write});
+    };
+    for (Operation *access : sharedAccesses)
+      report(access, shared);
+    for (Operation *access : globalAccesses)
+      report(access, global);
     if (!kernels.count(fn.getName()))
       continue;
 

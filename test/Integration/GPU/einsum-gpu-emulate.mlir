@@ -7,7 +7,8 @@
 // and shared memory, and not (0) for the fill; the grid, the block (16x16
 // threads) and the parameter array. Special registers and barriers are
 // calls, and so is each load and store of shared memory (the emulator's
-// race check); nothing of NVVM or of the gpu dialect is left.
+// race check) and of device memory (its bounds check); nothing of NVVM or
+// of the gpu dialect is left.
 // CHECK-NOT: gpu.module
 // CHECK-LABEL: llvm.func @einsum
 // CHECK: %[[FILL:.*]] = llvm.mlir.addressof @__einjit_emu_einsum_kernel_einsum_kernel_thunk
@@ -19,6 +20,9 @@
 // CHECK: llvm.func @einjitEmuSreg(i32) -> i32
 // CHECK: llvm.func @einjitEmuBarrier()
 // CHECK: llvm.func @__einjit_emu_einsum_kernel_einsum_kernel(%{{.*}}: !llvm.ptr) {
+// Each access of device memory is checked against the live allocations.
+// CHECK: llvm.call @einjitEmuGlobal(%[[OUT:.*]], %{{.*}}, %{{.*}}) : (!llvm.ptr, i64, i32) -> ()
+// CHECK-NEXT: llvm.store %{{.*}}, %[[OUT]] : f32, !llvm.ptr
 // CHECK: llvm.func @__einjit_emu_einsum_kernel_einsum_kernel_thunk(%[[P:.*]]: !llvm.ptr)
 // CHECK: llvm.getelementptr %[[P]][0]
 // CHECK: llvm.mlir.global internal @__einjit_emu_einsum_kernel_0___wg_einsum_kernel_0() {addr_space = 3 : i32}

@@ -679,7 +679,9 @@ def EinsumGpuEmulate : Pass<"einsum-gpu-emulate", "mlir::ModuleOp"> {
     libdevice's `__nv_expf` becomes the C library's `expf`. Shared memory
     stays a global in address space 3, which the host treats as plain
     memory; each load and store of it first calls
-    `einjitEmuShared(address, bytes, isWrite)`, the emulator's race check.
+    `einjitEmuShared(address, bytes, isWrite)`, the emulator's race check,
+    and each load and store of device memory `einjitEmuGlobal`, its bounds
+    check (not those of the stack or of module globals).
     Any other NVVM op is an error. Each kernel gets a thunk
     `<kernel>_thunk(void **params)` that takes CUDA's parameter array, and
     each `gpu.launch_func` becomes
