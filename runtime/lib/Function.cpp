@@ -910,7 +910,7 @@ Function::Impl::concrete(llvm::ArrayRef<Tensor> args, bool counted) {
     return fn.takeError();
   std::lock_guard<std::mutex> lock(mutex);
   concretes.emplace_back(std::move(sig), *fn);
-  stats.signatures = concretes.size();
+  stats.signatures = concretes.size() + cudaConcretes.size();
   return *fn;
 }
 

@@ -150,6 +150,12 @@ TEST(GpuTest, TracedAttentionRunsOnTheDevice) {
   EXPECT_LT(maxError(onHost(out[0]), attention(q2, k2, v2, b, 20, h, d)), 1e-5);
   EXPECT_EQ(attend.stats().traces, 2u);
   EXPECT_EQ(attend.stats().retraces, 1u);
+  EXPECT_EQ(attend.stats().signatures, 2u);
+  // A host call is one more signature of the same function.
+  std::vector<Tensor> host = ok(attend({q, k, v}));
+  ASSERT_EQ(host.size(), 1u);
+  EXPECT_LT(maxError(host[0], attention(q, k, v, b, s, h, d)), 1e-5);
+  EXPECT_EQ(attend.stats().signatures, 3u);
 }
 
 TEST(GpuTest, TracedElementwiseAndReductions) {

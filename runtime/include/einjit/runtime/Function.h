@@ -193,7 +193,7 @@ struct FunctionStats {
   /// retraces: a trace for a signature other than the first.
   size_t traces = 0;
   size_t retraces = 0;
-  /// Signatures the function holds a kernel for.
+  /// Signatures the function holds a kernel for (host and device).
   size_t signatures = 0;
   /// Whether calls run shape-polymorphically along a batch dim, the calls
   /// that ran as pieces, and the traces of pieces' signatures (in
