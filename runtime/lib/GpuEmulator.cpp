@@ -362,10 +362,7 @@ void einjitEmuLaunch(void (*thunk)(void **), int32_t cooperative, int64_t gridX,
     return finish();
   }
 
-  for (int i = 0; i < 3; ++i) {
-    sregs[3 + i] = static_cast<int32_t>(block[i]);
-    sregs[9 + i] = static_cast<int32_t>(grid[i]);
-  }
+  setDims();
   std::string wrong = runCooperative(thunk, params, grid, block);
   if (!wrong.empty())
     launch.fail(wrong);
