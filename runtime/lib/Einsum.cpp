@@ -647,12 +647,12 @@ static std::string equationKey(const BoundEquation &eq,
   // Tiles follow the caches and the register file as well as the CPU; the
   // compiler's hash keeps another build's kernels (on disk) apart.
   std::string key = llvm::formatv(
-      "einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}|"
-      "{8}|{9}|{10}|",
+      "einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}.{8}|"
+      "{9}|{10}|{11}|",
       kCompilerHash, target.cpu, target.features, target.vectorBits,
       target.vectorRegisters, target.l1Bytes, target.l2Bytes, target.l3Bytes,
-      pathStrategyName(options.strategy), options.memoryLimitBytes,
-      parallelWork());
+      target.threads, pathStrategyName(options.strategy),
+      options.memoryLimitBytes, parallelWork());
   return key + canonicalEquation(eq);
 }
 
@@ -1156,11 +1156,11 @@ Runtime::compileOp(const OpSignature &sig, const KernelLayouts &layouts,
 /// The key of a traced function's kernel: the graph's text (ops, shapes,
 /// dtypes, paths), the target and the compiler.
 static std::string graphKey(const Graph &graph, const TargetInfo &target) {
-  return llvm::formatv("einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}|{8}|graph\n",
+  return llvm::formatv("einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}.{8}|{9}|graph\n",
                        kCompilerHash, target.cpu, target.features,
                        target.vectorBits, target.vectorRegisters,
                        target.l1Bytes, target.l2Bytes, target.l3Bytes,
-                       parallelWork())
+                       target.threads, parallelWork())
              .str() +
          graph.str();
 }

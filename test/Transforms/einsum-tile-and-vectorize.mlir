@@ -1,6 +1,9 @@
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize | FileCheck %s
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize=parallel-work=1000000 | FileCheck %s --check-prefix=THREADS
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize=parallel-work=4096 | FileCheck %s --check-prefix=ROWS
+// RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=2" | FileCheck %s --check-prefix=TWO
+// RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=3" | FileCheck %s --check-prefix=THREE
+// RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=1" | FileCheck %s --check-prefix=ONE
 
 // A 128x512x256 matmul: cache tiles 64 x 128 over the parallel loops (the
 // reduction fits in one 256 tile), register tiles 8 x 32 within them, and
@@ -452,4 +455,43 @@ func.func @outer_stream(%a: tensor<2048xf32>, %b: tensor<2048xf32>) -> tensor<20
 func.func @outer_small(%a: tensor<256xf32>, %b: tensor<256xf32>) -> tensor<256x256xf32> {
   %0 = einsum.contract "i,j->ij" %a, %b : (tensor<256xf32>, tensor<256xf32>) -> tensor<256x256xf32>
   return %0 : tensor<256x256xf32>
+}
+
+// -----
+
+// Threads take chunks of the micro-kernel's M panels or N panels: the most
+// even shares as OpenMP's static schedule deals them out, then the fewest
+// bytes of the other operand read anew. 33 M panels of 8 rows on 2
+// threads: chunks of 5 (8 wanted) gave 20 panels to one thread and 13 to
+// the other, and single panels 17 and 16; 8 chunks of 3 of the 24 N
+// panels give 12 each. On 3 threads, 12 chunks of 2 N panels (33 single M
+// panels would be as even, but read the right input 33 times). On one
+// thread, the 8 chunks of 5 M panels that keep blocks of the result in
+// the caches.
+// TWO-LABEL: func @balanced_chunks
+// TWO: scf.forall (%{{.*}}) = (0) to (24) step (3)
+// THREE-LABEL: func @balanced_chunks
+// THREE: scf.forall (%{{.*}}) = (0) to (24) step (2)
+// ONE-LABEL: func @balanced_chunks
+// ONE: scf.forall (%{{.*}}) = (0) to (33) step (5)
+// A product of 3 M panels on 2 threads splits its 24 N panels.
+// TWO-LABEL: func @few_m_panels
+// TWO: scf.forall (%{{.*}}) = (0) to (24) step (3)
+func.func @balanced_chunks(%a: tensor<33x8x96xf32>, %b: tensor<24x96x32xf32>, %c: tensor<33x8x24x32xf32>) -> tensor<33x8x24x32xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%a, %b : tensor<33x8x96xf32>, tensor<24x96x32xf32>) outs(%c : tensor<33x8x24x32xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>} {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<33x8x24x32xf32>
+  return %0 : tensor<33x8x24x32xf32>
+}
+func.func @few_m_panels(%a: tensor<3x8x96xf32>, %b: tensor<24x96x32xf32>, %c: tensor<3x8x24x32xf32>) -> tensor<3x8x24x32xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%a, %b : tensor<3x8x96xf32>, tensor<24x96x32xf32>) outs(%c : tensor<3x8x24x32xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>} {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<3x8x24x32xf32>
+  return %0 : tensor<3x8x24x32xf32>
 }

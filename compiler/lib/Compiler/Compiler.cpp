@@ -143,7 +143,8 @@ static constexpr llvm::StringLiteral kLinalgEnd =
     "eliminate-empty-tensors,empty-tensor-to-alloc-tensor,cse";
 // {0}: einsum-tile-and-vectorize's parallel-work; {1}, {2}: the target's
 // SIMD width and register count; {3}, {4}: its L1 and L2 sizes; {5}, {6}:
-// whether it has AVX512-BF16's and AVX512-VNNI's dot products. An scf.forall it
+// whether it has AVX512-BF16's and AVX512-VNNI's dot products; {7}: its
+// OpenMP threads; {8}: its L3 size. An scf.forall it
 // makes becomes an OpenMP parallel loop; canonicalize then inlines the
 // memref.alloca_scope that convert-scf-to-openmp wraps around the body.
 static constexpr llvm::StringLiteral kVectorStage =
@@ -153,7 +154,8 @@ static constexpr llvm::StringLiteral kVectorStage =
     "einsum-pack-contractions{{vector-bits={1} vector-registers={2} "
     "l2-bytes={4} bf16-dot={5} int8-dot={6}},"
     "einsum-tile-and-vectorize{{parallel-work={0} vector-bits={1} "
-    "vector-registers={2} l1-bytes={3} l2-bytes={4}}),canonicalize,cse,"
+    "vector-registers={2} l1-bytes={3} l2-bytes={4} l3-bytes={8} threads={7}}),"
+    "canonicalize,cse,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
@@ -294,7 +296,8 @@ void einjit::buildCpuPipeline(OpPassManager &pm, Stage from, Stage to,
   if (from < Stage::Vector && to >= Stage::Vector)
     add(llvm::formatv(kVectorStage.data(), parallelWork, target.vectorBits,
                       target.vectorRegisters, target.l1Bytes, target.l2Bytes,
-                      target.bf16Dot, target.int8Dot)
+                      target.bf16Dot, target.int8Dot, target.threads,
+                      target.l3Bytes)
             .str());
   if (from < Stage::LLVM && to >= Stage::LLVM)
     add(kLLVMStage);

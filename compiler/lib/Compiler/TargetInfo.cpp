@@ -10,9 +10,12 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/Threading.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -144,6 +147,18 @@ static void readCaches(TargetInfo &t) {
   }
 }
 
+/// The threads libomp starts for a parallel loop: OMP_NUM_THREADS' first
+/// count where it holds one, else the CPUs this process may run on.
+static unsigned ompThreads() {
+  if (const char *env = std::getenv("OMP_NUM_THREADS")) {
+    llvm::StringRef first = llvm::StringRef(env).split(',').first.trim();
+    unsigned count;
+    if (!first.getAsInteger(10, count) && count > 0)
+      return count;
+  }
+  return std::max(1u, llvm::hardware_concurrency().compute_thread_count());
+}
+
 const TargetInfo &TargetInfo::host() {
   static const TargetInfo info = [] {
     TargetInfo t;
@@ -159,6 +174,7 @@ const TargetInfo &TargetInfo::host() {
     else
       llvm::consumeError(sti.takeError()); // keep the 128-bit defaults
     readCaches(t);
+    t.threads = ompThreads();
     return t;
   }();
   return info;
@@ -226,8 +242,8 @@ llvm::Error TargetInfo::checkRunsOnHost() const {
 
 std::string TargetInfo::str() const {
   return llvm::formatv("cpu={0} vector-bits={1} registers={2} l1={3}K "
-                       "l2={4}K l3={5}K",
+                       "l2={4}K l3={5}K threads={6}",
                        cpu, vectorBits, vectorRegisters, l1Bytes >> 10,
-                       l2Bytes >> 10, l3Bytes >> 10)
+                       l2Bytes >> 10, l3Bytes >> 10, threads)
       .str();
 }

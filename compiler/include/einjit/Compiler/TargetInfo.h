@@ -43,6 +43,10 @@ struct TargetInfo {
   bool int8Dot = false;
   /// Data cache sizes in bytes (per core for L1 and L2), from the host.
   int64_t l1Bytes = 32 << 10, l2Bytes = 1 << 20, l3Bytes = 8 << 20;
+  /// Threads that OpenMP runs parallel loops on, from the host: the first
+  /// count in OMP_NUM_THREADS, else the CPUs this process may use (as
+  /// libomp counts them). Packed GEMMs balance their chunks on them.
+  unsigned threads = 2;
 
   /// The machine this process runs on.
   static const TargetInfo &host();
@@ -57,7 +61,8 @@ struct TargetInfo {
   /// lacks (they would die of SIGILL); compiling them is fine anywhere.
   llvm::Error checkRunsOnHost() const;
 
-  /// "cpu=haswell vector-bits=256 registers=16 l1=48K l2=2048K l3=..."
+  /// "cpu=haswell vector-bits=256 registers=16 l1=48K l2=2048K l3=...
+  /// threads=2"
   std::string str() const;
   bool operator==(const TargetInfo &o) const {
     return cpu == o.cpu && features == o.features &&

@@ -112,8 +112,16 @@ def EinsumTileAndVectorize
 
     The micro-kernel op of einsum-pack-contractions (attribute
     `einsum.gemm`) gets BLIS' loops instead: with `parallel-work`
-    iterations or more, an `scf.forall` over chunks of its outer loops and
-    M panels (8 chunks in all); the innermost K loop in blocks of KC, sized
+    iterations or more, an `scf.forall` over its outer loops and chunks of
+    its M panels or its N panels. About 4 chunks per thread (`threads`),
+    or smaller ones down to single panels where the other operand's
+    panels, which each chunk reads anew, fit half the L3 (`l3-bytes`):
+    of these, the splits whose iterations, dealt out in order as OpenMP's
+    static schedule does, give the busiest thread at most 1% more than
+    the most even one, and of those the one that reads the fewest bytes
+    anew (33 M panels and 24 N panels on 2 threads: 8 chunks of 3 N
+    panels, where 8 chunks of 5 M panels gave 20 + 13); one thread keeps
+    8 chunks of M panels. Then the innermost K loop in blocks of KC, sized
     so that a block of the N panels takes half the L2 (`l2-bytes`) and a
     block of one M panel half the L1 (`l1-bytes`); loops over the panels;
     then the K steps around one register tile, vectorized. With a single K
@@ -181,11 +189,17 @@ def EinsumTileAndVectorize
     Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
            "Loop-nest size (product of loop ranges) from which the parallel "
            "cache tiles become an scf.forall for threads; 0 never">,
+    Option<"threads", "threads", "unsigned", /*default=*/"2",
+           "Threads that run an scf.forall (OpenMP's static schedule): "
+           "packed GEMMs cut their panels into chunks that balance on them">,
     Option<"l1Bytes", "l1-bytes", "int64_t", /*default=*/"49152",
            "L1 data cache per core; sizes the K blocks of packed kernels">,
     Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
            "L2 cache per core; sizes the K blocks of packed kernels and "
            "sets the size from which transposes stream their result">,
+    Option<"l3Bytes", "l3-bytes", "int64_t", /*default=*/"33554432",
+           "L3 cache; packed GEMMs split panel by panel for threads only "
+           "where the other operand's panels fit half of it">,
   ];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::scf::SCFDialect",
