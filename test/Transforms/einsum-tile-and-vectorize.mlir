@@ -1,6 +1,7 @@
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize | FileCheck %s
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize=parallel-work=1000000 | FileCheck %s --check-prefix=THREADS
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize=parallel-work=4096 | FileCheck %s --check-prefix=ROWS
+// RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="l1-bytes=32768 l2-bytes=1048576" | FileCheck %s --check-prefix=L2
 // RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=2" | FileCheck %s --check-prefix=TWO
 // RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=3" | FileCheck %s --check-prefix=THREE
 // RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=1" | FileCheck %s --check-prefix=ONE
@@ -494,4 +495,25 @@ func.func @few_m_panels(%a: tensor<3x8x96xf32>, %b: tensor<24x96x32xf32>, %c: te
     linalg.yield %s : f32
   } -> tensor<3x8x24x32xf32>
   return %0 : tensor<3x8x24x32xf32>
+}
+
+// -----
+
+// 2048 columns (64 N panels) leave 64 K steps in half a 1 MiB L2, so they go
+// in blocks of 16 panels, whose 256 K steps fit there, outside the K loop;
+// each K block loads and stores the accumulator tiles 4x less often.
+// L2-LABEL: func @wide_n
+// L2: scf.for %{{.*}} = %c0 to %c64 step %c16
+// L2-NEXT: tensor.extract_slice
+// L2-NEXT: scf.for %{{.*}} = %c0 to %c1024 step %c256
+// L2: scf.for %{{.*}} = %c0 to %c2 step %c1
+// L2-NEXT: scf.for %{{.*}} = %c0 to %c16 step %c1
+func.func @wide_n(%a: tensor<2x8x1024xf32>, %b: tensor<64x1024x32xf32>, %c: tensor<2x8x64x32xf32>) -> tensor<2x8x64x32xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%a, %b : tensor<2x8x1024xf32>, tensor<64x1024x32xf32>) outs(%c : tensor<2x8x64x32xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>} {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x8x64x32xf32>
+  return %0 : tensor<2x8x64x32xf32>
 }

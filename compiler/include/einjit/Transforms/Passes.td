@@ -123,7 +123,9 @@ def EinsumTileAndVectorize
     panels, where 8 chunks of 5 M panels gave 20 + 13); one thread keeps
     8 chunks of M panels. Then the innermost K loop in blocks of KC, sized
     so that a block of the N panels takes half the L2 (`l2-bytes`) and a
-    block of one M panel half the L1 (`l1-bytes`); loops over the panels;
+    block of one M panel half the L1 (`l1-bytes`); where the N panels are
+    too wide for 256 K steps in half the L2, they go in blocks of NC
+    panels that are not, outside the K loop; loops over the panels;
     then the K steps around one register tile, vectorized. With a single K
     block, the op's init fill is dropped and each register tile starts
     from the fill value, so the result is written once and never read.
