@@ -1222,8 +1222,10 @@ static FailureOr<linalg::TransposeOp> tileCopyRows(RewriterBase &rewriter,
     chunks[outer - ranges.begin()] =
         llvm::divideCeil(*outer, std::min<int64_t>(*outer, kCopyChunks));
     // A copy does one move where a contraction step does one FMA per loop
-    // iteration: it pays off threads at an eighth of the work.
-    if (worthThreads(ranges, chunks, parallelWork / 8)) {
+    // iteration, and a packing copy left to one thread keeps the other
+    // waiting: it pays off threads at 1/32 of the work (373^3 on two Zen 4
+    // threads: 183-194 -> 193-200 GFLOP/s; 436^3 183-197 -> 200-205).
+    if (worthThreads(ranges, chunks, parallelWork / 32)) {
       FailureOr<Operation *> threadTile = tile(rewriter, op, chunks, true);
       if (failed(threadTile))
         return failure();

@@ -134,7 +134,8 @@ def EinsumTileAndVectorize
     keep the innermost dimension innermost: 1-D copies of whole registers,
     two overlapping ones for a row they do not cover (31 columns: 0-15 and
     15-30), in an `scf.forall` over the outermost dimension from
-    `parallel-work` / 8 elements.
+    `parallel-work` / 32 elements (a copy left to one thread keeps the
+    others waiting for it).
 
     Copies that move the input's contiguous dimension (real transposes:
     packing copies, and generics such as `ijk->kji` that only permute
