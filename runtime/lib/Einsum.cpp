@@ -636,6 +636,19 @@ static std::string canonicalEquation(const BoundEquation &eq) {
   return key;
 }
 
+/// The start of every CPU kernel key: the compiler's hash (which keeps
+/// another build's kernels on disk apart), then the target: the CPU and
+/// its features, and what tiles follow, the register file, the caches and
+/// the threads.
+static std::string cpuKey(const TargetInfo &target) {
+  return llvm::formatv("einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}.{8}|",
+                       kCompilerHash, target.cpu, target.features,
+                       target.vectorBits, target.vectorRegisters,
+                       target.l1Bytes, target.l2Bytes, target.l3Bytes,
+                       target.threads)
+      .str();
+}
+
 /// The signature a kernel is specialized to, the target it is for and how
 /// its path was planned. The equation is canonical: labels are numbered in
 /// order of first appearance after binding (ellipses expanded, implicit
@@ -644,15 +657,11 @@ static std::string canonicalEquation(const BoundEquation &eq) {
 static std::string equationKey(const BoundEquation &eq,
                                const TargetInfo &target,
                                const PlanOptions &options) {
-  // Tiles follow the caches and the register file as well as the CPU; the
-  // compiler's hash keeps another build's kernels (on disk) apart.
-  std::string key = llvm::formatv(
-      "einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}.{8}|"
-      "{9}|{10}|{11}|",
-      kCompilerHash, target.cpu, target.features, target.vectorBits,
-      target.vectorRegisters, target.l1Bytes, target.l2Bytes, target.l3Bytes,
-      target.threads, pathStrategyName(options.strategy),
-      options.memoryLimitBytes, parallelWork());
+  std::string key =
+      cpuKey(target) + llvm::formatv("{0}|{1}|{2}|",
+                                     pathStrategyName(options.strategy),
+                                     options.memoryLimitBytes, parallelWork())
+                           .str();
   return key + canonicalEquation(eq);
 }
 
@@ -1115,11 +1124,7 @@ Runtime::compile(BoundEquation eq, const PlanOptions &options,
 /// operands, the target and the compiler.
 static std::string opKey(const OpSignature &sig, const TargetInfo &target,
                          bool withOperands) {
-  std::string key =
-      llvm::formatv("einjit {0}|{1}|{2}|{3}.{4}|op {5}|", kCompilerHash,
-                    target.cpu, target.features, target.vectorBits,
-                    target.vectorRegisters, opName(sig.kind))
-          .str();
+  std::string key = cpuKey(target) + "op " + opName(sig.kind).str() + "|";
   if (withOperands)
     key += sig.str();
   return key;
@@ -1156,12 +1161,7 @@ Runtime::compileOp(const OpSignature &sig, const KernelLayouts &layouts,
 /// The key of a traced function's kernel: the graph's text (ops, shapes,
 /// dtypes, paths), the target and the compiler.
 static std::string graphKey(const Graph &graph, const TargetInfo &target) {
-  return llvm::formatv("einjit {0}|{1}|{2}|{3}.{4}.{5}.{6}.{7}.{8}|{9}|graph\n",
-                       kCompilerHash, target.cpu, target.features,
-                       target.vectorBits, target.vectorRegisters,
-                       target.l1Bytes, target.l2Bytes, target.l3Bytes,
-                       target.threads, parallelWork())
-             .str() +
+  return cpuKey(target) + llvm::formatv("{0}|graph\n", parallelWork()).str() +
          graph.str();
 }
 
