@@ -741,50 +741,63 @@ def run_sweep(args, python, ceilings, log):
         f.flush()
         done.add((wl, n, t, impl))
 
+    def sweep_group(wl, eq, shapes_of, blas, t, group_sizes):
+        """Times einjit and then each peer at these sizes; False once the
+        time limit is reached."""
+        todo = [n for n in group_sizes if (wl, n, t, "einjit") not in done]
+        if todo:
+            wait_quiet(f"sweep {wl} einjit {t}t", args.quiet_wait, log)
+        for n in todo:
+            if time.time() > deadline:
+                log("sweep: time limit reached; rerun to resume")
+                return False
+            flops = contraction_flops(eq, shapes_of(n))
+            # about 0.5 s of calls at 100 GFLOP/s, 3 to --sweep-runs
+            runs = min(args.sweep_runs, max(3, int(5e10 / flops)))
+            ph = Phase()
+            res = run_einjit(args.einsum_run, eq, shapes_of(n), runs, t)
+            record(wl, n, t, "einjit", flops, res, ph.end()["noisy"])
+        for p in peers:
+            todo = [n for n in group_sizes if (wl, n, t, p) not in done]
+            if not todo or (p == "numpy_blas" and not blas):
+                continue
+            if time.time() > deadline:
+                log("sweep: time limit reached; rerun to resume")
+                return False
+            wait_quiet(f"sweep {wl} {p} {t}t", args.quiet_wait, log)
+            cases = [{"name": str(n), "eq": eq, "shapes": shapes_of(n),
+                      "blas": blas} for n in todo]
+            flops_of = {str(n): contraction_flops(eq, shapes_of(n))
+                        for n in todo}
+            proc = start_peer(python, p, t, args.sweep_runs,
+                              args.max_case_seconds, cases)
+            ph = Phase(proc.pid)
+            for msg in read_peer(proc, deadline):
+                if "info" in msg and (t, p) not in described:
+                    described.add((t, p))
+                    log(f"  {p} ({t}t): {describe_peer(msg['info'])}")
+                elif "case" in msg:
+                    noisy = ph.end()["noisy"]
+                    ph = Phase(proc.pid)
+                    record(wl, int(msg["case"]), t, p, flops_of[msg["case"]],
+                           msg, noisy)
+                elif "fatal" in msg:
+                    log(f"  {p} ({t}t, sweep {wl}) failed: {msg['fatal']}")
+        return True
+
+    # Sizes go in groups of --sweep-group, each timed by einjit and then
+    # by every peer before the next group: a slow phase of the VM (minutes
+    # long here) then hits einjit and its peers at the same sizes, not one
+    # implementation's whole block.
+    group = args.sweep_group if args.sweep_group > 0 else len(sizes)
     for t in threads_list:
         for wl in workloads:
             eq, shapes_of, blas = SWEEP[wl]
-            todo = [n for n in sizes if (wl, n, t, "einjit") not in done]
-            if todo:
-                wait_quiet(f"sweep {wl} einjit {t}t", args.quiet_wait, log)
-            for n in todo:
-                if time.time() > deadline:
-                    log("sweep: time limit reached; rerun to resume")
+            for g in range(0, len(sizes), group):
+                if not sweep_group(wl, eq, shapes_of, blas, t,
+                                   sizes[g:g + group]):
                     f.close()
                     return
-                flops = contraction_flops(eq, shapes_of(n))
-                # about 0.5 s of calls at 100 GFLOP/s, 3 to --sweep-runs
-                runs = min(args.sweep_runs, max(3, int(5e10 / flops)))
-                ph = Phase()
-                res = run_einjit(args.einsum_run, eq, shapes_of(n), runs, t)
-                record(wl, n, t, "einjit", flops, res, ph.end()["noisy"])
-            for p in peers:
-                todo = [n for n in sizes if (wl, n, t, p) not in done]
-                if not todo or (p == "numpy_blas" and not blas):
-                    continue
-                if time.time() > deadline:
-                    log("sweep: time limit reached; rerun to resume")
-                    f.close()
-                    return
-                wait_quiet(f"sweep {wl} {p} {t}t", args.quiet_wait, log)
-                cases = [{"name": str(n), "eq": eq, "shapes": shapes_of(n),
-                          "blas": blas} for n in todo]
-                flops_of = {str(n): contraction_flops(eq, shapes_of(n))
-                            for n in todo}
-                proc = start_peer(python, p, t, args.sweep_runs,
-                                  args.max_case_seconds, cases)
-                ph = Phase(proc.pid)
-                for msg in read_peer(proc, deadline):
-                    if "info" in msg and (t, p) not in described:
-                        described.add((t, p))
-                        log(f"  {p} ({t}t): {describe_peer(msg['info'])}")
-                    elif "case" in msg:
-                        noisy = ph.end()["noisy"]
-                        ph = Phase(proc.pid)
-                        record(wl, int(msg["case"]), t, p, flops_of[msg["case"]],
-                               msg, noisy)
-                    elif "fatal" in msg:
-                        log(f"  {p} ({t}t, sweep {wl}) failed: {msg['fatal']}")
             log(f"  sweep {wl}, {t} thread(s): done")
     f.close()
 
@@ -892,6 +905,10 @@ def main():
     ap.add_argument("--sweep-sizes", type=int, help="use N of the sizes")
     ap.add_argument("--sizes", help="explicit sweep sizes, comma-separated")
     ap.add_argument("--sweep-runs", type=int, default=10)
+    ap.add_argument("--sweep-group", type=int, default=8,
+                    help="sizes timed by every implementation in turn before "
+                         "the next group (0: each implementation's sizes in "
+                         "one block)")
     ap.add_argument("--sweep-max-seconds", type=float, default=7200)
     ap.add_argument("--sweep-csv", default=os.path.join(HERE, "results", "sweep.csv"))
     ap.add_argument("--sweep-png", help="default: the CSV's name with .png")

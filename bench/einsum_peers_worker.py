@@ -88,7 +88,10 @@ class Peer:
         if self.name == "numpy_blas":
             if not case.get("blas"):
                 return None
-            out = np.empty_like(ref)
+            # A fresh C-order array, as einjit's result: empty_like(ref)
+            # would copy the layout of a view (np.einsum returns `ijk->kji`
+            # as a transposed view), turning the transpose into a memcpy.
+            out = np.empty(ref.shape, ref.dtype)
             names = dict(zip("abcd", ops))
             code = compile(case["blas"], "<blas>", "eval")
             env = {"np": np, "out": out, **names}
@@ -96,7 +99,7 @@ class Peer:
                 return (lambda: (eval(code, env), out)[1]), False
             return (lambda: eval(code, env)), False
         if self.name == "numpy_einsum":
-            out = np.empty_like(ref)  # 0-d for a scalar result
+            out = np.empty(ref.shape, ref.dtype)  # C order; 0-d for a scalar
             return (lambda: np.einsum(eq, *ops, out=out, optimize=True)), False
         if self.name == "torch":
             torch = self.torch

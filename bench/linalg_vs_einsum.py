@@ -227,7 +227,7 @@ def worker(job):
         """{form: (fn, copied)}; fn returns something np.asarray takes."""
         a, b = ops[0], (ops[1] if len(ops) > 1 else None)
         if peer == "numpy":
-            out = np.empty_like(ref)
+            out = np.empty(ref.shape, ref.dtype)  # C order, as einjit's result
             return {k: (fn, False) for k, fn in forms_numpy(w, a, b, out).items()}
         if peer == "torch":
             ts = [torch.from_numpy(o) for o in ops]

@@ -517,3 +517,29 @@ func.func @wide_n(%a: tensor<2x8x1024xf32>, %b: tensor<64x1024x32xf32>, %c: tens
   } -> tensor<2x8x64x32xf32>
   return %0 : tensor<2x8x64x32xf32>
 }
+
+// -----
+
+// Partial sums of rows read one at a time (`ijk->j`): a block of `j` reads
+// one run of rows per `i`, and the next block starts another stream, so
+// the blocks are as long as their accumulators allow: one per thread (two
+// of 128 rows), or all 256 rows in one block on one thread.
+// TWO-LABEL: func @row_blocks
+// TWO: scf.forall (%{{.*}}) = (0) to (256) step (128)
+// TWO: scf.for %{{.*}} = %c0 to %c16 step %c1
+// TWO-NEXT: scf.for %{{.*}} = %c0 to %c128 step %c1
+// ONE-LABEL: func @row_blocks
+// ONE-NOT: scf.forall
+// ONE: scf.for %{{.*}} = %c0 to %c16 step %c1
+// ONE-NEXT: scf.for %{{.*}} = %c0 to %c256 step %c1
+func.func @row_blocks(%a: tensor<16x256x256xf32>) -> tensor<256xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<256xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<256xf32>) -> tensor<256xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d0, d2)>, affine_map<(d0, d1, d2) -> (d0)>], iterator_types = ["parallel", "reduction", "reduction"]} ins(%a : tensor<16x256x256xf32>) outs(%init : tensor<256xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.addf %acc, %x : f32
+    linalg.yield %s : f32
+  } -> tensor<256xf32>
+  return %0 : tensor<256xf32>
+}
