@@ -543,3 +543,24 @@ func.func @row_blocks(%a: tensor<16x256x256xf32>) -> tensor<256xf32> {
   } -> tensor<256xf32>
   return %0 : tensor<256xf32>
 }
+
+// -----
+
+// A micro-kernel of one and a half registers' columns (24 f32 lanes) runs
+// as a tile of 16 columns and one of 8, each over the K steps: vectorized
+// whole, LLVM widens 24-lane vectors to two registers and scalarizes
+// their stores.
+// CHECK-LABEL: func @register_and_a_half
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args({{.*}}) -> (tensor<1x8x1x16xf32>, vector<1x8x1x16xf32>)
+// CHECK: vector.contract {{.*}} into vector<1x8x1x16xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args({{.*}}) -> (tensor<1x8x1x8xf32>, vector<1x8x1x8xf32>)
+// CHECK: vector.contract {{.*}} into vector<1x8x1x8xf32>
+func.func @register_and_a_half(%a: tensor<2x8x64xf32>, %b: tensor<1x64x24xf32>, %c: tensor<2x8x1x24xf32>) -> tensor<2x8x1x24xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%a, %b : tensor<2x8x64xf32>, tensor<1x64x24xf32>) outs(%c : tensor<2x8x1x24xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>} {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x8x1x24xf32>
+  return %0 : tensor<2x8x1x24xf32>
+}

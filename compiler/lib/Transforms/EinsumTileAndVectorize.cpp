@@ -1785,16 +1785,34 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
   FailureOr<Operation *> regTile = tile(rewriter, target, tiles);
   if (failed(regTile))
     return failure();
-  Operation *fill =
-      fillValue ? fillInit(rewriter, *regTile, *fillValue) : nullptr;
-  FailureOr<Operation *> stepTile = tile(rewriter, *regTile, kSteps);
-  if (failed(stepTile))
-    return failure();
-  auto step = cast<linalg::GenericOp>(*stepTile);
-  if (!kPair || failed(lowerDotTile(rewriter, step, roles, vectorBits)))
-    (void)vectorizeIfPossible(rewriter, step);
-  if (fill)
-    (void)vectorizeIfPossible(rewriter, fill);
+  // A register tile of one and a half registers' columns (24 f32 lanes on
+  // AVX-512) runs as a tile of whole registers and one of half a register,
+  // each over the K steps: vectorized whole, LLVM would widen its 24-lane
+  // vectors to two registers and scalarize their stores.
+  SmallVector<Operation *, 2> parts{*regTile};
+  int64_t lanes = simdLanes(cast<linalg::LinalgOp>(*regTile), vectorBits);
+  int64_t nr = ranges[*nTile];
+  if (!kPair && nr > lanes && nr % lanes != 0) {
+    rewriter.setInsertionPoint(*regTile);
+    auto [whole, half] =
+        linalg::splitOp(rewriter, cast<TilingInterface>(*regTile), *nTile,
+                        rewriter.getIndexAttr(nr - nr % lanes));
+    if (!whole || !half)
+      return failure();
+    parts = {whole, half};
+  }
+  for (Operation *part : parts) {
+    Operation *fill =
+        fillValue ? fillInit(rewriter, part, *fillValue) : nullptr;
+    FailureOr<Operation *> stepTile = tile(rewriter, part, kSteps);
+    if (failed(stepTile))
+      return failure();
+    auto step = cast<linalg::GenericOp>(*stepTile);
+    if (!kPair || failed(lowerDotTile(rewriter, step, roles, vectorBits)))
+      (void)vectorizeIfPossible(rewriter, step);
+    if (fill)
+      (void)vectorizeIfPossible(rewriter, fill);
+  }
   return success();
 }
 

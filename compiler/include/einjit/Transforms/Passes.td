@@ -126,7 +126,11 @@ def EinsumTileAndVectorize
     block of one M panel half the L1 (`l1-bytes`); where the N panels are
     too wide for 256 K steps in half the L2, they go in blocks of NC
     panels that are not, outside the K loop; loops over the panels;
-    then the K steps around one register tile, vectorized. With a single K
+    then the K steps around one register tile, vectorized. A tile of one
+    and a half registers' columns (24 f32 lanes on AVX-512) is split into
+    a tile of whole registers and one of half a register, each with its
+    own K steps (vectorized whole, LLVM would widen the 24 lanes to two
+    registers and scalarize their stores). With a single K
     block, the op's init fill is dropped and each register tile starts
     from the fill value, so the result is written once and never read.
 
@@ -178,7 +182,11 @@ def EinsumTileAndVectorize
     into `r'` and a new parallel loop of one SIMD width, innermost, whose
     loops follow the first input's dimensions: `partial[..., l]`
     accumulates whole vectors of each input row, reading the input in
-    memory order. Each register tile sums one cache block of the
+    memory order. Its rows go in blocks as long as their accumulators fit
+    half the L2, one block per thread (`threads`), since each block starts
+    a new stream of rows for every index outside it (`ijk->j` reads all
+    256 rows of each `i` in one run on one thread, 128 on two; blocks of
+    64 were 7-8% slower). Each register tile sums one cache block of the
     reductions from zero and adds that sum to its accumulators, so no
     accumulator adds more terms in a row than one block. Then
     `out = init + sum over l of partial` (the partial-sum strategy above).
@@ -235,8 +243,10 @@ def EinsumPackContractions
        panels span them; the operands, the result included, become views;
     3. one M loop is split into panels of MR rows and one N loop into panels
        of NR columns: the register tile (MR = min(8, (vector-registers - 4)
-       / 2), NR = two SIMD registers, or one where two would pad the loop
-       by more than 25% and one pads it less), chosen as the loop whose
+       / 2), NR = two SIMD registers; where two would pad the loop by
+       more than 25%, one if that pads less, or one and a half if that
+       pads less still with no more FMA instructions per row than panels
+       of one: 20 columns take 24, not 32), chosen as the loop whose
        padding wastes least (for N, the result's contiguous dimension when
        it wastes at most 25%);
     4. each input is copied (`linalg.transpose`, reading it at its own
