@@ -3,8 +3,8 @@
 // RUN: einsum-opt %s --einsum-pack-contractions=int8-dot=true | FileCheck %s --check-prefix=INT8
 
 // Contractions become GEMM on packed panels: MR = 8 rows (AVX-512's 32
-// registers), NR = 32 columns (two 16-lane registers), or 16 where 32
-// would pad much more.
+// registers), NR = 32 columns (two 16-lane registers), or 16 or 24 where
+// 32 would pad much more.
 
 #mk = affine_map<(m, n, k) -> (m, k)>
 #kn = affine_map<(m, n, k) -> (k, n)>
@@ -211,6 +211,25 @@ func.func @two_piece_remainder(%a: tensor<16x52xf32>, %b: tensor<52x52xf32>) -> 
     linalg.yield %s : f32
   } -> tensor<16x52xf32>
   return %r : tensor<16x52xf32>
+}
+
+// 24 columns fill one panel of one and a half registers exactly; 32 would
+// pad 8. The direct kernel would run them as one 24-lane vector (LLVM
+// widens it to two registers and scalarizes its stores: 6 GFLOP/s), so
+// the product is packed although the panel divides the columns.
+// CHECK-LABEL: func @register_and_a_half
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<8x8x64xf32>, tensor<1x64x24xf32>) outs(%{{.*}} : tensor<8x8x1x24xf32>) attrs = {einsum.gemm
+func.func @register_and_a_half(%a: tensor<64x64xf32>, %b: tensor<64x24xf32>) -> tensor<64x24xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<64x24xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<64x24xf32>) -> tensor<64x24xf32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<64x64xf32>, tensor<64x24xf32>) outs(%init : tensor<64x24xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<64x24xf32>
+  return %r : tensor<64x24xf32>
 }
 
 // A right input beyond half the L2 (512x1024 f32, 2 MiB) with 256 rows or

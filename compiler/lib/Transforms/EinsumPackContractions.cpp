@@ -396,7 +396,9 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   // packing the edge with its rows padded (4 x 27³: 39 -> 64
   // GFLOP/s; 4 x 59³ 77 -> 92). Remainders under a register (35 = 32 + 3)
   // and transposed right inputs run faster direct.
-  int64_t columnRest = ranges[g.nTile] % g.nr;
+  // The direct kernel's column remainder: it tiles columns by two
+  // registers (a panel of one and a half would be one 24-lane vector).
+  int64_t columnRest = ranges[g.nTile] % (2 * g.lanes);
   if (edge && !g.dot && ranges[g.mTile] * 2 < g.mr && directLayout &&
       einjit::saturatingProduct(k) >= 8 && columnRest > g.lanes &&
       llvm::popcount(uint64_t(columnRest)) > 1)
@@ -441,11 +443,11 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   // which LLVM splits into power-of-two pieces (20 columns: 16 + 4): slow
   // to compile, and a cliff beyond one piece (52x52x52: 8 GFLOP/s direct,
   // 70 packed; 436^3: 46 against 156); a row remainder costs it little.
-  if (llvm::popcount(uint64_t(ranges[g.nTile] % g.nr)) > 1)
-    return because(true, llvm::formatv("the column remainder {0} % {1} = "
-                                       "{2} is not a power of two",
-                                       ranges[g.nTile], g.nr,
-                                       ranges[g.nTile] % g.nr));
+  if (llvm::popcount(uint64_t(columnRest)) > 1)
+    return because(true,
+                   llvm::formatv("the column remainder {0} % {1} = "
+                                 "{2} is not a power of two",
+                                 ranges[g.nTile], 2 * g.lanes, columnRest));
   if (!directLayout)
     return because(true, "the right input is not laid out [..., K, N] or "
                          "the result not [..., M, N]");
