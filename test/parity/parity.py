@@ -190,6 +190,14 @@ ODD_CONTRACTIONS = [
     ("ij,jk->ik", [(52, 52), (52, 52)]),
     ("ij,jk->ik", [(113, 70), (70, 178)]),
     ("ij,jk,kl,lm->im", [(96, 16), (16, 96), (96, 16), (16, 64)]),
+    # Panels of a register and a half (24 f32 lanes on AVX-512, 12 on
+    # AVX2), run as two tiles: attention scores at s = 20 and 23, 24 exact
+    # columns, a 21-column edge, 12 columns.
+    ("bhqd,bhkd->bhqk", [(1, 3, 20, 64), (1, 3, 20, 64)]),
+    ("bhqd,bhkd->bhqk", [(1, 2, 23, 64), (1, 2, 23, 64)]),
+    ("ij,jk->ik", [(64, 64), (64, 24)]),
+    ("bij,bjk->bik", [(4, 53, 53), (4, 53, 53)]),
+    ("ij,jk->ik", [(64, 64), (64, 12)]),
 ]
 
 

@@ -166,16 +166,21 @@ static FailureOr<Operation *> tile(RewriterBase &rewriter, Operation *op,
   return tiled->tiledOps.front();
 }
 
+/// Whether a loop nest of `ranges` has at least `parallelWork` iterations
+/// (0: never), the work from which threads pay.
+static bool enoughWorkForThreads(ArrayRef<int64_t> ranges,
+                                 int64_t parallelWork) {
+  return parallelWork > 0 && einjit::saturatingProduct(ranges) >= parallelWork;
+}
+
 /// Whether a loop nest of `ranges` is worth splitting over threads, tile by
-/// tile of `sizes` (0 = untiled): it has at least `parallelWork` iterations
-/// (0: never) and more than one tile.
+/// tile of `sizes` (0 = untiled): it has enough work and more than one tile.
 static bool worthThreads(ArrayRef<int64_t> ranges, ArrayRef<int64_t> sizes,
                          int64_t parallelWork) {
   SmallVector<int64_t> tiles;
   for (auto [range, size] : llvm::zip(ranges, sizes))
     tiles.push_back(size ? llvm::divideCeil(range, size) : 1);
-  return parallelWork > 0 &&
-         einjit::saturatingProduct(ranges) >= parallelWork &&
+  return enoughWorkForThreads(ranges, parallelWork) &&
          einjit::saturatingProduct(tiles) > 1;
 }
 
@@ -864,8 +869,7 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   // Row blocks for the threads there will be: one block where there are
   // none (a batch forall outside took them, or too little work).
-  if (rows &&
-      (parallelWork <= 0 || einjit::saturatingProduct(ranges) < parallelWork))
+  if (rows && !enoughWorkForThreads(ranges, parallelWork))
     rows->threads = 1;
   TileSizes sizes = chooseTiles(op, vectorBits, vectorRegisters, rows);
   Operation *target = op;
