@@ -103,17 +103,16 @@ func.func @in_place(%a: tensor<16x32xf32>, %b: tensor<32x64xf32>) -> tensor<16x6
 // Labels of one role that stay adjacent, in order, in every operand fuse
 // into one loop first: `ab` (M, 63), `ef` (N, 143) and `cd` (K, 30), a
 // plain 63 x 143 x 30 GEMM on views of the operands, split like one into
-// 56 + 7 rows and 128 + 15 columns: the 56 x 128 part, a plain
-// [M, K] x [K, N] product of whole tiles, is left to the direct kernel; the
-// edges are packed.
+// 128 + 15 columns. The rows take register tiles of 9, which divide 63
+// (8 would leave an edge of 7). The 63 x 128 part, a plain
+// [M, K] x [K, N] product of whole column tiles, is left to the direct
+// kernel; the column edge is packed.
 // CHECK-LABEL: func @fused_k
 // CHECK: tensor.collapse_shape %arg0 {{\[\[}}0, 1], [2, 3]] : tensor<9x7x5x6xf32> into tensor<63x30xf32>
 // CHECK: tensor.collapse_shape %arg1 {{\[\[}}0, 1], [2, 3]] : tensor<5x6x11x13xf32> into tensor<30x143xf32>
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2, 3]] : tensor<9x7x11x13xf32> into tensor<63x143xf32>
-// CHECK-DAG: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<56x30xf32>, tensor<30x128xf32>) outs(%{{.*}} : tensor<56x128xf32>) {
-// CHECK-DAG: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<7x8x30xf32>, tensor<1x30x16xf32>) outs(%{{.*}} : tensor<7x1x8x16xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>}
-// CHECK-DAG: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x30x8xf32>, tensor<4x30x32xf32>) outs(%{{.*}} : tensor<1x4x8x32xf32>) attrs = {einsum.gemm
-// CHECK-DAG: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x30x8xf32>, tensor<1x30x16xf32>) outs(%{{.*}} : tensor<1x1x8x16xf32>) attrs = {einsum.gemm
+// CHECK-DAG: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<63x30xf32>, tensor<30x128xf32>) outs(%{{.*}} : tensor<63x128xf32>) {
+// CHECK-DAG: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<7x9x30xf32>, tensor<1x30x16xf32>) outs(%{{.*}} : tensor<7x1x9x16xf32>) attrs = {einsum.gemm = array<i64: 1, 2, 3, 4, 5>}
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2, 3]] output_shape [9, 7, 11, 13] : tensor<63x143xf32> into tensor<9x7x11x13xf32>
 func.func @fused_k(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor<9x7x11x13xf32> {
   %cst = arith.constant 0.000000e+00 : f32
@@ -129,12 +128,13 @@ func.func @fused_k(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor
 }
 
 // The same with the result's labels interleaved (`aebf`): M and N labels
-// stay apart, only `cd` fuses. M takes the 7 of `b` (padded to 8), N the
-// 13 of `f` (one 16-lane register); `a` and `e` stay outer loops.
+// stay apart, only `cd` fuses. M takes the 7 of `b` (a register tile of 7
+// rows, where 8 would pad), N the 13 of `f` (one 16-lane register); `a` and
+// `e` stay outer loops.
 // CHECK-LABEL: func @apart
 // CHECK: tensor.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : tensor<9x7x5x6xf32> into tensor<9x7x30xf32>
 // CHECK: tensor.collapse_shape %arg1 {{\[\[}}0, 1], [2], [3]] : tensor<5x6x11x13xf32> into tensor<30x11x13xf32>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<9x1x30x8xf32>, tensor<11x1x30x16xf32>) outs(%{{.*}} : tensor<9x11x1x1x8x16xf32>) attrs = {einsum.gemm = array<i64: 0, 0, 1, 2, 3, 4, 5>}
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<9x1x7x30xf32>, tensor<11x1x30x16xf32>) outs(%{{.*}} : tensor<9x11x1x1x7x16xf32>) attrs = {einsum.gemm = array<i64: 0, 0, 1, 2, 3, 4, 5>}
 func.func @apart(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor<9x11x7x13xf32> {
   %cst = arith.constant 0.000000e+00 : f32
   %e = tensor.empty() : tensor<9x11x7x13xf32>

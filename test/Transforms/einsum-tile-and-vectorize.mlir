@@ -564,3 +564,22 @@ func.func @register_and_a_half(%a: tensor<2x8x64xf32>, %b: tensor<1x64x24xf32>, 
   } -> tensor<2x8x1x24xf32>
   return %0 : tensor<2x8x1x24xf32>
 }
+
+// -----
+
+// The zero padding of a packed panel (a fill of a slice, inserted back):
+// one vector store per row, in loops, not a loop nest that LLVM unrolls
+// into one block of stores.
+// CHECK-LABEL: func @pad_fill
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: vector.transfer_write {{.*}} : vector<1x1x12xf32>, tensor<12x64x12xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: return
+func.func @pad_fill(%packed: tensor<12x64x16xf32>) -> tensor<12x64x16xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %slice = tensor.extract_slice %packed[0, 0, 4] [12, 64, 12] [1, 1, 1] : tensor<12x64x16xf32> to tensor<12x64x12xf32>
+  %filled = linalg.fill ins(%zero : f32) outs(%slice : tensor<12x64x12xf32>) -> tensor<12x64x12xf32>
+  %r = tensor.insert_slice %filled into %packed[0, 0, 4] [12, 64, 12] [1, 1, 1] : tensor<12x64x12xf32> into tensor<12x64x16xf32>
+  return %r : tensor<12x64x16xf32>
+}
