@@ -283,37 +283,15 @@ static unsigned pickTiled(ArrayRef<unsigned> candidates,
   return best;
 }
 
-/// Register-tile rows for `rows` rows of the result, `mr` by default: where
-/// `mr` leaves a remainder, a row count from 3/4 to 3/2 of `mr` that
-/// divides `rows`, as close to `mr` as there is (the larger on ties), that
-/// fits the registers with `registersPerRow` accumulators per row and 4
-/// left for the operands. The remainder would be an edge contraction of its
-/// own, which packs the right input again and leaves the left one packed
-/// too: attention scores at s = 20 run as 16 + 4 rows with 8 and as two
-/// tiles of 10 rows with none.
-static int64_t evenRows(int64_t rows, int64_t mr, int64_t registersPerRow,
-                        unsigned vectorRegisters) {
-  if (rows % mr == 0 || registersPerRow <= 0)
-    return mr;
-  int64_t fewest = llvm::divideCeilSigned(3 * mr, 4);
-  int64_t most = std::min<int64_t>(3 * mr / 2, (int64_t(vectorRegisters) - 4) /
-                                                   registersPerRow);
-  for (int64_t distance = 1; distance <= std::max(mr - fewest, most - mr);
-       ++distance)
-    for (int64_t candidate : {mr + distance, mr - distance})
-      if (candidate >= fewest && candidate <= most && rows % candidate == 0)
-        return candidate;
-  return mr;
-}
-
 /// The packed kernel's rows for `g` (evenRows; packed dot products keep
-/// theirs). The direct kernel picks its own (einsum-tile-and-vectorize).
+/// theirs).
 static void choosePackedRows(linalg::GenericOp op, Gemm &g,
                              unsigned vectorRegisters) {
   if (g.dot)
     return;
-  g.mr = evenRows(op.getStaticLoopRanges()[g.mTile], g.mr,
-                  llvm::divideCeilSigned(g.nr, g.lanes), vectorRegisters);
+  g.mr =
+      einsum::evenRows(op.getStaticLoopRanges()[g.mTile], g.mr,
+                       llvm::divideCeilSigned(g.nr, g.lanes), vectorRegisters);
 }
 
 /// Splits the roles into the register tile's loops and the others, and

@@ -70,6 +70,18 @@ static int64_t resultElementBytes(linalg::LinalgOp op) {
 
 using einsum::registerRows;
 
+/// Register-tile rows for `rows` rows of `op`: registerRows(), or for a
+/// contraction a count that divides them (evenRows, two accumulator
+/// registers per row), so that no thin remainder tile reads the right
+/// input again (EinsumDense at t = 20: two tiles of 10 rows, not 16 + 4).
+static int64_t tileRows(linalg::LinalgOp op, int64_t rows,
+                        unsigned vectorRegisters) {
+  int64_t mr = registerRows(vectorRegisters);
+  if (op.getNumReductionLoops() == 0)
+    return mr;
+  return einsum::evenRows(rows, mr, /*registersPerRow=*/2, vectorRegisters);
+}
+
 /// Picks cache and register tiles for a loop nest.
 static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
                              unsigned vectorRegisters,
@@ -99,7 +111,8 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
     t.cache[inner] = tileFor(ranges[inner], 128, t.reg[inner]);
     if (parallel.size() > 1) {
       unsigned outer = parallel[parallel.size() - 2];
-      t.reg[outer] = tileFor(ranges[outer], registerRows(vectorRegisters));
+      t.reg[outer] =
+          tileFor(ranges[outer], tileRows(op, ranges[outer], vectorRegisters));
       t.cache[outer] = tileFor(ranges[outer], 64, t.reg[outer]);
       // One row at a time, all of its (up to 4) registers: the rows stream
       // in memory order (see tileForPartialReduction). A block's rows are
@@ -738,9 +751,10 @@ remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
     return std::nullopt;
   SmallVector<std::pair<unsigned, int64_t>> granules;
   granules.push_back({parallel.back(), 2 * simdLanes(op, vectorBits)});
-  if (parallel.size() > 1)
-    granules.push_back(
-        {parallel[parallel.size() - 2], registerRows(vectorRegisters)});
+  if (parallel.size() > 1) {
+    unsigned rows = parallel[parallel.size() - 2];
+    granules.push_back({rows, tileRows(op, ranges[rows], vectorRegisters)});
+  }
   for (auto [dim, granule] : granules) {
     int64_t range = ranges[dim];
     if (range > granule && range % granule != 0)

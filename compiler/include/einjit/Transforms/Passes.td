@@ -65,14 +65,17 @@ def EinsumTileAndVectorize
     `convert-einsum-to-linalg` produces):
 
     1. splits off remainders: where the register tile's rows or SIMD width
-       does not divide its loop's range (999 rows, 35 columns), or the
+       does not divide its loop's range (1009 rows, 35 columns), or the
        innermost reduction has no divisor from 16 to 256 (a prime), the op
        is split (`linalg::splitOp`) into a part that covers a multiple of
        the tile and a remainder smaller than one tile, each handled alone;
     2. picks cache tiles (up to 64 x 128 over the two innermost parallel
        loops, 256 over the innermost reduction) and register tiles (rows x
        two SIMD registers, reductions 1; rows = min(8, (vector-registers -
-       4) / 2): 8 with AVX-512's 32 registers, 6 with AVX2's 16), each a
+       4) / 2): 8 with AVX-512's 32 registers, 6 with AVX2's 16; for a
+       contraction whose rows these leave a remainder of, the count from
+       3/4 to 3/2 of them nearest to them, within the registers, that
+       divides the rows, if any: 10 for 20 rows, 9 for 999), each a
        divisor of the loop range so that every tile is static and needs no
        masks;
     3. tiles twice with `scf.for` loops; when the loop nest has at least

@@ -30,6 +30,30 @@ inline int64_t registerRows(unsigned vectorRegisters) {
   return std::clamp<int64_t>((int64_t(vectorRegisters) - 4) / 2, 1, 8);
 }
 
+/// Register-tile rows for `rows` rows of the result, `mr` by default: where
+/// `mr` leaves a remainder, a row count from 3/4 to 3/2 of `mr` that
+/// divides `rows`, as close to `mr` as there is (the larger on ties), that
+/// fits the registers with `registersPerRow` accumulators per row and 4
+/// left for the operands. The remainder would be a part of its own: in
+/// einsum-pack-contractions an edge contraction, which packs the right
+/// input again (attention scores at s = 20 run as 16 + 4 rows with 8 and
+/// as two tiles of 10 with none); in einsum-tile-and-vectorize's direct
+/// kernel a thin tile that reads the right input again.
+inline int64_t evenRows(int64_t rows, int64_t mr, int64_t registersPerRow,
+                        unsigned vectorRegisters) {
+  if (rows % mr == 0 || registersPerRow <= 0)
+    return mr;
+  int64_t fewest = (3 * mr + 3) / 4;
+  int64_t most = std::min<int64_t>(3 * mr / 2, (int64_t(vectorRegisters) - 4) /
+                                                   registersPerRow);
+  for (int64_t distance = 1; distance <= std::max(mr - fewest, most - mr);
+       ++distance)
+    for (int64_t candidate : {mr + distance, mr - distance})
+      if (candidate >= fewest && candidate <= most && rows % candidate == 0)
+        return candidate;
+  return mr;
+}
+
 /// The largest divisor of `range` that is at most `cap` and a multiple of
 /// `multiple` (which divides `range`): a tile size that divides its loop.
 inline int64_t tileFor(int64_t range, int64_t cap, int64_t multiple = 1) {
