@@ -1195,11 +1195,13 @@ static std::string cudaKeyOf(const TargetInfo &target, const GpuTarget &gpu) {
 }
 
 /// The host code of `module`'s GPU kernels, JIT-compiled for `target`
-/// (with its object code in `entry` for the disk cache when `dir` is set).
+/// (with its object code in `entry` for the disk cache when `dir` is set);
+/// a traced graph's elementwise ops fused (`fuseElementwise`).
 static llvm::Expected<std::unique_ptr<JitKernel>>
 jitForGpu(mlir::ModuleOp module, const GpuTarget &gpu, const TargetInfo &target,
-          const std::string &dir, DiskEntry &entry) {
-  if (auto err = lowerToGpu(module, gpu))
+          const std::string &dir, DiskEntry &entry,
+          bool fuseElementwise = false) {
+  if (auto err = lowerToGpu(module, gpu, fuseElementwise))
     return std::move(err);
   return JitKernel::create(module, kKernelName, target,
                            dir.empty() ? nullptr : &entry.object);
@@ -1456,7 +1458,8 @@ Runtime::compileCudaGraph(const Graph &graph, const GpuTarget &gpu) {
         PooledContext ctx;
         auto module = buildGraphModule(*ctx, graph);
         DiskEntry entry;
-        auto kernel = jitForGpu(*module, gpu, target, dir, entry);
+        auto kernel = jitForGpu(*module, gpu, target, dir, entry,
+                                /*fuseElementwise=*/true);
         if (!kernel)
           return kernel.takeError();
         if (!dir.empty())

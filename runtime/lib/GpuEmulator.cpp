@@ -8,6 +8,7 @@
 #include "CudaAbi.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -285,6 +286,9 @@ void noteShared(Cooperative &c, uintptr_t word, int64_t thread, bool write) {
 }
 } // namespace
 
+/// Launches run so far (cuda::emulatedLaunches).
+static std::atomic<uint64_t> launches{0};
+
 extern "C" {
 int32_t einjitEmuSreg(int32_t which) {
   return which >= 0 && which < 12 ? sregs[which] : 0;
@@ -300,6 +304,7 @@ void einjitEmuLaunch(void (*thunk)(void **), int32_t cooperative, int64_t gridX,
                      int64_t blockY, int64_t blockZ, void **params) {
   if (cuda::abiFailed())
     return;
+  ++launches;
   std::string error;
   const cuda::Driver *d = cuda::driver(error);
   if (!d)
@@ -394,6 +399,8 @@ void einjitEmuShared(void *address, int64_t bytes, int32_t isWrite) {
     noteShared(*cooperating, word, thread, isWrite != 0);
 }
 } // extern "C"
+
+uint64_t einjit::cuda::emulatedLaunches() { return launches.load(); }
 
 const std::pair<const char *, void *> *cuda::emulatorSymbols() {
   static const std::pair<const char *, void *> symbols[] = {

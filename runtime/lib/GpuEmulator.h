@@ -46,6 +46,9 @@ namespace einjit::cuda {
 /// The emulator's entry points, name and address each (null-terminated),
 /// for the JIT.
 const std::pair<const char *, void *> *emulatorSymbols();
+/// Kernel launches the emulator has run in this process (tests count a
+/// traced function's kernels with it).
+uint64_t emulatedLaunches();
 } // namespace einjit::cuda
 
 #endif // EINJIT_RUNTIME_GPUEMULATOR_H

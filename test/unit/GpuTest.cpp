@@ -188,6 +188,39 @@ TEST(GpuTest, TracedElementwiseAndReductions) {
   EXPECT_LT(maxError(onHost(got[2]), cols), 1e-4);
 }
 
+TEST(GpuTest, TracedSoftmaxFusesItsElementwiseOps) {
+  if (!onFakeDriver)
+    GTEST_SKIP() << "the emulator counts the launches";
+  // softmax(x / 2) along rows of 300 (a block per row for the sum): the
+  // scale, the subtraction of the maxima and the exponential are computed
+  // inside the sum and the division (einsum-fuse-elementwise), so the
+  // graph runs as five kernels: the fills of the maxima and of the sums,
+  // the rows' maxima, their sums and the quotients. Unfused it was eight
+  // (the scale, the subtraction and the exponential of their own).
+  int64_t rows = 37, cols = 300;
+  Function f = function([](Sym x) { return softmax(x * 0.5, -1); });
+  Tensor x = random({rows, cols}, 12);
+  DeviceTensor input = onDevice(x);
+  ok(f({input}));
+  uint64_t before = cuda::emulatedLaunches();
+  std::vector<DeviceTensor> out = ok(f({input}));
+  uint64_t launches = cuda::emulatedLaunches() - before;
+  ASSERT_EQ(out.size(), 1u);
+  std::vector<double> want(rows * cols);
+  for (int64_t i = 0; i < rows; ++i) {
+    double top = -INFINITY, total = 0;
+    for (int64_t j = 0; j < cols; ++j)
+      top = std::max(top, 0.5 * x.getDouble(i * cols + j));
+    for (int64_t j = 0; j < cols; ++j)
+      total += want[i * cols + j] =
+          std::exp(0.5 * x.getDouble(i * cols + j) - top);
+    for (int64_t j = 0; j < cols; ++j)
+      want[i * cols + j] /= total;
+  }
+  EXPECT_LT(maxError(onHost(out[0]), want), 1e-6);
+  EXPECT_EQ(launches, 5u);
+}
+
 TEST(GpuTest, TracedFunctionErrors) {
   Function twice = function([](Sym a) { return a + a; });
   Tensor a = random({4, 5}, 12);

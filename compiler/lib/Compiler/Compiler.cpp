@@ -234,9 +234,10 @@ void einjit::buildGpuPipeline(OpPassManager &pm, const GpuTarget &target,
           .str());
 }
 
-llvm::Error einjit::lowerToGpu(ModuleOp module, const GpuTarget &target) {
+llvm::Error einjit::lowerToGpu(ModuleOp module, const GpuTarget &target,
+                               bool fuseElementwise) {
   PassManager pm(module.getContext());
-  buildGpuPipeline(pm, target, /*fuseElementwise=*/false);
+  buildGpuPipeline(pm, target, fuseElementwise);
   std::string diagnostics;
   ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
     llvm::raw_string_ostream os(diagnostics);
@@ -362,6 +363,11 @@ struct GpuPipelineOptions : PassPipelineOptions<GpuPipelineOptions> {
                         llvm::cl::desc("Threads per block along the next "
                                        "parallel dim"),
                         llvm::cl::init(8)};
+  Option<bool> fuseElementwise{
+      *this, "fuse-elementwise",
+      llvm::cl::desc("Fuse elementwise ops into the ops that read them "
+                     "(einsum-fuse-elementwise), as for traced functions"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -384,7 +390,7 @@ void einjit::registerCompilerPasses() {
           target.format = options.format;
           target.tileX = options.tileX;
           target.tileY = options.tileY;
-          buildGpuPipeline(pm, target, /*fuseElementwise=*/false);
+          buildGpuPipeline(pm, target, options.fuseElementwise);
           return success();
         },
         [](llvm::function_ref<void(const detail::PassOptions &)> print) {

@@ -91,7 +91,8 @@ static std::optional<GemmShape> matchGemm(linalg::GenericOp op,
   if (body.getOperations().size() != 3)
     return std::nullopt;
   auto mul = dyn_cast<arith::MulFOp>(&body.front());
-  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  auto add =
+      dyn_cast_if_present<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   if (!mul || !add || yield.getValues().size() != 1 ||
       yield.getValues()[0] != add.getResult())

@@ -77,7 +77,10 @@ void buildGpuPipeline(mlir::OpPassManager &pm, const GpuTarget &target,
 /// function `einsum` is left in the LLVM dialect, taking a bare pointer to
 /// device memory per memref (static shapes), with its kernels' PTX in
 /// globals that a global constructor loads (mgpuModuleLoadJIT).
-llvm::Error lowerToGpu(mlir::ModuleOp module, const GpuTarget &target);
+/// With `fuseElementwise` (traced functions), elementwise ops fuse into
+/// the ops that read them first, as on the CPU.
+llvm::Error lowerToGpu(mlir::ModuleOp module, const GpuTarget &target,
+                       bool fuseElementwise = false);
 /// Runs the GPU pipeline on an einsum-stage kernel module and returns the
 /// PTX of its gpu.modules, each after a `// gpu.module @name` line.
 llvm::Expected<std::string> compileToPTX(mlir::ModuleOp module,
