@@ -14,6 +14,7 @@
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::einsum {
@@ -61,7 +62,7 @@ struct GemmShape {
 /// Where loop `d` is among `map`'s results; -1 when it is not.
 static int resultOf(AffineMap map, unsigned d) {
   for (auto [i, e] : llvm::enumerate(map.getResults()))
-    if (cast<AffineDimExpr>(e).getPosition() == d)
+    if (auto dim = dyn_cast<AffineDimExpr>(e); dim && dim.getPosition() == d)
       return i;
   return -1;
 }
@@ -213,9 +214,10 @@ static SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
 /// tiles (reading along the operand's contiguous dim, so a warp's loads are
 /// coalesced; out-of-range elements are zero), wait, and accumulate outer
 /// products from shared memory into registers. At the end each thread adds
-/// its results to `out` (which holds the linalg op's initial value).
+/// its results to `out` (which holds the linalg op's initial value), or to
+/// `fill`, the value of a fill of `out` folded into the kernel.
 static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
-                          const GemmShape &g) {
+                          const GemmShape &g, std::optional<Value> fill) {
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -378,7 +380,7 @@ static void emitTiledGemm(RewriterBase &rewriter, linalg::GenericOp op,
       assign(rewriter, g.m, mG);
       assign(rewriter, g.n, nG);
       SmallVector<Value> at = indicesOf(maps[2]);
-      Value old = memref::LoadOp::create(rewriter, loc, out, at);
+      Value old = fill ? *fill : memref::LoadOp::create(rewriter, loc, out, at);
       Value sum = arith::AddFOp::create(rewriter, loc, old,
                                         kLoop.getResult(i * regN + j));
       memref::StoreOp::create(rewriter, loc, sum, out, at);
@@ -404,8 +406,10 @@ static bool matchBlockReduction(linalg::GenericOp op, Operation *&add) {
   if (op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0 ||
       !op.hasPureBufferSemantics())
     return false;
-  for (AffineMap map : op.getIndexingMapsArray())
-    if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
+  // Inputs may have unit dims indexed by 0 (softmax's row maxima, [r, 1]).
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (auto [i, map] : llvm::enumerate(maps))
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/i + 1 < maps.size()))
       return false;
   for (Value v : op->getOperands()) {
     auto memref = dyn_cast<MemRefType>(v.getType());
@@ -432,8 +436,8 @@ static bool matchBlockReduction(linalg::GenericOp op, Operation *&add) {
     AffineMap map = op.getMatchingIndexingMap(in);
     if (map.getNumResults() == 0)
       return false;
-    unsigned d = cast<AffineDimExpr>(map.getResults().back()).getPosition();
-    return !linalg::isParallelIterator(iterators[d]);
+    auto dim = dyn_cast<AffineDimExpr>(map.getResults().back());
+    return dim && !linalg::isParallelIterator(iterators[dim.getPosition()]);
   });
   return results < 8192 || strided;
 }
@@ -443,9 +447,10 @@ static bool matchBlockReduction(linalg::GenericOp op, Operation *&add) {
 /// reduction's iterations in turn (consecutive threads along the first
 /// input's contiguous dim, so their loads are coalesced), each summing its
 /// own, then add their sums up in shared memory in a tree, and thread 0
-/// adds the total to the result.
+/// adds the total to the result (or to `init`, the value of a fill of the
+/// result folded into the kernel).
 static void emitBlockReduction(RewriterBase &rewriter, linalg::GenericOp op,
-                               Operation *add) {
+                               Operation *add, std::optional<Value> init) {
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -572,9 +577,12 @@ static void emitBlockReduction(RewriterBase &rewriter, linalg::GenericOp op,
     for (auto [d, v] :
          llvm::zip(parallel, delinearize(rewriter, loc, result, parallelSizes)))
       index[d] = v;
+  // A result of an input's map is a loop or the constant 0 (a unit dim).
   auto indicesOf = [&](AffineMap map) {
     return llvm::map_to_vector(map.getResults(), [&](AffineExpr e) {
-      return index.lookup(cast<AffineDimExpr>(e).getPosition());
+      if (auto dim = dyn_cast<AffineDimExpr>(e))
+        return index.lookup(dim.getPosition());
+      return cst(0);
     });
   };
   SmallVector<Value> at = indicesOf(maps.back());
@@ -606,7 +614,7 @@ static void emitBlockReduction(RewriterBase &rewriter, linalg::GenericOp op,
                              combine(b, acc[0], mapping.lookupOrDefault(term)));
       });
   auto addToResult = [&](Value total) {
-    Value old = memref::LoadOp::create(rewriter, loc, out, at);
+    Value old = init ? *init : memref::LoadOp::create(rewriter, loc, out, at);
     memref::StoreOp::create(rewriter, loc, combine(rewriter, old, total), out,
                             at);
   };
@@ -688,6 +696,34 @@ static void mapToBlocksAndThreads(scf::ParallelOp blocks,
   (void)gpu::setMappingAttr(threads, threadMap);
 }
 
+/// The buffer that `v` views (through subviews, reshapes and casts).
+static Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// The fill of exactly `result` earlier in `op`'s block, when no op
+/// between them, and no input of `op`, views the same buffer.
+static linalg::FillOp fillBefore(linalg::GenericOp op, Value result) {
+  Value root = rootBuffer(result);
+  for (Value input : op.getDpsInputs())
+    if (rootBuffer(input) == root)
+      return {};
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    auto fill = dyn_cast<linalg::FillOp>(prev);
+    if (fill && fill.hasPureBufferSemantics() &&
+        fill.getDpsInits()[0] == result)
+      return fill;
+    if (prev->getNumRegions() > 0)
+      return {};
+    for (Value operand : prev->getOperands())
+      if (isa<MemRefType>(operand.getType()) && rootBuffer(operand) == root)
+        return {};
+  }
+  return {};
+}
+
 namespace {
 struct EinsumGpuMapLoops
     : einsum::impl::EinsumGpuMapLoopsBase<EinsumGpuMapLoops> {
@@ -722,6 +758,33 @@ struct EinsumGpuMapLoops
       rewriter.eraseOp(dealloc);
     });
 
+    // A fill of a result that a tiled GEMM or a block reduction then adds
+    // to, with nothing between them that touches its buffer, becomes the
+    // value that kernel adds to: one launch fewer (an einsum's
+    // contraction, a softmax's sums).
+    DenseMap<Operation *, Value> folded;
+    SmallVector<linalg::FillOp> foldedFills;
+    func.walk([&](linalg::GenericOp op) {
+      if (op.getNumDpsInits() != 1)
+        return;
+      Value result = op.getDpsInits()[0];
+      linalg::FillOp fill = fillBefore(op, result);
+      if (!fill || fill.getInputs()[0].getType() !=
+                       getElementTypeOrSelf(result.getType()))
+        return;
+      Operation *add = nullptr;
+      std::optional<GemmShape> gemm;
+      if (tileGemm)
+        gemm = matchGemm(op, kMinGemmSize);
+      if ((gemm && fitsGrid(*gemm, op)) ||
+          (reduceInBlocks && matchBlockReduction(op, add))) {
+        folded[op] = fill.getInputs()[0];
+        foldedFills.push_back(fill);
+      }
+    });
+    for (linalg::FillOp fill : foldedFills)
+      rewriter.eraseOp(fill);
+
     SmallVector<linalg::LinalgOp> ops;
     func.walk([&](linalg::LinalgOp op) { ops.push_back(op); });
     for (linalg::LinalgOp op : ops) {
@@ -740,18 +803,25 @@ struct EinsumGpuMapLoops
         op = *generic;
       }
       auto generic = cast<linalg::GenericOp>(op);
+      std::optional<Value> init;
+      if (auto it = folded.find(generic); it != folded.end())
+        init = it->second;
       if (tileGemm)
         if (std::optional<GemmShape> gemm = matchGemm(generic, kMinGemmSize);
             gemm && fitsGrid(*gemm, generic)) {
-          emitTiledGemm(rewriter, generic, *gemm);
+          emitTiledGemm(rewriter, generic, *gemm, init);
           continue;
         }
       if (reduceInBlocks) {
         Operation *add = nullptr;
         if (matchBlockReduction(generic, add)) {
-          emitBlockReduction(rewriter, generic, add);
+          emitBlockReduction(rewriter, generic, add, init);
           continue;
         }
+      }
+      if (init) {
+        generic->emitError("a folded fill lost its kernel");
+        return signalPassFailure();
       }
       if (generic.getNumParallelLoops() == 0) {
         // A full reduction (or a 0-d op): one device thread runs it, in a

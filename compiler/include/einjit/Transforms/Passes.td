@@ -684,7 +684,14 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
     8192 terms each, each result's terms are split between blocks (about
     1024 in all, 16 or more terms a thread), which write partial sums to a
     `gpu.alloc` buffer; a second launch of one block per result adds them
-    up in a fixed order, so the sum does not depend on timing.
+    up in a fixed order, so the sum does not depend on timing. Its inputs
+    may read unit dims through the constant 0 (softmax's maxima, [r, 1]).
+
+    A `linalg.fill` of exactly the result of a tiled multiply-accumulate or
+    a block reduction, earlier in the block with no op between them that
+    uses a view of that buffer (and no input of the op that does), is no
+    launch of its own: the kernel adds its sums to the fill value instead
+    of to the result in memory (an einsum's zeros, a sum's).
   }];
   let options = [
     Option<"tileX", "tile-x", "int64_t", /*default=*/"32",
