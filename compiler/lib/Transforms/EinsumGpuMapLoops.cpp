@@ -776,8 +776,13 @@ struct EinsumGpuMapLoops
       std::optional<GemmShape> gemm;
       if (tileGemm)
         gemm = matchGemm(op, kMinGemmSize);
+      // A reduction that runs a thread per result stores the fill value
+      // before its reductions (a row maximum).
+      bool threadPerResult =
+          op.getNumReductionLoops() > 0 && op.getNumParallelLoops() > 0 &&
+          op.getIndexingMapsArray().back().isProjectedPermutation();
       if ((gemm && fitsGrid(*gemm, op)) ||
-          (reduceInBlocks && matchBlockReduction(op, add))) {
+          (reduceInBlocks && matchBlockReduction(op, add)) || threadPerResult) {
         folded[op] = fill.getInputs()[0];
         foldedFills.push_back(fill);
       }
@@ -819,7 +824,7 @@ struct EinsumGpuMapLoops
           continue;
         }
       }
-      if (init) {
+      if (init && generic.getNumParallelLoops() == 0) {
         generic->emitError("a folded fill lost its kernel");
         return signalPassFailure();
       }
@@ -859,9 +864,28 @@ struct EinsumGpuMapLoops
         generic->emitError("cannot make parallel loops of this op");
         return signalPassFailure();
       }
+      AffineMap resultMap = generic.getIndexingMapsArray().back();
+      Value result = generic.getDpsInits()[0];
       rewriter.eraseOp(generic);
       auto parallel = cast<scf::ParallelOp>(loops->front());
       size_t rank = parallel.getNumLoops();
+      if (init) {
+        // The folded fill: each thread stores the fill value into its
+        // result before it runs the reductions.
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(parallel.getBody());
+        SmallVector<Value> at;
+        for (AffineExpr e : resultMap.getResults()) {
+          unsigned d = cast<AffineDimExpr>(e).getPosition();
+          if (d >= rank) {
+            parallel->emitError("a folded fill's result is not indexed by "
+                                "the parallel loops");
+            return signalPassFailure();
+          }
+          at.push_back(parallel.getInductionVars()[d]);
+        }
+        memref::StoreOp::create(rewriter, parallel.getLoc(), *init, result, at);
+      }
       SmallVector<int64_t> sizes(rank, 1);
       sizes[0] = rank == 1 ? tileX * tileY : tileX;
       if (rank > 1)

@@ -3,11 +3,14 @@
 // The host side of the GPU pipeline calls the mgpu* runtime ABI on one
 // stream: the intermediate of a chain is device memory (mgpuMemAlloc and
 // mgpuMemFree, not malloc), and an einsum that only copies copies on the
-// device (mgpuMemcpy, not a host memcpy of device pointers).
+// device (mgpuMemcpy, not a host memcpy of device pointers). The chain's
+// two steps are a launch each: each thread stores its result's fill value
+// before it sums.
 // CHECK-LABEL: llvm.func @einsum
 // CHECK: llvm.call @mgpuStreamCreate
 // CHECK: llvm.call @mgpuMemAlloc
-// CHECK-COUNT-4: gpu.launch_func
+// CHECK-COUNT-2: gpu.launch_func
+// CHECK-NOT: gpu.launch_func
 // CHECK: llvm.call @mgpuMemFree
 // CHECK: llvm.call @mgpuStreamSynchronize
 // CHECK: llvm.call @mgpuStreamDestroy

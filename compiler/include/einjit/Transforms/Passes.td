@@ -687,11 +687,13 @@ def EinsumGpuMapLoops : Pass<"einsum-gpu-map-loops", "mlir::func::FuncOp"> {
     up in a fixed order, so the sum does not depend on timing. Its inputs
     may read unit dims through the constant 0 (softmax's maxima, [r, 1]).
 
-    A `linalg.fill` of exactly the result of a tiled multiply-accumulate or
-    a block reduction, earlier in the block with no op between them that
-    uses a view of that buffer (and no input of the op that does), is no
-    launch of its own: the kernel adds its sums to the fill value instead
-    of to the result in memory (an einsum's zeros, a sum's).
+    A `linalg.fill` of exactly the result of a tiled multiply-accumulate, a
+    block reduction or a reduction that runs a thread per result, earlier
+    in the block with no op between them that uses a view of that buffer
+    (and no input of the op that does), is no launch of its own: the
+    kernel adds its sums to the fill value instead of to the result in
+    memory, or each thread stores the fill value before its reductions (an
+    einsum's zeros, a sum's, a maximum's -inf).
   }];
   let options = [
     Option<"tileX", "tile-x", "int64_t", /*default=*/"32",
