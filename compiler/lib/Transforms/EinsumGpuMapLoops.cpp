@@ -758,14 +758,17 @@ struct EinsumGpuMapLoops
       rewriter.eraseOp(dealloc);
     });
 
-    // A fill of a result that a tiled GEMM or a block reduction then adds
-    // to, with nothing between them that touches its buffer, becomes the
-    // value that kernel adds to: one launch fewer (an einsum's
-    // contraction, a softmax's sums).
+    // A fill of the result of a reduction (a tiled GEMM's, a block
+    // reduction's or a thread per result's), with nothing between them that
+    // touches its buffer, is no launch of its own: the kernel adds to the
+    // fill value, or each thread stores it first. A full reduction folds
+    // its fill only as a block reduction (its one-thread kernel reads the
+    // result).
     DenseMap<Operation *, Value> folded;
     SmallVector<linalg::FillOp> foldedFills;
     func.walk([&](linalg::GenericOp op) {
-      if (op.getNumDpsInits() != 1)
+      if (op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0 ||
+          !op.getIndexingMapsArray().back().isProjectedPermutation())
         return;
       Value result = op.getDpsInits()[0];
       linalg::FillOp fill = fillBefore(op, result);
@@ -773,16 +776,8 @@ struct EinsumGpuMapLoops
                        getElementTypeOrSelf(result.getType()))
         return;
       Operation *add = nullptr;
-      std::optional<GemmShape> gemm;
-      if (tileGemm)
-        gemm = matchGemm(op, kMinGemmSize);
-      // A reduction that runs a thread per result stores the fill value
-      // before its reductions (a row maximum).
-      bool threadPerResult =
-          op.getNumReductionLoops() > 0 && op.getNumParallelLoops() > 0 &&
-          op.getIndexingMapsArray().back().isProjectedPermutation();
-      if ((gemm && fitsGrid(*gemm, op)) ||
-          (reduceInBlocks && matchBlockReduction(op, add)) || threadPerResult) {
+      if (op.getNumParallelLoops() > 0 ||
+          (reduceInBlocks && matchBlockReduction(op, add))) {
         folded[op] = fill.getInputs()[0];
         foldedFills.push_back(fill);
       }
