@@ -12,7 +12,11 @@
 //   o = einsum(bhqt,bthk->bqhk)                   weighted sum
 //   y = o.Wo + bo                                 einsum bqhk,hkd->bqd; add
 //
-// Usage: einsum-attention [--traced] B T [REPS [OUT.npy]]. Prints `ms MIN`,
+// Usage: einsum-attention [--traced] [--core] [--emit=STAGE] B T [REPS
+// [OUT.npy]]. --core runs attention's core alone (scores, softmax, weighted
+// sum) on q, k and v of [B, T, 12, 64] (elements sin(0.61 e) times 0.125
+// for q, 1 for k and v). --emit=STAGE prints the traced block's IR at STAGE
+// (linalg, vector, llvm) and runs nothing. Otherwise prints `ms MIN`,
 // `flops N` (the einsums' multiply-adds counted as 2) and `kernels K` for the
 // fastest of REPS calls after a first one that compiles, and writes the block's
 // output to OUT.npy when given (operands: element e of each is sin(0.61 e)
@@ -24,6 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "einjit/Compiler/Stage.h"
 #include "einjit/runtime/Einsum.h"
 #include "einjit/runtime/Function.h"
 #include "einjit/runtime/Npy.h"
@@ -85,14 +90,41 @@ static std::vector<Sym> tracedAttention(llvm::ArrayRef<Sym> a) {
   return {einsum("bqhk,hkd->bqd", {o, wo}) + bo};
 }
 
+/// Attention's core alone, on q (scaled), k and v as the projections
+/// leave them ([b, t, h, d]): the scores, their softmax and the weighted sum.
+static llvm::Expected<Tensor> attentionCore(const Tensor &q, const Tensor &k,
+                                            const Tensor &v) {
+  TRY(s, einsum("bqhk,bthk->bhqt", {q, k}));
+  TRY(p, softmax(s, -1));
+  return einsum("bhqt,bthk->bqhk", {p, v});
+}
+
+static std::vector<Sym> tracedCore(llvm::ArrayRef<Sym> a) {
+  Sym p = softmax(einsum("bqhk,bthk->bhqt", {a[0], a[1]}), -1);
+  return {einsum("bhqt,bthk->bqhk", {p, a[2]})};
+}
+
 int main(int argc, char **argv) {
-  bool traced = argc > 1 && llvm::StringRef(argv[1]) == "--traced";
-  if (traced) {
-    --argc;
-    ++argv;
+  bool traced = false, core = false;
+  std::optional<Stage> emitStage;
+  for (; argc > 1 && llvm::StringRef(argv[1]).starts_with("--");
+       --argc, ++argv) {
+    llvm::StringRef flag = argv[1];
+    if (flag == "--traced") {
+      traced = true;
+    } else if (flag == "--core") {
+      core = true;
+    } else if (flag.consume_front("--emit=") && parseStage(flag)) {
+      emitStage = parseStage(flag);
+      traced = true;
+    } else {
+      llvm::errs() << "unknown option " << argv[1] << "\n";
+      return 2;
+    }
   }
   if (argc < 3) {
-    llvm::errs() << "usage: einsum-attention [--traced] B T [REPS [OUT.npy]]\n";
+    llvm::errs() << "usage: einsum-attention [--traced] [--core] "
+                    "[--emit=STAGE] B T [REPS [OUT.npy]]\n";
     return 2;
   }
   int64_t b = std::atoll(argv[1]), t = std::atoll(argv[2]);
@@ -104,13 +136,29 @@ int main(int argc, char **argv) {
             filled({heads, d}, 0.1),       filled({heads, d}, 0.1),
             filled({heads, d}, 0.1),       filled({model}, 0.1)};
   Tensor x = filled({b, t, model}, 1.0);
+  Tensor q = filled({b, t, heads, d}, 0.125), k = filled({b, t, heads, d}, 1.0),
+         v = filled({b, t, heads, d}, 1.0);
   FunctionOptions options;
-  options.name = "attention";
-  Function block(tracedAttention, options);
+  options.name = core ? "attention_core" : "attention";
+  Function block(core ? tracedCore : tracedAttention, options);
+  auto args = [&]() -> std::vector<Tensor> {
+    if (core)
+      return {q, k, v};
+    return {x, w.wq, w.wk, w.wv, w.wo, w.bq, w.bk, w.bv, w.bo};
+  };
+  if (emitStage) {
+    auto ir = block.emit(args(), *emitStage);
+    if (!ir) {
+      llvm::errs() << llvm::toString(ir.takeError()) << "\n";
+      return 1;
+    }
+    llvm::outs() << *ir;
+    return 0;
+  }
   auto run = [&]() -> llvm::Expected<Tensor> {
     if (!traced)
-      return attention(x, w, d);
-    auto y = block({x, w.wq, w.wk, w.wv, w.wo, w.bq, w.bk, w.bv, w.bo});
+      return core ? attentionCore(q, k, v) : attention(x, w, d);
+    auto y = block(args());
     if (!y)
       return y.takeError();
     return std::move((*y)[0]);
@@ -136,8 +184,8 @@ int main(int argc, char **argv) {
       llvm::errs() << llvm::toString(std::move(err)) << "\n";
       return 1;
     }
-  double flops =
-      4.0 * 2 * b * t * model * model + 2.0 * 2 * b * heads * t * t * d;
+  double flops = (core ? 0.0 : 4.0 * 2 * b * t * model * model) +
+                 2.0 * 2 * b * heads * t * t * d;
   CacheStats stats = cacheStats();
   llvm::outs() << llvm::formatv("ms {0:f3}\nflops {1:e}\nkernels {2}\n", best,
                                 flops, stats.compiles);

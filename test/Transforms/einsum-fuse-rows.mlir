@@ -1,5 +1,6 @@
 // RUN: einsum-opt %s --split-input-file --einsum-fuse-rows=l1-bytes=240 | FileCheck %s
 // RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=1" | FileCheck %s --check-prefix=THREADS
+// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 l2-bytes=4096 parallel-work=1" | FileCheck %s --check-prefix=BLOCKS
 
 // Softmax as eager and traced kernels emit it: the rows' maxima, the sums
 // of exp(x - max), the quotient, each reading the keepdims reductions
@@ -110,4 +111,100 @@ func.func @column_sums(%x: tensor<6x10xf32>) -> tensor<6x10xf32> {
     linalg.yield %d : f32
   } -> tensor<6x10xf32>
   return %p : tensor<6x10xf32>
+}
+
+// -----
+
+// Attention's core as a traced function emits it: the scores (b, h, q, t)
+// of q and k ([b, q, h, d], [b, t, h, d]), their softmax, and the weighted
+// sum of v that reads the probabilities along their rows. The scores and
+// the weighted sum are contractions: with blocks of at least 8 rows (here
+// all 16, or 8 where the L2 holds 8 rows 8 times), the weighted sum is
+// tiled into blocks of rows of one head, and the scores, the reductions and
+// the quotient are computed in each block: the scores and probabilities
+// exist a block at a time, in allocations of a block. With threads, the
+// blocks are first split into one chunk per thread (an scf.forall of 2,
+// along the batch), whose blocks are sequential loops.
+// CHECK-LABEL: func @attention
+// CHECK-NOT: tensor<2x2x16x16xf32>
+// CHECK: scf.for %[[B:.*]] = %c0 to %c2 step %c1
+// CHECK: scf.for %[[H:.*]] = %c0 to %c2 step %c1
+// CHECK: bufferization.alloc_tensor() : tensor<1x1x16x16xf32>
+// CHECK: linalg.fill
+// CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x16x1x8xf32>, tensor<1x16x1x8xf32>) outs(%{{.*}} : tensor<1x1x16x16xf32>)
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[S]], %{{.*}}, %{{.*}} : tensor<1x1x16x16xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>)
+// CHECK: arith.divf
+// CHECK: linalg.generic {{.*}} ins(%[[P]], %{{.*}} : tensor<1x1x16x16xf32>, tensor<1x16x1x8xf32>) outs(%{{.*}} : tensor<1x16x1x8xf32>)
+// CHECK: tensor.insert_slice
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// THREADS-LABEL: func @attention
+// THREADS-NOT: tensor<2x2x16x16xf32>
+// THREADS: scf.forall (%{{.*}}) in (2)
+// THREADS: scf.for
+// THREADS: scf.for
+// THREADS: bufferization.alloc_tensor() : tensor<1x1x16x16xf32>
+// THREADS: tensor.parallel_insert_slice
+// BLOCKS-LABEL: func @attention
+// BLOCKS: scf.forall (%{{.*}}) in (2)
+// BLOCKS: scf.for %{{.*}} = %c0 to %c16 step %c8
+// BLOCKS: bufferization.alloc_tensor() : tensor<1x1x8x16xf32>
+// BLOCKS: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x1x8xf32>)
+#q = affine_map<(b, h, q, t, d) -> (b, q, h, d)>
+#k = affine_map<(b, h, q, t, d) -> (b, t, h, d)>
+#s = affine_map<(b, h, q, t, d) -> (b, h, q, t)>
+#id = affine_map<(b, h, q, t) -> (b, h, q, t)>
+#row = affine_map<(b, h, q, t) -> (b, h, q)>
+#keep = affine_map<(b, h, q, t) -> (b, h, q, 0)>
+#p = affine_map<(b, q, h, d, t) -> (b, h, q, t)>
+#v = affine_map<(b, q, h, d, t) -> (b, t, h, d)>
+#o = affine_map<(b, q, h, d, t) -> (b, q, h, d)>
+func.func @attention(%q: tensor<2x16x2x8xf32>, %k: tensor<2x16x2x8xf32>, %v: tensor<2x16x2x8xf32>) -> tensor<2x16x2x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %a0 = bufferization.alloc_tensor() : tensor<2x2x16x16xf32>
+  %f0 = linalg.fill ins(%zero : f32) outs(%a0 : tensor<2x2x16x16xf32>) -> tensor<2x2x16x16xf32>
+  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<2x16x2x8xf32>, tensor<2x16x2x8xf32>) outs(%f0 : tensor<2x2x16x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x16x16xf32>
+  %a1 = bufferization.alloc_tensor() : tensor<2x2x16xf32>
+  %f1 = linalg.fill ins(%ninf : f32) outs(%a1 : tensor<2x2x16xf32>) -> tensor<2x2x16xf32>
+  %max = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%s : tensor<2x2x16x16xf32>) outs(%f1 : tensor<2x2x16xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %acc, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x16xf32>
+  %maxk = tensor.expand_shape %max [[0], [1], [2, 3]] output_shape [2, 2, 16, 1] : tensor<2x2x16xf32> into tensor<2x2x16x1xf32>
+  %a2 = bufferization.alloc_tensor() : tensor<2x2x16xf32>
+  %f2 = linalg.fill ins(%zero : f32) outs(%a2 : tensor<2x2x16xf32>) -> tensor<2x2x16xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #keep, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%s, %maxk : tensor<2x2x16x16xf32>, tensor<2x2x16x1xf32>) outs(%f2 : tensor<2x2x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.subf %a, %b : f32
+    %e = math.exp %d : f32
+    %r = arith.addf %acc, %e : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x16xf32>
+  %sumk = tensor.expand_shape %sum [[0], [1], [2, 3]] output_shape [2, 2, 16, 1] : tensor<2x2x16xf32> into tensor<2x2x16x1xf32>
+  %a3 = bufferization.alloc_tensor() : tensor<2x2x16x16xf32>
+  %prob = linalg.generic {indexing_maps = [#id, #keep, #keep, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %maxk, %sumk : tensor<2x2x16x16xf32>, tensor<2x2x16x1xf32>, tensor<2x2x16x1xf32>) outs(%a3 : tensor<2x2x16x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    %e = math.exp %d : f32
+    %r = arith.divf %e, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x16x16xf32>
+  %a4 = bufferization.alloc_tensor() : tensor<2x16x2x8xf32>
+  %f4 = linalg.fill ins(%zero : f32) outs(%a4 : tensor<2x16x2x8xf32>) -> tensor<2x16x2x8xf32>
+  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%prob, %v : tensor<2x2x16x16xf32>, tensor<2x16x2x8xf32>) outs(%f4 : tensor<2x16x2x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x16x2x8xf32>
+  return %out : tensor<2x16x2x8xf32>
 }

@@ -149,10 +149,12 @@ static constexpr llvm::StringLiteral kLinalgEnd =
 // memref.alloca_scope that convert-scf-to-openmp wraps around the body.
 static constexpr llvm::StringLiteral kVectorStage =
     "eliminate-empty-tensors,"
-    "func.func(einsum-fuse-rows{{parallel-work={0} l1-bytes={3}},"
+    "func.func(einsum-fuse-rows{{parallel-work={0} l1-bytes={3} "
+    "l2-bytes={4} threads={7}},"
     "einsum-split-reductions{{vector-bits={1}},"
     "einsum-pack-contractions{{vector-bits={1} vector-registers={2} "
     "l2-bytes={4} bf16-dot={5} int8-dot={6}},"
+    "loop-invariant-code-motion,"
     "einsum-tile-and-vectorize{{parallel-work={0} vector-bits={1} "
     "vector-registers={2} l1-bytes={3} l2-bytes={4} l3-bytes={8} threads={7}}),"
     "canonicalize,cse,"

@@ -8,10 +8,12 @@
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/Transforms/CSE.h"
@@ -25,6 +27,10 @@ namespace mlir::einsum {
 } // namespace mlir::einsum
 
 using namespace mlir;
+
+/// Blocks of fewer rows make the contractions fused into them too thin for
+/// the register tile.
+static constexpr int64_t kMinContractionRows = 8;
 
 /// Makes `op` read the source of a tensor.expand_shape operand that only
 /// adds unit dims which `op` indexes by the constant 0 (a keepdims
@@ -134,6 +140,257 @@ static llvm::SetVector<Operation *> rowProducers(RewriterBase &rewriter,
   return found;
 }
 
+/// Whether `op` is a contraction of two static tensors into one, a
+/// multiply-add: attention's scores or weighted sum.
+static bool isTensorContraction(Operation *op) {
+  auto generic = dyn_cast_if_present<linalg::GenericOp>(op);
+  return generic && generic.hasPureTensorSemantics() &&
+         generic.getNumDpsInputs() == 2 && generic.getNumDpsInits() == 1 &&
+         linalg::isaContractionOpInterface(generic) &&
+         llvm::none_of(generic.getStaticLoopRanges(), [](int64_t r) {
+           return ShapedType::isDynamic(r) || r == 0;
+         });
+}
+
+/// The contraction that is the only reader of `op`'s result and sums it
+/// along its rows (the last dim a reduction loop, the others parallel loops
+/// of the contraction): attention's weighted sum reading the
+/// probabilities. Its loop for each of `op`'s dims goes to `loops`.
+static linalg::GenericOp rowContraction(linalg::GenericOp op,
+                                        SmallVectorImpl<unsigned> &loops) {
+  if (!op->hasOneUse() || !isTensorContraction(*op->user_begin()))
+    return {};
+  OpOperand &use = *op->getUses().begin();
+  auto reader = cast<linalg::GenericOp>(use.getOwner());
+  if (!reader.isDpsInput(&use))
+    return {};
+  AffineMap map = reader.getMatchingIndexingMap(&use);
+  if (!map.isProjectedPermutation() || map.getNumResults() != op.getNumLoops())
+    return {};
+  SmallVector<utils::IteratorType> iterators = reader.getIteratorTypesArray();
+  loops.clear();
+  for (auto [dim, e] : llvm::enumerate(map.getResults())) {
+    unsigned loop = cast<AffineDimExpr>(e).getPosition();
+    bool last = dim + 1 == map.getNumResults();
+    if (iterators[loop] !=
+        (last ? utils::IteratorType::reduction : utils::IteratorType::parallel))
+      return {};
+    loops.push_back(loop);
+  }
+  return reader;
+}
+
+/// The contractions whose results `op` and its row reductions read, and
+/// nothing else: attention's scores, which can then be computed block of
+/// rows by block of rows too, never written whole.
+static llvm::SetVector<Operation *>
+rowSources(linalg::GenericOp op, const llvm::SetVector<Operation *> &rows) {
+  llvm::SetVector<Operation *> sources;
+  auto consider = [&](linalg::GenericOp reader) {
+    for (OpOperand *input : reader.getDpsInputOperands()) {
+      Operation *def = input->get().getDefiningOp();
+      if (!isTensorContraction(def) ||
+          !reader.getMatchingIndexingMap(input).isIdentity())
+        continue;
+      if (llvm::all_of(def->getUsers(), [&](Operation *user) {
+            return user == op || rows.contains(user);
+          }))
+        sources.insert(def);
+    }
+  };
+  consider(op);
+  for (Operation *row : rows)
+    consider(cast<linalg::GenericOp>(row));
+  return sources;
+}
+
+/// Marks the ops of one fused group, so that the second tiling (inside the
+/// threads' chunks) can tell their tiled copies.
+static constexpr llvm::StringLiteral kGroupAttr = "einsum.fuse_rows_group";
+
+/// Tiles `root` by `sizes` (its loops; 0 untiled) in the loops `interchange`
+/// orders, fusing the producers marked kGroupAttr and the fills they and
+/// `root` initialize. Returns the tiled root.
+static FailureOr<Operation *> tileAndFuseGroup(RewriterBase &rewriter,
+                                               TilingInterface root,
+                                               ArrayRef<int64_t> sizes,
+                                               ArrayRef<int64_t> interchange,
+                                               bool forall) {
+  scf::SCFTileAndFuseOptions options;
+  scf::SCFTilingOptions tiling;
+  tiling.setTileSizes(getAsIndexOpFoldResult(rewriter.getContext(), sizes));
+  if (!interchange.empty())
+    tiling.setInterchange(interchange);
+  if (forall)
+    tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+  options.setTilingOptions(tiling);
+  options.setFusionControlFn(
+      [&](tensor::ExtractSliceOp, OpResult producer, bool destination)
+          -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+        Operation *def = producer.getOwner();
+        if (def->hasAttr(kGroupAttr) ||
+            (destination && isa<linalg::FillOp>(def)))
+          return scf::SCFTileAndFuseOptions::ControlFnResult{};
+        return std::nullopt;
+      });
+  rewriter.setInsertionPoint(root);
+  auto fused =
+      scf::tileConsumerAndFuseProducersUsingSCF(rewriter, root, options);
+  if (failed(fused))
+    return failure();
+  for (Value result : root->getResults())
+    rewriter.replaceAllUsesWith(result, fused->replacements.lookup(result));
+  Operation *tiled = fused->tiledAndFusedOps.front();
+  rewriter.eraseOp(root);
+  // The group's ops left without readers (the untiled ones, and copies
+  // fused once per read) go, so that their inits (whole fills) have the
+  // tiles as their only readers.
+  auto func = tiled->getParentOfType<FunctionOpInterface>();
+  for (bool erased = true; erased;) {
+    SmallVector<Operation *> dead;
+    func->walk([&](Operation *op) {
+      if ((op->hasAttr(kGroupAttr) || isa<tensor::ExtractSliceOp>(op)) &&
+          op != tiled && isOpTriviallyDead(op))
+        dead.push_back(op);
+    });
+    for (Operation *op : dead)
+      rewriter.eraseOp(op);
+    erased = !dead.empty();
+  }
+  DominanceInfo dominance(func);
+  eliminateCommonSubExpressions(rewriter, dominance, func);
+  return tiled;
+}
+
+/// Intermediates of the fused group are slices of whole-tensor allocations
+/// (a traced function's `bufferization.alloc_tensor`, or an empty tensor)
+/// that nothing else reads: each slice becomes an allocation of its own,
+/// inside the loops, so that the whole tensor is never allocated.
+static void allocateSlices(RewriterBase &rewriter, Operation *loops) {
+  SmallVector<tensor::ExtractSliceOp> slices;
+  loops->walk([&](tensor::ExtractSliceOp slice) {
+    Operation *def = slice.getSource().getDefiningOp();
+    auto alloc = dyn_cast_if_present<bufferization::AllocTensorOp>(def);
+    bool whole =
+        (alloc && !alloc.getCopy() && alloc.getDynamicSizes().empty()) ||
+        isa_and_present<tensor::EmptyOp>(def);
+    if (whole && slice.getType().hasStaticShape() &&
+        llvm::all_of(def->getUsers(), [](Operation *user) {
+          return isa<tensor::ExtractSliceOp>(user);
+        }))
+      slices.push_back(slice);
+  });
+  llvm::SetVector<Operation *> wholes;
+  for (tensor::ExtractSliceOp slice : slices) {
+    wholes.insert(slice.getSource().getDefiningOp());
+    rewriter.setInsertionPoint(slice);
+    rewriter.replaceOpWithNewOp<bufferization::AllocTensorOp>(
+        slice, slice.getType(), ValueRange{});
+  }
+  // An unused alloc_tensor would still be allocated.
+  for (Operation *whole : wholes)
+    if (whole->use_empty())
+      rewriter.eraseOp(whole);
+}
+
+/// Fuses the contractions around a row-block op into its blocks: `sources`
+/// (the scores the rows are read from) and `reader` (the weighted sum that
+/// reads the result along rows, at its loops `readerLoops`), so that a block
+/// of `rows` rows of scores, their softmax and their weighted sum are
+/// computed while they are in the L2. With `chunks` > 1, the blocks are
+/// split first into that many chunks, an scf.forall, along the first of
+/// the op's dims whose blocks they divide. Returns failure when the IR
+/// could not be tiled.
+static LogicalResult
+fuseWithContractions(RewriterBase &rewriter, linalg::GenericOp op,
+                     const llvm::SetVector<Operation *> &group,
+                     linalg::GenericOp reader, ArrayRef<unsigned> readerLoops,
+                     int64_t rows, int64_t chunks) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned rank = ranges.size();
+  for (Operation *member : group)
+    member->setAttr(kGroupAttr, rewriter.getUnitAttr());
+  op->setAttr(kGroupAttr, rewriter.getUnitAttr());
+
+  // The root's loop for each of op's dims, and its tile sizes.
+  Operation *root = reader ? reader.getOperation() : op.getOperation();
+  unsigned rootLoops = cast<linalg::LinalgOp>(root).getNumLoops();
+  SmallVector<unsigned> loopOf;
+  for (unsigned dim = 0; dim + 1 < rank; ++dim)
+    loopOf.push_back(reader ? readerLoops[dim] : dim);
+  SmallVector<int64_t> block(rootLoops, 0), chunk(rootLoops, 0);
+  for (unsigned dim = 0; dim + 1 < rank; ++dim)
+    block[loopOf[dim]] = dim + 2 == rank ? rows : 1;
+  // Op's dims outermost, in op's order (the heads before the rows, so that
+  // consecutive blocks read the same keys), then the root's other loops.
+  SmallVector<int64_t> interchange;
+  for (unsigned loop : loopOf)
+    interchange.push_back(loop);
+  for (unsigned loop = 0; loop < rootLoops; ++loop)
+    if (!llvm::is_contained(loopOf, loop))
+      interchange.push_back(loop);
+
+  if (chunks > 1) {
+    for (unsigned dim = 0; dim + 1 < rank; ++dim) {
+      int64_t blocks = ranges[dim] / block[loopOf[dim]];
+      if (blocks % chunks == 0) {
+        chunk[loopOf[dim]] = ranges[dim] / chunks;
+        break;
+      }
+    }
+    assert(llvm::any_of(chunk, [](int64_t c) { return c > 0; }));
+    FailureOr<Operation *> tiled =
+        tileAndFuseGroup(rewriter, cast<TilingInterface>(root), chunk,
+                         /*interchange=*/{}, /*forall=*/true);
+    if (failed(tiled))
+      return failure();
+    root = *tiled;
+  }
+  FailureOr<Operation *> tiled =
+      tileAndFuseGroup(rewriter, cast<TilingInterface>(root), block,
+                       interchange, /*forall=*/false);
+  if (failed(tiled))
+    return failure();
+  Operation *outer = *tiled;
+  while (auto parent = outer->getParentOfType<LoopLikeOpInterface>()) {
+    outer = parent;
+    if (isa<scf::ForallOp>(parent))
+      break;
+  }
+  // MLIR fuses the fills of the root's destination but not those of the
+  // fused producers (the scores', the reductions'): a slice of a chunk's
+  // slice becomes one slice, and a slice of a whole fill a fill of a slice.
+  RewritePatternSet patterns(rewriter.getContext());
+  tensor::populateMergeConsecutiveInsertExtractSlicePatterns(patterns);
+  SmallVector<Operation *> inside;
+  outer->walk([&](tensor::ExtractSliceOp slice) { inside.push_back(slice); });
+  if (failed(applyOpPatternsGreedily(inside, std::move(patterns))))
+    return failure();
+  SmallVector<tensor::ExtractSliceOp> ofFills;
+  outer->walk([&](tensor::ExtractSliceOp slice) {
+    auto fill = slice.getSource().getDefiningOp<linalg::FillOp>();
+    if (fill && fill.hasPureTensorSemantics() &&
+        llvm::all_of(fill->getUsers(), [](Operation *user) {
+          return isa<tensor::ExtractSliceOp>(user);
+        }))
+      ofFills.push_back(slice);
+  });
+  for (tensor::ExtractSliceOp slice : ofFills) {
+    auto fill = slice.getSource().getDefiningOp<linalg::FillOp>();
+    rewriter.setInsertionPoint(slice);
+    Value dest = tensor::ExtractSliceOp::create(
+        rewriter, slice.getLoc(), slice.getType(), fill.getOutputs()[0],
+        slice.getMixedOffsets(), slice.getMixedSizes(),
+        slice.getMixedStrides());
+    rewriter.replaceOpWithNewOp<linalg::FillOp>(slice, fill.getInputs()[0],
+                                                dest);
+    if (fill->use_empty())
+      rewriter.eraseOp(fill);
+  }
+  allocateSlices(rewriter, outer);
+  return success();
+}
+
 namespace {
 struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
   using Base::Base;
@@ -168,37 +425,47 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
                             getElementTypeOrSelf(op.getDpsInputs()[0].getType())
                                     .getIntOrFloatBitWidth() /
                                 8);
+      int64_t work = einjit::saturatingProduct(ranges);
+      bool parallel = parallelWork > 0 && work >= parallelWork;
+
+      // The scores and the weighted sum, when there are such contractions
+      // and blocks of at least kMinContractionRows rows divide the rows
+      // (and, with threads, chunks of whole blocks divide a dim).
+      llvm::SetVector<Operation *> sources = rowSources(op, producers);
+      SmallVector<unsigned> readerLoops;
+      linalg::GenericOp reader = rowContraction(op, readerLoops);
+      if (!sources.empty() || reader) {
+        int64_t rows = einsum::tileFor(
+            ranges[rank - 2], std::max<int64_t>(1, l2Bytes / 8 / rowBytes));
+        int64_t chunks = parallel ? std::max<int64_t>(1, threads) : 1;
+        bool divides = chunks == 1;
+        for (unsigned dim = 0; dim + 1 < rank; ++dim)
+          divides |= (ranges[dim] / (dim + 2 == rank ? rows : 1)) % chunks == 0;
+        if ((rows >= kMinContractionRows || rows == ranges[rank - 2]) &&
+            divides) {
+          llvm::SetVector<Operation *> group = producers;
+          group.insert(sources.begin(), sources.end());
+          if (failed(fuseWithContractions(rewriter, op, group, reader,
+                                          readerLoops, rows, chunks)))
+            return signalPassFailure();
+          fusedAny = true;
+          continue;
+        }
+      }
+
       SmallVector<int64_t> sizes(rank, 1);
       sizes[rank - 2] = einsum::tileFor(
           ranges[rank - 2], std::max<int64_t>(1, l1Bytes / 2 / rowBytes));
       sizes[rank - 1] = 0;
-      int64_t work = einjit::saturatingProduct(ranges), tiles = 1;
+      int64_t tiles = 1;
       for (unsigned loop = 0; loop < rank; ++loop)
         if (sizes[loop])
           tiles *= ranges[loop] / sizes[loop];
-      scf::SCFTileAndFuseOptions options;
-      scf::SCFTilingOptions tiling;
-      tiling.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
-      if (parallelWork > 0 && work >= parallelWork && tiles > 1)
-        tiling.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
-      options.setTilingOptions(tiling);
-      options.setFusionControlFn(
-          [&](tensor::ExtractSliceOp, OpResult producer, bool destination)
-              -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
-            Operation *def = producer.getOwner();
-            if (producers.contains(def) ||
-                (destination && isa<linalg::FillOp>(def)))
-              return scf::SCFTileAndFuseOptions::ControlFnResult{};
-            return std::nullopt;
-          });
-      rewriter.setInsertionPoint(op);
-      auto fused = scf::tileConsumerAndFuseProducersUsingSCF(
-          rewriter, cast<TilingInterface>(op.getOperation()), options);
-      if (failed(fused))
+      for (Operation *producer : producers)
+        producer->setAttr(kGroupAttr, rewriter.getUnitAttr());
+      if (failed(tileAndFuseGroup(rewriter, cast<TilingInterface>(*op), sizes,
+                                  /*interchange=*/{}, parallel && tiles > 1)))
         return signalPassFailure();
-      for (Value result : op->getResults())
-        rewriter.replaceAllUsesWith(result, fused->replacements.lookup(result));
-      rewriter.eraseOp(op);
       fusedAny = true;
     }
     if (!fusedAny)
@@ -211,6 +478,7 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
     if (failed(applyPatternsGreedily(getOperation(),
                                      RewritePatternSet(&getContext()))))
       signalPassFailure();
+    getOperation().walk([](Operation *op) { op->removeAttr(kGroupAttr); });
   }
 };
 } // namespace

@@ -1885,22 +1885,27 @@ struct EinsumTileAndVectorize
       if (nonEmpty(op))
         transposes.push_back(op);
     });
+    // An op inside an scf.forall (einsum-fuse-rows' chunks) already runs
+    // on a thread of its own: no threads within it.
+    auto work = [&](Operation *op) -> int64_t {
+      return op->getParentOfType<scf::ForallOp>() ? 0 : int64_t(parallelWork);
+    };
     for (linalg::TransposeOp copy : transposes)
       if (failed(tileAndVectorizeCopy(rewriter, copy, vectorBits,
-                                      vectorRegisters, parallelWork)))
+                                      vectorRegisters, work(copy))))
         return signalPassFailure();
 
     for (linalg::GenericOp generic : generics) {
+      int64_t opWork = work(generic);
       if (auto roles = generic->getAttrOfType<DenseI64ArrayAttr>(
               einsum::kGemmAttrName)) {
         if (failed(tileGemmKernel(rewriter, generic, roles.asArrayRef(),
-                                  vectorBits, l1Bytes, l2Bytes, l3Bytes,
-                                  parallelWork, threads)))
+                                  vectorBits, l1Bytes, l2Bytes, l3Bytes, opWork,
+                                  threads)))
           return signalPassFailure();
         continue;
       }
-      if (succeeded(
-              tileTransposeBlocks(rewriter, generic, parallelWork, l2Bytes)))
+      if (succeeded(tileTransposeBlocks(rewriter, generic, opWork, l2Bytes)))
         continue;
       // Up to 4 registers of lanes per row, each row read in order (rows
       // side by side stream at a third of the speed: bench/reduction_order.c).
@@ -1913,33 +1918,31 @@ struct EinsumTileAndVectorize
           break;
       }
       if (succeeded(split)) {
-        if (failed(tileAndVectorize(rewriter, split->first, vectorBits,
-                                    vectorRegisters, parallelWork,
-                                    /*restart=*/true,
-                                    RowStream{threads, l2Bytes})) ||
+        if (failed(tileAndVectorize(
+                rewriter, split->first, vectorBits, vectorRegisters, opWork,
+                /*restart=*/true, RowStream{threads, l2Bytes})) ||
             failed(tileForPartialReduction(rewriter, split->second, vectorBits,
-                                           parallelWork)))
+                                           opWork)))
           return signalPassFailure();
         continue;
       }
       SmallVector<unsigned> columns = columnSumLoops(generic, l2Bytes);
       if (!columns.empty()) {
         if (failed(tileForColumnSums(rewriter, generic, columns, vectorBits,
-                                     l1Bytes, l2Bytes, parallelWork)))
+                                     l1Bytes, l2Bytes, opWork)))
           return signalPassFailure();
         continue;
       }
       for (linalg::TransposeOp copy :
            transposeForSimd(rewriter, generic, vectorBits))
         if (failed(tileAndVectorize(rewriter, copy, vectorBits, vectorRegisters,
-                                    parallelWork)))
+                                    opWork)))
           return signalPassFailure();
-      LogicalResult done =
-          prefersPartialReduction(generic)
-              ? tileForPartialReductionSplit(rewriter, generic, vectorBits,
-                                             parallelWork)
-              : tileAndVectorize(rewriter, generic, vectorBits, vectorRegisters,
-                                 parallelWork);
+      LogicalResult done = prefersPartialReduction(generic)
+                               ? tileForPartialReductionSplit(
+                                     rewriter, generic, vectorBits, opWork)
+                               : tileAndVectorize(rewriter, generic, vectorBits,
+                                                  vectorRegisters, opWork);
       if (failed(done))
         return signalPassFailure();
     }

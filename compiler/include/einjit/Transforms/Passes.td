@@ -446,6 +446,28 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
     Only reductions whose results nothing else reads are fused, so no
     reduction is computed twice. einsum-tile-and-vectorize then vectorizes
     the ops of each tile as it would the whole ones.
+
+    Attention's softmax sits between two contractions: the scores, which
+    the softmax reads whole rows of, and the weighted sum, which reads the
+    probabilities along its reduction loop. Where the op's input is a
+    contraction that only it and its reductions read (the scores), or its
+    result is read only by such a contraction (the weighted sum), both are
+    fused too, block of rows by block of rows: the weighted sum is tiled
+    into R rows of one head (its loops for the op's row dims; its own
+    columns and reduction whole), and the quotient, the reductions, the
+    scores and their fills are computed in each block. R divides the rows,
+    R rows take at most an eighth of the L2, and R is at least 8 (a
+    register tile's rows) or all the rows; otherwise the contractions stay
+    whole. The scores and the probabilities then exist a block at a time,
+    in allocations of a block (`bufferization.alloc_tensor`), never as
+    whole tensors. The blocks' loops are sequential, heads outside rows,
+    so that `loop-invariant-code-motion` hoists the packing of a head's
+    keys and values out of its blocks. With at least `parallel-work`
+    iterations and `threads` > 1, the blocks are split first into
+    `threads` chunks, an `scf.forall`, along the first dim whose blocks
+    they divide (contractions stay whole if there is none): each thread's
+    allocations are then one block's, not one per block. Ops inside an
+    scf.forall get no threads of their own in einsum-tile-and-vectorize.
   }];
   let options = [
     Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
@@ -453,8 +475,14 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
            "for threads; 0 never">,
     Option<"l1Bytes", "l1-bytes", "int64_t", /*default=*/"49152",
            "L1 data cache per core: a block of rows takes at most half">,
+    Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
+           "L2 cache per core: a block of rows fused with contractions "
+           "takes at most an eighth">,
+    Option<"threads", "threads", "int64_t", /*default=*/"2",
+           "Threads: the chunks of blocks fused with contractions">,
   ];
   let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::bufferization::BufferizationDialect",
                            "mlir::scf::SCFDialect",
                            "mlir::tensor::TensorDialect"];
 }
