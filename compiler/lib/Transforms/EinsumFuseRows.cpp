@@ -437,7 +437,20 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
       if (!sources.empty() || reader) {
         int64_t rows = einsum::tileFor(
             ranges[rank - 2], std::max<int64_t>(1, l2Bytes / 8 / rowBytes));
-        int64_t chunks = parallel ? std::max<int64_t>(1, threads) : 1;
+        // Threads as the contractions would have taken them alone.
+        int64_t contractionWork = work;
+        for (Operation *c : sources)
+          contractionWork =
+              std::max(contractionWork,
+                       einjit::saturatingProduct(
+                           cast<linalg::LinalgOp>(c).getStaticLoopRanges()));
+        if (reader)
+          contractionWork =
+              std::max(contractionWork,
+                       einjit::saturatingProduct(reader.getStaticLoopRanges()));
+        int64_t chunks = parallelWork > 0 && contractionWork >= parallelWork
+                             ? std::max<int64_t>(1, threads)
+                             : 1;
         bool divides = chunks == 1;
         for (unsigned dim = 0; dim + 1 < rank; ++dim)
           divides |= (ranges[dim] / (dim + 2 == rank ? rows : 1)) % chunks == 0;
