@@ -178,15 +178,16 @@ TEST(FunctionTest, FusionKeepsIntermediatesOutOfMemory) {
   // exp, quotient); traced, the scores, their softmax and the weighted sum
   // run block of rows by block of rows (einsum-fuse-rows), so that only a
   // block's scores and probabilities exist: here one head's 129 x 129, of
-  // 4 x 6 heads.
+  // 2 x 6 heads (under the work that takes threads, each of which would
+  // have blocks of its own).
   Function f = attention();
-  Tensor q = make(DType::F32, {4, 129, 6, 8}, wave);
+  Tensor q = make(DType::F32, {2, 129, 6, 8}, wave);
   auto fn = f.concrete({q, q, q});
   ASSERT_TRUE(!!fn) << llvm::toString(fn.takeError());
-  int64_t scores = 4 * 6 * 129 * 129 * 4, block = 129 * 129 * 4;
+  int64_t scores = 2 * 6 * 129 * 129 * 4, block = 129 * 129 * 4;
   EXPECT_GE((*fn)->workspaceBytes(), 2 * block);
-  EXPECT_LT((*fn)->workspaceBytes(), 4 * block);
-  EXPECT_LT((*fn)->workspaceBytes(), scores / 6);
+  EXPECT_LT((*fn)->workspaceBytes(), 3 * block);
+  EXPECT_LT((*fn)->workspaceBytes(), scores / 4);
   // The linalg IR after fusion: two contractions, the max, the sum and the
   // quotient; exp appears in the sum and in the quotient, the scale in the
   // max and in both.
