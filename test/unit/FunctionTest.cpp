@@ -80,7 +80,11 @@ void expectNear(const Tensor &got, const std::vector<double> &want,
                 double tolerance) {
   ASSERT_EQ(got.numel(), (int64_t)want.size());
   for (int64_t e = 0; e < got.numel(); ++e)
-    ASSERT_NEAR(got.data<float>()[e], want[e], tolerance) << "element " << e;
+    ASSERT_NEAR(loadElement(static_cast<const char *>(got.data()) +
+                                e * dtypeBytes(got.dtype()),
+                            got.dtype()),
+                want[e], tolerance)
+        << "element " << e;
 }
 
 TEST(FunctionTest, DenseBiasRelu) {
@@ -159,15 +163,19 @@ TEST(FunctionTest, AttentionMatchesReference) {
   const int64_t sizes[][4] = {
       {2, 1, 3, 1},       {2, 5, 3, 5},     {2, 129, 3, 129}, {2, 512, 4, 512},
       {1, 1024, 3, 1024}, {1, 256, 3, 300}, {1, 127, 2, 1009}};
-  for (auto [b, s, h, t] : sizes) {
-    Tensor q = make(DType::F32, {b, s, h, 8}, wave),
-           k = make(DType::F32, {b, t, h, 8}, ripple),
-           v = make(DType::F32, {b, t, h, 8}, wave);
-    auto out = ok(f({q, k, v}));
-    ASSERT_EQ(out.size(), 1u);
-    SCOPED_TRACE(llvm::formatv("b {0} s {1} h {2} t {3}", b, s, h, t).str());
-    expectNear(out[0], attentionReference(q, k, v), 1e-5);
-  }
+  for (DType type : {DType::F32, DType::F64})
+    for (auto [b, s, h, t] : sizes) {
+      Tensor q = make(type, {b, s, h, 8}, wave),
+             k = make(type, {b, t, h, 8}, ripple),
+             v = make(type, {b, t, h, 8}, wave);
+      auto out = ok(f({q, k, v}));
+      ASSERT_EQ(out.size(), 1u);
+      SCOPED_TRACE(llvm::formatv("{4}: b {0} s {1} h {2} t {3}", b, s, h, t,
+                                 dtypeName(type))
+                       .str());
+      expectNear(out[0], attentionReference(q, k, v),
+                 type == DType::F64 ? 1e-12 : 1e-5);
+    }
 }
 
 } // namespace
