@@ -470,3 +470,26 @@ func.func @small_eighteen_columns(%a: tensor<16x64xf32>, %b: tensor<18x64xf32>) 
   } -> tensor<16x18xf32>
   return %r : tensor<16x18xf32>
 }
+
+// Attention's queries `[b, q, h, d]` have the heads between their rows
+// and K: they are read in place too, viewed as [b, q panels, MR, h, d];
+// only the keys are packed.
+// CHECK-LABEL: func @queries
+// CHECK: %[[Q:.*]] = tensor.expand_shape %arg0 {{\[\[}}0], [1, 2], [3], [4]] output_shape [2, 2, 8, 3, 13]
+// CHECK-NOT: linalg.transpose ins(%[[Q]] :
+// CHECK: linalg.generic {{.*}} ins(%[[Q]], %{{.*}} : tensor<2x2x8x3x13xf32>, {{.*}}) {{.*}}einsum.gemm
+#bqhd = affine_map<(b, h, q, t, d) -> (b, q, h, d)>
+#bthd = affine_map<(b, h, q, t, d) -> (b, t, h, d)>
+#bhqt = affine_map<(b, h, q, t, d) -> (b, h, q, t)>
+func.func @queries(%q: tensor<2x16x3x13xf32>, %k: tensor<2x64x3x13xf32>) -> tensor<2x3x16x64xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<2x3x16x64xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<2x3x16x64xf32>) -> tensor<2x3x16x64xf32>
+  %r = linalg.generic {indexing_maps = [#bqhd, #bthd, #bhqt], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<2x16x3x13xf32>, tensor<2x64x3x13xf32>) outs(%init : tensor<2x3x16x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3x16x64xf32>
+  return %r : tensor<2x3x16x64xf32>
+}

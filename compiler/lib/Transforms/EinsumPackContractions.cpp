@@ -887,20 +887,23 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   // broadcasts its elements straight from memory, and a pass over it
   // (the attention probabilities in `bhqk,bhkd->bqhd`) is saved.
   // With K pairs, [..., M, K] is viewed as [..., M panels, MR, K / 2, 2].
+  // M need not be next to K: attention's queries `[b, q, h, d]` have the
+  // heads between their rows and K, and are viewed as `[b, q panels, MR,
+  // h, d]`.
+  unsigned mPos = position(aMap, g.mTile);
   bool aInPlace = g.k.size() == 1 && ranges[g.mTile] % g.mr == 0 &&
                   ranges[kLoop] % pair == 0 && aRank >= 2 &&
-                  loopAt(aMap, aRank - 1) == kLoop &&
-                  loopAt(aMap, aRank - 2) == g.mTile;
+                  loopAt(aMap, aRank - 1) == kLoop && mPos + 1 < aRank;
   Value a;
   if (aInPlace) {
     auto aType = cast<RankedTensorType>(inputs[g.lhs].getType());
     SmallVector<int64_t> shape(aType.getShape());
     SmallVector<ReassociationIndices> aExpand;
-    shape[aRank - 2] = ranges[g.mTile] / g.mr;
-    shape.insert(shape.begin() + aRank - 1, g.mr);
+    shape[mPos] = ranges[g.mTile] / g.mr;
+    shape.insert(shape.begin() + mPos + 1, g.mr);
     for (unsigned d = 0; d < aRank; ++d)
-      aExpand.push_back({int64_t(d + (d == aRank - 1 ? 1 : 0))});
-    aExpand[aRank - 2].push_back(aRank - 1);
+      aExpand.push_back({int64_t(d + (d > mPos ? 1 : 0))});
+    aExpand[mPos].push_back(mPos + 1);
     if (pair > 1) {
       shape.back() = ranges[kLoop] / pair;
       shape.push_back(pair);

@@ -267,9 +267,11 @@ def EinsumPackContractions
        strides: no transpose is materialised first) into panels
        `[batch, other M (or N) loops, panel, K loops, MR (or NR)]`; a last,
        partial panel has its padding zero-filled first. The left-hand side
-       is read in place instead, viewed as `[..., M panels, MR, K]`,
-       where its rows are whole panels and K is its contiguous dimension:
-       the kernel broadcasts its elements straight from memory;
+       is read in place instead, viewed as `[..., M panels, MR, ..., K]`,
+       where its rows are whole panels and K is its contiguous dimension,
+       with other dims between them or not (attention's queries `[b, q,
+       h, d]` as `[b, q panels, MR, h, d]`): the kernel broadcasts its
+       elements straight from memory;
     5. the micro-kernel op, a `linalg.generic` with the original body over
        loops `[batch, other M, other N, M panel, N panel, K, MR, NR]`,
        accumulates into the result (see below) or into a packed result
