@@ -157,12 +157,15 @@ TEST(FunctionTest, AttentionMatchesReference) {
   // {b, s, h, t}: self-attention at s = 1, 5 and 129 (one block of rows);
   // enough work for threads, chunked by batch (2 x 4 x 512 x 512) and, with
   // one batch and 3 heads, by blocks of rows (32 rows of 1024 keys); cross
-  // attention at 256 x 300 (blocks of 64 rows); and 127 rows of 1009 keys,
+  // attention at 256 x 300 (blocks of 64 rows); 1000 rows of 1000 keys
+  // (blocks of 8 rows, the multiple of 8 that divides 1000, not 25); and
+  // 127 rows of 1009 keys,
   // whose blocks would be thinner than a register tile, so the scores and
   // the weighted sum stay whole (einsum-fuse-rows).
-  const int64_t sizes[][4] = {
-      {2, 1, 3, 1},       {2, 5, 3, 5},     {2, 129, 3, 129}, {2, 512, 4, 512},
-      {1, 1024, 3, 1024}, {1, 256, 3, 300}, {1, 127, 2, 1009}};
+  const int64_t sizes[][4] = {{2, 1, 3, 1},       {2, 5, 3, 5},
+                              {2, 129, 3, 129},   {2, 512, 4, 512},
+                              {1, 1024, 3, 1024}, {1, 256, 3, 300},
+                              {1, 1000, 2, 1000}, {1, 127, 2, 1009}};
   for (DType type : {DType::F32, DType::F64})
     for (auto [b, s, h, t] : sizes) {
       Tensor q = make(type, {b, s, h, 8}, wave),

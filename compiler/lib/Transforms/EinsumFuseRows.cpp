@@ -435,8 +435,12 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
       SmallVector<unsigned> readerLoops;
       linalg::GenericOp reader = rowContraction(op, readerLoops);
       if (!sources.empty() || reader) {
-        int64_t rows = einsum::tileFor(
-            ranges[rank - 2], std::max<int64_t>(1, l2Bytes / 8 / rowBytes));
+        int64_t cap = std::max<int64_t>(1, l2Bytes / 8 / rowBytes);
+        int64_t rows =
+            ranges[rank - 2] % kMinContractionRows == 0 &&
+                    cap >= kMinContractionRows
+                ? einsum::tileFor(ranges[rank - 2], cap, kMinContractionRows)
+                : einsum::tileFor(ranges[rank - 2], cap);
         // Threads as the contractions would have taken them alone.
         int64_t contractionWork = work;
         for (Operation *c : sources)

@@ -458,9 +458,10 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
     into R rows of one head (its loops for the op's row dims; its own
     columns and reduction whole), and the quotient, the reductions, the
     scores and their fills are computed in each block. R divides the rows,
-    R rows take at most an eighth of the L2, and R is at least 8 (a
-    register tile's rows) or all the rows; otherwise the contractions stay
-    whole. The scores and the probabilities then exist a block at a time,
+    R rows take at most an eighth of the L2, R is a multiple of 8 where 8
+    divides the rows (1000 rows of 1000 keys: 8, not 25, whose blocks
+    leave a register tile's remainder), and R is at least 8 (a register
+    tile's rows) or all the rows; otherwise the contractions stay whole. The scores and the probabilities then exist a block at a time,
     in allocations of a block (`bufferization.alloc_tensor`), never as
     whole tensors. The blocks' loops are sequential, heads outside rows,
     so that `loop-invariant-code-motion` hoists the packing of a head's
