@@ -44,9 +44,11 @@ Function attention(Session *session = nullptr) {
       options);
 }
 
-/// The attention reference, in double.
+/// The attention reference, in double; `mask` ([b, 1, s, t]), when given,
+/// is added to the scaled scores.
 std::vector<double> attentionReference(const Tensor &q, const Tensor &k,
-                                       const Tensor &v) {
+                                       const Tensor &v,
+                                       const Tensor *mask = nullptr) {
   int64_t b = q.shape()[0], s = q.shape()[1], h = q.shape()[2],
           d = q.shape()[3], t = k.shape()[1];
   std::vector<double> out(b * s * h * d, 0.0);
@@ -60,7 +62,7 @@ std::vector<double> attentionReference(const Tensor &q, const Tensor &k,
           double dot = 0;
           for (int64_t id = 0; id < d; ++id)
             dot += at(q, {ib, iq, ih, id}) * at(k, {ib, ik, ih, id});
-          row[ik] = dot * c;
+          row[ik] = dot * c + (mask ? at(*mask, {ib, 0, iq, ik}) : 0.0);
           m = std::max(m, row[ik]);
         }
         double z = 0;
@@ -183,6 +185,38 @@ TEST(FunctionTest, AttentionMatchesReference) {
 
 } // namespace
 namespace {
+
+TEST(FunctionTest, MaskedAttentionMatchesReference) {
+  // A mask added to the scores (Keras's -1e9 where a key is hidden, here
+  // the keys after the query's position) is one more operand of the fused
+  // softmax ops, read through a broadcast over the heads: the blocks of
+  // rows slice it too.
+  Function f = function([](Sym q, Sym k, Sym v, Sym mask) {
+    Sym scores = einsum("bqhd,bkhd->bhqk", {q, k});
+    Sym p =
+        softmax(scores * (1.0 / std::sqrt((double)q.shape()[3])) + mask, -1);
+    return std::vector<Sym>{einsum("bhqk,bkhd->bqhd", {p, v})};
+  });
+  const int64_t sizes[][4] = {{2, 512, 4, 512}, {1, 256, 3, 300}};
+  for (auto [b, s, h, t] : sizes) {
+    Tensor q = make(DType::F32, {b, s, h, 8}, wave),
+           k = make(DType::F32, {b, t, h, 8}, ripple),
+           v = make(DType::F32, {b, t, h, 8}, wave);
+    int64_t keys = t, queries = s;
+    Tensor mask = make(DType::F32, {b, 1, s, t}, [=](int64_t e) {
+      int64_t j = e % keys, i = (e / keys) % queries;
+      return j * queries > i * keys ? -1e9 : 0.0;
+    });
+    auto out = ok(f({q, k, v, mask}));
+    ASSERT_EQ(out.size(), 1u);
+    SCOPED_TRACE(llvm::formatv("b {0} s {1} h {2} t {3}", b, s, h, t).str());
+    expectNear(out[0], attentionReference(q, k, v, &mask), 1e-5);
+    // Fused: the scores never exist whole.
+    auto fn = f.concrete({q, k, v, mask});
+    ASSERT_TRUE(!!fn) << llvm::toString(fn.takeError());
+    EXPECT_LT((*fn)->workspaceBytes(), b * h * s * t * 4 / 4);
+  }
+}
 
 TEST(FunctionTest, FusionKeepsIntermediatesOutOfMemory) {
   // Eager softmax makes five tensors of the scores' size (scaled, shifted,
