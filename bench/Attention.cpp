@@ -114,8 +114,8 @@ int main(int argc, char **argv) {
       traced = true;
     } else if (flag == "--core") {
       core = true;
-    } else if (flag.consume_front("--emit=") && parseStage(flag)) {
-      emitStage = parseStage(flag);
+    } else if (flag.consume_front("--emit=") &&
+               (emitStage = parseStage(flag))) {
       traced = true;
     } else {
       llvm::errs() << "unknown option " << argv[1] << "\n";

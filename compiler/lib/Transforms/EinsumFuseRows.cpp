@@ -487,11 +487,8 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
     }
     if (!fusedAny)
       return;
-    // A reduction read twice in a tile (the max, by the sum and the
-    // quotient) was fused once per read: the copies are one op again, and
-    // the whole reductions, left without readers, go.
-    DominanceInfo dominance(getOperation());
-    eliminateCommonSubExpressions(rewriter, dominance, getOperation());
+    // tileAndFuseGroup merged the copies of a reduction fused once per
+    // read; what is left without readers (whole fills, allocations) goes.
     if (failed(applyPatternsGreedily(getOperation(),
                                      RewritePatternSet(&getContext()))))
       signalPassFailure();
