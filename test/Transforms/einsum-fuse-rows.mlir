@@ -124,7 +124,10 @@ func.func @column_sums(%x: tensor<6x10xf32>) -> tensor<6x10xf32> {
 // the quotient are computed in each block: the scores and probabilities
 // exist a block at a time, in allocations of a block. With threads, the
 // blocks are first split into one chunk per thread (an scf.forall of 2,
-// along the batch), whose blocks are sequential loops.
+// along the batch), whose blocks are sequential loops. In each block the
+// weighted sum reads exp(s - max), not the quotient, and its result is
+// divided by the row's sum (8 divisions per row, not 16), which is summed
+// from that block of exponentials: one exp per score, not two.
 // CHECK-LABEL: func @attention
 // CHECK-NOT: tensor<2x2x16x16xf32>
 // CHECK: scf.for %[[B:.*]] = %c0 to %c2 step %c1
@@ -132,11 +135,21 @@ func.func @column_sums(%x: tensor<6x10xf32>) -> tensor<6x10xf32> {
 // CHECK: bufferization.alloc_tensor() : tensor<1x1x16x16xf32>
 // CHECK: linalg.fill
 // CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x16x1x8xf32>, tensor<1x16x1x8xf32>) outs(%{{.*}} : tensor<1x1x16x16xf32>)
+// CHECK: %[[M:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<1x1x16x16xf32>)
 // CHECK: arith.maximumf
-// CHECK: math.exp
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[S]], %{{.*}}, %{{.*}} : tensor<1x1x16x16xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>)
-// CHECK: arith.divf
-// CHECK: linalg.generic {{.*}} ins(%[[P]], %{{.*}} : tensor<1x1x16x16xf32>, tensor<1x16x1x8xf32>) outs(%{{.*}} : tensor<1x16x1x8xf32>)
+// CHECK: %[[E:.*]] = linalg.generic {{.*}} ins(%[[S]], %[[M]] : tensor<1x1x16x16xf32>, tensor<1x1x16xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.subf
+// CHECK-NEXT: math.exp
+// CHECK-NEXT: linalg.yield
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%[[E]] : tensor<1x1x16x16xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.addf
+// CHECK-NEXT: linalg.yield
+// CHECK: %[[O:.*]] = linalg.generic {{.*}} ins(%[[E]], %{{.*}} : tensor<1x1x16x16xf32>, tensor<1x16x1x8xf32>) outs(%{{.*}} : tensor<1x16x1x8xf32>)
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[L]] : tensor<1x1x16xf32>) outs(%[[O]] : tensor<1x16x1x8xf32>)
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: f32, %[[OUT:.*]]: f32)
+// CHECK-NEXT: arith.divf %[[OUT]], %[[IN]]
 // CHECK: tensor.insert_slice
 // CHECK-NOT: linalg.generic
 // CHECK: return
@@ -201,6 +214,78 @@ func.func @attention(%q: tensor<2x16x2x8xf32>, %k: tensor<2x16x2x8xf32>, %v: ten
   %a4 = bufferization.alloc_tensor() : tensor<2x16x2x8xf32>
   %f4 = linalg.fill ins(%zero : f32) outs(%a4 : tensor<2x16x2x8xf32>) -> tensor<2x16x2x8xf32>
   %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%prob, %v : tensor<2x2x16x16xf32>, tensor<2x16x2x8xf32>) outs(%f4 : tensor<2x16x2x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x16x2x8xf32>
+  return %out : tensor<2x16x2x8xf32>
+}
+
+// -----
+
+// The same, with the weighted sum added to %init rather than to zeros:
+// init + sum_t (e_t / s) v_t is not (init + sum_t e_t v_t) / s, so the
+// blocks keep the quotient (two exps, a division per score) and divide
+// nothing after the weighted sum.
+// CHECK-LABEL: func @attention_accumulates
+// CHECK: scf.for
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[L:.*]] : tensor<1x1x16x16xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.subf
+// CHECK-NEXT: math.exp
+// CHECK-NEXT: arith.divf
+// CHECK: arith.mulf
+// CHECK-NOT: arith.divf
+// CHECK: tensor.insert_slice
+#q = affine_map<(b, h, q, t, d) -> (b, q, h, d)>
+#k = affine_map<(b, h, q, t, d) -> (b, t, h, d)>
+#s = affine_map<(b, h, q, t, d) -> (b, h, q, t)>
+#id = affine_map<(b, h, q, t) -> (b, h, q, t)>
+#row = affine_map<(b, h, q, t) -> (b, h, q)>
+#keep = affine_map<(b, h, q, t) -> (b, h, q, 0)>
+#p = affine_map<(b, q, h, d, t) -> (b, h, q, t)>
+#v = affine_map<(b, q, h, d, t) -> (b, t, h, d)>
+#o = affine_map<(b, q, h, d, t) -> (b, q, h, d)>
+func.func @attention_accumulates(%q: tensor<2x16x2x8xf32>, %k: tensor<2x16x2x8xf32>, %v: tensor<2x16x2x8xf32>, %init: tensor<2x16x2x8xf32>) -> tensor<2x16x2x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %a0 = bufferization.alloc_tensor() : tensor<2x2x16x16xf32>
+  %f0 = linalg.fill ins(%zero : f32) outs(%a0 : tensor<2x2x16x16xf32>) -> tensor<2x2x16x16xf32>
+  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<2x16x2x8xf32>, tensor<2x16x2x8xf32>) outs(%f0 : tensor<2x2x16x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x16x16xf32>
+  %a1 = bufferization.alloc_tensor() : tensor<2x2x16xf32>
+  %f1 = linalg.fill ins(%ninf : f32) outs(%a1 : tensor<2x2x16xf32>) -> tensor<2x2x16xf32>
+  %max = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%s : tensor<2x2x16x16xf32>) outs(%f1 : tensor<2x2x16xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %acc, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x16xf32>
+  %maxk = tensor.expand_shape %max [[0], [1], [2, 3]] output_shape [2, 2, 16, 1] : tensor<2x2x16xf32> into tensor<2x2x16x1xf32>
+  %a2 = bufferization.alloc_tensor() : tensor<2x2x16xf32>
+  %f2 = linalg.fill ins(%zero : f32) outs(%a2 : tensor<2x2x16xf32>) -> tensor<2x2x16xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #keep, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%s, %maxk : tensor<2x2x16x16xf32>, tensor<2x2x16x1xf32>) outs(%f2 : tensor<2x2x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.subf %a, %b : f32
+    %e = math.exp %d : f32
+    %r = arith.addf %acc, %e : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x16xf32>
+  %sumk = tensor.expand_shape %sum [[0], [1], [2, 3]] output_shape [2, 2, 16, 1] : tensor<2x2x16xf32> into tensor<2x2x16x1xf32>
+  %a3 = bufferization.alloc_tensor() : tensor<2x2x16x16xf32>
+  %prob = linalg.generic {indexing_maps = [#id, #keep, #keep, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %maxk, %sumk : tensor<2x2x16x16xf32>, tensor<2x2x16x1xf32>, tensor<2x2x16x1xf32>) outs(%a3 : tensor<2x2x16x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    %e = math.exp %d : f32
+    %r = arith.divf %e, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x16x16xf32>
+  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%prob, %v : tensor<2x2x16x16xf32>, tensor<2x16x2x8xf32>) outs(%init : tensor<2x16x2x8xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
     %m = arith.mulf %a, %b : f32
     %r = arith.addf %acc, %m : f32

@@ -8,6 +8,7 @@
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -16,6 +17,8 @@
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Dominance.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Transforms/CSE.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -293,6 +296,184 @@ static void allocateSlices(RewriterBase &rewriter, Operation *loops) {
       rewriter.eraseOp(whole);
 }
 
+/// Whether `sum` reduces, along its last loop, what `op`'s body yields: the
+/// same inputs at the same maps, the same body ops, then an addf of that
+/// value to the accumulator (softmax's sum of the exponentials it divides).
+static bool sumsYieldOf(linalg::GenericOp sum, linalg::GenericOp op) {
+  unsigned rank = op.getNumLoops();
+  if (sum.getNumDpsInputs() != op.getNumDpsInputs() ||
+      sum.getNumDpsInits() != 1 || !isRowReduction(sum, rank))
+    return false;
+  for (auto [a, b] :
+       llvm::zip(sum.getDpsInputOperands(), op.getDpsInputOperands()))
+    if (a->get() != b->get() ||
+        sum.getMatchingIndexingMap(a) != op.getMatchingIndexingMap(b))
+      return false;
+  Block *from = sum.getBody(), *to = op.getBody();
+  IRMapping mapping;
+  for (unsigned i = 0, e = op.getNumDpsInputs(); i < e; ++i)
+    mapping.map(from->getArgument(i), to->getArgument(i));
+  auto ours = to->without_terminator();
+  auto theirs = from->without_terminator();
+  if (std::distance(theirs.begin(), theirs.end()) !=
+      std::distance(ours.begin(), ours.end()) + 1)
+    return false;
+  auto it = theirs.begin();
+  for (Operation &mine : ours) {
+    Operation &other = *it++;
+    if (other.getName() != mine.getName() ||
+        other.getAttrDictionary() != mine.getAttrDictionary() ||
+        other.getResultTypes() != mine.getResultTypes() ||
+        other.getNumOperands() != mine.getNumOperands() ||
+        other.getNumRegions() != 0)
+      return false;
+    for (auto [a, b] : llvm::zip(other.getOperands(), mine.getOperands()))
+      if (mapping.lookupOrNull(a) != b)
+        return false;
+    mapping.map(other.getResults(), mine.getResults());
+  }
+  auto add = dyn_cast<arith::AddFOp>(*it);
+  Value acc = from->getArgument(sum.getNumDpsInputs());
+  Value yielded = to->getTerminator()->getOperand(0);
+  if (!add || from->getTerminator()->getOperand(0) != add.getResult())
+    return false;
+  Value term = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  return (add.getLhs() == acc || add.getRhs() == acc) &&
+         mapping.lookupOrNull(term) == yielded;
+}
+
+/// In a fused block, `reader` (the weighted sum) reads at input `operand` a
+/// quotient x / s whose divisor s is constant along each row (softmax's
+/// sum): sum_t (x_t / s) v_t is (sum_t x_t v_t) / s, so the reader reads x
+/// and its result is divided once per output element, d divisions per row
+/// instead of one per key. Where s sums those x (softmax: the exponentials),
+/// it is then summed from the block of x, not recomputed: one exp per
+/// score instead of two. The reader's result must start from zero.
+static void divideAfterReader(RewriterBase &rewriter, linalg::GenericOp reader,
+                              unsigned operand,
+                              ArrayRef<unsigned> readerLoops) {
+  auto quotient =
+      reader->getOperand(operand).getDefiningOp<linalg::GenericOp>();
+  if (!quotient || !quotient->hasOneUse() || quotient.getNumDpsInits() != 1)
+    return;
+  auto fill = reader.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+  if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+    return;
+  Block *body = quotient.getBody();
+  auto div =
+      body->getTerminator()->getOperand(0).getDefiningOp<arith::DivFOp>();
+  auto divisor = dyn_cast<BlockArgument>(div ? div.getRhs() : Value());
+  unsigned rank = quotient.getNumLoops();
+  if (!div || !divisor || divisor.getOwner() != body ||
+      divisor.getArgNumber() >= quotient.getNumDpsInputs() ||
+      !div->hasOneUse() || llvm::range_size(divisor.getUses()) != 1)
+    return;
+  OpOperand *sOperand = quotient.getDpsInputOperand(divisor.getArgNumber());
+  if (getElementTypeOrSelf(sOperand->get().getType()) !=
+      getElementTypeOrSelf(reader.getResult(0).getType()))
+    return;
+  AffineMap sMap = quotient.getMatchingIndexingMap(sOperand);
+  if (sMap.isFunctionOfDim(rank - 1) || !sMap.isProjectedPermutation())
+    return;
+  // The divisor's map in the reader's result's dims.
+  AffineMap out = reader.getMatchingIndexingMap(reader.getDpsInitOperand(0));
+  SmallVector<AffineExpr> sExprs;
+  for (AffineExpr e : sMap.getResults()) {
+    unsigned loop = readerLoops[cast<AffineDimExpr>(e).getPosition()];
+    std::optional<unsigned> pos =
+        out.getResultPosition(rewriter.getAffineDimExpr(loop));
+    if (!pos)
+      return;
+    sExprs.push_back(rewriter.getAffineDimExpr(*pos));
+  }
+  AffineMap sInOut =
+      AffineMap::get(out.getNumResults(), 0, sExprs, rewriter.getContext());
+
+  // The block of x: the quotient without its division and divisor.
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
+  for (OpOperand *input : quotient.getDpsInputOperands())
+    if (input != sOperand) {
+      inputs.push_back(input->get());
+      maps.push_back(quotient.getMatchingIndexingMap(input));
+    }
+  maps.push_back(
+      quotient.getMatchingIndexingMap(quotient.getDpsInitOperand(0)));
+  Value s = sOperand->get();
+  // The sum is rewritten when it is in the block, the numerator's inputs
+  // are there before it, and the quotient's destination (an allocation of
+  // a block) can move above it.
+  auto sum = s.getDefiningOp<linalg::GenericOp>();
+  Operation *dest = quotient.getDpsInits()[0].getDefiningOp();
+  auto after = [&](Value v) {
+    Operation *def = v.getDefiningOp();
+    return def && def->getBlock() == sum->getBlock() &&
+           !def->isBeforeInBlock(sum);
+  };
+  if (sum &&
+      (sum->getBlock() != quotient->getBlock() || llvm::any_of(inputs, after) ||
+       (dest && after(dest->getResult(0)) && dest->getNumOperands() != 0)))
+    sum = {};
+  if (sum && dest && dest->getBlock() == sum->getBlock() &&
+      sum->isBeforeInBlock(dest))
+    rewriter.moveOpBefore(dest, sum);
+  rewriter.setInsertionPoint(sum ? sum.getOperation()
+                                 : quotient.getOperation());
+  auto numerator = linalg::GenericOp::create(
+      rewriter, quotient.getLoc(), quotient.getResultTypes(), inputs,
+      quotient.getDpsInits(), maps, quotient.getIteratorTypesArray(),
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        IRMapping mapping;
+        for (unsigned i = 0, j = 0, e = quotient.getNumDpsInputs(); i < e; ++i)
+          if (i != divisor.getArgNumber())
+            mapping.map(body->getArgument(i), args[j++]);
+        mapping.map(body->getArguments().back(), args.back());
+        for (Operation &op : body->without_terminator())
+          if (&op != div.getOperation())
+            b.clone(op, mapping);
+        linalg::YieldOp::create(b, loc, mapping.lookup(div.getLhs()));
+      });
+  numerator->setAttrs(quotient->getDiscardableAttrDictionary());
+
+  // The sum read from the block of x instead of recomputing it.
+  if (sum && sumsYieldOf(sum, numerator)) {
+    Value init = sum.getDpsInits()[0];
+    auto summed = linalg::GenericOp::create(
+        rewriter, sum.getLoc(), sum.getResultTypes(), numerator.getResult(0),
+        init,
+        {quotient.getMatchingIndexingMap(quotient.getDpsInitOperand(0)),
+         sum.getMatchingIndexingMap(sum.getDpsInitOperand(0))},
+        sum.getIteratorTypesArray(),
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          linalg::YieldOp::create(
+              b, loc,
+              arith::AddFOp::create(b, loc, args[1], args[0]).getResult());
+        });
+    summed->setAttrs(sum->getDiscardableAttrDictionary());
+    rewriter.replaceOp(sum, summed.getResults());
+    s = summed.getResult(0);
+  }
+  rewriter.modifyOpInPlace(
+      reader, [&] { reader->setOperand(operand, numerator.getResult(0)); });
+  rewriter.eraseOp(quotient);
+
+  // The reader's result divided by the divisor, in place.
+  rewriter.setInsertionPointAfter(reader);
+  Value result = reader.getResult(0);
+  auto divided = linalg::GenericOp::create(
+      rewriter, reader.getLoc(), result.getType(), s, result,
+      {sInOut, AffineMap::getMultiDimIdentityMap(out.getNumResults(),
+                                                 rewriter.getContext())},
+      SmallVector<utils::IteratorType>(out.getNumResults(),
+                                       utils::IteratorType::parallel),
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        linalg::YieldOp::create(
+            b, loc,
+            arith::DivFOp::create(b, loc, args[1], args[0]).getResult());
+      });
+  rewriter.replaceAllUsesExcept(result, divided.getResult(0), divided);
+}
+
 /// Fuses the contractions around a row-block op into its blocks: `sources`
 /// (the scores the rows are read from) and `reader` (the weighted sum that
 /// reads the result along rows, at its loops `readerLoops`), so that a block
@@ -308,6 +489,8 @@ fuseWithContractions(RewriterBase &rewriter, linalg::GenericOp op,
                      int64_t rows, int64_t chunks) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   unsigned rank = ranges.size();
+  // The reader's operand that reads op's result.
+  unsigned operand = reader ? op->getUses().begin()->getOperandNumber() : 0;
   for (Operation *member : group)
     member->setAttr(kGroupAttr, rewriter.getUnitAttr());
   op->setAttr(kGroupAttr, rewriter.getUnitAttr());
@@ -388,6 +571,9 @@ fuseWithContractions(RewriterBase &rewriter, linalg::GenericOp op,
       rewriter.eraseOp(fill);
   }
   allocateSlices(rewriter, outer);
+  if (reader)
+    divideAfterReader(rewriter, cast<linalg::GenericOp>(*tiled), operand,
+                      readerLoops);
   return success();
 }
 

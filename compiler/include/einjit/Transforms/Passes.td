@@ -471,6 +471,14 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
     they divide (contractions stay whole if there is none): each thread's
     allocations are then one block's, not one per block. Ops inside an
     scf.forall get no threads of their own in einsum-tile-and-vectorize.
+
+    In each block, where the quotient divides by a value constant along
+    each row (softmax's sum) and the weighted sum starts from zero, the
+    weighted sum reads the numerator and its result is divided instead:
+    sum_t (x_t / s) v_t = (sum_t x_t v_t) / s, d divisions per row rather
+    than one per key. Where the sum adds up that same numerator
+    (exp(x - max)), it is summed from the block of numerators: softmax's
+    exp is then computed once per score, not twice.
   }];
   let options = [
     Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
@@ -484,7 +492,8 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
     Option<"threads", "threads", "int64_t", /*default=*/"2",
            "Threads: the chunks of blocks fused with contractions">,
   ];
-  let dependentDialects = ["mlir::linalg::LinalgDialect",
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
                            "mlir::bufferization::BufferizationDialect",
                            "mlir::scf::SCFDialect",
                            "mlir::tensor::TensorDialect"];
