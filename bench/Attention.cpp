@@ -12,15 +12,16 @@
 //   o = einsum(bhqt,bthk->bqhk)                   weighted sum
 //   y = o.Wo + bo                                 einsum bqhk,hkd->bqd; add
 //
-// Usage: einsum-attention [--traced] [--core] [--emit=STAGE] B T [REPS
-// [OUT.npy]]. --core runs attention's core alone (scores, softmax, weighted
-// sum) on q, k and v of [B, T, 12, 64] (elements sin(0.61 e) times 0.125
-// for q, 1 for k and v). --emit=STAGE prints the traced block's IR at STAGE
-// (linalg, vector, llvm) and runs nothing. Otherwise prints `ms MIN`,
-// `flops N` (the einsums' multiply-adds counted as 2) and `kernels K` for the
-// fastest of REPS calls after a first one that compiles, and writes the block's
-// output to OUT.npy when given (operands: element e of each is sin(0.61 e)
-// times 1/sqrt(768) for weights, 0.1 for biases, 1 for x, which
+// Usage: einsum-attention [--traced] [--core | --projection]
+// [--emit=STAGE] B T [REPS [OUT.npy]]. --core runs attention's core alone
+// (scores, softmax, weighted sum) on q, k and v of [B, T, 12, 64] (elements
+// sin(0.61 e) times 0.125 for q, 1 for k and v); --projection runs the
+// query's projection and its bias add alone. --emit=STAGE prints the traced
+// block's IR at STAGE (linalg, vector, llvm) and runs nothing. Otherwise prints
+// `ms MIN`, `flops N` (the einsums' multiply-adds counted as 2) and `kernels K`
+// for the fastest of REPS calls after a first one that compiles, and writes the
+// block's output to OUT.npy when given (operands: element e of each is sin(0.61
+// e) times 1/sqrt(768) for weights, 0.1 for biases, 1 for x, which
 // bench/attention.py rebuilds to check it). bench/attention.py runs it
 // beside TensorFlow's eager, tf.function and XLA modes.
 //
@@ -104,8 +105,13 @@ static std::vector<Sym> tracedCore(llvm::ArrayRef<Sym> a) {
   return {einsum("bhqt,bthk->bqhk", {p, a[2]})};
 }
 
+/// One projection with its bias: EinsumDense's `btd,dhk->bthk` and add.
+static std::vector<Sym> tracedProjection(llvm::ArrayRef<Sym> a) {
+  return {einsum("btd,dhk->bthk", {a[0], a[1]}) + a[2]};
+}
+
 int main(int argc, char **argv) {
-  bool traced = false, core = false;
+  bool traced = false, core = false, projection = false;
   std::optional<Stage> emitStage;
   for (; argc > 1 && llvm::StringRef(argv[1]).starts_with("--");
        --argc, ++argv) {
@@ -114,6 +120,8 @@ int main(int argc, char **argv) {
       traced = true;
     } else if (flag == "--core") {
       core = true;
+    } else if (flag == "--projection") {
+      projection = true;
     } else if (flag.consume_front("--emit=") &&
                (emitStage = parseStage(flag))) {
       traced = true;
@@ -123,7 +131,8 @@ int main(int argc, char **argv) {
     }
   }
   if (argc < 3) {
-    llvm::errs() << "usage: einsum-attention [--traced] [--core] "
+    llvm::errs() << "usage: einsum-attention [--traced] [--core | "
+                    "--projection] "
                     "[--emit=STAGE] B T [REPS [OUT.npy]]\n";
     return 2;
   }
@@ -139,11 +148,18 @@ int main(int argc, char **argv) {
   Tensor q = filled({b, t, heads, d}, 0.125), k = filled({b, t, heads, d}, 1.0),
          v = filled({b, t, heads, d}, 1.0);
   FunctionOptions options;
-  options.name = core ? "attention_core" : "attention";
-  Function block(core ? tracedCore : tracedAttention, options);
+  options.name = core         ? "attention_core"
+                 : projection ? "projection"
+                              : "attention";
+  Function block(core         ? tracedCore
+                 : projection ? tracedProjection
+                              : tracedAttention,
+                 options);
   auto args = [&]() -> std::vector<Tensor> {
     if (core)
       return {q, k, v};
+    if (projection)
+      return {x, w.wq, w.bq};
     return {x, w.wq, w.wk, w.wv, w.wo, w.bq, w.bk, w.bv, w.bo};
   };
   if (emitStage) {
@@ -156,6 +172,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   auto run = [&]() -> llvm::Expected<Tensor> {
+    if (!traced && projection) {
+      TRY(y, einsum("btd,dhk->bthk", {x, w.wq}));
+      return add(y, w.bq);
+    }
     if (!traced)
       return core ? attentionCore(q, k, v) : attention(x, w, d);
     auto y = block(args());
@@ -184,8 +204,9 @@ int main(int argc, char **argv) {
       llvm::errs() << llvm::toString(std::move(err)) << "\n";
       return 1;
     }
-  double flops = (core ? 0.0 : 4.0 * 2 * b * t * model * model) +
-                 2.0 * 2 * b * heads * t * t * d;
+  double flops = projection ? 2.0 * b * t * model * model
+                            : (core ? 0.0 : 4.0 * 2 * b * t * model * model) +
+                                  2.0 * 2 * b * heads * t * t * d;
   CacheStats stats = cacheStats();
   llvm::outs() << llvm::formatv("ms {0:f3}\nflops {1:e}\nkernels {2}\n", best,
                                 flops, stats.compiles);
