@@ -293,3 +293,82 @@ func.func @attention_accumulates(%q: tensor<2x16x2x8xf32>, %k: tensor<2x16x2x8xf
   } -> tensor<2x16x2x8xf32>
   return %out : tensor<2x16x2x8xf32>
 }
+
+// -----
+
+// Attention with 11 query rows (a prime) of 16 keys. Under the L2 cap of
+// 8 rows (l2-bytes=4096 over 8, rows of 64 bytes) no block of 8 or more rows divides
+// 11: the rows' loop runs blocks of 8, and the last 3 rows are a block
+// peeled off after it, with static shapes, where the weighted sum is also
+// divided after it.
+// BLOCKS-LABEL: func @attention_prime
+// BLOCKS: scf.forall (%{{.*}}) in (2)
+// BLOCKS: scf.for %[[H:.*]] = %c0 to %c2 step %c1
+// BLOCKS: scf.for %{{.*}} = %c0 to %c8 step %c8
+// BLOCKS: bufferization.alloc_tensor() : tensor<1x1x8x16xf32>
+// BLOCKS: math.exp
+// BLOCKS: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8x1x8xf32>)
+// BLOCKS: arith.divf
+// BLOCKS: scf.for %{{.*}} = %c8 to %c11 step %c8
+// BLOCKS-NOT: ?x
+// BLOCKS: bufferization.alloc_tensor() : tensor<1x1x3x16xf32>
+// BLOCKS: math.exp
+// BLOCKS: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x3x1x8xf32>)
+// BLOCKS: arith.divf
+// BLOCKS: tensor.parallel_insert_slice
+#q = affine_map<(b, h, q, t, d) -> (b, q, h, d)>
+#k = affine_map<(b, h, q, t, d) -> (b, t, h, d)>
+#s = affine_map<(b, h, q, t, d) -> (b, h, q, t)>
+#id = affine_map<(b, h, q, t) -> (b, h, q, t)>
+#row = affine_map<(b, h, q, t) -> (b, h, q)>
+#keep = affine_map<(b, h, q, t) -> (b, h, q, 0)>
+#p = affine_map<(b, q, h, d, t) -> (b, h, q, t)>
+#v = affine_map<(b, q, h, d, t) -> (b, t, h, d)>
+#o = affine_map<(b, q, h, d, t) -> (b, q, h, d)>
+func.func @attention_prime(%q: tensor<2x11x2x8xf32>, %k: tensor<2x16x2x8xf32>, %v: tensor<2x16x2x8xf32>) -> tensor<2x11x2x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %a0 = bufferization.alloc_tensor() : tensor<2x2x11x16xf32>
+  %f0 = linalg.fill ins(%zero : f32) outs(%a0 : tensor<2x2x11x16xf32>) -> tensor<2x2x11x16xf32>
+  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<2x11x2x8xf32>, tensor<2x16x2x8xf32>) outs(%f0 : tensor<2x2x11x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x11x16xf32>
+  %a1 = bufferization.alloc_tensor() : tensor<2x2x11xf32>
+  %f1 = linalg.fill ins(%ninf : f32) outs(%a1 : tensor<2x2x11xf32>) -> tensor<2x2x11xf32>
+  %max = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%s : tensor<2x2x11x16xf32>) outs(%f1 : tensor<2x2x11xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.maximumf %acc, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x11xf32>
+  %maxk = tensor.expand_shape %max [[0], [1], [2, 3]] output_shape [2, 2, 11, 1] : tensor<2x2x11xf32> into tensor<2x2x11x1xf32>
+  %a2 = bufferization.alloc_tensor() : tensor<2x2x11xf32>
+  %f2 = linalg.fill ins(%zero : f32) outs(%a2 : tensor<2x2x11xf32>) -> tensor<2x2x11xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #keep, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%s, %maxk : tensor<2x2x11x16xf32>, tensor<2x2x11x1xf32>) outs(%f2 : tensor<2x2x11xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.subf %a, %b : f32
+    %e = math.exp %d : f32
+    %r = arith.addf %acc, %e : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x11xf32>
+  %sumk = tensor.expand_shape %sum [[0], [1], [2, 3]] output_shape [2, 2, 11, 1] : tensor<2x2x11xf32> into tensor<2x2x11x1xf32>
+  %a3 = bufferization.alloc_tensor() : tensor<2x2x11x16xf32>
+  %prob = linalg.generic {indexing_maps = [#id, #keep, #keep, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %maxk, %sumk : tensor<2x2x11x16xf32>, tensor<2x2x11x1xf32>, tensor<2x2x11x1xf32>) outs(%a3 : tensor<2x2x11x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    %e = math.exp %d : f32
+    %r = arith.divf %e, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<2x2x11x16xf32>
+  %a4 = bufferization.alloc_tensor() : tensor<2x11x2x8xf32>
+  %f4 = linalg.fill ins(%zero : f32) outs(%a4 : tensor<2x11x2x8xf32>) -> tensor<2x11x2x8xf32>
+  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%prob, %v : tensor<2x2x11x16xf32>, tensor<2x16x2x8xf32>) outs(%f4 : tensor<2x11x2x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x11x2x8xf32>
+  return %out : tensor<2x11x2x8xf32>
+}

@@ -161,13 +161,13 @@ TEST(FunctionTest, AttentionMatchesReference) {
   // one batch and 3 heads, by blocks of rows (32 rows of 1024 keys); cross
   // attention at 256 x 300 (blocks of 64 rows); 1000 rows of 1000 keys
   // (blocks of 8 rows, the multiple of 8 that divides 1000, not 25); and
-  // 127 rows of 1009 keys,
-  // whose blocks would be thinner than a register tile, so the scores and
-  // the weighted sum stay whole (einsum-fuse-rows).
-  const int64_t sizes[][4] = {{2, 1, 3, 1},       {2, 5, 3, 5},
-                              {2, 129, 3, 129},   {2, 512, 4, 512},
-                              {1, 1024, 3, 1024}, {1, 256, 3, 300},
-                              {1, 1000, 2, 1000}, {1, 127, 2, 1009}};
+  // prime row counts, which no block of 8 or more rows divides: 127 rows of
+  // 1009 keys and 509 of 509 (blocks of the largest multiple of 8 under
+  // the L2 cap, and a last, partial block; einsum-fuse-rows).
+  const int64_t sizes[][4] = {
+      {2, 1, 3, 1},       {2, 5, 3, 5},       {2, 129, 3, 129},
+      {2, 512, 4, 512},   {1, 1024, 3, 1024}, {1, 256, 3, 300},
+      {1, 1000, 2, 1000}, {1, 127, 2, 1009},  {2, 509, 3, 509}};
   for (DType type : {DType::F32, DType::F64})
     for (auto [b, s, h, t] : sizes) {
       Tensor q = make(type, {b, s, h, 8}, wave),
@@ -180,6 +180,13 @@ TEST(FunctionTest, AttentionMatchesReference) {
                        .str());
       expectNear(out[0], attentionReference(q, k, v),
                  type == DType::F64 ? 1e-12 : 1e-5);
+      // Fused, partial blocks included: where the scores are large, the
+      // workspace holds no whole ones.
+      if (s * t >= (1 << 18)) {
+        auto fn = f.concrete({q, k, v});
+        ASSERT_TRUE(!!fn) << llvm::toString(fn.takeError());
+        EXPECT_LT((*fn)->workspaceBytes(), b * h * s * t * 4 / 4);
+      }
     }
 }
 
@@ -197,7 +204,8 @@ TEST(FunctionTest, MaskedAttentionMatchesReference) {
         softmax(scores * (1.0 / std::sqrt((double)q.shape()[3])) + mask, -1);
     return std::vector<Sym>{einsum("bhqk,bkhd->bqhd", {p, v})};
   });
-  const int64_t sizes[][4] = {{2, 512, 4, 512}, {1, 256, 3, 300}};
+  const int64_t sizes[][4] = {
+      {2, 512, 4, 512}, {1, 256, 3, 300}, {2, 509, 2, 521}};
   for (auto [b, s, h, t] : sizes) {
     Tensor q = make(DType::F32, {b, s, h, 8}, wave),
            k = make(DType::F32, {b, t, h, 8}, ripple),
@@ -223,14 +231,18 @@ TEST(FunctionTest, HeadsMajorAttentionMatchesReference) {
   // `bhqk,bhkd->bhqd`): the weighted sum's loops for the probabilities'
   // rows are in another order than in the [b, s, h, d] layout, and its
   // queries' rows are next to their K. Blocks of rows at 257 (a prime:
-  // whole, under the L2 cap), 1000 and 512 queries, with threads.
+  // whole, under the L2 cap), 1000 and 512 queries, with threads, and at
+  // 1009 (a prime over the cap: blocks of 8 rows or more, and a last,
+  // partial one).
   Function f = function([](Sym q, Sym k, Sym v) {
     Sym scores = einsum("bhqd,bhkd->bhqk", {q, k});
     Sym p = softmax(scores * (1.0 / std::sqrt((double)q.shape()[3])), -1);
     return std::vector<Sym>{einsum("bhqk,bhkd->bhqd", {p, v})};
   });
-  const int64_t sizes[][4] = {
-      {2, 257, 3, 100}, {1, 1000, 2, 1000}, {2, 512, 4, 512}};
+  const int64_t sizes[][4] = {{2, 257, 3, 100},
+                              {1, 1000, 2, 1000},
+                              {2, 512, 4, 512},
+                              {1, 1009, 2, 600}};
   for (auto [b, s, h, t] : sizes) {
     Tensor q = make(DType::F32, {b, h, s, 16}, wave),
            k = make(DType::F32, {b, h, t, 16}, ripple),

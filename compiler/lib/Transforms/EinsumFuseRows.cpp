@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -210,6 +211,11 @@ rowSources(linalg::GenericOp op, const llvm::SetVector<Operation *> &rows) {
 /// Marks the ops of one fused group, so that the second tiling (inside the
 /// threads' chunks) can tell their tiled copies.
 static constexpr llvm::StringLiteral kGroupAttr = "einsum.fuse_rows_group";
+
+/// Marks the reader of a fused group (the weighted sum), so that its tiled
+/// copies (one in the blocks' loop, one in a last, partial block) can be
+/// found after the blocks' shapes are folded.
+static constexpr llvm::StringLiteral kReaderAttr = "einsum.fuse_rows_reader";
 
 /// Tiles `root` by `sizes` (its loops; 0 untiled) in the loops `interchange`
 /// orders, fusing the producers marked kGroupAttr and the fills they and
@@ -486,7 +492,7 @@ static LogicalResult
 fuseWithContractions(RewriterBase &rewriter, linalg::GenericOp op,
                      const llvm::SetVector<Operation *> &group,
                      linalg::GenericOp reader, ArrayRef<unsigned> readerLoops,
-                     int64_t rows, int64_t chunks) {
+                     int64_t rows, bool partial, int64_t chunks) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   unsigned rank = ranges.size();
   // The reader's operand that reads op's result.
@@ -494,6 +500,8 @@ fuseWithContractions(RewriterBase &rewriter, linalg::GenericOp op,
   for (Operation *member : group)
     member->setAttr(kGroupAttr, rewriter.getUnitAttr());
   op->setAttr(kGroupAttr, rewriter.getUnitAttr());
+  if (reader)
+    reader->setAttr(kReaderAttr, rewriter.getUnitAttr());
 
   // The root's loop for each of op's dims, and its tile sizes.
   Operation *root = reader ? reader.getOperation() : op.getOperation();
@@ -516,7 +524,7 @@ fuseWithContractions(RewriterBase &rewriter, linalg::GenericOp op,
   if (chunks > 1) {
     for (unsigned dim = 0; dim + 1 < rank; ++dim) {
       int64_t blocks = ranges[dim] / block[loopOf[dim]];
-      if (blocks % chunks == 0) {
+      if ((!partial || dim + 2 != rank) && blocks % chunks == 0) {
         chunk[loopOf[dim]] = ranges[dim] / chunks;
         break;
       }
@@ -539,6 +547,39 @@ fuseWithContractions(RewriterBase &rewriter, linalg::GenericOp op,
     outer = parent;
     if (isa<scf::ForallOp>(parent))
       break;
+  }
+  // With a last, partial block of rows: the rows' loop (the innermost
+  // around the root) runs the whole blocks, and the last block is peeled
+  // off after it, each with static shapes once the blocks' sizes fold.
+  if (partial) {
+    auto rowsLoop = (*tiled)->getParentOfType<scf::ForOp>();
+    scf::ForOp last;
+    if (!rowsLoop ||
+        failed(scf::peelForLoopAndSimplifyBounds(rewriter, rowsLoop, last)) ||
+        !last)
+      return failure();
+    if (rowsLoop == outer)
+      outer = rowsLoop->getParentOp();
+    // The last block's loop runs once, from its lower bound.
+    rewriter.replaceAllUsesWith(last.getInductionVar(), last.getLowerBound());
+    RewritePatternSet patterns(rewriter.getContext());
+    MLIRContext *context = rewriter.getContext();
+    for (Dialect *dialect : context->getLoadedDialects())
+      dialect->getCanonicalizationPatterns(patterns);
+    for (RegisteredOperationName name : context->getRegisteredOperations())
+      name.getCanonicalizationPatterns(patterns, context);
+    SmallVector<Operation *> inside;
+    for (scf::ForOp loop : {rowsLoop, last})
+      loop.getBody()->walk([&](Operation *op) { inside.push_back(op); });
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    (void)applyOpPatternsGreedily(inside, std::move(patterns), config);
+    bool dynamic = false;
+    for (scf::ForOp loop : {rowsLoop, last})
+      loop.getBody()->walk(
+          [&](linalg::LinalgOp op) { dynamic |= op.hasDynamicShape(); });
+    if (dynamic)
+      return failure();
   }
   // MLIR fuses the fills of the root's destination but not those of the
   // fused producers (the scores', the reductions'): a slice of a chunk's
@@ -571,9 +612,15 @@ fuseWithContractions(RewriterBase &rewriter, linalg::GenericOp op,
       rewriter.eraseOp(fill);
   }
   allocateSlices(rewriter, outer);
-  if (reader)
-    divideAfterReader(rewriter, cast<linalg::GenericOp>(*tiled), operand,
-                      readerLoops);
+  SmallVector<linalg::GenericOp> readers;
+  outer->walk([&](linalg::GenericOp op) {
+    if (op->hasAttr(kReaderAttr))
+      readers.push_back(op);
+  });
+  for (linalg::GenericOp tiledReader : readers) {
+    tiledReader->removeAttr(kReaderAttr);
+    divideAfterReader(rewriter, tiledReader, operand, readerLoops);
+  }
   return success();
 }
 
@@ -627,6 +674,13 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
                     cap >= kMinContractionRows
                 ? einsum::tileFor(ranges[rank - 2], cap, kMinContractionRows)
                 : einsum::tileFor(ranges[rank - 2], cap);
+        // No block of at least kMinContractionRows rows divides the rows
+        // (509, a prime): blocks of the largest multiple of 8 under the
+        // cap, and a last, partial one.
+        bool partial = rows < kMinContractionRows && rows != ranges[rank - 2] &&
+                       cap >= kMinContractionRows;
+        if (partial)
+          rows = cap / kMinContractionRows * kMinContractionRows;
         // Threads as the contractions would have taken them alone.
         int64_t contractionWork = work;
         for (Operation *c : sources)
@@ -643,13 +697,14 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
                              : 1;
         bool divides = chunks == 1;
         for (unsigned dim = 0; dim + 1 < rank; ++dim)
-          divides |= (ranges[dim] / (dim + 2 == rank ? rows : 1)) % chunks == 0;
+          divides |= (!partial || dim + 2 != rank) &&
+                     (ranges[dim] / (dim + 2 == rank ? rows : 1)) % chunks == 0;
         if ((rows >= kMinContractionRows || rows == ranges[rank - 2]) &&
             divides) {
           llvm::SetVector<Operation *> group = producers;
           group.insert(sources.begin(), sources.end());
           if (failed(fuseWithContractions(rewriter, op, group, reader,
-                                          readerLoops, rows, chunks)))
+                                          readerLoops, rows, partial, chunks)))
             return signalPassFailure();
           fusedAny = true;
           continue;

@@ -461,14 +461,21 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
     R rows take at most an eighth of the L2, R is a multiple of 8 where 8
     divides the rows (1000 rows of 1000 keys: 8, not 25, whose blocks
     leave a register tile's remainder), and R is at least 8 (a register
-    tile's rows) or all the rows; otherwise the contractions stay whole. The scores and the probabilities then exist a block at a time,
+    tile's rows) or all the rows. Where no such R divides the rows (509,
+    a prime), R is the largest multiple of 8 under the cap and the rows'
+    loop is peeled (`scf::peelForLoopAndSimplifyBounds`): whole blocks in
+    the loop, the last, partial block after it, both with static shapes
+    once canonicalization folds the blocks' sizes. Only with a cap under 8
+    rows do the contractions stay whole. The scores and the probabilities
+    then exist a block at a time,
     in allocations of a block (`bufferization.alloc_tensor`), never as
     whole tensors. The blocks' loops are sequential, heads outside rows,
     so that `loop-invariant-code-motion` hoists the packing of a head's
     keys and values out of its blocks. With at least `parallel-work`
     iterations and `threads` > 1, the blocks are split first into
     `threads` chunks, an `scf.forall`, along the first dim whose blocks
-    they divide (contractions stay whole if there is none): each thread's
+    they divide, never the rows of a partial block (contractions stay
+    whole if there is none): each thread's
     allocations are then one block's, not one per block. Ops inside an
     scf.forall get no threads of their own in einsum-tile-and-vectorize.
 
