@@ -162,12 +162,14 @@ TEST(FunctionTest, AttentionMatchesReference) {
   // attention at 256 x 300 (blocks of 64 rows); 1000 rows of 1000 keys
   // (blocks of 8 rows, the multiple of 8 that divides 1000, not 25); and
   // prime row counts, which no block of 8 or more rows divides: 127 rows of
-  // 1009 keys and 509 of 509 (blocks of the largest multiple of 8 under
-  // the L2 cap, and a last, partial block; einsum-fuse-rows).
+  // 1009 keys, 509 of 509, 13 of 4096 and 17 of 2053 (blocks of the
+  // largest multiple of 8 under the L2 cap, 8 for the last two with a 1 MiB
+  // L2, and a last, partial block; einsum-fuse-rows).
   const int64_t sizes[][4] = {
       {2, 1, 3, 1},       {2, 5, 3, 5},       {2, 129, 3, 129},
       {2, 512, 4, 512},   {1, 1024, 3, 1024}, {1, 256, 3, 300},
-      {1, 1000, 2, 1000}, {1, 127, 2, 1009},  {2, 509, 3, 509}};
+      {1, 1000, 2, 1000}, {1, 127, 2, 1009},  {2, 509, 3, 509},
+      {1, 13, 2, 4096},   {3, 17, 1, 2053}};
   for (DType type : {DType::F32, DType::F64})
     for (auto [b, s, h, t] : sizes) {
       Tensor q = make(type, {b, s, h, 8}, wave),
