@@ -14,6 +14,8 @@
 #include "TensorTestUtils.h"
 #include "gtest/gtest.h"
 
+#include "llvm/Support/FormatVariadic.h"
+
 #include <cmath>
 #include <complex>
 #include <functional>
@@ -278,6 +280,49 @@ TEST(OpsTest, SoftmaxIsStableAndNormalized) {
   EXPECT_NEAR(at(pi, {1, 2}), std::exp(2.0) / z, 1e-15);
   Tensor none = ok(softmax(make(DType::F32, {4, 0}, wave), 1));
   EXPECT_EQ(none.shape(), llvm::ArrayRef<int64_t>({4, 0}));
+}
+
+TEST(OpsTest, SoftmaxOfARowWithNaNIsNaN) {
+  // The row's max only shifts it (softmax takes maxnumf, which skips a
+  // NaN), yet a NaN anywhere in a row makes the whole row NaN, as in
+  // numpy's exp(x - max) / sum, torch.softmax and tf.nn.softmax; a row of
+  // -inf is NaN too (-inf - -inf), and +inf with finite values gives NaN
+  // where x is finite (inf - inf) as well. Rows without NaN are exact.
+  // Eager and traced, f32 and f64, rows of 3 and of 37 (vector lanes and
+  // their remainder).
+  const double nan = std::nan(""), inf = INFINITY;
+  for (DType type : {DType::F32, DType::F64})
+    for (int64_t n : {3, 37}) {
+      std::vector<std::vector<double>> rows = {
+          std::vector<double>(n, 0.5), std::vector<double>(n, 1.0),
+          std::vector<double>(n, nan), std::vector<double>(n, -inf),
+          std::vector<double>(n, 2.0)};
+      for (int64_t j = 0; j < n; ++j)
+        rows[0][j] = 0.25 * j;
+      rows[1][n / 2] = nan;
+      rows[4][n - 1] = inf;
+      Tensor a =
+          make(type, {5, n}, [&](int64_t e) { return rows[e / n][e % n]; });
+      Function traced =
+          function([](Sym x) { return std::vector<Sym>{softmax(x, -1)}; });
+      for (bool isTraced : {false, true}) {
+        Tensor p = isTraced ? ok(traced({a}))[0] : ok(softmax(a, -1));
+        double z = 0;
+        for (int64_t j = 0; j < n; ++j)
+          z += std::exp(0.25 * j - 0.25 * (n - 1));
+        for (int64_t j = 0; j < n; ++j) {
+          SCOPED_TRACE(llvm::formatv("{0} n {1} j {2} traced {3}",
+                                     dtypeName(type), n, j, isTraced)
+                           .str());
+          EXPECT_NEAR(at(p, {0, j}), std::exp(0.25 * j - 0.25 * (n - 1)) / z,
+                      1e-6);
+          EXPECT_TRUE(std::isnan(at(p, {1, j})));
+          EXPECT_TRUE(std::isnan(at(p, {2, j})));
+          EXPECT_TRUE(std::isnan(at(p, {3, j})));
+          EXPECT_TRUE(std::isnan(at(p, {4, j})));
+        }
+      }
+    }
 }
 
 TEST(OpsTest, ViewsShareMemory) {

@@ -226,8 +226,8 @@ static bool prefersPartialReduction(linalg::LinalgOp op) {
   // rows).
   Operation *combined =
       op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
-  if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp>(
-          combined))
+  if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp,
+                       arith::MaxNumFOp>(combined))
     return false;
   // Inputs the reduction does not index (a row's max in softmax's sum of
   // exp(x - max)) are read once per row, whatever their layout.
@@ -572,8 +572,8 @@ static SmallVector<unsigned> columnSumLoops(linalg::GenericOp op,
   } else {
     Operation *combined =
         op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
-    if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp>(
-            combined))
+    if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp,
+                         arith::MaxNumFOp>(combined))
       return {};
     llvm::append_range(streamed, op.getDpsInputOperands());
   }
