@@ -132,8 +132,13 @@ static Value apply(OpBuilder &b, Location loc, OpKind kind, DType type,
     return fp ? arith::AddFOp::create(b, loc, x, args[1]).getResult()
               : arith::AddIOp::create(b, loc, x, args[1]).getResult();
   case OpKind::Max: // NaN propagates, as in numpy.max
+    // `nsz`: -0 and +0 are equal, as numpy's max takes them (either may
+    // come out). Without it, LLVM orders -0 below +0 and takes six
+    // instructions a vector on x86 where vmaxps and a NaN check do: max
+    // along the last axis of 4x12x129x129, 0.123 -> 0.111 ms.
     if (fp)
-      return arith::MaximumFOp::create(b, loc, x, args[1]);
+      return arith::MaximumFOp::create(b, loc, x, args[1],
+                                       arith::FastMathFlags::nsz);
     return zeroExtends ? arith::MaxUIOp::create(b, loc, x, args[1]).getResult()
                        : arith::MaxSIOp::create(b, loc, x, args[1]).getResult();
   case OpKind::Softmax: // composed of the others (emitSoftmax)
