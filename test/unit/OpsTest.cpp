@@ -323,6 +323,19 @@ TEST(OpsTest, SoftmaxOfARowWithNaNIsNaN) {
         }
       }
     }
+  // Softmax of a traced relu, along axes of 1 and of 3: relu keeps its NaN
+  // (the maxnumf is softmax's own max, not the relu before it).
+  Function reluSoftmax =
+      function([](Sym x) { return std::vector<Sym>{softmax(relu(x), -1)}; });
+  for (int64_t n : {1, 3}) {
+    Tensor a = make(DType::F32, {2, n},
+                    [&](int64_t e) { return e == 0 ? nan : 0.5 * e; });
+    Tensor p = ok(reluSoftmax({a}))[0];
+    for (int64_t j = 0; j < n; ++j)
+      EXPECT_TRUE(std::isnan(at(p, {0, j}))) << n << " " << j;
+    EXPECT_NEAR(at(p, {1, 0}),
+                n == 1 ? 1.0 : 1.0 / (1 + std::exp(0.5) + std::exp(1.0)), 1e-6);
+  }
 }
 
 TEST(OpsTest, ViewsShareMemory) {

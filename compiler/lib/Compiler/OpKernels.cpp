@@ -214,7 +214,10 @@ static Value emitSoftmax(OpBuilder &b, Location loc, const OpSignature &sig,
   Operation *def = m.value.getDefiningOp();
   while (def && !isa<linalg::GenericOp>(def) && def->getNumOperands() > 0)
     def = def->getOperand(0).getDefiningOp();
-  if (auto generic = dyn_cast_if_present<linalg::GenericOp>(def))
+  // Only the max's own generic, reading x: not an op that made x (a traced
+  // relu, whose maximumf must keep NaN).
+  auto generic = dyn_cast_if_present<linalg::GenericOp>(def);
+  if (generic && llvm::is_contained(generic.getDpsInputs(), x.value))
     generic.getBody()->walk([&](arith::MaximumFOp max) {
       OpBuilder at(max);
       max.replaceAllUsesWith(
