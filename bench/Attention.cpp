@@ -12,10 +12,11 @@
 //   o = einsum(bhqt,bthk->bqhk)                   weighted sum
 //   y = o.Wo + bo                                 einsum bqhk,hkd->bqd; add
 //
-// Usage: einsum-attention [--traced] [--core | --projection]
+// Usage: einsum-attention [--traced] [--core | --heads=H | --projection]
 // [--emit=STAGE] B T [REPS [OUT.npy]]. --core runs attention's core alone
 // (scores, softmax, weighted sum) on q, k and v of [B, T, 12, 64] (elements
-// sin(0.61 e) times 0.125 for q, 1 for k and v); --projection runs the
+// sin(0.61 e) times 0.125 for q, 1 for k and v; --heads=H: H heads
+// instead of 12, and implies --core); --projection runs the
 // query's projection and its bias add alone. --emit=STAGE prints the traced
 // block's IR at STAGE (linalg, vector, llvm) and runs nothing. Otherwise prints
 // `ms MIN`, `flops N` (the einsums' multiply-adds counted as 2) and `kernels K`
@@ -112,6 +113,7 @@ static std::vector<Sym> tracedProjection(llvm::ArrayRef<Sym> a) {
 
 int main(int argc, char **argv) {
   bool traced = false, core = false, projection = false;
+  int64_t coreHeads = 12;
   std::optional<Stage> emitStage;
   for (; argc > 1 && llvm::StringRef(argv[1]).starts_with("--");
        --argc, ++argv) {
@@ -122,6 +124,9 @@ int main(int argc, char **argv) {
       core = true;
     } else if (flag == "--projection") {
       projection = true;
+    } else if (flag.consume_front("--heads=") &&
+               !flag.getAsInteger(10, coreHeads) && coreHeads > 0) {
+      core = true;
     } else if (flag.consume_front("--emit=") &&
                (emitStage = parseStage(flag))) {
       traced = true;
@@ -132,7 +137,7 @@ int main(int argc, char **argv) {
   }
   if (argc < 3) {
     llvm::errs() << "usage: einsum-attention [--traced] [--core | "
-                    "--projection] "
+                    "--heads=H | --projection] "
                     "[--emit=STAGE] B T [REPS [OUT.npy]]\n";
     return 2;
   }
@@ -145,8 +150,9 @@ int main(int argc, char **argv) {
             filled({heads, d}, 0.1),       filled({heads, d}, 0.1),
             filled({heads, d}, 0.1),       filled({model}, 0.1)};
   Tensor x = filled({b, t, model}, 1.0);
-  Tensor q = filled({b, t, heads, d}, 0.125), k = filled({b, t, heads, d}, 1.0),
-         v = filled({b, t, heads, d}, 1.0);
+  Tensor q = filled({b, t, coreHeads, d}, 0.125),
+         k = filled({b, t, coreHeads, d}, 1.0),
+         v = filled({b, t, coreHeads, d}, 1.0);
   FunctionOptions options;
   options.name = core         ? "attention_core"
                  : projection ? "projection"
@@ -204,9 +210,10 @@ int main(int argc, char **argv) {
       llvm::errs() << llvm::toString(std::move(err)) << "\n";
       return 1;
     }
-  double flops = projection ? 2.0 * b * t * model * model
-                            : (core ? 0.0 : 4.0 * 2 * b * t * model * model) +
-                                  2.0 * 2 * b * heads * t * t * d;
+  double flops = projection
+                     ? 2.0 * b * t * model * model
+                     : (core ? 0.0 : 4.0 * 2 * b * t * model * model) +
+                           2.0 * 2 * b * (core ? coreHeads : heads) * t * t * d;
   CacheStats stats = cacheStats();
   llvm::outs() << llvm::formatv("ms {0:f3}\nflops {1:e}\nkernels {2}\n", best,
                                 flops, stats.compiles);
