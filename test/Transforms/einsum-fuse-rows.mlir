@@ -6,8 +6,10 @@
 // of exp(x - max), the quotient, each reading the keepdims reductions
 // through a unit expand_shape. Rows of 10 f32 are 40 bytes, half the L1 of
 // 240 bytes holds 3 of them: the quotient is tiled by 1 x 3 rows and both
-// reductions are computed in each tile, the max once (read by the sum and
-// by the quotient). Only the reductions' fills stay whole.
+// reductions are computed in each tile, the max once. In each tile
+// exp(x - max) is written once into the result's tile, summed from there
+// and divided in place: one exp per element, not two. Only the
+// reductions' fills stay whole.
 // CHECK-LABEL: func @softmax
 // CHECK-NOT: tensor.expand_shape
 // CHECK: scf.for %[[I:.*]] = %c0 to %c2 step %c1
@@ -15,11 +17,16 @@
 // CHECK: %[[X:.*]] = tensor.extract_slice %arg0[%[[I]], %[[J]], 0] [1, 3, 10]
 // CHECK: %[[M:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]] : tensor<1x3x10xf32>) outs(%{{.*}} : tensor<1x3xf32>)
 // CHECK: arith.maximumf
-// CHECK: %[[S:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[M]] : tensor<1x3x10xf32>, tensor<1x3xf32>)
+// CHECK: %[[OUT:.*]] = tensor.extract_slice %arg{{.*}} [1, 3, 10]
+// CHECK: %[[E:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[M]] : tensor<1x3x10xf32>, tensor<1x3xf32>) outs(%[[OUT]] : tensor<1x3x10xf32>)
 // CHECK: math.exp
-// CHECK: linalg.generic {{.*}} ins(%[[X]], %[[M]], %[[S]] : tensor<1x3x10xf32>, tensor<1x3xf32>, tensor<1x3xf32>)
+// CHECK-NOT: arith.divf
+// CHECK: %[[S:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[E]] : tensor<1x3x10xf32>)
+// CHECK-NOT: math.exp
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<1x3xf32>) outs(%[[E]] : tensor<1x3x10xf32>)
+// CHECK-NOT: math.exp
 // CHECK: arith.divf
-// CHECK: tensor.insert_slice
+// CHECK: tensor.insert_slice %[[P]]
 // CHECK-NOT: linalg.generic
 // THREADS-LABEL: func @softmax
 // THREADS: scf.forall (%{{.*}}, %{{.*}}) = (0, 0) to (2, 6) step (1, 3)
@@ -83,6 +90,37 @@ func.func @max_also_returned(%x: tensor<6x10xf32>) -> (tensor<6x10xf32>, tensor<
     linalg.yield %d : f32
   } -> tensor<6x10xf32>
   return %p, %m : tensor<6x10xf32>, tensor<6xf32>
+}
+
+// -----
+
+// Integer products scaled by their rows' sums (an einsum step,
+// `Xaa,bX,Xa,->Xb`, once crashed here): tiled by rows with the sums in
+// each tile; there is no quotient, so no exp or division is rewritten.
+// CHECK-LABEL: func @scaled_by_row_sums
+// CHECK: scf.for
+// CHECK: arith.addi
+// CHECK: arith.muli
+// CHECK-NOT: divf
+// CHECK: return
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+func.func @scaled_by_row_sums(%x: tensor<6x10xi64>) -> tensor<6x10xi64> {
+  %zero = arith.constant 0 : i64
+  %e0 = tensor.empty() : tensor<6xi64>
+  %f0 = linalg.fill ins(%zero : i64) outs(%e0 : tensor<6xi64>) -> tensor<6xi64>
+  %s = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<6x10xi64>) outs(%f0 : tensor<6xi64>) {
+  ^bb0(%a: i64, %acc: i64):
+    %r = arith.addi %acc, %a : i64
+    linalg.yield %r : i64
+  } -> tensor<6xi64>
+  %e2 = tensor.empty() : tensor<6x10xi64>
+  %p = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]} ins(%x, %s : tensor<6x10xi64>, tensor<6xi64>) outs(%e2 : tensor<6x10xi64>) {
+  ^bb0(%a: i64, %b: i64, %o: i64):
+    %m = arith.muli %a, %b : i64
+    linalg.yield %m : i64
+  } -> tensor<6x10xi64>
+  return %p : tensor<6x10xi64>
 }
 
 // -----

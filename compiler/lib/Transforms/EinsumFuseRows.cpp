@@ -348,6 +348,106 @@ static bool sumsYieldOf(linalg::GenericOp sum, linalg::GenericOp op) {
          mapping.lookupOrNull(term) == yielded;
 }
 
+namespace {
+/// A quotient x / s in a block of rows (softmax's), whose divisor s is an
+/// input constant along each row that only the division reads.
+struct RowQuotient {
+  linalg::GenericOp op;
+  arith::DivFOp div;
+  OpOperand *divisor;
+};
+} // namespace
+
+static std::optional<RowQuotient> rowQuotient(linalg::GenericOp op) {
+  if (!op || op.getNumDpsInits() != 1)
+    return std::nullopt;
+  Block *body = op.getBody();
+  auto div =
+      body->getTerminator()->getOperand(0).getDefiningOp<arith::DivFOp>();
+  if (!div)
+    return std::nullopt;
+  auto divisor = dyn_cast<BlockArgument>(div.getRhs());
+  if (!divisor || divisor.getOwner() != body ||
+      divisor.getArgNumber() >= op.getNumDpsInputs() || !div->hasOneUse() ||
+      llvm::range_size(divisor.getUses()) != 1)
+    return std::nullopt;
+  OpOperand *operand = op.getDpsInputOperand(divisor.getArgNumber());
+  AffineMap map = op.getMatchingIndexingMap(operand);
+  if (map.isFunctionOfDim(op.getNumLoops() - 1) ||
+      !map.isProjectedPermutation())
+    return std::nullopt;
+  return RowQuotient{op, div, operand};
+}
+
+/// Builds, just before `q`, its numerator: the same op without the
+/// division, writing x into q's destination. Where the divisor is a sum in
+/// the same block that adds up exactly those x (softmax's sum of
+/// exp(x - max)) and only q reads it, a sum of the block of x follows it,
+/// so that the exps are computed once, not twice. Returns the numerator and
+/// the divisor to use (the new sum, or q's divisor), with the old sum
+/// erased once `q` is; none if `requireSum` and the sum could not be
+/// rewritten (the IR is then unchanged).
+static std::optional<std::pair<linalg::GenericOp, Value>>
+splitQuotient(RewriterBase &rewriter, const RowQuotient &q, bool requireSum) {
+  linalg::GenericOp quotient = q.op;
+  arith::DivFOp div = q.div;
+  Block *body = quotient.getBody();
+  unsigned skip = q.divisor->getOperandNumber();
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
+  for (OpOperand *input : quotient.getDpsInputOperands())
+    if (input != q.divisor) {
+      inputs.push_back(input->get());
+      maps.push_back(quotient.getMatchingIndexingMap(input));
+    }
+  AffineMap outMap =
+      quotient.getMatchingIndexingMap(quotient.getDpsInitOperand(0));
+  maps.push_back(outMap);
+  rewriter.setInsertionPoint(quotient);
+  auto numerator = linalg::GenericOp::create(
+      rewriter, quotient.getLoc(), quotient.getResultTypes(), inputs,
+      quotient.getDpsInits(), maps, quotient.getIteratorTypesArray(),
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        IRMapping mapping;
+        for (unsigned i = 0, j = 0, e = quotient.getNumDpsInputs(); i < e; ++i)
+          if (i != skip)
+            mapping.map(body->getArgument(i), args[j++]);
+        mapping.map(body->getArguments().back(), args.back());
+        for (Operation &op : body->without_terminator())
+          if (&op != div.getOperation())
+            b.clone(op, mapping);
+        linalg::YieldOp::create(b, loc, mapping.lookup(div.getLhs()));
+      });
+  numerator->setAttrs(quotient->getDiscardableAttrDictionary());
+
+  Value s = q.divisor->get();
+  auto sum = s.getDefiningOp<linalg::GenericOp>();
+  if (sum && sum->getBlock() == quotient->getBlock() && sum->hasOneUse() &&
+      sumsYieldOf(sum, numerator)) {
+    auto summed = linalg::GenericOp::create(
+        rewriter, sum.getLoc(), sum.getResultTypes(), numerator.getResult(0),
+        sum.getDpsInits()[0],
+        {outMap, sum.getMatchingIndexingMap(sum.getDpsInitOperand(0))},
+        sum.getIteratorTypesArray(),
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          linalg::YieldOp::create(
+              b, loc,
+              arith::AddFOp::create(b, loc, args[1], args[0]).getResult());
+        });
+    summed->setAttrs(sum->getDiscardableAttrDictionary());
+    // The old sum goes with the quotient, its only reader.
+    rewriter.modifyOpInPlace(quotient,
+                             [&] { q.divisor->set(summed.getResult(0)); });
+    rewriter.eraseOp(sum);
+    return std::pair(numerator, summed.getResult(0));
+  }
+  if (requireSum) {
+    rewriter.eraseOp(numerator);
+    return std::nullopt;
+  }
+  return std::pair(numerator, s);
+}
+
 /// In a fused block, `reader` (the weighted sum) reads at input `operand` a
 /// quotient x / s whose divisor s is constant along each row (softmax's
 /// sum): sum_t (x_t / s) v_t is (sum_t x_t v_t) / s, so the reader reads x
@@ -358,33 +458,19 @@ static bool sumsYieldOf(linalg::GenericOp sum, linalg::GenericOp op) {
 static void divideAfterReader(RewriterBase &rewriter, linalg::GenericOp reader,
                               unsigned operand,
                               ArrayRef<unsigned> readerLoops) {
-  auto quotient =
-      reader->getOperand(operand).getDefiningOp<linalg::GenericOp>();
-  if (!quotient || !quotient->hasOneUse() || quotient.getNumDpsInits() != 1)
+  auto op = reader->getOperand(operand).getDefiningOp<linalg::GenericOp>();
+  std::optional<RowQuotient> q = rowQuotient(op);
+  if (!q || !op->hasOneUse())
     return;
   auto fill = reader.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
-  if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
-    return;
-  Block *body = quotient.getBody();
-  auto div =
-      body->getTerminator()->getOperand(0).getDefiningOp<arith::DivFOp>();
-  auto divisor = dyn_cast<BlockArgument>(div ? div.getRhs() : Value());
-  unsigned rank = quotient.getNumLoops();
-  if (!div || !divisor || divisor.getOwner() != body ||
-      divisor.getArgNumber() >= quotient.getNumDpsInputs() ||
-      !div->hasOneUse() || llvm::range_size(divisor.getUses()) != 1)
-    return;
-  OpOperand *sOperand = quotient.getDpsInputOperand(divisor.getArgNumber());
-  if (getElementTypeOrSelf(sOperand->get().getType()) !=
-      getElementTypeOrSelf(reader.getResult(0).getType()))
-    return;
-  AffineMap sMap = quotient.getMatchingIndexingMap(sOperand);
-  if (sMap.isFunctionOfDim(rank - 1) || !sMap.isProjectedPermutation())
+  if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()) ||
+      getElementTypeOrSelf(q->divisor->get().getType()) !=
+          getElementTypeOrSelf(reader.getResult(0).getType()))
     return;
   // The divisor's map in the reader's result's dims.
   AffineMap out = reader.getMatchingIndexingMap(reader.getDpsInitOperand(0));
   SmallVector<AffineExpr> sExprs;
-  for (AffineExpr e : sMap.getResults()) {
+  for (AffineExpr e : op.getMatchingIndexingMap(q->divisor).getResults()) {
     unsigned loop = readerLoops[cast<AffineDimExpr>(e).getPosition()];
     std::optional<unsigned> pos =
         out.getResultPosition(rewriter.getAffineDimExpr(loop));
@@ -395,73 +481,11 @@ static void divideAfterReader(RewriterBase &rewriter, linalg::GenericOp reader,
   AffineMap sInOut =
       AffineMap::get(out.getNumResults(), 0, sExprs, rewriter.getContext());
 
-  // The block of x: the quotient without its division and divisor.
-  SmallVector<Value> inputs;
-  SmallVector<AffineMap> maps;
-  for (OpOperand *input : quotient.getDpsInputOperands())
-    if (input != sOperand) {
-      inputs.push_back(input->get());
-      maps.push_back(quotient.getMatchingIndexingMap(input));
-    }
-  maps.push_back(
-      quotient.getMatchingIndexingMap(quotient.getDpsInitOperand(0)));
-  Value s = sOperand->get();
-  // The sum is rewritten when it is in the block, the numerator's inputs
-  // are there before it, and the quotient's destination (an allocation of
-  // a block) can move above it.
-  auto sum = s.getDefiningOp<linalg::GenericOp>();
-  Operation *dest = quotient.getDpsInits()[0].getDefiningOp();
-  auto after = [&](Value v) {
-    Operation *def = v.getDefiningOp();
-    return def && def->getBlock() == sum->getBlock() &&
-           !def->isBeforeInBlock(sum);
-  };
-  if (sum &&
-      (sum->getBlock() != quotient->getBlock() || llvm::any_of(inputs, after) ||
-       (dest && after(dest->getResult(0)) && dest->getNumOperands() != 0)))
-    sum = {};
-  if (sum && dest && dest->getBlock() == sum->getBlock() &&
-      sum->isBeforeInBlock(dest))
-    rewriter.moveOpBefore(dest, sum);
-  rewriter.setInsertionPoint(sum ? sum.getOperation()
-                                 : quotient.getOperation());
-  auto numerator = linalg::GenericOp::create(
-      rewriter, quotient.getLoc(), quotient.getResultTypes(), inputs,
-      quotient.getDpsInits(), maps, quotient.getIteratorTypesArray(),
-      [&](OpBuilder &b, Location loc, ValueRange args) {
-        IRMapping mapping;
-        for (unsigned i = 0, j = 0, e = quotient.getNumDpsInputs(); i < e; ++i)
-          if (i != divisor.getArgNumber())
-            mapping.map(body->getArgument(i), args[j++]);
-        mapping.map(body->getArguments().back(), args.back());
-        for (Operation &op : body->without_terminator())
-          if (&op != div.getOperation())
-            b.clone(op, mapping);
-        linalg::YieldOp::create(b, loc, mapping.lookup(div.getLhs()));
-      });
-  numerator->setAttrs(quotient->getDiscardableAttrDictionary());
-
-  // The sum read from the block of x instead of recomputing it.
-  if (sum && sumsYieldOf(sum, numerator)) {
-    Value init = sum.getDpsInits()[0];
-    auto summed = linalg::GenericOp::create(
-        rewriter, sum.getLoc(), sum.getResultTypes(), numerator.getResult(0),
-        init,
-        {quotient.getMatchingIndexingMap(quotient.getDpsInitOperand(0)),
-         sum.getMatchingIndexingMap(sum.getDpsInitOperand(0))},
-        sum.getIteratorTypesArray(),
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          linalg::YieldOp::create(
-              b, loc,
-              arith::AddFOp::create(b, loc, args[1], args[0]).getResult());
-        });
-    summed->setAttrs(sum->getDiscardableAttrDictionary());
-    rewriter.replaceOp(sum, summed.getResults());
-    s = summed.getResult(0);
-  }
+  auto split = splitQuotient(rewriter, *q, /*requireSum=*/false);
+  auto [numerator, s] = *split;
   rewriter.modifyOpInPlace(
       reader, [&] { reader->setOperand(operand, numerator.getResult(0)); });
-  rewriter.eraseOp(quotient);
+  rewriter.eraseOp(op);
 
   // The reader's result divided by the divisor, in place.
   rewriter.setInsertionPointAfter(reader);
@@ -478,6 +502,31 @@ static void divideAfterReader(RewriterBase &rewriter, linalg::GenericOp reader,
             arith::DivFOp::create(b, loc, args[1], args[0]).getResult());
       });
   rewriter.replaceAllUsesExcept(result, divided.getResult(0), divided);
+}
+
+/// In a block of rows of a softmax that no contraction reads (an eager
+/// softmax), the quotient exp(x - max) / sum computes its exps a second
+/// time: they are written into its destination once, summed from there
+/// and divided in place.
+static void divideInPlace(RewriterBase &rewriter, linalg::GenericOp op) {
+  std::optional<RowQuotient> q = rowQuotient(op);
+  if (!q)
+    return;
+  auto split = splitQuotient(rewriter, *q, /*requireSum=*/true);
+  if (!split)
+    return;
+  auto [numerator, s] = *split;
+  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  auto divided = linalg::GenericOp::create(
+      rewriter, op.getLoc(), op.getResultTypes(), s, numerator.getResult(0),
+      {op.getMatchingIndexingMap(q->divisor), outMap},
+      op.getIteratorTypesArray(),
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        linalg::YieldOp::create(
+            b, loc,
+            arith::DivFOp::create(b, loc, args[1], args[0]).getResult());
+      });
+  rewriter.replaceOp(op, divided.getResults());
 }
 
 /// Fuses the contractions around a row-block op into its blocks: `sources`
@@ -721,9 +770,12 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
           tiles *= ranges[loop] / sizes[loop];
       for (Operation *producer : producers)
         producer->setAttr(kGroupAttr, rewriter.getUnitAttr());
-      if (failed(tileAndFuseGroup(rewriter, cast<TilingInterface>(*op), sizes,
-                                  /*interchange=*/{}, parallel && tiles > 1)))
+      FailureOr<Operation *> tiled =
+          tileAndFuseGroup(rewriter, cast<TilingInterface>(*op), sizes,
+                           /*interchange=*/{}, parallel && tiles > 1);
+      if (failed(tiled))
         return signalPassFailure();
+      divideInPlace(rewriter, cast<linalg::GenericOp>(*tiled));
       fusedAny = true;
     }
     if (!fusedAny)

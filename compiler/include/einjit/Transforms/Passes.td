@@ -446,7 +446,10 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
     `scf.forall` for threads.
 
     Only reductions whose results nothing else reads are fused, so no
-    reduction is computed twice. einsum-tile-and-vectorize then vectorizes
+    reduction is computed twice. Where the op is a quotient x / s whose
+    divisor s sums exactly those x (softmax: exp(x - max)), x is written
+    once into the op's destination in each block, s summed from it and
+    the division done in place, so the exps are computed once, not twice. einsum-tile-and-vectorize then vectorizes
     the ops of each tile as it would the whole ones.
 
     Attention's softmax sits between two contractions: the scores, which
