@@ -384,8 +384,8 @@ static std::optional<RowQuotient> rowQuotient(linalg::GenericOp op) {
 /// the same block that adds up exactly those x (softmax's sum of
 /// exp(x - max)) and only q reads it, a sum of the block of x follows it,
 /// so that the exps are computed once, not twice. Returns the numerator and
-/// the divisor to use (the new sum, or q's divisor), with the old sum
-/// erased once `q` is; none if `requireSum` and the sum could not be
+/// the divisor to use (the new sum, which q then reads too, the old sum
+/// erased; or q's divisor); none if `requireSum` and the sum could not be
 /// rewritten (the IR is then unchanged).
 static std::optional<std::pair<linalg::GenericOp, Value>>
 splitQuotient(RewriterBase &rewriter, const RowQuotient &q, bool requireSum) {
