@@ -448,6 +448,21 @@ splitQuotient(RewriterBase &rewriter, const RowQuotient &q, bool requireSum) {
   return std::pair(numerator, s);
 }
 
+/// `x` divided in place by `s`, read at `sMap` in x's loops (`xMap` its own
+/// map, `iterators` all parallel).
+static Value divideBy(RewriterBase &rewriter, Location loc, Value s, Value x,
+                      AffineMap sMap, AffineMap xMap,
+                      ArrayRef<utils::IteratorType> iterators) {
+  return linalg::GenericOp::create(
+             rewriter, loc, x.getType(), s, x, {sMap, xMap}, iterators,
+             [&](OpBuilder &b, Location at, ValueRange args) {
+               linalg::YieldOp::create(
+                   b, at,
+                   arith::DivFOp::create(b, at, args[1], args[0]).getResult());
+             })
+      .getResult(0);
+}
+
 /// In a fused block, `reader` (the weighted sum) reads at input `operand` a
 /// quotient x / s whose divisor s is constant along each row (softmax's
 /// sum): sum_t (x_t / s) v_t is (sum_t x_t v_t) / s, so the reader reads x
@@ -490,18 +505,13 @@ static void divideAfterReader(RewriterBase &rewriter, linalg::GenericOp reader,
   // The reader's result divided by the divisor, in place.
   rewriter.setInsertionPointAfter(reader);
   Value result = reader.getResult(0);
-  auto divided = linalg::GenericOp::create(
-      rewriter, reader.getLoc(), result.getType(), s, result,
-      {sInOut, AffineMap::getMultiDimIdentityMap(out.getNumResults(),
-                                                 rewriter.getContext())},
-      SmallVector<utils::IteratorType>(out.getNumResults(),
-                                       utils::IteratorType::parallel),
-      [&](OpBuilder &b, Location loc, ValueRange args) {
-        linalg::YieldOp::create(
-            b, loc,
-            arith::DivFOp::create(b, loc, args[1], args[0]).getResult());
-      });
-  rewriter.replaceAllUsesExcept(result, divided.getResult(0), divided);
+  Value divided =
+      divideBy(rewriter, reader.getLoc(), s, result, sInOut,
+               AffineMap::getMultiDimIdentityMap(out.getNumResults(),
+                                                 rewriter.getContext()),
+               SmallVector<utils::IteratorType>(out.getNumResults(),
+                                                utils::IteratorType::parallel));
+  rewriter.replaceAllUsesExcept(result, divided, divided.getDefiningOp());
 }
 
 /// In a block of rows of a softmax that no contraction reads (an eager
@@ -516,17 +526,11 @@ static void divideInPlace(RewriterBase &rewriter, linalg::GenericOp op) {
   if (!split)
     return;
   auto [numerator, s] = *split;
-  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  auto divided = linalg::GenericOp::create(
-      rewriter, op.getLoc(), op.getResultTypes(), s, numerator.getResult(0),
-      {op.getMatchingIndexingMap(q->divisor), outMap},
-      op.getIteratorTypesArray(),
-      [&](OpBuilder &b, Location loc, ValueRange args) {
-        linalg::YieldOp::create(
-            b, loc,
-            arith::DivFOp::create(b, loc, args[1], args[0]).getResult());
-      });
-  rewriter.replaceOp(op, divided.getResults());
+  rewriter.replaceOp(
+      op, divideBy(rewriter, op.getLoc(), s, numerator.getResult(0),
+                   op.getMatchingIndexingMap(q->divisor),
+                   op.getMatchingIndexingMap(op.getDpsInitOperand(0)),
+                   op.getIteratorTypesArray()));
 }
 
 /// Fuses the contractions around a row-block op into its blocks: `sources`

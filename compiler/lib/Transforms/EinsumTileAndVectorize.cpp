@@ -213,6 +213,15 @@ static bool isContiguousInAnInput(linalg::LinalgOp op, unsigned loop,
   return false;
 }
 
+/// Whether `op`'s body yields a sum or a max (either NaN rule): the
+/// reductions whose lanes can keep partial results.
+static bool combinesBySumOrMax(linalg::LinalgOp op) {
+  Operation *combined =
+      op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
+  return isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp,
+                         arith::MaxNumFOp>(combined);
+}
+
 /// Reductions along the inputs' contiguous dimension (`ij,j->i`,
 /// `ij->i`) vectorize badly along the parallel loop: every lane would load
 /// from another row. Such ops get per-lane partial sums instead.
@@ -224,10 +233,7 @@ static bool prefersPartialReduction(linalg::LinalgOp op) {
   // eager sums) and for max (softmax's, eager max along the last axis:
   // 4x12x512x512 in 1.5 ms, 10.5 ms when its lanes were gathered from
   // rows).
-  Operation *combined =
-      op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
-  if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp,
-                       arith::MaxNumFOp>(combined))
+  if (!combinesBySumOrMax(op))
     return false;
   // Inputs the reduction does not index (a row's max in softmax's sum of
   // exp(x - max)) are read once per row, whatever their layout.
@@ -570,10 +576,7 @@ static SmallVector<unsigned> columnSumLoops(linalg::GenericOp op,
       return {};
     streamed.push_back(op.getDpsInitOperand(0));
   } else {
-    Operation *combined =
-        op.getBlock()->getTerminator()->getOperand(0).getDefiningOp();
-    if (!isa_and_nonnull<arith::AddFOp, arith::AddIOp, arith::MaximumFOp,
-                         arith::MaxNumFOp>(combined))
+    if (!combinesBySumOrMax(op))
       return {};
     llvm::append_range(streamed, op.getDpsInputOperands());
   }
