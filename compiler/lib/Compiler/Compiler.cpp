@@ -147,6 +147,9 @@ static constexpr llvm::StringLiteral kLinalgEnd =
 // OpenMP threads; {8}: its L3 size. An scf.forall it
 // makes becomes an OpenMP parallel loop; canonicalize then inlines the
 // memref.alloca_scope that convert-scf-to-openmp wraps around the body.
+// einsum-lower-reductions runs before canonicalize, which would fold a
+// one-element vector.multi_reduction into an arith op without its `nsz`
+// (and again in the LLVM stage, for any that a later pass makes).
 static constexpr llvm::StringLiteral kVectorStage =
     "eliminate-empty-tensors,"
     "func.func(einsum-fuse-rows{{parallel-work={0} l1-bytes={3} "
@@ -156,7 +159,8 @@ static constexpr llvm::StringLiteral kVectorStage =
     "l2-bytes={4} bf16-dot={5} int8-dot={6}},"
     "loop-invariant-code-motion,"
     "einsum-tile-and-vectorize{{parallel-work={0} vector-bits={1} "
-    "vector-registers={2} l1-bytes={3} l2-bytes={4} l3-bytes={8} threads={7}}),"
+    "vector-registers={2} l1-bytes={3} l2-bytes={4} l3-bytes={8} threads={7}},"
+    "einsum-lower-reductions),"
     "canonicalize,cse,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
@@ -169,7 +173,7 @@ static constexpr llvm::StringLiteral kVectorStage =
     "func.func(einsum-prefetch-strided-reads{{l2-bytes={4}})";
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"
-    "lower-vector-multi-reduction{lowering-strategy=inner-reduction},"
+    "einsum-lower-reductions,"
     "einsum-approximate-math,"
     "einsum-expand-bf16,einsum-lower-dot-products),"
     "convert-math-to-llvm,convert-math-to-libm,"
