@@ -40,3 +40,24 @@ func.func @f64(%v: vector<8xf64>, %s: f64, %w: vector<16xf32>) -> (vector<8xf64>
   %q = math.sqrt %w : vector<16xf32>
   return %e, %r, %q : vector<8xf64>, f64, vector<16xf32>
 }
+
+// f32 erf is one rational function x P(x^2) / Q(x^2): ten FMAs (Horner,
+// degree 5 in x^2 each), one division, and the ratio kept within [-1, 1]
+// by compare-and-selects that a NaN passes through.
+// CHECK-LABEL: func.func @erf
+// CHECK-SAME: (%[[X:.*]]: vector<16xf32>)
+// CHECK: %[[XX:.*]] = arith.mulf %[[X]], %[[X]]
+// CHECK: %[[BIG:.*]] = arith.cmpf ogt, %[[XX]]
+// CHECK: %[[T:.*]] = arith.select %[[BIG]], %{{.*}}, %[[XX]]
+// CHECK-COUNT-10: math.fma %{{.*}}, %[[T]]
+// CHECK: arith.divf
+// CHECK: arith.cmpf ogt
+// CHECK: arith.select
+// CHECK: arith.cmpf olt
+// CHECK: %[[R:.*]] = arith.select
+// CHECK-NOT: math.erf
+// CHECK: return %[[R]]
+func.func @erf(%v: vector<16xf32>) -> vector<16xf32> {
+  %r = math.erf %v : vector<16xf32>
+  return %r : vector<16xf32>
+}
