@@ -8,8 +8,8 @@
 // 240 bytes holds 3 of them: the quotient is tiled by 1 x 3 rows and both
 // reductions are computed in each tile, the max once. In each tile
 // exp(x - max) is written once into the result's tile, summed from there
-// and divided in place: one exp per element, not two. Only the
-// reductions' fills stay whole.
+// and multiplied in place by 1 / sum, one division per row: one exp per
+// element, not two. Only the reductions' fills stay whole.
 // CHECK-LABEL: func @softmax
 // CHECK-NOT: tensor.expand_shape
 // CHECK: scf.for %[[I:.*]] = %c0 to %c2 step %c1
@@ -23,9 +23,13 @@
 // CHECK-NOT: arith.divf
 // CHECK: %[[S:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[E]] : tensor<1x3x10xf32>)
 // CHECK-NOT: math.exp
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<1x3xf32>) outs(%[[E]] : tensor<1x3x10xf32>)
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} outs(%[[S]] : tensor<1x3xf32>)
+// CHECK-NEXT: ^bb0(%[[SUM:.*]]: f32)
+// CHECK-NEXT: arith.divf %{{.*}}, %[[SUM]]
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[R]] : tensor<1x3xf32>) outs(%[[E]] : tensor<1x3x10xf32>)
 // CHECK-NOT: math.exp
-// CHECK: arith.divf
+// CHECK-NOT: arith.divf
+// CHECK: arith.mulf
 // CHECK: tensor.insert_slice %[[P]]
 // CHECK-NOT: linalg.generic
 // THREADS-LABEL: func @softmax
@@ -164,8 +168,8 @@ func.func @column_sums(%x: tensor<6x10xf32>) -> tensor<6x10xf32> {
 // blocks are first split into one chunk per thread (an scf.forall of 2,
 // along the batch), whose blocks are sequential loops. In each block the
 // weighted sum reads exp(s - max), not the quotient, and its result is
-// divided by the row's sum (8 divisions per row, not 16), which is summed
-// from that block of exponentials: one exp per score, not two.
+// multiplied by 1 / the row's sum (one division per row, not 16), which is
+// summed from that block of exponentials: one exp per score, not two.
 // CHECK-LABEL: func @attention
 // CHECK-NOT: tensor<2x2x16x16xf32>
 // CHECK: scf.for %[[B:.*]] = %c0 to %c2 step %c1
@@ -185,9 +189,12 @@ func.func @column_sums(%x: tensor<6x10xf32>) -> tensor<6x10xf32> {
 // CHECK-NEXT: arith.addf
 // CHECK-NEXT: linalg.yield
 // CHECK: %[[O:.*]] = linalg.generic {{.*}} ins(%[[E]], %{{.*}} : tensor<1x1x16x16xf32>, tensor<1x16x1x8xf32>) outs(%{{.*}} : tensor<1x16x1x8xf32>)
-// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[L]] : tensor<1x1x16xf32>) outs(%[[O]] : tensor<1x16x1x8xf32>)
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} outs(%[[L]] : tensor<1x1x16xf32>)
+// CHECK-NEXT: ^bb0(%[[SUM:.*]]: f32)
+// CHECK-NEXT: arith.divf %{{.*}}, %[[SUM]]
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[R]] : tensor<1x1x16xf32>) outs(%[[O]] : tensor<1x16x1x8xf32>)
 // CHECK-NEXT: ^bb0(%[[IN:.*]]: f32, %[[OUT:.*]]: f32)
-// CHECK-NEXT: arith.divf %[[OUT]], %[[IN]]
+// CHECK-NEXT: arith.mulf %[[OUT]], %[[IN]]
 // CHECK: tensor.insert_slice
 // CHECK-NOT: linalg.generic
 // CHECK: return

@@ -299,8 +299,8 @@ TEST(OpsTest, SoftmaxIsStableAndNormalized) {
 }
 
 TEST(OpsTest, SoftmaxOfARowWithNaNIsNaN) {
-  // The row's max only shifts it (softmax takes maxnumf, which skips a
-  // NaN), yet a NaN anywhere in a row makes the whole row NaN, as in
+  // The row's max only shifts it, yet a NaN anywhere in a row makes the
+  // whole row NaN, as in
   // numpy's exp(x - max) / sum, torch.softmax and tf.nn.softmax; a row of
   // -inf is NaN too (-inf - -inf), and +inf with finite values gives NaN
   // where x is finite (inf - inf) as well. Rows without NaN are exact.
@@ -340,7 +340,7 @@ TEST(OpsTest, SoftmaxOfARowWithNaNIsNaN) {
       }
     }
   // Softmax of a traced relu, along axes of 1 and of 3: relu keeps its NaN
-  // (the maxnumf is softmax's own max, not the relu before it).
+  // (relu's max is not a reduction: einsum-lower-reductions leaves it be).
   Function reluSoftmax =
       function([](Sym x) { return std::vector<Sym>{softmax(relu(x), -1)}; });
   for (int64_t n : {1, 3}) {

@@ -205,26 +205,10 @@ static Value emitSoftmax(OpBuilder &b, Location loc, const OpSignature &sig,
   Typed x{
       einsum::convertTensor(b, loc, input, sig.inputTypes[0], sig.computeType),
       sig.inputShapes[0], sig.computeType};
-  // The max only shifts x, so which of -0 and +0 it takes, or whether it
-  // skips a NaN, changes nothing: a NaN in a row still makes that row's
-  // exp(x - m), sum and result NaN. So it is maxnumf, not the eager max's
-  // maximumf: one vmaxps and a NaN check per vector on x86 instead of six
-  // instructions (maximumf orders -0 below +0 and propagates NaN).
+  // The eager max's maximumf (nsz): a NaN in a row makes that row's
+  // exp(x - m), sum and result NaN. Its reductions lower to vmaxps and a NaN
+  // check a step (einsum-lower-reductions).
   Typed m = apply(OpKind::Max, {x}, true);
-  Operation *def = m.value.getDefiningOp();
-  while (def && !isa<linalg::GenericOp>(def) && def->getNumOperands() > 0)
-    def = def->getOperand(0).getDefiningOp();
-  // Only the max's own generic, reading x: not an op that made x (a traced
-  // relu, whose maximumf must keep NaN).
-  auto generic = dyn_cast_if_present<linalg::GenericOp>(def);
-  if (generic && llvm::is_contained(generic.getDpsInputs(), x.value))
-    generic.getBody()->walk([&](arith::MaximumFOp max) {
-      OpBuilder at(max);
-      max.replaceAllUsesWith(
-          arith::MaxNumFOp::create(at, max.getLoc(), max.getLhs(), max.getRhs())
-              .getResult());
-      max.erase();
-    });
   Typed d = apply(OpKind::Sub, {x, m});
   Typed e = apply(OpKind::Exp, {d});
   Typed s = apply(OpKind::Sum, {e}, true);

@@ -180,11 +180,17 @@ def EinsumTileAndVectorize
     to 4 registers per row, one cross-lane reduction at the end. Rows are
     read one at a time in the order of an input that every loop indexes,
     or 8 side by side where an input that the reduction reads is the same
-    for every row (the vector of `ij,j->i`, one load for 8 rows). Adds and maxima take this path. A reduction that one SIMD
-    width does not divide is split first (`linalg::splitOp`) into the part
-    it divides and the remainder (129 = 128 + 1), each reduced this way.
-    With `parallel-work` iterations or more, the groups of rows are the
-    iterations of an `scf.forall`.
+    for every row (the vector of `ij,j->i`, one load for 8 rows). Adds
+    and maxima take this path. A reduction that one SIMD width does not
+    divide is split within each row tile (`linalg::splitOp`) into the part
+    it divides and the remainder (129 = 128 + 1), each reduced this way,
+    so the remainder is read with its row. With `parallel-work` iterations
+    or more, the groups of rows are the iterations of an `scf.forall`.
+
+    Every strategy's threshold is a share of `parallel-work` where the op
+    is cheap per byte or dear per iteration: a quarter for a nest that
+    reads an input once (reductions along rows, elementwise ops), a
+    sixteenth for one that calls a math function (exp, erf).
 
     A floating-point sum over several reduction loops, one of which is an
     input's contiguous dimension `r` (`ijk->j`: `i` and `k`), splits `r`
@@ -485,10 +491,11 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
     In each block, where the quotient divides by a value constant along
     each row (softmax's sum) and the weighted sum starts from zero, the
     weighted sum reads the numerator and its result is divided instead:
-    sum_t (x_t / s) v_t = (sum_t x_t v_t) / s, d divisions per row rather
+    sum_t (x_t / s) v_t = (sum_t x_t v_t) / s, d elements per row rather
     than one per key. Where the sum adds up that same numerator
     (exp(x - max)), it is summed from the block of numerators: softmax's
-    exp is then computed once per score, not twice.
+    exp is then computed once per score, not twice. Each of these
+    divisions in place multiplies by 1 / s, computed once per row.
   }];
   let options = [
     Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
