@@ -5,6 +5,7 @@
 // RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=2" | FileCheck %s --check-prefix=TWO
 // RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=3" | FileCheck %s --check-prefix=THREE
 // RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=1" | FileCheck %s --check-prefix=ONE
+// RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize | FileCheck %s --check-prefix=COLLAPSE
 
 // A 128x512x256 matmul: cache tiles 64 x 128 over the parallel loops (the
 // reduction fits in one 256 tile), register tiles 8 x 32 within them, and
@@ -584,4 +585,78 @@ func.func @pad_fill(%packed: tensor<12x64x16xf32>) -> tensor<12x64x16xf32> {
   %filled = linalg.fill ins(%zero : f32) outs(%slice : tensor<12x64x12xf32>) -> tensor<12x64x12xf32>
   %r = tensor.insert_slice %filled into %packed[0, 0, 4] [12, 64, 12] [1, 1, 1] : tensor<12x64x12xf32> into tensor<12x64x16xf32>
   return %r : tensor<12x64x16xf32>
+}
+
+// -----
+
+// An elementwise op whose operands are whole contiguous buffers runs as one
+// loop over the runs of dims that every operand reads contiguously: exp of
+// 2x3x5x7 is one loop of 210 (register tiles and an 18-lane remainder at
+// the end, not a remainder in every row of 7); a bias add over the last
+// dim is 30 rows of 7. A transposed result, or an input read through
+// strides, keeps its loops.
+// COLLAPSE-LABEL: func @exp_whole
+// COLLAPSE: tensor.collapse_shape %{{.*}} {{\[}}[0, 1, 2, 3]] : tensor<2x3x5x7xf32> into tensor<210xf32>
+// COLLAPSE: math.exp %{{.*}} : vector<32xf32>
+// COLLAPSE: math.exp %{{.*}} : vector<18xf32>
+// COLLAPSE: tensor.expand_shape %{{.*}} {{\[}}[0, 1, 2, 3]] output_shape [2, 3, 5, 7]
+// COLLAPSE-LABEL: func @bias_add
+// COLLAPSE: tensor.collapse_shape %{{.*}} {{\[}}[0, 1, 2], [3]] : tensor<2x3x5x7xf32> into tensor<30x7xf32>
+// COLLAPSE: tensor.expand_shape %{{.*}} {{\[}}[0, 1, 2], [3]] output_shape [2, 3, 5, 7]
+// COLLAPSE-LABEL: func @transposed
+// COLLAPSE-NOT: tensor.collapse_shape
+// COLLAPSE-LABEL: func @strided
+// COLLAPSE-NOT: tensor.collapse_shape
+// COLLAPSE: return
+#id = affine_map<(a, b, c, d) -> (a, b, c, d)>
+#last = affine_map<(a, b, c, d) -> (d)>
+#swap = affine_map<(a, b, c, d) -> (a, c, b, d)>
+func.func @exp_whole(%xm: memref<2x3x5x7xf32>, %om: memref<2x3x5x7xf32>) {
+  %x = bufferization.to_tensor %xm restrict : memref<2x3x5x7xf32> to tensor<2x3x5x7xf32>
+  %o = bufferization.to_tensor %om restrict writable : memref<2x3x5x7xf32> to tensor<2x3x5x7xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+    ins(%x : tensor<2x3x5x7xf32>) outs(%o : tensor<2x3x5x7xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    %e = math.exp %a : f32
+    linalg.yield %e : f32
+  } -> tensor<2x3x5x7xf32>
+  bufferization.materialize_in_destination %r in restrict writable %om : (tensor<2x3x5x7xf32>, memref<2x3x5x7xf32>) -> ()
+  return
+}
+func.func @bias_add(%xm: memref<2x3x5x7xf32>, %bm: memref<7xf32>, %om: memref<2x3x5x7xf32>) {
+  %x = bufferization.to_tensor %xm restrict : memref<2x3x5x7xf32> to tensor<2x3x5x7xf32>
+  %bias = bufferization.to_tensor %bm restrict : memref<7xf32> to tensor<7xf32>
+  %o = tensor.empty() : tensor<2x3x5x7xf32>
+  %r = linalg.generic {indexing_maps = [#id, #last, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+    ins(%x, %bias : tensor<2x3x5x7xf32>, tensor<7xf32>) outs(%o : tensor<2x3x5x7xf32>) {
+  ^bb0(%a: f32, %c: f32, %b: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3x5x7xf32>
+  bufferization.materialize_in_destination %r in restrict writable %om : (tensor<2x3x5x7xf32>, memref<2x3x5x7xf32>) -> ()
+  return
+}
+func.func @transposed(%xm: memref<2x3x5x7xf32>, %om: memref<2x5x3x7xf32>) {
+  %x = bufferization.to_tensor %xm restrict : memref<2x3x5x7xf32> to tensor<2x3x5x7xf32>
+  %o = tensor.empty() : tensor<2x5x3x7xf32>
+  %r = linalg.generic {indexing_maps = [#id, #swap], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+    ins(%x : tensor<2x3x5x7xf32>) outs(%o : tensor<2x5x3x7xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    %e = math.exp %a : f32
+    linalg.yield %e : f32
+  } -> tensor<2x5x3x7xf32>
+  bufferization.materialize_in_destination %r in restrict writable %om : (tensor<2x5x3x7xf32>, memref<2x5x3x7xf32>) -> ()
+  return
+}
+func.func @strided(%xm: memref<2x3x5x7xf32, strided<[240, 80, 8, 1]>>, %om: memref<2x3x5x7xf32>) {
+  %x = bufferization.to_tensor %xm restrict : memref<2x3x5x7xf32, strided<[240, 80, 8, 1]>> to tensor<2x3x5x7xf32>
+  %o = tensor.empty() : tensor<2x3x5x7xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+    ins(%x : tensor<2x3x5x7xf32>) outs(%o : tensor<2x3x5x7xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    %e = math.exp %a : f32
+    linalg.yield %e : f32
+  } -> tensor<2x3x5x7xf32>
+  bufferization.materialize_in_destination %r in restrict writable %om : (tensor<2x3x5x7xf32>, memref<2x3x5x7xf32>) -> ()
+  return
 }

@@ -16,6 +16,7 @@
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -476,6 +477,76 @@ static LogicalResult reduceInPartialSums(RewriterBase &rewriter,
   for (Operation *o : toVectorize)
     (void)vectorizeIfPossible(rewriter, o);
   return success();
+}
+
+/// Whether `v` is a whole buffer of its own laid out contiguously once
+/// bufferized: a tensor of an identity-layout memref, a new tensor, or the
+/// result of a linalg op into one of those.
+static bool isWholeContiguous(Value v) {
+  while (true) {
+    if (auto toTensor = v.getDefiningOp<bufferization::ToTensorOp>())
+      return cast<MemRefType>(toTensor.getBuffer().getType())
+          .getLayout()
+          .isIdentity();
+    if (v.getDefiningOp<tensor::EmptyOp>() ||
+        v.getDefiningOp<bufferization::AllocTensorOp>())
+      return true;
+    auto producer = v.getDefiningOp<linalg::LinalgOp>();
+    if (!producer)
+      return false;
+    v = producer.getDpsInitOperand(cast<OpResult>(v).getResultNumber())->get();
+  }
+}
+
+/// An elementwise op (all loops parallel, every operand read in loop
+/// order, broadcasts aside) with its runs of loops that every operand reads
+/// as one contiguous run collapsed into one loop: gelu of 4 x 12 x 129 x
+/// 129 is one loop of 798768, with no remainder of 1 in every row of 129
+/// (a strided column of scalar erfs, a nest of its own), and a bias add
+/// `abcd,d->abcd` is 6192 x 129. Operands must be whole contiguous buffers,
+/// so that the collapse bufferizes to a view, never a copy. Returns the op
+/// to tile: the collapsed one, or `op` unchanged.
+static linalg::GenericOp collapseElementwiseLoops(RewriterBase &rewriter,
+                                                  linalg::GenericOp op) {
+  unsigned loops = op.getNumLoops();
+  if (loops < 2 || op.getNumReductionLoops() != 0 ||
+      !op.hasPureTensorSemantics())
+    return op;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (AffineMap map : maps) {
+    int64_t last = -1;
+    for (AffineExpr e : map.getResults()) {
+      auto dim = dyn_cast<AffineDimExpr>(e);
+      if (!dim || (int64_t)dim.getPosition() <= last)
+        return op;
+      last = dim.getPosition();
+    }
+  }
+  for (OpOperand &operand : op->getOpOperands())
+    if (!isWholeContiguous(operand.get()))
+      return op;
+  SmallVector<ReassociationIndices> groups;
+  ReassociationIndices run{0};
+  for (unsigned d = 1; d < loops; ++d) {
+    ReassociationIndices longer = run;
+    longer.push_back(d);
+    if (linalg::areDimSequencesPreserved(maps, {longer})) {
+      run = longer;
+      continue;
+    }
+    groups.push_back(run);
+    run = {d};
+  }
+  groups.push_back(run);
+  if (groups.size() == loops)
+    return op;
+  rewriter.setInsertionPoint(op);
+  FailureOr<linalg::CollapseResult> collapsed =
+      linalg::collapseOpIterationDims(op, groups, rewriter);
+  if (failed(collapsed))
+    return op;
+  rewriter.replaceOp(op, collapsed->results);
+  return cast<linalg::GenericOp>(collapsed->collapsedOp.getOperation());
 }
 
 /// Rows of a partial reduction read side by side when they share an input
@@ -1918,6 +1989,8 @@ struct EinsumTileAndVectorize
 
     for (linalg::GenericOp generic : generics) {
       int64_t opWork = work(generic);
+      if (!generic->hasAttr(einsum::kGemmAttrName))
+        generic = collapseElementwiseLoops(rewriter, generic);
       if (auto roles = generic->getAttrOfType<DenseI64ArrayAttr>(
               einsum::kGemmAttrName)) {
         if (failed(tileGemmKernel(rewriter, generic, roles.asArrayRef(),
