@@ -1,5 +1,7 @@
 // RUN: einsum-opt %s --split-input-file --einsum-fuse-rows=l1-bytes=240 | FileCheck %s
 // RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=1" | FileCheck %s --check-prefix=THREADS
+// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=1000" | FileCheck %s --check-prefix=SHARE
+// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=1936" | FileCheck %s --check-prefix=NOSHARE
 // RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 l2-bytes=4096 parallel-work=1" | FileCheck %s --check-prefix=BLOCKS
 
 // Softmax as eager and traced kernels emit it: the rows' maxima, the sums
@@ -34,6 +36,13 @@
 // CHECK-NOT: linalg.generic
 // THREADS-LABEL: func @softmax
 // THREADS: scf.forall (%{{.*}}, %{{.*}}) = (0, 0) to (2, 6) step (1, 3)
+// Its rows call exp: threads from a sixteenth of parallel-work (120
+// iterations: from 1000, not from 1936).
+// SHARE-LABEL: func @softmax
+// SHARE: scf.forall
+// NOSHARE-LABEL: func @softmax
+// NOSHARE-NOT: scf.forall
+// NOSHARE: return
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #row = affine_map<(d0, d1, d2) -> (d0, d1)>
 #keep = affine_map<(d0, d1, d2) -> (d0, d1, 0)>

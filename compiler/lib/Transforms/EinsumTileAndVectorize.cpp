@@ -15,11 +15,11 @@
 #include "einjit/Transforms/KernelChoice.h"
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
+#include "einjit/Transforms/ThreadWork.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
@@ -420,28 +420,13 @@ static bool readsAnInputOnce(linalg::LinalgOp op) {
   });
 }
 
-/// A nest that reads an input once takes threads at this share of the
-/// parallel-work threshold (readsAnInputOnce).
-static constexpr int64_t kMemoryBoundShare = 4;
-/// A nest whose body calls a math function (exp, erf, ...) takes threads at
-/// this share of the threshold: each iteration costs tens of vector
-/// instructions per SIMD register, where a contraction's costs one FMA.
-static constexpr int64_t kMathShare = 16;
-
-/// The parallel-work threshold for `op`: a share of it where `op` reads an
-/// input once or calls math functions. A nest bound by memory bandwidth
-/// gains from a second core's loads at a quarter of the work: a 768 x 768
-/// matrix-vector product (590k iterations, 2.4 MB read once) took 27 us on
-/// one thread, where OpenBLAS's sgemv on two took 21.
+/// The parallel-work threshold for `op`: a share of it where `op` calls
+/// math functions or reads an input once (ThreadWork.h).
 static int64_t threadWork(linalg::LinalgOp op, int64_t parallelWork) {
-  bool callsMath = false;
-  op.getBlock()->walk([&](Operation *inner) {
-    callsMath |= isa<math::MathDialect>(inner->getDialect());
-  });
-  if (callsMath)
-    return parallelWork / kMathShare;
+  if (einsum::callsMath(op))
+    return einsum::shareOf(parallelWork, einsum::kMathShare);
   if (readsAnInputOnce(op))
-    return parallelWork / kMemoryBoundShare;
+    return einsum::shareOf(parallelWork, einsum::kMemoryBoundShare);
   return parallelWork;
 }
 
