@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """einjit's eager ops beside numpy and torch, in the same run.
 
-The operand is a 4 x 12 x 129 x 129 f32 tensor (attention scores at b4 h12
-s129) and a (129,) bias. einjit's times come from build/bin/einsum-eager-ops
+The operand is an f32 tensor, by default 4 x 12 x 129 x 129 (attention
+scores at b4 h12 s129; --shape), and a bias the size of its last dim; sum,
+max and softmax run along --axis (default -1). einjit's times come from build/bin/einsum-eager-ops
 (fastest of 9 calls after the compiling one); the peers are timed here the
 same way. Threads: OMP_NUM_THREADS for einjit and torch (default 2 on this
 machine's 2 vCPUs); numpy's ufuncs are single-threaded.
 
   cmake --build build --target einsum-eager-ops
-  bench/.venv/bin/python bench/eager_ops.py [--binary build/bin/einsum-eager-ops]
+  bench/.venv/bin/python bench/eager_ops.py [--shape 2048x768] [--axis 0]
+      [--binary build/bin/einsum-eager-ops]
 """
 import argparse
 import os
@@ -33,26 +35,32 @@ def best_ms(call, reps=10):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default="build/bin/einsum-eager-ops")
+    parser.add_argument("--shape", default="4x12x129x129",
+                        help="the operand's shape, as 2048x768")
+    parser.add_argument("--axis", type=int, default=-1,
+                        help="the axis of sum, max and softmax")
     args = parser.parse_args()
-    out = subprocess.run([args.binary], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run([args.binary, args.shape, str(args.axis)],
+                         check=True, capture_output=True, text=True).stdout
     mine = {line.split()[0].split(".", 1)[1]: float(line.split()[1])
             for line in out.splitlines()}
 
-    e = np.arange(4 * 12 * 129 * 129, dtype=np.float64)
-    x = (np.sin(e * 0.37) * 4).astype(np.float32).reshape(4, 12, 129, 129)
-    bias = (np.arange(129) * 0.01).astype(np.float32)
+    shape = [int(d) for d in args.shape.split("x")]
+    axis = args.axis
+    e = np.arange(int(np.prod(shape)), dtype=np.float64)
+    x = (np.sin(e * 0.37) * 4).astype(np.float32).reshape(shape)
+    bias = (np.arange(shape[-1]) * 0.01).astype(np.float32)
 
     def np_softmax(a):
-        d = a - a.max(axis=-1, keepdims=True)
+        d = a - a.max(axis=axis, keepdims=True)
         p = np.exp(d)
-        return p / p.sum(axis=-1, keepdims=True)
+        return p / p.sum(axis=axis, keepdims=True)
 
     peers = {"numpy": {
         "add_bias": lambda: x + bias,
         "exp": lambda: np.exp(x),
-        "sum_last": lambda: x.sum(axis=-1),
-        "max_last": lambda: x.max(axis=-1),
+        "sum": lambda: x.sum(axis=axis),
+        "max": lambda: x.max(axis=axis),
         "softmax": lambda: np_softmax(x),
     }}
     try:
@@ -63,13 +71,14 @@ def main():
             "add_bias": lambda: tx + tb,
             "exp": lambda: torch.exp(tx),
             "gelu": lambda: torch.nn.functional.gelu(tx),
-            "sum_last": lambda: tx.sum(dim=-1),
-            "max_last": lambda: tx.amax(dim=-1),
-            "softmax": lambda: torch.softmax(tx, dim=-1),
+            "sum": lambda: tx.sum(dim=axis),
+            "max": lambda: tx.amax(dim=axis),
+            "softmax": lambda: torch.softmax(tx, dim=axis),
         }
     except ImportError:
         print("(torch not installed: bench/setup-peers.sh)")
 
+    print(f"shape {args.shape}, axis {axis}")
     names = list(peers)
     print("| op | einjit ms | " + " | ".join(f"{n} ms" for n in names)
           + " | best peer / einjit |")

@@ -201,21 +201,22 @@ func.func @transpose_blocks(%a: tensor<20x3x40xf32>) -> tensor<40x3x20xf32> {
 
 // -----
 
-// A result of more than four L2 caches (8 MiB here) is streamed; with
+// A result of more than four L2 caches (8 MiB here) and half the L3 (16
+// MiB) is streamed; with
 // enough work, the block rows of the result's contiguous dimension are an
 // scf.forall. f64 blocks are 8x8. Below 16 elements a range takes blocks
 // of the largest power of two it holds (4 for the 6 rows of @narrow).
 // THREADS-LABEL: func @stream_blocks
-// THREADS: scf.forall (%[[I:.*]]) = (0) to (1024) step (8)
-// THREADS: tensor.extract_slice %{{.*}}[0, %[[I]]] [1152, 8] [1, 1] : tensor<1152x1024xf64> to tensor<1152x8xf64>
+// THREADS: scf.forall (%[[I:.*]]) = (0) to (2048) step (8)
+// THREADS: tensor.extract_slice %{{.*}}[0, %[[I]]] [1152, 8] [1, 1] : tensor<1152x2048xf64> to tensor<1152x8xf64>
 // THREADS: scf.for %{{.*}} = %c0 to %c1152 step %c8
 // THREADS: linalg.transpose ins(%{{.*}} : tensor<8x8xf64>) outs(%{{.*}} : tensor<8x8xf64>) permutation = [1, 0] {einsum.stream, einsum.transpose_block}
 // THREADS: tensor.parallel_insert_slice
 // THREADS-LABEL: func @narrow
 // THREADS: linalg.transpose ins(%{{.*}} : tensor<4x4xf32>) outs(%{{.*}} : tensor<4x4xf32>) permutation = [1, 0] {einsum.transpose_block}
-func.func @stream_blocks(%a: tensor<1024x1152xf64>) -> tensor<1152x1024xf64> {
-  %0 = einsum.contract "ij->ji" %a : (tensor<1024x1152xf64>) -> tensor<1152x1024xf64>
-  return %0 : tensor<1152x1024xf64>
+func.func @stream_blocks(%a: tensor<2048x1152xf64>) -> tensor<1152x2048xf64> {
+  %0 = einsum.contract "ij->ji" %a : (tensor<2048x1152xf64>) -> tensor<1152x2048xf64>
+  return %0 : tensor<1152x2048xf64>
 }
 func.func @narrow(%a: tensor<6x100xf32>) -> tensor<100x6xf32> {
   %0 = einsum.contract "ij->ji" %a : (tensor<6x100xf32>) -> tensor<100x6xf32>
@@ -440,19 +441,28 @@ func.func @shared_fill(%a: tensor<64x8x1500xf32>, %b: tensor<4x1500x32xf32>, %b2
 
 // -----
 
-// An elementwise op whose result is larger than 4 L2 caches (an outer
-// product of 16 MiB) is tiled by rows of 4 registers in memory order, the
-// row tiles marked for non-temporal stores (einsum-lower-copies vectorizes
-// them after bufferization); a small one keeps 8 x 32 register tiles.
+// An elementwise op whose result is larger than the L2 is tiled by rows of
+// 4 registers in memory order; larger than 4 L2 caches and half the L3 (an
+// outer product of 32 MiB against 16), the row tiles are marked for
+// non-temporal stores (einsum-lower-copies vectorizes them after
+// bufferization). One of 16 MiB stays in the L3 for its reader: plain
+// stores. A small one keeps 8 x 32 register tiles.
 // CHECK-LABEL: func @outer_stream
-// CHECK: scf.for %{{.*}} = %c0 to %c2048 step %c2
+// CHECK: scf.for %{{.*}} = %c0 to %c4096 step %c2
 // CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1
 // CHECK: scf.for %{{.*}} = %c0 to %c2048 step %c64
 // CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x64xf32>) attrs = {{{.*}}einsum.stream}
+// CHECK-LABEL: func @outer_cached
+// CHECK: scf.for %{{.*}} = %c0 to %c2048 step %c64
+// CHECK-NOT: einsum.stream
 // CHECK-LABEL: func @outer_small
 // CHECK-NOT: einsum.stream
 // CHECK: vector.transfer_write {{.*}} : vector<8x32xf32>, tensor<64x128xf32>
-func.func @outer_stream(%a: tensor<2048xf32>, %b: tensor<2048xf32>) -> tensor<2048x2048xf32> {
+func.func @outer_stream(%a: tensor<4096xf32>, %b: tensor<2048xf32>) -> tensor<4096x2048xf32> {
+  %0 = einsum.contract "i,j->ij" %a, %b : (tensor<4096xf32>, tensor<2048xf32>) -> tensor<4096x2048xf32>
+  return %0 : tensor<4096x2048xf32>
+}
+func.func @outer_cached(%a: tensor<2048xf32>, %b: tensor<2048xf32>) -> tensor<2048x2048xf32> {
   %0 = einsum.contract "i,j->ij" %a, %b : (tensor<2048xf32>, tensor<2048xf32>) -> tensor<2048x2048xf32>
   return %0 : tensor<2048x2048xf32>
 }

@@ -114,7 +114,8 @@ def EinsumTileAndVectorize
     einsum-split-reductions) and the blocks inside it. An elementwise op
     whose result is larger than the L2 is tiled the same way along its
     result (rows of 4 registers in memory order, instead of 8-row register
-    tiles that write 128 bytes of each row); above four L2 caches its row
+    tiles that write 128 bytes of each row); above four L2 caches and half
+    the L3 (`l3-bytes`: a smaller result is read from there next) its row
     tiles are left unvectorized and marked `einsum.stream`, and
     einsum-lower-copies vectorizes them after bufferization with
     non-temporal stores.
@@ -164,8 +165,8 @@ def EinsumTileAndVectorize
     block does not divide ends with a block that overlaps the one before
     it (rewriting the same values). From `parallel-work` / 8 elements the
     outermost block loop is an `scf.forall`. A result larger than four
-    L2 caches (`l2-bytes`) is also marked `einsum.stream`: non-temporal
-    stores, with no read for ownership. Ranges below 4 stay loop nests.
+    L2 caches (`l2-bytes`) and half the L3 (`l3-bytes`) is also marked
+    `einsum.stream`: non-temporal stores, with no read for ownership. Ranges below 4 stay loop nests.
 
     An input that carries the SIMD loop (the innermost parallel one) in any
     dimension but its last, and that the other loops reuse at least 16
