@@ -17,10 +17,10 @@ func.func @max_rows(%x: vector<2x16xf32>, %acc: vector<2xf32>) -> vector<2xf32> 
   return %0 : vector<2xf32>
 }
 
-// Min takes the same flag, down to one-element rows.
+// Min takes the same flag, down to one-element rows, whose reduction is
+// an elementwise min.
 // CHECK-LABEL: func @min_one
-// CHECK: vector.reduction <minimumf>, %{{.*}} fastmath<nsz> : vector<1xf32> into f32
-// CHECK: arith.minimumf %{{.*}}, %{{.*}} fastmath<nsz> : f32
+// CHECK: arith.minimumf %{{.*}}, %{{.*}} fastmath<nsz> : vector<1xf32>
 func.func @min_one(%x: vector<1x1xf32>, %acc: vector<1xf32>) -> vector<1xf32> {
   %0 = vector.multi_reduction <minimumf>, %x, %acc [1] : vector<1x1xf32> to vector<1xf32>
   return %0 : vector<1xf32>
@@ -39,4 +39,18 @@ func.func @sum_and_relu(%x: vector<1x16xf32>, %acc: vector<1xf32>, %y: vector<16
   %zero = arith.constant dense<0.0> : vector<16xf32>
   %1 = arith.maximumf %y, %zero : vector<16xf32>
   return %0, %1 : vector<1xf32>, vector<16xf32>
+}
+
+// A reduction over a unit dim (a column sum's row of 1) is an elementwise
+// combine of whole vectors, not a reduction per lane.
+// CHECK-LABEL: func @unit_dim
+// CHECK-SAME: (%[[X:.*]]: vector<1x1x64xf32>, %[[ACC:.*]]: vector<1x64xf32>)
+// CHECK: %[[V:.*]] = vector.shape_cast %[[X]] : vector<1x1x64xf32> to vector<1x64xf32>
+// CHECK: arith.addf %[[ACC]], %[[V]] : vector<1x64xf32>
+// CHECK-NOT: vector.extract
+// CHECK-NOT: vector.reduction
+// CHECK: return
+func.func @unit_dim(%x: vector<1x1x64xf32>, %acc: vector<1x64xf32>) -> vector<1x64xf32> {
+  %0 = vector.multi_reduction <add>, %x, %acc [1] : vector<1x1x64xf32> to vector<1x64xf32>
+  return %0 : vector<1x64xf32>
 }

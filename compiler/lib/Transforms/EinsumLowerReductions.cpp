@@ -44,10 +44,21 @@ struct UnorderedZeros : RewriterBase::Listener {
 struct EinsumLowerReductions
     : einsum::impl::EinsumLowerReductionsBase<EinsumLowerReductions> {
   void runOnOperation() override {
+    UnorderedZeros listener;
+    // Reductions over unit dims first become elementwise ops (a column sum's
+    // `vector<1x1x64xf32>` over its row of 1 is one add of 64 lanes): the
+    // lowering below would turn the 1-long dim innermost and scalarize the
+    // add lane by lane.
+    RewritePatternSet unitDims(&getContext());
+    vector::MultiDimReductionOp::getCanonicalizationPatterns(unitDims,
+                                                             &getContext());
+    if (failed(applyPatternsGreedily(
+            getOperation(), std::move(unitDims),
+            GreedyRewriteConfig().setListener(&listener))))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     vector::populateVectorMultiReductionLoweringPatterns(
         patterns, vector::VectorMultiReductionLowering::InnerReduction);
-    UnorderedZeros listener;
     if (failed(applyPatternsGreedily(
             getOperation(), std::move(patterns),
             GreedyRewriteConfig().setListener(&listener))))
