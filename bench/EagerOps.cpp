@@ -3,8 +3,8 @@
 // Times einjit's eager ops (Ops.h) on an f32 tensor, by default 4 x 12 x
 // 129 x 129 (the attention scores of b4 h12 s129), and a bias the size of
 // its last dim: add with broadcasting, exp, gelu, sum and max along an
-// axis (the last by default), softmax along it. Prints `name ms` (the
-// fastest of 9 calls after a warm-up call that compiles).
+// axis (the last by default), softmax and log-softmax along it. Prints `name
+// ms` (the fastest of 9 calls after a warm-up call that compiles).
 // bench/eager_ops.py runs it beside numpy and torch.
 //
 // Usage: einsum-eager-ops [SHAPE [AXIS]], SHAPE as 2048x768.
@@ -60,6 +60,7 @@ int main(int argc, char **argv) {
       {"sum", [&] { return sum(x, {axis}); }},
       {"max", [&] { return max(x, {axis}); }},
       {"softmax", [&] { return softmax(x, axis); }},
+      {"log_softmax", [&] { return logSoftmax(x, axis); }},
   };
   for (const Case &c : cases) {
     double best = 1e30;

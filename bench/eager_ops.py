@@ -56,12 +56,17 @@ def main():
         p = np.exp(d)
         return p / p.sum(axis=axis, keepdims=True)
 
+    def np_log_softmax(a):
+        d = a - a.max(axis=axis, keepdims=True)
+        return d - np.log(np.exp(d).sum(axis=axis, keepdims=True))
+
     peers = {"numpy": {
         "add_bias": lambda: x + bias,
         "exp": lambda: np.exp(x),
         "sum": lambda: x.sum(axis=axis),
         "max": lambda: x.max(axis=axis),
         "softmax": lambda: np_softmax(x),
+        "log_softmax": lambda: np_log_softmax(x),
     }}
     try:
         import torch
@@ -74,6 +79,7 @@ def main():
             "sum": lambda: tx.sum(dim=axis),
             "max": lambda: tx.amax(dim=axis),
             "softmax": lambda: torch.softmax(tx, dim=axis),
+            "log_softmax": lambda: torch.log_softmax(tx, dim=axis),
         }
     except ImportError:
         print("(torch not installed: bench/setup-peers.sh)")
