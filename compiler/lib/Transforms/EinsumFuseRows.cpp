@@ -802,7 +802,8 @@ struct EinsumFuseRows : einsum::impl::EinsumFuseRowsBase<EinsumFuseRows> {
           parallelWork, math ? einsum::kMathShare : einsum::kMemoryBoundShare);
       FailureOr<Operation *> tiled = tileAndFuseGroup(
           rewriter, cast<TilingInterface>(*op), sizes,
-          /*interchange=*/{}, threshold > 0 && work >= threshold && tiles > 1);
+          /*interchange=*/{},
+          threads > 1 && threshold > 0 && work >= threshold && tiles > 1);
       if (failed(tiled))
         return signalPassFailure();
       divideInPlace(rewriter, cast<linalg::GenericOp>(*tiled));

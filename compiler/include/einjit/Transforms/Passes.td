@@ -224,7 +224,8 @@ def EinsumTileAndVectorize
            "cache tiles become an scf.forall for threads; 0 never">,
     Option<"threads", "threads", "unsigned", /*default=*/"2",
            "Threads that run an scf.forall (OpenMP's static schedule): "
-           "packed GEMMs cut their panels into chunks that balance on them">,
+           "packed GEMMs cut their panels into chunks that balance on them; "
+           "with 1, no other strategy makes an scf.forall">,
     Option<"l1Bytes", "l1-bytes", "int64_t", /*default=*/"49152",
            "L1 data cache per core; sizes the K blocks of packed kernels">,
     Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
