@@ -148,8 +148,8 @@ static constexpr llvm::StringLiteral kLinalgEnd =
 // makes becomes an OpenMP parallel loop; canonicalize then inlines the
 // memref.alloca_scope that convert-scf-to-openmp wraps around the body.
 // einsum-lower-reductions runs before canonicalize, which would fold a
-// one-element vector.multi_reduction into an arith op without its `nsz`
-// (and again in the LLVM stage, for any that a later pass makes).
+// one-element vector.multi_reduction into an arith op without its `nsz`;
+// no later pass makes one.
 static constexpr llvm::StringLiteral kVectorStage =
     "eliminate-empty-tensors,"
     "func.func(einsum-fuse-rows{{parallel-work={0} l1-bytes={3} "
@@ -173,7 +173,6 @@ static constexpr llvm::StringLiteral kVectorStage =
     "func.func(einsum-prefetch-strided-reads{{l2-bytes={4}})";
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"
-    "einsum-lower-reductions,"
     "einsum-approximate-math,"
     "einsum-expand-bf16,einsum-lower-dot-products),"
     "convert-math-to-llvm,convert-math-to-libm,"
