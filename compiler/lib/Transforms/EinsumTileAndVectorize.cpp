@@ -421,12 +421,16 @@ static bool readsAnInputOnce(linalg::LinalgOp op) {
 }
 
 /// The parallel-work threshold for `op`: a share of it where `op` calls
-/// math functions or reads an input once (ThreadWork.h).
+/// math functions, reads an input once, or is a contraction, whose inputs
+/// are reused: sums (reduction loops) of products of two or more inputs
+/// (ThreadWork.h).
 static int64_t threadWork(linalg::LinalgOp op, int64_t parallelWork) {
   if (einsum::callsMath(op))
     return einsum::shareOf(parallelWork, einsum::kMathShare);
   if (readsAnInputOnce(op))
     return einsum::shareOf(parallelWork, einsum::kMemoryBoundShare);
+  if (op.getNumDpsInputs() >= 2 && op.getNumReductionLoops() > 0)
+    return einsum::shareOf(parallelWork, einsum::kContractionShare);
   return parallelWork;
 }
 
@@ -1870,7 +1874,8 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
       chosen = option;
   if (chosen && chosen->size < ranges[chosen->loop])
     threads[chosen->loop] = chosen->size;
-  if (worthThreads(ranges, threads, parallelWork)) {
+  if (worthThreads(ranges, threads,
+                   einsum::shareOf(parallelWork, einsum::kContractionShare))) {
     FailureOr<Operation *> threadTile = tile(rewriter, target, threads, true);
     if (failed(threadTile))
       return failure();

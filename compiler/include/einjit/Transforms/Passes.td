@@ -191,7 +191,9 @@ def EinsumTileAndVectorize
     Every strategy's threshold is a share of `parallel-work` where the op
     is cheap per byte or dear per iteration: a quarter for a nest that
     reads an input once (reductions along rows, elementwise ops), a
-    sixteenth for one that calls a math function (exp, erf) (ThreadWork.h).
+    sixteenth for one that calls a math function (exp, erf), an eighth for
+    a contraction that reuses its inputs (the direct kernel and the packed
+    micro-kernel: `ij,jk->ik` from 64³) (ThreadWork.h).
 
     An elementwise op whose operands are whole contiguous buffers (tensors
     of identity-layout memrefs, new tensors) first has each run of loops
