@@ -7,6 +7,7 @@
 // RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize="parallel-work=1000 threads=1" | FileCheck %s --check-prefix=ONE
 // RUN: einsum-opt %s --split-input-file --einsum-tile-and-vectorize | FileCheck %s --check-prefix=COLLAPSE
 // RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize=parallel-work=2097152 | FileCheck %s --check-prefix=SHARE
+// RUN: einsum-opt %s --split-input-file --convert-einsum-to-linalg --einsum-tile-and-vectorize | FileCheck %s --check-prefix=ANNOT
 
 // A 128x512x256 matmul: cache tiles 64 x 128 over the parallel loops (the
 // reduction fits in one 256 tile), register tiles 8 x 32 within them, and
@@ -691,4 +692,26 @@ func.func @contraction_share(%a: tensor<96x96xf32>, %b: tensor<96x96xf32>) -> te
 func.func @outer_share(%a: tensor<96x96xf32>, %b: tensor<96xf32>) -> tensor<96x96x96xf32> {
   %0 = einsum.contract "ij,k->ijk" %a, %b : (tensor<96x96xf32>, tensor<96xf32>) -> tensor<96x96x96xf32>
   return %0 : tensor<96x96x96xf32>
+}
+
+// -----
+
+// A contraction's loops (register tiles unrolled already) tell LLVM not to
+// unroll them again; a matrix-vector product's row reductions keep LLVM's
+// unrolling.
+// ANNOT: #[[DIS:.*]] = #llvm.loop_unroll<disable = true>
+// ANNOT: #[[LA:.*]] = #llvm.loop_annotation<unroll = #[[DIS]]>
+// ANNOT-LABEL: func @annotated_matmul
+// ANNOT: vector.contract
+// ANNOT: } {loop_annotation = #[[LA]]}
+// ANNOT-LABEL: func @unannotated_matvec
+// ANNOT-NOT: loop_annotation
+// ANNOT: return
+func.func @annotated_matmul(%a: tensor<64x64xf32>, %b: tensor<64x64xf32>) -> tensor<64x64xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<64x64xf32>
+  return %0 : tensor<64x64xf32>
+}
+func.func @unannotated_matvec(%a: tensor<64x129xf32>, %x: tensor<129xf32>) -> tensor<64xf32> {
+  %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x129xf32>, tensor<129xf32>) -> tensor<64xf32>
+  return %0 : tensor<64xf32>
 }

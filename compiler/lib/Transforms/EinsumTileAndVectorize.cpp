@@ -420,6 +420,29 @@ static bool readsAnInputOnce(linalg::LinalgOp op) {
   });
 }
 
+/// Runs `build`, which tiles a kernel in `func`, and marks each scf.for
+/// loop it made not to be unrolled by LLVM (a `loop_annotation`, which
+/// the lowering to the LLVM dialect puts on the loop's latch): their
+/// bodies are unrolled register tiles and blocks already, and LLVM's
+/// unrolling of them only cost compile time.
+static LogicalResult
+withoutLlvmUnrolling(func::FuncOp func,
+                     llvm::function_ref<LogicalResult()> build) {
+  llvm::SmallPtrSet<Operation *, 32> before;
+  func.walk([&](scf::ForOp loop) { before.insert(loop); });
+  LogicalResult built = build();
+  MLIRContext *ctx = func.getContext();
+  auto unroll = LLVM::LoopUnrollAttr::get(ctx, BoolAttr::get(ctx, true), {}, {},
+                                          {}, {}, {}, {});
+  auto annotation = LLVM::LoopAnnotationAttr::get(
+      ctx, {}, {}, {}, unroll, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});
+  func.walk([&](scf::ForOp loop) {
+    if (!before.contains(loop))
+      loop->setAttr("loop_annotation", annotation);
+  });
+  return built;
+}
+
 /// The parallel-work threshold for `op`: a share of it where `op` calls
 /// math functions, reads an input once, or is a contraction, whose inputs
 /// are reused: sums (reduction loops) of products of two or more inputs
@@ -1983,8 +2006,10 @@ struct EinsumTileAndVectorize
       return op->getParentOfType<scf::ForallOp>() ? 0 : int64_t(parallelWork);
     };
     for (linalg::TransposeOp copy : transposes)
-      if (failed(tileAndVectorizeCopy(rewriter, copy, vectorBits,
-                                      vectorRegisters, work(copy))))
+      if (failed(withoutLlvmUnrolling(func, [&] {
+            return tileAndVectorizeCopy(rewriter, copy, vectorBits,
+                                        vectorRegisters, work(copy));
+          })))
         return signalPassFailure();
 
     for (linalg::GenericOp generic : generics) {
@@ -1993,9 +2018,11 @@ struct EinsumTileAndVectorize
         generic = collapseElementwiseLoops(rewriter, generic);
       if (auto roles = generic->getAttrOfType<DenseI64ArrayAttr>(
               einsum::kGemmAttrName)) {
-        if (failed(tileGemmKernel(rewriter, generic, roles.asArrayRef(),
-                                  vectorBits, l1Bytes, l2Bytes, l3Bytes, opWork,
-                                  threads)))
+        if (failed(withoutLlvmUnrolling(func, [&] {
+              return tileGemmKernel(rewriter, generic, roles.asArrayRef(),
+                                    vectorBits, l1Bytes, l2Bytes, l3Bytes,
+                                    opWork, threads);
+            })))
           return signalPassFailure();
         continue;
       }
@@ -2039,11 +2066,19 @@ struct EinsumTileAndVectorize
         if (failed(tileAndVectorize(rewriter, copy, vectorBits, vectorRegisters,
                                     opWork)))
           return signalPassFailure();
+      // Contractions (sums of products of inputs read more than once).
+      auto direct = [&] {
+        return tileAndVectorize(rewriter, generic, vectorBits, vectorRegisters,
+                                opWork);
+      };
       LogicalResult done =
           prefersPartialReduction(generic)
               ? tileForPartialReduction(rewriter, generic, vectorBits, opWork)
-              : tileAndVectorize(rewriter, generic, vectorBits, vectorRegisters,
-                                 opWork);
+          : generic.getNumDpsInputs() >= 2 &&
+                  generic.getNumReductionLoops() > 0 &&
+                  !readsAnInputOnce(generic)
+              ? withoutLlvmUnrolling(func, direct)
+              : direct();
       if (failed(done))
         return signalPassFailure();
     }
@@ -2055,7 +2090,8 @@ struct EinsumTileAndVectorize
         padFills.push_back(fill);
     });
     for (linalg::FillOp fill : padFills)
-      if (failed(tileAndVectorizePadFill(rewriter, fill)))
+      if (failed(withoutLlvmUnrolling(
+              func, [&] { return tileAndVectorizePadFill(rewriter, fill); })))
         return signalPassFailure();
 
     RewritePatternSet patterns(ctx);
