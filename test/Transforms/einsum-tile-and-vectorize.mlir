@@ -407,21 +407,31 @@ func.func @pack_quads(%src: tensor<3x4x1x32xi8>, %dst: tensor<1x3x32x4xi8>) -> t
 // (in parallel, into its cache); on one thread, a fill of the whole result
 // comes before the K blocks. The two ops share one fill (as CSE leaves the
 // fills of same-shaped contractions): with threads, each takes it into its
-// own blocks, and no whole-result fill is left for them to copy.
+// own blocks, and no whole-result fill is left for them to copy. A fill
+// is written as rows of vector stores in loops LLVM does not unroll (left
+// to the loop lowering, LLVM made each row a memset and unrolled the loops
+// around them: 72 memsets in one block at `abcd,cdef->abef` 24⁴).
 // CHECK-LABEL: func @shared_fill
-// CHECK: linalg.fill {{.*}} -> tensor<64x8x4x32xf32>
-// CHECK: scf.for %{{.*}} = %c0 to %c1500 step %c750
-// CHECK: scf.for %{{.*}} = %c0 to %c1500 step %c750
+// CHECK-DAG: %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<1x1x1x32xf32>
+// CHECK-DAG: %[[EMPTY:.*]] = tensor.empty() : tensor<64x8x4x32xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: %[[FILLED:.*]] = scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(%{{.*}} = %[[EMPTY]])
+// CHECK: vector.transfer_write %[[ZEROS]]
+// CHECK: } {loop_annotation =
+// CHECK: scf.for %{{.*}} = %c0 to %c1500 step %c750 iter_args(%{{.*}} = %[[FILLED]])
+// CHECK: scf.for %{{.*}} = %c0 to %c1500 step %c750 iter_args(%{{.*}} = %[[FILLED]])
 // THREADS-LABEL: func @shared_fill
 // THREADS-NOT: linalg.fill
 // THREADS: scf.forall (%{{.*}}) = (0) to (64) step (8)
-// THREADS-NEXT: tensor.extract_slice
-// THREADS-NEXT: linalg.fill {{.*}} -> tensor<8x8x4x32xf32>
-// THREADS-NEXT: scf.for %{{.*}} = %c0 to %c1500 step %c750
+// THREADS-NEXT: tensor.extract_slice {{.*}} to tensor<8x8x4x32xf32>
+// THREADS-NEXT: scf.for %{{.*}} = %c0 to %c8 step %c1
+// THREADS: vector.transfer_write %{{.*}} : vector<1x1x1x32xf32>, tensor<8x8x4x32xf32>
+// THREADS: scf.for %{{.*}} = %c0 to %c1500 step %c750
 // THREADS: scf.forall (%{{.*}}) = (0) to (64) step (8)
-// THREADS-NEXT: tensor.extract_slice
-// THREADS-NEXT: linalg.fill {{.*}} -> tensor<8x8x4x32xf32>
-// THREADS-NEXT: scf.for %{{.*}} = %c0 to %c1500 step %c750
+// THREADS-NEXT: tensor.extract_slice {{.*}} to tensor<8x8x4x32xf32>
+// THREADS-NEXT: scf.for %{{.*}} = %c0 to %c8 step %c1
+// THREADS: vector.transfer_write %{{.*}} : vector<1x1x1x32xf32>, tensor<8x8x4x32xf32>
+// THREADS: scf.for %{{.*}} = %c0 to %c1500 step %c750
 func.func @shared_fill(%a: tensor<64x8x1500xf32>, %b: tensor<4x1500x32xf32>, %b2: tensor<4x1500x32xf32>) -> (tensor<64x8x4x32xf32>, tensor<64x8x4x32xf32>) {
   %cst = arith.constant 0.000000e+00 : f32
   %e = tensor.empty() : tensor<64x8x4x32xf32>

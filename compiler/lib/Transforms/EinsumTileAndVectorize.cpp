@@ -1904,8 +1904,16 @@ static LogicalResult tileGemmKernel(RewriterBase &rewriter,
       return failure();
     target = *threadTile;
   }
-  if (blockFill)
-    fillInit(rewriter, target, *blockFill);
+  // The fill of the thread's block, in rows of vector stores: as scalar
+  // loops, LLVM turned each row into a memset and unrolled the loops
+  // around them (`abcd,cdef->abef` at 24: 72 memsets in one block, whose
+  // scheduling took over half of the code generator's instructions).
+  if (blockFill) {
+    auto fill =
+        dyn_cast<linalg::FillOp>(fillInit(rewriter, target, *blockFill));
+    if (fill && failed(tileAndVectorizePadFill(rewriter, fill)))
+      return failure();
+  }
   // Blocks of NC panels, in the thread's N panels.
   if (nc &&
       nc < cast<linalg::GenericOp>(target).getStaticLoopRanges()[*nPanel]) {
