@@ -203,7 +203,8 @@ def EinsumTileAndVectorize
     reads an input once (reductions along rows, elementwise ops), a
     sixteenth for one that calls a math function (exp, erf), an eighth for
     a contraction that reuses its inputs (the direct kernel and the packed
-    micro-kernel: `ij,jk->ik` from 64³) (ThreadWork.h).
+    micro-kernel: `ij,jk->ik` from 64³; the micro-kernel's chunks on one
+    thread keep the whole threshold) (ThreadWork.h).
 
     An elementwise op whose operands are whole contiguous buffers (tensors
     of identity-layout memrefs, new tensors) first has each run of loops
