@@ -26,6 +26,8 @@ CASES = [
     ("column sums", "ij->j", [(100003, 100)]),
     ("matvec", "ij,j->i", [(64, 200003), (200003,)]),
     ("middle sums", "ijk->j", [(1000, 10, 1024)]),
+    # 256 results: one register of partial sums each (reductionRegisters).
+    ("middle sums 256", "ijk->j", [(400, 256, 256)]),
 ]
 
 
