@@ -1271,10 +1271,18 @@ einsum::describeKernel(linalg::GenericOp op, ArrayRef<std::string> loopNames,
     SmallVector<unsigned> m{g->mTile}, n{g->nTile};
     m.append(g->mOuter);
     n.append(g->nOuter);
-    k.detail = llvm::formatv("batch {0} M {1} N {2} K {3}; register tile "
-                             "{4}x{5} over {6} x {7}",
-                             names(g->batch), names(m), names(n), names(g->k),
-                             g->mr, g->nr, name(g->mTile), name(g->nTile));
+    k.detail = llvm::formatv("batch {0} M {1} N {2} K {3}; ", names(g->batch),
+                             names(m), names(n), names(g->k));
+    // The direct kernel's tiles are einsum-tile-and-vectorize's.
+    std::string direct =
+        packed ? ""
+               : describeDirectTiles(op, name, vectorBits, vectorRegisters);
+    k.detail += direct.empty()
+                    ? std::string(llvm::formatv("register tile {0}x{1} over "
+                                                "{2} x {3}",
+                                                g->mr, g->nr, name(g->mTile),
+                                                name(g->nTile)))
+                    : direct;
     k.kind = packed ? "GEMM, packed panels" : "GEMM, direct kernel";
     if (packed && g->dot)
       k.detail += g->dot->group == 2

@@ -16,6 +16,8 @@
 #include "einjit/Transforms/Passes.h"
 #include "einjit/Transforms/RegisterTile.h"
 #include "einjit/Transforms/ThreadWork.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -84,6 +86,13 @@ static int64_t tileRows(linalg::LinalgOp op, int64_t rows,
   return einsum::evenRows(rows, mr, /*registersPerRow=*/2, vectorRegisters);
 }
 
+/// Register-tile columns for `columns` columns: up to two SIMD registers,
+/// whole ones where the range allows (48 -> 16, not 24).
+static int64_t tileColumns(int64_t columns, int64_t lanes) {
+  return columns % lanes == 0 ? tileFor(columns, 2 * lanes, lanes)
+                              : tileFor(columns, 2 * lanes);
+}
+
 /// Picks cache and register tiles for a loop nest.
 static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
                              unsigned vectorRegisters,
@@ -106,10 +115,7 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
   // reduction is vectorized instead.
   if (!parallel.empty()) {
     unsigned inner = parallel.back();
-    // Whole registers where the range allows (48 -> 16, not 24).
-    t.reg[inner] = ranges[inner] % lanes == 0
-                       ? tileFor(ranges[inner], 2 * lanes, lanes)
-                       : tileFor(ranges[inner], 2 * lanes);
+    t.reg[inner] = tileColumns(ranges[inner], lanes);
     t.cache[inner] = tileFor(ranges[inner], 128, t.reg[inner]);
     if (parallel.size() > 1) {
       unsigned outer = parallel[parallel.size() - 2];
@@ -592,6 +598,38 @@ static linalg::GenericOp collapseElementwiseLoops(RewriterBase &rewriter,
 /// (tileForPartialReduction).
 static constexpr int64_t kSharedRows = 8;
 
+/// The row loop of a partial reduction, and whether its rows share an
+/// input. The row loop is the innermost parallel loop that has more than
+/// one iteration (the 1-column edge of `bhqd,bhkd->bhqk` at s = 129 has rows
+/// of q, not of its k of 1). Rows go side by side, kSharedRows at a time,
+/// when an input that the reduction reads is the same for every row (the
+/// vector of `ij,j->i`): each of its registers serves kSharedRows rows.
+/// Otherwise one row at a time, read in order, with up to 4 registers of
+/// partial sums along it (reduceInPartialSums). On a Zen 4 core, from
+/// bench/reduction_order.c (the same adds or FMAs in the same registers):
+/// rows of 256 floats summed 4 side by side streamed at 8.6-10.9 GB/s, one
+/// by one at 18-26; on huge pages, a 4096x4096 matrix times a vector ran at
+/// 19-21 GB/s one row at a time, 23-24 four side by side and 24.5-26 eight.
+static std::pair<unsigned, bool> partialReductionRows(linalg::GenericOp op) {
+  SmallVector<unsigned> parallel, reduction;
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned rowLoop = parallel.back();
+  for (unsigned p : llvm::reverse(parallel)) {
+    if (ranges[p] > 1) {
+      rowLoop = p;
+      break;
+    }
+  }
+  unsigned red = reduction.front();
+  bool shared = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+    AffineMap map = op.getMatchingIndexingMap(in);
+    return map.isFunctionOfDim(red) && !map.isFunctionOfDim(rowLoop);
+  });
+  return {rowLoop, shared};
+}
+
 /// Partial-reduction strategy:
 /// 1. tile the parallel loops by 1, the rows by kSharedRows where an input
 ///    is shared by the rows, visiting them in memory order;
@@ -608,30 +646,8 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   op.getReductionDims(reduction);
   int64_t lanes = simdLanes(op, vectorBits);
 
-  // The innermost parallel loop that has more than one iteration (the
-  // 1-column edge of `bhqd,bhkd->bhqk` at s = 129 has rows of q, not of its
-  // k of 1).
-  unsigned rowLoop = parallel.back();
-  for (unsigned p : llvm::reverse(parallel)) {
-    if (ranges[p] > 1) {
-      rowLoop = p;
-      break;
-    }
-  }
-  // Rows side by side, kSharedRows at a time, when an input that the
-  // reduction reads is the same for every row (the vector of `ij,j->i`): each
-  // of its registers serves kSharedRows rows. Otherwise one row at a time, read
-  // in order, with up to 4 registers of partial sums along it (below). On a Zen
-  // 4 core, from bench/reduction_order.c (the same adds or FMAs in the same
-  // registers): rows of 256 floats summed 4 side by side streamed at 8.6-10.9
-  // GB/s, one by one at 18-26; on huge pages, a 4096x4096 matrix times a vector
-  // ran at 19-21 GB/s one row at a time, 23-24 four side by side and 24.5-26
-  // eight.
   unsigned red = reduction.front();
-  bool shared = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
-    AffineMap map = op.getMatchingIndexingMap(in);
-    return map.isFunctionOfDim(red) && !map.isFunctionOfDim(rowLoop);
-  });
+  auto [rowLoop, shared] = partialReductionRows(op);
   SmallVector<int64_t> rows(ranges.size(), 0);
   for (unsigned p : parallel)
     rows[p] = 1;
@@ -909,9 +925,8 @@ static constexpr int64_t kMinReductionTile = 16;
 /// 1). The first part then covers a multiple of the tile, the second the
 /// remainder, which is smaller than one tile and so tiled by its own size.
 static std::optional<std::pair<unsigned, int64_t>>
-remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
-               unsigned vectorRegisters) {
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+remainderSplit(linalg::LinalgOp op, ArrayRef<int64_t> ranges,
+               unsigned vectorBits, unsigned vectorRegisters) {
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
@@ -935,6 +950,13 @@ remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
       return std::make_pair(red, range - range % kMinReductionTile);
   }
   return std::nullopt;
+}
+
+static std::optional<std::pair<unsigned, int64_t>>
+remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
+               unsigned vectorRegisters) {
+  return remainderSplit(op, op.getStaticLoopRanges(), vectorBits,
+                        vectorRegisters);
 }
 
 static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
@@ -1132,35 +1154,48 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
 /// scores at s = 129, `bhqd,bhkd->bhqk` with k = 1) is left alone: its
 /// rows would be gathered 8 at a time, and the dot products along the
 /// inputs' common contiguous dimension run 4x faster as partial sums
-/// (prefersPartialReduction).
-static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
-                                                         linalg::GenericOp op,
-                                                         unsigned vectorBits) {
-  SmallVector<linalg::TransposeOp> copies;
+/// (prefersPartialReduction). Returns the dimension of `input` that
+/// transposeForSimd moves last, or nullopt where it leaves the input alone.
+static std::optional<unsigned> simdTransposePosition(linalg::GenericOp op,
+                                                     OpOperand *input,
+                                                     unsigned vectorBits) {
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
   if (parallel.empty() || reduction.empty())
-    return copies;
+    return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (ranges[parallel.back()] < simdLanes(op, vectorBits))
-    return copies;
+    return std::nullopt;
+  AffineMap map = op.getMatchingIndexingMap(input);
+  if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
+    return std::nullopt;
+  std::optional<unsigned> pos =
+      map.getResultPosition(getAffineDimExpr(parallel.back(), op.getContext()));
+  if (!pos || *pos + 1 == map.getNumResults())
+    return std::nullopt;
+  SmallVector<int64_t> reuse;
+  for (unsigned loop = 0; loop < ranges.size(); ++loop)
+    if (!map.isFunctionOfDim(loop))
+      reuse.push_back(ranges[loop]);
+  if (einjit::saturatingProduct(reuse) < 16)
+    return std::nullopt;
+  return pos;
+}
+
+/// Transposes the inputs that simdTransposePosition names; returns the
+/// transposes.
+static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
+                                                         linalg::GenericOp op,
+                                                         unsigned vectorBits) {
+  SmallVector<linalg::TransposeOp> copies;
   MLIRContext *ctx = op.getContext();
-  AffineExpr simd = getAffineDimExpr(parallel.back(), ctx);
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   for (OpOperand *input : op.getDpsInputOperands()) {
+    std::optional<unsigned> pos = simdTransposePosition(op, input, vectorBits);
+    if (!pos)
+      continue;
     AffineMap map = maps[input->getOperandNumber()];
-    if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
-      continue;
-    std::optional<unsigned> pos = map.getResultPosition(simd);
-    if (!pos || *pos + 1 == map.getNumResults())
-      continue;
-    SmallVector<int64_t> reuse;
-    for (unsigned loop = 0; loop < ranges.size(); ++loop)
-      if (!map.isFunctionOfDim(loop))
-        reuse.push_back(ranges[loop]);
-    if (einjit::saturatingProduct(reuse) < 16)
-      continue;
 
     SmallVector<int64_t> perm;
     for (unsigned i = 0; i < map.getNumResults(); ++i)
@@ -2156,3 +2191,77 @@ struct EinsumTileAndVectorize
   }
 };
 } // namespace
+
+std::string
+einsum::describeDirectTiles(linalg::GenericOp op,
+                            function_ref<std::string(unsigned)> name,
+                            unsigned vectorBits, unsigned vectorRegisters) {
+  SmallVector<unsigned> parallel, reduction;
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  if (parallel.empty() || reduction.empty())
+    return "";
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t lanes = ::simdLanes(op, vectorBits);
+  std::string copies;
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (simdTransposePosition(op, input, vectorBits))
+      copies += llvm::formatv("; input {0} is transposed once so that {1} is "
+                              "its contiguous dimension",
+                              input->getOperandNumber(), name(parallel.back()));
+  // As tileForPartialReduction: dot products along the reduction, rows
+  // side by side where an input is shared by them.
+  if (copies.empty() && prefersPartialReduction(op)) {
+    unsigned red = reduction.front();
+    auto [rowLoop, shared] = partialReductionRows(op);
+    int64_t rows = shared ? tileFor(ranges[rowLoop], kSharedRows) : 1;
+    int64_t range = ranges[red];
+    if (range > lanes && range % lanes != 0)
+      range -= range % lanes;
+    int64_t width = tileFor(range, lanes);
+    if (!shared && width == lanes)
+      width = tileFor(range, 4 * lanes, lanes);
+    return llvm::formatv("dot products along {0}: register tile {1}x{2} over "
+                         "{3} x {0}, partial sums in SIMD lanes",
+                         name(red), rows, width, name(rowLoop));
+  }
+  // As tileAndVectorize: the remainders of the register tiles split off
+  // into parts of their own, each tiled by chooseTiles' register tile.
+  unsigned cols = parallel.back();
+  std::optional<unsigned> rowsLoop;
+  if (parallel.size() > 1)
+    rowsLoop = parallel[parallel.size() - 2];
+  SmallVector<std::string> tiles, splits;
+  SmallVector<SmallVector<int64_t>> parts{ranges};
+  while (!parts.empty()) {
+    SmallVector<int64_t> part = parts.pop_back_val();
+    if (auto split = remainderSplit(op, part, vectorBits, vectorRegisters)) {
+      auto [dim, at] = *split;
+      std::string where = llvm::formatv("{0} = {1}", name(dim), at);
+      if (!llvm::is_contained(splits, where))
+        splits.push_back(where);
+      SmallVector<int64_t> second = part;
+      second[dim] -= at;
+      part[dim] = at;
+      parts.push_back(second);
+      parts.push_back(part);
+      continue;
+    }
+    int64_t rows = rowsLoop
+                       ? tileFor(part[*rowsLoop],
+                                 tileRows(op, part[*rowsLoop], vectorRegisters))
+                       : 1;
+    std::string tile =
+        llvm::formatv("{0}x{1}", rows, tileColumns(part[cols], lanes));
+    if (!llvm::is_contained(tiles, tile))
+      tiles.push_back(tile);
+  }
+  std::string text =
+      llvm::formatv("register tile {0} over {1} x {2}", tiles.front(),
+                    rowsLoop ? name(*rowsLoop) : "(one row)", name(cols));
+  if (!splits.empty())
+    text += "; split at " + llvm::join(splits, " and ");
+  if (tiles.size() > 1)
+    text += ", edge tiles " + llvm::join(ArrayRef(tiles).drop_front(), ", ");
+  return text + copies;
+}

@@ -34,6 +34,16 @@ einjit::KernelChoice describeKernel(linalg::GenericOp op,
                                     unsigned vectorRegisters, int64_t l2Bytes,
                                     bool bf16Dot, bool int8Dot);
 
+/// The register tiles of einsum-tile-and-vectorize's direct kernel for the
+/// contraction `op` (loop `i` named `name(i)`): dot products in SIMD lanes,
+/// or an outer-product tile with its remainders split off, and the inputs
+/// it transposes first ("register tile 10x32 over i x k; split at k = 96,
+/// edge tiles 10x4"). Empty for an op without parallel or
+/// reduction loops.
+std::string describeDirectTiles(linalg::GenericOp op,
+                                function_ref<std::string(unsigned)> name,
+                                unsigned vectorBits, unsigned vectorRegisters);
+
 /// For a copy that permutes its input (one input with a permutation map, an
 /// identity result map, a body that yields the input) and moves the
 /// input's contiguous dimension: the loop of that dimension.
