@@ -283,11 +283,12 @@ static bool accumulatesByAdd(linalg::GenericOp op) {
 /// sums of all the results take at most half the L1 cache; otherwise
 /// fewer, down to 1, where that makes them fit, so that each row's sums are
 /// added to accumulators that stay in the L1 while the input streams past
-/// them. One Zen 4 core (32 KiB L1), `einsum-run --bench`: `ijk->j` at 256³
-/// f32 in 1.91-2.03 ms with 4 registers per `j` (64 KiB of partial sums),
-/// 1.56-1.72 with one (16 KiB); where one register's do not fit either
-/// (`ijk->j` at 64x1024x256), the single chain of adds per row is slower:
-/// 2.0 ms against 2.1.
+/// them. One Zen 4 core (32 KiB L1), `einsum-run --bench`, alternating:
+/// `ijk->j` at 256³ f32 in 1.91-2.03 ms with 4 registers per `j` (64 KiB of
+/// partial sums), 1.56-1.72 with one (16 KiB), in a phase of the VM where
+/// the input streamed fast; in a slower phase both took 1.96-2.17 ms. Where
+/// one register's do not fit either (`ijk->j` at 64x1024x256), the single
+/// chain of adds per row is slower: 2.0 ms against 2.1.
 static int64_t reductionRegisters(linalg::GenericOp op, int64_t lanes,
                                   int64_t l1Bytes) {
   auto type = cast<ShapedType>(op.getDpsInits()[0].getType());
