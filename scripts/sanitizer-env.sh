@@ -15,6 +15,10 @@ EINJIT_TSAN_DIR=${EINJIT_TSAN_DIR:-build-tsan}
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_init_order=1:check_initialization_order=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
 export TSAN_OPTIONS=suppressions=$EINJIT_ROOT/test/sanitizers/tsan.supp:halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:print_suppressions=0
+# The runtime's MLIR pipelines verify the module after every pass, not
+# only at the end, so that a pass that breaks the IR is named where it does
+# (docs/pipeline.md).
+export EINJIT_VERIFY_EACH_PASS=1
 if [ -x /usr/lib/llvm-22/bin/llvm-symbolizer ]; then
   export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-22/bin/llvm-symbolizer
   export TSAN_SYMBOLIZER_PATH=/usr/lib/llvm-22/bin/llvm-symbolizer
