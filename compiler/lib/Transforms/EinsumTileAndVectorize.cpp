@@ -279,8 +279,8 @@ static bool accumulatesByAdd(linalg::GenericOp op) {
 }
 
 /// Registers of partial sums per result element for splitReductionLanes:
-/// 4, 4 independent chains of adds along each input row, where the partial
-/// sums of all the results take at most half the L1 cache; otherwise
+/// 4 (four independent chains of adds along each input row) where the
+/// partial sums of all the results take at most half the L1 cache; otherwise
 /// fewer, down to 1, where that makes them fit, so that each row's sums are
 /// added to accumulators that stay in the L1 while the input streams past
 /// them. One Zen 4 core (32 KiB L1), `einsum-run --bench`, alternating:
