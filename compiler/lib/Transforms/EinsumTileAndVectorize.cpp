@@ -86,6 +86,13 @@ static int64_t tileRows(linalg::LinalgOp op, int64_t rows,
   return einsum::evenRows(rows, mr, /*registersPerRow=*/2, vectorRegisters);
 }
 
+/// The register tile's rows for `rows` rows of `op`: tileRows(), or a
+/// divisor of the rows under it.
+static int64_t tileRowsFor(linalg::LinalgOp op, int64_t rows,
+                           unsigned vectorRegisters) {
+  return tileFor(rows, tileRows(op, rows, vectorRegisters));
+}
+
 /// Register-tile columns for `columns` columns: up to two SIMD registers,
 /// whole ones where the range allows (48 -> 16, not 24).
 static int64_t tileColumns(int64_t columns, int64_t lanes) {
@@ -119,8 +126,7 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
     t.cache[inner] = tileFor(ranges[inner], 128, t.reg[inner]);
     if (parallel.size() > 1) {
       unsigned outer = parallel[parallel.size() - 2];
-      t.reg[outer] =
-          tileFor(ranges[outer], tileRows(op, ranges[outer], vectorRegisters));
+      t.reg[outer] = tileRowsFor(op, ranges[outer], vectorRegisters);
       t.cache[outer] = tileFor(ranges[outer], 64, t.reg[outer]);
       // One row at a time, all of its (up to 4) registers: the rows stream
       // in memory order (see tileForPartialReduction). A block's rows are
@@ -491,6 +497,16 @@ static int64_t threadWork(linalg::LinalgOp op, int64_t parallelWork) {
   return parallelWork;
 }
 
+/// Lanes of partial sums per row for a reduction of `range`: one register
+/// (or a divisor of the range under one); where rows are not `shared`,
+/// whole registers, up to 4, 4 independent chains of adds.
+static int64_t partialSumWidth(int64_t range, int64_t lanes, bool shared) {
+  int64_t width = tileFor(range, lanes);
+  if (!shared && width == lanes)
+    width = tileFor(range, 4 * lanes, lanes);
+  return width;
+}
+
 /// Vectorizes `op`, one tile of rows of a partial reduction along loop
 /// `red`, with partial sums of up to 4 SIMD registers of `lanes` per row
 /// (`tileReductionUsingScf`), so the loop body is elementwise ops on
@@ -499,10 +515,7 @@ static LogicalResult reduceInPartialSums(RewriterBase &rewriter,
                                          linalg::GenericOp op, unsigned red,
                                          int64_t lanes, bool shared) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  int64_t width = tileFor(ranges[red], lanes);
-  // One row: whole registers, up to 4, 4 independent chains of adds.
-  if (!shared && width == lanes)
-    width = tileFor(ranges[red], 4 * lanes, lanes);
+  int64_t width = partialSumWidth(ranges[red], lanes, shared);
   if (width == ranges[red]) { // one chunk: no partial sums needed
     (void)vectorizeIfPossible(rewriter, op);
     return success();
@@ -2219,9 +2232,7 @@ einsum::describeDirectTiles(linalg::GenericOp op,
     int64_t range = ranges[red];
     if (range > lanes && range % lanes != 0)
       range -= range % lanes;
-    int64_t width = tileFor(range, lanes);
-    if (!shared && width == lanes)
-      width = tileFor(range, 4 * lanes, lanes);
+    int64_t width = partialSumWidth(range, lanes, shared);
     return llvm::formatv("dot products along {0}: register tile {1}x{2} over "
                          "{3} x {0}, partial sums in SIMD lanes",
                          name(red), rows, width, name(rowLoop));
@@ -2248,10 +2259,8 @@ einsum::describeDirectTiles(linalg::GenericOp op,
       parts.push_back(part);
       continue;
     }
-    int64_t rows = rowsLoop
-                       ? tileFor(part[*rowsLoop],
-                                 tileRows(op, part[*rowsLoop], vectorRegisters))
-                       : 1;
+    int64_t rows =
+        rowsLoop ? tileRowsFor(op, part[*rowsLoop], vectorRegisters) : 1;
     std::string tile =
         llvm::formatv("{0}x{1}", rows, tileColumns(part[cols], lanes));
     if (!llvm::is_contained(tiles, tile))
