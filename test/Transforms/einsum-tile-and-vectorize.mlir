@@ -725,3 +725,40 @@ func.func @unannotated_matvec(%a: tensor<64x129xf32>, %x: tensor<129xf32>) -> te
   %0 = einsum.contract "ij,j->i" %a, %x : (tensor<64x129xf32>, tensor<129xf32>) -> tensor<64xf32>
   return %0 : tensor<64xf32>
 }
+
+// -----
+
+// Split ops start from the fill value too: 100 columns run as 96 (tiles of
+// 8 x 32) and a 4-column edge, and each part's register tiles start from
+// zeros; no fill of the whole result is left to write it once more before
+// the parts read it back.
+// CHECK-LABEL: func @split_columns
+// CHECK-DAG: %[[EDGE_ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8x4xf32>
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8x32xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: vector.transfer_write %[[ZERO]]
+// CHECK: vector.contract {{.*}} into vector<8x32xf32>
+// CHECK: vector.transfer_write %[[EDGE_ZERO]]
+// CHECK: vector.contract {{.*}} into vector<8x4xf32>
+func.func @split_columns(%a: tensor<40x100xf32>, %b: tensor<100x100xf32>) -> tensor<40x100xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<40x100xf32>, tensor<100x100xf32>) -> tensor<40x100xf32>
+  return %0 : tensor<40x100xf32>
+}
+
+// -----
+
+// A split along the reduction (K = 1009: 1008 in blocks of 252, then 1):
+// the first part fills its result, blocks add to it, and the part split
+// off reads that result and adds its one step.
+// CHECK-LABEL: func @split_k
+// CHECK: %[[FILL:.*]] = linalg.fill
+// CHECK: %[[FIRST:.*]] = scf.for %{{.*}} = %c0 to %c1008 step %c252 iter_args(%{{.*}} = %[[FILL]])
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c32 iter_args(%[[ACC:.*]] = %[[FIRST]])
+// CHECK: vector.transfer_read %arg0[%c0, %c1008]
+// CHECK: vector.transfer_read %arg1[%c1008, %{{.*}}]
+// CHECK: %[[SUM:.*]] = vector.transfer_read %[[ACC]]
+// CHECK: vector.contract {{.*}}, %[[SUM]] : vector<1x1xf32>, vector<1x32xf32> into vector<1x32xf32>
+func.func @split_k(%a: tensor<1x1009xf32>, %b: tensor<1009x64xf32>) -> tensor<1x64xf32> {
+  %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<1x1009xf32>, tensor<1009x64xf32>) -> tensor<1x64xf32>
+  return %0 : tensor<1x64xf32>
+}

@@ -973,12 +973,10 @@ remainderSplit(linalg::LinalgOp op, unsigned vectorBits,
                         vectorRegisters);
 }
 
-static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
-                                         linalg::LinalgOp op,
-                                         unsigned vectorBits,
-                                         unsigned vectorRegisters,
-                                         int64_t parallelWork, bool restart,
-                                         std::optional<RowStream> rows);
+static LogicalResult tileAndVectorizeOne(
+    RewriterBase &rewriter, linalg::LinalgOp op, unsigned vectorBits,
+    unsigned vectorRegisters, int64_t parallelWork, bool restart,
+    std::optional<RowStream> rows, std::optional<Value> initFill);
 
 /// Batch iterations from which a loop nest's threads take whole batches.
 static constexpr int64_t kMinBatchIterations = 8;
@@ -1003,9 +1001,19 @@ tileAndVectorize(RewriterBase &rewriter, linalg::LinalgOp op,
   // first, one iteration each, and split their remainders inside it: the
   // thin remainder parts then run on the threads too, in the same parallel
   // region, and every thread gets whole batches.
-  SmallVector<unsigned> parallel;
+  SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  // The init's fill of the whole result moves into the parts: each part
+  // that visits its register tiles once starts them from the fill value,
+  // the others fill their own slice first. Left whole, the fill wrote the
+  // result once more before the parts read it back: batch matmul 24 x
+  // 100³ (batches on threads, 96 + 4 columns) on one Zen 4 core, 0.456 ->
+  // 0.439 ms.
+  std::optional<Value> initFill;
+  if (!reduction.empty() && !rows)
+    initFill = dropInitFill(rewriter, op);
   if (parallel.size() > 2) {
     SmallVector<int64_t> outer(ranges.size(), 0);
     int64_t iterations = 1;
@@ -1024,16 +1032,19 @@ tileAndVectorize(RewriterBase &rewriter, linalg::LinalgOp op,
       parallelWork = 0;
     }
   }
-  SmallVector<linalg::LinalgOp> parts{op};
+  // Each part with the fill it starts from: a part split off along a
+  // reduction (K = 1009: 1008 + 1) adds to the first part's result.
+  SmallVector<std::pair<linalg::LinalgOp, std::optional<Value>>> parts{
+      {op, initFill}};
   while (!parts.empty()) {
-    linalg::LinalgOp part = parts.pop_back_val();
+    auto [part, partFill] = parts.pop_back_val();
     // Rows one at a time need no remainder split.
     auto split =
         rows ? std::nullopt : remainderSplit(part, vectorBits, vectorRegisters);
     if (!split) {
       if (failed(tileAndVectorizeOne(rewriter, part, vectorBits,
                                      vectorRegisters, parallelWork, restart,
-                                     rows)))
+                                     rows, partFill)))
         return failure();
       continue;
     }
@@ -1043,19 +1054,20 @@ tileAndVectorize(RewriterBase &rewriter, linalg::LinalgOp op,
                         split->first, rewriter.getIndexAttr(split->second));
     if (!first)
       return failure();
-    parts.push_back(cast<linalg::LinalgOp>(first.getOperation()));
+    parts.push_back({cast<linalg::LinalgOp>(first.getOperation()), partFill});
+    bool alongReduction =
+        linalg::isReductionIterator(part.getIteratorTypesArray()[split->first]);
     if (second)
-      parts.push_back(cast<linalg::LinalgOp>(second.getOperation()));
+      parts.push_back({cast<linalg::LinalgOp>(second.getOperation()),
+                       alongReduction ? std::nullopt : partFill});
   }
   return success();
 }
 
-static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
-                                         linalg::LinalgOp op,
-                                         unsigned vectorBits,
-                                         unsigned vectorRegisters,
-                                         int64_t parallelWork, bool restart,
-                                         std::optional<RowStream> rows) {
+static LogicalResult tileAndVectorizeOne(
+    RewriterBase &rewriter, linalg::LinalgOp op, unsigned vectorBits,
+    unsigned vectorRegisters, int64_t parallelWork, bool restart,
+    std::optional<RowStream> rows, std::optional<Value> initFill) {
   parallelWork = threadWork(op, parallelWork);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   // Row blocks for the threads there will be: one block where there are
@@ -1072,10 +1084,13 @@ static LogicalResult tileAndVectorizeOne(RewriterBase &rewriter,
   // With the reductions in one cache block, each register tile is visited
   // once, so it can start from the init's fill value rather than from a
   // whole filled result (as tileGemmKernel does).
+  // `initFill`: the caller took the init's fill off already.
   std::optional<Value> fillValue;
   if (sizes.vectorize && !parallel.empty() && !reduction.empty() &&
       llvm::all_of(reduction, [&](unsigned r) { return sizes.cache[r] == 0; }))
-    fillValue = dropInitFill(rewriter, op);
+    fillValue = initFill ? initFill : dropInitFill(rewriter, op);
+  else if (initFill)
+    fillInit(rewriter, op, *initFill);
   // With one parallel loop (`i,ij->j`), nothing reuses a block of the
   // inputs: the reductions' cache loops go outermost, so that the blocks
   // of a row are read one after the other, and threads take 8 chunks of
