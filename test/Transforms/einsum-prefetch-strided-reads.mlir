@@ -7,6 +7,9 @@
 #w = affine_map<(n, k) -> (k, n)>
 #x = affine_map<(n, k) -> (n)>
 #sum = affine_map<()[s0, s1] -> (s0 + s1)>
+#ba = affine_map<(b, m, n, k) -> (b, m, k)>
+#bb = affine_map<(b, m, n, k) -> (b, k, n)>
+#bc = affine_map<(b, m, n, k) -> (b, m, n)>
 
 // The direct kernel's K loop reads a 32-column panel of a 768x768 right
 // input (2.25 MiB, rows 3 KiB apart): each 128-byte row segment is
@@ -78,4 +81,56 @@ func.func @streaming(%v: memref<4096xf32>, %m: memref<4096x4096xf32>, %acc0: vec
     scf.yield %z : vector<32xf32>
   }
   return %r : vector<32xf32>
+}
+
+// The left input of a register tile, one element of each of 8 rows per
+// step from a 16x256x256 batch (4 MiB): each step prefetches the same K
+// of row 8 + (k mod 8) below the tile's first, clamped to the last row.
+// The right input's rows are 1 KiB apart: no strided prefetch.
+// CHECK-LABEL: func @next_rows
+// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
+// CHECK: %[[MOD:.*]] = arith.remui %[[K]], %c8
+// CHECK: %[[BELOW:.*]] = arith.addi %[[MOD]], %c8
+// CHECK: %[[ROW:.*]] = arith.addi %[[FIRST:arg[0-9]+]], %[[BELOW]]
+// CHECK: %[[CLAMPED:.*]] = arith.minsi %[[ROW]], %c255
+// CHECK: memref.prefetch %[[A:arg[0-9]+]][%[[B:arg[0-9]+]], %[[CLAMPED]], %[[K]]], read, locality<3>, data : memref<16x256x256xf32>
+// CHECK-NOT: memref.prefetch
+// CHECK: vector.transfer_read %[[A]][%[[B]], %[[FIRST]], %[[K]]]
+func.func @next_rows(%a: memref<16x256x256xf32>, %b: memref<16x256x256xf32>, %acc0: vector<1x8x32xf32>, %batch: index, %row: index, %col: index) -> vector<1x8x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc0) -> (vector<1x8x32xf32>) {
+    %x = vector.transfer_read %a[%batch, %row, %k], %pad {in_bounds = [true, true, true]} : memref<16x256x256xf32>, vector<1x8x1xf32>
+    %y = vector.transfer_read %b[%batch, %k, %col], %pad {in_bounds = [true, true, true]} : memref<16x256x256xf32>, vector<1x1x32xf32>
+    %z = vector.contract {indexing_maps = [#ba, #bb, #bc], iterator_types = ["parallel", "parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<1x8x1xf32>, vector<1x1x32xf32> into vector<1x8x32xf32>
+    scf.yield %z : vector<1x8x32xf32>
+  }
+  return %r : vector<1x8x32xf32>
+}
+
+// No prefetch of the next rows: an edge tile 4 columns wide (16 bytes, under
+// a cache line), and a left input that fits half the L2 (64x1024, 256 KiB).
+// CHECK-LABEL: func @next_rows_not
+// CHECK-NOT: memref.prefetch
+// CHECK: return
+func.func @next_rows_not(%a: memref<16x256x256xf32>, %b: memref<16x256x256xf32>, %s: memref<64x1024xf32>, %t: memref<1024x32xf32>, %acc0: vector<1x8x4xf32>, %acc1: vector<8x32xf32>, %batch: index, %row: index, %col: index) -> (vector<1x8x4xf32>, vector<8x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc0) -> (vector<1x8x4xf32>) {
+    %x = vector.transfer_read %a[%batch, %row, %k], %pad {in_bounds = [true, true, true]} : memref<16x256x256xf32>, vector<1x8x1xf32>
+    %y = vector.transfer_read %b[%batch, %k, %col], %pad {in_bounds = [true, true, true]} : memref<16x256x256xf32>, vector<1x1x4xf32>
+    %z = vector.contract {indexing_maps = [#ba, #bb, #bc], iterator_types = ["parallel", "parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<1x8x1xf32>, vector<1x1x4xf32> into vector<1x8x4xf32>
+    scf.yield %z : vector<1x8x4xf32>
+  }
+  %q = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc1) -> (vector<8x32xf32>) {
+    %x = vector.transfer_read %s[%row, %k], %pad {in_bounds = [true, true]} : memref<64x1024xf32>, vector<8x1xf32>
+    %y = vector.transfer_read %t[%k, %col], %pad {in_bounds = [true, true]} : memref<1024x32xf32>, vector<1x32xf32>
+    %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+    scf.yield %z : vector<8x32xf32>
+  }
+  return %r, %q : vector<1x8x4xf32>, vector<8x32xf32>
 }

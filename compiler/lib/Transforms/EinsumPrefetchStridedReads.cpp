@@ -1,7 +1,8 @@
 //===- EinsumPrefetchStridedReads.cpp - Prefetch far-strided reads --------===//
 //
 // Software prefetches for vector reads that step through rows too far apart
-// for the hardware prefetchers; the algorithm is in Passes.td.
+// for the hardware prefetchers, and for the rows of the next register tile;
+// the algorithm is in Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +12,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -133,24 +135,96 @@ struct EinsumPrefetchStridedReads
     }
   }
 
+  /// The left input of an outer-product register tile: a read of one
+  /// element from each of R rows (`vector<1x8x1xf32>` of `[b, m, k]`) whose
+  /// innermost index walks K. Each row is read in order, which the
+  /// hardware follows, but the next tile's rows start cold. So each step
+  /// prefetches the same K of row R + (step mod R) below the read's first:
+  /// every R steps touch each row of the next register tile (Passes.td).
+  void prefetchNextRows(scf::ForOp loop, vector::TransferReadOp read) {
+    auto type = dyn_cast<MemRefType>(read.getBase().getType());
+    VectorType vector = read.getVectorType();
+    std::optional<int64_t> step = getConstantIntValue(loop.getStep());
+    if (!type || !type.hasStaticShape() || !step || *step <= 0 ||
+        !read.getPermutationMap().isMinorIdentity() ||
+        !llvm::all_of(read.getInBoundsValues(), [](bool b) { return b; }) ||
+        vector.getShape().back() != 1)
+      return;
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(type.getStridesAndOffset(strides, offset)) ||
+        llvm::any_of(strides, ShapedType::isDynamic) || strides.back() != 1)
+      return;
+    int64_t elementBytes = type.getElementTypeBitWidth() / 8;
+    if (elementBytes == 0 ||
+        type.getNumElements() * elementBytes <= l2Bytes / 2)
+      return;
+    // The one dimension of the vector with more than one element: the
+    // rows.
+    unsigned rank = type.getRank(), first = rank - vector.getRank();
+    std::optional<unsigned> rowDim;
+    for (auto [d, extent] : llvm::enumerate(vector.getShape())) {
+      if (extent == 1)
+        continue;
+      if (rowDim)
+        return;
+      rowDim = first + d;
+    }
+    if (!rowDim)
+      return;
+    Value iv = loop.getInductionVar();
+    for (auto [d, index] : llvm::enumerate(read.getIndices())) {
+      bool walksK = d + 1 == rank;
+      if (walksK ? !(dependsOn(index, iv, loop) && simpleIn(index, iv, loop))
+                 : !simpleIn(index, Value(), loop))
+        return;
+    }
+    int64_t rows = vector.getShape()[*rowDim - first];
+    OpBuilder b(read);
+    Location loc = read.getLoc();
+    auto constant = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value steps =
+        *step == 1 ? iv : arith::DivUIOp::create(b, loc, iv, constant(*step));
+    Value below = arith::AddIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, steps, constant(rows)),
+        constant(rows));
+    SmallVector<Value> indices(read.getIndices());
+    indices[*rowDim] = arith::MinSIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, indices[*rowDim], below),
+        constant(type.getDimSize(*rowDim) - 1));
+    memref::PrefetchOp::create(b, loc, read.getBase(), indices,
+                               /*isWrite=*/false, /*localityHint=*/3,
+                               /*isDataCache=*/true);
+  }
+
   void runOnOperation() override {
-    SmallVector<std::pair<scf::ForOp, vector::TransferReadOp>> reads;
+    SmallVector<std::tuple<scf::ForOp, vector::TransferReadOp, bool>> reads;
     getOperation().walk([&](scf::ForOp loop) {
-      // Only the K loops of register tiles (Passes.td).
-      bool tile = llvm::any_of(loop.getBody()->getOps<vector::ContractionOp>(),
-                               [](vector::ContractionOp c) {
-                                 auto acc =
-                                     dyn_cast<VectorType>(c.getAccType());
-                                 return acc && acc.getRank() >= 2 &&
-                                        acc.getShape()[acc.getRank() - 2] >= 2;
-                               });
+      // Only the K loops of register tiles (Passes.td); a tile whose rows
+      // span a cache line or more is wide.
+      bool tile = false, wide = false;
+      for (vector::ContractionOp c :
+           loop.getBody()->getOps<vector::ContractionOp>()) {
+        auto acc = dyn_cast<VectorType>(c.getAccType());
+        if (!acc || acc.getRank() < 2 || acc.getShape()[acc.getRank() - 2] < 2)
+          continue;
+        tile = true;
+        wide |= acc.getShape().back() *
+                    acc.getElementType().getIntOrFloatBitWidth() >=
+                kCacheLineBytes * 8;
+      }
       if (!tile)
         return;
       for (auto read : loop.getBody()->getOps<vector::TransferReadOp>())
-        reads.push_back({loop, read});
+        reads.push_back({loop, read, wide});
     });
-    for (auto [loop, read] : reads)
+    for (auto [loop, read, wide] : reads) {
       prefetch(loop, read);
+      if (wide)
+        prefetchNextRows(loop, read);
+    }
   }
 };
 } // namespace

@@ -682,6 +682,18 @@ def EinsumPrefetchStridedReads
     the dimension's last element, so every prefetch address is inside the
     memref; one `memref.prefetch` per cache line the vector covers, and
     one for its last element.
+
+    The same loops' left input, read one element from each of R rows per
+    step (`vector<1x8x1xf32>` of `[b, m, k]`, the innermost index walking
+    K), streams each row in order, which the hardware follows; but the
+    next register tile's rows start cold, a demand miss each. Where the
+    source is as in (1), its innermost stride is 1, and the tile's rows
+    are a cache line or more wide (an edge tile of a few columns does too
+    little work per step to hide the prefetch), each step prefetches the
+    element at the same K of row `first + R + (step mod R)`, clamped to the
+    last row: every R steps touch each of the next tile's rows, every 16 R
+    steps (f32) each of their lines. Batch matmul 16 x 256³ on one Zen 4
+    core: 96 -> 108 GFLOP/s.
   }];
   let options = [
     Option<"distance", "distance", "int64_t", /*default=*/"16",
