@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "einjit/Transforms/Passes.h"
+#include "einjit/Transforms/RegisterTile.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -180,6 +181,15 @@ struct EinsumPrefetchStridedReads
         return;
     }
     int64_t rows = vector.getShape()[*rowDim - first];
+    // A packed panel (`[b, panels, 8, k]`, the tile's rows a whole
+    // dimension): the next tile's rows are the next panel's.
+    std::optional<unsigned> panelDim;
+    if (rows == type.getDimSize(*rowDim)) {
+      if (*rowDim == 0 || type.getNumElements() * elementBytes <
+                              einsum::streamBytes(l2Bytes, l3Bytes))
+        return;
+      panelDim = *rowDim - 1;
+    }
     OpBuilder b(read);
     Location loc = read.getLoc();
     auto constant = [&](int64_t v) {
@@ -187,13 +197,20 @@ struct EinsumPrefetchStridedReads
     };
     Value steps =
         *step == 1 ? iv : arith::DivUIOp::create(b, loc, iv, constant(*step));
-    Value below = arith::AddIOp::create(
-        b, loc, arith::RemUIOp::create(b, loc, steps, constant(rows)),
-        constant(rows));
+    Value row = arith::RemUIOp::create(b, loc, steps, constant(rows));
     SmallVector<Value> indices(read.getIndices());
-    indices[*rowDim] = arith::MinSIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, indices[*rowDim], below),
-        constant(type.getDimSize(*rowDim) - 1));
+    auto nextClamped = [&](unsigned d, Value ahead) -> Value {
+      return arith::MinSIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, indices[d], ahead),
+          constant(type.getDimSize(d) - 1));
+    };
+    if (panelDim) {
+      indices[*panelDim] = nextClamped(*panelDim, constant(1));
+      indices[*rowDim] = row;
+    } else {
+      indices[*rowDim] = nextClamped(
+          *rowDim, arith::AddIOp::create(b, loc, row, constant(rows)));
+    }
     memref::PrefetchOp::create(b, loc, read.getBase(), indices,
                                /*isWrite=*/false, /*localityHint=*/3,
                                /*isDataCache=*/true);
@@ -208,7 +225,10 @@ struct EinsumPrefetchStridedReads
       for (vector::ContractionOp c :
            loop.getBody()->getOps<vector::ContractionOp>()) {
         auto acc = dyn_cast<VectorType>(c.getAccType());
-        if (!acc || acc.getRank() < 2 || acc.getShape()[acc.getRank() - 2] < 2)
+        // Rows and columns: two dimensions of more than one element (the
+        // packed micro-kernel's `[..., 8, 1, 32]` too).
+        if (!acc || acc.getShape().back() < 2 ||
+            llvm::count_if(acc.getShape(), [](int64_t d) { return d > 1; }) < 2)
           continue;
         tile = true;
         wide |= acc.getShape().back() *

@@ -40,6 +40,7 @@ namespace mlir::einsum {
 using namespace mlir;
 using einsum::dropInitFill;
 using einsum::fillInit;
+using einsum::streamBytes;
 
 using einsum::tileFor;
 
@@ -721,19 +722,6 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
     if (failed(reduceInPartialSums(rewriter, part, red, lanes, shared)))
       return failure();
   return success();
-}
-
-/// A transpose or elementwise op whose result is larger than this many L2
-/// caches, and than half the L3, writes it with non-temporal stores.
-static constexpr int64_t kStreamL2s = 4;
-
-/// The result size from which a transpose or elementwise op streams its
-/// stores past the caches: a result that half the L3 holds is read from
-/// there by the op that comes next, and by the same op's next call (a bias
-/// add of 2048 x 768 f32, 6.3 MB, both Zen 4 cores: 0.23 ms streamed, 0.07
-/// ms cached; i,j->ij of 4096 x 4096, 64 MB, 2.4 ms either way).
-static int64_t streamBytes(int64_t l2Bytes, int64_t l3Bytes) {
-  return std::max(kStreamL2s * l2Bytes, l3Bytes / 2);
 }
 
 /// Rows summed into each register of accumulators at a time by the column
