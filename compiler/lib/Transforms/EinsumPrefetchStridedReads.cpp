@@ -151,28 +151,18 @@ struct EinsumPrefetchStridedReads
         !llvm::all_of(read.getInBoundsValues(), [](bool b) { return b; }) ||
         vector.getShape().back() != 1)
       return;
-    SmallVector<int64_t> strides;
-    int64_t offset;
-    if (failed(type.getStridesAndOffset(strides, offset)) ||
-        llvm::any_of(strides, ShapedType::isDynamic) || strides.back() != 1)
-      return;
     int64_t elementBytes = type.getElementTypeBitWidth() / 8;
-    if (elementBytes == 0 ||
+    if (!einsum::unitInnerStrides(type) || elementBytes == 0 ||
         type.getNumElements() * elementBytes <= l2Bytes / 2)
       return;
     // The one dimension of the vector with more than one element: the
     // rows.
     unsigned rank = type.getRank(), first = rank - vector.getRank();
-    std::optional<unsigned> rowDim;
-    for (auto [d, extent] : llvm::enumerate(vector.getShape())) {
-      if (extent == 1)
-        continue;
-      if (rowDim)
-        return;
-      rowDim = first + d;
-    }
-    if (!rowDim)
+    FailureOr<std::optional<unsigned>> rowDims =
+        einsum::tileRowDimension(vector, rank);
+    if (failed(rowDims) || !*rowDims)
       return;
+    std::optional<unsigned> rowDim = *rowDims;
     Value iv = loop.getInductionVar();
     for (auto [d, index] : llvm::enumerate(read.getIndices())) {
       bool walksK = d + 1 == rank;

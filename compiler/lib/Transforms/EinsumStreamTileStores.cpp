@@ -69,28 +69,22 @@ struct EinsumStreamTileStores
         type.getElementTypeBitWidth() % 8 != 0 ||
         rootBytes(write.getBase()) < einsum::streamBytes(l2Bytes, l3Bytes))
       return;
-    SmallVector<int64_t> strides;
-    int64_t offset;
-    if (failed(type.getStridesAndOffset(strides, offset)) ||
-        llvm::any_of(strides, ShapedType::isDynamic) || strides.back() != 1)
-      return;
+    std::optional<SmallVector<int64_t>> strides =
+        einsum::unitInnerStrides(type);
     int64_t bytes = type.getElementTypeBitWidth() / 8;
     int64_t columns = vector.getShape().back();
-    if (columns * bytes % kCacheLineBytes != 0)
+    if (!strides || columns * bytes % kCacheLineBytes != 0)
       return;
     // Rows: the one other dimension of the vector with more than one
     // element, its stride whole cache lines.
     unsigned rank = type.getRank(), first = rank - vector.getRank();
-    std::optional<unsigned> rowDim;
-    for (auto [d, extent] : llvm::enumerate(vector.getShape().drop_back())) {
-      if (extent == 1)
-        continue;
-      if (rowDim)
-        return;
-      rowDim = first + d;
-    }
+    FailureOr<std::optional<unsigned>> rowDims =
+        einsum::tileRowDimension(vector, rank);
+    if (failed(rowDims))
+      return;
+    std::optional<unsigned> rowDim = *rowDims;
     int64_t rows = rowDim ? vector.getShape()[*rowDim - first] : 1;
-    if (rowDim && strides[*rowDim] * bytes % kCacheLineBytes != 0)
+    if (rowDim && (*strides)[*rowDim] * bytes % kCacheLineBytes != 0)
       return;
 
     OpBuilder b(write);
@@ -104,7 +98,8 @@ struct EinsumStreamTileStores
     Value element = meta.getOffset();
     for (auto [d, i] : llvm::enumerate(write.getIndices()))
       element = arith::AddIOp::create(
-          b, loc, element, arith::MulIOp::create(b, loc, i, index(strides[d])));
+          b, loc, element,
+          arith::MulIOp::create(b, loc, i, index((*strides)[d])));
     Value address = arith::AddIOp::create(
         b, loc, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, dst),
         arith::MulIOp::create(b, loc, element, index(bytes)));

@@ -10,7 +10,9 @@
 #ifndef EINJIT_TRANSFORMS_REGISTERTILE_H
 #define EINJIT_TRANSFORMS_REGISTERTILE_H
 
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Types.h"
+#include "mlir/Support/LLVM.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -86,6 +88,35 @@ constexpr llvm::StringLiteral kGemmAttrName = "einsum.gemm";
 constexpr llvm::StringLiteral kTransposeBlockAttrName =
     "einsum.transpose_block";
 constexpr llvm::StringLiteral kStreamAttrName = "einsum.stream";
+
+/// The strides of `type` where all are static and the innermost is 1.
+inline std::optional<SmallVector<int64_t>> unitInnerStrides(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      llvm::any_of(strides, ShapedType::isDynamic) || strides.back() != 1)
+    return std::nullopt;
+  return strides;
+}
+
+/// For a vector along the trailing dimensions of a memref of rank `rank`
+/// (a minor identity map): the memref dimension of the one dimension of
+/// the vector before its last with more than one element (a register
+/// tile's rows); nullopt where there is none, failure where there are
+/// several.
+inline FailureOr<std::optional<unsigned>> tileRowDimension(VectorType vector,
+                                                           unsigned rank) {
+  unsigned first = rank - vector.getRank();
+  std::optional<unsigned> rowDim;
+  for (auto [d, extent] : llvm::enumerate(vector.getShape().drop_back())) {
+    if (extent == 1)
+      continue;
+    if (rowDim)
+      return failure();
+    rowDim = first + d;
+  }
+  return rowDim;
+}
 
 /// A result larger than this many L2 caches, and than half the L3, is
 /// written with non-temporal stores (transposes, elementwise ops, and the
