@@ -662,9 +662,11 @@ def EinsumPrefetchStridedReads
     from L3 on an Emerald Rapids core). This pass adds software prefetches
     `distance` iterations ahead for every `vector.transfer_read` directly in
     the body of an `scf.for` loop (after bufferization) that holds a
-    register tile (a `vector.contract` whose accumulator has at least two
-    rows; a streaming loop such as `i,ij->j`'s, one vector of FMAs per
-    row, ran 4-15% slower with prefetches), where:
+    register tile (a `vector.contract` whose accumulator has two
+    dimensions of more than one element, rows and columns: `8x32`, or
+    the packed micro-kernel's `[..., 8, 1, 32]`; a streaming loop such as
+    `i,ij->j`'s, one vector of FMAs per row, ran 4-15% slower with
+    prefetches), where:
 
     1. the source is a memref with static strides and a static shape
        larger than half the L2 (`l2-bytes`): a smaller one stays in the
