@@ -136,9 +136,10 @@ func.func @next_rows_not(%a: memref<16x256x256xf32>, %b: memref<16x256x256xf32>,
 }
 
 // The rows of a packed panel (`[b, h, panels, 8, k]`: the tile's 8 rows
-// are a whole dimension) of a 48 MiB input (over max(4 L2, L3 / 2) = 16
-// MiB): the next tile's rows are the next panel's, row k mod 8 of panel
-// p + 1, clamped to the last panel. A 6 MiB input gets none.
+// are a whole dimension): the next tile's rows are the next panel's, row
+// k mod 8 of panel p + 1, clamped to the last panel. Rows 2 KiB apart
+// (512 f32) go into the L1 (locality 3); rows 4 KiB apart, which share
+// an L1 set, into the L2 only (locality 2).
 // CHECK-LABEL: func @next_panel
 // CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
 // CHECK: %[[ROW:.*]] = arith.remui %[[K]], %c8
@@ -147,7 +148,8 @@ func.func @next_rows_not(%a: memref<16x256x256xf32>, %b: memref<16x256x256xf32>,
 // CHECK: memref.prefetch %[[A:arg[0-9]+]][%[[B:arg[0-9]+]], %[[H:arg[0-9]+]], %[[CLAMPED]], %[[ROW]], %[[K]]], read, locality<3>, data : memref<4x12x64x8x512xf32>
 // CHECK-NOT: memref.prefetch
 // CHECK: vector.transfer_read %[[A]][%[[B]], %[[H]], %[[P]], %c0, %[[K]]]
-// CHECK-LABEL: func @small_panel
+// CHECK-LABEL: func @aliasing_panel
+// CHECK: memref.prefetch %{{.*}}, read, locality<2>, data : memref<128x8x1024xf32>
 // CHECK-NOT: memref.prefetch
 // CHECK: return
 func.func @next_panel(%a: memref<4x12x64x8x512xf32>, %b: memref<4x12x16x64x32xf32>, %acc0: vector<8x32xf32>, %batch: index, %head: index, %panel: index, %col: index) -> vector<8x32xf32> {
@@ -164,14 +166,15 @@ func.func @next_panel(%a: memref<4x12x64x8x512xf32>, %b: memref<4x12x16x64x32xf3
   return %r : vector<8x32xf32>
 }
 
-func.func @small_panel(%a: memref<4x12x64x8x64xf32>, %b: memref<4x12x16x64x32xf32>, %acc0: vector<8x32xf32>, %batch: index, %head: index, %panel: index, %col: index) -> vector<8x32xf32> {
+func.func @aliasing_panel(%a: memref<128x8x1024xf32>, %b: memref<32x256x32xf32>, %acc0: vector<8x32xf32>, %panel: index, %col: index, %kb: index) -> vector<8x32xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
-  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
   %pad = ub.poison : f32
-  %r = scf.for %k = %c0 to %c64 step %c1 iter_args(%acc = %acc0) -> (vector<8x32xf32>) {
-    %x = vector.transfer_read %a[%batch, %head, %panel, %c0, %k], %pad {in_bounds = [true, true]} : memref<4x12x64x8x64xf32>, vector<8x1xf32>
-    %y = vector.transfer_read %b[%batch, %head, %col, %k, %c0], %pad {in_bounds = [true, true]} : memref<4x12x16x64x32xf32>, vector<1x32xf32>
+  %r = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc0) -> (vector<8x32xf32>) {
+    %kk = affine.apply #sum()[%kb, %k]
+    %x = vector.transfer_read %a[%panel, %c0, %kk], %pad {in_bounds = [true, true]} : memref<128x8x1024xf32>, vector<8x1xf32>
+    %y = vector.transfer_read %b[%col, %k, %c0], %pad {in_bounds = [true, true]} : memref<32x256x32xf32>, vector<1x32xf32>
     %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
     scf.yield %z : vector<8x32xf32>
   }

@@ -176,7 +176,7 @@ static constexpr llvm::StringLiteral kVectorStage =
     "func.func(buffer-deallocation-simplification),"
     "bufferization-lower-deallocations,cse,canonicalize,"
     "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize,"
-    "func.func(einsum-prefetch-strided-reads{{l2-bytes={4} l3-bytes={8}},"
+    "func.func(einsum-prefetch-strided-reads{{l2-bytes={4}},"
     "einsum-stream-tile-stores{{l2-bytes={4} l3-bytes={8}})";
 static constexpr llvm::StringLiteral kLLVMStage =
     "func.func(einsum-lower-copies,convert-linalg-to-loops,"

@@ -25,6 +25,7 @@ namespace mlir::einsum {
 using namespace mlir;
 
 static constexpr int64_t kCacheLineBytes = 64;
+static constexpr int64_t kPageBytes = 4096;
 
 /// Whether `v` is `iv`, or computed in `loop`'s body from `iv` and values
 /// defined outside the loop by one op (an affine.apply or an arith op).
@@ -173,12 +174,21 @@ struct EinsumPrefetchStridedReads
     int64_t rows = vector.getShape()[*rowDim - first];
     // A packed panel (`[b, panels, 8, k]`, the tile's rows a whole
     // dimension): the next tile's rows are the next panel's.
+    // Rows a multiple of 4 KiB apart (the way size of x86's L1 caches,
+    // indexed by the page offset) share one set of the L1: the next
+    // panel's rows would evict the current panel's, so they are
+    // prefetched into the L2 only (matmul 1024³ read in place: 108 GFLOP/s
+    // on one Zen 4 core with no prefetch, 83 into the L1, 109 into the L2).
     std::optional<unsigned> panelDim;
+    int locality = 3;
     if (rows == type.getDimSize(*rowDim)) {
-      if (*rowDim == 0 || type.getNumElements() * elementBytes <
-                              einsum::streamBytes(l2Bytes, l3Bytes))
+      if (*rowDim == 0)
         return;
       panelDim = *rowDim - 1;
+      int64_t rowBytes =
+          (*einsum::unitInnerStrides(type))[*rowDim] * elementBytes;
+      if (rowBytes % kPageBytes == 0)
+        locality = 2;
     }
     OpBuilder b(read);
     Location loc = read.getLoc();
@@ -202,7 +212,7 @@ struct EinsumPrefetchStridedReads
           *rowDim, arith::AddIOp::create(b, loc, row, constant(rows)));
     }
     memref::PrefetchOp::create(b, loc, read.getBase(), indices,
-                               /*isWrite=*/false, /*localityHint=*/3,
+                               /*isWrite=*/false, locality,
                                /*isDataCache=*/true);
   }
 
