@@ -25,8 +25,6 @@ using namespace mlir;
 /// Copies of at most this many elements with a static shape (the rows that
 /// packing moves) become one vector read and write.
 static constexpr int64_t kMaxVectorCopy = 256;
-/// Bytes in a cache line: the unit of non-temporal stores.
-static constexpr int64_t kCacheLine = 64;
 
 /// The rows of the transpose of the square matrix whose rows are `rows`
 /// (a power of two of them): one stage per bit `s` of the index swaps bit
@@ -99,7 +97,7 @@ static void lowerStreamingTile(RewriterBase &rewriter, linalg::GenericOp op) {
   int64_t rowBytes = type.getShape().back() * bytes;
   if (type.getElementTypeBitWidth() % 8 != 0 || !type.hasStaticShape() ||
       failed(type.getStridesAndOffset(strides, offset)) ||
-      strides.back() != 1 || rowBytes % kCacheLine != 0 ||
+      strides.back() != 1 || rowBytes % einsum::kCacheLineBytes != 0 ||
       llvm::any_of(type.getShape().drop_back(),
                    [](int64_t d) { return d != 1; }))
     return;
@@ -123,13 +121,14 @@ static void lowerStreamingTile(RewriterBase &rewriter, linalg::GenericOp op) {
         vector::ShapeCastOp::create(rewriter, loc, rowType, write.getVector());
     SmallVector<Value> zeros(type.getRank(),
                              arith::ConstantIndexOp::create(rewriter, loc, 0));
-    Value aligned = isAligned(rewriter, loc, dst, kCacheLine, /*rows=*/false);
+    Value aligned =
+        isAligned(rewriter, loc, dst, einsum::kCacheLineBytes, /*rows=*/false);
     scf::IfOp::create(
         rewriter, loc, aligned,
         [&](OpBuilder &b, Location loc) {
           vector::StoreOp::create(b, loc, row, dst, zeros,
                                   /*nontemporal=*/true,
-                                  llvm::MaybeAlign(kCacheLine));
+                                  llvm::MaybeAlign(einsum::kCacheLineBytes));
           scf::YieldOp::create(b, loc);
         },
         [&](OpBuilder &b, Location loc) {

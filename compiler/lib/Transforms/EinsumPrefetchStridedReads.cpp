@@ -24,7 +24,7 @@ namespace mlir::einsum {
 
 using namespace mlir;
 
-static constexpr int64_t kCacheLineBytes = 64;
+using einsum::kCacheLineBytes;
 static constexpr int64_t kPageBytes = 4096;
 
 /// Whether `v` is `iv`, or computed in `loop`'s body from `iv` and values
@@ -153,7 +153,9 @@ struct EinsumPrefetchStridedReads
         vector.getShape().back() != 1)
       return;
     int64_t elementBytes = type.getElementTypeBitWidth() / 8;
-    if (!einsum::unitInnerStrides(type) || elementBytes == 0 ||
+    std::optional<SmallVector<int64_t>> strides =
+        einsum::unitInnerStrides(type);
+    if (!strides || elementBytes == 0 ||
         type.getNumElements() * elementBytes <= l2Bytes / 2)
       return;
     // The one dimension of the vector with more than one element: the
@@ -185,9 +187,7 @@ struct EinsumPrefetchStridedReads
       if (*rowDim == 0)
         return;
       panelDim = *rowDim - 1;
-      int64_t rowBytes =
-          (*einsum::unitInnerStrides(type))[*rowDim] * elementBytes;
-      if (rowBytes % kPageBytes == 0)
+      if ((*strides)[*rowDim] * elementBytes % kPageBytes == 0)
         locality = 2;
     }
     OpBuilder b(read);
@@ -225,10 +225,7 @@ struct EinsumPrefetchStridedReads
       for (vector::ContractionOp c :
            loop.getBody()->getOps<vector::ContractionOp>()) {
         auto acc = dyn_cast<VectorType>(c.getAccType());
-        // Rows and columns: two dimensions of more than one element (the
-        // packed micro-kernel's `[..., 8, 1, 32]` too).
-        if (!acc || acc.getShape().back() < 2 ||
-            llvm::count_if(acc.getShape(), [](int64_t d) { return d > 1; }) < 2)
+        if (!acc || !einsum::isRegisterTile(acc))
           continue;
         tile = true;
         wide |= acc.getShape().back() *

@@ -20,8 +20,6 @@ namespace mlir::einsum {
 
 using namespace mlir;
 
-static constexpr int64_t kCacheLineBytes = 64;
-
 /// The static size in bytes of the buffer that `v` views (through
 /// subviews, reshapes and casts), or 0 where it is not known.
 static int64_t rootBytes(Value v) {
@@ -37,20 +35,15 @@ static int64_t rootBytes(Value v) {
   return type.getNumElements() * (type.getElementTypeBitWidth() / 8);
 }
 
-/// Whether `loop` holds a register tile (a vector.contract with at least
-/// two rows of accumulators) and starts `result`'s iter_arg from a
-/// constant: the tile sums all of K in registers, each element written
-/// once, after the loop.
+/// Whether `loop` holds a register tile (isRegisterTile) and starts `result`'s
+/// iter_arg from a constant: the tile sums all of K in registers, each element
+/// written once, after the loop.
 static bool writtenOnce(scf::ForOp loop, OpResult result) {
-  bool tile =
-      llvm::any_of(loop.getBody()->getOps<vector::ContractionOp>(),
-                   [](vector::ContractionOp c) {
-                     auto acc = dyn_cast<VectorType>(c.getAccType());
-                     return acc && acc.getRank() >= 2 &&
-                            llvm::count_if(acc.getShape(), [](int64_t d) {
-                              return d > 1;
-                            }) == 2;
-                   });
+  bool tile = llvm::any_of(loop.getBody()->getOps<vector::ContractionOp>(),
+                           [](vector::ContractionOp c) {
+                             auto acc = dyn_cast<VectorType>(c.getAccType());
+                             return acc && einsum::isRegisterTile(acc);
+                           });
   Value init = loop.getInits()[result.getResultNumber()];
   return tile && init.getDefiningOp<arith::ConstantOp>();
 }
@@ -73,7 +66,7 @@ struct EinsumStreamTileStores
         einsum::unitInnerStrides(type);
     int64_t bytes = type.getElementTypeBitWidth() / 8;
     int64_t columns = vector.getShape().back();
-    if (!strides || columns * bytes % kCacheLineBytes != 0)
+    if (!strides || columns * bytes % einsum::kCacheLineBytes != 0)
       return;
     // Rows: the one other dimension of the vector with more than one
     // element, its stride whole cache lines.
@@ -84,7 +77,7 @@ struct EinsumStreamTileStores
       return;
     std::optional<unsigned> rowDim = *rowDims;
     int64_t rows = rowDim ? vector.getShape()[*rowDim - first] : 1;
-    if (rowDim && (*strides)[*rowDim] * bytes % kCacheLineBytes != 0)
+    if (rowDim && (*strides)[*rowDim] * bytes % einsum::kCacheLineBytes != 0)
       return;
 
     OpBuilder b(write);
@@ -105,7 +98,8 @@ struct EinsumStreamTileStores
         arith::MulIOp::create(b, loc, element, index(bytes)));
     Value aligned = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::eq,
-        arith::AndIOp::create(b, loc, address, index(kCacheLineBytes - 1)),
+        arith::AndIOp::create(b, loc, address,
+                              index(einsum::kCacheLineBytes - 1)),
         index(0));
     auto ifOp = scf::IfOp::create(b, loc, aligned, /*withElseRegion=*/true);
     b.setInsertionPointToStart(ifOp.thenBlock());
@@ -121,7 +115,7 @@ struct EinsumStreamTileStores
             arith::AddIOp::create(b, loc, indices[*rowDim], index(r));
       Value row = vector::ExtractOp::create(b, loc, tile, r);
       vector::StoreOp::create(b, loc, row, dst, indices, /*nontemporal=*/true,
-                              llvm::MaybeAlign(kCacheLineBytes));
+                              llvm::MaybeAlign(einsum::kCacheLineBytes));
     }
     write->moveBefore(ifOp.elseBlock(), ifOp.elseBlock()->begin());
   }

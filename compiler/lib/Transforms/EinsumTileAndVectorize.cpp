@@ -40,6 +40,7 @@ namespace mlir::einsum {
 using namespace mlir;
 using einsum::dropInitFill;
 using einsum::fillInit;
+using einsum::kCacheLineBytes;
 using einsum::streamBytes;
 
 using einsum::tileFor;
@@ -1243,7 +1244,6 @@ static SmallVector<linalg::TransposeOp> transposeForSimd(RewriterBase &rewriter,
   return copies;
 }
 
-static constexpr int64_t kCacheLineBytes = 64;
 /// Narrower transposes (a range below 4) stay loop nests.
 static constexpr int64_t kMinTransposeBlock = 4;
 

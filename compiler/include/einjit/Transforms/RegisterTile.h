@@ -89,6 +89,17 @@ constexpr llvm::StringLiteral kTransposeBlockAttrName =
     "einsum.transpose_block";
 constexpr llvm::StringLiteral kStreamAttrName = "einsum.stream";
 
+/// Bytes in a cache line: the unit of non-temporal stores and prefetches.
+constexpr int64_t kCacheLineBytes = 64;
+
+/// Whether `acc`, a vector.contract's accumulator, is a register tile: rows
+/// and columns, two dimensions of more than one element (`8x32`, or the
+/// packed micro-kernel's `[..., 8, 1, 32]`), the columns innermost.
+inline bool isRegisterTile(VectorType acc) {
+  return acc.getShape().back() > 1 &&
+         llvm::count_if(acc.getShape(), [](int64_t d) { return d > 1; }) == 2;
+}
+
 /// The strides of `type` where all are static and the innermost is 1.
 inline std::optional<SmallVector<int64_t>> unitInnerStrides(MemRefType type) {
   SmallVector<int64_t> strides;
