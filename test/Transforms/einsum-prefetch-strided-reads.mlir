@@ -138,18 +138,29 @@ func.func @next_rows_not(%a: memref<16x256x256xf32>, %b: memref<16x256x256xf32>,
 // The rows of a packed panel (`[b, h, panels, 8, k]`: the tile's 8 rows
 // are a whole dimension): the next tile's rows are the next panel's, row
 // k mod 8 of panel p + 1, clamped to the last panel. Rows 2 KiB apart
-// (512 f32) go into the L1 (locality 3); rows 4 KiB apart, which share
-// an L1 set, into the L2 only (locality 2).
+// (512 f32) put 8 of the 16 rows in each of two L1 sets, and rows 4 KiB
+// apart all 16 in one: more than 4 per set go into the L2 only
+// (locality 2); rows spread over the sets into the L1 (locality 3).
 // CHECK-LABEL: func @next_panel
 // CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
 // CHECK: %[[ROW:.*]] = arith.remui %[[K]], %c8
 // CHECK: %[[NEXT:.*]] = arith.addi %[[P:arg[0-9]+]], %c1
 // CHECK: %[[CLAMPED:.*]] = arith.minsi %[[NEXT]], %c63
-// CHECK: memref.prefetch %[[A:arg[0-9]+]][%[[B:arg[0-9]+]], %[[H:arg[0-9]+]], %[[CLAMPED]], %[[ROW]], %[[K]]], read, locality<3>, data : memref<4x12x64x8x512xf32>
+// CHECK: memref.prefetch %[[A:arg[0-9]+]][%[[B:arg[0-9]+]], %[[H:arg[0-9]+]], %[[CLAMPED]], %[[ROW]], %[[K]]], read, locality<2>, data : memref<4x12x64x8x512xf32>
 // CHECK-NOT: memref.prefetch
 // CHECK: vector.transfer_read %[[A]][%[[B]], %[[H]], %[[P]], %c0, %[[K]]]
 // CHECK-LABEL: func @aliasing_panel
 // CHECK: memref.prefetch %{{.*}}, read, locality<2>, data : memref<128x8x1024xf32>
+// CHECK-NOT: memref.prefetch
+// CHECK: return
+// Rows 4092 bytes apart (K = 1023): 15 of the 16 in one set.
+// CHECK-LABEL: func @near_aliasing_panel
+// CHECK: memref.prefetch %{{.*}}, read, locality<2>, data : memref<128x8x1023xf32>
+// CHECK-NOT: memref.prefetch
+// CHECK: return
+// Rows 4000 bytes apart (K = 1000) spread over the sets: into the L1.
+// CHECK-LABEL: func @spread_panel
+// CHECK: memref.prefetch %{{.*}}, read, locality<3>, data : memref<128x8x1000xf32>
 // CHECK-NOT: memref.prefetch
 // CHECK: return
 func.func @next_panel(%a: memref<4x12x64x8x512xf32>, %b: memref<4x12x16x64x32xf32>, %acc0: vector<8x32xf32>, %batch: index, %head: index, %panel: index, %col: index) -> vector<8x32xf32> {
@@ -174,6 +185,36 @@ func.func @aliasing_panel(%a: memref<128x8x1024xf32>, %b: memref<32x256x32xf32>,
   %r = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc0) -> (vector<8x32xf32>) {
     %kk = affine.apply #sum()[%kb, %k]
     %x = vector.transfer_read %a[%panel, %c0, %kk], %pad {in_bounds = [true, true]} : memref<128x8x1024xf32>, vector<8x1xf32>
+    %y = vector.transfer_read %b[%col, %k, %c0], %pad {in_bounds = [true, true]} : memref<32x256x32xf32>, vector<1x32xf32>
+    %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+    scf.yield %z : vector<8x32xf32>
+  }
+  return %r : vector<8x32xf32>
+}
+
+func.func @near_aliasing_panel(%a: memref<128x8x1023xf32>, %b: memref<32x256x32xf32>, %acc0: vector<8x32xf32>, %panel: index, %col: index, %kb: index) -> vector<8x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc0) -> (vector<8x32xf32>) {
+    %kk = affine.apply #sum()[%kb, %k]
+    %x = vector.transfer_read %a[%panel, %c0, %kk], %pad {in_bounds = [true, true]} : memref<128x8x1023xf32>, vector<8x1xf32>
+    %y = vector.transfer_read %b[%col, %k, %c0], %pad {in_bounds = [true, true]} : memref<32x256x32xf32>, vector<1x32xf32>
+    %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+    scf.yield %z : vector<8x32xf32>
+  }
+  return %r : vector<8x32xf32>
+}
+
+func.func @spread_panel(%a: memref<128x8x1000xf32>, %b: memref<32x256x32xf32>, %acc0: vector<8x32xf32>, %panel: index, %col: index, %kb: index) -> vector<8x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = %acc0) -> (vector<8x32xf32>) {
+    %kk = affine.apply #sum()[%kb, %k]
+    %x = vector.transfer_read %a[%panel, %c0, %kk], %pad {in_bounds = [true, true]} : memref<128x8x1000xf32>, vector<8x1xf32>
     %y = vector.transfer_read %b[%col, %k, %c0], %pad {in_bounds = [true, true]} : memref<32x256x32xf32>, vector<1x32xf32>
     %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
     scf.yield %z : vector<8x32xf32>
