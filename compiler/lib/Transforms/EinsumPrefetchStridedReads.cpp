@@ -25,20 +25,6 @@ namespace mlir::einsum {
 using namespace mlir;
 
 using einsum::kCacheLineBytes;
-static constexpr int64_t kPageBytes = 4096;
-
-/// Whether `rows` rows `rowBytes` apart, read at one column, crowd one set
-/// of the L1: more than half its ways' worth of them (x86's 8-way L1
-/// caches are indexed by the page offset, so 4 KiB apart is one set, and
-/// 4092 bytes apart, 1023 f32, puts 15 of 16 rows in one set).
-static bool sharesL1Sets(int64_t rowBytes, int64_t rows) {
-  constexpr int64_t kSets = kPageBytes / kCacheLineBytes, kHalfWays = 4;
-  SmallVector<int64_t> perSet(kSets, 0);
-  for (int64_t r = 0; r < rows; ++r)
-    if (++perSet[r * rowBytes % kPageBytes / kCacheLineBytes] > kHalfWays)
-      return true;
-  return false;
-}
 
 /// Whether `v` is `iv`, or computed in `loop`'s body from `iv` and values
 /// defined outside the loop by one op (an affine.apply or an arith op).
@@ -200,7 +186,8 @@ struct EinsumPrefetchStridedReads
       if (*rowDim == 0)
         return;
       panelDim = *rowDim - 1;
-      if (sharesL1Sets((*strides)[*rowDim] * elementBytes, 2 * rows))
+      if (einsum::crowdsL1Set((*strides)[*rowDim] * elementBytes, 2 * rows,
+                              einsum::kL1Ways / 2))
         locality = 2;
     }
     OpBuilder b(read);

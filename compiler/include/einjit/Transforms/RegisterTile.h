@@ -92,6 +92,21 @@ constexpr llvm::StringLiteral kStreamAttrName = "einsum.stream";
 /// Bytes in a cache line: the unit of non-temporal stores and prefetches.
 constexpr int64_t kCacheLineBytes = 64;
 
+/// x86's L1 data caches are indexed by the page offset: 4 KiB of sets,
+/// 8 ways (Zen 3/4/5; Intel's 48 KiB L1s have 12).
+constexpr int64_t kL1SetBytes = 4096, kL1Ways = 8;
+
+/// Whether more than `limit` of `rows` rows `rowBytes` apart, read at one
+/// column, fall in one set of the L1: rows 4 KiB apart all share a set,
+/// and rows 4092 bytes apart (1023 f32) put 15 of 16 in one.
+inline bool crowdsL1Set(int64_t rowBytes, int64_t rows, int64_t limit) {
+  SmallVector<int64_t> perSet(kL1SetBytes / kCacheLineBytes, 0);
+  for (int64_t r = 0; r < rows; ++r)
+    if (++perSet[r * rowBytes % kL1SetBytes / kCacheLineBytes] > limit)
+      return true;
+  return false;
+}
+
 /// Whether `acc`, a vector.contract's accumulator, is a register tile: rows
 /// and columns, two dimensions of more than one element (`8x32`, or the
 /// packed micro-kernel's `[..., 8, 1, 32]`), the columns innermost.
