@@ -98,11 +98,13 @@ constexpr int64_t kL1SetBytes = 4096, kL1Ways = 8;
 
 /// Whether more than `limit` of `rows` rows `rowBytes` apart, read at one
 /// column, fall in one set of the L1: rows 4 KiB apart all share a set,
-/// and rows 4092 bytes apart (1023 f32) put 15 of 16 in one.
+/// and rows 4092 bytes apart (1023 f32) put 15 of 16 in one. Rows read
+/// backwards (a negative stride) crowd the sets as forwards.
 inline bool crowdsL1Set(int64_t rowBytes, int64_t rows, int64_t limit) {
   SmallVector<int64_t> perSet(kL1SetBytes / kCacheLineBytes, 0);
+  int64_t distance = rowBytes < 0 ? -rowBytes : rowBytes;
   for (int64_t r = 0; r < rows; ++r)
-    if (++perSet[r * rowBytes % kL1SetBytes / kCacheLineBytes] > limit)
+    if (++perSet[r * distance % kL1SetBytes / kCacheLineBytes] > limit)
       return true;
   return false;
 }
