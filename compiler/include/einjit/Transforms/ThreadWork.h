@@ -27,11 +27,13 @@ namespace mlir::einsum {
 constexpr int64_t kContractionShare = 8;
 
 /// A nest that reads an input once takes threads at this share of the
-/// parallel-work threshold. A nest bound by memory bandwidth gains from a
-/// second core's loads at a quarter of the work: a 768 x 768
-/// matrix-vector product (590k iterations, 2.4 MB read once) took 27 us on
-/// one thread, where OpenBLAS's sgemv on two took 21.
-constexpr int64_t kMemoryBoundShare = 4;
+/// parallel-work threshold (131k iterations of 2^21). Such a nest, bound by
+/// the bandwidth of the caches or memory, gains from a second core's loads
+/// from about 100k iterations: on two Zen 4 cores `ij->i` at 400 x 400
+/// (160k) took 6 us on one thread and 4 on two, `ij->i` and `ij,j->i` at
+/// 640 x 640 17-20 us against 9-10; at 256 x 256 (65k) two threads took 3
+/// us against 2.
+constexpr int64_t kMemoryBoundShare = 16;
 
 /// A nest whose body calls a math function (exp, erf, ...) takes threads at
 /// this share of the threshold: each iteration costs tens of vector
