@@ -1,7 +1,7 @@
 // RUN: einsum-opt %s --split-input-file --einsum-fuse-rows=l1-bytes=240 | FileCheck %s
 // RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=1" | FileCheck %s --check-prefix=THREADS
-// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=1000" | FileCheck %s --check-prefix=SHARE
-// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=1936" | FileCheck %s --check-prefix=NOSHARE
+// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=15000" | FileCheck %s --check-prefix=SHARE
+// RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 parallel-work=15616" | FileCheck %s --check-prefix=NOSHARE
 // RUN: einsum-opt %s --split-input-file --einsum-fuse-rows="l1-bytes=240 l2-bytes=4096 parallel-work=1" | FileCheck %s --check-prefix=BLOCKS
 
 // Softmax as eager and traced kernels emit it: the rows' maxima, the sums
@@ -36,8 +36,8 @@
 // CHECK-NOT: linalg.generic
 // THREADS-LABEL: func @softmax
 // THREADS: scf.forall (%{{.*}}, %{{.*}}) = (0, 0) to (2, 6) step (1, 3)
-// Its rows call exp: threads from a sixteenth of parallel-work (120
-// iterations: from 1000, not from 1936).
+// Its rows call exp: threads from a 128th of parallel-work (120
+// iterations: from 15000, not from 15616).
 // SHARE-LABEL: func @softmax
 // SHARE: scf.forall
 // NOSHARE-LABEL: func @softmax

@@ -199,9 +199,9 @@ def EinsumTileAndVectorize
     its speed without it).
 
     Every strategy's threshold is a share of `parallel-work` where the op
-    is cheap per byte or dear per iteration: a quarter for a nest that
+    is cheap per byte or dear per iteration: a sixteenth for a nest that
     reads an input once (reductions along rows, elementwise ops), a
-    sixteenth for one that calls a math function (exp, erf), an eighth for
+    128th for one that calls a math function (exp, erf), an eighth for
     a contraction that reuses its inputs (the direct kernel and the packed
     micro-kernel: `ij,jk->ik` from 64³; the micro-kernel's chunks on one
     thread keep the whole threshold) (ThreadWork.h).
@@ -522,8 +522,8 @@ def EinsumFuseRows : Pass<"einsum-fuse-rows", "mlir::func::FuncOp"> {
   let options = [
     Option<"parallelWork", "parallel-work", "int64_t", /*default=*/"0",
            "Loop-nest size from which the row blocks become an scf.forall "
-           "for threads (without contractions, a sixteenth of it where the "
-           "rows call exp, a quarter otherwise: ThreadWork.h); 0 never">,
+           "for threads (without contractions, a 128th of it where the "
+           "rows call exp, a sixteenth otherwise: ThreadWork.h); 0 never">,
     Option<"l1Bytes", "l1-bytes", "int64_t", /*default=*/"49152",
            "L1 data cache per core: a block of rows takes at most half">,
     Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
