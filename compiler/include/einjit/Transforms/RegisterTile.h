@@ -15,6 +15,7 @@
 #include "mlir/Support/LLVM.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 namespace mlir::einsum {
@@ -101,7 +102,7 @@ constexpr int64_t kL1SetBytes = 4096, kL1Ways = 8;
 /// and rows 4092 bytes apart (1023 f32) put 15 of 16 in one. Rows read
 /// backwards (a negative stride) crowd the sets as forwards.
 inline bool crowdsL1Set(int64_t rowBytes, int64_t rows, int64_t limit) {
-  SmallVector<int64_t> perSet(kL1SetBytes / kCacheLineBytes, 0);
+  std::array<int64_t, kL1SetBytes / kCacheLineBytes> perSet{};
   int64_t distance = rowBytes < 0 ? -rowBytes : rowBytes;
   for (int64_t r = 0; r < rows; ++r)
     if (++perSet[r * distance % kL1SetBytes / kCacheLineBytes] > limit)
