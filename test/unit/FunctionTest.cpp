@@ -115,6 +115,52 @@ TEST(FunctionTest, DenseBiasRelu) {
   EXPECT_EQ(dense.stats().retraces, 2u);
 }
 
+TEST(FunctionTest, ProjectionTailsOnThePackedKernelsResult) {
+  // An EinsumDense projection with elementwise tails, at sizes that take
+  // the packed GEMM (a right input of 1.1 MB, over half the L2 of the hosts
+  // here) in its direct layout (600 rows, 384 columns: whole register
+  // tiles, so the kernel writes [M panels, 8, N panels, 32] straight into
+  // its result) and threads: a bias of [6, 64] and gelu after it, and a
+  // residual input of the result's shape. The tails read the kernel's
+  // result through the layout's reshapes.
+  Function dense = function([](Sym x, Sym w, Sym bias) {
+    return gelu(einsum("btd,dhk->bthk", {x, w}) + bias);
+  });
+  Function residual = function([](Sym x, Sym w, Sym r) {
+    return einsum("btd,dhk->bthk", {x, w}) * r + r;
+  });
+  int64_t b = 3, t = 200, d = 700, h = 6, k = 64;
+  Tensor x = make(DType::F32, {b, t, d}, wave),
+         w = make(DType::F32, {d, h, k},
+                  [](int64_t e) { return ripple(e) * 0.04; }),
+         bias = make(DType::F32, {h, k}, ripple),
+         r = make(DType::F32, {b, t, h, k}, ripple);
+  std::vector<double> dot(b * t * h * k);
+  for (int64_t ib = 0; ib < b; ++ib)
+    for (int64_t it = 0; it < t; ++it)
+      for (int64_t ih = 0; ih < h; ++ih)
+        for (int64_t ik = 0; ik < k; ++ik) {
+          double acc = 0;
+          for (int64_t id = 0; id < d; ++id)
+            acc += at(x, {ib, it, id}) * at(w, {id, ih, ik});
+          dot[((ib * t + it) * h + ih) * k + ik] = acc;
+        }
+  std::vector<double> wantDense(dot.size()), wantResidual(dot.size());
+  for (size_t e = 0; e < dot.size(); ++e) {
+    double y = dot[e] + at(bias, {int64_t(e) / k % h, int64_t(e) % k});
+    wantDense[e] = 0.5 * y * (1 + std::erf(y / std::sqrt(2.0)));
+    double re = at(r, {int64_t(e) / (t * h * k), int64_t(e) / (h * k) % t,
+                       int64_t(e) / k % h, int64_t(e) % k});
+    wantResidual[e] = dot[e] * re + re;
+  }
+  auto out = ok(dense({x, w, bias}));
+  ASSERT_EQ(out.size(), 1u);
+  expectNear(out[0], wantDense, 1e-4);
+  out = ok(residual({x, w, r}));
+  ASSERT_EQ(out.size(), 1u);
+  expectNear(out[0], wantResidual, 1e-4);
+}
+
 TEST(FunctionTest, SameShapedResultsAreWrittenInPlace) {
   // Three projections of one input, as attention's q, k and v: each result
   // is written where the caller wants it. Were their destinations shared
