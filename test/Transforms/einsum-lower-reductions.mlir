@@ -54,3 +54,44 @@ func.func @unit_dim(%x: vector<1x1x64xf32>, %acc: vector<1x64xf32>) -> vector<1x
   %0 = vector.multi_reduction <add>, %x, %acc [1] : vector<1x1x64xf32> to vector<1x64xf32>
   return %0 : vector<1x64xf32>
 }
+
+// A contraction whose summed dims are all 1 (`ijkl,jl->ik`'s partial sums
+// in SIMD lanes: i, j, k and the register step of l are 1) is a multiply
+// and an add of whole vectors (one FMA), not 64 reductions of one lane
+// each.
+// CHECK-LABEL: func @unit_contraction
+// CHECK-SAME: (%[[A:.*]]: vector<1x1x1x1x64xf32>, %[[B:.*]]: vector<1x1x64xf32>, %[[ACC:.*]]: vector<1x1x64xf32>)
+// CHECK: %[[ROW:.*]] = vector.extract %[[A]][0, 0] : vector<1x1x64xf32> from vector<1x1x1x1x64xf32>
+// CHECK: vector.fma %[[ROW]], %[[B]], %[[ACC]] : vector<1x1x64xf32>
+// CHECK-NOT: vector.contract
+// CHECK-NOT: vector.reduction
+// CHECK: return
+#lanes_a = affine_map<(i, j, k, r, l) -> (i, j, k, r, l)>
+#lanes_b = affine_map<(i, j, k, r, l) -> (j, r, l)>
+#lanes_c = affine_map<(i, j, k, r, l) -> (i, k, l)>
+func.func @unit_contraction(%a: vector<1x1x1x1x64xf32>, %b: vector<1x1x64xf32>, %acc: vector<1x1x64xf32>) -> vector<1x1x64xf32> {
+  %0 = vector.contract {indexing_maps = [#lanes_a, #lanes_b, #lanes_c], iterator_types = ["parallel", "reduction", "parallel", "reduction", "parallel"], kind = #vector.kind<add>} %a, %b, %acc : vector<1x1x1x1x64xf32>, vector<1x1x64xf32> into vector<1x1x64xf32>
+  return %0 : vector<1x1x64xf32>
+}
+
+// Rank-2 contractions and the packed GEMM's register tile (rows from one
+// operand, columns from the other: outer products) stay for the LLVM
+// stage, and so does one that sums a dim longer than 1.
+// CHECK-LABEL: func @matmul_contractions
+// CHECK-COUNT-3: vector.contract
+// CHECK: return
+#mm_a = affine_map<(m, n, k) -> (m, k)>
+#mm_b = affine_map<(m, n, k) -> (k, n)>
+#mm_c = affine_map<(m, n, k) -> (m, n)>
+#rows_a = affine_map<(i, k, l) -> (i, k, l)>
+#rows_b = affine_map<(i, k, l) -> (k, l)>
+#rows_c = affine_map<(i, k, l) -> (i, l)>
+#tile_a = affine_map<(mp, np, k, m, n) -> (mp, m, k)>
+#tile_b = affine_map<(mp, np, k, m, n) -> (np, k, n)>
+#tile_c = affine_map<(mp, np, k, m, n) -> (mp, m, np, n)>
+func.func @matmul_contractions(%a: vector<8x1xf32>, %b: vector<1x32xf32>, %acc: vector<8x32xf32>, %x: vector<1x4x16xf32>, %y: vector<4x16xf32>, %z: vector<1x16xf32>, %pa: vector<1x8x1xf32>, %pb: vector<1x1x32xf32>, %pc: vector<1x8x1x32xf32>) -> (vector<8x32xf32>, vector<1x16xf32>, vector<1x8x1x32xf32>) {
+  %0 = vector.contract {indexing_maps = [#mm_a, #mm_b, #mm_c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %b, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+  %1 = vector.contract {indexing_maps = [#rows_a, #rows_b, #rows_c], iterator_types = ["parallel", "reduction", "parallel"], kind = #vector.kind<add>} %x, %y, %z : vector<1x4x16xf32>, vector<4x16xf32> into vector<1x16xf32>
+  %2 = vector.contract {indexing_maps = [#tile_a, #tile_b, #tile_c], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"], kind = #vector.kind<add>} %pa, %pb, %pc : vector<1x8x1xf32>, vector<1x1x32xf32> into vector<1x8x1x32xf32>
+  return %0, %1, %2 : vector<8x32xf32>, vector<1x16xf32>, vector<1x8x1x32xf32>
+}

@@ -158,6 +158,13 @@ LONG_REDUCTIONS = [
     ("ijk,ijk->j", [(33, 5, 96), (33, 5, 96)]),
     ("ijkl->jl", [(9, 4, 31, 7)]),
     ("aijk->j", [(2, 3, 5, 48)]),
+    # ... where whole registers do not divide it: lanes of a divisor (50 on
+    # AVX-512, 25 on AVX2), or the part they divide and the rest (127 =
+    # 112 + 15) as two sums in lanes.
+    ("ijkl,jl->ik", [(5, 7, 6, 50), (7, 50)]),
+    ("ijkl,jl->ik", [(3, 5, 4, 127), (5, 127)]),
+    ("ijk->j", [(30, 7, 100)]),
+    ("ijk,ik->j", [(9, 5, 1009), (9, 1009)]),
 ]
 
 

@@ -56,6 +56,39 @@ struct EinsumLowerReductions
             getOperation(), std::move(unitDims),
             GreedyRewriteConfig().setListener(&listener))))
       return signalPassFailure();
+    // Contractions that sum only unit dims and whose other dims are all
+    // in both operands are elementwise products too. The LLVM stage lowers
+    // vector.contract to outer products (the GEMM kernels' register tiles,
+    // whose rows are in one operand and columns in the other); these it
+    // unrolled along their parallel dims, lane by lane: `ijkl,jl->ik`'s
+    // partial sums in SIMD lanes (`vector<1x1x1x1x64xf32>` by
+    // `vector<1x1x64xf32>`) became 64 scalar adds per row.
+    SmallVector<Operation *> unitContractions;
+    getOperation().walk([&](vector::ContractionOp contract) {
+      if (contract.getKind() != vector::CombiningKind::ADD ||
+          contract.getLhsType().getRank() <= 2 ||
+          !isa<VectorType>(contract.getAccType()))
+        return;
+      SmallVector<int64_t> bounds;
+      contract.getIterationBounds(bounds);
+      SmallVector<AffineMap> maps = contract.getIndexingMapsArray();
+      for (auto [dim, size] : llvm::enumerate(bounds))
+        if (size != 1 &&
+            !(maps[0].isFunctionOfDim(dim) && maps[1].isFunctionOfDim(dim) &&
+              maps[2].isFunctionOfDim(dim)))
+          return;
+      unitContractions.push_back(contract);
+    });
+    if (!unitContractions.empty()) {
+      RewritePatternSet elementwise(&getContext());
+      vector::populateVectorContractLoweringPatterns(
+          elementwise, vector::VectorContractLowering::ParallelArith);
+      if (failed(applyOpPatternsGreedily(
+              unitContractions, std::move(elementwise),
+              GreedyRewriteConfig().setStrictness(
+                  GreedyRewriteStrictness::ExistingOps))))
+        return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
     vector::populateVectorMultiReductionLoweringPatterns(
         patterns, vector::VectorMultiReductionLowering::InnerReduction);

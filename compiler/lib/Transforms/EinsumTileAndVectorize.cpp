@@ -138,7 +138,10 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
       // thread. `ijk->j` at 256^3 on Zen 4 (`einsum-run --bench`, min):
       // 2.18-2.20 ms in blocks of 64 rows, 2.01-2.02 in one block; on two
       // threads 1.44-1.45 in four blocks, 1.34-1.36 in two.
-      if (rows && ranges[inner] % lanes == 0 && ranges[inner] <= 4 * lanes) {
+      // Widths that whole registers do not divide (partialSumWidths' 50)
+      // are read as whole rows too: 3 registers and a piece of 2, where
+      // register tiles of 25 columns had a piece of 1 in each.
+      if (rows && ranges[inner] <= 4 * lanes) {
         t.reg[outer] = 1;
         t.reg[inner] = t.cache[inner] = ranges[inner];
         int64_t rowBytes =
@@ -308,6 +311,29 @@ static int64_t reductionRegisters(linalg::GenericOp op, int64_t lanes,
   return 4;
 }
 
+/// Widths of partial sums for splitReductionLanes along a contiguous
+/// reduction of `range`, best first: whole SIMD registers (`registers`, 2
+/// or 1 of `lanes`) that divide it, short of all of it; otherwise its
+/// largest divisor above one register and up to four (50 -> 50, 100 ->
+/// 50), read as whole registers and one shorter piece. `ijkl,jl->ik` at
+/// 64x50x64x50 had no width and took its SIMD lanes from `k`, gathered 50
+/// floats apart: 15.5 ms on one Zen 4 core, against 2.4 ms at 48.
+static SmallVector<int64_t> partialSumWidths(int64_t range, int64_t lanes,
+                                             int64_t registers) {
+  SmallVector<int64_t> widths;
+  if (range % lanes == 0) {
+    for (int64_t n : {registers, int64_t{2}, int64_t{1}})
+      if (range % (n * lanes) == 0 && range != n * lanes &&
+          !llvm::is_contained(widths, n * lanes))
+        widths.push_back(n * lanes);
+    return widths;
+  }
+  for (int64_t d = std::min(range, 4 * lanes); d > lanes; --d)
+    if (range % d == 0)
+      return {d};
+  return widths;
+}
+
 /// Sums over several reduction loops, one of which is an input's
 /// contiguous dimension (`ijk->j`, sums over `i` and `k`), would take their
 /// SIMD lanes from a parallel loop and gather every vector. Such an op
@@ -319,35 +345,45 @@ static int64_t reductionRegisters(linalg::GenericOp op, int64_t lanes,
 ///   accumulators; its loops follow the first input's dimensions, so the
 ///   input streams in memory order;
 /// - `out = init + sum over l of partial[..., l]`.
-/// Returns the two ops, or failure (changing nothing).
-static FailureOr<std::pair<linalg::GenericOp, linalg::GenericOp>>
-splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
-                    int64_t lanes) {
+/// laneSplitLoop returns `r` where `op` is such an op; splitReductionLanes
+/// returns the two ops, or failure (changing nothing).
+static std::optional<unsigned> laneSplitLoop(linalg::GenericOp op) {
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
   if (parallel.empty() || reduction.size() < 2 ||
       !op.hasPureTensorSemantics() || !accumulatesByAdd(op) ||
       !isa<FloatType>(getElementTypeOrSelf(op.getDpsInits()[0].getType())))
-    return failure();
+    return std::nullopt;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   AffineMap first = maps.front();
   if (first.getNumResults() == 0)
-    return failure();
+    return std::nullopt;
   unsigned r = cast<AffineDimExpr>(first.getResults().back()).getPosition();
-  if (!llvm::is_contained(reduction, r) || ranges[r] % lanes != 0 ||
-      ranges[r] == lanes)
-    return failure();
-  MLIRContext *ctx = op.getContext();
+  if (!llvm::is_contained(reduction, r))
+    return std::nullopt;
   for (AffineMap map : ArrayRef(maps).drop_back()) {
     if (!map.isProjectedPermutation())
-      return failure();
+      return std::nullopt;
     std::optional<unsigned> at =
-        map.getResultPosition(getAffineDimExpr(r, ctx));
+        map.getResultPosition(getAffineDimExpr(r, op.getContext()));
     if (at && *at + 1 != map.getNumResults())
-      return failure();
+      return std::nullopt;
   }
+  return r;
+}
+
+static FailureOr<std::pair<linalg::GenericOp, linalg::GenericOp>>
+splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
+                    int64_t lanes) {
+  std::optional<unsigned> loop = laneSplitLoop(op);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (!loop || ranges[*loop] % lanes != 0)
+    return failure();
+  unsigned r = *loop;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap first = maps.front();
+  MLIRContext *ctx = op.getContext();
 
   // New loop order: loops the first input lacks, then its dimensions, then
   // `l`. `position[old]` is the new position of an old loop.
@@ -436,6 +472,52 @@ splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
       });
   rewriter.replaceOp(op, merge.getResults());
   return std::make_pair(lanesOp, merge);
+}
+
+/// splitReductionLanes with the widths of partialSumWidths. A range that
+/// none of them divides and that is longer than four registers (a prime
+/// such as 127) is split first into the part whole registers divide and
+/// the rest (127 = 112 + 15), each summed in lanes of its own, the rest as
+/// one short register. Returns the lane ops and their merges, in order;
+/// nothing where `op` is not such a sum (changing nothing).
+static FailureOr<SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>>>
+splitReductionsIntoLanes(RewriterBase &rewriter, linalg::GenericOp op,
+                         int64_t lanes, int64_t l1Bytes) {
+  std::optional<unsigned> r = laneSplitLoop(op);
+  if (!r)
+    return SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>>{};
+  int64_t range = op.getStaticLoopRanges()[*r];
+  int64_t registers = reductionRegisters(op, lanes, l1Bytes);
+  for (int64_t width : partialSumWidths(range, lanes, registers))
+    if (auto split = splitReductionLanes(rewriter, op, width); succeeded(split))
+      return SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>>{
+          *split};
+  if (range <= 4 * lanes || range % lanes == 0)
+    return SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>>{};
+  rewriter.setInsertionPoint(op);
+  auto [whole, rest] =
+      linalg::splitOp(rewriter, cast<TilingInterface>(op.getOperation()), *r,
+                      rewriter.getIndexAttr(range - range % lanes));
+  if (!whole || !rest)
+    return op.emitOpError("could not split a reduction at whole registers");
+  SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>> splits;
+  auto first = cast<linalg::GenericOp>(whole.getOperation());
+  for (int64_t width :
+       partialSumWidths(range - range % lanes, lanes,
+                        reductionRegisters(first, lanes, l1Bytes)))
+    if (auto split = splitReductionLanes(rewriter, first, width);
+        succeeded(split)) {
+      splits.push_back(*split);
+      break;
+    }
+  auto second = cast<linalg::GenericOp>(rest.getOperation());
+  if (auto split = splitReductionLanes(rewriter, second, range % lanes);
+      succeeded(split))
+    splits.push_back(*split);
+  if (splits.size() != 2)
+    return emitError(rest->getLoc(),
+                     "could not sum the parts of a reduction in lanes");
+  return splits;
 }
 
 /// Whether an input of `op` is read once: its indexing map uses every
@@ -2130,22 +2212,18 @@ struct EinsumTileAndVectorize
         continue;
       // Up to 4 registers of lanes per row, each row read in order (rows
       // side by side stream at a third of the speed: bench/reduction_order.c).
-      FailureOr<std::pair<linalg::GenericOp, linalg::GenericOp>> split =
-          failure();
-      int64_t lanes = simdLanes(generic, vectorBits);
-      for (int64_t registers : {reductionRegisters(generic, lanes, l1Bytes),
-                                int64_t{2}, int64_t{1}}) {
-        split = splitReductionLanes(rewriter, generic, registers * lanes);
-        if (succeeded(split))
-          break;
-      }
-      if (succeeded(split)) {
-        if (failed(tileAndVectorize(
-                rewriter, split->first, vectorBits, vectorRegisters, opWork,
-                /*restart=*/true, RowStream{threads, l2Bytes})) ||
-            failed(tileForPartialReduction(rewriter, split->second, vectorBits,
-                                           opWork)))
-          return signalPassFailure();
+      auto splits = splitReductionsIntoLanes(
+          rewriter, generic, simdLanes(generic, vectorBits), l1Bytes);
+      if (failed(splits))
+        return signalPassFailure();
+      if (!splits->empty()) {
+        for (auto [lanesOp, merge] : *splits)
+          if (failed(tileAndVectorize(
+                  rewriter, lanesOp, vectorBits, vectorRegisters, opWork,
+                  /*restart=*/true, RowStream{threads, l2Bytes})) ||
+              failed(
+                  tileForPartialReduction(rewriter, merge, vectorBits, opWork)))
+            return signalPassFailure();
         continue;
       }
       SmallVector<unsigned> columns = columnSumLoops(generic, l2Bytes);

@@ -612,6 +612,15 @@ def EinsumLowerReductions
     order the zeros; with it, to `vmaxps` and a NaN check. The max along
     the last axis of 4 x 12 x 129 x 129 f32, one Zen 4 core: 0.122 ->
     0.063 ms.
+
+    Reductions over unit dims come first, as elementwise combines, and so
+    do `vector.contract`s above rank 2 that sum only unit dims and whose
+    other dims are in both operands (an FMA of whole vectors): the LLVM
+    stage lowers contractions to outer products (the GEMM kernels'
+    register tiles), and unrolled these lane by lane.
+    `ijkl,jl->ik` at 64x128x64x128 f32 (partial sums in SIMD lanes, a
+    contraction of `vector<1x1x1x1x64xf32>` by `vector<1x1x64xf32>`), one
+    Zen 4 core: 29.0 -> 10.1 ms.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::vector::VectorDialect"];
