@@ -221,3 +221,27 @@ func.func @spread_panel(%a: memref<128x8x1000xf32>, %b: memref<32x256x32xf32>, %
   }
   return %r : vector<8x32xf32>
 }
+
+// The direct kernel's left input read in place with a long K (100x3072,
+// rows 12 KiB apart): the tile's 8 rows and the next tile's all fall in
+// one L1 set, so the next rows go into the L2 only (locality 2). The
+// right input's rows (3 KiB apart) are prefetched into the L1 as before.
+// CHECK-LABEL: func @next_rows_far_apart
+// CHECK: memref.prefetch %{{.*}}, read, locality<2>, data : memref<100x3072xf32>
+// CHECK-NOT: memref.prefetch {{.*}} : memref<100x3072xf32>
+// CHECK-COUNT-3: memref.prefetch %{{.*}}, read, locality<3>, data : memref<3072x768xf32>
+// CHECK-NOT: memref.prefetch
+// CHECK: return
+func.func @next_rows_far_apart(%a: memref<100x3072xf32>, %b: memref<3072x768xf32>, %acc0: vector<8x32xf32>, %row: index, %col: index) -> vector<8x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3072 = arith.constant 3072 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c3072 step %c1 iter_args(%acc = %acc0) -> (vector<8x32xf32>) {
+    %x = vector.transfer_read %a[%row, %k], %pad {in_bounds = [true, true]} : memref<100x3072xf32>, vector<8x1xf32>
+    %y = vector.transfer_read %b[%k, %col], %pad {in_bounds = [true, true]} : memref<3072x768xf32>, vector<1x32xf32>
+    %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+    scf.yield %z : vector<8x32xf32>
+  }
+  return %r : vector<8x32xf32>
+}

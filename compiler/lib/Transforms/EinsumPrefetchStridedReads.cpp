@@ -175,21 +175,24 @@ struct EinsumPrefetchStridedReads
     int64_t rows = vector.getShape()[*rowDim - first];
     // A packed panel (`[b, panels, 8, k]`, the tile's rows a whole
     // dimension): the next tile's rows are the next panel's.
-    // Where the two panels' rows crowd a set of the L1, the next panel's
-    // rows would evict the current panel's, so they are prefetched into
-    // the L2 only (matmul 1024³ read in place: 108 GFLOP/s on one Zen 4
-    // core with no prefetch, 83 into the L1, 109 into the L2; 1024 x 1023
-    // by 1023 x 1024: 95 into the L1, 108.5 into the L2).
     std::optional<unsigned> panelDim;
-    int locality = 3;
     if (rows == type.getDimSize(*rowDim)) {
       if (*rowDim == 0)
         return;
       panelDim = *rowDim - 1;
-      if (einsum::crowdsL1Set((*strides)[*rowDim] * elementBytes, 2 * rows,
-                              einsum::kL1Ways / 2))
-        locality = 2;
     }
+    // Where the two tiles' rows crowd a set of the L1, the next tile's
+    // rows would evict the current one's, so they are prefetched into the
+    // L2 only. Packed panels: matmul 1024³ read in place, 108 GFLOP/s on
+    // one Zen 4 core with no prefetch, 83 into the L1, 109 into the L2;
+    // 1024 x 1023 by 1023 x 1024: 95 into the L1, 108.5 into the L2. The
+    // direct kernel's rows of a long K (12 KiB apart for K = 3072, all in
+    // one set): `bi,io->bo` at 100x3072 by 3072x768, 90 -> 109 GFLOP/s;
+    // `ij,jk->ik` at 256x4096 by 4096x256, 102 -> 115.
+    int locality = 3;
+    if (einsum::crowdsL1Set((*strides)[*rowDim] * elementBytes, 2 * rows,
+                            einsum::kL1Ways / 2))
+      locality = 2;
     OpBuilder b(read);
     Location loc = read.getLoc();
     auto constant = [&](int64_t v) {

@@ -706,12 +706,15 @@ def EinsumPrefetchStridedReads
     steps (f32) each of their lines. Where the rows are a whole dimension
     (a packed panel, `[b, panels, 8, k]`), the next tile's rows are the
     next panel's: row `step mod R` of panel `p + 1`, clamped to the last
-    panel. Where more than 4 of the two panels' 2R rows fall in one set of
+    panel. Where more than 4 of the two tiles' 2R rows fall in one set of
     the L1 (x86's L1 caches are indexed by the page offset: rows 4 KiB
     apart share one set, and rows 4092 bytes apart put 15 of 16 in one),
-    the next panel's rows would evict the current panel's, so they go
-    into the L2 only (locality 2): matmul 1024³ read in place lost 24%
-    with them in the L1, and K = 1023 14%.
+    the next tile's rows would evict the current tile's, so they go into
+    the L2 only (locality 2): matmul 1024³ read in place lost 24% with
+    them in the L1, and K = 1023 14%; the direct kernel's rows of K =
+    3072 or 4096 (12 or 16 KiB apart), `bi,io->bo` at 100x3072 by
+    3072x768, 17% (90 against 109 GFLOP/s), and `ij,jk->ik` at 256x4096 by
+    4096x256 11%.
     On one Zen 4 core: batch matmul 16 x 256³ 96 -> 108 GFLOP/s;
     attention's weighted sum at b4 h12 s512 98 -> 107.5; its scores +3%.
   }];
