@@ -95,3 +95,30 @@ func.func @matmul_contractions(%a: vector<8x1xf32>, %b: vector<1x32xf32>, %acc: 
   %2 = vector.contract {indexing_maps = [#tile_a, #tile_b, #tile_c], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"], kind = #vector.kind<add>} %pa, %pb, %pc : vector<1x8x1xf32>, vector<1x1x32xf32> into vector<1x8x1x32xf32>
   return %0, %1, %2 : vector<8x32xf32>, vector<1x16xf32>, vector<1x8x1x32xf32>
 }
+
+// Dot products (every dim longer than 1 in both operands, the summed ones
+// innermost) become a product of whole vectors and a horizontal sum per
+// result, not a chain of scalar FMAs (the LLVM stage's outer products). An
+// accumulator laid out the other way round is read in its own order.
+// CHECK-LABEL: func @dot_products
+// CHECK-SAME: (%[[Q:.*]]: vector<1x1x1x64xf32>, %[[K:.*]]: vector<1x1x1x64xf32>, %[[ACC:.*]]: vector<1x1x1x1xf32>, %[[X:.*]]: vector<4x3x16xf32>, %[[Y:.*]]: vector<4x3x16xf32>, %[[Z:.*]]: vector<3x4xf32>)
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<1x1x1x1x64xf32>
+// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<64xf32> into f32
+// CHECK: %[[P:.*]] = arith.mulf %[[X]], %[[Y]] : vector<4x3x16xf32>
+// CHECK: vector.extract %[[P]][0, 0]
+// CHECK: vector.extract %[[Z]][0, 0]
+// CHECK: vector.extract %[[P]][0, 1]
+// CHECK: vector.extract %[[Z]][1, 0]
+// CHECK-COUNT-11: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<16xf32> into f32
+// CHECK-NOT: vector.contract
+// CHECK: return
+#q = affine_map<(b, h, q, k, d) -> (b, h, q, d)>
+#k = affine_map<(b, h, q, k, d) -> (b, h, k, d)>
+#s = affine_map<(b, h, q, k, d) -> (b, h, q, k)>
+#rx = affine_map<(i, j, d) -> (i, j, d)>
+#rz = affine_map<(i, j, d) -> (j, i)>
+func.func @dot_products(%q: vector<1x1x1x64xf32>, %k: vector<1x1x1x64xf32>, %acc: vector<1x1x1x1xf32>, %x: vector<4x3x16xf32>, %y: vector<4x3x16xf32>, %z: vector<3x4xf32>) -> (vector<1x1x1x1xf32>, vector<3x4xf32>) {
+  %0 = vector.contract {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"], kind = #vector.kind<add>} %q, %k, %acc : vector<1x1x1x64xf32>, vector<1x1x1x64xf32> into vector<1x1x1x1xf32>
+  %1 = vector.contract {indexing_maps = [#rx, #rx, #rz], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %z : vector<4x3x16xf32>, vector<4x3x16xf32> into vector<3x4xf32>
+  return %0, %1 : vector<1x1x1x1xf32>, vector<3x4xf32>
+}

@@ -749,15 +749,18 @@ func.func @split_columns(%a: tensor<40x100xf32>, %b: tensor<100x100xf32>) -> ten
 
 // A split along the reduction (K = 1009: 1008 in blocks of 252, then 1):
 // the first part fills its result, blocks add to it, and the part split
-// off reads that result and adds its one step.
+// off reads that result and adds its one step. A single row takes all 64
+// columns in one register tile (tileColumnsFor), whose sums stay in
+// registers across the blocks.
 // CHECK-LABEL: func @split_k
 // CHECK: %[[FILL:.*]] = linalg.fill
-// CHECK: %[[FIRST:.*]] = scf.for %{{.*}} = %c0 to %c1008 step %c252 iter_args(%{{.*}} = %[[FILL]])
-// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c32 iter_args(%[[ACC:.*]] = %[[FIRST]])
+// CHECK: %[[FIRST:.*]]:2 = scf.for %{{.*}} = %c0 to %c1008 step %c252 iter_args(%{{.*}} = %[[FILL]], %{{.*}} = %{{.*}})
+// CHECK: vector.contract {{.*}} : vector<1x1xf32>, vector<1x64xf32> into vector<1x64xf32>
+// CHECK: %[[PART:.*]] = vector.transfer_write %[[FIRST]]#1, %[[FIRST]]#0
 // CHECK: vector.transfer_read %arg0[%c0, %c1008]
-// CHECK: vector.transfer_read %arg1[%c1008, %{{.*}}]
-// CHECK: %[[SUM:.*]] = vector.transfer_read %[[ACC]]
-// CHECK: vector.contract {{.*}}, %[[SUM]] : vector<1x1xf32>, vector<1x32xf32> into vector<1x32xf32>
+// CHECK: vector.transfer_read %arg1[%c1008, %c0]
+// CHECK: %[[SUM:.*]] = vector.transfer_read %[[PART]]
+// CHECK: vector.contract {{.*}}, %[[SUM]] : vector<1x1xf32>, vector<1x64xf32> into vector<1x64xf32>
 func.func @split_k(%a: tensor<1x1009xf32>, %b: tensor<1009x64xf32>) -> tensor<1x64xf32> {
   %0 = einsum.contract "ij,jk->ik" %a, %b : (tensor<1x1009xf32>, tensor<1009x64xf32>) -> tensor<1x64xf32>
   return %0 : tensor<1x64xf32>

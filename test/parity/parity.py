@@ -210,6 +210,14 @@ ODD_CONTRACTIONS = [
     ("ij,kj->ik", [(20, 64), (33, 64)]),
     ("bij,bjk->bik", [(3, 7, 30), (3, 30, 13)]),
     ("ij,kj->ik", [(999, 64), (992, 64)]),
+    # One query row (attention while decoding): dot products along d, one
+    # key row at a time where the keys outgrow the L2 (d = 64: a dot product
+    # of one whole register tile), and the weighted sum in one register
+    # tile as wide as the row (1x128 on AVX-512).
+    ("bhqd,bhkd->bhqk", [(2, 3, 1, 64), (2, 3, 1500, 64)]),
+    ("bhqd,bhkd->bhqk", [(1, 2, 1, 128), (1, 2, 1100, 128)]),
+    ("bhqk,bhkd->bhqd", [(2, 3, 1, 300), (2, 3, 300, 128)]),
+    ("kd,d->k", [(3000, 96), (96,)]),
 ]
 
 

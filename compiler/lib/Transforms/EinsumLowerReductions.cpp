@@ -7,9 +7,12 @@
 #include "einjit/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <numeric>
 
 namespace mlir::einsum {
 #define GEN_PASS_DEF_EINSUMLOWERREDUCTIONS
@@ -41,43 +44,116 @@ struct UnorderedZeros : RewriterBase::Listener {
   }
 };
 
+/// `v`, an operand of a contraction read through `map`, with its dims in
+/// the contraction's iteration order and the unit dims it lacks inserted:
+/// a vector of the iteration space `bounds`.
+static Value toIterationSpace(OpBuilder &b, Location loc, Value v,
+                              AffineMap map, ArrayRef<int64_t> bounds) {
+  SmallVector<int64_t> order(map.getNumResults());
+  std::iota(order.begin(), order.end(), 0);
+  llvm::sort(order, [&](int64_t x, int64_t y) {
+    return map.getDimPosition(x) < map.getDimPosition(y);
+  });
+  if (!llvm::is_sorted(order))
+    v = vector::TransposeOp::create(b, loc, v, order);
+  auto element = cast<VectorType>(v.getType()).getElementType();
+  return vector::ShapeCastOp::create(b, loc, VectorType::get(bounds, element),
+                                     v);
+}
+
+/// `acc + sum(lhs * rhs)` over the contraction's summed dims, as a product
+/// of whole vectors and a vector.multi_reduction into the accumulator.
+/// Every dim of more than one element is in both operands.
+static void rewriteDotProduct(vector::ContractionOp contract) {
+  OpBuilder b(contract);
+  Location loc = contract.getLoc();
+  SmallVector<int64_t> bounds;
+  contract.getIterationBounds(bounds);
+  SmallVector<AffineMap> maps = contract.getIndexingMapsArray();
+  Value lhs = toIterationSpace(b, loc, contract.getLhs(), maps[0], bounds);
+  Value rhs = toIterationSpace(b, loc, contract.getRhs(), maps[1], bounds);
+  Value product = arith::MulFOp::create(b, loc, lhs, rhs);
+  // The accumulator's dims in iteration order, and back.
+  AffineMap accMap = maps[2];
+  SmallVector<int64_t> order(accMap.getNumResults());
+  std::iota(order.begin(), order.end(), 0);
+  llvm::sort(order, [&](int64_t x, int64_t y) {
+    return accMap.getDimPosition(x) < accMap.getDimPosition(y);
+  });
+  bool sorted = llvm::is_sorted(order);
+  Value acc = contract.getAcc();
+  if (!sorted)
+    acc = vector::TransposeOp::create(b, loc, acc, order);
+  SmallVector<bool> summed;
+  for (unsigned dim = 0; dim < bounds.size(); ++dim)
+    summed.push_back(!accMap.isFunctionOfDim(dim));
+  Value result = vector::MultiDimReductionOp::create(
+      b, loc, product, acc, summed, vector::CombiningKind::ADD);
+  if (!sorted)
+    result = vector::TransposeOp::create(b, loc, result,
+                                         invertPermutationVector(order));
+  contract.replaceAllUsesWith(result);
+  contract.erase();
+}
+
 struct EinsumLowerReductions
     : einsum::impl::EinsumLowerReductionsBase<EinsumLowerReductions> {
   void runOnOperation() override {
     UnorderedZeros listener;
-    // Reductions over unit dims first become elementwise ops (a column sum's
-    // `vector<1x1x64xf32>` over its row of 1 is one add of 64 lanes): the
-    // lowering below would turn the 1-long dim innermost and scalarize the
-    // add lane by lane.
-    RewritePatternSet unitDims(&getContext());
-    vector::MultiDimReductionOp::getCanonicalizationPatterns(unitDims,
-                                                             &getContext());
-    if (failed(applyPatternsGreedily(
-            getOperation(), std::move(unitDims),
-            GreedyRewriteConfig().setListener(&listener))))
-      return signalPassFailure();
-    // Contractions that sum only unit dims and whose other dims are all
-    // in both operands are elementwise products too. The LLVM stage lowers
-    // vector.contract to outer products (the GEMM kernels' register tiles,
-    // whose rows are in one operand and columns in the other); these it
-    // unrolled along their parallel dims, lane by lane: `ijkl,jl->ik`'s
-    // partial sums in SIMD lanes (`vector<1x1x1x1x64xf32>` by
-    // `vector<1x1x64xf32>`) became 64 scalar adds per row.
+    // Contractions whose dims of more than one element are all in both
+    // operands have no outer products in them, and the LLVM stage, which
+    // lowers vector.contract to outer products (the GEMM kernels' register
+    // tiles, rows from one operand and columns from the other), unrolled
+    // them element by element. Those that sum only unit dims become an
+    // FMA of whole vectors: `ijkl,jl->ik`'s partial sums in SIMD lanes
+    // (`vector<1x1x1x1x64xf32>` by `vector<1x1x64xf32>`) had become 64
+    // scalar adds per row. Dot products (a longer summed dim) become a
+    // product and a vector.multi_reduction, lowered below with the other
+    // reductions: `bhqd,bhkd->bhqk` at q = 1, d = 64 (one row of keys at a
+    // time) had become a chain of 64 scalar FMAs per key.
     SmallVector<Operation *> unitContractions;
+    SmallVector<vector::ContractionOp> dotProducts;
     getOperation().walk([&](vector::ContractionOp contract) {
-      if (contract.getKind() != vector::CombiningKind::ADD ||
-          contract.getLhsType().getRank() <= 2 ||
-          !isa<VectorType>(contract.getAccType()))
+      auto acc = dyn_cast<VectorType>(contract.getAccType());
+      if (contract.getKind() != vector::CombiningKind::ADD || !acc ||
+          !isa<FloatType>(acc.getElementType()) ||
+          contract.getLhsType().getElementType() != acc.getElementType() ||
+          contract.getRhsType().getElementType() != acc.getElementType())
         return;
       SmallVector<int64_t> bounds;
       contract.getIterationBounds(bounds);
       SmallVector<AffineMap> maps = contract.getIndexingMapsArray();
-      for (auto [dim, size] : llvm::enumerate(bounds))
-        if (size != 1 &&
-            !(maps[0].isFunctionOfDim(dim) && maps[1].isFunctionOfDim(dim) &&
-              maps[2].isFunctionOfDim(dim)))
+      bool sumsLongDims = false;
+      for (auto [dim, size] : llvm::enumerate(bounds)) {
+        if (size == 1)
+          continue;
+        if (!maps[0].isFunctionOfDim(dim) || !maps[1].isFunctionOfDim(dim))
           return;
-      unitContractions.push_back(contract);
+        sumsLongDims |= !maps[2].isFunctionOfDim(dim);
+      }
+      // A dot product's summed dims must be the operands' innermost long
+      // ones, which the reduction lowering below sums along; where a kept
+      // dim is innermost (`vector<1x4x16xf32>` summed over its 4), the
+      // LLVM stage's outer products are FMAs of whole vectors already.
+      auto summedInnermost = [&](AffineMap map) {
+        bool summing = false;
+        for (AffineExpr e : map.getResults()) {
+          unsigned dim = cast<AffineDimExpr>(e).getPosition();
+          if (bounds[dim] == 1)
+            continue;
+          bool summed = !maps[2].isFunctionOfDim(dim);
+          if (summing && !summed)
+            return false;
+          summing |= summed;
+        }
+        return true;
+      };
+      if (sumsLongDims && summedInnermost(maps[0]) && summedInnermost(maps[1]))
+        dotProducts.push_back(contract);
+      else if (sumsLongDims)
+        return;
+      else if (contract.getLhsType().getRank() > 2)
+        unitContractions.push_back(contract);
     });
     if (!unitContractions.empty()) {
       RewritePatternSet elementwise(&getContext());
@@ -89,6 +165,19 @@ struct EinsumLowerReductions
                   GreedyRewriteStrictness::ExistingOps))))
         return signalPassFailure();
     }
+    for (vector::ContractionOp contract : dotProducts)
+      rewriteDotProduct(contract);
+    // Reductions over unit dims become elementwise ops (a column sum's
+    // `vector<1x1x64xf32>` over its row of 1 is one add of 64 lanes): the
+    // lowering below would turn the 1-long dim innermost and scalarize the
+    // add lane by lane.
+    RewritePatternSet unitDims(&getContext());
+    vector::MultiDimReductionOp::getCanonicalizationPatterns(unitDims,
+                                                             &getContext());
+    if (failed(applyPatternsGreedily(
+            getOperation(), std::move(unitDims),
+            GreedyRewriteConfig().setListener(&listener))))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     vector::populateVectorMultiReductionLoweringPatterns(
         patterns, vector::VectorMultiReductionLowering::InnerReduction);

@@ -1274,9 +1274,9 @@ einsum::describeKernel(linalg::GenericOp op, ArrayRef<std::string> loopNames,
     k.detail = llvm::formatv("batch {0} M {1} N {2} K {3}; ", names(g->batch),
                              names(m), names(n), names(g->k));
     // The direct kernel's tiles are einsum-tile-and-vectorize's.
-    std::string direct =
-        packed ? ""
-               : describeDirectTiles(op, name, vectorBits, vectorRegisters);
+    std::string direct = packed ? ""
+                                : describeDirectTiles(op, name, vectorBits,
+                                                      vectorRegisters, l2Bytes);
     k.detail += direct.empty()
                     ? std::string(llvm::formatv("register tile {0}x{1} over "
                                                 "{2} x {3}",

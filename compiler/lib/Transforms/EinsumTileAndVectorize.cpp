@@ -102,6 +102,26 @@ static int64_t tileColumns(int64_t columns, int64_t lanes) {
                               : tileFor(columns, 2 * lanes);
 }
 
+/// Register-tile columns of a loop nest of `ranges` (tileColumns). A
+/// reduction into a single row (a vector times a matrix: attention's
+/// weighted sum at q = 1) has no rows to share its loads, so its tile
+/// takes whole matrix rows, up to 8 registers: in tiles of two it read
+/// each row in passes 128 bytes wide (`bhqk,bhkd->bhqd` at 8x16x1x1000 by
+/// 8x16x1000x128 on one Zen 4 core: 5.2 ms in tiles of 32 columns, 2.4 in
+/// tiles of 64, 1.9 in one tile of 128).
+static int64_t tileColumnsFor(linalg::LinalgOp op, ArrayRef<int64_t> ranges,
+                              int64_t lanes, unsigned vectorRegisters) {
+  SmallVector<unsigned> parallel;
+  op.getParallelDims(parallel);
+  int64_t columns = ranges[parallel.back()];
+  bool oneRow =
+      parallel.size() == 1 || ranges[parallel[parallel.size() - 2]] == 1;
+  if (oneRow && op.getNumReductionLoops() > 0 && columns % lanes == 0)
+    return tileFor(columns, std::min<int64_t>(8, vectorRegisters / 2) * lanes,
+                   lanes);
+  return tileColumns(columns, lanes);
+}
+
 /// Picks cache and register tiles for a loop nest.
 static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
                              unsigned vectorRegisters,
@@ -124,7 +144,7 @@ static TileSizes chooseTiles(linalg::LinalgOp op, unsigned vectorBits,
   // reduction is vectorized instead.
   if (!parallel.empty()) {
     unsigned inner = parallel.back();
-    t.reg[inner] = tileColumns(ranges[inner], lanes);
+    t.reg[inner] = tileColumnsFor(op, ranges, lanes, vectorRegisters);
     t.cache[inner] = tileFor(ranges[inner], 128, t.reg[inner]);
     if (parallel.size() > 1) {
       unsigned outer = parallel[parallel.size() - 2];
@@ -696,19 +716,32 @@ static linalg::GenericOp collapseElementwiseLoops(RewriterBase &rewriter,
 /// (tileForPartialReduction).
 static constexpr int64_t kSharedRows = 8;
 
+/// Rows shorter than this, of an input larger than the L2, are read one at
+/// a time even where they share an input: streamed side by side from
+/// memory, short rows ran at well under half the speed (one Zen 4 core,
+/// `einsum-run --bench`, 8 rows side by side against one at a time:
+/// `kd,d->k` at 128000x128 4.34 against 1.63 ms, 32000x512 3.50 against
+/// 1.67, 16000x1024 2.14 against 1.65; at 4096x4096 1.98-2.03 against
+/// 1.85-1.97). Inputs that fit the L2 keep them side by side, sharing each
+/// load of the common input (1000x100: 42 GFLOP/s against 38).
+static constexpr int64_t kSideBySideRowBytes = 8192;
+
 /// The row loop of a partial reduction, and whether its rows share an
 /// input. The row loop is the innermost parallel loop that has more than
 /// one iteration (the 1-column edge of `bhqd,bhkd->bhqk` at s = 129 has rows
 /// of q, not of its k of 1). Rows go side by side, kSharedRows at a time,
 /// when an input that the reduction reads is the same for every row (the
-/// vector of `ij,j->i`): each of its registers serves kSharedRows rows.
-/// Otherwise one row at a time, read in order, with up to 4 registers of
-/// partial sums along it (reduceInPartialSums). On a Zen 4 core, from
+/// vector of `ij,j->i`) and the rows are kSideBySideRowBytes or longer or
+/// their input fits in `l2Bytes`: each of its registers serves kSharedRows
+/// rows. Otherwise one row at a
+/// time, read in order, with up to 4 registers of partial sums along it
+/// (reduceInPartialSums). On a Zen 4 core, from
 /// bench/reduction_order.c (the same adds or FMAs in the same registers):
 /// rows of 256 floats summed 4 side by side streamed at 8.6-10.9 GB/s, one
 /// by one at 18-26; on huge pages, a 4096x4096 matrix times a vector ran at
 /// 19-21 GB/s one row at a time, 23-24 four side by side and 24.5-26 eight.
-static std::pair<unsigned, bool> partialReductionRows(linalg::GenericOp op) {
+static std::pair<unsigned, bool> partialReductionRows(linalg::GenericOp op,
+                                                      int64_t l2Bytes) {
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
@@ -721,11 +754,23 @@ static std::pair<unsigned, bool> partialReductionRows(linalg::GenericOp op) {
     }
   }
   unsigned red = reduction.front();
-  bool shared = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+  bool shared = false, sideBySide = false;
+  for (OpOperand *in : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(in);
-    return map.isFunctionOfDim(red) && !map.isFunctionOfDim(rowLoop);
-  });
-  return {rowLoop, shared};
+    if (!map.isFunctionOfDim(red))
+      continue;
+    if (!map.isFunctionOfDim(rowLoop)) {
+      shared = true;
+      continue;
+    }
+    auto type = cast<ShapedType>(in->get().getType());
+    int64_t bytes = type.getElementTypeBitWidth() / 8;
+    sideBySide |=
+        einjit::saturatingProduct({ranges[red], bytes}) >=
+            kSideBySideRowBytes ||
+        einjit::saturatingProduct({type.getNumElements(), bytes}) <= l2Bytes;
+  }
+  return {rowLoop, shared && sideBySide};
 }
 
 /// Partial-reduction strategy:
@@ -737,6 +782,7 @@ static std::pair<unsigned, bool> partialReductionRows(linalg::GenericOp op) {
 static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
                                              linalg::GenericOp op,
                                              unsigned vectorBits,
+                                             int64_t l2Bytes,
                                              int64_t parallelWork) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<unsigned> parallel, reduction;
@@ -745,7 +791,7 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   int64_t lanes = simdLanes(op, vectorBits);
 
   unsigned red = reduction.front();
-  auto [rowLoop, shared] = partialReductionRows(op);
+  auto [rowLoop, shared] = partialReductionRows(op, l2Bytes);
   SmallVector<int64_t> rows(ranges.size(), 0);
   for (unsigned p : parallel)
     rows[p] = 1;
@@ -2221,8 +2267,8 @@ struct EinsumTileAndVectorize
           if (failed(tileAndVectorize(
                   rewriter, lanesOp, vectorBits, vectorRegisters, opWork,
                   /*restart=*/true, RowStream{threads, l2Bytes})) ||
-              failed(
-                  tileForPartialReduction(rewriter, merge, vectorBits, opWork)))
+              failed(tileForPartialReduction(rewriter, merge, vectorBits,
+                                             l2Bytes, opWork)))
             return signalPassFailure();
         continue;
       }
@@ -2244,7 +2290,8 @@ struct EinsumTileAndVectorize
       };
       LogicalResult done =
           prefersPartialReduction(generic)
-              ? tileForPartialReduction(rewriter, generic, vectorBits, opWork)
+              ? tileForPartialReduction(rewriter, generic, vectorBits, l2Bytes,
+                                        opWork)
           : reusesInputs(generic) ? withoutLlvmUnrolling(func, direct)
                                   : direct();
       if (failed(done))
@@ -2287,10 +2334,9 @@ struct EinsumTileAndVectorize
 };
 } // namespace
 
-std::string
-einsum::describeDirectTiles(linalg::GenericOp op,
-                            function_ref<std::string(unsigned)> name,
-                            unsigned vectorBits, unsigned vectorRegisters) {
+std::string einsum::describeDirectTiles(
+    linalg::GenericOp op, function_ref<std::string(unsigned)> name,
+    unsigned vectorBits, unsigned vectorRegisters, int64_t l2Bytes) {
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
@@ -2308,7 +2354,7 @@ einsum::describeDirectTiles(linalg::GenericOp op,
   // side by side where an input is shared by them.
   if (copies.empty() && prefersPartialReduction(op)) {
     unsigned red = reduction.front();
-    auto [rowLoop, shared] = partialReductionRows(op);
+    auto [rowLoop, shared] = partialReductionRows(op, l2Bytes);
     int64_t rows = shared ? tileFor(ranges[rowLoop], kSharedRows) : 1;
     int64_t range = ranges[red];
     if (range > lanes && range % lanes != 0)
@@ -2342,8 +2388,8 @@ einsum::describeDirectTiles(linalg::GenericOp op,
     }
     int64_t rows =
         rowsLoop ? tileRowsFor(op, part[*rowsLoop], vectorRegisters) : 1;
-    std::string tile =
-        llvm::formatv("{0}x{1}", rows, tileColumns(part[cols], lanes));
+    std::string tile = llvm::formatv(
+        "{0}x{1}", rows, tileColumnsFor(op, part, lanes, vectorRegisters));
     if (!llvm::is_contained(tiles, tile))
       tiles.push_back(tile);
   }

@@ -42,7 +42,8 @@ einjit::KernelChoice describeKernel(linalg::GenericOp op,
 /// reduction loops.
 std::string describeDirectTiles(linalg::GenericOp op,
                                 function_ref<std::string(unsigned)> name,
-                                unsigned vectorBits, unsigned vectorRegisters);
+                                unsigned vectorBits, unsigned vectorRegisters,
+                                int64_t l2Bytes);
 
 /// For a copy that permutes its input (one input with a permutation map, an
 /// identity result map, a body that yields the input) and moves the
