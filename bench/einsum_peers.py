@@ -2,6 +2,7 @@
 """einjit beside the best einsum peers, same machine, same run, 1 and 2 threads.
 
 usage: einsum_peers.py EINSUM_RUN [--threads 1,2] [--runs N] [--cases a,b]
+                       [--cases held-out]
                        [--peers p,q] [--json FILE] [--markdown FILE]
        einsum_peers.py EINSUM_RUN --sweep [--sweep-sizes N | --sizes 1,2,..]
                        [--sweep-max-seconds S] [--sweep-csv FILE]
@@ -123,6 +124,49 @@ CASES = {
     "batch_matmul_100": case("bij,bjk->bik", [[24, 100, 100]] * 2, "gemm",
                              MATMUL),
 }
+
+# Ordinary shapes that the standard cases do not name (`--cases held-out`):
+# rectangular, transposed and tall-skinny products, a 1x1 convolution,
+# attention at odd head sizes and while decoding (one query row), an MLP
+# layer of 100 rows, and sums whose contiguous dim is summed at widths that
+# no register divides (`ijkl,jl->ik` at l = 50 and 127).
+HELD_OUT = {
+    "mm_2048x256x2048": case("ij,jk->ik", [[2048, 256], [256, 2048]], "gemm",
+                             MATMUL),
+    "mm_256x4096x256": case("ij,jk->ik", [[256, 4096], [4096, 256]], "gemm",
+                            MATMUL),
+    "mm_4096x1024x64": case("ij,jk->ik", [[4096, 1024], [1024, 64]], "gemm",
+                            MATMUL),
+    "mm_64x1024x4096": case("ij,jk->ik", [[64, 1024], [1024, 4096]], "gemm",
+                            MATMUL),
+    "mm_tn_600x800x700": case("ji,jk->ik", [[800, 600], [800, 700]], "gemm",
+                              "np.matmul(a.T, b, out=out)"),
+    "mm_nt_700x500x900": case("ij,kj->ik", [[700, 500], [900, 500]], "gemm",
+                              "np.matmul(a, b.T, out=out)"),
+    "mm_300": case("ij,jk->ik", [[300, 300], [300, 300]], "gemm", MATMUL),
+    "mm_1500": case("ij,jk->ik", [[1500, 1500], [1500, 1500]], "gemm", MATMUL),
+    "bmm_32x77x65x91": case("bij,bjk->bik", [[32, 77, 65], [32, 65, 91]],
+                            "gemm", MATMUL),
+    "conv1x1": case("bchw,oc->bohw", [[8, 64, 28, 28], [128, 64]], "gemm"),
+    "attn_b2h8s300d40": case("bhqd,bhkd->bhqk", [[2, 8, 300, 40]] * 2, "gemm",
+                             "np.matmul(a, b.swapaxes(-1, -2), out=out)"),
+    "mlp_100x3072x768": case("bi,io->bo", [[100, 3072], [3072, 768]], "gemm",
+                             MATMUL),
+    "tdot_ijkl_jl": case("ijkl,jl->ik", [[64, 50, 64, 50], [50, 50]], "mem"),
+    "tdot_l127": case("ijkl,jl->ik", [[64, 127, 64, 127], [127, 127]], "mem"),
+    "sum_ijk_j_k100": case("ijk->j", [[256, 256, 100]], "mem",
+                           "np.sum(a, axis=(0, 2), out=out)"),
+    "decode_scores": case("bhqd,bhkd->bhqk",
+                          [[8, 16, 1, 128], [8, 16, 1000, 128]], "mem",
+                          "np.matmul(a, b.swapaxes(-1, -2), out=out)",
+                          "b8 h16 q1 k1000 d128"),
+    "decode_wsum": case("bhqk,bhkd->bhqd",
+                        [[8, 16, 1, 1000], [8, 16, 1000, 128]], "mem",
+                        "np.matmul(a, b, out=out)", "b8 h16 q1 k1000 d128"),
+    "matvec_short_rows": case("kd,d->k", [[32000, 512], [512]], "mem",
+                              MATMUL),
+}
+ALL_CASES = {**CASES, **HELD_OUT}
 
 SWEEP = {
     # name: (equation, shapes of size n, numpy form)
@@ -522,7 +566,7 @@ def summarize(results, ceilings, threads_list, names, peers):
     for t in threads_list:
         ratios = {"best": [], "numpy_einsum": [], "torch": []}
         for name in names:
-            c = CASES[name]
+            c = ALL_CASES[name]
             e = results[t]["einjit"].get(name, {})
             peer_times = {p: results[t][p][name] for p in peers
                           if name in results[t].get(p, {})
@@ -946,9 +990,13 @@ def main():
         if p not in PEERS:
             ap.error(f"unknown peer {p}; peers: {', '.join(PEERS)}")
     names = [] if args.sweep else args.cases.split(",")
+    if "held-out" in names:
+        at = names.index("held-out")
+        names[at:at + 1] = list(HELD_OUT)
     for n in names:
-        if n not in CASES:
-            ap.error(f"unknown case {n}; cases: {', '.join(CASES)}")
+        if n not in ALL_CASES:
+            ap.error(f"unknown case {n}; cases: {', '.join(ALL_CASES)} "
+                     f"(held-out: all of {', '.join(HELD_OUT)})")
     for w in args.sweep_workloads.split(",") if args.sweep else []:
         if w not in SWEEP:
             ap.error(f"unknown sweep workload {w}; workloads: {', '.join(SWEEP)}")
@@ -984,7 +1032,7 @@ def main():
                         args.sweep_csv, png], check=False)
         return 0
 
-    cases = [dict(CASES[n], name=n) for n in names]
+    cases = [dict(ALL_CASES[n], name=n) for n in names]
     results, noisy, infos = {}, {}, {}
     for t in threads_list:
         reps = {"einjit": []}
