@@ -579,8 +579,8 @@ einjit::describeKernels(MLIRContext &ctx, const BoundEquation &eq,
                       : label == -1 ? "(re,im)"
                                     : "(re,im)'");
     choices.push_back(einsum::describeKernel(
-        op, names, target.vectorBits, target.vectorRegisters, target.l2Bytes,
-        target.bf16Dot, target.int8Dot));
+        op, names, target.vectorBits, target.vectorRegisters, target.l1Bytes,
+        target.l2Bytes, target.bf16Dot, target.int8Dot));
   }
   return choices;
 }

@@ -138,7 +138,10 @@ struct EinsumLowerReductions
       auto summedInnermost = [&](AffineMap map) {
         bool summing = false;
         for (AffineExpr e : map.getResults()) {
-          unsigned dim = cast<AffineDimExpr>(e).getPosition();
+          auto expr = dyn_cast<AffineDimExpr>(e);
+          if (!expr)
+            return false;
+          unsigned dim = expr.getPosition();
           if (bounds[dim] == 1)
             continue;
           bool summed = !maps[2].isFunctionOfDim(dim);

@@ -1205,10 +1205,12 @@ struct EinsumPackContractions
 };
 } // namespace
 
-einjit::KernelChoice
-einsum::describeKernel(linalg::GenericOp op, ArrayRef<std::string> loopNames,
-                       unsigned vectorBits, unsigned vectorRegisters,
-                       int64_t l2Bytes, bool bf16Dot, bool int8Dot) {
+einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
+                                            ArrayRef<std::string> loopNames,
+                                            unsigned vectorBits,
+                                            unsigned vectorRegisters,
+                                            int64_t l1Bytes, int64_t l2Bytes,
+                                            bool bf16Dot, bool int8Dot) {
   auto name = [&](unsigned loop) {
     return loop < loopNames.size() ? loopNames[loop]
                                    : "d" + std::to_string(loop);
@@ -1274,9 +1276,10 @@ einsum::describeKernel(linalg::GenericOp op, ArrayRef<std::string> loopNames,
     k.detail = llvm::formatv("batch {0} M {1} N {2} K {3}; ", names(g->batch),
                              names(m), names(n), names(g->k));
     // The direct kernel's tiles are einsum-tile-and-vectorize's.
-    std::string direct = packed ? ""
-                                : describeDirectTiles(op, name, vectorBits,
-                                                      vectorRegisters, l2Bytes);
+    std::string direct =
+        packed ? ""
+               : describeDirectTiles(op, name, vectorBits, vectorRegisters,
+                                     l1Bytes, l2Bytes);
     k.detail += direct.empty()
                     ? std::string(llvm::formatv("register tile {0}x{1} over "
                                                 "{2} x {3}",

@@ -32,6 +32,8 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 
+#include <numeric>
+
 namespace mlir::einsum {
 #define GEN_PASS_DEF_EINSUMTILEANDVECTORIZE
 #include "einjit/Transforms/Passes.h.inc"
@@ -379,9 +381,10 @@ static std::optional<unsigned> laneSplitLoop(linalg::GenericOp op) {
   AffineMap first = maps.front();
   if (first.getNumResults() == 0)
     return std::nullopt;
-  unsigned r = cast<AffineDimExpr>(first.getResults().back()).getPosition();
-  if (!llvm::is_contained(reduction, r))
+  auto last = dyn_cast<AffineDimExpr>(first.getResults().back());
+  if (!last || !llvm::is_contained(reduction, last.getPosition()))
     return std::nullopt;
+  unsigned r = last.getPosition();
   for (AffineMap map : ArrayRef(maps).drop_back()) {
     if (!map.isProjectedPermutation())
       return std::nullopt;
@@ -716,61 +719,102 @@ static linalg::GenericOp collapseElementwiseLoops(RewriterBase &rewriter,
 /// (tileForPartialReduction).
 static constexpr int64_t kSharedRows = 8;
 
-/// Rows shorter than this, of an input larger than the L2, are read one at
-/// a time even where they share an input: streamed side by side from
-/// memory, short rows ran at well under half the speed (one Zen 4 core,
-/// `einsum-run --bench`, 8 rows side by side against one at a time:
-/// `kd,d->k` at 128000x128 4.34 against 1.63 ms, 32000x512 3.50 against
-/// 1.67, 16000x1024 2.14 against 1.65; at 4096x4096 1.98-2.03 against
-/// 1.85-1.97). Inputs that fit the L2 keep them side by side, sharing each
-/// load of the common input (1000x100: 42 GFLOP/s against 38).
-static constexpr int64_t kSideBySideRowBytes = 8192;
+/// The loops of `op` in the order of its first input that indexes every
+/// loop, if any: the order in which tileForPartialReduction visits rows.
+static std::optional<SmallVector<int64_t>> rowOrder(linalg::GenericOp op) {
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!map.isPermutation())
+      continue;
+    SmallVector<int64_t> order;
+    for (AffineExpr e : map.getResults())
+      order.push_back(cast<AffineDimExpr>(e).getPosition());
+    return order;
+  }
+  return std::nullopt;
+}
 
-/// The row loop of a partial reduction, and whether its rows share an
-/// input. The row loop is the innermost parallel loop that has more than
-/// one iteration (the 1-column edge of `bhqd,bhkd->bhqk` at s = 129 has rows
-/// of q, not of its k of 1). Rows go side by side, kSharedRows at a time,
-/// when an input that the reduction reads is the same for every row (the
-/// vector of `ij,j->i`) and the rows are kSideBySideRowBytes or longer or
-/// their input fits in `l2Bytes`: each of its registers serves kSharedRows
-/// rows. Otherwise one row at a
-/// time, read in order, with up to 4 registers of partial sums along it
-/// (reduceInPartialSums). On a Zen 4 core, from
-/// bench/reduction_order.c (the same adds or FMAs in the same registers):
-/// rows of 256 floats summed 4 side by side streamed at 8.6-10.9 GB/s, one
-/// by one at 18-26; on huge pages, a 4096x4096 matrix times a vector ran at
-/// 19-21 GB/s one row at a time, 23-24 four side by side and 24.5-26 eight.
-static std::pair<unsigned, bool> partialReductionRows(linalg::GenericOp op,
-                                                      int64_t l2Bytes) {
+/// The row loop of a partial reduction, and whether its rows go side by
+/// side. The row loop is the innermost parallel loop that has more than one
+/// iteration and that an input the reduction reads does not follow (the
+/// rows of `ij,j->i` split into blocks, `[i, block, r]` reading the vector
+/// as `[block, r]`: rows along `i`, not the blocks), or else the innermost
+/// one that has more than one iteration (the 1-column edge of
+/// `bhqd,bhkd->bhqk` at s = 129 has rows of q, not of its k of 1). Rows go
+/// side by side, kSharedRows at a time, sharing each load of that common
+/// input (the vector of `ij,j->i`), where the part of it that each row
+/// reads takes a quarter of the L1 (`l1Bytes`) or more, where the rows'
+/// input fits the L2 (`l2Bytes`), or where the rows are slices of longer
+/// ones (the remainder of a split reduction); otherwise one row at a time,
+/// read in order, with up to 4 registers of partial sums along it
+/// (reduceInPartialSums).
+///
+/// One Zen 4 core, `einsum-run --bench`, 8 rows side by side against one
+/// at a time: whole rows streamed side by side from memory with a vector
+/// of 4 KiB or less ran at under half the speed (`kd,d->k` at 128000x128
+/// 4.18 against 1.51 ms, 32000x512 3.50 against 1.67, 16000x1024 2.05
+/// against 1.79; attention scores at q = 1, d = 128, 3.93 against 1.55);
+/// with a vector of 16 KiB or more side by side was faster (4096x4096 1.95
+/// against 2.26 ms; 4096x8192 in blocks of 1024, 4.70 against 7.26), and
+/// so were the slices of a split's remainder (3000x3001 f64: 2.25 against
+/// 4.72, 6000x6000 f32: 4.95 against 9.75). Inputs that fit the L2
+/// (1000x100: 42 GFLOP/s against 38) share the loads.
+static std::pair<unsigned, bool>
+partialReductionRows(linalg::GenericOp op, int64_t l1Bytes, int64_t l2Bytes) {
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  unsigned rowLoop = parallel.back();
-  for (unsigned p : llvm::reverse(parallel)) {
-    if (ranges[p] > 1) {
+  unsigned red = reduction.front();
+  auto sharedAlong = [&](unsigned loop) {
+    return llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+      AffineMap map = op.getMatchingIndexingMap(in);
+      return map.isFunctionOfDim(red) && !map.isFunctionOfDim(loop);
+    });
+  };
+  std::optional<unsigned> rowLoop;
+  for (unsigned p : llvm::reverse(parallel))
+    if (ranges[p] > 1 && sharedAlong(p)) {
       rowLoop = p;
       break;
     }
-  }
-  unsigned red = reduction.front();
+  for (unsigned p : llvm::reverse(parallel))
+    if (!rowLoop && ranges[p] > 1)
+      rowLoop = p;
+  if (!rowLoop)
+    rowLoop = parallel.back();
+  // The loops in the order the rows are visited (tileForPartialReduction:
+  // the order of an input that every loop indexes), so that the part of
+  // the common input that each row reads is what follows the row loop.
+  SmallVector<unsigned> position(ranges.size());
+  std::iota(position.begin(), position.end(), 0);
+  if (std::optional<SmallVector<int64_t>> order = rowOrder(op))
+    for (auto [at, loop] : llvm::enumerate(*order))
+      position[loop] = at;
   bool shared = false, sideBySide = false;
   for (OpOperand *in : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(in);
     if (!map.isFunctionOfDim(red))
       continue;
-    if (!map.isFunctionOfDim(rowLoop)) {
-      shared = true;
+    int64_t bytes =
+        cast<ShapedType>(in->get().getType()).getElementTypeBitWidth() / 8;
+    if (map.isFunctionOfDim(*rowLoop)) {
+      for (int64_t range : ranges)
+        bytes = einjit::saturatingProduct({bytes, range});
+      sideBySide |=
+          bytes <= l2Bytes || in->get().getDefiningOp<tensor::ExtractSliceOp>();
       continue;
     }
-    auto type = cast<ShapedType>(in->get().getType());
-    int64_t bytes = type.getElementTypeBitWidth() / 8;
-    sideBySide |=
-        einjit::saturatingProduct({ranges[red], bytes}) >=
-            kSideBySideRowBytes ||
-        einjit::saturatingProduct({type.getNumElements(), bytes}) <= l2Bytes;
+    shared = true;
+    for (AffineExpr e : map.getResults()) {
+      auto dim = dyn_cast<AffineDimExpr>(e); // or a broadcast's constant 0
+      if (dim && (llvm::is_contained(reduction, dim.getPosition()) ||
+                  position[dim.getPosition()] > position[*rowLoop]))
+        bytes = einjit::saturatingProduct({bytes, ranges[dim.getPosition()]});
+    }
+    sideBySide |= bytes >= l1Bytes / 4;
   }
-  return {rowLoop, shared && sideBySide};
+  return {*rowLoop, shared && sideBySide};
 }
 
 /// Partial-reduction strategy:
@@ -782,7 +826,7 @@ static std::pair<unsigned, bool> partialReductionRows(linalg::GenericOp op,
 static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
                                              linalg::GenericOp op,
                                              unsigned vectorBits,
-                                             int64_t l2Bytes,
+                                             int64_t l1Bytes, int64_t l2Bytes,
                                              int64_t parallelWork) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<unsigned> parallel, reduction;
@@ -791,7 +835,7 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   int64_t lanes = simdLanes(op, vectorBits);
 
   unsigned red = reduction.front();
-  auto [rowLoop, shared] = partialReductionRows(op, l2Bytes);
+  auto [rowLoop, shared] = partialReductionRows(op, l1Bytes, l2Bytes);
   SmallVector<int64_t> rows(ranges.size(), 0);
   for (unsigned p : parallel)
     rows[p] = 1;
@@ -809,15 +853,8 @@ static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
   // out: the rows of `ijk->i`'s blocks (einsum-split-reductions' partial
   // sums, whose block loop comes first) are read along `i` 4 KiB at a time
   // otherwise.
-  SmallVector<int64_t> interchange;
-  for (OpOperand *input : op.getDpsInputOperands()) {
-    AffineMap map = op.getMatchingIndexingMap(input);
-    if (!map.isPermutation())
-      continue;
-    for (AffineExpr e : map.getResults())
-      interchange.push_back(cast<AffineDimExpr>(e).getPosition());
-    break;
-  }
+  SmallVector<int64_t> interchange =
+      rowOrder(op).value_or(SmallVector<int64_t>{});
   FailureOr<Operation *> rowTile = tile(
       rewriter, op, rows,
       worthThreads(ranges, rows, threadWork(op, parallelWork)), interchange);
@@ -2268,7 +2305,7 @@ struct EinsumTileAndVectorize
                   rewriter, lanesOp, vectorBits, vectorRegisters, opWork,
                   /*restart=*/true, RowStream{threads, l2Bytes})) ||
               failed(tileForPartialReduction(rewriter, merge, vectorBits,
-                                             l2Bytes, opWork)))
+                                             l1Bytes, l2Bytes, opWork)))
             return signalPassFailure();
         continue;
       }
@@ -2290,8 +2327,8 @@ struct EinsumTileAndVectorize
       };
       LogicalResult done =
           prefersPartialReduction(generic)
-              ? tileForPartialReduction(rewriter, generic, vectorBits, l2Bytes,
-                                        opWork)
+              ? tileForPartialReduction(rewriter, generic, vectorBits, l1Bytes,
+                                        l2Bytes, opWork)
           : reusesInputs(generic) ? withoutLlvmUnrolling(func, direct)
                                   : direct();
       if (failed(done))
@@ -2334,9 +2371,11 @@ struct EinsumTileAndVectorize
 };
 } // namespace
 
-std::string einsum::describeDirectTiles(
-    linalg::GenericOp op, function_ref<std::string(unsigned)> name,
-    unsigned vectorBits, unsigned vectorRegisters, int64_t l2Bytes) {
+std::string
+einsum::describeDirectTiles(linalg::GenericOp op,
+                            function_ref<std::string(unsigned)> name,
+                            unsigned vectorBits, unsigned vectorRegisters,
+                            int64_t l1Bytes, int64_t l2Bytes) {
   SmallVector<unsigned> parallel, reduction;
   op.getParallelDims(parallel);
   op.getReductionDims(reduction);
@@ -2354,7 +2393,7 @@ std::string einsum::describeDirectTiles(
   // side by side where an input is shared by them.
   if (copies.empty() && prefersPartialReduction(op)) {
     unsigned red = reduction.front();
-    auto [rowLoop, shared] = partialReductionRows(op, l2Bytes);
+    auto [rowLoop, shared] = partialReductionRows(op, l1Bytes, l2Bytes);
     int64_t rows = shared ? tileFor(ranges[rowLoop], kSharedRows) : 1;
     int64_t range = ranges[red];
     if (range > lanes && range % lanes != 0)

@@ -28,11 +28,10 @@ namespace mlir::einsum {
 /// with `bf16Dot` and `int8Dot`).
 /// Like the pass, it fuses adjacent labels of one role first, so `op` may
 /// be replaced (in a module built to be described).
-einjit::KernelChoice describeKernel(linalg::GenericOp op,
-                                    ArrayRef<std::string> loopNames,
-                                    unsigned vectorBits,
-                                    unsigned vectorRegisters, int64_t l2Bytes,
-                                    bool bf16Dot, bool int8Dot);
+einjit::KernelChoice
+describeKernel(linalg::GenericOp op, ArrayRef<std::string> loopNames,
+               unsigned vectorBits, unsigned vectorRegisters, int64_t l1Bytes,
+               int64_t l2Bytes, bool bf16Dot, bool int8Dot);
 
 /// The register tiles of einsum-tile-and-vectorize's direct kernel for the
 /// contraction `op` (loop `i` named `name(i)`): dot products in SIMD lanes,
@@ -43,7 +42,7 @@ einjit::KernelChoice describeKernel(linalg::GenericOp op,
 std::string describeDirectTiles(linalg::GenericOp op,
                                 function_ref<std::string(unsigned)> name,
                                 unsigned vectorBits, unsigned vectorRegisters,
-                                int64_t l2Bytes);
+                                int64_t l1Bytes, int64_t l2Bytes);
 
 /// For a copy that permutes its input (one input with a permutation map, an
 /// identity result map, a body that yields the input) and moves the
