@@ -47,6 +47,12 @@ CASES = [
      [(4, 12, 128, 64), (4, 12, 128, 64)], ["c64", "c64"]),
     ("matmul 512 c64 x f32", "ij,jk->ik", [(512, 512), (512, 512)],
      ["c64", "f32"]),
+    # f64 beyond the caches: a matrix-vector product whose rows are split
+    # into blocks for accuracy, with a remainder, and a full sum.
+    ("matmul 500", "ij,jk->ik", [(500, 500), (500, 500)], ["f64", "f64"]),
+    ("matrix-vector 3000x3001", "ij,j->i", [(3000, 3001), (3001,)],
+     ["f64", "f64"]),
+    ("sum 3000x3001", "ij->", [(3000, 3001)], ["f64"]),
 ]
 
 
@@ -77,14 +83,16 @@ def peers(eq, shapes, dtypes, threads):
     rng = np.random.default_rng(0)
     tdt = {"bf16": torch.bfloat16, "f16": torch.float16, "i8": torch.int8,
            "u8": torch.uint8, "bool": torch.bool, "c64": torch.complex64,
-           "c128": torch.complex128, "f32": torch.float32}
+           "c128": torch.complex128, "f32": torch.float32,
+           "f64": torch.float64}
     ndt = {"f16": np.float16, "i8": np.int8, "u8": np.uint8, "bool": np.bool_,
-           "c64": np.complex64, "c128": np.complex128, "f32": np.float32}
+           "c64": np.complex64, "c128": np.complex128, "f32": np.float32,
+           "f64": np.float64}
     arrays = []
     for s, d in zip(shapes, dtypes):
         if d in ("c64", "c128"):
             arrays.append(rng.uniform(-1, 1, s) + 1j * rng.uniform(-1, 1, s))
-        elif d in ("bf16", "f16", "f32"):
+        elif d in ("bf16", "f16", "f32", "f64"):
             arrays.append(rng.uniform(-1, 1, s).astype(np.float32))
         elif d == "bool":
             arrays.append(rng.integers(0, 2, s).astype(bool))
