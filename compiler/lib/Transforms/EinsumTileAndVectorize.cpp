@@ -799,8 +799,8 @@ partialReductionRows(linalg::GenericOp op, int64_t l1Bytes, int64_t l2Bytes) {
     int64_t bytes =
         cast<ShapedType>(in->get().getType()).getElementTypeBitWidth() / 8;
     if (map.isFunctionOfDim(*rowLoop)) {
-      for (int64_t range : ranges)
-        bytes = einjit::saturatingProduct({bytes, range});
+      bytes = einjit::saturatingProduct(
+          {bytes, cast<ShapedType>(in->get().getType()).getNumElements()});
       sideBySide |=
           bytes <= l2Bytes || in->get().getDefiningOp<tensor::ExtractSliceOp>();
       continue;
