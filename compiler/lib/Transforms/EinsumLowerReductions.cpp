@@ -123,6 +123,9 @@ struct EinsumLowerReductions
       SmallVector<int64_t> bounds;
       contract.getIterationBounds(bounds);
       SmallVector<AffineMap> maps = contract.getIndexingMapsArray();
+      if (!llvm::all_of(
+              maps, [](AffineMap map) { return map.isProjectedPermutation(); }))
+        return;
       bool sumsLongDims = false;
       for (auto [dim, size] : llvm::enumerate(bounds)) {
         if (size == 1)
@@ -138,10 +141,7 @@ struct EinsumLowerReductions
       auto summedInnermost = [&](AffineMap map) {
         bool summing = false;
         for (AffineExpr e : map.getResults()) {
-          auto expr = dyn_cast<AffineDimExpr>(e);
-          if (!expr)
-            return false;
-          unsigned dim = expr.getPosition();
+          unsigned dim = cast<AffineDimExpr>(e).getPosition();
           if (bounds[dim] == 1)
             continue;
           bool summed = !maps[2].isFunctionOfDim(dim);
@@ -151,12 +151,11 @@ struct EinsumLowerReductions
         }
         return true;
       };
-      if (sumsLongDims && summedInnermost(maps[0]) && summedInnermost(maps[1]))
-        dotProducts.push_back(contract);
-      else if (sumsLongDims)
-        return;
-      else if (contract.getLhsType().getRank() > 2)
+      if (!sumsLongDims && contract.getLhsType().getRank() > 2)
         unitContractions.push_back(contract);
+      else if (sumsLongDims && summedInnermost(maps[0]) &&
+               summedInnermost(maps[1]))
+        dotProducts.push_back(contract);
     });
     if (!unitContractions.empty()) {
       RewritePatternSet elementwise(&getContext());
