@@ -44,16 +44,23 @@ struct UnorderedZeros : RewriterBase::Listener {
   }
 };
 
-/// `v`, an operand of a contraction read through `map`, with its dims in
-/// the contraction's iteration order and the unit dims it lacks inserted:
-/// a vector of the iteration space `bounds`.
-static Value toIterationSpace(OpBuilder &b, Location loc, Value v,
-                              AffineMap map, ArrayRef<int64_t> bounds) {
+/// The permutation that puts the dims of a vector read through `map` (a
+/// projected permutation) in iteration order.
+static SmallVector<int64_t> iterationOrder(AffineMap map) {
   SmallVector<int64_t> order(map.getNumResults());
   std::iota(order.begin(), order.end(), 0);
   llvm::sort(order, [&](int64_t x, int64_t y) {
     return map.getDimPosition(x) < map.getDimPosition(y);
   });
+  return order;
+}
+
+/// `v`, an operand of a contraction read through `map`, with its dims in
+/// the contraction's iteration order and the unit dims it lacks inserted:
+/// a vector of the iteration space `bounds`.
+static Value toIterationSpace(OpBuilder &b, Location loc, Value v,
+                              AffineMap map, ArrayRef<int64_t> bounds) {
+  SmallVector<int64_t> order = iterationOrder(map);
   if (!llvm::is_sorted(order))
     v = vector::TransposeOp::create(b, loc, v, order);
   auto element = cast<VectorType>(v.getType()).getElementType();
@@ -75,11 +82,7 @@ static void rewriteDotProduct(vector::ContractionOp contract) {
   Value product = arith::MulFOp::create(b, loc, lhs, rhs);
   // The accumulator's dims in iteration order, and back.
   AffineMap accMap = maps[2];
-  SmallVector<int64_t> order(accMap.getNumResults());
-  std::iota(order.begin(), order.end(), 0);
-  llvm::sort(order, [&](int64_t x, int64_t y) {
-    return accMap.getDimPosition(x) < accMap.getDimPosition(y);
-  });
+  SmallVector<int64_t> order = iterationOrder(accMap);
   bool sorted = llvm::is_sorted(order);
   Value acc = contract.getAcc();
   if (!sorted)

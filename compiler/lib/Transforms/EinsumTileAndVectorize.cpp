@@ -396,9 +396,12 @@ static std::optional<unsigned> laneSplitLoop(linalg::GenericOp op) {
   return r;
 }
 
-static FailureOr<std::pair<linalg::GenericOp, linalg::GenericOp>>
-splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
-                    int64_t lanes) {
+/// A lane op and the merge of its partial sums.
+using LaneSplit = std::pair<linalg::GenericOp, linalg::GenericOp>;
+
+static FailureOr<LaneSplit> splitReductionLanes(RewriterBase &rewriter,
+                                                linalg::GenericOp op,
+                                                int64_t lanes) {
   std::optional<unsigned> loop = laneSplitLoop(op);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (!loop || ranges[*loop] % lanes != 0)
@@ -503,44 +506,42 @@ splitReductionLanes(RewriterBase &rewriter, linalg::GenericOp op,
 /// the rest (127 = 112 + 15), each summed in lanes of its own, the rest as
 /// one short register. Returns the lane ops and their merges, in order;
 /// nothing where `op` is not such a sum (changing nothing).
-static FailureOr<SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>>>
+static FailureOr<SmallVector<LaneSplit>>
 splitReductionsIntoLanes(RewriterBase &rewriter, linalg::GenericOp op,
                          int64_t lanes, int64_t l1Bytes) {
   std::optional<unsigned> r = laneSplitLoop(op);
   if (!r)
-    return SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>>{};
+    return SmallVector<LaneSplit>{};
+  // The first of partialSumWidths' widths that splits `part` (a range of
+  // `range` along `r`).
+  auto splitPart = [&](linalg::GenericOp part,
+                       int64_t range) -> FailureOr<LaneSplit> {
+    for (int64_t width : partialSumWidths(
+             range, lanes, reductionRegisters(part, lanes, l1Bytes)))
+      if (auto split = splitReductionLanes(rewriter, part, width);
+          succeeded(split))
+        return split;
+    return failure();
+  };
   int64_t range = op.getStaticLoopRanges()[*r];
-  int64_t registers = reductionRegisters(op, lanes, l1Bytes);
-  for (int64_t width : partialSumWidths(range, lanes, registers))
-    if (auto split = splitReductionLanes(rewriter, op, width); succeeded(split))
-      return SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>>{
-          *split};
+  if (auto split = splitPart(op, range); succeeded(split))
+    return SmallVector<LaneSplit>{*split};
   if (range <= 4 * lanes || range % lanes == 0)
-    return SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>>{};
+    return SmallVector<LaneSplit>{};
   rewriter.setInsertionPoint(op);
   auto [whole, rest] =
       linalg::splitOp(rewriter, cast<TilingInterface>(op.getOperation()), *r,
                       rewriter.getIndexAttr(range - range % lanes));
   if (!whole || !rest)
     return op.emitOpError("could not split a reduction at whole registers");
-  SmallVector<std::pair<linalg::GenericOp, linalg::GenericOp>> splits;
-  auto first = cast<linalg::GenericOp>(whole.getOperation());
-  for (int64_t width :
-       partialSumWidths(range - range % lanes, lanes,
-                        reductionRegisters(first, lanes, l1Bytes)))
-    if (auto split = splitReductionLanes(rewriter, first, width);
-        succeeded(split)) {
-      splits.push_back(*split);
-      break;
-    }
-  auto second = cast<linalg::GenericOp>(rest.getOperation());
-  if (auto split = splitReductionLanes(rewriter, second, range % lanes);
-      succeeded(split))
-    splits.push_back(*split);
-  if (splits.size() != 2)
+  auto first = splitPart(cast<linalg::GenericOp>(whole.getOperation()),
+                         range - range % lanes);
+  auto second = splitReductionLanes(
+      rewriter, cast<linalg::GenericOp>(rest.getOperation()), range % lanes);
+  if (failed(first) || failed(second))
     return emitError(rest->getLoc(),
                      "could not sum the parts of a reduction in lanes");
-  return splits;
+  return SmallVector<LaneSplit>{*first, *second};
 }
 
 /// Whether an input of `op` is read once: its indexing map uses every
