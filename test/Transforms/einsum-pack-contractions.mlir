@@ -148,6 +148,26 @@ func.func @apart(%a: tensor<9x7x5x6xf32>, %b: tensor<5x6x11x13xf32>) -> tensor<9
   return %r : tensor<9x11x7x13xf32>
 }
 
+// K labels in opposite orders (`ijk,jil->kl`) cannot fuse in the inputs,
+// but the panels lay them out in one order: there they become one K loop
+// of 13 x 11, so that the micro-kernel runs one long K loop.
+// CHECK-LABEL: func @k_apart
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2], [3]] : tensor<4x13x11x8xf32> into tensor<4x143x8xf32>
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2], [3]] : tensor<1x13x11x32xf32> into tensor<1x143x32xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<4x143x8xf32>, tensor<1x143x32xf32>)
+func.func @k_apart(%a: tensor<13x11x37xf32>, %b: tensor<11x13x29xf32>) -> tensor<37x29xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<37x29xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<37x29xf32>) -> tensor<37x29xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(k, l, i, j) -> (i, j, k)>, affine_map<(k, l, i, j) -> (j, i, l)>, affine_map<(k, l, i, j) -> (k, l)>], iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%a, %b : tensor<13x11x37xf32>, tensor<11x13x29xf32>) outs(%init : tensor<37x29xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<37x29xf32>
+  return %r : tensor<37x29xf32>
+}
+
 // The result's contiguous `k` is an M label of the first input, so the
 // second input (`lj`, read in place) is the left-hand side and the
 // kernel's first input; the product in the body names it first too.

@@ -186,6 +186,9 @@ ODD_CONTRACTIONS = [
     ("ji,jk->ik", [(45, 37), (45, 53)]),
     ("btd,dhk->bthk", [(2, 37, 45), (45, 3, 29)]),
     ("abcd,cdef->abef", [(9, 7, 5, 6), (5, 6, 11, 13)]),
+    # K labels in opposite orders in the inputs: one K loop in the panels.
+    ("ijk,jil->kl", [(13, 11, 37), (11, 13, 29)]),
+    ("abcd,dcbe->ae", [(9, 5, 4, 3), (3, 4, 5, 21)]),
     ("ijk,lj->ilk", [(9, 23, 37), (13, 23)]),
     ("ij,jk->ik", [(19, 3001), (3001, 63)]),
     ("bij,bjk->bik", [(3, 17, 700), (3, 700, 45)]),

@@ -919,10 +919,37 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   Value b = packOperand(rewriter, loc, inputs[rhs], maps[rhs], bOrder, g.nTile,
                         g.nr, kLoop, pair);
 
+  // Several K loops are consecutive, in one order, in both packed panels:
+  // they become one loop there (`ijk,jil->kl`, whose K labels are in
+  // opposite orders in the inputs). The micro-kernel then runs one long K
+  // loop; with a unit vector.contract per K loop it would sum lane by
+  // lane (40x50x60 by 50x40x70: 4.7 GFLOP/s).
+  SmallVector<unsigned> kLoops(g.k);
+  if (g.k.size() > 1) {
+    auto collapseK = [&](Value &panel, SmallVector<unsigned> &order) {
+      unsigned first = llvm::find(order, kLoop) - order.begin();
+      auto type = cast<RankedTensorType>(panel.getType());
+      SmallVector<ReassociationIndices> groups;
+      for (unsigned d = 0; d < type.getRank(); ++d) {
+        if (d > first && d < first + g.k.size())
+          groups.back().push_back(d);
+        else
+          groups.push_back({int64_t(d)});
+      }
+      panel = tensor::CollapseShapeOp::create(rewriter, loc, panel, groups);
+      order.erase(order.begin() + first + 1,
+                  order.begin() + first + g.k.size());
+    };
+    assert(!aInPlace && pair == 1 && "several K loops are packed");
+    collapseK(a, aOrder);
+    collapseK(b, bOrder);
+    kLoops.assign({kLoop});
+  }
+
   // The micro-kernel's loops: cOrder, then the K loops (K pairs), then the
   // register tile's rows and columns (and the element of a K pair).
   SmallVector<unsigned> loops(cOrder);
-  llvm::append_range(loops, g.k);
+  llvm::append_range(loops, kLoops);
   unsigned mrDim = loops.size(), nrDim = mrDim + 1, pairDim = mrDim + 2;
   unsigned numLoops = loops.size() + (pair > 1 ? 3 : 2);
   MLIRContext *ctx = op.getContext();
@@ -966,7 +993,7 @@ static LogicalResult packContraction(RewriterBase &rewriter,
   SmallVector<utils::IteratorType> iterators;
   SmallVector<int64_t> roles;
   for (unsigned loop : loops) {
-    bool isK = llvm::is_contained(g.k, loop);
+    bool isK = llvm::is_contained(kLoops, loop);
     iterators.push_back(isK ? utils::IteratorType::reduction
                             : utils::IteratorType::parallel);
     GemmLoop role = isK               ? GemmLoop::K
