@@ -42,6 +42,26 @@ func.func @register_tile(%a: memref<37x768xf32>, %b: memref<768x768xf32>, %acc0:
   return %r : vector<8x32xf32>
 }
 
+// No prefetch: a K loop of 8 steps (a block of rows read across the whole
+// width by a few rows) would prefetch past its end.
+// CHECK-LABEL: func @short_loop
+// CHECK-NOT: memref.prefetch
+// CHECK: return
+func.func @short_loop(%a: memref<4x768xf32>, %b: memref<768x768xf32>, %acc0: vector<4x32xf32>, %kb: index, %col: index) -> vector<4x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %pad = ub.poison : f32
+  %r = scf.for %k = %c0 to %c8 step %c1 iter_args(%acc = %acc0) -> (vector<4x32xf32>) {
+    %row = affine.apply #sum()[%kb, %k]
+    %x = vector.transfer_read %a[%c0, %row], %pad {in_bounds = [true, true]} : memref<4x768xf32>, vector<4x1xf32>
+    %y = vector.transfer_read %b[%row, %col], %pad {in_bounds = [true, true]} : memref<768x768xf32>, vector<1x32xf32>
+    %z = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %x, %y, %acc : vector<4x1xf32>, vector<1x32xf32> into vector<4x32xf32>
+    scf.yield %z : vector<4x32xf32>
+  }
+  return %r : vector<4x32xf32>
+}
+
 // No prefetch: a right input that fits half the L2 (64x1024, 256 KiB) stays
 // in the L2 after its first pass; one whose rows are 1 KiB apart (4096x256)
 // is followed by the hardware's stride prefetcher.

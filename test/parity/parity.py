@@ -186,6 +186,12 @@ ODD_CONTRACTIONS = [
     ("ji,jk->ik", [(45, 37), (45, 53)]),
     ("btd,dhk->bthk", [(2, 37, 45), (45, 3, 29)]),
     ("abcd,cdef->abef", [(9, 7, 5, 6), (5, 6, 11, 13)]),
+    # A few rows times a right input larger than the L2, read in blocks of
+    # 8 (or 9, 16) of its rows across the whole width; two rows take 4
+    # registers each.
+    ("ij,jk->ik", [(3, 1001), (1001, 300)]),
+    ("ij,jk->ik", [(2, 999), (999, 320)]),
+    ("ij,jk->ik", [(7, 1009), (1009, 288)]),
     # K labels in opposite orders in the inputs: one K loop in the panels.
     ("ijk,jil->kl", [(13, 11, 37), (11, 13, 29)]),
     ("abcd,dcbe->ae", [(9, 5, 4, 3), (3, 4, 5, 21)]),

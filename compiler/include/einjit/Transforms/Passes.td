@@ -686,7 +686,11 @@ def EinsumPrefetchStridedReads
        dimension's stride is at least `min-stride-bytes`; the innermost
        dimension's index does not depend on it;
     3. the read is in bounds, and its vector runs along the innermost
-       dimension (a minor identity map).
+       dimension (a minor identity map);
+    4. the loop has more than `distance` steps, or a trip count not known
+       at compile time: a shorter one (a block of 8 rows read across the
+       whole width by a few rows times a matrix) would prefetch past its
+       end, rows it reads only after sweeping the row.
 
     The prefetched index is the read's index computed for the induction
     variable plus `distance` steps (so any affine index works), clamped to
