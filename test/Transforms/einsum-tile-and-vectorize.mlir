@@ -546,21 +546,25 @@ func.func @wide_n(%a: tensor<2x8x1024xf32>, %b: tensor<64x1024x32xf32>, %c: tens
 // -----
 
 // Four rows (one register tile) times a right input larger than the L2
-// (2000 KB): blocks of 8 of its rows, each read across the whole width,
-// rather than cache blocks of 250 rows by 128 columns.
+// (4000 KB): blocks of 8 of its rows, each read across the whole width,
+// rather than cache blocks of 250 rows by 128 columns. Two threads take
+// half the columns each.
+// TWO-LABEL: func @few_rows_streamed
+// TWO: scf.forall (%{{.*}}) = (0) to (1024) step (512)
+// TWO: scf.for %{{.*}} = %c0 to %c1000 step %c8
 // L2-LABEL: func @few_rows_streamed
 // L2: scf.for %{{.*}} = %c0 to %c1000 step %c8
-// L2-NEXT: scf.for %{{.*}} = %c0 to %c512 step %c32
+// L2-NEXT: scf.for %{{.*}} = %c0 to %c1024 step %c32
 // L2: scf.for %{{.*}} = %c0 to %c8 step %c1
 // L2: vector.contract {{.*}} : vector<4x1xf32>, vector<1x32xf32> into vector<4x32xf32>
-func.func @few_rows_streamed(%a: tensor<4x1000xf32>, %b: tensor<1000x512xf32>, %c: tensor<4x512xf32>) -> tensor<4x512xf32> {
-  %0 = linalg.generic {indexing_maps = [affine_map<(i, k, j) -> (i, j)>, affine_map<(i, k, j) -> (j, k)>, affine_map<(i, k, j) -> (i, k)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<4x1000xf32>, tensor<1000x512xf32>) outs(%c : tensor<4x512xf32>) {
+func.func @few_rows_streamed(%a: tensor<4x1000xf32>, %b: tensor<1000x1024xf32>, %c: tensor<4x1024xf32>) -> tensor<4x1024xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(i, k, j) -> (i, j)>, affine_map<(i, k, j) -> (j, k)>, affine_map<(i, k, j) -> (i, k)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<4x1000xf32>, tensor<1000x1024xf32>) outs(%c : tensor<4x1024xf32>) {
   ^bb0(%x: f32, %y: f32, %acc: f32):
     %p = arith.mulf %x, %y : f32
     %s = arith.addf %acc, %p : f32
     linalg.yield %s : f32
-  } -> tensor<4x512xf32>
-  return %0 : tensor<4x512xf32>
+  } -> tensor<4x1024xf32>
+  return %0 : tensor<4x1024xf32>
 }
 
 // -----

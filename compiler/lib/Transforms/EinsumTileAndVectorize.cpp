@@ -61,6 +61,15 @@ struct RowStream {
   int64_t threads = 1;
   int64_t l2Bytes = 0;
 };
+
+/// Inputs larger than `cachedBytes` (0: unknown) stream from beyond the
+/// L2, larger than `memoryBytes` from memory; `threads` may share a loop
+/// nest (fewRowsBlocks).
+struct MemoryStream {
+  int64_t cachedBytes = 0;
+  int64_t threads = 1;
+  int64_t memoryBytes = 0;
+};
 } // namespace
 
 /// Elements of the accumulator type in one SIMD register.
@@ -1134,7 +1143,7 @@ tileAndVectorizeOne(RewriterBase &rewriter, linalg::LinalgOp op,
                     unsigned vectorBits, unsigned vectorRegisters,
                     int64_t parallelWork, bool restart,
                     std::optional<RowStream> rows,
-                    std::optional<Value> initFill, int64_t cachedBytes);
+                    std::optional<Value> initFill, MemoryStream memory);
 
 /// Batch iterations from which a loop nest's threads take whole batches.
 static constexpr int64_t kMinBatchIterations = 8;
@@ -1148,12 +1157,12 @@ static constexpr int64_t kStreamChunks = 8;
 /// from zero and adds that sum to its accumulators in memory, so that no
 /// accumulator adds more terms in a row than one block holds. With `rows`,
 /// the register tiles are rows read one at a time in memory order (partial
-/// sums of splitReductionLanes). An input larger than `cachedBytes` (0:
-/// unknown) streams from memory (see tileAndVectorizeOne).
+/// sums of splitReductionLanes). `memory` tells which inputs stream from
+/// memory (see fewRowsBlocks).
 static LogicalResult tileAndVectorize(
     RewriterBase &rewriter, linalg::LinalgOp op, unsigned vectorBits,
     unsigned vectorRegisters, int64_t parallelWork, bool restart = false,
-    std::optional<RowStream> rows = std::nullopt, int64_t cachedBytes = 0) {
+    std::optional<RowStream> rows = std::nullopt, MemoryStream memory = {}) {
   // Loop nests with outer parallel loops (batches: all but the two
   // innermost parallel loops) worth threads take them as one scf.forall
   // first, one iteration each, and split their remainders inside it: the
@@ -1202,7 +1211,7 @@ static LogicalResult tileAndVectorize(
     if (!split) {
       if (failed(tileAndVectorizeOne(rewriter, part, vectorBits,
                                      vectorRegisters, parallelWork, restart,
-                                     rows, partFill, cachedBytes)))
+                                     rows, partFill, memory)))
         return failure();
       continue;
     }
@@ -1238,12 +1247,95 @@ static OpOperand *inputWithout(linalg::LinalgOp op, unsigned loop) {
   return found;
 }
 
+/// A few rows (one register tile of them) times a right input `[K, N]`
+/// beyond the L2 (`ij,jk->ik` at 1-8 x 4096 by 4096 x 4096): read in
+/// blocks of kColumnSumRows of its rows across the whole width, as column
+/// sums read theirs, with the K blocks outside the columns. In cache blocks
+/// of 256 rows by 128 columns, each row of a block was a page of its own,
+/// walked once per column block: on one Zen 4 core, 1, 2, 4 and 8 rows took
+/// 4.5, 6.7, 6.7 and 6.9 ms, now 2.0-2.3, 2.3, 2.5 and 3.8. From the L3:
+/// 6 x 1024 by 1024 x 1024 1.3x and 3 x 4099 by 4099 x 1009 1.4x faster
+/// (5 x 999 by 999 x 3001 0.94x: kept in cache blocks, below). Sets
+/// `sizes` and returns the columns of a
+/// thread's chunk (0: no threads), or nullopt where the cache blocks stay:
+/// other ops, and where threads would take chunks that are not wide and
+/// even (a multiple of the threads, at most four per thread, of the
+/// register tiles: not 93 tiles of 32 columns on two threads).
+static std::optional<int64_t>
+fewRowsBlocks(linalg::LinalgOp op, TileSizes &sizes, unsigned vectorRegisters,
+              MemoryStream memory, int64_t parallelWork) {
+  SmallVector<unsigned> parallel, reduction;
+  op.getParallelDims(parallel);
+  op.getReductionDims(reduction);
+  if (memory.cachedBytes <= 0 || !sizes.vectorize || parallel.size() != 2 ||
+      reduction.size() != 1)
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned rowLoop = parallel.front(), columns = parallel.back(),
+           red = reduction.front();
+  OpOperand *rhs = inputWithout(op, rowLoop);
+  if (!rhs ||
+      op.getMatchingIndexingMap(rhs).getResults().back() !=
+          getAffineDimExpr(columns, op.getContext()) ||
+      sizes.cache[rowLoop] != 0 || sizes.reg[rowLoop] != 0 ||
+      sizes.cache[red] == 0)
+    return std::nullopt;
+  auto type = cast<ShapedType>(rhs->get().getType());
+  int64_t bytes = einjit::saturatingProduct(
+      {type.getNumElements(),
+       std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)});
+  if (bytes <= memory.cachedBytes)
+    return std::nullopt;
+  // From the L3, tiles of more than half the register rows do as well in
+  // cache blocks (8 x 3072 by 3072 x 768 on two threads: 0.74-0.85x in
+  // blocks of K rows), unless the rows of the right input crowd a set of
+  // the L1 (a multiple of 4 KiB long: 8 x 2048 by 2048 x 2048 1.1-1.9x).
+  Value root = rhs->get();
+  while (auto slice = root.getDefiningOp<tensor::ExtractSliceOp>())
+    root = slice.getSource();
+  auto rootType = cast<ShapedType>(root.getType());
+  int64_t rowBytes = einjit::saturatingProduct(
+      {rootType.getShape().back(),
+       std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)});
+  if (bytes <= memory.memoryBytes &&
+      ranges[rowLoop] * 2 > registerRows(vectorRegisters) &&
+      !einsum::crowdsL1Set(rowBytes, 2 * einsum::kL1Ways, einsum::kL1Ways / 2))
+    return std::nullopt;
+  // The register tile, which was the cache tile where they were equal.
+  int64_t reg = sizes.reg[columns] ? sizes.reg[columns] : sizes.cache[columns];
+  if (reg == 0)
+    reg = ranges[columns];
+  int64_t chunk = 0;
+  if (memory.threads > 1 && enoughWorkForThreads(ranges, parallelWork)) {
+    int64_t tiles = ranges[columns] / reg;
+    for (int64_t c = memory.threads; c <= 4 * memory.threads && !chunk;
+         c += memory.threads)
+      if (tiles % c == 0)
+        chunk = tiles / c * reg;
+    if (!chunk)
+      return std::nullopt;
+  }
+  // Tiles of more than half the register rows reload more accumulators
+  // per block: twice the rows (8 x 3072 by 3072 x 768: 0.93x of the cache
+  // blocks' speed in blocks of 8, 0.98x in 16). A divisor near the block:
+  // 9 of 999 rather than 3.
+  int64_t block = kColumnSumRows;
+  if (ranges[rowLoop] * 2 > registerRows(vectorRegisters))
+    block *= 2;
+  sizes.cache[red] = tileFor(ranges[red], block);
+  if (sizes.cache[red] < block / 2)
+    sizes.cache[red] = tileFor(ranges[red], 2 * block);
+  sizes.reg[columns] = reg;
+  sizes.cache[columns] = 0;
+  return chunk;
+}
+
 static LogicalResult
 tileAndVectorizeOne(RewriterBase &rewriter, linalg::LinalgOp op,
                     unsigned vectorBits, unsigned vectorRegisters,
                     int64_t parallelWork, bool restart,
                     std::optional<RowStream> rows,
-                    std::optional<Value> initFill, int64_t cachedBytes) {
+                    std::optional<Value> initFill, MemoryStream memory) {
   parallelWork = threadWork(op, parallelWork);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   // Row blocks for the threads there will be: one block where there are
@@ -1273,56 +1365,17 @@ tileAndVectorizeOne(RewriterBase &rewriter, linalg::LinalgOp op,
   // the parallel loop rather than cache tiles.
   bool streaming = parallel.size() == 1 && !reduction.empty() &&
                    sizes.cache[parallel.front()] != 0;
-  // A few rows (one register tile of them) times a right input `[K, N]`
-  // larger than the L2 (`ij,jk->ik` at 1-8 x 4096 by 4096 x 4096): the
-  // same, in blocks of kColumnSumRows rows of the right input read across
-  // the whole width (as column sums read theirs). In cache blocks of 256
-  // rows by 128 columns, each row of a block was a page of its own, walked
-  // once per column block: on one Zen 4 core, 1, 2, 4 and 8 rows took
-  // 4.5, 6.7, 6.7 and 6.9 ms, now 2.0-2.3, 2.3, 2.5 and 3.8. From the L3:
-  // 6 x 1024 by 1024 x 1024 1.3x and 3 x 4099 by 4099 x 1009 1.4x faster;
-  // 5 x 999 by 999 x 3001 0.94x.
-  if (cachedBytes > 0 && sizes.vectorize && !rows && parallel.size() == 2 &&
-      reduction.size() == 1) {
-    unsigned rowLoop = parallel.front(), red = reduction.front();
-    OpOperand *rhs = inputWithout(op, rowLoop);
-    if (rhs &&
-        op.getMatchingIndexingMap(rhs).getResults().back() ==
-            getAffineDimExpr(parallel.back(), op.getContext()) &&
-        sizes.cache[rowLoop] == 0 && sizes.reg[rowLoop] == 0 &&
-        sizes.cache[red] != 0) {
-      auto type = cast<ShapedType>(rhs->get().getType());
-      int64_t bytes = einjit::saturatingProduct(
-          {type.getNumElements(),
-           std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)});
-      if (bytes > cachedBytes) {
-        streaming = true;
-        // A divisor near kColumnSumRows: 9 of 999 rather than 3.
-        // Tiles of more than half the register rows reload more
-        // accumulators per block: twice the rows (8 x 3072 by 3072 x 768:
-        // 0.93x of the cache blocks' speed in blocks of 8, 0.98x in 16).
-        // A divisor near the block: 9 of 999 rather than 3.
-        int64_t block = kColumnSumRows;
-        if (ranges[rowLoop] * 2 > registerRows(vectorRegisters))
-          block *= 2;
-        sizes.cache[red] = tileFor(ranges[red], block);
-        if (sizes.cache[red] < block / 2)
-          sizes.cache[red] = tileFor(ranges[red], 2 * block);
-        unsigned columns = parallel.back();
-        if (sizes.reg[columns] == 0) // the register tile was the cache tile
-          sizes.reg[columns] = sizes.cache[columns];
-        sizes.cache[columns] = 0;
-      }
-    }
-  }
+  std::optional<int64_t> fewRowsChunk =
+      fewRowsBlocks(op, sizes, vectorRegisters, memory, parallelWork);
+  streaming |= fewRowsChunk.has_value();
   SmallVector<int64_t> parallelTiles(ranges.size(), 0);
   for (unsigned p : parallel)
     parallelTiles[p] = sizes.cache[p];
-  if (streaming) {
-    unsigned p = parallel.back();
-    int64_t step = sizes.reg[p]     ? sizes.reg[p]
-                   : sizes.cache[p] ? sizes.cache[p]
-                                    : ranges[p];
+  if (fewRowsChunk) {
+    parallelTiles[parallel.back()] = *fewRowsChunk;
+  } else if (streaming) {
+    unsigned p = parallel.front();
+    int64_t step = sizes.reg[p] ? sizes.reg[p] : sizes.cache[p];
     int64_t chunk = llvm::divideCeil(ranges[p], kStreamChunks * step) * step;
     if (chunk > sizes.cache[p] && ranges[p] % chunk == 0)
       parallelTiles[p] = chunk;
@@ -2388,9 +2441,10 @@ struct EinsumTileAndVectorize
                                     opWork)))
           return signalPassFailure();
       auto direct = [&] {
-        return tileAndVectorize(rewriter, generic, vectorBits, vectorRegisters,
-                                opWork, /*restart=*/false, std::nullopt,
-                                l2Bytes);
+        return tileAndVectorize(
+            rewriter, generic, vectorBits, vectorRegisters, opWork,
+            /*restart=*/false, std::nullopt,
+            MemoryStream{l2Bytes, threads, streamBytes(l2Bytes, l3Bytes)});
       };
       LogicalResult done =
           prefersPartialReduction(generic)
