@@ -2,7 +2,7 @@
 """einjit beside the best einsum peers, same machine, same run, 1 and 2 threads.
 
 usage: einsum_peers.py EINSUM_RUN [--threads 1,2] [--runs N] [--cases a,b]
-                       [--cases held-out]
+                       [--cases held-out|few-rows]
                        [--peers p,q] [--json FILE] [--markdown FILE]
        einsum_peers.py EINSUM_RUN --sweep [--sweep-sizes N | --sizes 1,2,..]
                        [--sweep-max-seconds S] [--sweep-csv FILE]
@@ -166,7 +166,31 @@ HELD_OUT = {
     "matvec_short_rows": case("kd,d->k", [[32000, 512], [512]], "mem",
                               MATMUL),
 }
-ALL_CASES = {**CASES, **HELD_OUT}
+# A few rows through a large matrix (`--cases few-rows`): decoding a batch
+# of 1-8 tokens through a 4096 x 4096 weight, in either layout; attention
+# scores for 4 and 8 query rows over a 1000-key cache; and a contraction
+# whose two K labels are in opposite orders in the inputs.
+NT = "np.matmul(a, b.T, out=out)"
+SCORES = "np.matmul(a, b.swapaxes(-1, -2), out=out)"
+FEW_ROWS = {
+    "rows1_4096": case("ij,jk->ik", [[1, 4096], [4096, 4096]], "mem", MATMUL),
+    "rows2_4096": case("ij,jk->ik", [[2, 4096], [4096, 4096]], "mem", MATMUL),
+    "rows4_4096": case("ij,jk->ik", [[4, 4096], [4096, 4096]], "mem", MATMUL),
+    "rows8_4096": case("ij,jk->ik", [[8, 4096], [4096, 4096]], "mem", MATMUL),
+    "rows3_999x3001": case("ij,jk->ik", [[3, 999], [999, 3001]], "mem",
+                           MATMUL),
+    "rows2_nt_4096": case("ij,kj->ik", [[2, 4096], [4096, 4096]], "mem", NT),
+    "rows4_nt_4096": case("ij,kj->ik", [[4, 4096], [4096, 4096]], "mem", NT),
+    "decode4_scores": case("bhqd,bhkd->bhqk",
+                           [[8, 16, 4, 128], [8, 16, 1000, 128]], "mem",
+                           SCORES, "b8 h16 q4 k1000 d128"),
+    "decode8_scores": case("bhqd,bhkd->bhqk",
+                           [[8, 16, 8, 128], [8, 16, 1000, 128]], "mem",
+                           SCORES, "b8 h16 q8 k1000 d128"),
+    "k_apart": case("ijk,jil->kl", [[40, 50, 60], [50, 40, 70]], "gemm"),
+}
+CASE_SETS = {"held-out": HELD_OUT, "few-rows": FEW_ROWS}
+ALL_CASES = {**CASES, **HELD_OUT, **FEW_ROWS}
 
 SWEEP = {
     # name: (equation, shapes of size n, numpy form)
@@ -990,13 +1014,16 @@ def main():
         if p not in PEERS:
             ap.error(f"unknown peer {p}; peers: {', '.join(PEERS)}")
     names = [] if args.sweep else args.cases.split(",")
-    if "held-out" in names:
-        at = names.index("held-out")
-        names[at:at + 1] = list(HELD_OUT)
+    for set_name, cases in CASE_SETS.items():
+        if set_name in names:
+            at = names.index(set_name)
+            names[at:at + 1] = list(cases)
     for n in names:
         if n not in ALL_CASES:
+            sets = "; ".join(f"{k}: all of {', '.join(v)}"
+                             for k, v in CASE_SETS.items())
             ap.error(f"unknown case {n}; cases: {', '.join(ALL_CASES)} "
-                     f"(held-out: all of {', '.join(HELD_OUT)})")
+                     f"({sets})")
     for w in args.sweep_workloads.split(",") if args.sweep else []:
         if w not in SWEEP:
             ap.error(f"unknown sweep workload {w}; workloads: {', '.join(SWEEP)}")

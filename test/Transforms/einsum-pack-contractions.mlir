@@ -1,6 +1,7 @@
 // RUN: einsum-opt %s --einsum-pack-contractions | FileCheck %s
 // RUN: einsum-opt %s --einsum-pack-contractions=bf16-dot=true | FileCheck %s --check-prefix=BF16
 // RUN: einsum-opt %s --einsum-pack-contractions=int8-dot=true | FileCheck %s --check-prefix=INT8
+// RUN: einsum-opt %s --einsum-pack-contractions="l2-bytes=65536 l3-bytes=262144" | FileCheck %s --check-prefix=CACHES
 
 // Contractions become GEMM on packed panels: MR = 8 rows (AVX-512's 32
 // registers), NR = 32 columns (two 16-lane registers), or 16 or 24 where
@@ -512,4 +513,54 @@ func.func @queries(%q: tensor<2x16x3x13xf32>, %k: tensor<2x64x3x13xf32>) -> tens
     linalg.yield %s : f32
   } -> tensor<2x3x16x64xf32>
   return %r : tensor<2x3x16x64xf32>
+}
+
+// A few rows against a right input `[N, K]` beyond the caches, both inputs
+// contiguous along K, stay for the direct kernel's dot products, which
+// read the right input in place: 4 rows (half a register tile) against 75
+// KiB, beyond a 64 KiB L2; a register tile of 8 rows against 300 KiB,
+// beyond the caches, in slices of 50 KiB that fit the L2. The same 8 rows
+// against 100 KiB in all, within the caches, are packed.
+// CACHES-LABEL: func @few_rows_nk
+// CACHES-NOT: linalg.transpose
+// CACHES-LABEL: func @queries_streamed
+// CACHES-NOT: linalg.transpose
+// CACHES-LABEL: func @queries_cached
+// CACHES: linalg.transpose
+// CACHES: einsum.gemm
+func.func @few_rows_nk(%a: tensor<4x64xf32>, %b: tensor<300x64xf32>) -> tensor<4x300xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<4x300xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<4x300xf32>) -> tensor<4x300xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, k, j) -> (i, j)>, affine_map<(i, k, j) -> (k, j)>, affine_map<(i, k, j) -> (i, k)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<4x64xf32>, tensor<300x64xf32>) outs(%init : tensor<4x300xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<4x300xf32>
+  return %r : tensor<4x300xf32>
+}
+func.func @queries_streamed(%q: tensor<6x8x64xf32>, %k: tensor<6x200x64xf32>) -> tensor<6x8x200xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<6x8x200xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<6x8x200xf32>) -> tensor<6x8x200xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(b, i, k, j) -> (b, i, j)>, affine_map<(b, i, k, j) -> (b, k, j)>, affine_map<(b, i, k, j) -> (b, i, k)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<6x8x64xf32>, tensor<6x200x64xf32>) outs(%init : tensor<6x8x200xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<6x8x200xf32>
+  return %r : tensor<6x8x200xf32>
+}
+func.func @queries_cached(%q: tensor<2x8x64xf32>, %k: tensor<2x200x64xf32>) -> tensor<2x8x200xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<2x8x200xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<2x8x200xf32>) -> tensor<2x8x200xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(b, i, k, j) -> (b, i, j)>, affine_map<(b, i, k, j) -> (b, k, j)>, affine_map<(b, i, k, j) -> (b, i, k)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<2x8x64xf32>, tensor<2x200x64xf32>) outs(%init : tensor<2x8x200xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x8x200xf32>
+  return %r : tensor<2x8x200xf32>
 }

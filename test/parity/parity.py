@@ -192,6 +192,10 @@ ODD_CONTRACTIONS = [
     ("ij,jk->ik", [(3, 1001), (1001, 300)]),
     ("ij,jk->ik", [(2, 999), (999, 320)]),
     ("ij,jk->ik", [(7, 1009), (1009, 288)]),
+    # A few rows against a right input [N, K] beyond the L2: dot products
+    # with every row in one tile of partial sums, not packed.
+    ("ij,kj->ik", [(3, 1100), (300, 1100)]),
+    ("bhqd,bhkd->bhqk", [(1, 2, 3, 64), (1, 2, 2100, 64)]),
     # K labels in opposite orders in the inputs: one K loop in the panels.
     ("ijk,jil->kl", [(13, 11, 37), (11, 13, 29)]),
     ("abcd,dcbe->ae", [(9, 5, 4, 3), (3, 4, 5, 21)]),

@@ -163,7 +163,7 @@ static constexpr llvm::StringLiteral kVectorStage =
     "l2-bytes={4} threads={7}},"
     "einsum-split-reductions{{vector-bits={1}},"
     "einsum-pack-contractions{{vector-bits={1} vector-registers={2} "
-    "l2-bytes={4} bf16-dot={5} int8-dot={6}},"
+    "l2-bytes={4} l3-bytes={8} bf16-dot={5} int8-dot={6}},"
     "loop-invariant-code-motion,"
     "einsum-tile-and-vectorize{{parallel-work={0} vector-bits={1} "
     "vector-registers={2} l1-bytes={3} l2-bytes={4} l3-bytes={8} threads={7}},"
@@ -580,7 +580,7 @@ einjit::describeKernels(MLIRContext &ctx, const BoundEquation &eq,
                                     : "(re,im)'");
     choices.push_back(einsum::describeKernel(
         op, names, target.vectorBits, target.vectorRegisters, target.l1Bytes,
-        target.l2Bytes, target.bf16Dot, target.int8Dot));
+        target.l2Bytes, target.l3Bytes, target.bf16Dot, target.int8Dot));
   }
   return choices;
 }

@@ -382,7 +382,8 @@ static constexpr int64_t kDirectRows = 256;
 /// right input too large for half the L2, whose rows it streams from memory
 /// for every block of rows, when there are more rows than one block.
 static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
-                         bool edge, std::string *why = nullptr) {
+                         int64_t l3Bytes, bool edge,
+                         std::string *why = nullptr) {
   auto because = [&](bool packs, const llvm::Twine &reason) {
     if (why)
       *why = reason.str();
@@ -422,6 +423,49 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
     return because(false, "too small for packing to pay: fewer than half "
                           "the tile's rows, a quarter of its columns or 8 "
                           "K iterations");
+  // At most a register tile of rows against a right input `[..., N, K]`,
+  // both inputs contiguous along K: the direct kernel's dot products read
+  // the right input in place. Packing pays little here (one panel of rows
+  // reuses each packed panel), and it costs a transposing copy of the
+  // whole right input, which from memory is three passes over it.
+  // - Up to half a tile of rows, beyond the L2: all rows are one tile of
+  //   partial sums (tileForPartialReduction), which reads it once
+  //   (`ij,kj->ik` at 4 x 4096 by 4096 x 4096 on one Zen 4 core: 10.4 ms
+  //   packed, 5.3 direct).
+  // - Up to a tile of rows, beyond the caches, each batch's slice in the
+  //   L2: each row reads the slice again from the L2 (attention scores at
+  //   b8 h16 q8 k1000 d64: 14.3 ms packed, 6.6 direct). A single slice
+  //   that large (8 rows of `ij,kj->ik` at 4096) would be read from
+  //   memory by each row: 9.6 ms packed, 17 direct.
+  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  int64_t elementBytes = element.getIntOrFloatBitWidth() / 8;
+  int64_t rhsBytes =
+      einjit::saturatingProduct({k.front(), ranges[g.nTile], elementBytes});
+  AffineMap lhs = maps[g.lhs];
+  int64_t rhsAllBytes = einjit::saturatingProduct(
+      {cast<ShapedType>(op.getDpsInputs()[1 - g.lhs].getType())
+           .getNumElements(),
+       elementBytes});
+  bool dots = !g.dot && g.k.size() == 1 && g.mOuter.empty() &&
+              g.nOuter.empty() && loopAt(rhs, rhsRank - 1) == g.k.front() &&
+              lhs.getNumResults() > 0 &&
+              loopAt(lhs, lhs.getNumResults() - 1) == g.k.front();
+  if (dots && ranges[g.mTile] * 2 <= g.mr && rhsAllBytes > l2Bytes)
+    return because(false, llvm::formatv("{0} rows, at most half a register "
+                                        "tile's, and a right input laid out "
+                                        "[..., N, K] beyond the L2 ({1} "
+                                        "KiB): dot products read it once",
+                                        ranges[g.mTile], rhsAllBytes / 1024));
+  if (dots && ranges[g.mTile] <= g.mr &&
+      rhsAllBytes > einsum::streamBytes(l2Bytes, l3Bytes) &&
+      rhsBytes <= l2Bytes)
+    return because(false,
+                   llvm::formatv("{0} rows, at most a register tile's, and a "
+                                 "right input laid out [..., N, K] beyond the "
+                                 "caches ({1} KiB) in slices that fit the L2 "
+                                 "({2} KiB): dot products read it in place",
+                                 ranges[g.mTile], rhsAllBytes / 1024,
+                                 rhsBytes / 1024));
   // The thin edge of a split contraction reads its inputs with the large
   // strides of the whole: the direct kernel runs it at a few GFLOP/s.
   if (edge)
@@ -467,9 +511,6 @@ static bool worthPacking(linalg::GenericOp op, const Gemm &g, int64_t l2Bytes,
   // few rows of a small batch through a large weight (EinsumDense at
   // t = 37: the packing copy of the 768x768 weight took as long as the
   // product).
-  Type element = getElementTypeOrSelf(op.getDpsInits()[0].getType());
-  int64_t rhsBytes = einjit::saturatingProduct(
-      {k.front(), ranges[g.nTile], element.getIntOrFloatBitWidth() / 8});
   if (rhsBytes > l2Bytes / 2 && ranges[g.mTile] > kDirectRows)
     return because(true, llvm::formatv("the right input ({0} KiB) is over "
                                        "half the L2 and there are over {1} "
@@ -1198,7 +1239,7 @@ struct EinsumPackContractions
           isa<FloatType>(getElementTypeOrSelf(op.getDpsInits()[0].getType()));
       if (!floats && !g->dot)
         continue;
-      if (!worthPacking(op, *g, l2Bytes, edge)) {
+      if (!worthPacking(op, *g, l2Bytes, l3Bytes, edge)) {
         if (g->lhs == 1 && floats)
           putLhsFirst(rewriter, op);
         continue;
@@ -1232,12 +1273,11 @@ struct EinsumPackContractions
 };
 } // namespace
 
-einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
-                                            ArrayRef<std::string> loopNames,
-                                            unsigned vectorBits,
-                                            unsigned vectorRegisters,
-                                            int64_t l1Bytes, int64_t l2Bytes,
-                                            bool bf16Dot, bool int8Dot) {
+einjit::KernelChoice
+einsum::describeKernel(linalg::GenericOp op, ArrayRef<std::string> loopNames,
+                       unsigned vectorBits, unsigned vectorRegisters,
+                       int64_t l1Bytes, int64_t l2Bytes, int64_t l3Bytes,
+                       bool bf16Dot, bool int8Dot) {
   auto name = [&](unsigned loop) {
     return loop < loopNames.size() ? loopNames[loop]
                                    : "d" + std::to_string(loop);
@@ -1294,7 +1334,7 @@ einjit::KernelChoice einsum::describeKernel(linalg::GenericOp op,
   }
   if (succeeded(g)) {
     std::string why;
-    bool packed = worthPacking(op, *g, l2Bytes, /*edge=*/false, &why);
+    bool packed = worthPacking(op, *g, l2Bytes, l3Bytes, /*edge=*/false, &why);
     if (packed)
       choosePackedRows(op, *g, vectorRegisters);
     SmallVector<unsigned> m{g->mTile}, n{g->nTile};

@@ -24,14 +24,15 @@ namespace mlir::einsum {
 /// The kernel the CPU pipeline builds for `op`, a linalg.generic of
 /// convert-einsum-to-linalg whose loop `i` is named `loopNames[i]`, on a
 /// target with `vectorBits`-bit SIMD registers, `vectorRegisters` of them
-/// and an L2 of `l2Bytes` (and AVX512-BF16's and AVX512-VNNI's dot products
+/// and caches of `l1Bytes`, `l2Bytes` and `l3Bytes` (and AVX512-BF16's and
+/// AVX512-VNNI's dot products
 /// with `bf16Dot` and `int8Dot`).
 /// Like the pass, it fuses adjacent labels of one role first, so `op` may
 /// be replaced (in a module built to be described).
 einjit::KernelChoice
 describeKernel(linalg::GenericOp op, ArrayRef<std::string> loopNames,
                unsigned vectorBits, unsigned vectorRegisters, int64_t l1Bytes,
-               int64_t l2Bytes, bool bf16Dot, bool int8Dot);
+               int64_t l2Bytes, int64_t l3Bytes, bool bf16Dot, bool int8Dot);
 
 /// The register tiles of einsum-tile-and-vectorize's direct kernel for the
 /// contraction `op` (loop `i` named `name(i)`): dot products in SIMD lanes,

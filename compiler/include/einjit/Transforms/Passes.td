@@ -374,6 +374,9 @@ def EinsumPackContractions
            /*default=*/"32", "SIMD registers; sets MR">,
     Option<"l2Bytes", "l2-bytes", "int64_t", /*default=*/"2097152",
            "L2 cache per core; a larger right input is always packed">,
+    Option<"l3Bytes", "l3-bytes", "int64_t", /*default=*/"33554432",
+           "L3 cache; beyond it (einsum::streamBytes) a right input "
+           "streams from memory">,
   ];
   let dependentDialects = ["mlir::linalg::LinalgDialect",
                            "mlir::tensor::TensorDialect",
