@@ -72,6 +72,14 @@ struct MemoryStream {
 };
 } // namespace
 
+/// Bytes of a tensor or memref of type `type` (elements of at least 1 byte).
+static int64_t byteSize(Type type) {
+  auto shaped = cast<ShapedType>(type);
+  return einjit::saturatingProduct(
+      {shaped.getNumElements(),
+       std::max<int64_t>(1, shaped.getElementTypeBitWidth() / 8)});
+}
+
 /// Elements of the accumulator type in one SIMD register.
 static int64_t simdLanes(linalg::LinalgOp op, unsigned vectorBits) {
   return einsum::simdLanes(op.getDpsInits()[0].getType(), vectorBits);
@@ -844,20 +852,17 @@ partialReductionRows(linalg::GenericOp op, int64_t l1Bytes, int64_t l2Bytes) {
   return {*rowLoop, shared && sideBySide};
 }
 
-/// Partial-reduction strategy:
-/// 1. tile the parallel loops by 1, the rows by kSharedRows where an input
-///    is shared by the rows, visiting them in memory order;
-/// 2. within a row tile, split off the reduction's remainder of whole SIMD
-///    registers, and reduce each part in partial sums (reduceInPartialSums);
-/// 3. vectorize the partial-sum bodies, their fills and the final merges.
 /// The row tile of a partial reduction (tileForPartialReduction): the
 /// loop of its rows (partialReductionRows), whether they are read side by
-/// side, and the tile's size along each parallel loop (0 elsewhere).
+/// side, and the tile's size along each parallel loop (0 elsewhere): 1,
+/// kSharedRows along the row loop where an input is shared by the rows.
+namespace {
 struct PartialRows {
   unsigned rowLoop;
   bool shared;
   SmallVector<int64_t> rows;
 };
+} // namespace
 static PartialRows partialReductionTile(linalg::GenericOp op, int64_t l1Bytes,
                                         int64_t l2Bytes) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -877,11 +882,7 @@ static PartialRows partialReductionTile(linalg::GenericOp op, int64_t l1Bytes,
     OpOperand *big = inputWithout(op, p);
     if (p == rowLoop || ranges[p] <= 1 || ranges[p] * 2 > kSharedRows || !big)
       continue;
-    auto type = cast<ShapedType>(big->get().getType());
-    if (einjit::saturatingProduct(
-            {type.getNumElements(),
-             std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)}) <=
-        l2Bytes)
+    if (byteSize(big->get().getType()) <= l2Bytes)
       continue;
     rows[p] = ranges[p];
     if (shared)
@@ -892,6 +893,12 @@ static PartialRows partialReductionTile(linalg::GenericOp op, int64_t l1Bytes,
   return {rowLoop, shared, rows};
 }
 
+/// Partial-reduction strategy:
+/// 1. tile the parallel loops as partialReductionTile says, visiting the
+///    row tiles in memory order;
+/// 2. within a row tile, split off the reduction's remainder of whole SIMD
+///    registers, and reduce each part in partial sums (reduceInPartialSums);
+/// 3. vectorize the partial-sum bodies, their fills and the final merges.
 static LogicalResult tileForPartialReduction(RewriterBase &rewriter,
                                              linalg::GenericOp op,
                                              unsigned vectorBits,
@@ -983,11 +990,7 @@ static SmallVector<unsigned> columnSumLoops(linalg::GenericOp op,
     // Elementwise ops (outer products, `i,j->ij`) stream their result: by
     // rows of registers in memory order, not by 8-row register tiles that
     // write 128 bytes of each row, where it does not fit the L2.
-    auto type = cast<RankedTensorType>(op.getDpsInits()[0].getType());
-    int64_t bytes = einjit::saturatingProduct(
-        {type.getNumElements(),
-         std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)});
-    if (bytes <= l2Bytes)
+    if (byteSize(op.getDpsInits()[0].getType()) <= l2Bytes)
       return {};
     streamed.push_back(op.getDpsInitOperand(0));
   } else {
@@ -1320,10 +1323,7 @@ fewRowsBlocks(linalg::LinalgOp op, TileSizes &sizes, unsigned vectorRegisters,
       sizes.cache[rowLoop] != 0 || sizes.reg[rowLoop] != 0 ||
       sizes.cache[red] == 0)
     return std::nullopt;
-  auto type = cast<ShapedType>(rhs->get().getType());
-  int64_t bytes = einjit::saturatingProduct(
-      {type.getNumElements(),
-       std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)});
+  int64_t bytes = byteSize(rhs->get().getType());
   if (bytes <= memory.cachedBytes)
     return std::nullopt;
   // From the L3, tiles of more than half the register rows do as well in
@@ -1336,7 +1336,7 @@ fewRowsBlocks(linalg::LinalgOp op, TileSizes &sizes, unsigned vectorRegisters,
   auto rootType = cast<ShapedType>(root.getType());
   int64_t rowBytes = einjit::saturatingProduct(
       {rootType.getShape().back(),
-       std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)});
+       std::max<int64_t>(1, rootType.getElementTypeBitWidth() / 8)});
   if (bytes <= memory.memoryBytes &&
       ranges[rowLoop] * 2 > registerRows(vectorRegisters) &&
       !einsum::crowdsL1Set(rowBytes, 2 * einsum::kL1Ways, einsum::kL1Ways / 2))
