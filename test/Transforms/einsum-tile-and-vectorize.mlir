@@ -545,6 +545,24 @@ func.func @wide_n(%a: tensor<2x8x1024xf32>, %b: tensor<64x1024x32xf32>, %c: tens
 
 // -----
 
+// One row takes whole matrix rows in its tile, up to 8 registers, in a
+// power-of-two count of them: 96 columns (6 registers) go in tiles of 32,
+// which LLVM keeps whole; a vector of 96 or 48 it builds lane by lane.
+// L2-LABEL: func @one_row_96
+// L2: scf.for %{{.*}} = %c0 to %c96 step %c32
+// L2: vector.contract {{.*}} : vector<1x1xf32>, vector<1x32xf32> into vector<1x32xf32>
+func.func @one_row_96(%a: tensor<1x300xf32>, %b: tensor<300x96xf32>, %c: tensor<1x96xf32>) -> tensor<1x96xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(i, k, j) -> (i, j)>, affine_map<(i, k, j) -> (j, k)>, affine_map<(i, k, j) -> (i, k)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : tensor<1x300xf32>, tensor<300x96xf32>) outs(%c : tensor<1x96xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x96xf32>
+  return %0 : tensor<1x96xf32>
+}
+
+// -----
+
 // Four rows (one register tile) times a right input larger than the L2
 // (4000 KB): blocks of 8 of its rows, each read across the whole width,
 // rather than cache blocks of 250 rows by 128 columns. Two threads take

@@ -196,6 +196,11 @@ ODD_CONTRACTIONS = [
     # with every row in one tile of partial sums, not packed.
     ("ij,kj->ik", [(3, 1100), (300, 1100)]),
     ("bhqd,bhkd->bhqk", [(1, 2, 3, 64), (1, 2, 2100, 64)]),
+    # Tiles of a power-of-two count of registers where 3 or 6 divide the
+    # columns (96 = 2 x 48, 100 = 96 + 4): one and two rows, column sums.
+    ("ij,jk->ik", [(1, 300), (300, 96)]),
+    ("ij,jk->ik", [(2, 64), (64, 96)]),
+    ("ijk,ij->k", [(40, 60, 100), (40, 60)]),
     # K labels in opposite orders in the inputs: one K loop in the panels.
     ("ijk,jil->kl", [(13, 11, 37), (11, 13, 29)]),
     ("abcd,dcbe->ae", [(9, 5, 4, 3), (3, 4, 5, 21)]),
