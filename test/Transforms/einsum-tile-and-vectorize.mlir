@@ -563,6 +563,24 @@ func.func @one_row_96(%a: tensor<1x300xf32>, %b: tensor<300x96xf32>, %c: tensor<
 
 // -----
 
+// `bnd,nd->bn`: the SIMD loop `n` is inside both inputs. `nd` is reused
+// 20 times, but a copy of it alone would leave `bnd` read across rows, so
+// neither is copied: dot products along `d`, partial sums in SIMD lanes.
+// L2-LABEL: func @dots_inside
+// L2-NOT: transpose
+// L2: vector.multi_reduction <add>
+func.func @dots_inside(%x: tensor<20x33x100xf32>, %w: tensor<33x100xf32>, %c: tensor<20x33xf32>) -> tensor<20x33xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(b, n, d) -> (b, n, d)>, affine_map<(b, n, d) -> (n, d)>, affine_map<(b, n, d) -> (b, n)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<20x33x100xf32>, tensor<33x100xf32>) outs(%c : tensor<20x33xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<20x33xf32>
+  return %0 : tensor<20x33xf32>
+}
+
+// -----
+
 // Four rows (one register tile) times a right input larger than the L2
 // (4000 KB): blocks of 8 of its rows, each read across the whole width,
 // rather than cache blocks of 250 rows by 128 columns. Two threads take

@@ -201,6 +201,9 @@ ODD_CONTRACTIONS = [
     ("ij,jk->ik", [(1, 300), (300, 96)]),
     ("ij,jk->ik", [(2, 64), (64, 96)]),
     ("ijk,ij->k", [(40, 60, 100), (40, 60)]),
+    # Dot products along a common contiguous dim where the SIMD loop is
+    # inside the larger input: no copy of the smaller one.
+    ("bnd,nd->bn", [(20, 33, 100), (33, 100)]),
     # K labels in opposite orders in the inputs: one K loop in the panels.
     ("ijk,jil->kl", [(13, 11, 37), (11, 13, 29)]),
     ("abcd,dcbe->ae", [(9, 5, 4, 3), (3, 4, 5, 21)]),
