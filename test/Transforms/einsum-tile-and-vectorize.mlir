@@ -581,6 +581,29 @@ func.func @dots_inside(%x: tensor<20x33x100xf32>, %w: tensor<33x100xf32>, %c: te
 
 // -----
 
+// `ijk->ki`: the result's dims in another order than the input's. The sum
+// runs in the input's order, into a filled 20x64 temporary (`ijk->ik`, rows
+// of `k` read in order), which is then copied transposed, in 16x16 blocks,
+// into the 64x20 result.
+// L2-LABEL: func @sum_transposed
+// L2: %[[T:.*]] = tensor.empty() : tensor<20x64xf32>
+// L2: linalg.fill ins(%{{.*}} : f32) outs(%[[T]] : tensor<20x64xf32>)
+// L2: scf.for %{{.*}} = %c0 to %c20 step %c1
+// L2: scf.for %{{.*}} = %c0 to %c20 step %c16 iter_args(%{{.*}}) -> (tensor<64x20xf32>)
+func.func @sum_transposed(%x: tensor<20x30x64xf32>) -> tensor<64x20xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<64x20xf32>
+  %init = linalg.fill ins(%cst : f32) outs(%e : tensor<64x20xf32>) -> tensor<64x20xf32>
+  %0 = linalg.generic {indexing_maps = [affine_map<(k, i, j) -> (i, j, k)>, affine_map<(k, i, j) -> (k, i)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x : tensor<20x30x64xf32>) outs(%init : tensor<64x20xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  } -> tensor<64x20xf32>
+  return %0 : tensor<64x20xf32>
+}
+
+// -----
+
 // Four rows (one register tile) times a right input larger than the L2
 // (4000 KB): blocks of 8 of its rows, each read across the whole width,
 // rather than cache blocks of 250 rows by 128 columns. Two threads take

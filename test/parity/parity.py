@@ -204,6 +204,10 @@ ODD_CONTRACTIONS = [
     # Dot products along a common contiguous dim where the SIMD loop is
     # inside the larger input: no copy of the smaller one.
     ("bnd,nd->bn", [(20, 33, 100), (33, 100)]),
+    # Sums whose result keeps its dims in another order than the input:
+    # reduced in the input's order, then transposed.
+    ("ijk->ki", [(20, 30, 10)]),
+    ("ijkl->lj", [(5, 6, 7, 9)]),
     # K labels in opposite orders in the inputs: one K loop in the panels.
     ("ijk,jil->kl", [(13, 11, 37), (11, 13, 29)]),
     ("abcd,dcbe->ae", [(9, 5, 4, 3), (3, 4, 5, 21)]),

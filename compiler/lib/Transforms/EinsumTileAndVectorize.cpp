@@ -1766,6 +1766,77 @@ static void buildTransposeBlocks(RewriterBase &rewriter, linalg::LinalgOp op,
   rewriter.replaceOp(op, result);
 }
 
+/// A reduction of one input whose result keeps its dims in another order
+/// than the input lays them out (`ijk->ki`): computed in the input's order
+/// (`ijk->ik`, column sums along the contiguous `k`), its init and result
+/// transposed around it, rather than as a reduction that reads the input
+/// across rows for each SIMD vector (`ijk->ki` at 200x300x100 on one Zen 4
+/// core: 3.2 ms; numpy 0.8). Returns the new reduction and the transposes,
+/// or nullopt where the result's order is the input's already.
+static std::optional<
+    std::pair<linalg::GenericOp, SmallVector<linalg::TransposeOp>>>
+reduceInInputOrder(RewriterBase &rewriter, linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() == 0 || !op.hasPureTensorSemantics())
+    return std::nullopt;
+  AffineMap inMap = op.getIndexingMapsArray()[0];
+  AffineMap outMap = op.getIndexingMapsArray()[1];
+  if (!inMap.isPermutation() || !outMap.isProjectedPermutation() ||
+      outMap.getNumResults() < 2)
+    return std::nullopt;
+  SmallVector<unsigned> outLoops, sorted;
+  for (AffineExpr e : outMap.getResults())
+    outLoops.push_back(cast<AffineDimExpr>(e).getPosition());
+  sorted = outLoops;
+  llvm::sort(sorted, [&](unsigned a, unsigned b) {
+    return *inMap.getResultPosition(getAffineDimExpr(a, op.getContext())) <
+           *inMap.getResultPosition(getAffineDimExpr(b, op.getContext()));
+  });
+  if (sorted == outLoops)
+    return std::nullopt;
+  // Temporary dim t holds loop sorted[t]; the result's dim d loop
+  // outLoops[d].
+  SmallVector<int64_t> toTemp, toResult;
+  for (unsigned loop : sorted)
+    toTemp.push_back(llvm::find(outLoops, loop) - outLoops.begin());
+  for (unsigned loop : outLoops)
+    toResult.push_back(llvm::find(sorted, loop) - sorted.begin());
+  Value init = op.getDpsInits()[0];
+  auto type = cast<RankedTensorType>(init.getType());
+  SmallVector<int64_t> shape;
+  for (int64_t d : toTemp)
+    shape.push_back(type.getDimSize(d));
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  Value temp =
+      tensor::EmptyOp::create(rewriter, loc, shape, type.getElementType());
+  SmallVector<linalg::TransposeOp> copies;
+  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
+    temp = linalg::FillOp::create(rewriter, loc, fill.getInputs()[0], temp)
+               ->getResult(0);
+  } else {
+    auto in = linalg::TransposeOp::create(rewriter, loc, init, temp, toTemp);
+    copies.push_back(in);
+    temp = in->getResult(0);
+  }
+  SmallVector<AffineExpr> exprs;
+  for (unsigned loop : sorted)
+    exprs.push_back(getAffineDimExpr(loop, op.getContext()));
+  SmallVector<AffineMap> maps = {
+      inMap, AffineMap::get(outMap.getNumDims(), 0, exprs, op.getContext())};
+  auto reduced = linalg::GenericOp::create(rewriter, loc, temp.getType(),
+                                           op.getDpsInputs(), temp, maps,
+                                           op.getIteratorTypesArray());
+  rewriter.inlineRegionBefore(op.getRegion(), reduced.getRegion(),
+                              reduced.getRegion().begin());
+  reduced->setDiscardableAttrs(op->getDiscardableAttrDictionary());
+  auto out = linalg::TransposeOp::create(rewriter, loc, reduced.getResult(0),
+                                         init, toResult);
+  copies.push_back(out);
+  rewriter.replaceOp(op, out->getResult(0));
+  return std::make_pair(reduced, copies);
+}
+
 /// A transposing copy (transposedLoop) as blocks (buildTransposeBlocks) of
 /// one cache line per row (16 f32, 8 f64), or of the largest power of two
 /// that both ranges hold, from 4. Threads from `parallelWork` / 8
@@ -2483,6 +2554,13 @@ struct EinsumTileAndVectorize
       // ms in a region of one thread, 0.093-0.097 without.
       if (threads <= 1)
         opWork = 0;
+      if (auto inOrder = reduceInInputOrder(rewriter, generic)) {
+        generic = inOrder->first;
+        for (linalg::TransposeOp copy : inOrder->second)
+          if (failed(tileAndVectorizeCopy(rewriter, copy, vectorBits,
+                                          vectorRegisters, opWork)))
+            return signalPassFailure();
+      }
       if (succeeded(tileTransposeBlocks(rewriter, generic, opWork,
                                         streamBytes(l2Bytes, l3Bytes))))
         continue;
