@@ -1811,9 +1811,14 @@ reduceInInputOrder(RewriterBase &rewriter, linalg::GenericOp op) {
   Value temp =
       tensor::EmptyOp::create(rewriter, loc, shape, type.getElementType());
   SmallVector<linalg::TransposeOp> copies;
+  // The copy back writes every element of the result: a fill used only
+  // here fills the temporary instead.
+  Value dest = init;
   if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
     temp = linalg::FillOp::create(rewriter, loc, fill.getInputs()[0], temp)
                ->getResult(0);
+    if (fill->hasOneUse())
+      dest = fill.getOutputs()[0];
   } else {
     auto in = linalg::TransposeOp::create(rewriter, loc, init, temp, toTemp);
     copies.push_back(in);
@@ -1831,7 +1836,7 @@ reduceInInputOrder(RewriterBase &rewriter, linalg::GenericOp op) {
                               reduced.getRegion().begin());
   reduced->setDiscardableAttrs(op->getDiscardableAttrDictionary());
   auto out = linalg::TransposeOp::create(rewriter, loc, reduced.getResult(0),
-                                         init, toResult);
+                                         dest, toResult);
   copies.push_back(out);
   rewriter.replaceOp(op, out->getResult(0));
   return std::make_pair(reduced, copies);

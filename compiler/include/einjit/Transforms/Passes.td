@@ -85,7 +85,11 @@ def EinsumTileAndVectorize
        parallel loop and no input that every loop indexes, which reuses no
        block of its inputs, runs its reductions' cache loops outermost, so
        that each row is read block after block, and threads take 8 chunks
-       of the parallel loop. An op with outer parallel loops (batches: all but the two innermost
+       of the parallel loop. So does a contraction with one register tile
+       of rows and a right input `[K, N]` beyond the L2 (a few rows times
+       a matrix, `fewRowsBlocks`): its K loop in blocks of 8 or 16 rows
+       outermost, each read across the whole width; threads take even
+       chunks of the columns. An op with outer parallel loops (batches: all but the two innermost
        parallel loops) of at least 8 iterations that is worth threads
        takes them as one `scf.forall` before anything else, one batch per
        iteration, so that its remainder parts (step 1) run on the threads
@@ -101,6 +105,18 @@ def EinsumTileAndVectorize
     row in loops: left to the loop lowering, LLVM unrolled a 12 x 64 x 12
     padding into one block of 1536 stores, over which its post-RA
     scheduler spent 0.9 s.
+
+    Tiles of whole SIMD registers come in power-of-two counts of them
+    (`wholeRegisters`): LLVM halves a vector of 3 or 6 registers into
+    pieces that are not whole registers and builds them lane by lane.
+
+    A sum over one input whose result keeps its dims in another order than
+    the input (`ijk->ki`) runs in the input's order into a temporary
+    (`ijk->ik`), which is then copied transposed into the result
+    (`reduceInInputOrder`). An input that carries the SIMD loop in a
+    dimension but its last is copied transposed when it is reused 16
+    times or more, unless another input carries that loop inside too and
+    is not copied (`bnd,nd->bn`: dot products in SIMD lanes instead).
 
     Column sums: an op whose reductions are outer dims of an input that
     every loop indexes, with a parallel loop `c` as that input's (and every
