@@ -846,15 +846,13 @@ partialReductionRows(linalg::GenericOp op, int64_t l1Bytes, int64_t l2Bytes) {
     AffineMap map = op.getMatchingIndexingMap(in);
     if (!map.isFunctionOfDim(red))
       continue;
-    int64_t bytes =
-        cast<ShapedType>(in->get().getType()).getElementTypeBitWidth() / 8;
     if (map.isFunctionOfDim(*rowLoop)) {
-      bytes = einjit::saturatingProduct(
-          {bytes, cast<ShapedType>(in->get().getType()).getNumElements()});
-      sideBySide |=
-          bytes <= l2Bytes || in->get().getDefiningOp<tensor::ExtractSliceOp>();
+      sideBySide |= byteSize(in->get().getType()) <= l2Bytes ||
+                    in->get().getDefiningOp<tensor::ExtractSliceOp>();
       continue;
     }
+    int64_t bytes =
+        cast<ShapedType>(in->get().getType()).getElementTypeBitWidth() / 8;
     shared = true;
     for (AffineExpr e : map.getResults()) {
       auto dim = dyn_cast<AffineDimExpr>(e); // or a broadcast's constant 0
